@@ -1,0 +1,63 @@
+"""The ``llmselect`` command line: a thin Typer app (parse → call library → render).
+
+Each noun lives in its own module with a ``register(app)`` function. Importing this package
+must not import torch, transformers or lm_eval: command modules import them inside commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from llmselect.cli.common import fail
+from llmselect.errors import LLMSelectError
+
+app = typer.Typer(
+    name="llmselect",
+    help="Choose an open LLM for Chinese + English work, by measurement.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COMMAND_MODULES = (
+    "tokenize",
+    "catalog",
+    "license",
+    "perf",
+    "eval",
+    "recommend",
+    "runs",
+    "report",
+    "results",
+    "probes",
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"llmselect.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Console entry point: library errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except LLMSelectError as exc:
+        fail(str(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("Interrupted; finished results are kept in the store.", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(0)

@@ -1,0 +1,67 @@
+"""Output helpers shared by the command modules: stderr console, JSON/CSV output, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+# Results go to stdout; logs, progress and errors go to stderr.
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+EXIT_OK = 0
+EXIT_PROBE_FAILED = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``Error: message`` (one line) to stderr and exit."""
+    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    print(f"Error: {first_line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout (no markup, no colour)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
+
+
+def print_csv(rows: Iterable[dict[str, Any]]) -> None:
+    """CSV on stdout with the union of keys as header."""
+    import csv
+
+    rows = list(rows)
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Library logs to stderr via rich."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+        force=True,
+    )

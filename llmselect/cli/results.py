@@ -1,0 +1,76 @@
+"""CLI commands: ``results list|show`` read the JSONL result store."""
+
+from __future__ import annotations
+
+import typer
+
+from llmselect.cli.common import out, print_csv, print_json
+
+results_app = typer.Typer(help="Stored measurements (JSONL result store).", no_args_is_help=True)
+
+
+@results_app.command("list")
+def list_runs(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    """List stored runs, oldest first, with their record counts."""
+    from rich.table import Table
+
+    from llmselect.store import iter_records, iter_run_dirs, read_run_info
+
+    rows = []
+    for run_dir in iter_run_dirs():
+        info = read_run_info(run_dir)
+        recs = list(iter_records(run_dir))
+        rows.append(
+            {
+                "run_id": run_dir.name,
+                "command": info.command if info else "",
+                "records": len(recs),
+                "errors": sum(r.status == "error" for r in recs),
+                "finished": bool(info and info.finished_at),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("run_id", "command", "records", "errors", "finished")
+    for r in rows:
+        table.add_row(*(str(r[k]) for k in ("run_id", "command", "records", "errors", "finished")))
+    out.print(table)
+
+
+@results_app.command("show")
+def show(
+    model: list[str] = typer.Option([], "-m", "--model", help="Only these model/tokenizer ids."),
+    probe: list[str] = typer.Option([], "-p", "--probe", help="Only these probes."),
+    all_rows: bool = typer.Option(False, "--all", help="Every row, not only the newest ok one."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
+) -> None:
+    """Show stored measurements (newest ok value per key by default)."""
+    from llmselect.names import split_csv
+    from llmselect.store import load
+
+    frame = load(latest_only=not all_rows)
+    models, probes = split_csv(model), split_csv(probe)
+    if models and not frame.empty:
+        frame = frame[frame["model_id"].isin(models)]
+    if probes and not frame.empty:
+        frame = frame[frame["probe"].isin(probes)]
+    cols = ["model_id", "probe", "metric", "subset", "value", "unit", "kind", "n", "status"]
+    rows = frame[cols].to_dict(orient="records") if not frame.empty else []
+    if as_json:
+        print_json(frame.to_dict(orient="records") if not frame.empty else [])
+    elif as_csv:
+        print_csv(rows)
+    else:
+        from rich.table import Table
+
+        table = Table(*cols)
+        for r in rows:
+            table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+        out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``results``."""
+    app.add_typer(results_app, name="results")

@@ -1,0 +1,99 @@
+"""The probe interface: a probe turns one target (a model or a tokenizer) into records.
+
+Probes are pure: they read inputs and yield ``Measurement`` rows; they never write files.
+``raise ProbeSkipped(reason)`` marks a probe that does not apply; any other exception is
+turned into a ``status="error"`` record by the runner, so one bad model never stops a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from llmselect.records import Kind, Measurement, ParamValue, utcnow
+
+
+class Target(Protocol):
+    """Anything a probe runs on: a catalog model or a tokenizer family; only ``id`` is shared."""
+
+    @property
+    def id(self) -> str: ...
+
+
+class ProbeConfig(BaseModel):
+    """Base for each probe's options; every field has a default and a description."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class RunContext:
+    """What a probe may know about the run it is part of."""
+
+    run_id: str
+    device: str = "cpu"
+    data_root: Path | None = None
+    cache_dir: Path | None = None
+    limit: int | None = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("llmselect.probe"))
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Probe(ABC):
+    """Base class of every probe (built-in or plugin)."""
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[ProbeConfig]] = ProbeConfig
+
+    def __init__(self, config: ProbeConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @abstractmethod
+    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
+        """Yield records for one target."""
+
+    def record(
+        self,
+        ctx: RunContext,
+        target_id: str,
+        metric: str,
+        value: float | None,
+        unit: str,
+        *,
+        kind: Kind = "measured",
+        higher_is_better: bool | None = None,
+        subset: str = "",
+        n: int | None = None,
+        stderr: float | None = None,
+        params: dict[str, ParamValue] | None = None,
+        source: str | None = None,
+        duration_s: float = 0.0,
+    ) -> Measurement:
+        """Build an ``ok`` record stamped with this probe's name and version."""
+        return Measurement(
+            run_id=ctx.run_id,
+            model_id=target_id,
+            probe=self.name,
+            probe_version=self.version,
+            metric=metric,
+            value=None if value is None else float(value),
+            unit=unit,
+            kind=kind,
+            higher_is_better=higher_is_better,
+            subset=subset,
+            n=n,
+            stderr=stderr,
+            params=dict(params or {}),
+            source=source,
+            started_at=utcnow(),
+            duration_s=duration_s,
+        )

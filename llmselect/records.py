@@ -1,0 +1,111 @@
+"""The one result schema: a tidy row per number (``Measurement``) and per-run facts (``RunInfo``).
+
+Every number names its unit and its ``kind``: ``measured`` here, ``estimated`` by a formula,
+or ``published`` by a source (then ``source`` says which).
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import uuid
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ParamValue = str | int | float | bool | None
+Kind = Literal["measured", "estimated", "published"]
+Status = Literal["ok", "skipped", "error"]
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run id: ``20261123T101500Z-ab12cd``."""
+    now = now or utcnow()
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+class Measurement(BaseModel, frozen=True):
+    """One number (or one failure) from one probe on one model."""
+
+    run_id: str
+    model_id: str
+    probe: str
+    probe_version: int = 1
+    metric: str = Field(description="Unit in the name: tokens_per_char, decode_ms_per_token, ...")
+    value: float | None = Field(default=None, description="None unless status == 'ok'")
+    unit: str = ""
+    kind: Kind = "measured"
+    higher_is_better: bool | None = None
+    subset: str = Field(default="", description="Corpus/lang, task, or bs/seq/dtype point")
+    n: int | None = None
+    stderr: float | None = None
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    source: str | None = Field(default=None, description="Where a published value comes from")
+    status: Status = "ok"
+    error: str | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    duration_s: float = 0.0
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+class RunInfo(BaseModel):
+    """Facts about one run, stored beside its measurements as ``run.json``."""
+
+    run_id: str
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    command: str = ""
+    suite: str | None = None
+    suite_hash: str | None = None
+    git_sha: str | None = None
+    python: str = Field(default_factory=platform.python_version)
+    platform: str = Field(default_factory=platform.platform)
+    cpu_count: int | None = None
+    device: str = "cpu"
+    device_name: str | None = None
+    versions: dict[str, str | None] = Field(default_factory=dict)
+
+    @classmethod
+    def collect(cls, run_id: str, command: str = "", **extra: object) -> RunInfo:
+        """Gather environment facts without importing heavy libraries."""
+        import os
+
+        dists = (
+            "llmselect", "tokenizers", "sentencepiece", "tiktoken", "gguf",
+            "transformers", "torch", "lm_eval", "pandas",
+        )  # fmt: skip
+        return cls(
+            run_id=run_id,
+            command=command,
+            git_sha=_git_sha(),
+            cpu_count=os.cpu_count(),
+            versions={d: _version(d) for d in dists},
+            **extra,  # type: ignore[arg-type]
+        )
