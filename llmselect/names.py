@@ -16,15 +16,25 @@ def normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(" ", "-")
 
 
-def lookup(name: str, table: Mapping[str, T], what: str, extra_names: Iterable[str] = ()) -> T:
-    """``table[normalize(name)]`` or an ``LLMSelectError`` with close matches."""
+def lookup(
+    name: str,
+    table: Mapping[str, T],
+    what: str,
+    extra_names: Iterable[str] = (),
+    *,
+    see: str = "`llmselect catalog list`",
+) -> T:
+    """``table[normalize(name)]`` or an ``LLMSelectError`` with close matches.
+
+    ``see`` tells where the valid names are listed, for the error message.
+    """
     key = normalize(name)
     if key in table:
         return table[key]
     candidates = sorted(set(table) | set(extra_names))
     close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise LLMSelectError(f"unknown {what} {name!r}{hint} (see `llmselect catalog list`)")
+    raise LLMSelectError(f"unknown {what} {name!r}{hint} (see {see})")
 
 
 def split_csv(values: Iterable[str]) -> list[str]:

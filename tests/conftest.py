@@ -15,6 +15,7 @@ _DATA_ROOT = os.environ.get("LLMSELECT_DATA_ROOT")
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMSELECT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LLMSELECT_RESULTS", raising=False)
+    monkeypatch.delenv("LLMSELECT_CORPORA", raising=False)
     monkeypatch.setenv("LLMSELECT_PLUGINS", "none")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

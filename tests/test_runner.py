@@ -1,0 +1,69 @@
+"""Runner: failures become records, the run goes on, and resume skips finished units."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llmselect.errors import ProbeSkipped
+from llmselect.probes.base import Probe, RunContext
+from llmselect.records import Measurement, RunInfo
+from llmselect.runner import execute, plan
+from llmselect.store import RunWriter, load_records
+
+
+@dataclass(frozen=True)
+class T:
+    id: str
+
+
+class Echo(Probe):
+    name = "echo"
+    calls: list[str] = []
+
+    def run(self, target: T, ctx: RunContext) -> Iterable[Measurement]:
+        Echo.calls.append(target.id)
+        if target.id == "broken":
+            raise RuntimeError("boom")
+        if target.id == "absent":
+            raise ProbeSkipped("no tokenizer on disk")
+        if target.id == "stop":
+            raise KeyboardInterrupt
+        yield self.record(ctx, target.id, "len_chars", len(target.id), "chars")
+
+
+def _writer(tmp_path: Path, run_id: str = "20260101T000000Z-r00001") -> RunWriter:
+    return RunWriter(RunInfo(run_id=run_id), root=tmp_path)
+
+
+def test_errors_and_skips_are_recorded_and_run_continues(tmp_path: Path) -> None:
+    Echo.calls = []
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    units = plan([T("ab"), T("broken"), T("absent"), T("abcd")], [Echo()])
+    summary = execute(units, ctx, writer)
+    assert (summary.ok, summary.errors, summary.skipped) == (2, 1, 1)
+    stored = load_records(tmp_path)
+    by_model = {r.model_id: r for r in stored}
+    assert by_model["broken"].status == "error" and "boom" in (by_model["broken"].error or "")
+    assert by_model["absent"].status == "skipped"
+    assert by_model["abcd"].value == 4.0
+
+
+def test_interrupt_keeps_finished_units_and_resume_skips_them(tmp_path: Path) -> None:
+    Echo.calls = []
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    with pytest.raises(KeyboardInterrupt):
+        execute(plan([T("a"), T("stop"), T("abc")], [Echo()]), ctx, writer)
+    assert [r.model_id for r in load_records(tmp_path)] == ["a"]
+
+    Echo.calls = []
+    resumed = _writer(tmp_path)  # same run id → same shard
+    summary = execute(plan([T("a"), T("abc")], [Echo()]), ctx, resumed, resume=True)
+    assert Echo.calls == ["abc"]
+    assert summary.resumed == 1
+    assert sorted(r.model_id for r in load_records(tmp_path)) == ["a", "abc"]
