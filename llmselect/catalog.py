@@ -5,12 +5,13 @@ Facts carry their source; unknown values stay null, nothing is guessed.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
@@ -44,11 +45,35 @@ class ArchSpec(_Strict):
     qkv_bias: bool = False
     mlp_bias: bool = False
     sliding_window: int | None = None
+    norm_eps: float = Field(
+        default=1e-5,
+        description="epsilon of every LayerNorm/RMSNorm (rms_norm_eps, layer_norm_epsilon)",
+    )
+    post_ln: bool = Field(
+        default=False, description="gpt2 family only: LayerNorm after each residual add (post-LN)"
+    )
     source: str = Field(description="where these numbers come from")
+
+    @model_validator(mode="after")
+    def _shapes_fit(self) -> ArchSpec:
+        # Cross-field rules every real checkpoint obeys; a violation means a typo in the YAML.
+        if self.head_dim is None and self.hidden % self.heads:
+            raise ValueError(f"heads ({self.heads}) do not divide hidden ({self.hidden})")
+        if self.heads % self.kv_heads:
+            raise ValueError(f"kv_heads ({self.kv_heads}) do not divide heads ({self.heads})")
+        return self
 
     @property
     def head_size(self) -> int:
         return self.head_dim or self.hidden // self.heads
+
+
+class PriorLicense(_Strict):
+    """A license the checkpoint was published under before its current one."""
+
+    id: str = Field(description="license table id")
+    until: date = Field(description="first day the current license applies")
+    source: str
 
 
 class LicenseRef(_Strict):
@@ -58,6 +83,9 @@ class LicenseRef(_Strict):
     commercial: Commercial | None = None
     source: str | None = None
     note: str | None = None
+    previous: list[PriorLicense] = Field(
+        default_factory=list, description="earlier licenses of this checkpoint (time rules)"
+    )
 
 
 class PublishedScore(_Strict):
@@ -68,6 +96,10 @@ class PublishedScore(_Strict):
     setting: str | None = None
     shots: int | None = None
     source: str
+    note: str | None = None
+    comparable_note: str | None = Field(
+        default=None, description="set when the number comes from another vendor's table"
+    )
 
 
 class ModelSpec(_Strict):
@@ -79,17 +111,32 @@ class ModelSpec(_Strict):
     variant: str | None = None
     hf_repo: str | None = None
     revision: str | None = None
+    revision_source: str | None = Field(
+        default=None, description="why this revision: the commit the cited config was read at"
+    )
     base_model: str | None = Field(default=None, description="catalog id of the base model")
     params_b: float | None = Field(default=None, description="parameters, billions (published)")
+    params_exact: int | None = Field(default=None, description="exact count when published")
+    params_nominal: str | None = Field(default=None, description="size as the publisher states it")
     params_source: str | None = None
-    context_length: int | None = None
+    context_length: int | None = Field(default=None, description="native context, tokens")
     context_source: str | None = None
     arch: ArchSpec | None = None
+    arch_missing: list[str] = Field(
+        default_factory=list, description="required arch numbers not published (arch is null)"
+    )
+    arch_source: str | None = None
     tokenizer: str | None = Field(default=None, description="tokenizer family id")
+    tokenizer_kind: str | None = None
+    tokenizer_vocab: int | None = Field(default=None, description="tokenizer's own vocab size")
+    tokenizer_source: str | None = None
     license: LicenseRef | None = None
     languages: list[str] = Field(default_factory=list)
+    languages_source: str | None = None
     scores: list[PublishedScore] = Field(default_factory=list)
     release_date: str | None = None
+    release_date_source: str | None = None
+    facts_source: str | None = Field(default=None, description="entry in the research facts")
     aliases: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
@@ -136,11 +183,44 @@ def parse_catalog(raw: object, origin: str) -> Catalog:
     return Catalog(models)
 
 
+def read_yaml_cached(path: Path) -> object:
+    """Parse a package YAML file, reusing a JSON copy keyed by the file's hash.
+
+    YAML parsing dominates load time (~0.1 s for the catalog even with libyaml); the JSON copy
+    in ``<home>/cache`` loads in milliseconds, and any edit to the YAML changes the key.
+    """
+    import hashlib
+    import json
+
+    from llmselect.config import home_dir
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise LLMSelectError(f"cannot read {path}: {exc}") from exc
+    key = hashlib.sha256(data).hexdigest()[:16]
+    cache = home_dir() / "cache" / f"{Path(path).stem}-{key}.json"
+    try:
+        return json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        raw = yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - safe loader
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LLMSelectError(f"cannot parse {path}: {exc}") from exc
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
+        tmp.replace(cache)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return raw
+
+
 @lru_cache(maxsize=4)
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
-    """The validated catalog (cached)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"cannot read catalog {path}: {exc}") from exc
+    """The validated catalog (cached in memory and, as JSON, on disk)."""
+    raw = read_yaml_cached(Path(path))
     return parse_catalog(raw or [], str(path))

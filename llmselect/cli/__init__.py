@@ -42,7 +42,10 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console entry point: library errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns a command's typer.Exit code instead of exiting
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except LLMSelectError as exc:
         fail(str(exc))
     except typer.Exit as exc:

@@ -1,9 +1,161 @@
-"""CLI commands: catalog (being written)."""
+"""CLI commands: ``catalog list`` and ``catalog show`` (published facts, each with its source)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+
+from llmselect.cli.common import out, print_json
+
+catalog_app = typer.Typer(help="Browse the model catalog (published facts with sources).")
+
+
+def _license_class(model: Any) -> str:
+    from llmselect.licenses import verdict
+
+    return verdict(model, "commercial").allowed
+
+
+def _row(model: Any) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "family": model.family,
+        "variant": model.variant,
+        "params_b": model.params_b,
+        "context_length": model.context_length,
+        "languages": model.languages,
+        "tokenizer": model.tokenizer,
+        "license_id": model.license.id if model.license else None,
+        "commercial": _license_class(model),
+        "arch_family": model.arch.family if model.arch else None,
+        "hf_repo": model.hf_repo,
+    }
+
+
+@catalog_app.command("list")
+def list_models(
+    family: Annotated[
+        str | None, typer.Option(help="model family (e.g. Qwen2.5) or arch family (llama)")
+    ] = None,
+    min_params: Annotated[float | None, typer.Option(help="minimum parameters, billions")] = None,
+    max_params: Annotated[float | None, typer.Option(help="maximum parameters, billions")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="language code the model serves, e.g. zh")
+    ] = None,
+    license_class: Annotated[
+        str | None,
+        typer.Option("--license-class", help="commercial verdict: yes|no|conditional|unknown"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List catalog models, filtered by family, size, language and license class."""
+    from llmselect.catalog import load_catalog
+    from llmselect.errors import LLMSelectError
+    from llmselect.names import normalize
+
+    if license_class and license_class not in ("yes", "no", "conditional", "unknown"):
+        raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
+    rows = []
+    for model in load_catalog():
+        if family and normalize(family) not in {
+            normalize(model.family),
+            normalize(model.arch.family) if model.arch else "",
+        }:
+            continue
+        if min_params is not None and (model.params_b is None or model.params_b < min_params):
+            continue
+        if max_params is not None and (model.params_b is None or model.params_b > max_params):
+            continue
+        if lang and lang.lower() not in model.languages:
+            continue
+        row = _row(model)
+        if license_class and row["commercial"] != license_class:
+            continue
+        rows.append(row)
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} models (published facts; `catalog show ID` for sources)")
+    table.add_column("id", no_wrap=True)
+    for col in ("family", "params", "context", "langs", "tokenizer", "license", "commercial"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["family"],
+            "?" if r["params_b"] is None else f"{r['params_b']:g}B",
+            "?" if r["context_length"] is None else f"{r['context_length']} tok",
+            ",".join(r["languages"]),
+            r["tokenizer"] or "-",
+            r["license_id"] or "unknown",
+            r["commercial"],
+        )
+    out.print(table)
+
+
+@catalog_app.command("show")
+def show(
+    model: Annotated[str, typer.Argument(help="model id or alias")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Everything the catalog knows about one model, with sources."""
+    from llmselect.catalog import load_catalog
+    from llmselect.licenses import verdict
+
+    spec = load_catalog().get(model)
+    v = verdict(spec, "commercial")
+    if as_json:
+        data = spec.model_dump(mode="json")
+        data["license_verdict"] = v.model_dump(mode="json")
+        print_json(data)
+        return
+    lines = [f"{spec.name} ({spec.id})  family {spec.family}, {spec.variant or '-'}"]
+    pinned = f"{spec.revision} ({spec.revision_source})" if spec.revision else "not pinned"
+    lines.append(f"hub repo: {spec.hf_repo or 'unknown'}  revision: {pinned}")
+    if spec.base_model:
+        lines.append(f"base model: {spec.base_model}")
+    if spec.params_b is not None:
+        lines.append(
+            f"parameters: {spec.params_b:g} B (published: {spec.params_nominal}; "
+            f"{spec.params_source or 'source not given'})"
+        )
+    if spec.context_length is not None:
+        lines.append(f"context: {spec.context_length} tokens (published; {spec.context_source})")
+    if spec.arch:
+        a = spec.arch
+        lines.append(
+            f"arch ({a.family}): hidden {a.hidden}, layers {a.layers}, heads {a.heads}, "
+            f"kv_heads {a.kv_heads}, intermediate {a.intermediate}, vocab {a.vocab} "
+            f"(published; {a.source})"
+        )
+    else:
+        lines.append(f"arch: unknown (not published: {', '.join(spec.arch_missing) or '-'})")
+    lines.append(f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})")
+    lines.append(f"languages: {', '.join(spec.languages) or 'unknown'} ({spec.languages_source})")
+    lines.append(
+        f"license: {v.license_id or 'unknown'}; commercial use: {v.allowed} "
+        f"(published; {v.source or 'no source'})"
+    )
+    for c in v.conditions:
+        lines.append(f"  - {c}")
+    if spec.scores:
+        lines.append("published scores (not comparable across sources):")
+        for s in spec.scores:
+            shots = "" if s.shots is None else f", {s.shots}-shot"
+            lines.append(
+                f"  {s.benchmark}: {s.value:g} % ({s.setting}{shots}; published, {s.source})"
+                + (f" [{s.comparable_note}]" if s.comparable_note else "")
+            )
+    for n in spec.notes:
+        lines.append(f"note: {n}")
+    for line in lines:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the app."""
+    app.add_typer(catalog_app, name="catalog")

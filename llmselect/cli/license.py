@@ -1,9 +1,99 @@
-"""CLI commands: license (being written)."""
+"""CLI command: ``license MODEL...`` (verdicts by purpose and date) and ``license detect PATH``."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any
+
 import typer
+
+from llmselect.cli.common import out, print_json
+from llmselect.errors import LLMSelectError
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise LLMSelectError(f"--date must be YYYY-MM-DD, got {value!r}") from exc
+
+
+def _line(text: str) -> None:
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _render(v: Any, header: str) -> None:
+    when = f" as of {v.as_of}" if v.as_of else ""
+    _line(f"{header}: {v.purpose}{when}: {v.allowed}")
+    license_line = v.license_name or v.license_id or "unknown license"
+    version = f", version {v.version}" if v.version else ""
+    since = f", in effect since {v.effective_date}" if v.effective_date else ""
+    _line(f"  license: {license_line}{version}{since}")
+    if v.resolved_via:
+        _line(f"  via base model: {v.resolved_via}")
+    for c in v.conditions:
+        _line(f"  - {c}")
+    for n in v.notes:
+        _line(f"  note: {n}")
+    _line(f"  source (published): {v.source or 'none'}")
+
+
+def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:
+    from llmselect.licenses import detect
+
+    result = detect(path, purpose, on)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    for e in result.evidence:
+        found = e.license_id or "unknown"
+        version = f" ({e.version})" if e.version else ""
+        _line(f"{e.file}: {found}{version} by {e.method}: {e.detail}")
+    _render(result.verdict, result.path)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the app."""
+
+    @app.command("license")
+    def license_cmd(
+        models: Annotated[
+            list[str] | None,
+            typer.Argument(help="model ids or aliases; or `detect PATH` for a local checkpoint"),
+        ] = None,
+        purpose: Annotated[
+            str, typer.Option(help="commercial | research | learning | edge")
+        ] = "commercial",
+        on: Annotated[
+            str | None, typer.Option("--date", help="evaluate the terms as of YYYY-MM-DD")
+        ] = None,
+        path: Annotated[
+            str | None, typer.Option("--path", help="local checkpoint folder or license file")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """May a model be used for a purpose? Verdict, conditions, version and source."""
+        from llmselect.licenses import verdict
+
+        day = _parse_date(on)
+        names = list(models or [])
+        if names and names[0] == "detect":
+            if len(names) != 2:
+                raise LLMSelectError("usage: llmselect license detect PATH")
+            path = names[1]
+            names = []
+        if path:
+            if names:
+                raise LLMSelectError("give model names or --path, not both")
+            _detect(path, purpose, day, as_json)
+            return
+        if not names:
+            raise LLMSelectError("name at least one model (see `llmselect catalog list`)")
+        verdicts = [verdict(name, purpose, day) for name in names]
+        if as_json:
+            print_json([v.model_dump(mode="json") for v in verdicts])
+            return
+        for v in verdicts:
+            _render(v, v.model_id)

@@ -52,6 +52,9 @@ class Probe(ABC):
     version: ClassVar[int] = 1
     requires: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = ""
+    # What the probe runs on, so a suite can resolve target names: "model" (a catalog
+    # ModelSpec) or "tokenizer" (a tokenizer family).
+    target_kind: ClassVar[str] = "model"
     Config: ClassVar[type[ProbeConfig]] = ProbeConfig
 
     def __init__(self, config: ProbeConfig | None = None) -> None:

@@ -1,0 +1,247 @@
+"""License detection for a local checkpoint folder that is not in the catalog.
+
+Two kinds of evidence: the model card's YAML front matter (``license:`` / ``license_name:`` in
+``README.md``) and the license files (``LICENSE*``, ``MODEL_LICENSE``, ``* LICENSE AGREEMENT``),
+matched by text fingerprints. Text that matches no fingerprint is reported as unknown, never as
+permissive. When card and file disagree, the more restrictive verdict is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmselect.catalog import Catalog, LicenseRef, ModelSpec, load_catalog
+from llmselect.errors import LLMSelectError
+from llmselect.licenses.fingerprints import match_text
+from llmselect.licenses.table import LicenseTable, load_licenses
+from llmselect.licenses.verdict import LicenseVerdict, verdict
+
+# Hugging Face model-card license identifiers → license table ids.
+CARD_LICENSES = {
+    "apache-2.0": "apache-2.0",
+    "mit": "mit",
+    "llama2": "llama2-community",
+    "llama3": "llama3-community",
+    "llama3.1": "llama3.1-community",
+    "bigscience-bloom-rail-1.0": "bigscience-bloom-rail-1.0",
+    "gemma": "gemma-terms",
+}
+# ``license: other`` with a ``license_name`` naming the agreement.
+CARD_LICENSE_NAMES = {
+    "tongyi-qianwen": "tongyi-qianwen",
+    "tongyi-qianwen-research": "tongyi-qianwen-research",
+    "qwen": "qwen-license-2024",
+    "qwen-research": "qwen-research-2024",
+    "deepseek": "deepseek-license-1.0",
+    "deepseek-license": "deepseek-license-1.0",
+    "yi-license": "yi-license",
+    "chatglm3-6b": "chatglm3-6b-license",
+    "chatglm2-6b": "chatglm2-6b-license",
+}
+LICENSE_FILE = re.compile(r"^(LICEN[CS]E|MODEL_LICEN[CS]E|COPYING)|LICEN[CS]E|AGREEMENT", re.I)
+MAX_TEXT_BYTES = 2_000_000
+RESTRICTIVENESS = {"no": 0, "unknown": 1, "conditional": 2, "yes": 3}
+
+
+class Evidence(BaseModel):
+    """One piece of evidence: a file and what it says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    method: str = Field(description="model card | text fingerprint | base model | unreadable")
+    license_id: str | None
+    version: str | None = None
+    detail: str
+
+
+class LicenseDetection(BaseModel):
+    """What the folder's files say about its license, and the resulting verdict."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    license_id: str | None
+    evidence: list[Evidence]
+    verdict: LicenseVerdict
+    conflict: bool = False
+
+
+def _front_matter(readme: Path) -> dict[str, object]:
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    m = re.match(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", text, re.S)
+    if not m:
+        return {}
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _card_evidence(readme: Path) -> Evidence | None:
+    meta = _front_matter(readme)
+    raw = meta.get("license")
+    if raw is None:
+        return None
+    value = str(raw[0] if isinstance(raw, list) and raw else raw).strip().lower()
+    name = str(meta.get("license_name") or "").strip().lower()
+    license_id = CARD_LICENSE_NAMES.get(name) if value == "other" else CARD_LICENSES.get(value)
+    detail = f"license: {value}" + (f", license_name: {name}" if name else "")
+    return Evidence(file=readme.name, method="model card", license_id=license_id, detail=detail)
+
+
+def _base_model(folder: Path) -> ModelSpec | None:
+    """The catalog model named by the card's ``base_model:`` (first one when it is a list)."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    raw = _front_matter(readme).get("base_model")
+    name = raw[0] if isinstance(raw, list) and raw else raw
+    return load_catalog().find(str(name)) if isinstance(name, str) and name else None
+
+
+def _file_evidence(path: Path) -> list[Evidence]:
+    if path.suffix.lower() == ".pdf":
+        return [
+            Evidence(
+                file=path.name,
+                method="unreadable",
+                license_id=None,
+                detail="PDF license text is not read; check it by hand",
+            )
+        ]
+    data = path.read_bytes()[:MAX_TEXT_BYTES]
+    matches = match_text(data.decode("utf-8", errors="replace"))
+    if not matches:
+        return [
+            Evidence(
+                file=path.name,
+                method="text fingerprint",
+                license_id=None,
+                detail="text matches no known license",
+            )
+        ]
+    return [
+        Evidence(
+            file=path.name,
+            method="text fingerprint",
+            license_id=m.license_id,
+            version=m.version,
+            detail=f"contains {m.evidence!r}",
+        )
+        for m in matches
+    ]
+
+
+def license_files(folder: Path) -> list[Path]:
+    """License-like files directly in ``folder`` (not README or use policies)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and LICENSE_FILE.search(p.name) and not p.name.lower().startswith("readme")
+    )
+
+
+def _verdict_for(
+    license_id: str | None,
+    version: str | None,
+    name: str,
+    purpose: str,
+    on: date | None,
+    table: LicenseTable,
+) -> LicenseVerdict:
+    lic = table.find(license_id)
+    if on is None and lic is not None and version is not None:
+        # An older revision's text gives that revision's terms.
+        for terms in lic.history:
+            if terms.version == version:
+                on = terms.effective_date
+    ref = LicenseRef(
+        id=license_id,
+        commercial=lic.commercial if lic else None,
+        source=f"detected in {name}",
+    )
+    spec = ModelSpec(id=name, name=name, family="local", license=ref)
+    return verdict(spec, purpose, on, catalog=Catalog([spec]), licenses=table)
+
+
+def detect(
+    path: Path | str,
+    purpose: str = "commercial",
+    on: date | None = None,
+    *,
+    licenses: LicenseTable | None = None,
+) -> LicenseDetection:
+    """Identify the license of a local checkpoint folder (or a single license file)."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise LLMSelectError(f"no such file or folder: {root}")
+    table = licenses or load_licenses()
+    evidence: list[Evidence] = []
+    if root.is_file():
+        evidence += _file_evidence(root)
+    else:
+        readme = root / "README.md"
+        if readme.is_file():
+            card = _card_evidence(readme)
+            if card:
+                evidence.append(card)
+        for f in license_files(root):
+            evidence += _file_evidence(f)
+    name = root.name or str(root)
+    if not evidence:
+        base = _base_model(root) if root.is_dir() else None
+        if base is not None:
+            # A fine-tune without license files of its own carries its base model's license.
+            v = verdict(base, purpose, on, licenses=table)
+            v = v.model_copy(
+                update={
+                    "model_id": name,
+                    "resolved_via": base.id,
+                    "notes": [*v.notes, f"no license of its own; base model {base.id} applies"],
+                }
+            )
+            found = Evidence(
+                file="README.md",
+                method="base model",
+                license_id=v.license_id,
+                detail=f"base_model: {base.hf_repo or base.id} (catalog {base.id})",
+            )
+            return LicenseDetection(
+                path=str(root), license_id=v.license_id, evidence=[found], verdict=v
+            )
+        v = _verdict_for(None, None, name, purpose, on, table)
+        v = v.model_copy(update={"conditions": ["No model card license and no license file."]})
+        return LicenseDetection(path=str(root), license_id=None, evidence=[], verdict=v)
+    candidates = {
+        (e.license_id, e.version): _verdict_for(e.license_id, e.version, name, purpose, on, table)
+        for e in evidence
+    }
+    # One file may bundle several texts (code + weights); files disagree when their first
+    # (main) license differs.
+    main_per_file: dict[str, str | None] = {}
+    for e in evidence:
+        main_per_file.setdefault(e.file, e.license_id)
+    ids = set(main_per_file.values())
+    # The most restrictive reading wins: unknown text never upgrades a verdict.
+    chosen_key = min(candidates, key=lambda k: RESTRICTIVENESS[candidates[k].allowed])
+    chosen = candidates[chosen_key]
+    conflict = len(ids) > 1
+    if conflict:
+        named = ", ".join(sorted(str(i) for i in ids))
+        chosen = chosen.model_copy(
+            update={"notes": [*chosen.notes, f"files disagree ({named}); most restrictive shown"]}
+        )
+    return LicenseDetection(
+        path=str(root),
+        license_id=chosen_key[0],
+        evidence=evidence,
+        verdict=chosen,
+        conflict=conflict,
+    )

@@ -1,0 +1,123 @@
+"""The license table (``data/licenses.yaml``): terms, versions, effective dates, earlier terms.
+
+Each license has its current terms (``commercial``, ``conditions``) in force from
+``effective_date``; ``history`` holds earlier terms (oldest first) and ``later`` newer statements
+that do not change the text itself (e.g. a README re-licensing note). ``terms_on(day)`` picks the
+terms in force on a day.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmselect.catalog import read_yaml_cached
+from llmselect.config import PACKAGE_DATA
+from llmselect.errors import LLMSelectError
+from llmselect.names import lookup, normalize
+
+LICENSES_FILE = PACKAGE_DATA / "licenses.yaml"
+
+Allowed = Literal["yes", "no", "conditional"]
+LicenseClass = Literal["permissive", "rail", "conditional", "non-commercial", "unknown"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LicenseTerms(_Strict):
+    """The commercial terms of one version of a license."""
+
+    version: str | None = None
+    effective_date: date | None = None
+    commercial: Allowed | None = None
+    conditions: list[str] = Field(default_factory=list)
+    source: str | None = None
+
+
+class License(_Strict):
+    """One license, with its version history."""
+
+    id: str
+    name: str
+    license_class: LicenseClass = Field(alias="class")
+    url: str | None = None
+    source: str | None = None
+    version: str | None = None
+    effective_date: date | None = None
+    commercial: Allowed | None = None
+    conditions: list[str] = Field(default_factory=list)
+    research: Literal["yes", "no", "conditional", "unknown"] = "unknown"
+    research_conditions: list[str] = Field(default_factory=list)
+    redistribution: str | None = None
+    attribution: str | None = None
+    use_restrictions: str | None = None
+    notes: str | None = None
+    history: list[LicenseTerms] = Field(default_factory=list)
+    later: list[LicenseTerms] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def current(self) -> LicenseTerms:
+        return LicenseTerms(
+            version=self.version,
+            effective_date=self.effective_date,
+            commercial=self.commercial,
+            conditions=self.conditions,
+            source=self.source,
+        )
+
+    def timeline(self) -> list[LicenseTerms]:
+        """All terms, oldest first."""
+        return [*self.history, self.current, *self.later]
+
+    def terms_on(self, day: date | None) -> LicenseTerms | None:
+        """Terms in force on ``day`` (None = latest); None if the license did not exist yet."""
+        timeline = self.timeline()
+        if day is None:
+            return timeline[-1]
+        in_force = [t for t in timeline if t.effective_date is None or t.effective_date <= day]
+        return in_force[-1] if in_force else None
+
+
+class LicenseTable:
+    """Licenses by id."""
+
+    def __init__(self, licenses: list[License]) -> None:
+        self.licenses = {normalize(lic.id): lic for lic in licenses}
+
+    def get(self, license_id: str) -> License:
+        return lookup(license_id, self.licenses, "license")
+
+    def find(self, license_id: str | None) -> License | None:
+        return self.licenses.get(normalize(license_id)) if license_id else None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.licenses.values())
+
+    def __len__(self) -> int:
+        return len(self.licenses)
+
+
+@lru_cache(maxsize=4)
+def load_licenses(path: Path = LICENSES_FILE) -> LicenseTable:
+    """The validated license table (cached)."""
+    raw = read_yaml_cached(Path(path))
+    if not isinstance(raw, list):
+        raise LLMSelectError(f"{path}: expected a list of licenses")
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(License.model_validate(entry))
+        except ValidationError as exc:
+            ident = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise LLMSelectError(f"{path}: license {ident}: {loc}: {first['msg']}") from exc
+    return LicenseTable(out)

@@ -1,0 +1,235 @@
+"""The catalog against the research facts: every checkpoint, every number, every source."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmselect.catalog import CATALOG_FILE, load_catalog, parse_catalog
+from llmselect.errors import LLMSelectError
+from llmselect.licenses import load_licenses
+
+TOKENIZER_IDS = {
+    "llama2", "chatglm3", "chatglm2", "bloom", "qwen", "qwen2", "baichuan2", "yi", "internlm",
+    "internlm2", "chinese-llama-2", "mistral", "llama3", "gpt2", "gpt-neox", "glm4", "aquila",
+    "deepseek-coder", "falcon", "baichuan", "deepseek-llm", "phi-3", "mpt", "starcoder",
+}  # fmt: skip
+ARCH_FIELDS = {
+    "hidden": "hidden_size",
+    "layers": "num_hidden_layers",
+    "heads": "num_attention_heads",
+    "kv_heads": "num_key_value_heads",
+    "intermediate": "intermediate_size",
+    "vocab": "vocab_size",
+}
+
+
+def _read_yaml(text: str) -> object:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+
+
+@pytest.fixture(scope="module")
+def facts(facts_root: Path) -> dict[str, dict]:
+    entries = _read_yaml((facts_root / "models.yaml").read_text(encoding="utf-8"))
+    return {e["id"]: e for e in entries}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_every_facts_checkpoint_is_in_the_catalog(facts, catalog) -> None:
+    assert set(facts) == {m.id for m in catalog}
+    for mid, entry in facts.items():
+        spec = catalog.get(mid)
+        assert spec.hf_repo == entry["hub_repo_id"]
+        assert spec.name == entry["name"]
+
+
+def test_published_scores_match_the_facts(facts, catalog) -> None:
+    for mid, entry in facts.items():
+        got = [(s.benchmark, s.value, s.setting, s.source) for s in catalog.get(mid).scores]
+        want = [
+            (b["benchmark"], float(b["value"]), b.get("setting"), b["source"])
+            for b in entry["benchmarks"]
+        ]
+        assert got == want, mid
+
+
+def test_shots_are_parsed_only_when_stated(catalog) -> None:
+    qwen = catalog.get("qwen-7b")
+    five = [s for s in qwen.scores if s.setting == "5-shot"]
+    assert five and all(s.shots == 5 for s in five)
+    for spec in catalog:
+        for s in spec.scores:
+            if s.setting and "not stated" in s.setting:
+                assert s.shots is None
+            if s.shots is not None:
+                assert f"{s.shots}-shot" in s.setting.replace(" ", "") or "zero" in s.setting
+
+
+def test_other_vendor_scores_are_flagged(catalog) -> None:
+    # Llama-2-7B's MMLU as printed in Qwen's README comes from another vendor's table.
+    llama = catalog.get("llama-2-7b")
+    from_qwen = [s for s in llama.scores if s.source.startswith("github:QwenLM")]
+    assert from_qwen and all(s.comparable_note for s in from_qwen)
+    own = [s for s in llama.scores if s.source.startswith("github:meta-llama")]
+    assert own and not any(s.comparable_note for s in own)
+
+
+def test_arch_numbers_match_the_facts_or_are_null(facts, catalog) -> None:
+    for mid, entry in facts.items():
+        spec = catalog.get(mid)
+        a = entry["architecture"]
+        if spec.arch is None:
+            assert spec.arch_missing, mid
+            continue
+        for ours, theirs in ARCH_FIELDS.items():
+            if a.get(theirs) is not None:
+                assert getattr(spec.arch, ours) == a[theirs], (mid, ours)
+        if a["source"]:
+            assert spec.arch.source.startswith(a["source"])
+        else:  # numbers the facts lack come from a cited public config
+            assert "nanoGPT" in spec.arch.source
+
+
+def test_cross_field_rules_and_sources(catalog) -> None:
+    licenses = load_licenses()
+    for spec in catalog:
+        if spec.arch:
+            a = spec.arch
+            if a.head_dim is None:
+                assert a.hidden % a.heads == 0, spec.id
+            assert a.heads % a.kv_heads == 0, spec.id
+            assert a.source
+        for s in spec.scores:
+            assert s.source and 0 <= s.value <= 100, spec.id
+        if spec.params_b is not None:
+            assert spec.params_source or spec.params_nominal
+        if spec.context_length is not None:
+            assert spec.context_source, spec.id
+        if spec.license and spec.license.id:
+            assert licenses.find(spec.license.id) is not None, spec.id
+        if spec.base_model:
+            assert catalog.find(spec.base_model) is not None, spec.id
+        assert spec.tokenizer is None or spec.tokenizer in TOKENIZER_IDS, spec.id
+        assert spec.languages and spec.languages_source, spec.id
+
+
+def test_arch_family_rules(catalog) -> None:
+    assert catalog.get("gpt2").arch.family == "gpt2"
+    assert catalog.get("gpt2").arch.tied_embeddings is True
+    assert catalog.get("gpt-j-6b").arch.family == "other"
+    assert catalog.get("bloom").arch.family == "bloom"
+    assert catalog.get("chatglm-6b").arch.family == "other"
+    for mid in ("chatglm2-6b", "chatglm3-6b", "glm-4-9b"):
+        arch = catalog.get(mid).arch
+        assert arch.family == "glm" and arch.rope_fraction == 0.5 and arch.qkv_bias
+        assert arch.kv_heads == 2  # multi_query_group_num
+    assert catalog.get("mixtral-8x7b").arch.family == "other"
+    assert catalog.get("baichuan2-13b-base").arch.family == "other"  # ALiBi
+    for mid in ("llama-2-7b", "qwen2.5-7b", "yi-6b", "internlm2-7b", "baichuan2-7b-base"):
+        assert catalog.get(mid).arch.family == "llama", mid
+    assert catalog.get("qwen2.5-7b").arch.qkv_bias is True
+    assert catalog.get("mistral-7b").arch.sliding_window == 4096
+
+
+def test_tokenizer_family_mapping(catalog) -> None:
+    expect = {
+        "llama-2-7b": "llama2", "meta-llama-3-8b": "llama3", "chatglm3-6b": "chatglm3",
+        "chatglm2-6b": "chatglm2", "qwen-7b": "qwen", "qwen2.5-7b": "qwen2",
+        "baichuan2-7b-base": "baichuan2", "baichuan-7b": "baichuan", "yi-6b": "yi",
+        "internlm-7b": "internlm", "internlm2-7b": "internlm2",
+        "chinese-llama-2-7b": "chinese-llama-2", "mistral-7b": "mistral", "gpt2": "gpt2",
+        "gpt-neox-20b": "gpt-neox", "glm-4-9b": "glm4", "aquila-7b": "aquila",
+        "deepseek-llm-7b-base": "deepseek-llm", "falcon-7b": "falcon", "phi-3-mini": "phi-3",
+        "bloom-7b1": "bloom", "gemma-7b": None,
+    }  # fmt: skip
+    assert {k: catalog.get(k).tokenizer for k in expect} == expect
+
+
+def test_aliases_resolve(catalog) -> None:
+    assert catalog.get("llama2-7b").id == "llama-2-7b"
+    assert catalog.get("Llama2-7B-Chat").id == "llama-2-7b-chat"
+    assert catalog.get("chatglm3").id == "chatglm3-6b"
+    assert catalog.get("meta-llama/Llama-2-7b-hf").id == "llama-2-7b"
+    assert catalog.get("qwen2.5-7b-instruct").id == "qwen2.5-7b-instruct"
+    assert catalog.get("qwen2.5-7b-instruct").base_model == "qwen2.5-7b"
+
+
+def test_unknown_model_suggests(catalog) -> None:
+    with pytest.raises(LLMSelectError, match="did you mean.*llama2-7b"):
+        catalog.get("llama2-7bb")
+
+
+def test_revisions_pinned_only_from_the_official_repo(facts, catalog) -> None:
+    pinned = {m.id: m for m in catalog if m.revision}
+    assert {"chatglm3-6b", "yi-34b", "glm-4-9b-chat"} <= set(pinned)
+    for mid, spec in pinned.items():
+        assert len(spec.revision) == 40
+        src = facts[mid]["architecture"]["source"] or ""
+        assert f"huggingface.co/{spec.hf_repo}/" in spec.revision_source
+        assert spec.revision in src or spec.revision in facts[mid]["context_length"]["source"]
+    assert catalog.get("llama-2-7b").revision is None  # not known: stays null
+
+
+def test_params_and_context(facts, catalog) -> None:
+    assert catalog.get("gpt2").params_b == pytest.approx(0.124)
+    assert catalog.get("gpt-j-6b").params_exact == facts["gpt-j-6b"]["parameters"]["exact"]
+    assert catalog.get("qwen-14b").context_length == 8192  # facts: "8K"
+    assert (
+        catalog.get("qwen2.5-7b").context_length == facts["qwen2.5-7b"]["context_length"]["value"]
+    )
+
+
+def test_validation_names_the_entry() -> None:
+    raw = _read_yaml(CATALOG_FILE.read_text(encoding="utf-8"))
+    bad = next(e for e in raw if e["id"] == "llama-2-7b")
+    bad["arch"]["heads"] = 31
+    with pytest.raises(LLMSelectError, match="llama-2-7b.*heads"):
+        parse_catalog([bad], "test")
+    with pytest.raises(LLMSelectError, match="expected a list"):
+        parse_catalog({"id": "x"}, "test")
+
+
+def test_load_is_fast() -> None:
+    load_catalog.cache_clear()
+    load_licenses.cache_clear()
+    load_catalog()  # first parse writes the JSON copy
+    load_catalog.cache_clear()
+    load_licenses.cache_clear()
+    start = time.perf_counter()
+    load_catalog()
+    load_licenses()
+    assert time.perf_counter() - start < 0.3
+
+
+def test_import_script_reproduces_the_catalog(facts_root: Path, tmp_path: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "import_facts.py"
+    spec = importlib.util.spec_from_file_location("import_facts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--facts", str(facts_root), "--out", str(tmp_path)]) == 0
+    generated = load_catalog(tmp_path / "catalog.yaml")
+    assert {m.id for m in generated} == {m.id for m in load_catalog()}
+    assert len(load_licenses(tmp_path / "licenses.yaml")) == len(load_licenses())
+
+
+def test_yaml_cache_follows_edits(tmp_path: Path) -> None:
+    from llmselect.catalog import read_yaml_cached
+
+    path = tmp_path / "x.yaml"
+    path.write_text("- a: 1\n", encoding="utf-8")
+    assert read_yaml_cached(path) == [{"a": 1}]
+    assert read_yaml_cached(path) == [{"a": 1}]  # served from the JSON copy
+    path.write_text("- a: 2\n", encoding="utf-8")
+    assert read_yaml_cached(path) == [{"a": 2}]
+    path.write_text("- [unclosed\n", encoding="utf-8")
+    with pytest.raises(LLMSelectError, match="cannot parse"):
+        read_yaml_cached(path)

@@ -1,0 +1,77 @@
+"""``llmselect license``: verdicts with conditions and sources, dates, purposes, detection."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmselect.cli import app, main
+
+runner = CliRunner()
+
+
+def _json(args: list[str]) -> object:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return int(exc.value.code or 0)
+
+
+def test_the_four_models() -> None:
+    rows = _json(["license", "llama2-7b", "chatglm3-6b", "bloom-7b1", "qwen2.5-7b", "--json"])
+    got = {r["model_id"]: r for r in rows}
+    assert {k: v["allowed"] for k, v in got.items()} == {
+        "llama-2-7b": "conditional",
+        "chatglm3-6b": "conditional",
+        "bloom-7b1": "conditional",
+        "qwen2.5-7b": "yes",
+    }
+    assert all(r["source"] and r["license_id"] for r in rows)
+    assert any("700 million" in c for c in got["llama-2-7b"]["conditions"])
+    assert any("register" in c for c in got["chatglm3-6b"]["conditions"])
+    assert any("Attachment A" in c for c in got["bloom-7b1"]["conditions"])
+    assert got["chatglm3-6b"]["effective_date"] == "2024-05-24"
+
+
+def test_date_and_purpose() -> None:
+    (early,) = _json(["license", "chatglm2-6b", "--date", "2023-07-01", "--json"])
+    assert early["allowed"] == "no" and early["as_of"] == "2023-07-01"
+    (research,) = _json(["license", "qwen2.5-3b", "--purpose", "research", "--json"])
+    assert research["allowed"] == "yes" and research["purpose"] == "research"
+
+
+def test_text_output() -> None:
+    result = runner.invoke(app, ["license", "yi-6b", "--date", "2024-01-01"])
+    assert result.exit_code == 0
+    assert "yi-6b: commercial as of 2024-01-01: conditional" in result.stdout
+    assert "source (published):" in result.stdout
+
+
+def test_detect(tokenizers_root: Path) -> None:
+    data = _json(["license", "detect", str(tokenizers_root / "chatglm3"), "--json"])
+    assert data["license_id"] == "chatglm3-6b-license"
+    assert data["verdict"]["allowed"] == "conditional"
+    via_path = _json(["license", "--path", str(tokenizers_root / "gguf" / "LICENSE"), "--json"])
+    assert via_path["license_id"] == "mit" and via_path["verdict"]["allowed"] == "yes"
+    result = runner.invoke(app, ["license", "detect", str(tokenizers_root / "llama2")])
+    assert result.exit_code == 0 and "llama2-community" in result.stdout
+
+
+def test_errors_exit_2(monkeypatch, capsys) -> None:
+    assert run_main(["license", "llama2-7bb"], monkeypatch) == 2
+    assert "did you mean" in capsys.readouterr().err
+    assert run_main(["license", "gpt2", "--date", "2023-13-01"], monkeypatch) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    assert run_main(["license", "gpt2", "--purpose", "fun"], monkeypatch) == 2
+    assert "unknown purpose" in capsys.readouterr().err
+    assert run_main(["license"], monkeypatch) == 2
