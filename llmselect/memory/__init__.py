@@ -1,0 +1,1 @@
+"""Memory of a model: parameter counts (``params``) and the analytic memory estimator."""
