@@ -396,6 +396,15 @@ ARCH_SUPPLEMENTS: dict[str, tuple[dict[str, Any], str]] = {
                  "num_key_value_heads": 25}, NANOGPT),
 }  # fmt: skip
 
+# Corrections where the facts' value contradicts the published parameter total.
+TIED_OVERRIDES: dict[str, tuple[bool, str]] = {
+    "qwen1.5-1.8b-chat": (
+        False,
+        "tie_word_embeddings = false: the published 1.84B total only adds up with a separate "
+        "lm_head (151936 × 2048); the facts' value came from an MLC preset",
+    ),
+}
+
 REQUIRED_ARCH = {
     "hidden": "hidden_size",
     "layers": "num_hidden_layers",
@@ -508,10 +517,22 @@ def build_arch(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]
         # GPT-2 config n_inner: null and BLOOM's fixed MLP both mean 4 × hidden.
         values["intermediate"] = 4 * values["hidden"]
         notes.append("intermediate = 4 × hidden (config defines the MLP width as 4·hidden)")
+    field_notes = a.get("field_sources") or {}
+    if values["intermediate"] and "2x the per-branch" in str(field_notes.get("intermediate_size")):
+        # Qwen-1 configs store w1+w2 together; the LLaMA layout needs one branch's width.
+        values["intermediate"] //= 2
+        notes.append("intermediate = config intermediate_size / 2 (per-branch SwiGLU width)")
     missing = [k for k, v in values.items() if v is None]
     if missing:
         return None, missing
     extra = a.get("extra") or {}
+    if not a.get("rope_theta") and extra.get("rope_ratio"):
+        # ChatGLM/GLM-4 scale the RoPE base: base = 10000 * rope_ratio (modeling_chatglm.py).
+        a["rope_theta"] = 10000 * float(extra["rope_ratio"])
+        notes.append("rope_theta = 10000 × config rope_ratio")
+    if entry["id"] in TIED_OVERRIDES:
+        a["tie_word_embeddings"], why = TIED_OVERRIDES[entry["id"]]
+        notes.append(why)
     bias = str(a.get("bias") or "").lower()
     qkv_bias = "qkv bias" in bias or bias.startswith("yes")
     mlp_bias = bias.startswith("yes") and "attention projections" not in bias
