@@ -389,7 +389,21 @@ NANOGPT = (
     "github:karpathy/nanoGPT model.py GPT.from_pretrained config_args (@0011cd4; "
     "n_layer/n_head/n_embd of the OpenAI checkpoints)"
 )
+BLOOM_PAPER = (
+    "BLOOM paper (arXiv:2211.05100) Table 3 (layers, hidden dim, heads per size); with these "
+    "numbers the parameter count equals each bigscience/bloom-* model card's exact total"
+)
 ARCH_SUPPLEMENTS: dict[str, tuple[dict[str, Any], str]] = {
+    "bloom-560m": ({"num_hidden_layers": 24, "hidden_size": 1024, "num_attention_heads": 16,
+                    "num_key_value_heads": 16}, BLOOM_PAPER),
+    "bloom-1b1": ({"num_hidden_layers": 24, "hidden_size": 1536, "num_attention_heads": 16,
+                   "num_key_value_heads": 16}, BLOOM_PAPER),
+    "bloom-1b7": ({"num_hidden_layers": 24, "hidden_size": 2048, "num_attention_heads": 16,
+                   "num_key_value_heads": 16}, BLOOM_PAPER),
+    "bloom-3b": ({"num_hidden_layers": 30, "hidden_size": 2560, "num_attention_heads": 32,
+                  "num_key_value_heads": 32}, BLOOM_PAPER),
+    "bloom-7b1": ({"num_hidden_layers": 30, "hidden_size": 4096, "num_attention_heads": 32,
+                   "num_key_value_heads": 32}, BLOOM_PAPER),
     "gpt2-large": ({"num_hidden_layers": 36, "num_attention_heads": 20, "hidden_size": 1280,
                     "num_key_value_heads": 20}, NANOGPT),
     "gpt2-xl": ({"num_hidden_layers": 48, "num_attention_heads": 25, "hidden_size": 1600,
@@ -536,7 +550,10 @@ def build_arch(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]
     bias = str(a.get("bias") or "").lower()
     qkv_bias = "qkv bias" in bias or bias.startswith("yes")
     mlp_bias = bias.startswith("yes") and "attention projections" not in bias
-    source = base_source + (f" ({'; '.join(notes)})" if notes else "")
+    if base_source:
+        source = base_source + (f" ({'; '.join(notes)})" if notes else "")
+    else:
+        source = "; ".join(notes)
     arch = {
         "family": family,
         **values,
