@@ -1,9 +1,277 @@
-"""CLI commands: tokenize (being written)."""
+"""CLI command ``tokenize-bench``: tokenizer efficiency and speed on Chinese + English text.
+
+Parse → resolve names and files (errors exit 2 before anything runs) → run the
+``tokenizer_efficiency`` and ``tokenizer_throughput`` probes through the runner (records go
+to the result store as they finish; a failing tokenizer becomes an error record) → render.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
+
+TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
+
+EFFICIENCY_COLUMNS = (
+    # (metric, subset suffix, header, format)
+    ("vocab_size_tokens", "vocab", "vocab\n[tokens]", "{:,.0f}"),
+    ("tokens_per_char", "zh", "zh\n[tok/char]", "{:.3f}"),
+    ("tokens_per_char", "en", "en\n[tok/char]", "{:.3f}"),
+    ("tokens_per_word", "en", "en\n[tok/word]", "{:.3f}"),
+    ("zh_en_parity_ratio", "zh-en", "zh÷en\n[ratio]", "{:.3f}"),
+    ("utf8_bytes_per_token", "zh", "zh\n[byte/tok]", "{:.2f}"),
+    ("utf8_bytes_per_token", "en", "en\n[byte/tok]", "{:.2f}"),
+    ("han_single_token_share", "zh", "Han as 1\ntoken [%]", "{:.1%}"),
+    ("byte_fallback_token_share", "zh", "zh byte-\nfallback [%]", "{:.1%}"),
+)
+
+
+def _table_console():  # type: ignore[no-untyped-def]
+    """stdout console; when not a terminal, wide enough that no column is cut."""
+    if out.is_terminal:
+        return out
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=max(out.width, TABLE_WIDTH), soft_wrap=False)
+
+
+def _find(records: list[Any], model: str, probe: str, metric: str, subset_end: str) -> Any:
+    for r in records:
+        if (
+            r.model_id == model
+            and r.probe == probe
+            and r.metric == metric
+            and r.status == "ok"
+            and (r.subset == subset_end or r.subset.endswith("/" + subset_end))
+        ):
+            return r
+    return None
+
+
+def _fmt(rec: Any, pattern: str) -> str:
+    return "–" if rec is None or rec.value is None else pattern.format(rec.value)
+
+
+def _render_tables(
+    records: list[Any], families: list[tuple[str, Any]], corpus: Any, throughput: bool
+) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from llmselect.tokenizers.spec import COUNTING_CONVENTION
+
+    table = Table(
+        title=f"Tokenizer efficiency, corpus {corpus.name!r} (all values measured)",
+        caption=escape(f"Counts: {COUNTING_CONVENTION}. Lower tok/char is cheaper."),
+    )
+    table.add_column("tokenizer", no_wrap=True)
+    for _m, _s, header, _f in EFFICIENCY_COLUMNS:
+        table.add_column(escape(header + "\nmeasured"), justify="right", overflow="fold")
+    for asked, spec in families:
+        label = spec.id if normalize_eq(asked, spec.id) else f"{spec.id}\n(for {asked})"
+        cells = [
+            _fmt(_find(records, spec.id, "tokenizer_efficiency", m, s), f)
+            for m, s, _h, f in EFFICIENCY_COLUMNS
+        ]
+        table.add_row(label, *cells)
+    _table_console().print(table)
+    if not throughput:
+        return
+    speed = Table(title="Tokenizer throughput on this machine (measured, p50 of repeats)")
+    speed.add_column("tokenizer", no_wrap=True)
+    speed.add_column("lang")
+    for header in (
+        "one text/call\n[chars/s]\nmeasured", "one text/call\n[tokens/s]\nmeasured",
+        "batched\n[chars/s]\nmeasured", "batched\n[tokens/s]\nmeasured", "batch\nthreads",
+    ):  # fmt: skip
+        speed.add_column(escape(header), justify="right", overflow="fold")
+    for _asked, spec in families:
+        for lang in ("zh", "en"):
+            cells = []
+            batch = None
+            for metric in (
+                "single_chars_per_s", "single_tokens_per_s",
+                "batch_chars_per_s", "batch_tokens_per_s",
+            ):  # fmt: skip
+                rec = _find(records, spec.id, "tokenizer_throughput", metric, lang)
+                batch = rec if metric.startswith("batch") and rec is not None else batch
+                cells.append(_fmt(rec, "{:,.0f}"))
+            threads = str(batch.params.get("threads")) if batch is not None else "–"
+            if any(c != "–" for c in cells):
+                speed.add_row(spec.id, lang, *cells, threads)
+    _table_console().print(speed)
+
+
+def normalize_eq(a: str, b: str) -> bool:
+    from llmselect.names import normalize
+
+    return normalize(a) == normalize(b)
+
+
+def _print_errors(records: list[Any]) -> None:
+    for r in records:
+        if r.status == "error":
+            first = (r.error or "").strip().splitlines()
+            err.print(f"[red]error[/red] {r.model_id} {r.probe}: {first[-1] if first else ''}",
+                      highlight=False, markup=True)  # fmt: skip
+
+
+def _flat(rec: Any) -> dict[str, Any]:
+    import json
+
+    row = rec.model_dump(mode="json")
+    row["params"] = json.dumps(row["params"], ensure_ascii=False, sort_keys=True)
+    return row
+
+
+def _list_families() -> None:
+    from rich.table import Table
+
+    from llmselect.tokenizers.spec import load_tokenizer_catalog
+
+    table = Table("id", "name", "kind", "aliases", "hub repo", "license")
+    for s in load_tokenizer_catalog():
+        table.add_row(s.id, s.name, s.kind, ", ".join(s.aliases), s.hub_repo or "", s.license)
+    _table_console().print(table)
+
+
+def tokenize_bench(
+    models: str = typer.Option(
+        "",
+        "--models",
+        "-m",
+        help="Comma-separated tokenizer families or catalog model ids, e.g. llama2,chatglm3,bloom.",
+    ),
+    corpus: str = typer.Option(
+        "default", "--corpus", help="Text: default, flores200, ntrex128, or a file path."
+    ),
+    tokenizer_dir: Path | None = typer.Option(
+        None,
+        "--tokenizer-dir",
+        help="Folder with tokenizer files (<dir>/<family>/ or the files themselves), tried first.",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N pairs."),
+    no_throughput: bool = typer.Option(False, "--no-throughput", help="Skip the speed probe."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="Threads for batched encoding (default: all cores)."
+    ),
+    repeats: int = typer.Option(5, "--repeats", min=1, max=100, help="Timed passes per mode."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
+    list_families: bool = typer.Option(False, "--list", help="List tokenizer families and exit."),
+) -> None:
+    """Measure tokens per character/word, zh/en parity and speed of tokenizers (offline)."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.names import split_csv
+    from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_files
+    from llmselect.tokenizers.spec import resolve_tokenizer_names
+
+    if list_families:
+        _list_families()
+        return
+    names = split_csv([models])
+    if not names:
+        raise LLMSelectError("--models is required, e.g. --models llama2,chatglm3,bloom (--list)")
+    if as_json and as_csv:
+        raise LLMSelectError("--json and --csv exclude each other")
+    families = resolve_tokenizer_names(names)
+    check_tokenizer_dir(tokenizer_dir)
+    for _asked, spec in families:  # missing files: exit 2 before anything runs
+        resolve_files(spec, tokenizer_dir)
+    if threads is not None:
+        # tokenizers sizes its thread pool on first parallel use in this process.
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
+    try:
+        from llmselect.corpora import load_corpus
+    except ImportError as exc:
+        raise LLMSelectError(f"corpus support is not available: {exc}") from exc
+    text = load_corpus(corpus, limit=limit)
+    summary = _run(families, text, tokenizer_dir, limit, threads, repeats, not no_throughput)
+    records = summary.records
+    if as_json:
+        from llmselect.tokenizers.spec import COUNTING_CONVENTION
+
+        print_json(
+            {
+                "run_id": summary.run_id,
+                "corpus": {
+                    "name": text.name,
+                    "license": text.license,
+                    "source": text.source,
+                    "segments": len(text.segments),
+                },  # fmt: skip
+                "counting_convention": COUNTING_CONVENTION,
+                "tokenizers": {spec.id: asked for asked, spec in families},
+                "records": [r.model_dump(mode="json") for r in records],
+            }
+        )
+    elif as_csv:
+        print_csv(_flat(r) for r in records)
+    else:
+        _render_tables(records, families, text, not no_throughput)
+        err.print(f"run {summary.run_id}: {len(records)} records stored", highlight=False)
+    _print_errors(records)
+    if summary.errors:
+        raise typer.Exit(EXIT_PROBE_FAILED)
+
+
+def _run(
+    families: list[tuple[str, Any]],
+    corpus: Any,
+    tokenizer_dir: Path | None,
+    limit: int | None,
+    threads: int | None,
+    repeats: int,
+    throughput: bool,
+):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from llmselect.config import data_root
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
+    from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
+    from llmselect.records import RunInfo, new_run_id
+    from llmselect.runner import execute, plan
+    from llmselect.store import RunWriter
+
+    probes: list[Any] = [
+        TokenizerEfficiencyProbe(TokenizerEfficiencyProbe.Config(corpus=corpus.name))
+    ]
+    if throughput:
+        probes.append(
+            TokenizerThroughputProbe(
+                TokenizerThroughputProbe.Config(
+                    corpus=corpus.name, repeats=repeats, threads=threads or 0
+                )
+            )
+        )
+    run_id = new_run_id()
+    writer = RunWriter(RunInfo.collect(run_id, command=" ".join(["llmselect", *sys.argv[1:]])))
+    ctx = RunContext(
+        run_id=run_id,
+        data_root=data_root(),
+        limit=limit,
+        extra={"corpus": corpus, "tokenizer_dir": tokenizer_dir, "threads": threads},
+    )
+    units = plan([spec for _asked, spec in families], probes)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("tokenize-bench", total=len(units))
+
+        def done(unit: Any, _records: Any) -> None:
+            progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
+
+        return execute(units, ctx, writer, on_unit_done=done)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
+    """Attach ``tokenize-bench``."""
+    app.command("tokenize-bench")(tokenize_bench)

@@ -1,0 +1,172 @@
+"""Probe ``tokenizer_efficiency``: how many tokens a tokenizer spends on Chinese and English.
+
+Target: a ``TokenizerSpec`` (``llmselect.tokenizers``). Text: the ``Corpus`` in
+``ctx.extra["corpus"]`` when given (the CLI loads it once for all tokenizers), else
+``load_corpus(config.corpus, limit=ctx.limit)``. ``ctx.extra["tokenizer_dir"]`` optionally
+names a folder to take tokenizer files from first.
+
+Counting convention: content tokens only: no BOS/EOS, no model prefix tokens (ChatGLM's
+[gMASK]/sop), sentencepiece models with their own add_dummy_prefix setting. Characters are
+Unicode code points of each stripped segment; words are whitespace-separated.
+
+Metrics (subset ``<corpus>/<lang>``, n = segments):
+
+* ``tokens_per_char`` (tok/char, lower is better), zh and en;
+* ``tokens_per_word`` (tok/word, lower is better), en;
+* ``utf8_bytes_per_token`` (byte/tok, higher is better), zh and en;
+* ``han_single_token_share`` (fraction, higher is better), zh: the number of tokens that are
+  exactly one Han character (a leading space or ``▁`` aside) divided by the number of Han
+  characters in the text, i.e. the share of Han characters that the tokenizer emits as a
+  token of their own (the rest are merged into words or split into bytes);
+* ``byte_fallback_token_share`` (fraction, lower is better), zh and en: tokens that are the
+  unknown token or whose bytes alone are not complete UTF-8 (sentencepiece ``<0xE8>`` pieces,
+  byte-level pieces that cut a character);
+* ``zh_en_parity_ratio`` (ratio, lower is better), subset ``<corpus>/zh-en``: tokens of the zh
+  side ÷ tokens of the en side, summed over parallel pairs (segments sharing a pair_id);
+* ``vocab_size_tokens`` (tokens), subset ``vocab``: the base vocabulary (without added specials).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.records import Measurement
+from llmselect.tokenizers.base import cpu_threads, is_han
+from llmselect.tokenizers.spec import COUNTING_CONVENTION
+
+LANGS = ("zh", "en")
+
+
+class TokenizerEfficiencyConfig(ProbeConfig):
+    """Options of the tokenizer efficiency probe."""
+
+    corpus: str = Field(
+        default="default",
+        description="corpus name or path (used when the run does not pass a loaded corpus)",
+    )
+
+
+def corpus_texts(corpus: Any, lang: str) -> list[str]:
+    """Stripped, non-empty segment texts of one language."""
+    return [t for t in (s.text.strip() for s in corpus.segments if s.lang == lang) if t]
+
+
+def parallel_pairs(corpus: Any) -> list[tuple[str, str]]:
+    """``(zh, en)`` stripped texts for every pair_id present on both sides."""
+    sides: dict[str, dict[str, str]] = {}
+    for seg in corpus.segments:
+        if seg.pair_id is not None and seg.lang in LANGS and seg.text.strip():
+            sides.setdefault(seg.pair_id, {})[seg.lang] = seg.text.strip()
+    return [(p["zh"], p["en"]) for p in sides.values() if "zh" in p and "en" in p]
+
+
+def get_corpus(config_corpus: str, ctx: RunContext) -> Any:
+    """The run's corpus (``ctx.extra["corpus"]``) or the configured one, loaded now."""
+    corpus = ctx.extra.get("corpus")
+    if corpus is not None:
+        return corpus
+    from llmselect.corpora import load_corpus
+
+    return load_corpus(config_corpus, limit=ctx.limit)
+
+
+def get_tokenizer(target: Any, ctx: RunContext):  # type: ignore[no-untyped-def]
+    """Load the target family's tokenizer (cached per process)."""
+    from llmselect.tokenizers.load import load_tokenizer
+
+    return load_tokenizer(target, ctx.extra.get("tokenizer_dir"))
+
+
+class TokenizerEfficiencyProbe(Probe):
+    """Tokens per character/word, bytes per token, zh/en parity, Han coverage, fallback."""
+
+    name: ClassVar[str] = "tokenizer_efficiency"
+    target_kind: ClassVar[str] = "tokenizer"
+    version: ClassVar[int] = 1
+    requires: ClassVar[frozenset[str]] = frozenset({"tokenizer"})
+    description: ClassVar[str] = (
+        "Tokens per char (zh, en), per English word, UTF-8 bytes per token, zh/en token ratio "
+        "on parallel text, share of Han chars that are one token, byte-fallback share, vocab size"
+    )
+    Config: ClassVar[type[ProbeConfig]] = TokenizerEfficiencyConfig
+
+    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
+        corpus = get_corpus(self.config.corpus, ctx)  # type: ignore[attr-defined]
+        tok = get_tokenizer(target, ctx)
+        threads = int(ctx.extra.get("threads") or cpu_threads())
+        params: dict[str, Any] = {**tok.describe(), "counting": COUNTING_CONVENTION}
+        out: list[Measurement] = []
+
+        def rec(metric: str, value: float, unit: str, hib: bool | None, subset: str, n: int):
+            out.append(
+                self.record(
+                    ctx, target.id, metric, value, unit,
+                    higher_is_better=hib, subset=subset, n=n, params=params,
+                )
+            )  # fmt: skip
+
+        for lang in LANGS:
+            texts = corpus_texts(corpus, lang)
+            if not texts:
+                continue
+            ids = tok.encode_batch(texts, threads)
+            stats = text_stats(tok, texts, ids, han=(lang == "zh"))
+            subset = f"{corpus.name}/{lang}"
+            n = len(texts)
+            rec("tokens_per_char", stats["tokens"] / stats["chars"], "tok/char", False, subset, n)
+            if lang == "en" and stats["words"]:
+                rec(
+                    "tokens_per_word",
+                    stats["tokens"] / stats["words"],
+                    "tok/word",
+                    False,
+                    subset,
+                    n,
+                )
+            if stats["tokens"]:
+                bpt = stats["bytes"] / stats["tokens"]
+                rec("utf8_bytes_per_token", bpt, "byte/tok", True, subset, n)
+                share = stats["fallback"] / stats["tokens"]
+                rec("byte_fallback_token_share", share, "fraction", False, subset, n)
+            if lang == "zh" and stats["han_chars"]:
+                share = stats["single_han"] / stats["han_chars"]
+                rec("han_single_token_share", share, "fraction", True, subset, n)
+        pairs = parallel_pairs(corpus)
+        if pairs:
+            zh_ids = tok.encode_batch([z for z, _ in pairs], threads)
+            en_ids = tok.encode_batch([e for _, e in pairs], threads)
+            en_tokens = sum(map(len, en_ids))
+            if en_tokens:
+                ratio = sum(map(len, zh_ids)) / en_tokens
+                rec("zh_en_parity_ratio", ratio, "ratio", False, f"{corpus.name}/zh-en", len(pairs))
+        rec("vocab_size_tokens", tok.vocab_size, "tokens", None, "vocab", 1)
+        return out
+
+
+def text_stats(
+    tok: Any, texts: Sequence[str], ids: Sequence[Sequence[int]], han: bool
+) -> dict[str, int]:
+    """Token, character, word, byte, fallback and Han counts over one language's texts.
+
+    Per-token checks run once per distinct id, so a big corpus costs a set lookup per token.
+    """
+    counts: dict[int, int] = {}
+    for row in ids:
+        for i in row:
+            counts[i] = counts.get(i, 0) + 1
+    fallback = sum(c for i, c in counts.items() if tok.is_fallback(i))
+    single_han = sum(c for i, c in counts.items() if tok.single_han(i)) if han else 0
+    han_chars = sum(1 for t in texts for ch in t if is_han(ch)) if han else 0
+    return {
+        "tokens": sum(counts.values()),
+        "chars": sum(len(t) for t in texts),
+        "words": sum(len(t.split()) for t in texts),
+        "bytes": sum(len(t.encode("utf-8")) for t in texts),
+        "fallback": fallback,
+        "single_han": single_han,
+        "han_chars": han_chars,
+    }

@@ -1,0 +1,110 @@
+"""Find a family's files: ``--tokenizer-dir`` → data root → Hugging Face cache → hub.
+
+The first location holding every required file wins; optional files are taken from the same
+place. The hub is used only when not offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``).
+When nothing works, one ``LLMSelectError`` lists every location tried and why it failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmselect.config import DATA_ROOT_ENV, data_subdir, hf_offline
+from llmselect.errors import LLMSelectError
+from llmselect.tokenizers.spec import TokenizerSpec
+
+
+@dataclass(frozen=True)
+class ResolvedFiles:
+    """Where a family's files were found."""
+
+    paths: dict[str, Path]
+    origin: str
+    tried: list[str] = field(default_factory=list)
+
+
+def check_tokenizer_dir(tokenizer_dir: Path | None) -> None:
+    """An explicit ``--tokenizer-dir`` must exist."""
+    if tokenizer_dir is not None and not Path(tokenizer_dir).is_dir():
+        raise LLMSelectError(f"--tokenizer-dir {tokenizer_dir} is not a folder")
+
+
+def _from_folder(spec: TokenizerSpec, folder: Path) -> dict[str, Path] | str:
+    missing = [f for f in spec.files if not (folder / f).is_file()]
+    if missing:
+        return f"{folder} (missing {', '.join(missing)})"
+    paths = {f: folder / f for f in spec.files}
+    paths.update({f: folder / f for f in spec.optional_files if (folder / f).is_file()})
+    return paths
+
+
+def _from_hf_cache(spec: TokenizerSpec) -> dict[str, Path] | str:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return "Hugging Face cache (huggingface_hub not installed)"
+    paths: dict[str, Path] = {}
+    for name in (*spec.files, *spec.optional_files):
+        hub_name = spec.hub_path(name)
+        found = try_to_load_from_cache(spec.hub_repo, hub_name) if hub_name else None
+        if isinstance(found, str):
+            paths[name] = Path(found)
+        elif name in spec.files:
+            return f"Hugging Face cache {spec.hub_repo} (no {hub_name or name})"
+    return paths
+
+
+def _from_hub(spec: TokenizerSpec) -> dict[str, Path] | str:
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        return "Hugging Face hub (huggingface_hub not installed)"
+    paths: dict[str, Path] = {}
+    for name in (*spec.files, *spec.optional_files):
+        hub_name = spec.hub_path(name)
+        try:
+            paths[name] = Path(hf_hub_download(spec.hub_repo, hub_name))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - network, auth and 404 errors all mean "not here"
+            if name in spec.files:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                return f"Hugging Face hub {spec.hub_repo}/{hub_name} ({first})"
+    return paths
+
+
+def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> ResolvedFiles:
+    """The family's files from the first location that has them all."""
+    tried: list[str] = []
+    folders: list[tuple[str, Path]] = []
+    if tokenizer_dir is not None:
+        check_tokenizer_dir(tokenizer_dir)
+        base = Path(tokenizer_dir)
+        folders += [("--tokenizer-dir", base / spec.folder), ("--tokenizer-dir", base)]
+    root = data_subdir("tokenizers")
+    if root is not None:
+        folders.append((DATA_ROOT_ENV, root / spec.folder))
+    else:
+        tried.append(f"{DATA_ROOT_ENV} (not set)")
+    for label, folder in folders:
+        got = _from_folder(spec, folder)
+        if isinstance(got, dict):
+            return ResolvedFiles(got, f"{label} {folder}", tried)
+        tried.append(f"{label} {got}")
+    if not spec.hub_repo or not any(spec.hub_path(f) for f in spec.files):
+        tried.append(f"Hugging Face cache/hub (no {spec.kind} files published for {spec.id})")
+    else:
+        got = _from_hf_cache(spec)
+        if isinstance(got, dict):
+            return ResolvedFiles(got, f"Hugging Face cache {spec.hub_repo}", tried)
+        tried.append(got)
+        if hf_offline():
+            tried.append(f"Hugging Face hub {spec.hub_repo} (skipped: offline)")
+        else:
+            got = _from_hub(spec)
+            if isinstance(got, dict):
+                return ResolvedFiles(got, f"Hugging Face hub {spec.hub_repo}", tried)
+            tried.append(got)
+    raise LLMSelectError(
+        f"tokenizer files for {spec.id} ({', '.join(spec.files)}) not found; tried: "
+        + "; ".join(tried)
+    )

@@ -1,0 +1,156 @@
+"""Tokenizer families: ``TokenizerSpec`` and the catalog in ``data/tokenizers.yaml``.
+
+A family is one tokenizer shared by one or more checkpoints (Llama-2 7B/13B/70B all use
+``llama2``). Its files live in ``<tokenizer root>/<folder>/`` and load with the library its
+``kind`` names; nothing here imports a tokenizer library.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmselect.config import PACKAGE_DATA
+from llmselect.errors import LLMSelectError
+from llmselect.names import lookup, normalize
+
+TOKENIZERS_FILE = PACKAGE_DATA / "tokenizers.yaml"
+
+TokenizerKind = Literal["sentencepiece", "hf-json", "gpt2-bpe", "tiktoken", "gguf", "bloom-merges"]
+
+COUNTING_CONVENTION = (
+    "content tokens only: no BOS/EOS and no model prefix tokens (e.g. ChatGLM's [gMASK]/sop), "
+    "add_special_tokens=False; sentencepiece models use their own add_dummy_prefix setting"
+)
+
+
+class TokenizerSpec(BaseModel):
+    """One tokenizer family: where its files are and how they load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="stable family id, e.g. llama2")
+    name: str = Field(description="display name")
+    kind: TokenizerKind = Field(description="file format, picks the loader")
+    folder: str = Field(description="folder under the tokenizer root")
+    files: list[str] = Field(description="files the loader needs, relative to the folder")
+    optional_files: list[str] = Field(
+        default_factory=list, description="read when present (special tokens, config)"
+    )
+    hub_repo: str | None = Field(default=None, description="Hugging Face repo id")
+    hub_files: dict[str, str] | None = Field(
+        default=None,
+        description="local file name → path in the hub repo; None = same names, {} = the hub "
+        "has no file in this format (no cache/hub fallback)",
+    )
+    options: dict[str, str | bool | int] = Field(
+        default_factory=dict, description="format options (regex preset, special tokens)"
+    )
+    aliases: list[str] = Field(default_factory=list)
+    vocab_notes: str = ""
+    license: str = Field(description="license name of the tokenizer's model")
+    source: str = Field(description="where the files come from")
+
+    def hub_path(self, filename: str) -> str | None:
+        """Path of ``filename`` in the hub repo, or None when the hub lacks it."""
+        if not self.hub_repo:
+            return None
+        if self.hub_files is None:
+            return filename
+        return self.hub_files.get(filename)
+
+
+class TokenizerCatalog:
+    """Families by id, with alias lookup."""
+
+    def __init__(self, specs: list[TokenizerSpec]) -> None:
+        self.specs = {s.id: s for s in specs}
+        if len(self.specs) != len(specs):
+            raise LLMSelectError("tokenizer catalog has duplicate ids")
+        self._index: dict[str, TokenizerSpec] = {}
+        for s in specs:
+            for name in (s.id, *s.aliases):
+                key = normalize(name)
+                if key in self._index and self._index[key] is not s:
+                    raise LLMSelectError(f"tokenizer name {name!r} is used twice")
+                self._index[key] = s
+
+    def get(self, name: str) -> TokenizerSpec:
+        return lookup(name, self._index, "tokenizer")
+
+    def find(self, name: str) -> TokenizerSpec | None:
+        return self._index.get(normalize(name))
+
+    @property
+    def index(self) -> dict[str, TokenizerSpec]:
+        return dict(self._index)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.specs.values())
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer_catalog(path: Path = TOKENIZERS_FILE) -> TokenizerCatalog:
+    """The validated tokenizer catalog (cached)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise LLMSelectError(f"cannot read tokenizer catalog {path}: {exc}") from exc
+    if not isinstance(raw, list):
+        raise LLMSelectError(f"{path}: expected a list of tokenizer families")
+    specs = []
+    for i, entry in enumerate(raw):
+        try:
+            specs.append(TokenizerSpec.model_validate(entry))
+        except ValidationError as exc:
+            ident = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise LLMSelectError(f"{path}: tokenizer {ident}: {loc}: {first['msg']}") from exc
+    return TokenizerCatalog(specs)
+
+
+def resolve_tokenizer_names(names: list[str]) -> list[tuple[str, TokenizerSpec]]:
+    """Map each name (family id/alias, or a checkpoint id from the model catalog) to a family.
+
+    Returns ``(name as given, family)`` pairs, one per distinct family, in the order given.
+    Unknown names raise ``LLMSelectError`` with "did you mean" suggestions.
+    """
+    tokenizers = load_tokenizer_catalog()
+    models = _model_tokenizer_index()
+    table: dict[str, TokenizerSpec] = dict(models)
+    table.update(tokenizers.index)  # a family name wins over a checkpoint alias
+    out: list[tuple[str, TokenizerSpec]] = []
+    seen: set[str] = set()
+    for name in names:
+        spec = lookup(name, table, "tokenizer or model", see="`llmselect tokenize-bench --list`")
+        if spec.id not in seen:
+            seen.add(spec.id)
+            out.append((name, spec))
+    return out
+
+
+def _model_tokenizer_index() -> dict[str, TokenizerSpec]:
+    """Checkpoint ids/aliases → tokenizer family, from the model catalog (may be empty)."""
+    from llmselect.catalog import load_catalog
+
+    tokenizers = load_tokenizer_catalog()
+    try:
+        catalog = load_catalog()
+    except LLMSelectError:
+        return {}  # no or unreadable model catalog: family names still work
+    index: dict[str, TokenizerSpec] = {}
+    for model in catalog:
+        spec = tokenizers.find(model.tokenizer) if model.tokenizer else None
+        if spec is None:
+            continue
+        for name in (model.id, *model.aliases):
+            index[normalize(name)] = spec
+    return index

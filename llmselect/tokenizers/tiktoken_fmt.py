@@ -1,0 +1,112 @@
+"""tiktoken BPE files (Qwen 1.0 ``qwen.tiktoken``, Llama 3 and GLM-4 ``tokenizer.model``).
+
+The files hold ``base64(token bytes) rank`` lines only; the split regex comes from each
+model's published tokenizer code. Text is encoded with ``encode_ordinary``: special-token
+strings in the text are treated as text, and no special tokens are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmselect.errors import LLMSelectError
+from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads
+from llmselect.tokenizers.gpt2_bpe import QWEN_PATTERN
+
+# Llama 3 and GLM-4: Qwen's regex with numbers split in runs of up to three digits.
+LLAMA3_PATTERN = QWEN_PATTERN.replace(r"|\p{N}|", r"|\p{N}{1,3}|")
+PATTERNS = {"qwen": QWEN_PATTERN, "llama3": LLAMA3_PATTERN}
+
+
+def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
+    """Parse ``base64 rank`` lines (the format ``tiktoken.load.load_tiktoken_bpe`` reads)."""
+    ranks: dict[bytes, int] = {}
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def special_tokens(preset: str, base: int, files: dict[str, Path]) -> dict[str, int]:
+    """Special tokens above the base ranks, as each model's tokenizer code defines them."""
+    if preset == "qwen":  # tokenization_qwen.py: endoftext, im_start, im_end, 205 extras
+        names = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+        names += [f"<|extra_{i}|>" for i in range(205)]
+    elif preset == "llama3":  # llama3 tokenizer.py: 256 reserved specials
+        names = [
+            "<|begin_of_text|>", "<|end_of_text|>",
+            "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
+            "<|reserved_special_token_2|>", "<|reserved_special_token_3|>",
+            "<|start_header_id|>", "<|end_header_id|>",
+            "<|reserved_special_token_4|>", "<|eot_id|>",
+        ]  # fmt: skip
+        names += [f"<|reserved_special_token_{i}|>" for i in range(5, 256 - 5)]
+    elif preset == "tokenizer_config":  # GLM-4 lists them in tokenizer_config.json
+        path = files.get("tokenizer_config.json")
+        if path is None:
+            return {}
+        try:
+            decoder = json.loads(path.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
+        except (OSError, ValueError) as exc:
+            raise LLMSelectError(f"cannot read {path}: {exc}") from exc
+        return {v["content"]: int(k) for k, v in decoder.items()}
+    else:
+        raise LLMSelectError(f"unknown tiktoken special-token preset {preset!r}")
+    return {name: base + i for i, name in enumerate(names)}
+
+
+class TiktokenTokenizer(LoadedTokenizer):
+    """Wraps ``tiktoken.Encoding``."""
+
+    def __init__(self, family_id: str, files: dict[str, Path], encoding: Any, base: int) -> None:
+        super().__init__(family_id, "tiktoken", files)
+        self.enc = encoding
+        self.encode = encoding.encode_ordinary
+        self._base = base
+
+    @property
+    def vocab_size(self) -> int:
+        return self._base
+
+    def encode_batch(self, texts: Sequence[str], threads: int = 0) -> list[list[int]]:
+        return self.enc.encode_ordinary_batch(
+            list(texts), num_threads=threads if threads > 0 else cpu_threads()
+        )
+
+    def token_bytes(self, token_id: int) -> bytes | None:
+        if token_id >= self._base:
+            return None
+        return self.enc.decode_single_token_bytes(token_id)
+
+
+def load_tiktoken(
+    family_id: str, files: dict[str, Path], ranks_file: str, pattern: str, specials: str
+) -> LoadedTokenizer:
+    """Build a ``tiktoken.Encoding`` from a ranks file and the model's published regex."""
+    import tiktoken
+
+    path = files[ranks_file]
+    if pattern not in PATTERNS:
+        raise LLMSelectError(f"tokenizer {family_id}: unknown tiktoken pattern {pattern!r}")
+    try:
+        ranks = read_tiktoken_ranks(path)
+    except (OSError, ValueError) as exc:
+        raise LLMSelectError(f"cannot read tiktoken ranks {path}: {exc}") from exc
+    base = len(ranks)
+    try:
+        enc = tiktoken.Encoding(
+            name=f"llmselect-{family_id}",
+            pat_str=PATTERNS[pattern],
+            mergeable_ranks=ranks,
+            special_tokens=special_tokens(specials, base, files),
+        )
+    except ValueError as exc:
+        raise LLMSelectError(f"cannot build tiktoken encoding from {path}: {exc}") from exc
+    return TiktokenTokenizer(family_id, files, enc, base)

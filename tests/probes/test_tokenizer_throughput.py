@@ -1,0 +1,70 @@
+"""``tokenizer_throughput``: schema, units, p50/p90 siblings and the token counts behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmselect.corpora import Corpus, Segment
+from llmselect.probes.base import RunContext
+from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
+from llmselect.tokenizers.spec import load_tokenizer_catalog
+
+PAIRS = [
+    ("大语言模型的选型需要结合自身的目的和资源决定。",
+     "Choosing a base model depends on your purpose and your compute budget."),
+    ("请把这段代码的注释翻译成英文。", "Please translate the comments in this code into English."),
+    ("今天的会议推迟到下午三点。", "Today's meeting is postponed to three in the afternoon."),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    segs = [Segment(z, "zh", "test", str(i)) for i, (z, _) in enumerate(PAIRS)]
+    segs += [Segment(e, "en", "test", str(i)) for i, (_, e) in enumerate(PAIRS)]
+    return Corpus("unit", "CC0", "test", segs * 20)
+
+
+@pytest.mark.parametrize("family", ["llama2", "qwen", "gpt-neox"])
+def test_records(family, corpus, tokenizers_root: Path) -> None:
+    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
+    probe = TokenizerThroughputProbe(TokenizerThroughputProbe.Config(repeats=3, threads=2))
+    recs = {(r.metric, r.subset): r for r in probe.run(load_tokenizer_catalog().get(family), ctx)}
+    expected = {
+        f"{mode}_{what}_per_s{suffix}"
+        for mode in ("single", "batch")
+        for what in ("chars", "tokens")
+        for suffix in ("", "_p90")
+    }
+    for lang in ("zh", "en"):
+        got = {m for m, s in recs if s == f"unit/{lang}"}
+        assert got == expected
+        for mode in ("single", "batch"):
+            p50 = recs[(f"{mode}_chars_per_s", f"unit/{lang}")]
+            p90 = recs[(f"{mode}_chars_per_s_p90", f"unit/{lang}")]
+            assert p50.value > 0 and p90.value <= p50.value
+            assert p50.unit == "chars/s" and p50.higher_is_better and p50.kind == "measured"
+            assert p50.params["mode"] == mode and p50.params["repeats"] == 3
+            assert p50.n == 60
+            threads = p50.params["threads"]
+            assert threads == 1 if mode == "single" else threads >= 1
+        # tokens/s and chars/s come from the same passes.
+        single = recs[("single_tokens_per_s", f"unit/{lang}")]
+        chars = recs[("single_chars_per_s", f"unit/{lang}")]
+        assert single.value / chars.value == pytest.approx(
+            single.params["tokens"] / single.params["chars"]
+        )
+
+
+def test_token_count_matches_library(corpus, tokenizers_root: Path) -> None:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizers_root / "llama2" / "tokenizer.model"))
+    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
+    probe = TokenizerThroughputProbe(TokenizerThroughputProbe.Config(repeats=1))
+    recs = list(probe.run(load_tokenizer_catalog().get("llama2"), ctx))
+    zh = [s.text.strip() for s in corpus.segments if s.lang == "zh"]
+    rec = next(r for r in recs if r.subset == "unit/zh" and r.metric == "batch_tokens_per_s")
+    assert rec.params["tokens"] == sum(len(sp.encode(t)) for t in zh)
+    assert rec.params["chars"] == sum(len(t) for t in zh)
