@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from rich.console import Console
 
-# Results go to stdout; logs, progress and errors go to stderr.
-out = Console(soft_wrap=False)
+# Results go to stdout; logs, progress and errors go to stderr. Piped output (files, CI logs)
+# gets a wide fixed width so tables keep every column instead of folding to 80 characters.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 180
+out = Console(soft_wrap=False, width=_PIPED_WIDTH)
 err = Console(stderr=True)
 
 EXIT_OK = 0
