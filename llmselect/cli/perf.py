@@ -1,9 +1,277 @@
-"""CLI commands: perf (being written)."""
+"""CLI commands: ``perf estimate|measure|sweep|archs`` (memory estimate, measured probe, sweeps).
+
+``estimate`` is pure arithmetic (no torch); ``measure`` and ``sweep`` run each point in a child
+process and import torch only there.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+
+perf_app = typer.Typer(
+    help="Memory estimates and measured memory/latency of reference models.",
+    no_args_is_help=True,
+)
+
+ModelOpt = Annotated[
+    list[str], typer.Option("-m", "--model", help="Catalog id or family:size (repeatable, a,b).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+
+
+def _ints(values: list[str], what: str) -> list[int]:
+    from llmselect.errors import LLMSelectError
+    from llmselect.names import split_csv
+
+    out_vals = []
+    for v in split_csv(values):
+        if not v.isdigit() or int(v) < 1:
+            raise LLMSelectError(f"{what} must be positive integers, got {v!r}")
+        out_vals.append(int(v))
+    return out_vals
+
+
+@perf_app.command("estimate")
+def estimate(
+    model: ModelOpt,
+    dtype: Annotated[str, typer.Option(help="fp32, bf16, fp16, int8, int4.")] = "bf16",
+    batch: Annotated[int, typer.Option(min=1, help="Batch size.")] = 1,
+    seq: Annotated[int, typer.Option(min=1, help="Prompt length, tokens.")] = 2048,
+    new_tokens: Annotated[int, typer.Option(min=0, help="Tokens generated after it.")] = 0,
+    device: Annotated[str, typer.Option(help="cuda or cpu (runtime overhead model).")] = "cuda",
+    tp: Annotated[int, typer.Option(min=1, help="Tensor-parallel degree.")] = 1,
+    group_size: Annotated[int | None, typer.Option(help="int4/int8 scale group size.")] = None,
+    gpu_mem_gib: Annotated[
+        float | None, typer.Option(help="Per-GPU memory: pick the smallest TP split that fits.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimated peak memory per device: weights + KV cache + activations + overhead."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.memory.estimate import MIB, estimate_memory, plan_tensor_parallel
+    from llmselect.memory.presets import resolve_target
+    from llmselect.names import split_csv
+
+    names = split_csv(model)
+    if not names:
+        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        target = resolve_target(name)
+        if target.arch is None:
+            raise LLMSelectError(f"{target.id}: the catalog has no architecture numbers")
+        kw: dict[str, Any] = dict(
+            dtype=dtype, batch=batch, seq=seq, new_tokens=new_tokens, device=device,
+            group_size=group_size,
+        )  # fmt: skip
+        if gpu_mem_gib is not None:
+            plan = plan_tensor_parallel(target.arch, gpu_mem_gib, **kw)
+            est, fits = plan.per_device, plan.fits
+        else:
+            est, fits = estimate_memory(target.arch, tp=tp, **kw), None
+        row = {"model_id": target.id, "kind": "estimated", **est.to_dict()}
+        if fits is not None:
+            row["fits"] = fits
+            row["gpu_mem_gib"] = gpu_mem_gib
+        rows.append(row)
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Column, Table
+
+    table = Table(
+        Column("model", no_wrap=True), "dtype", "bs", "seq", "tp", "weights", "KV", "act",
+        "overhead", Column("peak", no_wrap=True),
+        title="Estimated peak memory per device, MiB",
+    )  # fmt: skip
+    for r in rows:
+        peak = f"{r['peak_mib']:.0f} ({r['total_bytes'] / (1024 * MIB):.2f} GiB)"
+        table.add_row(
+            r["model_id"], r["dtype"], str(r["batch"]), str(r["seq"]), str(r["tp"]),
+            f"{r['weights_mib']:.0f}", f"{r['kv_cache_mib']:.0f}", f"{r['activations_mib']:.0f}",
+            f"{r['overhead_mib']:.0f}", peak + ("" if r.get("fits", True) else " no fit"),
+        )  # fmt: skip
+    out.print(table)
+    for r in rows:
+        for note in r["notes"]:
+            err.print(f"{r['model_id']}: {note}")
+
+
+def _measure_rows(records: list[Any]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        row = rows.setdefault((r.model_id, r.subset), {"model_id": r.model_id, "point": r.subset})
+        if r.status != "ok":
+            row["status"] = r.status
+            row["error"] = r.error
+            continue
+        row[r.metric] = r.value
+        if r.metric == "fits" and r.value == 0:
+            row["reason"] = r.params.get("reason")
+        if "device_name" in r.params:
+            row["device_name"] = r.params["device_name"]
+    return list(rows.values())
+
+
+@perf_app.command("measure")
+def measure(
+    model: ModelOpt,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "bf16",
+    batch: Annotated[list[str], typer.Option(help="Batch sizes (repeatable, 1,4).")] = ["1"],  # noqa: B006
+    seq: Annotated[list[str], typer.Option(help="Prompt lengths (repeatable).")] = ["512"],  # noqa: B006
+    new_tokens: Annotated[int, typer.Option(min=0, help="Decode steps timed.")] = 32,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed rounds first.")] = 2,
+    iterations: Annotated[int, typer.Option(min=1, help="Timed prefills.")] = 5,
+    threads: Annotated[int | None, typer.Option(help="CPU threads in the child.")] = None,
+    memory_cap_mib: Annotated[
+        float | None, typer.Option(help="Memory the child may use; beyond it = does not fit.")
+    ] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="Local safetensors checkpoint dir instead of random weights.")
+    ] = None,
+    bandwidth_gb_s: Annotated[
+        float | None, typer.Option(help="Memory bandwidth for the decode roofline (GB/s).")
+    ] = None,
+    save: Annotated[bool, typer.Option(help="Store the records in the result store.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure peak memory, prefill and decode latency (one child process per point)."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.memory.dtypes import parse_dtype
+    from llmselect.memory.presets import resolve_target
+    from llmselect.names import split_csv
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.reference_latency import ReferenceLatencyProbe, resolve_device
+    from llmselect.records import RunInfo, new_run_id
+    from llmselect.runner import execute, plan
+    from llmselect.store import RunWriter
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    dt = parse_dtype(dtype)
+    if dt.quantized:
+        raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
+    names = split_csv(model)
+    if not names:
+        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    targets = [resolve_target(n) for n in names]
+    resolved = resolve_device(device)
+    probe = ReferenceLatencyProbe(
+        ReferenceLatencyProbe.Config(
+            device=resolved, dtype=dt.name, batch=_ints(batch, "--batch"),
+            seq=_ints(seq, "--seq"), new_tokens=new_tokens, warmup=warmup,
+            iterations=iterations, threads=threads, memory_cap_mib=memory_cap_mib,
+            checkpoint=checkpoint, bandwidth_gb_s=bandwidth_gb_s,
+        )
+    )  # fmt: skip
+    run_id = new_run_id()
+    ctx = RunContext(run_id=run_id, device=resolved)
+    writer = None
+    if save:
+        writer = RunWriter(RunInfo.collect(run_id, command="perf measure", device=resolved))
+    summary = execute(plan(targets, [probe]), ctx, writer)
+    rows = _measure_rows(summary.records)
+    if as_json:
+        print_json(rows)
+    else:
+        from rich.table import Table
+
+        table = Table(
+            "model", "point", "fits", "peak MiB", "est MiB", "err %", "prefill ms",
+            "decode ms/tok", "tok/s", "roofline", title=f"Measured on {resolved} (run {run_id})",
+        )  # fmt: skip
+
+        def f(v: Any, spec: str = ".0f") -> str:
+            return "" if v is None else format(v, spec)
+
+        for r in rows:
+            fits = {1.0: "yes", 0.0: "no"}.get(r.get("fits"), r.get("status", ""))  # type: ignore[arg-type]
+            table.add_row(
+                r["model_id"], r["point"], fits, f(r.get("peak_memory_mib")),
+                f(r.get("est_peak_memory_mib")), f(r.get("est_error_pct"), "+.1f"),
+                f(r.get("prefill_ms"), ".1f"), f(r.get("decode_ms_per_token"), ".2f"),
+                f(r.get("decode_tokens_per_s"), ".1f"), f(r.get("decode_roofline_share"), ".2f"),
+            )  # fmt: skip
+        out.print(table)
+        for r in rows:
+            if r.get("reason"):
+                err.print(f"{r['model_id']} {r['point']}: {r['reason']}")
+            if r.get("error"):
+                err.print(f"{r['model_id']} {r['point']}: error: {r['error']}")
+    if summary.errors:
+        raise typer.Exit(EXIT_PROBE_FAILED)
+
+
+@perf_app.command("sweep")
+def sweep(
+    model: ModelOpt,
+    points: Annotated[str, typer.Option(help="BATCHxSEQ list, e.g. 1x512,8x2048.")] = "1x512",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for JSONL + table.md.")] = Path(
+        "perf-sweep"
+    ),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "bf16",
+    new_tokens: Annotated[int, typer.Option(min=0)] = 32,
+    warmup: Annotated[int, typer.Option(min=0)] = 2,
+    iterations: Annotated[int, typer.Option(min=1)] = 5,
+    memory_cap_mib: Annotated[float | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure many (model, point) pairs; writes raw.jsonl, measurements.jsonl and table.md."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.memory.dtypes import parse_dtype
+    from llmselect.memory.sweep import TABLE, parse_points, run_sweep
+    from llmselect.names import split_csv
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    dt = parse_dtype(dtype)
+    names = split_csv(model)
+    if not names:
+        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    pts = parse_points(points)
+    records = run_sweep(
+        names, pts, out_dir,
+        probe_options={"device": device, "dtype": dt.name, "new_tokens": new_tokens,
+                       "warmup": warmup, "iterations": iterations,
+                       "memory_cap_mib": memory_cap_mib},
+        command="perf sweep",
+    )  # fmt: skip
+    if as_json:
+        print_json(_measure_rows(records))
+    else:
+        out.print((out_dir / TABLE).read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
+@perf_app.command("archs")
+def archs(as_json: JsonOpt = False) -> None:
+    """Architecture presets (family:size) usable with -m, each copied from a published config."""
+    from llmselect.memory.presets import describe, preset_arch, preset_names
+
+    rows = [
+        {"name": n, "checkpoint": describe(n), **preset_arch(n).model_dump()}
+        for n in preset_names()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "checkpoint", "layers", "hidden", "heads", "kv_heads", "source")
+    for r in rows:
+        table.add_row(
+            r["name"], r["checkpoint"], str(r["layers"]), str(r["hidden"]), str(r["heads"]),
+            str(r["kv_heads"]), r["source"],
+        )  # fmt: skip
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
+    """Attach ``perf``."""
+    app.add_typer(perf_app, name="perf")

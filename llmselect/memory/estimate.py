@@ -1,0 +1,368 @@
+"""Analytic memory estimate for running a decoder LLM: weights, KV cache, activations, overhead.
+
+Pure Python (no torch import): the recommender sizes models with it, and the
+``reference_latency`` probe stores every estimate next to the matching measurement.
+
+What is counted, per device, all in bytes:
+
+* **weights**: parameters (``llmselect.memory.params.count_params``) × bytes per weight. For
+  ``int8``/``int4`` only the linear layers inside the blocks are quantized (with their fp16 scales
+  and zero points, see ``dtypes``); embeddings, the LM head and norms stay in fp16.
+* **KV cache**: ``2 · layers · kv_heads · head_dim · context · batch · bytes`` with
+  ``context = prompt + new tokens`` (capped by a sliding window). GQA/MQA shrink it through
+  ``kv_heads``.
+* **activations**: the largest transient above weights + KV during the prefill, which is the
+  larger of (a) one block's working set: the residual stream plus the MLP intermediate (three
+  ``(B, T, I)`` tensors for a gated MLP, two otherwise), and attention scores ``(B, H, T, T)``
+  only when the attention kernel materializes them; and (b) the LM head: the final hidden state
+  plus logits ``(B, T, V)`` in the compute dtype and their fp32 copy. Decode steps (T = 1) are
+  small; their KV cache at the full context is covered by the KV term.
+* **overhead**: a constant for the runtime: on CUDA the context plus cuBLAS/allocator
+  reservations, on CPU the allocator and thread-pool footprint. The constants are calibrated
+  against the measured sweeps in ``reports/perf/`` (see ``CALIBRATION``), once per device kind,
+  never per model.
+
+Tensor parallelism (``tp > 1``, Megatron-style) splits attention heads, KV heads, the MLP and
+the vocabulary (embedding/LM head) across devices; norms and the residual stream are replicated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from llmselect.errors import LLMSelectError
+from llmselect.memory.dtypes import DType, compute_dtype, parse_dtype
+
+MIB = 1024**2
+GIB = 1024**3
+
+# Runtime overhead constants, MiB: one number per device kind, never per model, so the
+# estimator stays a formula. How each was chosen is in CALIBRATION.
+CUDA_OVERHEAD_MIB = 520.0
+CPU_OVERHEAD_MIB = 114.0
+CALIBRATION = (
+    "CPU: the peak RSS left over after subtracting weights, KV cache and activations was "
+    "100-153 MiB over the CPU comparison (reports/perf/2026-11-23-cpu-2core); 114 MiB is the "
+    "median over the smaller size of each family at bs=1, seq=128 (gpt2:124m, bloom:560m, "
+    "llama:0.5b); the larger sizes and the bs=2, seq=256 points were held out to check it. "
+    "CUDA: 520 MiB is a prior for the CUDA context plus "
+    "cuBLAS workspace of torch 2.x, not yet checked on a GPU here; the GPU sweep records the "
+    "context it measures (cuda_context_mib, NVML) to replace it."
+)
+# Megatron-style TP keeps communication buffers per device (NCCL); a documented constant.
+TP_COMM_OVERHEAD_MIB = 256.0
+
+
+class ArchLike(Protocol):
+    """The fields of ``llmselect.catalog.ArchSpec`` this module reads."""
+
+    family: str
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vocab: int
+    tied_embeddings: bool
+    sliding_window: int | None
+
+    @property
+    def head_size(self) -> int: ...
+
+
+GATED_FAMILIES = frozenset({"llama", "glm", "other"})  # SwiGLU MLP: gate, up, down
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes per device for one (model, dtype, batch, prompt, new tokens, tp) point."""
+
+    weights_bytes: int
+    kv_cache_bytes: int
+    activation_bytes: int
+    overhead_bytes: int
+    dtype: str
+    kv_dtype: str
+    batch: int
+    seq: int
+    new_tokens: int
+    tp: int
+    device: str
+    params_total: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        """Estimated peak per device."""
+        return (
+            self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.overhead_bytes
+        )
+
+    @property
+    def total_mib(self) -> float:
+        return self.total_bytes / MIB
+
+    def as_mib(self) -> dict[str, float]:
+        """The parts and the total in MiB."""
+        return {
+            "weights_mib": self.weights_bytes / MIB,
+            "kv_cache_mib": self.kv_cache_bytes / MIB,
+            "activations_mib": self.activation_bytes / MIB,
+            "overhead_mib": self.overhead_bytes / MIB,
+            "peak_mib": self.total_mib,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(self.as_mib())
+        d["total_bytes"] = self.total_bytes
+        return d
+
+
+def _params_total(arch: ArchLike) -> int:
+    from llmselect.memory.params import count_params
+
+    return int(count_params(arch).total)  # type: ignore[arg-type]
+
+
+def is_gated(arch: ArchLike) -> bool:
+    """Whether the MLP has a gate (SwiGLU: three matrices) rather than two (GELU)."""
+    return arch.family in GATED_FAMILIES
+
+
+def block_linear_shapes(arch: ArchLike) -> list[tuple[int, int]]:
+    """(in_features, out_features) of every linear layer in one block."""
+    d, hd = arch.hidden, arch.head_size
+    q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
+    shapes = [(d, q_out + 2 * kv_out), (q_out, d)]
+    if is_gated(arch):
+        shapes += [(d, arch.intermediate), (d, arch.intermediate), (arch.intermediate, d)]
+    else:
+        shapes += [(d, arch.intermediate), (arch.intermediate, d)]
+    return shapes
+
+
+def weight_bytes(
+    arch: ArchLike, dtype: DType | str, *, tp: int = 1, params_total: int | None = None
+) -> int:
+    """Bytes of the weights on one device."""
+    dt = parse_dtype(dtype) if isinstance(dtype, str) else dtype
+    total = params_total if params_total is not None else _params_total(arch)
+    if not dt.quantized:
+        return math.ceil(total * dt.element_bytes / tp)
+    # Quantized: block linears in the quantized format (+ scales); the rest in fp16.
+    q_bytes = 0.0
+    q_count = 0
+    for fan_in, fan_out in block_linear_shapes(arch):
+        n = fan_in * fan_out
+        q_count += n
+        q_bytes += n * dt.bytes_per_weight(in_features=fan_in)
+    q_bytes *= arch.layers
+    q_count *= arch.layers
+    rest = max(total - q_count, 0) * 2  # embeddings, LM head, norms, biases: fp16
+    return math.ceil((q_bytes + rest) / tp)
+
+
+def kv_heads_per_device(arch: ArchLike, tp: int) -> int:
+    """KV heads held by one device: split when there are enough, replicated otherwise."""
+    return math.ceil(arch.kv_heads / tp)
+
+
+def kv_cache_bytes(
+    arch: ArchLike,
+    *,
+    batch: int,
+    context: int,
+    kv_dtype: DType | str = "bf16",
+    tp: int = 1,
+) -> int:
+    """``2 · layers · kv_heads · head_dim · context · batch · bytes`` on one device."""
+    dt = parse_dtype(kv_dtype) if isinstance(kv_dtype, str) else kv_dtype
+    window = arch.sliding_window
+    cached = min(context, window) if window else context
+    return math.ceil(
+        2
+        * arch.layers
+        * kv_heads_per_device(arch, tp)
+        * arch.head_size
+        * cached
+        * batch
+        * dt.element_bytes
+    )
+
+
+def activation_bytes(
+    arch: ArchLike,
+    *,
+    batch: int,
+    seq: int,
+    dtype: DType | str = "bf16",
+    tp: int = 1,
+    fused_attention: bool = True,
+    logits_fp32: bool = False,
+) -> int:
+    """Largest transient during the prefill of ``seq`` tokens, one device.
+
+    Tensor counts follow the reference decoders (``llmselect.refmodels``):
+
+    * residual stream ``x`` and the normed block input, ``(B, T, D)`` each, live through a block;
+      the norm itself works in fp32 (two ``(B, T, D)`` fp32 tensors at its peak);
+    * gated MLP ``down(silu(gate(x)) * up(x))``: silu(gate), up and their product live at once
+      (3 × ``(B, T, I)``); GELU MLP (GPT-2, BLOOM): the input and up to three tanh-GELU
+      temporaries (4 × ``(B, T, I)``);
+    * attention through SDPA kernels keeps no ``(T, T)`` scores (``fused_attention``); an
+      additive bias (BLOOM's ALiBi) is materialised as a ``(B, H, T, S)`` float mask in the
+      compute dtype, plus the boolean ``(T, S)`` causal mask;
+    * LM head: logits ``(B, T, V)`` in the compute dtype (``logits_fp32`` adds an fp32 copy,
+      as some serving stacks upcast) next to the final normed hidden state.
+    """
+    dt = compute_dtype(parse_dtype(dtype) if isinstance(dtype, str) else dtype)
+    a = dt.element_bytes
+    bt = batch * seq
+    hidden = bt * arch.hidden * a  # one (B, T, D) tensor, replicated under TP
+    norm_fp32 = 2 * bt * arch.hidden * 4
+    mlp_tensors = 3 if is_gated(arch) else 4
+    mlp = mlp_tensors * bt * arch.intermediate * a / tp
+    heads = math.ceil(arch.heads / tp)
+    qkv = bt * (heads + 2 * kv_heads_per_device(arch, tp)) * arch.head_size * a
+    attn = 2 * qkv  # q, k, v plus the rotary/attention-output temporaries of the same size
+    if not fused_attention:
+        attn += 2 * batch * heads * seq * seq * a
+    if arch.family == "bloom":  # ALiBi bias as a dense float mask + the boolean causal mask
+        attn += batch * heads * seq * seq * a + seq * seq
+    block = 2 * hidden + max(mlp, attn, norm_fp32)
+    logits = bt * arch.vocab * a / tp
+    if logits_fp32 and a < 4:
+        logits += bt * arch.vocab * 4 / tp
+    head = hidden + max(logits, norm_fp32)
+    return math.ceil(max(block, head))
+
+
+def estimate_memory(
+    arch: ArchLike,
+    *,
+    dtype: str = "bf16",
+    batch: int = 1,
+    seq: int = 2048,
+    new_tokens: int = 0,
+    kv_dtype: str | None = None,
+    device: str = "cuda",
+    tp: int = 1,
+    group_size: int | None = None,
+    fused_attention: bool | None = None,
+    params_total: int | None = None,
+) -> MemoryEstimate:
+    """Peak memory per device for a prefill of ``seq`` tokens then ``new_tokens`` decode steps.
+
+    ``kv_dtype`` defaults to the compute dtype (fp16 for int8/int4 weights). ``fused_attention``
+    defaults to True (SDPA kernels that never hold the (T, T) score matrix).
+    """
+    if batch < 1 or seq < 1 or new_tokens < 0:
+        raise LLMSelectError(
+            f"batch and seq must be >= 1 and new tokens >= 0 (got {batch}, {seq}, {new_tokens})"
+        )
+    if tp < 1:
+        raise LLMSelectError(f"tensor-parallel degree must be >= 1, got {tp}")
+    if device not in ("cuda", "cpu"):
+        raise LLMSelectError(f"device must be cuda or cpu, got {device!r}")
+    if tp > 1 and arch.heads % tp:
+        raise LLMSelectError(f"{arch.heads} attention heads do not split over tp={tp} devices")
+    dt = parse_dtype(dtype, group_size=group_size)
+    kv_dt = parse_dtype(kv_dtype) if kv_dtype else compute_dtype(dt)
+    if kv_dt.quantized:
+        raise LLMSelectError("the KV cache is kept in fp32, bf16 or fp16")
+    total = params_total if params_total is not None else _params_total(arch)
+    fused = True if fused_attention is None else fused_attention
+    weights = weight_bytes(arch, dt, tp=tp, params_total=total)
+    kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp)
+    act = activation_bytes(arch, batch=batch, seq=seq, dtype=dt, tp=tp, fused_attention=fused)
+    overhead_mib = CUDA_OVERHEAD_MIB if device == "cuda" else CPU_OVERHEAD_MIB
+    if tp > 1:
+        overhead_mib += TP_COMM_OVERHEAD_MIB
+    notes = []
+    if arch.sliding_window and seq + new_tokens > arch.sliding_window:
+        notes.append(f"KV cache capped by the sliding window ({arch.sliding_window} tokens)")
+    if arch.kv_heads < tp:
+        notes.append(f"{arch.kv_heads} KV heads are replicated over tp={tp} devices")
+    return MemoryEstimate(
+        weights_bytes=weights,
+        kv_cache_bytes=kv,
+        activation_bytes=act,
+        overhead_bytes=math.ceil(overhead_mib * MIB),
+        dtype=dt.name,
+        kv_dtype=kv_dt.name,
+        batch=batch,
+        seq=seq,
+        new_tokens=new_tokens,
+        tp=tp,
+        device=device,
+        params_total=total,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class TPPlan:
+    """The smallest tensor-parallel split that fits, with the per-device estimate."""
+
+    tp: int
+    per_device: MemoryEstimate
+    device_mem_bytes: int
+
+    @property
+    def fits(self) -> bool:
+        return self.per_device.total_bytes <= self.device_mem_bytes
+
+
+def plan_tensor_parallel(
+    arch: ArchLike,
+    device_mem_gib: float,
+    *,
+    max_tp: int = 8,
+    **kwargs: Any,
+) -> TPPlan:
+    """Smallest ``tp`` in 1, 2, 4, 8 (dividing the head count) whose per-device peak fits.
+
+    Returns the largest tried split (with ``fits == False``) when none fits.
+    """
+    if device_mem_gib <= 0:
+        raise LLMSelectError(f"device memory must be positive, got {device_mem_gib} GiB")
+    cap = int(device_mem_gib * GIB)
+    last: TPPlan | None = None
+    tp = 1
+    while tp <= max_tp:
+        if arch.heads % tp == 0:
+            est = estimate_memory(arch, tp=tp, **kwargs)
+            last = TPPlan(tp=tp, per_device=est, device_mem_bytes=cap)
+            if last.fits:
+                return last
+        tp *= 2
+    assert last is not None  # tp = 1 always divides
+    return last
+
+
+def bytes_read_per_decode_token(
+    arch: ArchLike,
+    *,
+    dtype: str = "bf16",
+    batch: int = 1,
+    context: int = 2048,
+    params_total: int | None = None,
+) -> int:
+    """Bytes a decode step must read from memory: all weights once + the whole KV cache.
+
+    The lower bound on a memory-bound decode step is this divided by the device bandwidth.
+    """
+    dt = parse_dtype(dtype)
+    w = weight_bytes(arch, dt, params_total=params_total)
+    kv = kv_cache_bytes(arch, batch=batch, context=context, kv_dtype=compute_dtype(dt))
+    return w + kv
+
+
+def decode_roofline_ms(bytes_per_token: int, bandwidth_bytes_per_s: float) -> float:
+    """Memory-bandwidth lower bound of one decode step, ms."""
+    if bandwidth_bytes_per_s <= 0:
+        raise ValueError("bandwidth must be positive")
+    return bytes_per_token / bandwidth_bytes_per_s * 1000.0

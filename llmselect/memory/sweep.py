@@ -1,0 +1,260 @@
+"""Memory/latency sweep: many (model, batch, seq) points, each in its own child process.
+
+``run_sweep`` writes, as each point finishes, ``raw.jsonl`` (the child's result and spec, so
+estimates can be recomputed later from the same measurement) and ``measurements.jsonl`` (the
+result store's records, estimate next to measurement), then ``run.json`` and ``table.md``.
+``render_table`` turns records into the Markdown table. No torch in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmselect.errors import LLMSelectError
+
+log = logging.getLogger(__name__)
+
+RAW = "raw.jsonl"
+RECORDS = "measurements.jsonl"
+TABLE = "table.md"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One (batch, prompt length) point."""
+
+    batch: int
+    seq: int
+
+
+def parse_points(text: str) -> list[Point]:
+    """``"1x512,8x2048"`` → points; a malformed item is a one-line error."""
+    points = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        b, sep, s = item.lower().partition("x")
+        if not sep or not b.isdigit() or not s.isdigit() or int(b) < 1 or int(s) < 1:
+            raise LLMSelectError(f"bad point {item!r}: write BATCHxSEQ, e.g. 1x512")
+        points.append(Point(int(b), int(s)))
+    if not points:
+        raise LLMSelectError("no points given (e.g. --points 1x512,1x2048)")
+    return points
+
+
+def gpu_description() -> dict[str, str]:
+    """nvidia-smi's name, driver and memory of GPU 0, or {} without nvidia-smi."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return {}
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if not out:
+        return {}
+    name, driver, mem = (p.strip() for p in out.splitlines()[0].split(",")[:3])
+    return {"gpu_name": name, "driver": driver, "gpu_memory": mem}
+
+
+def run_sweep(
+    models: Sequence[str],
+    points: Sequence[Point],
+    out_dir: Path,
+    *,
+    probe_options: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    command: str = "",
+) -> list[Any]:
+    """Measure every (model, point); returns the records. Files land in ``out_dir``."""
+    from llmselect.memory.presets import resolve_target
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.reference_latency import (
+        ReferenceLatencyProbe,
+        resolve_device,
+        run_worker,
+        worker_spec,
+    )
+    from llmselect.records import RunInfo, new_run_id
+
+    targets = [resolve_target(m) for m in models]
+    opts = dict(probe_options or {})
+    opts["device"] = resolve_device(opts.get("device", "auto"))
+    probe = ReferenceLatencyProbe(ReferenceLatencyProbe.Config(**opts))
+    run_id = run_id or new_run_id()
+    ctx = RunContext(run_id=run_id, device=opts["device"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = RunInfo.collect(run_id, command=command, device=opts["device"])
+    gpu = gpu_description() if opts["device"].startswith("cuda") else {}
+    records: list[Any] = []
+    with (
+        (out_dir / RAW).open("a", encoding="utf-8") as raw_fh,
+        (out_dir / RECORDS).open("a", encoding="utf-8") as rec_fh,
+    ):
+        for target in targets:
+            for pt in points:
+                try:
+                    spec = worker_spec(probe.config, target, pt.batch, pt.seq, opts["device"])
+                except LLMSelectError as exc:
+                    log.warning("skipped: %s", exc)
+                    continue
+                log.info("%s bs=%d seq=%d", target.id, pt.batch, pt.seq)
+                result = run_worker(spec, probe.config.timeout_s)  # type: ignore[attr-defined]
+                raw_fh.write(json.dumps({"model_id": target.id, "spec": spec, "result": result}))
+                raw_fh.write("\n")
+                raw_fh.flush()
+                try:
+                    recs = list(probe.point_records(ctx, target.id, target.arch, spec, result))
+                except LLMSelectError as exc:
+                    log.warning("%s", exc)
+                    continue
+                for r in recs:
+                    rec_fh.write(r.model_dump_json() + "\n")
+                rec_fh.flush()
+                records.extend(recs)
+                if not gpu and result.get("driver"):
+                    gpu = {"gpu_name": result.get("device_name", ""), "driver": result["driver"]}
+    info = info.model_copy(
+        update={"device_name": gpu.get("gpu_name") or _device_name(records), **_finished()}
+    )
+    (out_dir / "run.json").write_text(info.model_dump_json(indent=2), encoding="utf-8")
+    (out_dir / TABLE).write_text(render_table(records, header=_header(info, gpu)), encoding="utf-8")
+    return records
+
+
+def rerender(out_dir: Path) -> list[Any]:
+    """Recompute the records (estimates included) from ``raw.jsonl`` and rewrite the table."""
+    from llmselect.memory.presets import resolve_target
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.reference_latency import ReferenceLatencyProbe
+    from llmselect.records import RunInfo
+
+    info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))
+    rows = [json.loads(line) for line in (out_dir / RAW).read_text().splitlines() if line.strip()]
+    records: list[Any] = []
+    gpu: dict[str, str] = {}
+    for row in rows:
+        spec, result = row["spec"], row["result"]
+        target = resolve_target(row["model_id"])
+        probe = ReferenceLatencyProbe(
+            ReferenceLatencyProbe.Config(
+                device=spec["device"] if spec["device"] in ("cpu", "cuda") else "cuda",
+                dtype=spec["dtype"],
+                new_tokens=spec["new_tokens"],
+            )
+        )
+        ctx = RunContext(run_id=info.run_id, device=spec["device"])
+        try:
+            records.extend(probe.point_records(ctx, target.id, target.arch, spec, result))
+        except LLMSelectError as exc:
+            log.warning("%s", exc)
+        if result.get("driver"):
+            gpu = {"gpu_name": result.get("device_name", ""), "driver": result["driver"]}
+    with (out_dir / RECORDS).open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(r.model_dump_json() + "\n")
+    (out_dir / TABLE).write_text(render_table(records, header=_header(info, gpu)), encoding="utf-8")
+    return records
+
+
+def _finished() -> dict[str, Any]:
+    from llmselect.records import utcnow
+
+    return {"finished_at": utcnow()}
+
+
+def _device_name(records: Iterable[Any]) -> str | None:
+    for r in records:
+        name = r.params.get("device_name")
+        if name:
+            return str(name)
+    return None
+
+
+def _header(info: Any, gpu: dict[str, str]) -> str:
+    torch_v = (info.versions or {}).get("torch")
+    lines = [
+        f"Run `{info.run_id}`, device `{info.device}`"
+        + (f": {gpu['gpu_name']}, driver {gpu['driver']}" if gpu.get("gpu_name") else "")
+        + f", torch {torch_v}, {info.cpu_count} CPU cores, {info.platform}.",
+        "",
+        "Measured peak = device memory the child process needed (CUDA: NVML context + "
+        "torch peak reserved; CPU: peak RSS above the RSS after imports). Estimate = "
+        "`llmselect.memory.estimate` for the same point; error = (est − measured) / measured. "
+        "Latency: p50 (p90) after warm-up; roofline share = bandwidth floor ÷ measured "
+        "decode step.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(v: Any, spec: str = ".0f") -> str:
+    return "" if v is None else format(v, spec)
+
+
+def render_table(records: Iterable[Any], header: str = "") -> str:
+    """Markdown: one row per (model, point) with measured vs estimated peak and latencies."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        if r.status != "ok":
+            continue
+        row = rows.setdefault((r.model_id, r.subset), {"params": {}})
+        row[r.metric] = r.value
+        if r.metric == "fits":
+            row["params"] = r.params
+    cols = (
+        "| model | point | fits | measured peak MiB | estimated peak MiB | error % "
+        "| prefill ms p50 (p90) | decode ms/token p50 (p90) | tok/s | roofline share |"
+    )
+    out = [header, cols, "|" + "---|" * 10]
+    for (model, subset), row in rows.items():
+        fits = row.get("fits")
+        if fits == 0:
+            reason = str(row["params"].get("reason", "does not fit"))[:80]
+            out.append(
+                f"| {model} | {subset} | **no**: {reason} | | "
+                f"{_fmt(row.get('est_peak_memory_mib'))} | | | | | |"
+            )
+            continue
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    model,
+                    subset,
+                    "yes",
+                    _fmt(row.get("peak_memory_mib")),
+                    _fmt(row.get("est_peak_memory_mib")),
+                    _fmt(row.get("est_error_pct"), "+.1f"),
+                    f"{_fmt(row.get('prefill_ms'), '.1f')} "
+                    f"({_fmt(row.get('prefill_ms_p90'), '.1f')})",
+                    f"{_fmt(row.get('decode_ms_per_token'), '.2f')} "
+                    f"({_fmt(row.get('decode_ms_per_token_p90'), '.2f')})",
+                    _fmt(row.get("decode_tokens_per_s"), ".1f"),
+                    _fmt(row.get("decode_roofline_share"), ".2f"),
+                ]
+            )
+            + " |"
+        )
+    errors = [abs(row["est_error_pct"]) for row in rows.values() if "est_error_pct" in row]
+    if errors:
+        within = sum(e <= 5.0 for e in errors)
+        out += [
+            "",
+            f"Estimator: mean |error| {sum(errors) / len(errors):.1f} %, max {max(errors):.1f} %, "
+            f"{within}/{len(errors)} points within 5 %.",
+        ]
+    return "\n".join(out) + "\n"

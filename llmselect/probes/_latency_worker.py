@@ -1,0 +1,339 @@
+"""Child process of the ``reference_latency`` probe: one (model, dtype, batch, seq) point.
+
+Run as ``python -m llmselect.probes._latency_worker SPEC.json RESULT.json``. It builds the model
+(random weights from an ``ArchSpec`` through ``llmselect.refmodels``, or a local safetensors
+checkpoint through transformers), runs warm-up then timed prefill and decode, and writes one
+JSON object. Running each point in a fresh process keeps the memory numbers clean (no cache of
+an earlier model) and turns an out-of-memory into a result (``"status": "oom"``) instead of a
+crash of the whole sweep.
+
+Memory, measured:
+
+* CUDA: ``torch.cuda.max_memory_allocated``/``max_memory_reserved`` reset after the build (so a
+  build-time transient is not counted), and NVML device memory used before CUDA starts, after
+  the context exists, and at the end. ``peak_memory_mib`` = context (NVML) + peak reserved: the
+  device memory this process needed.
+* CPU: ``VmHWM`` (peak RSS) is reset through ``/proc/self/clear_refs`` after the build;
+  ``peak_memory_mib`` = peak RSS during inference − RSS after imports, before the build. Where
+  the reset is unavailable, ``getrusage`` peak is used (it then includes the build).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+MIB = 1024**2
+
+
+def _proc_status_kib(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ≥ 4.0); False where not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_mib() -> float:
+    kib = _proc_status_kib("VmRSS")
+    if kib is not None:
+        return kib / 1024
+    from llmselect.measure import process_peak_rss_mib
+
+    return process_peak_rss_mib()
+
+
+def _peak_rss_mib() -> float:
+    kib = _proc_status_kib("VmHWM")
+    if kib is not None:
+        return kib / 1024
+    from llmselect.measure import process_peak_rss_mib
+
+    return process_peak_rss_mib()
+
+
+def _cap_cpu_memory(cap_mib: float) -> None:
+    """Limit this process's address space to its current size + ``cap_mib`` (RLIMIT_AS)."""
+    import resource
+
+    vm_kib = _proc_status_kib("VmSize") or 0.0
+    limit = int(vm_kib * 1024 + cap_mib * MIB)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def _cpu_name() -> str:
+    """``"AMD EPYC (2 cores)"``: /proc/cpuinfo's model name and the usable core count."""
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name} ({cores} cores)"
+
+
+def _nvml_index(device: str) -> int:
+    """NVML index of ``cuda[:N]`` without initialising CUDA (NVML ignores CUDA_VISIBLE_DEVICES)."""
+    ordinal = int(device.split(":")[1]) if ":" in device else 0
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    if visible and all(v.isdigit() for v in visible) and ordinal < len(visible):
+        return int(visible[ordinal])
+    return ordinal
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "cannot allocate" in text
+
+
+class _HFAdapter:
+    """Gives a transformers causal LM the refmodels call contract: ``(logits, cache)``."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.vocab = int(model.config.vocab_size)
+
+    def new_cache(self, batch: int, max_len: int = 0) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache()
+
+    def __call__(self, input_ids: Any, cache: Any = None) -> tuple[Any, Any]:
+        out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True)
+        return out.logits, out.past_key_values
+
+
+def _build(spec: dict[str, Any], torch_dtype: Any, device: str) -> tuple[Any, int, str]:
+    """(model, vocab, backend name)."""
+    if spec.get("checkpoint"):
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(
+            spec["checkpoint"],
+            dtype=torch_dtype,
+            use_safetensors=True,
+            trust_remote_code=False,
+        )
+        model = model.to(device).eval()  # no device_map: that would need accelerate
+        adapter = _HFAdapter(model)
+        return adapter, adapter.vocab, "transformers-checkpoint"
+    from llmselect.catalog import ArchSpec
+    from llmselect.refmodels import build_model
+
+    arch = ArchSpec.model_validate(spec["arch"])
+    model = build_model(arch, dtype=torch_dtype, device=device, seed=int(spec.get("seed", 0)))
+    model.eval()
+    return model, arch.vocab, "llmselect.refmodels"
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement point; returns the result dict (status ok or oom)."""
+    import torch
+
+    from llmselect.measure import summarize
+    from llmselect.memory.dtypes import parse_dtype
+
+    device = spec.get("device", "cpu")
+    dt = parse_dtype(spec.get("dtype", "bf16"))
+    if dt.torch_name is None:
+        raise ValueError(f"dtype {dt.name} is not run by the reference models (no kernels)")
+    torch_dtype = getattr(torch, dt.torch_name)
+    batch, seq = int(spec["batch"]), int(spec["seq"])
+    new_tokens = int(spec.get("new_tokens", 16))
+    warmup, iterations = int(spec.get("warmup", 2)), int(spec.get("iterations", 5))
+    cap = spec.get("memory_cap_mib")
+    threads = spec.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(int(spec.get("seed", 0)))
+
+    res: dict[str, Any] = {"device": device, "torch": torch.__version__}
+    cuda = device.startswith("cuda")
+    nvml = None
+    if cuda:
+        if not torch.cuda.is_available():
+            raise RuntimeError("CUDA requested but not available")
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            nvml = pynvml.nvmlDeviceGetHandleByIndex(_nvml_index(device))
+            res["nvml_used_before_mib"] = pynvml.nvmlDeviceGetMemoryInfo(nvml).used / MIB
+            res["driver"] = pynvml.nvmlSystemGetDriverVersion()
+        except Exception as exc:  # noqa: BLE001 - NVML is a cross-check, not required
+            res["nvml_error"] = str(exc)
+            nvml = None
+        torch.cuda.init()
+        torch.empty(1, device=device)
+        res["device_name"] = torch.cuda.get_device_name(device)
+        res["device_total_mib"] = torch.cuda.get_device_properties(device).total_memory / MIB
+        torch.cuda.synchronize()
+        if nvml is not None:
+            used = pynvml.nvmlDeviceGetMemoryInfo(nvml).used / MIB
+            res["cuda_context_mib"] = used - res["nvml_used_before_mib"]
+        if cap:
+            frac = min(
+                1.0, float(cap) * MIB / torch.cuda.get_device_properties(device).total_memory
+            )
+            torch.cuda.set_per_process_memory_fraction(frac)
+    else:
+        res["device_name"] = _cpu_name()
+        res["cpu_threads"] = torch.get_num_threads()
+        if cap:
+            _cap_cpu_memory(float(cap))
+    # Import what the build needs before the baseline, so the baseline is "after imports".
+    if spec.get("checkpoint"):
+        import transformers  # noqa: F401
+    else:
+        import llmselect.catalog
+        import llmselect.refmodels  # noqa: F401
+    baseline_rss = _rss_mib()
+    res["baseline_rss_mib"] = baseline_rss
+
+    phase = "build"
+    try:
+        t0 = time.perf_counter()
+        model, vocab, backend = _build(spec, torch_dtype, device)
+        res["backend"] = backend
+        res["build_s"] = time.perf_counter() - t0
+        if cuda:
+            torch.cuda.synchronize()
+            res["build_peak_allocated_mib"] = torch.cuda.max_memory_allocated() / MIB
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            res["weights_allocated_mib"] = torch.cuda.memory_allocated() / MIB
+        else:
+            res["build_peak_rss_mib"] = _peak_rss_mib() - baseline_rss
+            res["weights_rss_mib"] = _rss_mib() - baseline_rss
+            res["peak_reset"] = _reset_peak_rss()
+
+        gen = torch.Generator(device="cpu").manual_seed(int(spec.get("seed", 0)))
+        ids = torch.randint(0, vocab, (batch, seq), generator=gen).to(device)
+
+        def sync() -> None:
+            if cuda:
+                torch.cuda.synchronize()
+
+        def timed(fn: Any) -> tuple[Any, float]:
+            """(result, ms): CUDA events on a GPU, perf_counter on the CPU."""
+            if cuda:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(True)
+                start.record()
+                out = fn()
+                end.record()
+                end.synchronize()
+                return out, start.elapsed_time(end)
+            t = time.perf_counter()
+            out = fn()
+            return out, (time.perf_counter() - t) * 1000.0
+
+        def prefill() -> tuple[Any, Any]:
+            cache = model.new_cache(batch, seq + new_tokens)
+            return model(ids, cache=cache)
+
+        def decode_steps(logits: Any, cache: Any, steps: int, times: list[float] | None) -> None:
+            nxt = logits[:, -1:].argmax(-1)  # (B, 1)
+            del logits
+            for _ in range(steps):
+                (logits, cache), ms = timed(lambda: model(nxt, cache=cache))  # noqa: B023
+                nxt = logits[:, -1:].argmax(-1)
+                if times is not None:
+                    times.append(ms)
+
+        prefill_ms: list[float] = []
+        decode_ms: list[float] = []
+        with torch.inference_mode():
+            phase = "warm-up"
+            for _ in range(warmup):
+                logits, cache = prefill()
+                decode_steps(logits, cache, min(new_tokens, 4), None)
+                del logits, cache
+            sync()
+            phase = "prefill"
+            for _ in range(iterations):
+                (logits, cache), ms = timed(prefill)
+                prefill_ms.append(ms)
+                del logits, cache
+            phase = "decode"
+            decode_runs = max(1, int(spec.get("decode_runs", 1)))
+            for _ in range(decode_runs):
+                logits, cache = prefill()
+                decode_steps(logits, cache, new_tokens, decode_ms)
+                del logits, cache
+            sync()
+    except Exception as exc:  # noqa: BLE001 - an OOM is a result; anything else is re-raised
+        if not _is_oom(exc):
+            raise
+        lines = str(exc).strip().splitlines()
+        message = lines[0][:500] if lines else type(exc).__name__
+        res.update(status="oom", phase=phase, error=message)
+        return res
+
+    if cuda:
+        res["peak_allocated_mib"] = torch.cuda.max_memory_allocated() / MIB
+        res["peak_reserved_mib"] = torch.cuda.max_memory_reserved() / MIB
+        if nvml is not None:
+            import pynvml
+
+            used_end = pynvml.nvmlDeviceGetMemoryInfo(nvml).used / MIB
+            res["nvml_used_delta_mib"] = used_end - res["nvml_used_before_mib"]
+        ctx = res.get("cuda_context_mib")
+        res["peak_memory_mib"] = res["peak_reserved_mib"] + (ctx if ctx is not None else 0.0)
+    else:
+        res["peak_memory_mib"] = _peak_rss_mib() - baseline_rss
+    p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
+    res.update(
+        status="ok",
+        prefill_ms=p.p50,
+        prefill_ms_p90=p.p90,
+        prefill_n=p.n,
+        decode_ms_per_token=d.p50 if d else None,
+        decode_ms_per_token_p90=d.p90 if d else None,
+        decode_n=d.n if d else 0,
+    )
+    return res
+
+
+def main(argv: list[str]) -> int:
+    """``SPEC.json RESULT.json``; exit 0 whenever a result (ok or oom) was written."""
+    spec_path, result_path = Path(argv[1]), Path(argv[2])
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    try:
+        result = measure(spec)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
+        result = {
+            "status": "error",
+            "error": "".join(traceback.format_exception(exc)[-3:]).strip()[-2000:],
+        }
+    result["pid"] = os.getpid()
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+    return 0 if result["status"] in ("ok", "oom") else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

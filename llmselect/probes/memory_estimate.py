@@ -1,0 +1,107 @@
+"""Probe ``memory_estimate``: analytic peak memory of a model from its architecture alone.
+
+No torch, no download: weights (by dtype, int8/int4 with scales), KV cache, the largest prefill
+activation and a runtime overhead constant, per ``llmselect.memory.estimate``. Records are
+``kind="estimated"`` with subset ``bs=<B>,seq=<T>,dtype=<dtype>`` so they sit next to the
+``reference_latency`` measurements of the same point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmselect.errors import ProbeSkipped
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.records import Measurement
+
+SOURCE = "llmselect.memory.estimate (analytic)"
+
+
+def point_subset(batch: int, seq: int, dtype: str) -> str:
+    """The subset key shared by estimates and measurements: ``bs=1,seq=512,dtype=bf16``."""
+    return f"bs={batch},seq={seq},dtype={dtype}"
+
+
+class MemoryEstimateConfig(ProbeConfig):
+    """Options of ``memory_estimate``."""
+
+    dtype: list[str] = Field(
+        default=["bf16"], description="Weight dtypes: fp32 bf16 fp16 int8 int4."
+    )
+    batch: list[int] = Field(default=[1], description="Batch sizes.")
+    seq: list[int] = Field(default=[2048], description="Prompt lengths, tokens.")
+    new_tokens: int = Field(default=0, ge=0, description="Decode steps after the prompt.")
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="Overhead model to use.")
+    tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (memory per device).")
+    group_size: int | None = Field(default=None, description="int4/int8 scale group size.")
+
+
+class MemoryEstimateProbe(Probe):
+    """Estimated peak memory (weights + KV cache + activations + overhead) per point."""
+
+    name = "memory_estimate"
+    version = 1
+    description = "Analytic peak memory: weights, KV cache, activations, runtime overhead."
+    Config = MemoryEstimateConfig
+
+    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+        from llmselect.memory.estimate import estimate_memory
+
+        arch = getattr(target, "arch", None)
+        if arch is None:
+            raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
+        cfg: MemoryEstimateConfig = self.config  # type: ignore[assignment]
+        for dtype in cfg.dtype:
+            for batch in cfg.batch:
+                for seq in cfg.seq:
+                    est = estimate_memory(
+                        arch,
+                        dtype=dtype,
+                        batch=batch,
+                        seq=seq,
+                        new_tokens=cfg.new_tokens,
+                        device=cfg.device,
+                        tp=cfg.tp,
+                        group_size=cfg.group_size,
+                    )
+                    yield from estimate_records(self, ctx, target.id, est)
+
+
+def estimate_records(
+    probe: Probe, ctx: RunContext, model_id: str, est: Any, prefix: str = "est_"
+) -> Iterator[Measurement]:
+    """One record per part of an estimate (MiB), all ``kind="estimated"``."""
+    subset = point_subset(est.batch, est.seq, est.dtype)
+    params = {
+        "device": est.device,
+        "tp": est.tp,
+        "new_tokens": est.new_tokens,
+        "kv_dtype": est.kv_dtype,
+        "params_total": est.params_total,
+    }
+    if est.notes:
+        params["notes"] = "; ".join(est.notes)
+    parts = est.as_mib()
+    names = {
+        "peak_mib": "peak_memory_mib",
+        "weights_mib": "weights_mib",
+        "kv_cache_mib": "kv_cache_mib",
+        "activations_mib": "activations_mib",
+        "overhead_mib": "overhead_mib",
+    }
+    for key, metric in names.items():
+        yield probe.record(
+            ctx,
+            model_id,
+            prefix + metric,
+            parts[key],
+            "MiB",
+            kind="estimated",
+            higher_is_better=False,
+            subset=subset,
+            params=params,
+            source=SOURCE,
+        )

@@ -1,0 +1,307 @@
+"""Probe ``reference_latency``: measured peak memory, prefill latency and decode ms/token.
+
+Each (batch, seq) point runs in its own child process
+(``python -m llmselect.probes._latency_worker``), on a random-weight reference model built from
+the catalog's ``arch`` (or a local safetensors checkpoint). An out-of-memory in the child, or the
+child being killed (the kernel's OOM killer sends SIGKILL), becomes a ``fits = 0`` record with the
+reason, and the next point runs. Next to each measurement the probe stores the analytic estimate
+of the same point (``est_peak_memory_mib``) and its relative error, and, where the device's memory
+bandwidth is known, the decode step as a share of the bandwidth roofline.
+
+Records per point, subset ``bs=<B>,seq=<T>,dtype=<dtype>``:
+``peak_memory_mib`` (measured; on CUDA also ``peak_vram_mib``, ``peak_allocated_mib``,
+``peak_reserved_mib``, ``cuda_context_mib``), ``prefill_ms`` (+ ``_p90``),
+``decode_ms_per_token`` (+ ``_p90``), ``decode_tokens_per_s``, ``decode_roofline_share``,
+``est_peak_memory_mib`` (+ its parts), ``est_error_pct`` and ``fits`` (1 or 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.probes.memory_estimate import estimate_records, point_subset
+from llmselect.records import Measurement
+
+WORKER_MODULE = "llmselect.probes._latency_worker"
+
+
+class ReferenceLatencyConfig(ProbeConfig):
+    """Options of ``reference_latency``."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto = cuda when available, else cpu."
+    )
+    dtype: str = Field(default="bf16", description="Weights and compute dtype: fp32, bf16, fp16.")
+    batch: list[int] = Field(default=[1], description="Batch sizes to measure.")
+    seq: list[int] = Field(default=[512], description="Prompt lengths, tokens.")
+    new_tokens: int = Field(default=32, ge=0, description="Decode steps timed after the prompt.")
+    warmup: int = Field(default=2, ge=0, description="Untimed prefill + decode rounds first.")
+    iterations: int = Field(default=5, ge=1, description="Timed prefills per point.")
+    decode_runs: int = Field(default=1, ge=1, description="Timed decode runs of new_tokens steps.")
+    seed: int = Field(default=0, description="Seed of the random weights and prompt.")
+    threads: int | None = Field(default=None, description="CPU threads in the child (torch).")
+    memory_cap_mib: float | None = Field(
+        default=None, description="Memory the child may use (CPU: address space; CUDA: fraction)."
+    )
+    timeout_s: float = Field(default=900, gt=0, description="Wall-clock limit per point.")
+    checkpoint: str | None = Field(
+        default=None, description="Local safetensors checkpoint dir (or cached hub id) to load."
+    )
+    bandwidth_gb_s: float | None = Field(
+        default=None, description="Memory bandwidth for the roofline when the device is unknown."
+    )
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → cuda when torch sees a GPU, else cpu (imports torch only for auto)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Run one point in a child process; OOM and SIGKILL come back as ``status == "oom"``."""
+    with tempfile.TemporaryDirectory(prefix="llmselect-latency-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        env = dict(os.environ)
+        # The child must import this very package, wherever the parent found it.
+        pkg_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", WORKER_MODULE, str(spec_path), str(result_path)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"status": "error", "error": f"timed out after {timeout_s:.0f} s"}
+        wall_s = time.perf_counter() - started
+        if result_path.is_file():
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        elif proc.returncode in (-signal.SIGKILL, 137):
+            result = {
+                "status": "oom",
+                "phase": "unknown",
+                "error": "child killed by SIGKILL (the kernel's out-of-memory killer)",
+            }
+        else:
+            tail = (proc.stderr or proc.stdout or "").strip()[-1500:]
+            result = {"status": "error", "error": f"child exited {proc.returncode}: {tail}"}
+        result["wall_s"] = wall_s
+        return result
+
+
+def worker_spec(
+    cfg: ReferenceLatencyConfig, target: Any, batch: int, seq: int, device: str
+) -> dict[str, Any]:
+    """The JSON spec one child process measures."""
+    from llmselect.memory.dtypes import parse_dtype
+
+    arch = getattr(target, "arch", None)
+    learned_positions = arch is not None and arch.family == "gpt2" and arch.max_position
+    if learned_positions and seq + cfg.new_tokens > arch.max_position:
+        raise LLMSelectError(
+            f"{target.id}: prompt {seq} + {cfg.new_tokens} new tokens exceed the learned "
+            f"position table ({arch.max_position})"
+        )
+    return {
+        "arch": arch.model_dump() if arch is not None else None,
+        "checkpoint": cfg.checkpoint,
+        "dtype": parse_dtype(cfg.dtype).name,
+        "device": device,
+        "batch": batch,
+        "seq": seq,
+        "new_tokens": cfg.new_tokens,
+        "warmup": cfg.warmup,
+        "iterations": cfg.iterations,
+        "decode_runs": cfg.decode_runs,
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+        "memory_cap_mib": cfg.memory_cap_mib,
+    }
+
+
+class ReferenceLatencyProbe(Probe):
+    """Peak memory and latency of a random-weight reference model, one child process per point."""
+
+    name = "reference_latency"
+    version = 1
+    description = "Measured peak memory, prefill ms and decode ms/token (child process per point)."
+    Config = ReferenceLatencyConfig
+
+    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+        from llmselect.memory.dtypes import parse_dtype
+
+        cfg: ReferenceLatencyConfig = self.config  # type: ignore[assignment]
+        arch = getattr(target, "arch", None)
+        if arch is None and not cfg.checkpoint:
+            raise ProbeSkipped(f"{target.id}: no architecture numbers and no checkpoint")
+        dt = parse_dtype(cfg.dtype)
+        if dt.quantized:
+            raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
+        device = resolve_device(cfg.device if cfg.device != "auto" else ctx.device or "auto")
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ProbeSkipped("CUDA is not available here")
+        for batch in cfg.batch:
+            for seq in cfg.seq:
+                spec = worker_spec(cfg, target, batch, seq, device)
+                ctx.logger.info("%s: measuring %s on %s", target.id, spec, device)
+                result = run_worker(spec, cfg.timeout_s)
+                yield from self.point_records(ctx, target.id, arch, spec, result)
+
+    def point_records(
+        self,
+        ctx: RunContext,
+        model_id: str,
+        arch: Any,
+        spec: dict[str, Any],
+        result: dict[str, Any],
+    ) -> Iterator[Measurement]:
+        """Turn one child result into records (and the estimate of the same point)."""
+        from llmselect.memory.devices import lookup_bandwidth
+        from llmselect.memory.estimate import (
+            bytes_read_per_decode_token,
+            decode_roofline_ms,
+            estimate_memory,
+        )
+
+        cfg: ReferenceLatencyConfig = self.config  # type: ignore[assignment]
+        batch, seq, dtype = spec["batch"], spec["seq"], spec["dtype"]
+        device = spec["device"]
+        subset = point_subset(batch, seq, dtype)
+        status = result.get("status")
+        if status == "error":  # this point failed; the other points still run
+            yield Measurement(
+                run_id=ctx.run_id,
+                model_id=model_id,
+                probe=self.name,
+                probe_version=self.version,
+                metric="fits",
+                unit="bool",
+                subset=subset,
+                params={"device": device},
+                status="error",
+                error=str(result.get("error"))[-2000:],
+                duration_s=float(result.get("wall_s", 0.0)),
+            )
+            return
+        params: dict[str, Any] = {
+            "device": device,
+            "device_name": result.get("device_name"),
+            "backend": result.get("backend"),
+            "new_tokens": spec["new_tokens"],
+            "warmup": spec["warmup"],
+            "iterations": spec["iterations"],
+            "torch": result.get("torch"),
+        }
+        for key in ("driver", "cpu_threads", "memory_cap_mib"):
+            val = result.get(key, spec.get(key))
+            if val is not None:
+                params[key] = val
+        duration = float(result.get("wall_s", 0.0))
+
+        def rec(metric: str, value: float, unit: str, hib: bool | None, **kw: Any) -> Measurement:
+            return self.record(
+                ctx,
+                model_id,
+                metric,
+                value,
+                unit,
+                higher_is_better=hib,
+                subset=subset,
+                params={**params, **kw.pop("extra", {})},
+                duration_s=duration,
+                **kw,
+            )
+
+        est = None
+        if arch is not None:
+            est = estimate_memory(
+                arch,
+                dtype=dtype,
+                batch=batch,
+                seq=seq,
+                new_tokens=spec["new_tokens"],
+                device="cuda" if device.startswith("cuda") else "cpu",
+            )
+            yield from estimate_records(self, ctx, model_id, est)
+
+        if status == "oom":
+            reason = (
+                f"does not fit: {result.get('error', 'out of memory')} "
+                f"(phase {result.get('phase')})"
+            )
+            yield rec("fits", 0.0, "bool", True, extra={"reason": reason[:500]})
+            return
+
+        peak = float(result["peak_memory_mib"])
+        yield rec("fits", 1.0, "bool", True)
+        yield rec("peak_memory_mib", peak, "MiB", False)
+        if device.startswith("cuda"):
+            yield rec("peak_vram_mib", peak, "MiB", False)
+            for key in ("peak_allocated_mib", "peak_reserved_mib", "cuda_context_mib"):
+                if result.get(key) is not None:
+                    yield rec(key, float(result[key]), "MiB", False)
+        if est is not None:
+            err_pct = (est.total_mib - peak) / peak * 100.0
+            yield rec("est_error_pct", err_pct, "%", None, extra={"est_peak_mib": est.total_mib})
+        yield rec("prefill_ms", result["prefill_ms"], "ms", False, n=result["prefill_n"])
+        yield rec("prefill_ms_p90", result["prefill_ms_p90"], "ms", False, n=result["prefill_n"])
+        decode = result.get("decode_ms_per_token")
+        if decode:
+            n = result["decode_n"]
+            yield rec("decode_ms_per_token", decode, "ms", False, n=n)
+            yield rec(
+                "decode_ms_per_token_p90", result["decode_ms_per_token_p90"], "ms", False, n=n
+            )
+            yield rec("decode_tokens_per_s", batch * 1000.0 / decode, "tok/s", True, n=n)
+            bandwidth, bw_source = None, None
+            if cfg.bandwidth_gb_s:
+                bandwidth, bw_source = cfg.bandwidth_gb_s * 1e9, "given (--bandwidth-gb-s)"
+            elif device.startswith("cuda") and result.get("device_name"):
+                dev = lookup_bandwidth(result["device_name"])
+                if dev is not None:
+                    bandwidth, bw_source = dev.bandwidth_bytes_per_s, f"{dev.name}: {dev.source}"
+            if bandwidth and arch is not None:
+                # Average context over the timed decode steps.
+                context = seq + max(spec["new_tokens"] // 2, 1)
+                per_token = bytes_read_per_decode_token(
+                    arch, dtype=dtype, batch=batch, context=context
+                )
+                floor_ms = decode_roofline_ms(per_token, bandwidth)
+                yield rec(
+                    "decode_roofline_share",
+                    floor_ms / decode,
+                    "ratio",
+                    True,
+                    n=n,
+                    extra={
+                        "bandwidth_gb_s": bandwidth / 1e9,
+                        "bandwidth_source": bw_source,
+                        "bytes_per_token": per_token,
+                        "roofline_ms": floor_ms,
+                    },
+                )

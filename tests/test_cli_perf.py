@@ -1,0 +1,88 @@
+"""``llmselect perf estimate|measure|sweep|archs``: JSON output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from llmselect.cli import app, main
+
+runner = CliRunner()
+
+
+def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return int(exc.value.code or 0)
+
+
+def test_estimate_json_kv_cache_matches_the_formula() -> None:
+    # llama:7b copies meta-llama/Llama-2-7b-hf config.json: 32 layers, 32 KV heads of 128.
+    result = runner.invoke(
+        app, ["perf", "estimate", "-m", "llama:7b", "--dtype", "bf16", "--seq", "4096", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["kv_cache_bytes"] == 2 * 32 * 32 * 128 * 4096 * 2  # 2 GiB
+    assert row["weights_bytes"] == 6_738_415_616 * 2  # published parameter count × bf16
+    assert row["kind"] == "estimated"
+    assert row["peak_mib"] == pytest.approx(
+        row["weights_mib"] + row["kv_cache_mib"] + row["activations_mib"] + row["overhead_mib"]
+    )
+
+
+def test_estimate_picks_a_tensor_parallel_split() -> None:
+    result = runner.invoke(
+        app, ["perf", "estimate", "-m", "llama:13b", "--gpu-mem-gib", "16", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["tp"] == 2 and row["fits"] is True  # 24.2 GiB of bf16 weights: two 16 GiB cards
+
+
+def test_estimate_table_output() -> None:
+    result = runner.invoke(app, ["perf", "estimate", "-m", "glm:6b,gpt2:124m", "--dtype", "int4"])
+    assert result.exit_code == 0, result.output
+    assert "glm:6b" in result.stdout and "int4" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["perf", "estimate", "-m", "llama:7b", "--dtype", "fp8"],
+        ["perf", "estimate", "-m", "no-such-model"],
+        ["perf", "estimate", "-m", "llama:7b", "--device", "tpu"],
+        ["perf", "estimate", "-m", "llama:7b", "--tp", "3"],
+        ["perf", "measure", "-m", "llama:7b", "--dtype", "int4"],
+        ["perf", "measure", "-m", "llama:7b", "--device", "tpu"],
+        ["perf", "measure", "-m", "llama:7b", "--batch", "0"],
+        ["perf", "sweep", "-m", "llama:7b", "--points", "1by512"],
+    ],
+)
+def test_bad_input_exits_2(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run_main(args, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_archs_lists_presets_with_sources() -> None:
+    result = runner.invoke(app, ["perf", "archs", "--json"])
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert {"gpt2:124m", "bloom:560m", "llama:7b", "glm:6b", "llama:13b"} <= set(rows)
+    assert rows["glm:6b"]["kv_heads"] == 2 and "chatglm3-6b" in rows["glm:6b"]["source"]
+
+
+def test_perf_commands_do_not_import_torch() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from llmselect.cli import app;"
+        "r = CliRunner().invoke(app, ['perf', 'estimate', '-m', 'llama:7b', '--json']);"
+        "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
