@@ -1,9 +1,235 @@
-"""CLI commands: eval (being written)."""
+"""CLI command ``eval``: lm-evaluation-harness scores on local task files, stored as records.
+
+``llmselect eval --model DIR|HUB_ID|CATALOG_ID --tasks cmmlu,ceval --limit 20`` loads the
+model (offline, no remote code), scores it through lm-eval on the shipped task files reading
+``--data-dir`` (default ``<LLMSELECT_DATA_ROOT>/datasets``), appends the records to the result
+store and prints them with n, standard error and unit, plus the zh/en aggregate scores and,
+for a catalog model, the published scores beside them (labelled with their source).
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+from llmselect.errors import LLMSelectError
+
+log = logging.getLogger(__name__)
+
+
+def _catalog_spec(name: str) -> Any:
+    """The catalog model called ``name`` (id or alias), or None; a broken catalog is logged."""
+    from llmselect.catalog import load_catalog
+
+    try:
+        return load_catalog().find(name)
+    except LLMSelectError as exc:
+        log.warning("catalog not available: %s", exc)
+        return None
+
+
+def resolve_model(model: str, model_id: str | None, revision: str | None) -> tuple[Any, Any]:
+    """``(EvalModel, catalog spec or None)`` for a local dir, a catalog id/alias or a hub id."""
+    from llmselect.probes.lm_eval_scores import EvalModel
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        spec = _catalog_spec(model_id) if model_id else None
+        ident = spec.id if spec else (model_id or path.resolve().name)
+        return EvalModel(id=ident, source=str(path.resolve()), revision=revision), spec
+    if path.exists():
+        raise LLMSelectError(f"--model {model}: a file, not a checkpoint folder")
+    spec = _catalog_spec(model)
+    if spec is not None:
+        if not spec.hf_repo:
+            raise LLMSelectError(f"catalog model {spec.id} has no hub repo; pass a local folder")
+        return (
+            EvalModel(
+                id=model_id or spec.id,
+                source=spec.hf_repo,
+                revision=revision or spec.revision,
+                catalog_id=spec.id,
+            ),
+            spec,
+        )
+    if "/" in model and not model.startswith((".", "/", "~")):
+        spec = _catalog_spec(model_id) if model_id else None
+        return EvalModel(id=model_id or model, source=model, revision=revision), spec
+    raise LLMSelectError(
+        f"--model {model}: no such folder, catalog model or hub id (owner/name); "
+        "see `llmselect catalog list`"
+    )
+
+
+def _row(rec: Any) -> dict[str, Any]:
+    params = rec.params
+    return {
+        "model_id": rec.model_id,
+        "task": rec.subset,
+        "metric": rec.metric,
+        "value": None if rec.value is None else round(rec.value, 2),
+        "unit": rec.unit,
+        "stderr": None if rec.stderr is None else round(rec.stderr, 2),
+        "n": rec.n,
+        "shots": params.get("num_fewshot"),
+        "chat_template": params.get("chat_template"),
+        "kind": rec.kind,
+        "source": rec.source or "",
+    }
+
+
+def _print_table(rows: list[dict[str, Any]], model_id: str) -> None:
+    from rich.table import Table
+
+    cols = ["task", "metric", "value", "unit", "stderr", "n", "shots", "chat_template"]
+    cols += ["kind", "source"]
+    table = Table(title=f"lm-eval scores: {model_id}", title_justify="left")
+    for col in cols:
+        # numbers and the measured/published label never wrap; names and sources fold
+        short = col in {"value", "unit", "stderr", "n", "shots", "kind"}
+        table.add_column(col, overflow="fold", no_wrap=short)
+    for r in rows:
+        table.add_row(*("" if r[c] is None else str(r[c]) for c in cols))
+    out.print(table)
+
+
+def eval_command(
+    model: str | None = typer.Option(
+        None, "-m", "--model", help="Checkpoint folder, catalog id or hub id (required)."
+    ),
+    tasks: list[str] = typer.Option(
+        ["cmmlu,ceval"], "-t", "--tasks", help="Tasks, comma-separated (see --list-tasks)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Documents per task/subject."),
+    num_fewshot: int | None = typer.Option(
+        None, "--num-fewshot", min=0, help="Shots (default: the task's own, 5 for exams)."
+    ),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Requests per forward pass."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
+    chat_template: bool = typer.Option(
+        False, "--chat-template/--no-chat-template", help="Wrap prompts in the chat template."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Datasets folder (default <LLMSELECT_DATA_ROOT>/datasets)."
+    ),
+    subjects: list[str] = typer.Option(
+        [], "--subjects", help="Only these subjects of ceval/cmmlu/mmlu (comma-separated)."
+    ),
+    max_subjects: int | None = typer.Option(
+        None, "--max-subjects", min=1, help="Only the first N subjects of ceval/cmmlu/mmlu."
+    ),
+    model_id: str | None = typer.Option(
+        None, "--model-id", help="Id for the records (a catalog id adds its published scores)."
+    ),
+    revision: str | None = typer.Option(None, "--revision", help="Hub revision (commit)."),
+    per_subject: bool = typer.Option(False, "--per-subject", help="Also list every subject."),
+    list_tasks: bool = typer.Option(False, "--list-tasks", help="List the tasks and exit."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+) -> None:
+    """Score a model with lm-evaluation-harness on local zh/en task files; store the records."""
+    from llmselect.eval.tasks import available_tasks, parse_task_names, resolve_data_dir
+    from llmselect.names import split_csv
+
+    if list_tasks:
+        infos = available_tasks()
+        rows = [{"task": i.name, "lang": i.lang, "version": i.version} for i in infos.values()]
+        if as_json:
+            print_json(rows)
+        else:
+            for r in rows:
+                out.print(f"{r['task']}\t{r['lang']}\tv{r['version']}")
+        return
+
+    from pydantic import ValidationError
+
+    from llmselect.config import data_root, home_dir
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
+    from llmselect.records import RunInfo, new_run_id
+    from llmselect.runner import execute, plan
+    from llmselect.scores import aggregate_records, aggregate_scores, published_records
+    from llmselect.store import RunWriter
+
+    if not model:
+        raise LLMSelectError("--model is required (a checkpoint folder, catalog id or hub id)")
+    task_names = parse_task_names(split_csv(tasks))
+    data = resolve_data_dir(data_dir)
+    try:
+        config = LmEvalScoresProbe.Config(
+            tasks=task_names,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,  # type: ignore[arg-type]
+            chat_template=chat_template,
+            data_dir=str(data),
+            subjects=split_csv(subjects) or None,
+            max_subjects=max_subjects,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LLMSelectError(f"--{first['loc'][0]}: {first['msg']}") from exc
+    target, spec = resolve_model(model, model_id, revision)
+
+    run_id = new_run_id()
+    info = RunInfo.collect(
+        run_id, command=f"eval {target.id} {','.join(task_names)}", device=device
+    )
+    writer = RunWriter(info)
+    ctx = RunContext(
+        run_id=run_id, device=device, data_root=data_root(), cache_dir=home_dir() / "cache"
+    )
+    err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
+    summary = execute(plan([target], [LmEvalScoresProbe(config)]), ctx, writer)
+
+    measured = [r for r in summary.records if r.status == "ok"]
+    aggregates = aggregate_records(aggregate_scores(measured), run_id)
+    if aggregates:
+        writer.append(aggregates)
+        writer.finish()
+    # Published numbers of the tasks just measured, listed right after the measured rows.
+    published = [
+        r
+        for r in (published_records(spec, run_id="catalog") if spec is not None else [])
+        if r.subset in task_names
+    ]
+    failures = [r for r in summary.records if r.status != "ok"]
+
+    shown = [r for r in measured if per_subject or "/" not in r.subset]
+    if as_json:
+        print_json(
+            {
+                "run_id": run_id,
+                "model_id": target.id,
+                "results_dir": str(writer.dir),
+                "records": [r.model_dump(mode="json") for r in measured],
+                "aggregates": [r.model_dump(mode="json") for r in aggregates],
+                "published": [r.model_dump(mode="json") for r in published],
+                "failures": [r.model_dump(mode="json") for r in failures],
+            }
+        )
+    else:
+        order = {name: i for i, name in enumerate(task_names)}
+
+        def position(rec: Any) -> tuple[int, str, bool]:
+            task = rec.subset.split("/", 1)[0]
+            return (order.get(task, len(order)), rec.subset, rec.kind != "measured")
+
+        rows = sorted([*shown, *published], key=position) + aggregates
+        _print_table([_row(r) for r in rows], target.id)
+    err.print(f"stored {len(measured) + len(aggregates)} records in {writer.dir}")
+    for rec in failures:
+        err.print(f"{rec.status}: {rec.error}", markup=False, highlight=False)
+    if failures:
+        raise typer.Exit(EXIT_PROBE_FAILED)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
+    """Attach ``eval``."""
+    app.command("eval")(eval_command)

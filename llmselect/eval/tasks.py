@@ -1,0 +1,247 @@
+"""Task registry: task names → lm-eval config dicts that read local data files.
+
+The task files live in ``benchmarks/lm_eval_tasks/<name>.yaml`` (lm-eval YAML plus an
+``llmselect:`` block). At run time the data dir (``--data-dir``, else
+``<LLMSELECT_DATA_ROOT>/datasets``) is substituted into ``dataset_kwargs.data_files``, one
+config is made per subject for ceval/cmmlu/mmlu, and the subjects are wrapped in an inline
+lm-eval group whose score is the size-weighted mean (lm-eval's pooled standard error).
+Nothing is downloaded: ``dataset_path`` is ``csv`` or ``json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmselect.config import PACKAGE_DIR, data_subdir
+from llmselect.errors import LLMSelectError
+from llmselect.names import lookup, normalize
+
+TASKS_DIR = PACKAGE_DIR.parent / "benchmarks" / "lm_eval_tasks"
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task file says about itself, read without lm-eval."""
+
+    name: str
+    lang: str
+    grouped: bool
+    path: Path
+    version: str
+    subjects_glob: str | None
+    subject_suffix: str
+    data_files: dict[str, str]
+
+
+@dataclass
+class BuiltTask:
+    """One task ready for lm-eval: one task config, or one per subject plus a group."""
+
+    info: TaskInfo
+    configs: list[dict[str, Any]]
+    subjects: list[str]
+    files: list[Path]
+    group: dict[str, Any] | None = None
+
+    @property
+    def member_names(self) -> dict[str, str]:
+        """lm-eval task name → subject, for grouped tasks (empty otherwise)."""
+        if self.group is None:
+            return {}
+        return {c["task"]: s for c, s in zip(self.configs, self.subjects, strict=True)}
+
+    def to_lm_eval(self) -> Any:
+        """A ``ConfigurableTask``, or a ``Group`` holding one task per subject (imports lm-eval).
+
+        Built as objects because lm-eval 0.4.13 leaks an inline group dict's own keys into its
+        members' configs.
+        """
+        from lm_eval.api.group import Group
+        from lm_eval.api.task import ConfigurableTask
+
+        tasks = [ConfigurableTask(config=copy.deepcopy(c)) for c in self.configs]
+        if self.group is None:
+            return tasks[0]
+        group = Group.from_config(self.group)
+        for task in tasks:
+            group.add(task)
+        return group
+
+
+class _MetaLoader(yaml.SafeLoader):
+    """Reads task YAML without importing the ``!function`` targets (kept as strings)."""
+
+
+_MetaLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+def tasks_dir() -> Path:
+    """Folder of the shipped task files."""
+    if not TASKS_DIR.is_dir():
+        raise LLMSelectError(f"lm-eval task files not found at {TASKS_DIR}")
+    return TASKS_DIR
+
+
+def _read_info(path: Path) -> TaskInfo:
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_MetaLoader)  # noqa: S506
+    meta = raw.get("llmselect") or {}
+    return TaskInfo(
+        name=path.stem,
+        lang=str(meta.get("lang", "")),
+        grouped=bool(meta.get("group", False)),
+        path=path,
+        version=str((raw.get("metadata") or {}).get("version", "")),
+        subjects_glob=meta.get("subjects_glob"),
+        subject_suffix=str(meta.get("subject_suffix", "")),
+        data_files=dict(meta.get("data_files") or {}),
+    )
+
+
+def available_tasks() -> dict[str, TaskInfo]:
+    """Every shipped task by name (``cmmlu``, ``ceval``, ``mmlu``, ``gsm8k``, ...)."""
+    return {p.stem: _read_info(p) for p in sorted(tasks_dir().glob("*.yaml"))}
+
+
+def find_task(name: str) -> TaskInfo:
+    """A task by name, case- and ``-``/``_``-insensitive, with "did you mean" on a miss."""
+    table = {normalize(k): v for k, v in available_tasks().items()}
+    try:
+        return lookup(name, table, "lm-eval task")
+    except LLMSelectError:
+        known = ", ".join(available_tasks())
+        raise LLMSelectError(f"unknown lm-eval task {name!r}; known: {known}") from None
+
+
+def resolve_data_dir(data_dir: Path | str | None) -> Path:
+    """``data_dir`` if given, else ``<LLMSELECT_DATA_ROOT>/datasets``; must exist."""
+    path = Path(data_dir).expanduser() if data_dir else data_subdir("datasets")
+    if path is None:
+        raise LLMSelectError("no data dir: pass --data-dir or set LLMSELECT_DATA_ROOT")
+    if not path.is_dir():
+        raise LLMSelectError(f"data dir {path} is not a folder")
+    return path.resolve()
+
+
+def task_subjects(info: TaskInfo, data_dir: Path) -> list[str]:
+    """Subjects of a grouped task, from the file names under the data dir (sorted)."""
+    if not info.grouped or not info.subjects_glob:
+        return []
+    stems = sorted(p.stem for p in data_dir.glob(info.subjects_glob))
+    suffix = info.subject_suffix
+    return [s[: len(s) - len(suffix)] if suffix and s.endswith(suffix) else s for s in stems]
+
+
+def _fill(value: Any, subject: str) -> Any:
+    """Replace ``{subject}`` in every string of a config (the only placeholder)."""
+    if isinstance(value, str):
+        return value.replace("{subject}", subject)
+    if isinstance(value, dict):
+        return {k: _fill(v, subject) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, subject) for v in value]
+    return value
+
+
+def _data_kwargs(
+    info: TaskInfo, data_dir: Path, subject: str, cache_dir: Path | None
+) -> tuple[dict[str, Any], list[Path]]:
+    files = {
+        split: data_dir / rel.replace("{subject}", subject)
+        for split, rel in info.data_files.items()
+    }
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise LLMSelectError(f"task {info.name}: data file missing: {missing[0]}")
+    kwargs: dict[str, Any] = {"data_files": {k: str(v) for k, v in files.items()}}
+    csv_files = [p for p in files.values() if p.suffix == ".csv"]
+    if csv_files:
+        # Every cell is text: no NaN for options like "None"/"NA", no 1 → 1.0 in number options.
+        kwargs.update({"keep_default_na": False, "features": _string_features(csv_files[0])})
+    if cache_dir is not None:
+        kwargs["cache_dir"] = str(cache_dir)
+    return kwargs, list(files.values())
+
+
+def _string_features(path: Path) -> Any:
+    """All-string ``datasets.Features`` for a CSV's columns (pandas' names for blank headers)."""
+    import datasets
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
+    return datasets.Features({name: datasets.Value("string") for name in names})
+
+
+def _select_subjects(
+    info: TaskInfo, all_subjects: list[str], subjects: list[str] | None, max_subjects: int | None
+) -> list[str]:
+    chosen = all_subjects
+    if subjects:
+        chosen = [s for s in all_subjects if s in set(subjects)]
+        if not chosen:
+            raise LLMSelectError(
+                f"task {info.name}: none of the subjects {', '.join(subjects)} exist "
+                f"(e.g. {', '.join(all_subjects[:3])})"
+            )
+    if max_subjects is not None:
+        if max_subjects < 1:
+            raise LLMSelectError("--max-subjects must be at least 1")
+        chosen = chosen[:max_subjects]
+    return chosen
+
+
+def build_task(
+    name: str,
+    data_dir: Path,
+    *,
+    subjects: list[str] | None = None,
+    max_subjects: int | None = None,
+    cache_dir: Path | None = None,
+) -> BuiltTask:
+    """The lm-eval config for one task; ``!function`` entries are resolved (imports lm-eval)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    info = find_task(name)
+    raw = load_yaml(info.path, resolve_func=True)
+    raw.pop("llmselect", None)
+    if not info.grouped:
+        kwargs, files = _data_kwargs(info, data_dir, "", cache_dir)
+        config = copy.deepcopy(raw) | {"dataset_kwargs": kwargs}
+        return BuiltTask(info=info, configs=[config], subjects=[], files=files)
+
+    all_subjects = task_subjects(info, data_dir)
+    if not all_subjects:
+        raise LLMSelectError(f"task {info.name}: no files match {data_dir / info.subjects_glob}")
+    chosen = _select_subjects(info, all_subjects, subjects, max_subjects)
+    members, files = [], []
+    for subject in chosen:
+        kwargs, subject_files = _data_kwargs(info, data_dir, subject, cache_dir)
+        members.append(_fill(copy.deepcopy(raw), subject) | {"dataset_kwargs": kwargs})
+        files.extend(subject_files)
+    metrics = [m["metric"] for m in raw.get("metric_list", [])]
+    group = {
+        "group": info.name,
+        "aggregate_metric_list": [
+            {"metric": m, "aggregation": "mean", "weight_by_size": True} for m in metrics
+        ],
+        "metadata": {"version": float(info.version or 1)},
+    }
+    return BuiltTask(info=info, configs=members, subjects=chosen, files=files, group=group)
+
+
+def parse_task_names(names: list[str]) -> list[str]:
+    """Validate task names (with "did you mean"), keeping order and dropping repeats."""
+    out: list[str] = []
+    for name in names:
+        info = find_task(name)
+        if info.name not in out:
+            out.append(info.name)
+    if not out:
+        raise LLMSelectError(f"no tasks given; known: {', '.join(available_tasks())}")
+    return out

@@ -1,0 +1,270 @@
+"""Probe ``lm_eval_scores``: lm-evaluation-harness accuracy on local zh/en task files.
+
+The model is a local checkpoint directory or a hub id (offline: it must already be in the
+Hugging Face cache). It is loaded with transformers (``trust_remote_code=False``, safetensors
+only) and scored through lm-eval's ``simple_evaluate`` on the configs of
+``llmselect.eval.tasks`` (data read from local CSV/JSON files, nothing downloaded).
+
+Records, one per (task or subject, metric): ``acc`` / ``acc_norm`` / ``exact_match_<filter>``
+in percent (unit ``%``, stderr in percentage points), ``n`` = documents scored,
+``higher_is_better`` from lm-eval, ``subset`` = ``cmmlu`` (group, size-weighted mean over the
+subjects) or ``cmmlu/agronomy`` (one subject). ``params`` carry the settings (limit, shots,
+batch size, device, dtype, chat template on/off), the lm-eval and task versions and a sha256 of
+the data files, so every score says how it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from llmselect.config import hf_offline
+from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.records import Measurement
+
+log = logging.getLogger(__name__)
+
+UNIT = "%"
+# lm-eval result entries that are not scores: the display alias and a group's sample count.
+SKIP_METRICS = frozenset({"alias", "sample_len"})
+
+
+@dataclass(frozen=True)
+class EvalModel:
+    """What to evaluate: ``source`` is a local checkpoint dir or a hub id."""
+
+    id: str
+    source: str
+    revision: str | None = None
+    catalog_id: str | None = None
+
+
+def as_eval_model(target: Any) -> EvalModel:
+    """An ``EvalModel`` as is; a catalog ``ModelSpec`` becomes its pinned hub repo."""
+    if isinstance(target, EvalModel):
+        return target
+    repo = getattr(target, "hf_repo", None)
+    if not repo:
+        raise ProbeSkipped(f"{target.id}: no checkpoint folder or hub repo to load")
+    return EvalModel(
+        id=target.id, source=repo, revision=getattr(target, "revision", None), catalog_id=target.id
+    )
+
+
+class LmEvalScoresConfig(ProbeConfig):
+    """Options of ``lm_eval_scores``."""
+
+    tasks: list[str] = Field(default=["cmmlu", "ceval"], description="Task names to score.")
+    limit: int | None = Field(default=None, description="Documents per task (per subject).")
+    num_fewshot: int | None = Field(default=None, description="Shots; None = the task's own.")
+    batch_size: int = Field(default=1, ge=1, description="Requests per forward pass.")
+    device: str = Field(default="cpu", description="torch device: cpu, cuda, cuda:1, ...")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32", description="Weights dtype."
+    )
+    chat_template: bool = Field(default=False, description="Wrap prompts in the chat template.")
+    data_dir: str | None = Field(
+        default=None, description="Datasets folder; default <LLMSELECT_DATA_ROOT>/datasets."
+    )
+    subjects: list[str] | None = Field(
+        default=None, description="Only these subjects of grouped tasks (ceval, cmmlu, mmlu)."
+    )
+    max_subjects: int | None = Field(
+        default=None, description="Only the first N subjects (alphabetical) of grouped tasks."
+    )
+    max_length: int | None = Field(
+        default=None, description="Context tokens; default the model's (at most 4096)."
+    )
+
+
+def _data_sha256(files: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    """lm-eval result keys are ``metric,filter``; ``acc,none`` → ``("acc", "none")``."""
+    metric, _, filt = key.partition(",")
+    return metric, filt or "none"
+
+
+def _metric_name(metric: str, filt: str) -> str:
+    return metric if filt == "none" else f"{metric}_{filt.replace('-', '_')}"
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None  # lm-eval writes "N/A" where it has no stderr
+
+
+class LmEvalScoresProbe(Probe):
+    """lm-eval accuracy (ceval, cmmlu, mmlu, gsm8k, xcopa_zh, cluewsc) on local data."""
+
+    name = "lm_eval_scores"
+    version = 1
+    requires = frozenset({"lm_eval", "torch", "transformers"})
+    description = "lm-evaluation-harness scores on local C-Eval/CMMLU/MMLU/... files (%)."
+    Config = LmEvalScoresConfig
+
+    config: LmEvalScoresConfig
+
+    # ------------------------------------------------------------ model
+    def _load(self, target: EvalModel) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        cfg = self.config
+        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ProbeSkipped("CUDA requested but not available")
+        source = target.source
+        if not Path(source).expanduser().is_dir() and Path(source).expanduser().exists():
+            raise LLMSelectError(f"model {source!r} is a file, not a checkpoint folder")
+        # Offline, a hub id must already be in the local cache: fail at once, no retries.
+        kwargs = {
+            "revision": target.revision,
+            "trust_remote_code": False,
+            "local_files_only": hf_offline(),
+        }
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=getattr(torch, cfg.dtype), use_safetensors=True, **kwargs
+            )
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = " (offline: only local folders and the hub cache)" if hf_offline() else ""
+            raise LLMSelectError(f"cannot load model {source!r}{where}: {first}") from exc
+        if cfg.chat_template and not getattr(tokenizer, "chat_template", None):
+            raise LLMSelectError(f"model {target.id} has no chat template; use --no-chat-template")
+        return model.to(cfg.device), tokenizer
+
+    # ------------------------------------------------------------ run
+    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+        """Score the model on the configured tasks; yields one record per task/subject metric.
+
+        ``target`` is an ``EvalModel`` (local folder or hub id) or a catalog ``ModelSpec``.
+        """
+        target = as_eval_model(target)
+        import datasets
+        from lm_eval import simple_evaluate
+        from lm_eval.tasks import TaskManager
+
+        from llmselect.eval.hf_lm import TransformersLM
+        from llmselect.eval.tasks import build_task, parse_task_names, resolve_data_dir
+
+        datasets.disable_progress_bars()
+        cfg = self.config
+        data_dir = resolve_data_dir(cfg.data_dir or (ctx.data_root and ctx.data_root / "datasets"))
+        cache_dir = (ctx.cache_dir / "datasets") if ctx.cache_dir else None
+        built = [
+            build_task(
+                name,
+                data_dir,
+                subjects=cfg.subjects,
+                max_subjects=cfg.max_subjects,
+                cache_dir=cache_dir,
+            )
+            for name in parse_task_names(cfg.tasks)
+        ]
+        limit = cfg.limit if cfg.limit is not None else ctx.limit
+        model, tokenizer = self._load(target)
+        lm = TransformersLM(
+            model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length, name=target.id
+        )
+        started = time.perf_counter()
+        results = simple_evaluate(
+            model=lm,
+            tasks=[b.to_lm_eval() for b in built],
+            task_manager=TaskManager(include_defaults=False),
+            num_fewshot=cfg.num_fewshot,
+            limit=limit,
+            batch_size=cfg.batch_size,
+            device=cfg.device,
+            apply_chat_template=cfg.chat_template,
+            fewshot_as_multiturn=cfg.chat_template,
+            log_samples=False,
+        )
+        duration = time.perf_counter() - started
+        if not results:
+            raise LLMSelectError("lm-eval returned no results")
+        base = {
+            "limit": limit,
+            "batch_size": cfg.batch_size,
+            "device": cfg.device,
+            "dtype": cfg.dtype,
+            "chat_template": cfg.chat_template,
+            "lm_eval": metadata.version("lm_eval"),
+            "lm_backend": "transformers",  # llmselect.eval.hf_lm.TransformersLM
+            "model_source": target.source,
+            "revision": target.revision,
+            "data_dir": str(data_dir),
+        }
+        for task in built:
+            yield from self._task_records(ctx, target, task, results, base, duration)
+
+    def _task_records(
+        self,
+        ctx: RunContext,
+        target: EvalModel,
+        task: Any,
+        results: dict[str, Any],
+        base: dict[str, Any],
+        duration: float,
+    ) -> Iterator[Measurement]:
+        name = task.info.name
+        n_samples = results.get("n-samples", {})
+        members = task.member_names
+        sizes = {key: int(n_samples.get(key, {}).get("effective", 0)) for key in members}
+        task_params = base | {
+            "task": name,
+            "task_version": task.info.version,
+            "data_sha256": _data_sha256(task.files),
+            "subjects": len(task.subjects) if task.subjects else None,
+        }
+        rows = [(name, name, sum(sizes.values()) if members else None)]
+        rows += [(key, f"{name}/{subject}", sizes[key]) for key, subject in sorted(members.items())]
+        for key, subset, n in rows:
+            scores = results["results"].get(key)
+            if scores is None:
+                raise LLMSelectError(f"lm-eval has no result for task {key}")
+            if n is None:
+                n = int(n_samples.get(key, {}).get("effective", 0))
+            hib = results.get("higher_is_better", {}).get(key, {})
+            shots = results.get("n-shot", {}).get(key)
+            if shots is None and members:
+                shots = results.get("n-shot", {}).get(next(iter(members)))
+            for result_key, value in scores.items():
+                metric, filt = _split_key(result_key)
+                if metric in SKIP_METRICS or metric.endswith("_stderr"):
+                    continue
+                score = _as_float(value)
+                if score is None:
+                    continue
+                stderr = _as_float(scores.get(f"{metric}_stderr,{filt}"))
+                yield self.record(
+                    ctx,
+                    target.id,
+                    _metric_name(metric, filt),
+                    100.0 * score,
+                    UNIT,
+                    higher_is_better=hib.get(metric, True),
+                    subset=subset,
+                    n=n,
+                    stderr=None if stderr is None else 100.0 * stderr,
+                    params=task_params | {"num_fewshot": shots, "filter": filt},
+                    duration_s=duration,
+                )

@@ -1,0 +1,105 @@
+"""``llmselect eval`` end to end on a tiny random checkpoint: exit codes, output, stored records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from _tiny_lm import tiny_checkpoint
+
+from llmselect.catalog import load_catalog
+from llmselect.cli import main
+from llmselect.store import load
+
+pytestmark = pytest.mark.integration
+
+FAST = ["--limit", "2", "--num-fewshot", "0", "--max-subjects", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, datasets_root: Path) -> Path:
+    return tiny_checkpoint(tmp_path_factory.getbasetemp(), datasets_root)
+
+
+def run_cli(args: list[str], capsys, monkeypatch) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    captured = capsys.readouterr()
+    return int(exc.value.code or 0), captured.out, captured.err
+
+
+def test_eval_scores_and_stores_records(tiny_model, with_data_root, capsys, monkeypatch) -> None:
+    args = ["eval", "--model", str(tiny_model), "--tasks", "cmmlu,ceval", *FAST, "--json"]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["model_id"] == "tiny-llama" and payload["failures"] == []
+    assert payload["published"] == []
+    subsets = {r["subset"] for r in payload["records"]}
+    assert {"cmmlu", "ceval"} <= subsets and len(subsets) == 4  # two groups + one subject each
+    for r in payload["records"]:
+        assert r["unit"] == "%" and r["kind"] == "measured" and 0 <= r["value"] <= 100
+        assert r["params"]["chat_template"] is False and r["params"]["limit"] == 2
+    (zh,) = payload["aggregates"]
+    assert zh["metric"] == "zh_score" and zh["params"]["tasks"] == "ceval,cmmlu"
+
+    stored = load()
+    assert set(stored["probe"]) == {"lm_eval_scores"}
+    assert set(stored["model_id"]) == {"tiny-llama"}
+    group = stored[(stored["subset"] == "cmmlu") & (stored["metric"] == "acc")].iloc[0]
+    assert group["n"] == 2 and group["stderr"] >= 0
+    assert "zh_score" in set(stored["metric"])
+    assert "stored" in err
+
+
+def test_catalog_model_id_shows_published_scores(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    spec = next(
+        (m for m in load_catalog() if {s.benchmark for s in m.scores} >= {"C-Eval", "CMMLU"}),
+        None,
+    )
+    assert spec is not None, "catalog has no model with published C-Eval and CMMLU scores"
+    args = ["eval", "-m", str(tiny_model), "--model-id", spec.id, "-t", "ceval", *FAST]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert "measured" in out and "published" in out and spec.id in out
+    code, out, _ = run_cli([*args, "--json"], capsys, monkeypatch)
+    payload = json.loads(out)
+    published = {(r["subset"], r["value"]) for r in payload["published"]}
+    # only the measured task's published numbers (CMMLU was not run), each one from the catalog
+    assert published == {("ceval", s.value) for s in spec.scores if s.benchmark == "C-Eval"}
+    assert all(r["kind"] == "published" and r["source"] for r in payload["published"])
+    assert {r["model_id"] for r in payload["records"]} == {spec.id}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tasks", "cmmlx"], "unknown lm-eval task 'cmmlx'"),
+        (["--dtype", "float8"], "--dtype"),
+        (["--data-dir", "/nonexistent/datasets"], "is not a folder"),
+    ],
+)
+def test_bad_input_exits_2(tiny_model, with_data_root, capsys, monkeypatch, args, message) -> None:
+    code, _, err = run_cli(["eval", "--model", str(tiny_model), *args], capsys, monkeypatch)
+    assert code == 2
+    assert err.startswith("Error: ") and message in err and "Traceback" not in err
+
+
+def test_missing_model_exits_2(with_data_root, tmp_path, capsys, monkeypatch) -> None:
+    code, _, err = run_cli(["eval", "--model", str(tmp_path / "nope")], capsys, monkeypatch)
+    assert code == 2 and "no such folder" in err
+    code, _, err = run_cli(["eval", "--tasks", "cmmlu"], capsys, monkeypatch)
+    assert code == 2 and "--model is required" in err
+
+
+def test_list_tasks(capsys, monkeypatch) -> None:
+    code, out, _ = run_cli(["eval", "--list-tasks", "--json"], capsys, monkeypatch)
+    assert code == 0
+    tasks = {t["task"]: t["lang"] for t in json.loads(out)}
+    assert tasks["cmmlu"] == "zh" and tasks["ceval"] == "zh" and tasks["mmlu"] == "en"
+    assert {"gsm8k", "xcopa_zh", "cluewsc"} <= set(tasks)
