@@ -436,6 +436,7 @@ def memory_fit(model: ModelSpec, precision: str, context: int, gpu: GpuBudget) -
             device="cpu" if gpu.is_cpu else "cuda",
             tp=tp,
             params_total=params,
+            last_token_logits=True,  # serving keeps only the sampled position's logits
         )
         parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
         per_device = parts.pop("peak")

@@ -202,6 +202,7 @@ def activation_bytes(
     tp: int = 1,
     fused_attention: bool = True,
     logits_fp32: bool = False,
+    last_token_logits: bool = False,
 ) -> int:
     """Largest transient during the prefill of ``seq`` tokens, one device.
 
@@ -216,7 +217,9 @@ def activation_bytes(
       additive bias (BLOOM's ALiBi) is materialised as a ``(B, H, T, S)`` float mask in the
       compute dtype, plus the boolean ``(T, S)`` causal mask;
     * LM head: logits ``(B, T, V)`` in the compute dtype (``logits_fp32`` adds an fp32 copy,
-      as some serving stacks upcast) next to the final normed hidden state.
+      as some serving stacks upcast) next to the final normed hidden state;
+      ``last_token_logits`` keeps only the last position's row, as generation loops do
+      (transformers' ``logits_to_keep=1``, vLLM), instead of the reference decoders' full ``T``.
     """
     dt = compute_dtype(parse_dtype(dtype) if isinstance(dtype, str) else dtype)
     a = dt.element_bytes
@@ -233,9 +236,10 @@ def activation_bytes(
     if arch.family == "bloom":  # ALiBi bias as a dense float mask + the boolean causal mask
         attn += batch * heads * seq * seq * a + seq * seq
     block = 2 * hidden + max(mlp, attn, norm_fp32)
-    logits = bt * arch.vocab * a / tp
+    logit_rows = batch if last_token_logits else bt
+    logits = logit_rows * arch.vocab * a / tp
     if logits_fp32 and a < 4:
-        logits += bt * arch.vocab * 4 / tp
+        logits += logit_rows * arch.vocab * 4 / tp
     head = hidden + max(logits, norm_fp32)
     return math.ceil(max(block, head))
 
@@ -253,6 +257,7 @@ def estimate_memory(
     group_size: int | None = None,
     fused_attention: bool | None = None,
     params_total: int | None = None,
+    last_token_logits: bool = False,
 ) -> MemoryEstimate:
     """Peak memory per device for a prefill of ``seq`` tokens then ``new_tokens`` decode steps.
 
@@ -277,7 +282,15 @@ def estimate_memory(
     fused = True if fused_attention is None else fused_attention
     weights = weight_bytes(arch, dt, tp=tp, params_total=total)
     kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp)
-    act = activation_bytes(arch, batch=batch, seq=seq, dtype=dt, tp=tp, fused_attention=fused)
+    act = activation_bytes(
+        arch,
+        batch=batch,
+        seq=seq,
+        dtype=dt,
+        tp=tp,
+        fused_attention=fused,
+        last_token_logits=last_token_logits,
+    )
     overhead_mib = CUDA_OVERHEAD_MIB if device == "cuda" else CPU_OVERHEAD_MIB
     if tp > 1:
         overhead_mib += TP_COMM_OVERHEAD_MIB

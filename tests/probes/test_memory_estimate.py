@@ -215,3 +215,19 @@ def test_estimator_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_last_token_logits_drops_the_full_prompt_logits() -> None:
+    """Qwen2-0.5B-like vocab: the (T, V) logits dominate prefill activations at 4096 tokens."""
+    from llmselect.catalog import ArchSpec
+    from llmselect.memory.estimate import activation_bytes
+
+    # Qwen2-0.5B config.json (Qwen/Qwen2-0.5B): 896 hidden, 24 layers, 14/2 heads, 4864 MLP.
+    arch = ArchSpec(
+        family="llama", hidden=896, layers=24, heads=14, kv_heads=2, intermediate=4864,
+        vocab=151936, tied_embeddings=True, source="Qwen/Qwen2-0.5B config.json",
+    )  # fmt: skip
+    full = activation_bytes(arch, batch=1, seq=4096, dtype="bf16")
+    last = activation_bytes(arch, batch=1, seq=4096, dtype="bf16", last_token_logits=True)
+    assert full >= 4096 * 151936 * 2  # bf16 logits for every prompt position
+    assert last < full / 5  # now bounded by the MLP intermediate, not the vocab
