@@ -10,10 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmselect.config import PACKAGE_DATA
+from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
 from llmselect.names import lookup, normalize
 
@@ -169,54 +169,7 @@ class Catalog:
 
 def parse_catalog(raw: object, origin: str) -> Catalog:
     """Validate a parsed YAML list into a Catalog; errors name the entry."""
-    if not isinstance(raw, list):
-        raise LLMSelectError(f"{origin}: expected a list of models")
-    models = []
-    for i, entry in enumerate(raw):
-        try:
-            models.append(ModelSpec.model_validate(entry))
-        except ValidationError as exc:
-            ident = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise LLMSelectError(f"{origin}: model {ident}: {loc}: {first['msg']}") from exc
-    return Catalog(models)
-
-
-def read_yaml_cached(path: Path) -> object:
-    """Parse a package YAML file, reusing a JSON copy keyed by the file's hash.
-
-    YAML parsing dominates load time (~0.1 s for the catalog even with libyaml); the JSON copy
-    in ``<home>/cache`` loads in milliseconds, and any edit to the YAML changes the key.
-    """
-    import hashlib
-    import json
-
-    from llmselect.config import home_dir
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise LLMSelectError(f"cannot read {path}: {exc}") from exc
-    key = hashlib.sha256(data).hexdigest()[:16]
-    cache = home_dir() / "cache" / f"{Path(path).stem}-{key}.json"
-    try:
-        return json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        raw = yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - safe loader
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise LLMSelectError(f"cannot parse {path}: {exc}") from exc
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
-        tmp.replace(cache)
-    except OSError:
-        pass  # a read-only home only costs speed
-    return raw
+    return Catalog(validate_entries(raw, ModelSpec, origin, "model"))
 
 
 @lru_cache(maxsize=4)

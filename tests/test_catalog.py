@@ -226,7 +226,7 @@ def test_import_script_reproduces_the_catalog(facts_root: Path, tmp_path: Path) 
 
 
 def test_yaml_cache_follows_edits(tmp_path: Path) -> None:
-    from llmselect.catalog import read_yaml_cached
+    from llmselect.datafiles import read_yaml_cached
 
     path = tmp_path / "x.yaml"
     path.write_text("- a: 1\n", encoding="utf-8")

@@ -24,7 +24,8 @@ def _rec(run_id: str, value: float | None, status: str = "ok", metric: str = "to
 
 def test_append_and_reload(tmp_path: Path) -> None:
     writer = RunWriter(RunInfo(run_id="20260101T000000Z-aaaaaa"), root=tmp_path)
-    assert writer.append([_rec(writer.run_info.run_id, 1.2), _rec(writer.run_info.run_id, 1.3)]) == 2
+    run_id = writer.run_info.run_id
+    assert writer.append([_rec(run_id, 1.2), _rec(run_id, 1.3)]) == 2
     writer.finish()
     records = load_records(tmp_path)
     assert [r.value for r in records] == [1.2, 1.3]

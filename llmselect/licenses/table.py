@@ -13,11 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from llmselect.catalog import read_yaml_cached
 from llmselect.config import PACKAGE_DATA
-from llmselect.errors import LLMSelectError
+from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.names import lookup, normalize
 
 LICENSES_FILE = PACKAGE_DATA / "licenses.yaml"
@@ -108,16 +107,5 @@ class LicenseTable:
 @lru_cache(maxsize=4)
 def load_licenses(path: Path = LICENSES_FILE) -> LicenseTable:
     """The validated license table (cached)."""
-    raw = read_yaml_cached(Path(path))
-    if not isinstance(raw, list):
-        raise LLMSelectError(f"{path}: expected a list of licenses")
-    out = []
-    for i, entry in enumerate(raw):
-        try:
-            out.append(License.model_validate(entry))
-        except ValidationError as exc:
-            ident = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise LLMSelectError(f"{path}: license {ident}: {loc}: {first['msg']}") from exc
+    out = validate_entries(read_yaml_cached(Path(path)), License, str(path), "license")
     return LicenseTable(out)

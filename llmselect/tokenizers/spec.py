@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmselect.config import PACKAGE_DATA
+from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
 from llmselect.names import lookup, normalize
 
@@ -99,21 +99,8 @@ class TokenizerCatalog:
 @lru_cache(maxsize=4)
 def load_tokenizer_catalog(path: Path = TOKENIZERS_FILE) -> TokenizerCatalog:
     """The validated tokenizer catalog (cached)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"cannot read tokenizer catalog {path}: {exc}") from exc
-    if not isinstance(raw, list):
-        raise LLMSelectError(f"{path}: expected a list of tokenizer families")
-    specs = []
-    for i, entry in enumerate(raw):
-        try:
-            specs.append(TokenizerSpec.model_validate(entry))
-        except ValidationError as exc:
-            ident = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise LLMSelectError(f"{path}: tokenizer {ident}: {loc}: {first['msg']}") from exc
+    raw = read_yaml_cached(Path(path)) or []
+    specs = validate_entries(raw, TokenizerSpec, str(path), "tokenizer")
     return TokenizerCatalog(specs)
 
 
