@@ -1,9 +1,127 @@
-"""CLI commands: report (being written)."""
+"""CLI command ``report``: one run's results → reports/<date>/report.{md,html,json} + latest.*."""
 
 from __future__ import annotations
 
+from datetime import date as Date
+from datetime import datetime
+from pathlib import Path
+
 import typer
+
+from llmselect.cli.common import out, print_json
+from llmselect.errors import LLMSelectError
+
+
+def _parse_date(text: str | None) -> Date | None:
+    if text is None:
+        return None
+    try:
+        return Date.fromisoformat(text)
+    except ValueError as exc:
+        raise LLMSelectError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
+
+
+def _parse_now(text: str | None) -> datetime:
+    from llmselect.records import utcnow
+
+    if text is None:
+        return utcnow()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise LLMSelectError(f"--now must be an ISO timestamp, got {text!r}") from exc
+
+
+def _published_for(frame) -> list:  # type: ignore[no-untyped-def]
+    """Catalog-published scores of the catalog models the run covered."""
+    from llmselect.catalog import load_catalog
+    from llmselect.scores import published_records
+
+    targets = set(frame["model_id"]) if not frame.empty else set()
+    return [r for m in load_catalog() if m.id in targets for r in published_records(m)]
+
+
+def report(
+    run_id: str | None = typer.Option(None, "--run", help="Run id to report on."),
+    latest: bool = typer.Option(False, "--latest", help="The newest run (the default)."),
+    out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="report.json to compare with (default: newest earlier date)."
+    ),
+    day: str | None = typer.Option(
+        None, "--date", help="Report date YYYY-MM-DD (default: the run's start date, UTC)."
+    ),
+    threshold: float = typer.Option(
+        0.05, "--threshold", min=0.0, help="Relative change that flags a delta (0.05 = 5%)."
+    ),
+    now: str | None = typer.Option(
+        None, "--now", hidden=True, help="Timestamp written as generation time (reproducible)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
+) -> None:
+    """Build the report of a run: Markdown, a static HTML page with charts, and JSON."""
+    from llmselect.report import (
+        as_records,
+        build_report,
+        find_previous,
+        read_report_json,
+        standard_recommendations,
+        write_report,
+    )
+    from llmselect.store import iter_run_dirs, latest_ok, load, read_run_info
+
+    if run_id and latest:
+        raise LLMSelectError("give --run or --latest, not both")
+    runs = iter_run_dirs()
+    if not runs:
+        raise LLMSelectError("no runs in the result store; run `llmselect run --suite smoke` first")
+    if run_id:
+        matches = [p for p in runs if p.name == run_id]
+        if not matches:
+            raise LLMSelectError(f"no run {run_id!r} in the result store")
+        run_dir = matches[0]
+    else:
+        run_dir = runs[-1]
+    info = read_run_info(run_dir)
+    frame = load(latest_only=False, run_ids=[run_dir.name])
+    report_day = _parse_date(day) or (info.started_at.date() if info else None)
+    stamp = _parse_now(now)
+    report_day = report_day or stamp.date()
+    prev_path = previous or find_previous(out_dir, report_day.isoformat())
+    prev = read_report_json(prev_path) if prev_path else None
+    recs = standard_recommendations(as_records(latest_ok(frame)))
+    published = _published_for(frame)
+    rep = build_report(
+        frame,
+        info,
+        prev,
+        stamp,
+        threshold=threshold,
+        recommendations=recs,
+        report_date=report_day,
+        published=published,
+    )
+    paths = write_report(rep, out_dir)
+    summary = {
+        "run_id": run_dir.name,
+        "date": rep.date,
+        "previous": str(prev_path) if prev_path else None,
+        "flagged": rep.deltas.flagged if rep.deltas else 0,
+        "files": [str(p) for p in paths],
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        for p in paths:
+            out.print(str(p), highlight=False)
+        if rep.deltas:
+            out.print(
+                f"{rep.deltas.flagged} values changed by more than {threshold:.0%} "
+                f"since {rep.deltas.previous_date}",
+                highlight=False,
+            )
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
+    """Attach ``report``."""
+    app.command("report")(report)

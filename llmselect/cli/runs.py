@@ -1,9 +1,92 @@
-"""CLI commands: runs (being written)."""
+"""CLI command ``run``: run a benchmark suite (``benchmarks/<name>.yaml`` or a path)."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, setup_logging
+
+
+def run(
+    suite: str = typer.Option(
+        ..., "--suite", "-s", help="Suite name (nightly, smoke: benchmarks/<name>.yaml) or a path."
+    ),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue this interrupted run id; finished units are not re-run."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run nothing."),
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs on stderr."),
+) -> None:
+    """Run every probe of a suite on its targets; results go to the JSONL store.
+
+    Exit code 0: all units ok or skipped; 1: a probe errored; 2: bad suite or arguments.
+    Interrupted runs keep finished units: continue with --resume RUN_ID.
+    """
+    from llmselect.suite import SuiteInterrupted, build_plan, load_suite, run_suite
+
+    setup_logging(verbose)
+    spec = load_suite(suite)
+    plan = build_plan(spec)
+    if dry_run:
+        rows = plan.describe()
+        if as_json:
+            print_json({"suite": spec.name, "suite_hash": spec.hash, "units": rows})
+            return
+        for r in rows:
+            extra = f"  ERROR {r['error']}" if r.get("error") else ""
+            out.print(f"{r['probe']}\t{r['target']}\t{r.get('unit') or ''}{extra}", highlight=False)
+        out.print(f"{len(plan.units)} units ({spec.name}, {spec.hash})", highlight=False)
+        return
+
+    total = len(plan.units)
+    done = 0
+
+    def progress(unit, records) -> None:  # type: ignore[no-untyped-def]
+        nonlocal done
+        done += 1
+        statuses = sorted({r.status for r in records}) or ["already done"]
+        err.print(
+            f"[{done}/{total}] {unit.probe.name} {unit.target.id}: {', '.join(statuses)}",
+            highlight=False,
+            markup=False,
+        )
+
+    command = "llmselect " + " ".join(sys.argv[1:]) if sys.argv else "llmselect run"
+    try:
+        result = run_suite(
+            spec, plan=plan, resume_run_id=resume, limit=limit, command=command,
+            on_unit_done=progress,
+        )  # fmt: skip
+    except SuiteInterrupted as exc:
+        err.print(
+            f"Run {exc.run_id} stopped; continue it with: "
+            f"llmselect run --suite {suite} --resume {exc.run_id}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        d = result.as_dict()
+        out.print(
+            f"run {d['run_id']}: {d['ok']} ok, {d['skipped']} skipped, {d['errors']} errors, "
+            f"{d['resumed']} already done, {d['out_of_time']} not started (time budget), "
+            f"{d['load_errors']} probe load errors\nresults: {d['run_dir']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if result.failed:
+        raise typer.Exit(EXIT_PROBE_FAILED)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
+    """Attach ``run``."""
+    app.command("run")(run)

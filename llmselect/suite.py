@@ -1,0 +1,494 @@
+"""Benchmark suites: a YAML file naming probes, their configs, targets, shared data and limits.
+
+A suite turns into a plan of ``runner.Unit`` (one probe config on one target), in file order,
+so cheap probes listed first finish first. Each probe declares what it runs on
+(``Probe.target_kind``: ``"model"`` = catalog ``ModelSpec``, ``"tokenizer"`` = tokenizer
+family); a small resolver per kind turns names (or ``all``) into targets. The canonical
+suite content is hashed into ``RunInfo.suite_hash`` so a resumed run can check it is
+continuing the same plan.
+
+Example::
+
+    name: smoke
+    tokenizers: [llama2, qwen2]        # default targets of tokenizer probes ("all" = every family)
+    models: all                        # default targets of model probes
+    corpora: [default]                 # given to every probe whose Config has a `corpora` field
+    limits: {max_minutes: 5, limit: 50}
+    probes:
+      - probe: tokenizer_efficiency
+      - probe: memory_estimate
+        targets: [qwen2.5-7b-instruct]
+        config: {seq_len: 4096}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmselect.config import PACKAGE_DIR, home_dir
+from llmselect.errors import LLMSelectError
+from llmselect.records import Measurement, RunInfo, new_run_id, utcnow
+
+log = logging.getLogger(__name__)
+
+SUITES_ENV = "LLMSELECT_SUITES"
+ALL = "all"
+# Suite-level settings handed to every probe whose Config has a field of the same name; a
+# probe with the singular field instead (``corpus``) gets one unit per value.
+SHARED_SETTINGS = {"corpora": "corpus", "tasks": "task"}
+
+TargetNames = list[str] | Literal["all"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(_Strict):
+    """How much a run may do."""
+
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="Time budget; units not started within it are recorded as skipped "
+        "(a later --resume runs them).",
+    )
+    limit: int | None = Field(
+        default=None, gt=0, description="Rows per corpus or task (RunContext.limit)."
+    )
+
+
+class ProbeEntry(_Strict):
+    """One probe with one config over a set of targets."""
+
+    probe: str = Field(description="Registered probe name (see `llmselect probes list`).")
+    targets: TargetNames | None = Field(
+        default=None, description="Target names or 'all'; default: the suite's list for its kind."
+    )
+    config: dict[str, Any] = Field(default_factory=dict, description="The probe's Config fields.")
+
+
+class Suite(_Strict):
+    """A validated suite file."""
+
+    name: str
+    description: str = ""
+    device: str = Field(default="cpu", description="Device given to probes (cpu, cuda).")
+    tokenizers: TargetNames = Field(default="all", description="Default tokenizer targets.")
+    models: TargetNames = Field(default="all", description="Default catalog-model targets.")
+    corpora: list[str] | None = Field(default=None, description="Shared corpora setting.")
+    tasks: list[str] | None = Field(default=None, description="Shared eval-task setting.")
+    limits: Limits = Field(default_factory=Limits)
+    probes: list[ProbeEntry] = Field(min_length=1)
+
+    def default_targets(self, kind: str) -> TargetNames:
+        """The suite-level target list for a probe kind."""
+        return {"tokenizer": self.tokenizers, "model": self.models}.get(kind, ALL)
+
+    @property
+    def hash(self) -> str:
+        """Short hash of the canonical content: same plan ⇔ same hash."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+
+# --- finding and loading suite files -------------------------------------------------------
+
+
+def suites_dir() -> Path:
+    """Where named suites live: ``$LLMSELECT_SUITES`` or ``benchmarks/`` beside the package."""
+    import os
+
+    env = os.environ.get(SUITES_ENV)
+    return Path(env).expanduser() if env else PACKAGE_DIR.parent / "benchmarks"
+
+
+def available_suites() -> list[str]:
+    """Names of the suites in ``suites_dir()``."""
+    base = suites_dir()
+    return sorted(p.stem for p in base.glob("*.yaml")) if base.is_dir() else []
+
+
+def find_suite(name_or_path: str) -> Path:
+    """A suite name (``nightly``) or a path to a YAML file → the file's path."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", name_or_path) and not name_or_path.endswith(".yaml"):
+        candidate = suites_dir() / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+        known = ", ".join(available_suites()) or f"none in {suites_dir()}"
+        raise LLMSelectError(f"unknown suite {name_or_path!r}; known: {known}")
+    raise LLMSelectError(f"suite file not found: {name_or_path}")
+
+
+def parse_suite(raw: object, origin: str) -> Suite:
+    """Validate parsed YAML into a Suite; the error names the field."""
+    if not isinstance(raw, dict):
+        raise LLMSelectError(f"{origin}: a suite is a mapping with 'name' and 'probes'")
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise LLMSelectError(f"{origin}: {loc}: {first['msg']}") from exc
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Find, read and validate a suite."""
+    path = find_suite(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LLMSelectError(f"cannot read suite {path}: {exc}") from exc
+    return parse_suite(raw, str(path))
+
+
+# --- target resolution ----------------------------------------------------------------------
+
+Resolver = Callable[[Sequence[str] | None], list[Any]]
+"""Names (None = all) → targets, each with an ``id``; unknown names raise LLMSelectError."""
+
+
+def resolve_catalog_models(names: Sequence[str] | None) -> list[Any]:
+    """Catalog ``ModelSpec`` targets."""
+    from llmselect.catalog import load_catalog
+
+    catalog = load_catalog()
+    if names is None:
+        return list(catalog)
+    return [catalog.get(n) for n in names]
+
+
+def resolve_tokenizer_families(names: Sequence[str] | None) -> list[Any]:
+    """Tokenizer-family targets from ``llmselect.tokenizers``."""
+    from llmselect.tokenizers import load_tokenizer_catalog, resolve_tokenizer_names
+
+    if names is None:
+        return list(load_tokenizer_catalog())
+    return [spec for _name, spec in resolve_tokenizer_names(list(names))]
+
+
+def resolve_checkpoints(names: Sequence[str] | None) -> list[Any]:
+    """Checkpoint targets (a local folder or a cached hub id) for evaluation probes."""
+    from llmselect.probes.lm_eval_scores import EvalModel
+
+    if names is None:
+        raise LLMSelectError("checkpoint probes need explicit targets (folders or hub ids)")
+    out = []
+    for name in names:
+        path = Path(name).expanduser()
+        ident = path.name if path.is_dir() else name
+        out.append(EvalModel(id=ident, source=str(path) if path.is_dir() else name))
+    return out
+
+
+DEFAULT_RESOLVERS: dict[str, Resolver] = {
+    "model": resolve_catalog_models,
+    "tokenizer": resolve_tokenizer_families,
+    "checkpoint": resolve_checkpoints,
+}
+
+
+def _default_probe_loader(name: str) -> type:
+    from llmselect.registry import load_probe_class
+
+    return load_probe_class(name)
+
+
+def _known_probe_names() -> set[str]:
+    from llmselect.registry import probe_paths
+
+    return set(probe_paths())
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+@dataclass
+class PlanProblem:
+    """A suite entry that could not be planned (its probe would not load): reported, not fatal."""
+
+    probe: str
+    targets: list[str]
+    message: str
+
+
+@dataclass
+class Plan:
+    """The units of a suite, in order, plus entries whose probe could not be loaded."""
+
+    suite: Suite
+    units: list[Any] = field(default_factory=list)  # list[runner.Unit]
+    problems: list[PlanProblem] = field(default_factory=list)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One row per unit, for ``--dry-run``."""
+        rows: list[dict[str, Any]] = [
+            {
+                "probe": u.probe.name,
+                "target": u.target.id,
+                "kind": getattr(u.probe, "target_kind", "model"),
+                "unit": u.key,
+                "config": u.probe.config.model_dump(mode="json"),
+            }
+            for u in self.units
+        ]
+        rows.extend(
+            {"probe": p.probe, "target": t, "kind": "?", "unit": None, "error": p.message}
+            for p in self.problems
+            for t in p.targets
+        )
+        return rows
+
+
+def probe_configs(suite: Suite, entry: ProbeEntry, cls: type) -> list[Any]:
+    """The entry's config(s) with the suite's shared settings filled in, validated by the probe.
+
+    ``corpora: [a, b]`` fills a ``corpora`` list field, or makes one config per corpus for a
+    probe with a single ``corpus`` field; the entry's own config always wins.
+    """
+    fields = getattr(cls.Config, "model_fields", {})
+    variants: list[dict[str, Any]] = [dict(entry.config)]
+    for plural, singular in SHARED_SETTINGS.items():
+        value = getattr(suite, plural)
+        if value is None or plural in entry.config or singular in entry.config:
+            continue
+        if plural in fields:
+            variants = [{**v, plural: value} for v in variants]
+        elif singular in fields:
+            variants = [{**v, singular: item} for v in variants for item in value]
+    out = []
+    for raw in variants:
+        try:
+            out.append(cls.Config.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "(config)"
+            raise LLMSelectError(
+                f"suite {suite.name}: probe {entry.probe}: {loc}: {first['msg']}"
+            ) from exc
+    return out
+
+
+def build_plan(
+    suite: Suite,
+    *,
+    probe_loader: Callable[[str], type] | None = None,
+    resolvers: dict[str, Resolver] | None = None,
+    known_probes: set[str] | None = None,
+) -> Plan:
+    """Suite → ordered units. Unknown probe names, bad configs and unknown targets are errors;
+    a registered probe whose module fails to import becomes a ``PlanProblem`` instead."""
+    from llmselect.runner import Unit
+
+    loader = probe_loader or _default_probe_loader
+    resolvers = {**DEFAULT_RESOLVERS, **(resolvers or {})}
+    known = (
+        known_probes
+        if known_probes is not None
+        else (None if probe_loader else _known_probe_names())
+    )
+    plan = Plan(suite=suite)
+    for entry in suite.probes:
+        if known is not None and entry.probe not in known:
+            raise LLMSelectError(
+                f"suite {suite.name}: unknown probe {entry.probe!r}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        try:
+            cls = loader(entry.probe)
+        except LLMSelectError as exc:
+            names = entry.targets if isinstance(entry.targets, list) else [ALL]
+            plan.problems.append(PlanProblem(entry.probe, list(names), str(exc)))
+            continue
+        configs = probe_configs(suite, entry, cls)
+        kind = getattr(cls, "target_kind", "model")
+        if kind not in resolvers:
+            raise LLMSelectError(f"probe {entry.probe}: no resolver for target kind {kind!r}")
+        wanted = entry.targets if entry.targets is not None else suite.default_targets(kind)
+        targets = resolvers[kind](None if wanted == ALL else list(wanted))
+        for config in configs:
+            probe = cls(config)
+            plan.units.extend(Unit(target=t, probe=probe) for t in targets)
+    return plan
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteRun:
+    """What ``run_suite`` did."""
+
+    run_id: str
+    run_dir: Path
+    planned: int
+    ok: int = 0
+    skipped: int = 0
+    errors: int = 0
+    resumed: int = 0
+    out_of_time: int = 0
+    load_errors: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.load_errors)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "planned": self.planned,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "resumed": self.resumed,
+            "out_of_time": self.out_of_time,
+            "load_errors": self.load_errors,
+        }
+
+
+class _OutOfTime(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+class SuiteInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a suite; carries the run id so the caller can say how to resume."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
+def _note(run_id: str, probe: str, version: int, target: str, status: str, msg: str) -> Measurement:
+    """A status record without a unit key, so ``--resume`` runs that unit again."""
+    return Measurement(
+        run_id=run_id,
+        model_id=target,
+        probe=probe,
+        probe_version=version,
+        metric="probe_status",
+        status=status,  # type: ignore[arg-type]
+        error=msg,
+        started_at=utcnow(),
+    )
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    plan: Plan | None = None,
+    resume_run_id: str | None = None,
+    limit: int | None = None,
+    results_root: Path | None = None,
+    command: str = "",
+    clock: Callable[[], float] = time.monotonic,
+    on_unit_done: Callable[[Any, list[Measurement]], None] | None = None,
+) -> SuiteRun:
+    """Run a suite into the result store; ``resume_run_id`` continues an interrupted run."""
+    from llmselect.config import data_root, results_dir
+    from llmselect.probes.base import RunContext
+    from llmselect.runner import execute
+    from llmselect.store import RunWriter, read_run_info
+
+    plan = plan or build_plan(suite)
+    root = Path(results_root) if results_root else results_dir()
+    if resume_run_id:
+        info = read_run_info(root / resume_run_id)
+        if info is None:
+            raise LLMSelectError(f"no run {resume_run_id!r} to resume in {root}")
+        if info.suite_hash and info.suite_hash != suite.hash:
+            raise LLMSelectError(
+                f"run {resume_run_id} was made by suite {info.suite} ({info.suite_hash}); "
+                f"{suite.name} is now {suite.hash}: start a new run instead"
+            )
+        info = info.model_copy(update={"finished_at": None})
+    else:
+        info = RunInfo.collect(
+            new_run_id(), command=command, suite=suite.name, suite_hash=suite.hash,
+            device=suite.device,
+        )  # fmt: skip
+    writer = RunWriter(info, root=root)
+    ctx = RunContext(
+        run_id=info.run_id,
+        device=suite.device,
+        data_root=data_root(),
+        cache_dir=home_dir() / "cache",
+        limit=limit if limit is not None else suite.limits.limit,
+    )
+    result = SuiteRun(run_id=info.run_id, run_dir=writer.dir, planned=len(plan.units))
+
+    # Entries whose probe would not load: one error row per named target (resume retries).
+    notes = [
+        _note(info.run_id, p.probe, 0, t, "error", p.message)
+        for p in plan.problems
+        for t in p.targets
+    ]
+    if notes:
+        writer.append(notes)
+        result.load_errors = len(notes)
+
+    budget_s = suite.limits.max_minutes * 60 if suite.limits.max_minutes else None
+    started = clock()
+    seen = 0
+
+    def after_unit(unit: Any, records: list[Measurement]) -> None:
+        nonlocal seen
+        seen += 1
+        if on_unit_done:
+            on_unit_done(unit, records)
+        if budget_s is not None and clock() - started > budget_s and seen < len(plan.units):
+            raise _OutOfTime
+
+    try:
+        summary = execute(
+            plan.units, ctx, writer, resume=bool(resume_run_id), on_unit_done=after_unit
+        )
+    except SuiteInterrupted:
+        raise
+    except KeyboardInterrupt as exc:
+        raise SuiteInterrupted(info.run_id) from exc
+    except _OutOfTime:
+        from llmselect.store import completed_keys
+
+        done = completed_keys(writer.dir)
+        rest = [u for u in plan.units[seen:] if (u.target.id, u.probe.name, u.key) not in done]
+        msg = f"time budget of {suite.limits.max_minutes:g} min reached before this unit started"
+        writer.append(
+            _note(info.run_id, u.probe.name, u.probe.version, u.target.id, "skipped", msg)
+            for u in rest
+        )
+        result.out_of_time = len(rest)
+        _count(result, writer.dir)
+        log.warning("suite %s: %d units not run (time budget)", suite.name, len(rest))
+        return result
+    result.ok, result.skipped, result.errors = summary.ok, summary.skipped, summary.errors
+    result.resumed = summary.resumed
+    return result
+
+
+def _count(result: SuiteRun, run_dir: Path) -> None:
+    """Unit counts from the shard (used when the run stopped early)."""
+    from llmselect.store import iter_records
+
+    by_unit: dict[tuple[str, str, str], set[str]] = {}
+    for rec in iter_records(run_dir):
+        unit = rec.params.get("_unit")
+        if isinstance(unit, str):
+            by_unit.setdefault((rec.model_id, rec.probe, unit), set()).add(rec.status)
+    result.errors = sum("error" in s for s in by_unit.values())
+    result.skipped = sum(s == {"skipped"} for s in by_unit.values())
+    result.ok = len(by_unit) - result.errors - result.skipped
