@@ -54,6 +54,14 @@ class MemoryEstimateProbe(Probe):
         if arch is None:
             raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
         cfg: MemoryEstimateConfig = self.config  # type: ignore[assignment]
+        params_total, note = None, None
+        if arch.family == "other":
+            # No reference implementation counts this layout (MoE, parallel blocks, ...): the
+            # weights come from the published parameter count, the KV cache from the arch numbers.
+            if not getattr(target, "params_b", None):
+                raise ProbeSkipped(f"{target.id}: family 'other' and no published parameter count")
+            params_total = int(target.params_b * 1e9)
+            note = f"weights from the published parameter count ({target.params_b} B)"
         for dtype in cfg.dtype:
             for batch in cfg.batch:
                 for seq in cfg.seq:
@@ -66,7 +74,10 @@ class MemoryEstimateProbe(Probe):
                         device=cfg.device,
                         tp=cfg.tp,
                         group_size=cfg.group_size,
+                        params_total=params_total,
                     )
+                    if note:
+                        est.notes.append(note)
                     yield from estimate_records(self, ctx, target.id, est)
 
 

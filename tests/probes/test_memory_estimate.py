@@ -231,3 +231,19 @@ def test_last_token_logits_drops_the_full_prompt_logits() -> None:
     last = activation_bytes(arch, batch=1, seq=4096, dtype="bf16", last_token_logits=True)
     assert full >= 4096 * 151936 * 2  # bf16 logits for every prompt position
     assert last < full / 5  # now bounded by the MLP intermediate, not the vocab
+
+
+def test_other_family_uses_the_published_parameter_count() -> None:
+    """Mixtral has no reference implementation: weights come from its published size."""
+    from llmselect.catalog import load_catalog
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.memory_estimate import MemoryEstimateProbe
+
+    model = load_catalog().get("mixtral-8x7b-v0.1")
+    assert model.arch is not None and model.arch.family == "other" and model.params_b
+    records = list(MemoryEstimateProbe().run(model, RunContext(run_id="t")))
+    weights = [r for r in records if r.metric == "est_weights_mib"]
+    assert weights and all(r.kind == "estimated" for r in records)
+    bf16 = [r for r in weights if "dtype=bf16" in r.subset][0]
+    assert abs(bf16.value - model.params_b * 1e9 * 2 / 2**20) < 1.0
+    assert "published parameter count" in str(bf16.params["notes"])
