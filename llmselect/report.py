@@ -199,22 +199,32 @@ def as_records(data: pd.DataFrame | Iterable[Measurement]) -> list[Measurement]:
     return list(data)  # type: ignore[arg-type]
 
 
+def _value_row(r: Measurement, *, detail: bool) -> ValueRow:
+    """A record as a report row; ``detail`` adds stderr and the reported params."""
+    extra: dict[str, Any] = {}
+    if detail:
+        extra["stderr"] = r.stderr
+        extra["params"] = {k: v for k, v in sorted(r.params.items()) if k in REPORT_PARAMS}
+    return ValueRow(
+        model_id=r.model_id,
+        probe=r.probe,
+        probe_version=r.probe_version,
+        metric=r.metric,
+        subset=r.subset,
+        value=r.value,  # type: ignore[arg-type]
+        unit=r.unit,
+        kind=r.kind,
+        higher_is_better=r.higher_is_better,
+        n=r.n,
+        source=r.source,
+        **extra,
+    )
+
+
 def _published(records: Iterable[Measurement]) -> list[ValueRow]:
     """Published numbers as given (several sources per key are all kept), sorted."""
     rows = [
-        ValueRow(
-            model_id=r.model_id,
-            probe=r.probe,
-            probe_version=r.probe_version,
-            metric=r.metric,
-            subset=r.subset,
-            value=r.value,  # type: ignore[arg-type]
-            unit=r.unit,
-            kind=r.kind,
-            higher_is_better=r.higher_is_better,
-            n=r.n,
-            source=r.source,
-        )
+        _value_row(r, detail=False)
         for r in records
         if r.value is not None and r.kind == "published"
     ]
@@ -227,24 +237,7 @@ def _values(records: Sequence[Measurement]) -> list[ValueRow]:
     for rec in sorted(records, key=lambda r: (r.started_at, r.run_id)):
         if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
             newest[(rec.model_id, rec.probe, rec.metric, rec.subset)] = rec
-    rows = [
-        ValueRow(
-            model_id=r.model_id,
-            probe=r.probe,
-            probe_version=r.probe_version,
-            metric=r.metric,
-            subset=r.subset,
-            value=r.value,  # type: ignore[arg-type]
-            unit=r.unit,
-            kind=r.kind,
-            higher_is_better=r.higher_is_better,
-            n=r.n,
-            stderr=r.stderr,
-            source=r.source,
-            params={k: v for k, v in sorted(r.params.items()) if k in REPORT_PARAMS},
-        )
-        for r in newest.values()
-    ]
+    rows = [_value_row(r, detail=True) for r in newest.values()]
     return sorted(rows, key=lambda v: v.key)
 
 
