@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from _cli import invoke_json as _json
+from _cli import run_main, runner
 
-import pytest
-from typer.testing import CliRunner
-
-from llmselect.cli import app, main
-
-runner = CliRunner()
-
-
-def _json(args: list[str]) -> object:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    return int(exc.value.code or 0)
+from llmselect.cli import app
 
 
 def test_list_filters() -> None:

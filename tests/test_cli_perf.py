@@ -6,18 +6,9 @@ import json
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from _cli import run_main, runner
 
-from llmselect.cli import app, main
-
-runner = CliRunner()
-
-
-def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    return int(exc.value.code or 0)
+from llmselect.cli import app
 
 
 def test_estimate_json_kv_cache_matches_the_formula() -> None:
