@@ -14,6 +14,9 @@ import typer
 from llmselect.cli.common import fail
 from llmselect.errors import LLMSelectError
 
+# Typer may bundle its own click; its usage errors derive from the ClickException it uses.
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
 app = typer.Typer(
     name="llmselect",
     help="Choose an open LLM for Chinese + English work, by measurement.",
@@ -56,11 +59,6 @@ def main() -> None:
     except KeyboardInterrupt:
         print("Interrupted; finished results are kept in the store.", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except _CLICK_ERROR as exc:  # bad option values, missing options: one line, exit 2
+        fail(exc.format_message())
     sys.exit(0)
