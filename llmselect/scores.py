@@ -3,8 +3,9 @@
 Definition (all values in percent):
 
 * **zh score** = unweighted mean of the task-level accuracy (metric ``acc``, subset = task) of
-  the Chinese tasks present among ``ceval`` (C-Eval val), ``cmmlu``, ``xcopa_zh`` and
-  ``cluewsc``.
+  the Chinese tasks present among ``ceval`` (C-Eval val), ``cmmlu``, ``xcopa_zh``, ``cluewsc``,
+  ``c3`` (C3 dev, dialogue + mixed) and ``cmrc2018`` (CMRC 2018 dev; ``exact_match``, the share
+  of generated answers equal to a gold span, character-level, is its accuracy).
 * **en score** = unweighted mean of the English tasks present among ``mmlu`` (``acc``) and
   ``gsm8k`` (``exact_match_strict_match``: the number after ``####``, lm-eval's headline).
 
@@ -39,6 +40,8 @@ ZH_TASKS: dict[str, str] = {
     "cmmlu": "acc",
     "xcopa_zh": "acc",
     "cluewsc": "acc",
+    "c3": "acc",
+    "cmrc2018": "exact_match",
 }
 EN_TASKS: dict[str, str] = {
     "mmlu": "acc",

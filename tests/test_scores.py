@@ -51,10 +51,12 @@ def test_zh_and_en_are_unweighted_task_means() -> None:
     zh, en = by_lang["zh"], by_lang["en"]
     assert zh.value == pytest.approx(45.0)
     assert zh.tasks == {"ceval": 40.0, "cmmlu": 50.0}
-    assert zh.missing == ["xcopa_zh", "cluewsc"] and zh.coverage == pytest.approx(0.5)
+    assert zh.missing == ["xcopa_zh", "cluewsc", "c3", "cmrc2018"]
+    assert zh.coverage == pytest.approx(2 / 6)
     assert zh.stderr == pytest.approx(math.sqrt(9 + 16) / 2)
     assert en.value == pytest.approx(20.0) and en.coverage == 1.0
-    assert set(ZH_TASKS) == {"ceval", "cmmlu", "xcopa_zh", "cluewsc"}
+    assert set(ZH_TASKS) == {"ceval", "cmmlu", "xcopa_zh", "cluewsc", "c3", "cmrc2018"}
+    assert ZH_TASKS["cmrc2018"] == "exact_match"
     assert set(EN_TASKS) == {"mmlu", "gsm8k"}
 
 
@@ -86,7 +88,7 @@ def test_aggregate_records_are_labelled() -> None:
         "measured",
     )
     assert row.value == pytest.approx(40.0) and row.n == 2
-    assert row.params["tasks"] == "ceval,cmmlu" and row.params["coverage"] == 0.5
+    assert row.params["tasks"] == "ceval,cmmlu" and row.params["coverage"] == round(2 / 6, 4)
 
 
 def test_benchmark_names_map_to_tasks() -> None:

@@ -5,13 +5,15 @@ The task files live in ``benchmarks/lm_eval_tasks/<name>.yaml`` (lm-eval YAML pl
 ``<LLMSELECT_DATA_ROOT>/datasets``) is substituted into ``dataset_kwargs.data_files``, one
 config is made per subject for ceval/cmmlu/mmlu, and the subjects are wrapped in an inline
 lm-eval group whose score is the size-weighted mean (lm-eval's pooled standard error).
-Nothing is downloaded: ``dataset_path`` is ``csv`` or ``json``.
+Nothing is downloaded: ``dataset_path`` is ``csv`` or ``json``, or a ``custom_dataset`` from
+``utils.py`` reads nested JSON into one row per question (c3, cmrc2018).
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ class BuiltTask:
         from lm_eval.api.group import Group
         from lm_eval.api.task import ConfigurableTask
 
+        _quiet_custom_dataset_hint()
         tasks = [ConfigurableTask(config=copy.deepcopy(c)) for c in self.configs]
         if self.group is None:
             return tasks[0]
@@ -72,6 +75,20 @@ class BuiltTask:
         for task in tasks:
             group.add(task)
         return group
+
+
+class _CustomDatasetHint(logging.Filter):
+    """Drops lm-eval's per-task hint about its own ``--metadata`` flag (``custom_dataset`` tasks
+    such as c3 and cmrc2018 read local files; that flag does not exist here)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Custom kwargs can be passed to `--metadata`" not in record.getMessage()
+
+
+def _quiet_custom_dataset_hint() -> None:
+    logger = logging.getLogger("lm_eval.api.task")
+    if not any(isinstance(f, _CustomDatasetHint) for f in logger.filters):
+        logger.addFilter(_CustomDatasetHint())
 
 
 class _MetaLoader(yaml.SafeLoader):

@@ -112,7 +112,10 @@ def _as_float(value: Any) -> float | None:
 
 
 class LmEvalScoresProbe(Probe):
-    """lm-eval accuracy (ceval, cmmlu, mmlu, gsm8k, xcopa_zh, cluewsc) on local data."""
+    """lm-eval scores on local data files.
+
+    Tasks: C-Eval, CMMLU, MMLU, GSM8K, XCOPA-zh, CLUEWSC, C3 and CMRC 2018.
+    """
 
     name = "lm_eval_scores"
     version = 1
