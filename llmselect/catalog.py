@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
-from llmselect.names import lookup, normalize
+from llmselect.names import build_index, lookup, normalize
 
 CATALOG_FILE = PACKAGE_DATA / "catalog.yaml"
 
@@ -149,10 +149,7 @@ class Catalog:
         self.models = {m.id: m for m in models}
         if len(self.models) != len(models):
             raise LLMSelectError("catalog has duplicate model ids")
-        self._index: dict[str, ModelSpec] = {}
-        for m in models:
-            for name in (m.id, *m.aliases):
-                self._index[normalize(name)] = m
+        self._index = build_index(models, "model")
 
     def get(self, name: str) -> ModelSpec:
         return lookup(name, self._index, "model")

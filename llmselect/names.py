@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from llmselect.errors import LLMSelectError
 
+
+class _Named(Protocol):
+    id: str
+    aliases: list[str]
+
+
 T = TypeVar("T")
+N = TypeVar("N", bound=_Named)
 
 
 def normalize(name: str) -> str:
@@ -43,3 +50,15 @@ def split_csv(values: Iterable[str]) -> list[str]:
     for v in values:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out
+
+
+def build_index(entries: Iterable[N], what: str) -> dict[str, N]:
+    """``normalize(id or alias)`` → entry; a name used by two entries is an error."""
+    index: dict[str, N] = {}
+    for entry in entries:
+        for name in (entry.id, *entry.aliases):
+            key = normalize(name)
+            if key in index and index[key] is not entry:
+                raise LLMSelectError(f"{what} name {name!r} is used twice")
+            index[key] = entry
+    return index

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
-from llmselect.names import lookup, normalize
+from llmselect.names import build_index, lookup, normalize
 
 TOKENIZERS_FILE = PACKAGE_DATA / "tokenizers.yaml"
 
@@ -71,13 +71,7 @@ class TokenizerCatalog:
         self.specs = {s.id: s for s in specs}
         if len(self.specs) != len(specs):
             raise LLMSelectError("tokenizer catalog has duplicate ids")
-        self._index: dict[str, TokenizerSpec] = {}
-        for s in specs:
-            for name in (s.id, *s.aliases):
-                key = normalize(name)
-                if key in self._index and self._index[key] is not s:
-                    raise LLMSelectError(f"tokenizer name {name!r} is used twice")
-                self._index[key] = s
+        self._index = build_index(specs, "tokenizer")
 
     def get(self, name: str) -> TokenizerSpec:
         return lookup(name, self._index, "tokenizer")
