@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from llmselect.refmodels.llama import LlamaConfig, Transformer
+from llmselect.refmodels.llama import convert_hf_state_dict as convert_llama_state_dict
 from llmselect.refmodels.llama import map_hf_name as map_llama_name
 
 
@@ -92,14 +93,4 @@ def convert_hf_state_dict(
     hf: dict[str, torch.Tensor], cfg: LlamaConfig
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """HF/ChatGLM tensors renamed (and unfused) to ours; also the names we could not place."""
-    ours: dict[str, torch.Tensor] = {}
-    unknown: list[str] = []
-    for name, tensor in hf.items():
-        targets = map_hf_name(name, cfg)
-        if targets is None:
-            continue
-        if not targets:
-            unknown.append(name)
-        for our_name, rows in targets:
-            ours[our_name] = tensor if rows is None else tensor[rows]
-    return ours, unknown
+    return convert_llama_state_dict(hf, cfg, map_name=map_hf_name)

@@ -11,7 +11,7 @@ decoder with GLM's partial, interleaved rotary embedding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -158,6 +158,10 @@ class Transformer(DecoderLM):
 # Hugging Face weight names -> ours
 
 
+# HF tensor name → [(our name, rows of the HF tensor)], [] = unknown, None = not kept.
+NameMapper = Callable[[str, "LlamaConfig"], "list[tuple[str, slice | None]] | None"]
+
+
 def map_hf_name(name: str, cfg: LlamaConfig) -> list[tuple[str, slice | None]] | None:
     """Our parameter name(s) for one HF ``LlamaForCausalLM`` tensor; None = not a weight we keep.
 
@@ -212,13 +216,17 @@ def map_hf_name(name: str, cfg: LlamaConfig) -> list[tuple[str, slice | None]] |
 
 
 def convert_hf_state_dict(
-    hf: dict[str, torch.Tensor], cfg: LlamaConfig
+    hf: dict[str, torch.Tensor], cfg: LlamaConfig, map_name: NameMapper | None = None
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """HF tensors renamed to ours; also returns the HF names we could not place."""
+    """HF tensors renamed to ours; also returns the HF names we could not place.
+
+    ``map_name`` (default: this family's ``map_hf_name``) lets GLM reuse the loop with its names.
+    """
+    map_name = map_name or map_hf_name
     ours: dict[str, torch.Tensor] = {}
     unknown: list[str] = []
     for name, tensor in hf.items():
-        targets = map_hf_name(name, cfg)
+        targets = map_name(name, cfg)
         if targets is None:
             continue
         if not targets:
