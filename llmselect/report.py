@@ -917,6 +917,13 @@ def _rel(d: Delta) -> str:
     return "from 0" if d.rel_change is None else f"{d.rel_change * 100:+.1f}%"
 
 
+def _change_cells(x: Delta) -> tuple[str, ...]:
+    """One changed value as table cells (flag, key, previous, current, unit, change)."""
+    flag = "FLAG" if x.flagged else ""
+    return (flag, x.model_id, x.probe, x.metric, x.subset, _fmt(x.previous), _fmt(x.current),
+            x.unit, _rel(x))  # fmt: skip
+
+
 def _md_deltas(report: Report) -> list[str]:
     d = report.deltas
     if d is None:
@@ -941,20 +948,7 @@ def _md_deltas(report: Report) -> list[str]:
                 "unit",
                 "change",
             ),
-            (
-                (
-                    "FLAG" if x.flagged else "",
-                    x.model_id,
-                    x.probe,
-                    x.metric,
-                    x.subset,
-                    _fmt(x.previous),
-                    _fmt(x.current),
-                    x.unit,
-                    _rel(x),
-                )
-                for x in d.changes
-            ),
+            (_change_cells(x) for x in d.changes),
         )
     if d.missing:
         lines += ["", "Missing now: " + ", ".join(d.missing[:50])]
@@ -1137,17 +1131,7 @@ def _h_deltas(report: Report) -> list[str]:
         parts.append("</tr></thead><tbody>")
         for x in d.changes:
             cls = ' class="flag"' if x.flagged else ""
-            cells = (
-                "FLAG" if x.flagged else "",
-                x.model_id,
-                x.probe,
-                x.metric,
-                x.subset,
-                _fmt(x.previous),
-                _fmt(x.current),
-                x.unit,
-                _rel(x),
-            )
+            cells = _change_cells(x)
             parts.append(f"<tr{cls}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
         parts.append("</tbody></table>")
         body.append("".join(parts))
