@@ -27,6 +27,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class MoESpec(_Strict):
+    """Mixture-of-experts MLP numbers (Mixtral, Qwen-MoE, DeepSeek-MoE style)."""
+
+    experts: int = Field(description="routed experts per MoE layer (num_local_experts)")
+    experts_per_token: int = Field(description="routed experts per token (num_experts_per_tok)")
+    expert_intermediate: int = Field(description="MLP inner size of one routed expert")
+    shared_experts: int = Field(default=0, description="always-on experts (n_shared_experts)")
+    shared_intermediate: int | None = Field(
+        default=None,
+        description="shared-expert MLP inner size, all shared experts together",
+    )
+    dense_layers: int = Field(
+        default=0, description="leading dense-MLP layers (first_k_dense_replace)"
+    )
+    layer_step: int = Field(
+        default=1, description="every n-th layer after the dense ones is MoE (decoder_sparse_step)"
+    )
+
+
+class MLASpec(_Strict):
+    """DeepSeek multi-head latent attention: the KV cache holds the latent plus the RoPE key."""
+
+    kv_lora_rank: int = Field(description="compressed KV latent width")
+    q_lora_rank: int | None = Field(
+        default=None, description="query latent width (null = full q_proj)"
+    )
+    qk_nope_head_dim: int = Field(description="per-head query/key width without RoPE")
+    qk_rope_head_dim: int = Field(description="RoPE key width (one per token in the cache)")
+    v_head_dim: int = Field(description="per-head value width")
+
+
 class ArchSpec(_Strict):
     """Architecture numbers as in the checkpoint's config.json."""
 
@@ -45,6 +76,14 @@ class ArchSpec(_Strict):
     qkv_bias: bool = False
     mlp_bias: bool = False
     sliding_window: int | None = None
+    sliding_window_pattern: int | None = Field(
+        default=None,
+        description="every n-th layer is global, the others slide (Gemma-2: 2, Gemma-3: 6); "
+        "null with sliding_window set = every layer slides",
+    )
+    qk_norm: bool = Field(default=False, description="RMSNorm on per-head q and k (Qwen3, Gemma-3)")
+    moe: MoESpec | None = Field(default=None, description="mixture-of-experts MLP; null = dense")
+    mla: MLASpec | None = Field(default=None, description="latent attention; null = plain")
     norm_eps: float = Field(
         default=1e-5,
         description="epsilon of every LayerNorm/RMSNorm (rms_norm_eps, layer_norm_epsilon)",
