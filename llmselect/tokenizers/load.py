@@ -37,6 +37,10 @@ def build_tokenizer(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokeni
             return load_tiktoken(
                 spec.id, files, primary, str(opts["pattern"]), str(opts["specials"])
             )
+        if spec.kind == "tekken":
+            from llmselect.tokenizers.tiktoken_fmt import load_tekken
+
+            return load_tekken(spec.id, files, primary)
         if spec.kind == "gguf":
             from llmselect.tokenizers.gguf_fmt import load_gguf
 

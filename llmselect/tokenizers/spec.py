@@ -20,7 +20,9 @@ from llmselect.names import build_index, lookup, normalize
 
 TOKENIZERS_FILE = PACKAGE_DATA / "tokenizers.yaml"
 
-TokenizerKind = Literal["sentencepiece", "hf-json", "gpt2-bpe", "tiktoken", "gguf", "bloom-merges"]
+TokenizerKind = Literal[
+    "sentencepiece", "hf-json", "gpt2-bpe", "tiktoken", "tekken", "gguf", "bloom-merges"
+]
 
 COUNTING_CONVENTION = (
     "content tokens only: no BOS/EOS and no model prefix tokens (e.g. ChatGLM's [gMASK]/sop), "

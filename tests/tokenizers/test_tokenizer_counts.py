@@ -113,3 +113,15 @@ def test_fast_gguf_reader_agrees_with_gguf_package(tokenizers_root: Path) -> Non
     reader = GGUFReader(str(path))
     for key in ("model", "tokens", "token_type"):
         assert ours[key] == reader.fields[f"tokenizer.ggml.{key}"].contents(), key
+
+
+@pytest.mark.parametrize("family", ["mistral-tekken", "llama4"])
+def test_tiktoken_style_pieces_match(family, manifest, load_family) -> None:
+    """Tekken (ids shifted past 1000 control tokens) and Llama 4 (O200K regex) split the test
+    sentences into the same pieces as the reference loaders recorded in MANIFEST.json."""
+    verified = next(f for f in manifest["families"] if f["family"] == family)["verified"]
+    tok = load_family(family)
+    for lang in ("zh", "en"):
+        ids = tok.encode(manifest["test_sentences"][lang])
+        pieces = [tok.token_bytes(i).decode("utf-8") for i in ids]
+        assert pieces == verified[f"pieces_{lang}"], lang
