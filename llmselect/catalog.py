@@ -62,6 +62,10 @@ class ArchSpec(_Strict):
     """Architecture numbers as in the checkpoint's config.json."""
 
     family: ArchFamily = Field(description="Reference implementation that builds this model")
+    model_type: str | None = Field(
+        default=None,
+        description="config.json model_type: names the transformers class with this layout",
+    )
     hidden: int = Field(description="hidden_size")
     layers: int = Field(description="num_hidden_layers")
     heads: int = Field(description="num_attention_heads")
@@ -155,7 +159,10 @@ class ModelSpec(_Strict):
     )
     base_model: str | None = Field(default=None, description="catalog id of the base model")
     params_b: float | None = Field(default=None, description="parameters, billions (published)")
-    params_exact: int | None = Field(default=None, description="exact count when published")
+    params_exact: int | None = Field(
+        default=None,
+        description="exact count: published, or computed from the arch (params_source says how)",
+    )
     params_nominal: str | None = Field(default=None, description="size as the publisher states it")
     params_source: str | None = None
     context_length: int | None = Field(default=None, description="native context, tokens")

@@ -18,6 +18,12 @@ Mapping rules (facts → catalog):
   states ``N-shot`` / ``zero-shot``.
 * languages come from a per-family table (publisher READMEs / model cards) with its own source.
 
+Our own additions and corrections live in ``scripts/catalog_additions.yaml`` (new checkpoints and
+licenses in the facts schema, patches to facts entries, entries to drop; every value with its
+source) and are merged into the facts before conversion. Exact parameter counts computed by
+``scripts/count_params.py`` (transformers on the meta device) come from
+``scripts/params_exact.yaml``.
+
 Usage: ``LLMSELECT_DATA_ROOT=/path/to/data python scripts/import_facts.py [--check]``.
 """
 
@@ -35,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from llmselect.config import PACKAGE_DATA, data_subdir  # noqa: E402
+
+ADDITIONS_FILE = ROOT / "scripts" / "catalog_additions.yaml"
+PARAMS_FILE = ROOT / "scripts" / "params_exact.yaml"
 
 # libyaml when present: the pure-Python parser takes seconds on the 270 kB facts file.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -111,6 +120,8 @@ TOKENIZER_BY_FAMILY = {
 
 def tokenizer_id(entry: dict[str, Any]) -> str | None:
     mid = entry["id"]
+    if (entry.get("tokenizer") or {}).get("family"):
+        return entry["tokenizer"]["family"]
     if mid.startswith("chatglm3"):
         return "chatglm3"
     if mid.startswith("chatglm2"):
@@ -554,20 +565,41 @@ def build_arch(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]
         source = base_source + (f" ({'; '.join(notes)})" if notes else "")
     else:
         source = "; ".join(notes)
+    if a.get("curated"):
+        source += f" | curated: {a['curated']}"
+    eps = a.get("rms_norm_eps") or a.get("layer_norm_epsilon") or a.get("layer_norm_eps")
     arch = {
-        "family": family,
+        "family": a.get("arch_family") or family,
+        "model_type": a.get("model_type"),
         **values,
-        "head_dim": extra.get("head_dim") or extra.get("d_head"),
+        "head_dim": a.get("head_dim") or extra.get("head_dim") or extra.get("d_head"),
         "tied_embeddings": bool(a.get("tie_word_embeddings")),
         "max_position": a.get("max_position_embeddings") or a.get("seq_length"),
         "rope_theta": float(a["rope_theta"]) if a.get("rope_theta") else None,
-        "rope_fraction": 0.5 if family == "glm" else 1.0,
-        "qkv_bias": qkv_bias,
-        "mlp_bias": mlp_bias,
-        "sliding_window": extra.get("sliding_window"),
+        "rope_fraction": a.get("partial_rotary_factor") or (0.5 if family == "glm" else 1.0),
+        "qkv_bias": bool(a["qkv_bias"]) if "qkv_bias" in a else qkv_bias,
+        "mlp_bias": bool(a["mlp_bias"]) if "mlp_bias" in a else mlp_bias,
+        "sliding_window": a.get("sliding_window") or extra.get("sliding_window"),
+        "sliding_window_pattern": a.get("sliding_window_pattern"),
+        "qk_norm": bool(a.get("qk_norm")),
+        "moe": a.get("moe") or _mixtral_moe(a),
+        "mla": a.get("mla"),
+        "norm_eps": float(eps) if eps else 1e-5,
         "source": source,
     }
     return arch, []
+
+
+def _mixtral_moe(a: dict[str, Any]) -> dict[str, Any] | None:
+    """Mixtral's config keeps the expert width in intermediate_size (num_local_experts set)."""
+    extra = a.get("extra") or {}
+    if not extra.get("num_local_experts"):
+        return None
+    return {
+        "experts": extra["num_local_experts"],
+        "experts_per_token": extra["num_experts_per_tok"],
+        "expert_intermediate": a["intermediate_size"],
+    }
 
 
 def build_aliases(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -606,14 +638,62 @@ def build_aliases(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def params_fields(e: dict[str, Any], counted: dict[str, Any] | None) -> dict[str, Any]:
+    """params_b / params_exact / params_source: the computed count when there is one."""
+    params = e.get("parameters") or {}
+    published = int(params["exact"]) if params.get("exact") else None
+    stated = params.get("nominal")
+    stated_src = params.get("source")
+    if counted is None:
+        return {
+            "params_b": parse_params_b(params),
+            "params_exact": published,
+            "params_nominal": stated,
+            "params_source": stated_src,
+        }
+    total = int(counted["params"])
+    if published is not None and published != total:
+        # Keep the publisher's exact count; say what the transformers class holds instead.
+        return {
+            "params_b": round(published / 1e9, 3),
+            "params_exact": published,
+            "params_nominal": stated,
+            "params_source": f"{stated_src}; transformers {counted['transformers']} "
+            f"{counted['model_class']} built from the arch numbers holds {total:,} "
+            f"({total - published:+,})",
+        }
+    how = (
+        f"computed: {total:,} parameters of transformers {counted['transformers']} "
+        f"{counted['model_class']} instantiated on the meta device from the arch numbers "
+        "(scripts/count_params.py)"
+    )
+    if counted.get("twin"):
+        how += f"; {counted['twin']}"
+    if params.get("published_total"):
+        how += f"; publisher's total: {params['published_total']} ({stated_src})"
+    elif stated:
+        how += f"; publisher states {stated}" + (f" ({stated_src})" if stated_src else "")
+    return {
+        "params_b": round(total / 1e9, 3),
+        "params_exact": total,
+        "params_nominal": stated,
+        "params_source": how,
+    }
+
+
 def convert_model(
-    e: dict[str, Any], hub_to_id: dict[str, str], aliases: list[str]
+    e: dict[str, Any],
+    hub_to_id: dict[str, str],
+    aliases: list[str],
+    counted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     arch, missing = build_arch(e)
     ctx, ctx_note = parse_context((e.get("context_length") or {}).get("value"))
     lic = e.get("license") or {}
     tok = e.get("tokenizer") or {}
     langs, lang_source = LANGUAGES_BY_FAMILY.get(e["family"], ([], None))
+    if e.get("languages"):  # stated per checkpoint in catalog_additions.yaml
+        langs, lang_source = e["languages"]["value"], e["languages"]["source"]
     base_hub = e.get("base_model")
     notes = list(e.get("notes") or [])
     if ctx_note:
@@ -648,7 +728,6 @@ def convert_model(
         )
     revision, revision_source = pinned_revision(e)
     rd = e.get("release_date") or {}
-    params = e.get("parameters") or {}
     return {
         "id": e["id"],
         "name": e["name"],
@@ -658,10 +737,7 @@ def convert_model(
         "revision": revision,
         "revision_source": revision_source,
         "base_model": base_id,
-        "params_b": parse_params_b(params),
-        "params_exact": int(params["exact"]) if params.get("exact") else None,
-        "params_nominal": params.get("nominal"),
-        "params_source": params.get("source"),
+        **params_fields(e, counted),
         "context_length": ctx,
         "context_source": (e.get("context_length") or {}).get("source"),
         "arch": arch,
@@ -686,7 +762,7 @@ def convert_model(
         "aliases": aliases,
         "tags": tags,
         "notes": notes,
-        "facts_source": f"facts/models.yaml#{e['id']}",
+        "facts_source": e.get("facts_source") or f"facts/models.yaml#{e['id']}",
     }
 
 
@@ -724,12 +800,87 @@ def _load(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe loader
 
 
-def build(facts_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _deep_merge(into: dict[str, Any], patch: dict[str, Any]) -> list[str]:
+    """Apply ``patch`` to ``into`` in place; returns the dotted keys it set."""
+    changed: list[str] = []
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            changed += [f"{key}.{k}" for k in _deep_merge(into[key], value)]
+        else:
+            into[key] = value
+            changed.append(key)
+    return changed
+
+
+# Where a corrected value's source is appended, per top-level facts section.
+_SOURCE_KEY = {
+    "architecture": "curated",
+    "parameters": "source",
+    "context_length": "source",
+    "license": "source",
+    "release_date": "source",
+    "tokenizer": "source",
+}
+
+
+def apply_additions(
+    models: list[dict[str, Any]], licenses: list[dict[str, Any]], additions: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Facts + our curation: drop, correct (each patch with its source), then add entries."""
+    dropped = {d["id"]: d["why"] for d in additions.get("drop") or []}
+    unknown = set(dropped) - {e["id"] for e in models}
+    if unknown:
+        raise SystemExit(f"catalog_additions.yaml drops unknown ids: {sorted(unknown)}")
+    models = [e for e in models if e["id"] not in dropped]
+    by_id = {e["id"]: e for e in models}
+    for fix in additions.get("corrections") or []:
+        entry = by_id.get(fix["id"])
+        if entry is None:
+            raise SystemExit(f"catalog_additions.yaml corrects unknown id {fix['id']!r}")
+        for section, patch in fix["set"].items():
+            if not isinstance(patch, dict):
+                raise SystemExit(f"{fix['id']}: corrections set whole sections ({section})")
+            target = entry.setdefault(section, {}) or {}
+            entry[section] = target
+            keys = _deep_merge(target, patch)
+            if section in _SOURCE_KEY and "source" not in patch:
+                key = _SOURCE_KEY[section]
+                note = f"{', '.join(keys)} from {fix['source']}"
+                if key == "source" and target.get("source") and section != "architecture":
+                    note = f"{target['source']} | curated: {note}"
+                elif key == "curated" and target.get("curated"):
+                    note = f"{target['curated']}; {note}"
+                target[key] = note
+        entry.setdefault("notes", [])
+        entry["notes"] = list(entry["notes"] or []) + [f"curated: {fix['why']}"]
+    added = additions.get("models") or []
+    clash = {e["id"] for e in added} & set(by_id)
+    if clash:
+        raise SystemExit(f"catalog_additions.yaml adds ids already in the facts: {sorted(clash)}")
+    for e in added:
+        e.setdefault("facts_source", f"scripts/catalog_additions.yaml#{e['id']}")
+    new_licenses = additions.get("licenses") or []
+    return models + added, licenses + new_licenses
+
+
+def load_facts(facts_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The facts files with ``scripts/catalog_additions.yaml`` applied."""
     models = _load(facts_dir / "models.yaml")
     licenses = _load(facts_dir / "licenses.yaml")
+    additions = _load(ADDITIONS_FILE) if ADDITIONS_FILE.exists() else {}
+    return apply_additions(models, licenses, additions or {})
+
+
+def load_params() -> dict[str, dict[str, Any]]:
+    return (_load(PARAMS_FILE) or {}) if PARAMS_FILE.exists() else {}
+
+
+def build(facts_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    models, licenses = load_facts(facts_dir)
+    params = load_params()
     hub_to_id = {e["hub_repo_id"].lower(): e["id"] for e in models if e.get("hub_repo_id")}
     aliases = build_aliases(models)
-    catalog = [convert_model(e, hub_to_id, aliases[e["id"]]) for e in models]
+    catalog = [convert_model(e, hub_to_id, aliases[e["id"]], params.get(e["id"])) for e in models]
     table = [convert_license(e) for e in licenses]
     unknown = {str(k) for k in LICENSE_TERMS} - {e["id"] for e in licenses}
     if unknown:

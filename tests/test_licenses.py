@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _facts import curated_facts
 
 from llmselect.catalog import Catalog, LicenseRef, ModelSpec, load_catalog
 from llmselect.errors import LLMSelectError
@@ -25,7 +26,7 @@ def _read_yaml(text: str) -> object:
 
 @pytest.fixture(scope="module")
 def facts_licenses(facts_root: Path) -> dict[str, dict]:
-    entries = _read_yaml((facts_root / "licenses.yaml").read_text(encoding="utf-8"))
+    _, entries = curated_facts(facts_root)
     return {e["id"]: e for e in entries}
 
 
@@ -62,7 +63,7 @@ def test_commercial_verdict_per_class(model, allowed, license_id) -> None:
 
 
 def test_verdicts_follow_the_facts_for_current_terms(facts_root: Path) -> None:
-    models = _read_yaml((facts_root / "models.yaml").read_text(encoding="utf-8"))
+    models, _ = curated_facts(facts_root)
     for entry in models:
         v = verdict(entry["id"], "commercial")
         assert v.allowed == (entry["license"]["commercial_use"] or "unknown"), entry["id"]

@@ -1,0 +1,216 @@
+"""The transformers model with a catalog ``ArchSpec``'s layout, built on the meta device.
+
+The catalog's exact parameter counts (``params_exact``) are computed here: the architecture
+numbers go into the transformers config class of the checkpoint's ``model_type`` and the model is
+instantiated on the meta device (shapes only, no storage), so the count is what the publisher's
+own modelling code holds. ``scripts/count_params.py`` writes the counts; the catalog tests rebuild
+them. Checkpoints whose modelling code exists only as remote code are built with the transformers
+class that has the same modules (named in ``LAYOUT_TWINS`` with the reason).
+
+Imports transformers and torch lazily: only scripts and tests call this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmselect.errors import LLMSelectError
+
+if TYPE_CHECKING:
+    from llmselect.catalog import ArchSpec
+
+# Remote-code checkpoints → the transformers class with the same parameter tensors, and why.
+LAYOUT_TWINS: dict[str, tuple[str, str]] = {
+    "internlm3": (
+        "llama",
+        "InternLM3 modelling code (remote) has Llama's modules; with qkv_bias and bias false it "
+        "adds no bias tensors",
+    ),
+    "internlm2": ("llama", "InternLM2 fuses q/k/v into wqkv (no bias): the same tensor sizes"),
+    "baichuan": ("llama", "Baichuan fuses q/k/v into W_pack (no bias): the same tensor sizes"),
+    "minicpm": ("llama", "MiniCPM modelling code (remote) is Llama's plus scalar scales"),
+    "qwen": ("qwen2", "Qwen-1 c_attn is q/k/v with bias and c_proj without: Qwen2's tensors"),
+    "internlm": (
+        "llama",
+        "InternLM (v1) modelling code (remote) is Llama's with bias on q, k, v and o "
+        "(Llama's attention_bias)",
+    ),
+    "chatglm": ("glm", "ChatGLM2/3 and GLM-4 (remote code) have the tensors of transformers' Glm"),
+    "yi": ("llama", "Yi is published as a Llama checkpoint"),
+}
+
+
+@dataclass(frozen=True)
+class HFCount:
+    """Parameters of the transformers model built for an ``ArchSpec``."""
+
+    total: int
+    model_class: str
+    transformers_version: str
+
+
+def _model_type(arch: ArchSpec) -> str:
+    mt = arch.model_type
+    if mt == "chatglm" and arch.family != "glm":
+        raise LLMSelectError("ChatGLM-6B (v1) has a GLM-130B layout that transformers lacks")
+    if mt in LAYOUT_TWINS:
+        mt = LAYOUT_TWINS[mt][0]
+    if mt is None:
+        mt = {"llama": "llama", "glm": "glm", "gpt2": "gpt2", "bloom": "bloom"}.get(arch.family)
+    if arch.model_type == "internlm":
+        return "llama-all-bias"
+    if mt == "llama" and arch.qkv_bias and not arch.mlp_bias:
+        mt = "qwen2"  # bias on q, k and v only: Qwen2's layout (Llama's bias flag adds o_proj's)
+    if mt is None:
+        raise LLMSelectError(
+            f"no transformers layout for family {arch.family!r} without model_type"
+        )
+    return mt
+
+
+def hf_config_kwargs(arch: ArchSpec) -> tuple[str, dict[str, Any]]:
+    """The transformers ``model_type`` and the config keywords that fix every tensor shape."""
+    mt = _model_type(arch)
+    if mt == "gpt2":
+        return mt, dict(
+            n_embd=arch.hidden,
+            n_layer=arch.layers,
+            n_head=arch.heads,
+            n_inner=arch.intermediate,
+            vocab_size=arch.vocab,
+            n_positions=arch.max_position,
+            tie_word_embeddings=arch.tied_embeddings,
+        )
+    if mt == "gptj":
+        return mt, dict(
+            n_embd=arch.hidden,
+            n_layer=arch.layers,
+            n_head=arch.heads,
+            n_inner=arch.intermediate,
+            vocab_size=arch.vocab,
+            n_positions=arch.max_position,
+            tie_word_embeddings=arch.tied_embeddings,
+        )
+    if mt == "bloom":
+        return mt, dict(
+            hidden_size=arch.hidden,
+            n_layer=arch.layers,
+            n_head=arch.heads,
+            vocab_size=arch.vocab,
+            tie_word_embeddings=arch.tied_embeddings,
+        )
+    kw: dict[str, Any] = dict(
+        hidden_size=arch.hidden,
+        num_hidden_layers=arch.layers,
+        num_attention_heads=arch.heads,
+        num_key_value_heads=arch.kv_heads,
+        intermediate_size=arch.intermediate,
+        vocab_size=arch.vocab,
+        tie_word_embeddings=arch.tied_embeddings,
+        head_dim=arch.head_size,
+    )
+    if mt == "llama-all-bias":
+        mt = "llama"
+        kw.update(attention_bias=True, mlp_bias=arch.mlp_bias)
+    elif mt in ("llama", "mistral"):
+        kw.update(attention_bias=arch.qkv_bias, mlp_bias=arch.mlp_bias)
+        if mt == "mistral":
+            kw.pop("mlp_bias")
+    elif mt in ("qwen3", "glm", "glm4"):
+        kw.update(attention_bias=arch.qkv_bias)
+        if mt != "qwen3":
+            kw.update(partial_rotary_factor=arch.rope_fraction)
+    elif mt in ("gemma", "gemma2", "gemma3_text", "phi3", "qwen2"):
+        pass
+    elif mt == "mixtral":
+        moe = _need_moe(arch)
+        kw.update(num_local_experts=moe.experts, num_experts_per_tok=moe.experts_per_token)
+        kw["intermediate_size"] = moe.expert_intermediate
+    elif mt == "qwen3_moe":
+        moe = _need_moe(arch)
+        kw.update(
+            attention_bias=arch.qkv_bias,
+            num_experts=moe.experts,
+            num_experts_per_tok=moe.experts_per_token,
+            moe_intermediate_size=moe.expert_intermediate,
+            decoder_sparse_step=moe.layer_step,
+            mlp_only_layers=list(range(moe.dense_layers)),
+        )
+    elif mt == "glm4_moe":
+        moe = _need_moe(arch)
+        kw.update(
+            attention_bias=arch.qkv_bias,
+            use_qk_norm=arch.qk_norm,
+            partial_rotary_factor=arch.rope_fraction,
+            **_deepseek_moe(moe),
+        )
+    elif mt in ("deepseek_v2", "deepseek_v3"):
+        kw.update(_mla(arch))
+        kw.pop("head_dim")
+        if arch.moe is not None:
+            kw.update(_deepseek_moe(arch.moe))
+        else:  # a dense MLA model (MiniCPM3): every layer keeps the dense MLP
+            kw.update(first_k_dense_replace=arch.layers, n_routed_experts=1, n_shared_experts=1)
+    else:
+        raise LLMSelectError(f"no transformers layout for model_type {arch.model_type!r}")
+    return mt, kw
+
+
+def _need_moe(arch: ArchSpec):  # type: ignore[no-untyped-def]
+    if arch.moe is None:
+        raise LLMSelectError(f"model_type {arch.model_type!r} needs the arch's moe numbers")
+    return arch.moe
+
+
+def _deepseek_moe(moe) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    shared = moe.shared_intermediate
+    if (
+        moe.shared_experts
+        and shared is not None
+        and shared != moe.shared_experts * (moe.expert_intermediate)
+    ):
+        raise LLMSelectError("DeepSeek-style shared experts are expert-sized")
+    return dict(
+        n_routed_experts=moe.experts,
+        num_experts_per_tok=moe.experts_per_token,
+        moe_intermediate_size=moe.expert_intermediate,
+        n_shared_experts=moe.shared_experts,
+        first_k_dense_replace=moe.dense_layers,
+        n_group=1,
+        topk_group=1,
+    )
+
+
+def _mla(arch: ArchSpec) -> dict[str, Any]:
+    if arch.mla is None:
+        raise LLMSelectError(f"model_type {arch.model_type!r} needs the arch's mla numbers")
+    m = arch.mla
+    return dict(
+        kv_lora_rank=m.kv_lora_rank,
+        q_lora_rank=m.q_lora_rank,
+        qk_nope_head_dim=m.qk_nope_head_dim,
+        qk_rope_head_dim=m.qk_rope_head_dim,
+        v_head_dim=m.v_head_dim,
+    )
+
+
+def build_meta_model(arch: ArchSpec):  # type: ignore[no-untyped-def]
+    """The transformers causal-LM for ``arch`` on the meta device (no weights allocated)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    model_type, kw = hf_config_kwargs(arch)
+    # Special-token ids do not shape any tensor; a class default can exceed a smaller vocab.
+    config = AutoConfig.for_model(model_type, pad_token_id=None, **kw)
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
+
+
+def count_hf_params(arch: ArchSpec) -> HFCount:
+    """Exact parameter count of the transformers model with ``arch``'s layout."""
+    import transformers
+
+    model = build_meta_model(arch)
+    total = sum(p.numel() for p in model.parameters())
+    return HFCount(total, type(model).__name__, transformers.__version__)

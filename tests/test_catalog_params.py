@@ -1,0 +1,150 @@
+"""Exact parameter counts and the sources of the curated catalog entries.
+
+Every ``params_exact`` computed by scripts/count_params.py is rebuilt here: the transformers class
+of the entry's ``model_type`` is instantiated on the meta device from the catalog's architecture
+numbers and must hold exactly that many parameters. Where the publisher prints a total with
+decimals (a model card's "8.2B"), the count must round to it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmselect.catalog import load_catalog
+
+ADDITIONS = Path(__file__).resolve().parents[1] / "scripts" / "catalog_additions.yaml"
+
+# One of each layout in the default tier; the whole catalog in the slow tier.
+REPRESENTATIVE = [
+    "qwen2.5-7b",  # Qwen2: q/k/v bias
+    "qwen3-0.6b",  # Qwen3: QK-norm, head_dim != hidden/heads, tied
+    "qwen3-30b-a3b",  # Qwen3-MoE: 128 routed experts
+    "llama-2-7b",
+    "meta-llama-3-8b",
+    "gemma-7b",  # tied, head_dim 256
+    "chatglm3-6b",  # GLM: multi-query groups, half-rotary
+    "mixtral-8x7b",
+    "internlm2-7b",  # remote code with Llama's tensors
+    "gpt2",
+    "bloom-560m",
+    "baichuan-7b",  # a published exact count
+]
+
+
+def _computed(catalog) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.id for m in catalog if m.params_source and m.params_source.startswith("computed:")]
+
+
+@pytest.fixture(scope="module")
+def catalog():  # type: ignore[no-untyped-def]
+    return load_catalog()
+
+
+def _check(spec) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("transformers")
+    from llmselect.hf_arch import count_hf_params
+
+    got = count_hf_params(spec.arch)
+    assert got.total == spec.params_exact, spec.id
+    assert got.model_class in spec.params_source or "published" in spec.params_source
+
+
+@pytest.mark.parametrize("mid", REPRESENTATIVE)
+def test_params_exact_rebuilt_on_meta(catalog, mid: str) -> None:
+    spec = catalog.get(mid)
+    assert spec.arch is not None and spec.params_exact is not None
+    _check(spec)
+
+
+@pytest.mark.slow
+def test_every_params_exact_rebuilt_on_meta(catalog) -> None:
+    for mid in _computed(catalog):
+        _check(catalog.get(mid))
+
+
+def test_representatives_cover_every_layout(catalog) -> None:
+    computed = [catalog.get(m) for m in _computed(catalog)]
+    assert {m.id for m in computed} >= {catalog.get(m).id for m in REPRESENTATIVE}
+    assert len(computed) > 100
+
+
+def test_counts_round_to_the_published_totals(catalog) -> None:
+    """A model card's total with decimals ("8.2B") is the computed count, rounded."""
+    checked = 0
+    for spec in catalog:
+        src = spec.params_source or ""
+        m = re.search(r"publisher's total: ([\d.]+)B", src)
+        if not m or spec.params_exact is None:
+            continue
+        stated = m.group(1)
+        decimals = len(stated.split(".")[1]) if "." in stated else 0
+        assert round(spec.params_exact / 1e9, decimals) == pytest.approx(float(stated)), spec.id
+        checked += 1
+    assert checked >= 1
+
+
+def test_published_exact_counts_agree(catalog) -> None:
+    # Baichuan's README prints exact totals: the computed count is the same number.
+    assert catalog.get("baichuan-7b").params_exact == 7_000_559_616
+    assert catalog.get("baichuan-13b-base").params_exact == 13_264_901_120
+    # Gemma-7B is 8.54B (tied 256k-row embeddings), not its nominal 7B.
+    assert catalog.get("gemma-7b").params_b == pytest.approx(8.538, abs=1e-3)
+
+
+def _additions() -> dict:
+    return yaml.safe_load(ADDITIONS.read_text(encoding="utf-8"))
+
+
+def test_new_entries_carry_their_sources(catalog) -> None:
+    from llmselect.licenses import load_licenses
+    from llmselect.tokenizers.spec import load_tokenizer_catalog
+
+    licenses = load_licenses()
+    tokenizers = load_tokenizer_catalog()
+    added = [e["id"] for e in _additions()["models"]]
+    assert added
+    for mid in added:
+        spec = catalog.get(mid)
+        assert spec.facts_source == f"scripts/catalog_additions.yaml#{mid}"
+        assert spec.arch is not None and spec.arch.source, mid
+        assert spec.arch.model_type, mid
+        assert spec.params_exact and spec.params_source.startswith("computed:"), mid
+        assert spec.license and spec.license.id and spec.license.source, mid
+        assert licenses.find(spec.license.id) is not None, mid
+        assert spec.release_date and spec.release_date_source, mid
+        assert spec.context_length and spec.context_source, mid
+        assert spec.languages and spec.languages_source, mid
+        for s in spec.scores:
+            assert s.source and s.setting and 0 <= s.value <= 100, (mid, s.benchmark)
+        if spec.tokenizer is not None:
+            assert tokenizers.get(spec.tokenizer).id == spec.tokenizer, mid
+        else:
+            assert any("tokenizer" in n for n in spec.notes), mid
+
+
+def test_corrections_say_where_each_value_was_read(catalog) -> None:
+    for fix in _additions()["corrections"]:
+        assert fix["source"] and fix["why"], fix["id"]
+        spec = catalog.get(fix["id"])
+        assert f"curated: {fix['why']}" in spec.notes
+        if "architecture" in fix["set"] and "source" not in fix["set"]["architecture"]:
+            assert fix["source"] in spec.arch.source, fix["id"]
+
+
+def test_dropped_entries_are_gone(catalog) -> None:
+    for d in _additions()["drop"]:
+        assert catalog.find(d["id"]) is None
+
+
+def test_moe_and_qk_norm_fields(catalog) -> None:
+    moe = catalog.get("qwen3-235b-a22b").arch
+    assert moe.moe.experts == 128 and moe.moe.experts_per_token == 8
+    assert moe.moe.expert_intermediate == 1536 and moe.qk_norm and not moe.qkv_bias
+    assert catalog.get("mixtral-8x7b").arch.moe.experts == 8
+    assert catalog.get("qwen3-8b").arch.head_dim == 128
+    assert catalog.get("qwen2.5-32b").arch.norm_eps == 1e-5  # official config, not 1e-6
+    assert catalog.get("qwen2.5-7b").arch.norm_eps == 1e-6
