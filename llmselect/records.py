@@ -46,6 +46,11 @@ class Measurement(BaseModel, frozen=True):
     subset: str = Field(default="", description="Corpus/lang, task, or bs/seq/dtype point")
     n: int | None = None
     stderr: float | None = None
+    samples: list[float] | None = Field(
+        default=None,
+        description="The repeated measurements behind a measured value, in run order (same "
+        "unit), so a later run can tell a change from run-to-run spread",
+    )
     params: dict[str, ParamValue] = Field(default_factory=dict)
     source: str | None = Field(default=None, description="Where a published value comes from")
     status: Status = "ok"

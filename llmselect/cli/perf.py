@@ -128,7 +128,9 @@ def measure(
     new_tokens: Annotated[int, typer.Option(min=0, help="Decode steps timed.")] = 32,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed rounds first.")] = 2,
     iterations: Annotated[int, typer.Option(min=1, help="Timed prefills.")] = 5,
-    threads: Annotated[int | None, typer.Option(help="CPU threads in the child.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads in the child (default 1 on CPU).")
+    ] = None,
     memory_cap_mib: Annotated[
         float | None, typer.Option(help="Memory the child may use; beyond it = does not fit.")
     ] = None,
@@ -220,6 +222,9 @@ def sweep(
     new_tokens: Annotated[int, typer.Option(min=0)] = 32,
     warmup: Annotated[int, typer.Option(min=0)] = 2,
     iterations: Annotated[int, typer.Option(min=1)] = 5,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads per point (default 1 on CPU).")
+    ] = None,
     memory_cap_mib: Annotated[float | None, typer.Option()] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -239,7 +244,7 @@ def sweep(
     records = run_sweep(
         names, pts, out_dir,
         probe_options={"device": device, "dtype": dt.name, "new_tokens": new_tokens,
-                       "warmup": warmup, "iterations": iterations,
+                       "warmup": warmup, "iterations": iterations, "threads": threads,
                        "memory_cap_mib": memory_cap_mib},
         command="perf sweep",
     )  # fmt: skip

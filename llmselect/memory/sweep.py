@@ -192,10 +192,11 @@ def _header(info: Any, gpu: dict[str, str]) -> str:
         + f", torch {torch_v}, {info.cpu_count} CPU cores, {info.platform}.",
         "",
         "Measured peak = device memory the child process needed (CUDA: NVML context + "
-        "torch peak reserved; CPU: peak RSS above the RSS after imports). Estimate = "
+        "torch peak reserved; CPU: peak RSS above the RSS after imports); process peak = the "
+        "whole process at its peak, as peers report it. Estimate = "
         "`llmselect.memory.estimate` for the same point; error = (est − measured) / measured. "
         "Latency: p50 (p90) after warm-up; roofline share = bandwidth floor ÷ measured "
-        "decode step.",
+        "decode step. Threads = CPU threads of the point (1 unless --threads).",
         "",
     ]
     return "\n".join(lines)
@@ -216,17 +217,18 @@ def render_table(records: Iterable[Any], header: str = "") -> str:
         if r.metric == "fits":
             row["params"] = r.params
     cols = (
-        "| model | point | fits | measured peak MiB | estimated peak MiB | error % "
-        "| prefill ms p50 (p90) | decode ms/token p50 (p90) | tok/s | roofline share |"
+        "| model | point | threads | fits | measured peak MiB | process peak MiB "
+        "| estimated peak MiB | error % | prefill ms p50 (p90) | decode ms/token p50 (p90) "
+        "| tok/s | roofline share |"
     )
-    out = [header, cols, "|" + "---|" * 10]
+    out = [header, cols, "|" + "---|" * 12]
     for (model, subset), row in rows.items():
         fits = row.get("fits")
         if fits == 0:
             reason = str(row["params"].get("reason", "does not fit"))[:80]
             out.append(
-                f"| {model} | {subset} | **no**: {reason} | | "
-                f"{_fmt(row.get('est_peak_memory_mib'))} | | | | | |"
+                f"| {model} | {subset} | {row['params'].get('threads', '')} | **no**: {reason} "
+                f"| | | {_fmt(row.get('est_peak_memory_mib'))} | | | | | |"
             )
             continue
         out.append(
@@ -235,8 +237,10 @@ def render_table(records: Iterable[Any], header: str = "") -> str:
                 [
                     model,
                     subset,
+                    str(row["params"].get("cpu_threads", row["params"].get("threads", ""))),
                     "yes",
                     _fmt(row.get("peak_memory_mib")),
+                    _fmt(row.get("peak_process_memory_mib")),
                     _fmt(row.get("est_peak_memory_mib")),
                     _fmt(row.get("est_error_pct"), "+.1f"),
                     f"{_fmt(row.get('prefill_ms'), '.1f')} "

@@ -8,11 +8,18 @@ reason, and the next point runs. Next to each measurement the probe stores the a
 of the same point (``est_peak_memory_mib``) and its relative error, and, where the device's memory
 bandwidth is known, the decode step as a share of the bandwidth roofline.
 
+CPU points run with a pinned thread count (``threads``, 1 unless set; stored in ``params``): with
+as many threads as cores, a loaded machine's contention, not the model, decides the timing.
+Prefill computes the last position's logits only, as serving does.
+
 Records per point, subset ``bs=<B>,seq=<T>,dtype=<dtype>``:
 ``peak_memory_mib`` (measured; on CUDA also ``peak_vram_mib``, ``peak_allocated_mib``,
 ``peak_reserved_mib``, ``cuda_context_mib``), ``prefill_ms`` (+ ``_p90``),
 ``decode_ms_per_token`` (+ ``_p90``), ``decode_tokens_per_s``, ``decode_roofline_share``,
-``est_peak_memory_mib`` (+ its parts), ``est_error_pct`` and ``fits`` (1 or 0).
+``est_peak_memory_mib`` (+ its parts), ``est_error_pct`` and ``fits`` (1 or 0); memory also
+as ``peak_process_memory_mib`` (the whole process at its peak, as peers report it),
+``peak_memory_over_runtime_mib`` (the increase over the loaded runtime) and
+``runtime_memory_mib`` (the loaded runtime before the model is built).
 """
 
 from __future__ import annotations
@@ -52,7 +59,9 @@ class ReferenceLatencyConfig(ProbeConfig):
     iterations: int = Field(default=5, ge=1, description="Timed prefills per point.")
     decode_runs: int = Field(default=1, ge=1, description="Timed decode runs of new_tokens steps.")
     seed: int = Field(default=0, description="Seed of the random weights and prompt.")
-    threads: int | None = Field(default=None, description="CPU threads in the child (torch).")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads in the child (torch); default 1 on CPU."
+    )
     memory_cap_mib: float | None = Field(
         default=None, description="Memory the child may use (CPU: address space; CUDA: fraction)."
     )
@@ -83,6 +92,9 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         # The child must import this very package, wherever the parent found it.
         pkg_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        if spec.get("threads"):  # size the OpenMP/MKL pools before torch starts them
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[var] = str(spec["threads"])
         started = time.perf_counter()
         try:
             proc = subprocess.run(
@@ -136,16 +148,23 @@ def worker_spec(
         "iterations": cfg.iterations,
         "decode_runs": cfg.decode_runs,
         "seed": cfg.seed,
-        "threads": cfg.threads,
+        "threads": point_threads(cfg.threads, device),
         "memory_cap_mib": cfg.memory_cap_mib,
     }
+
+
+def point_threads(threads: int | None, device: str) -> int | None:
+    """Threads of a point: as given, else 1 on CPU (None on CUDA: the library's default)."""
+    if threads:
+        return threads
+    return None if device.startswith("cuda") else 1
 
 
 class ReferenceLatencyProbe(Probe):
     """Peak memory and latency of a random-weight reference model, one child process per point."""
 
     name = "reference_latency"
-    version = 1
+    version = 2  # 2: 1 CPU thread by default, last-position prefill logits, tiled random init
     description = "Measured peak memory, prefill ms and decode ms/token (child process per point)."
     Config = ReferenceLatencyConfig
 
@@ -216,7 +235,10 @@ class ReferenceLatencyProbe(Probe):
             "warmup": spec["warmup"],
             "iterations": spec["iterations"],
             "torch": result.get("torch"),
+            "prefill_logits": "last position",
         }
+        if spec.get("threads"):
+            params["threads"] = spec["threads"]
         for key in ("driver", "cpu_threads", "memory_cap_mib"):
             val = result.get(key, spec.get(key))
             if val is not None:
@@ -260,6 +282,13 @@ class ReferenceLatencyProbe(Probe):
         peak = float(result["peak_memory_mib"])
         yield rec("fits", 1.0, "bool", True)
         yield rec("peak_memory_mib", peak, "MiB", False)
+        for key, metric, meaning in (
+            ("peak_process_mib", "peak_process_memory_mib", "process total at peak"),
+            ("peak_over_runtime_mib", "peak_memory_over_runtime_mib", "increase over runtime"),
+            ("runtime_mib", "runtime_memory_mib", "loaded runtime before the model"),
+        ):
+            if result.get(key) is not None:
+                yield rec(metric, float(result[key]), "MiB", False, extra={"memory": meaning})
         if device.startswith("cuda"):
             yield rec("peak_vram_mib", peak, "MiB", False)
             for key in ("peak_allocated_mib", "peak_reserved_mib", "cuda_context_mib"):

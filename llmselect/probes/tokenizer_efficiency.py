@@ -55,13 +55,17 @@ def corpus_texts(corpus: Any, lang: str) -> list[str]:
     return [t for t in (s.text.strip() for s in corpus.segments if s.lang == lang) if t]
 
 
-def parallel_pairs(corpus: Any) -> list[tuple[str, str]]:
-    """``(zh, en)`` stripped texts for every pair_id present on both sides."""
-    sides: dict[str, dict[str, str]] = {}
+def lang_segments(corpus: Any, lang: str) -> list[tuple[str | None, str]]:
+    """``(pair_id, stripped text)`` of every non-empty segment of one language, in order.
+
+    A pair id seen twice on one side counts its last segment in the parity ratio.
+    """
+    out: list[tuple[str | None, str]] = []
     for seg in corpus.segments:
-        if seg.pair_id is not None and seg.lang in LANGS and seg.text.strip():
-            sides.setdefault(seg.pair_id, {})[seg.lang] = seg.text.strip()
-    return [(p["zh"], p["en"]) for p in sides.values() if "zh" in p and "en" in p]
+        text = seg.text.strip()
+        if seg.lang == lang and text:
+            out.append((seg.pair_id, text))
+    return out
 
 
 def get_corpus(config_corpus: str, ctx: RunContext) -> Any:
@@ -109,11 +113,17 @@ class TokenizerEfficiencyProbe(Probe):
                 )
             )  # fmt: skip
 
+        # Each segment is encoded once; the parity ratio reuses the counts by pair id.
+        tokens_by_pair: dict[str, dict[str, int]] = {}
         for lang in LANGS:
-            texts = corpus_texts(corpus, lang)
-            if not texts:
+            segments = lang_segments(corpus, lang)
+            if not segments:
                 continue
+            texts = [text for _pair, text in segments]
             ids = tok.encode_batch(texts, threads)
+            for (pair_id, _text), row in zip(segments, ids, strict=True):
+                if pair_id is not None:
+                    tokens_by_pair.setdefault(pair_id, {})[lang] = len(row)
             stats = text_stats(tok, texts, ids, han=(lang == "zh"))
             subset = f"{corpus.name}/{lang}"
             n = len(texts)
@@ -135,14 +145,11 @@ class TokenizerEfficiencyProbe(Probe):
             if lang == "zh" and stats["han_chars"]:
                 share = stats["single_han"] / stats["han_chars"]
                 rec("han_single_token_share", share, "fraction", True, subset, n)
-        pairs = parallel_pairs(corpus)
-        if pairs:
-            zh_ids = tok.encode_batch([z for z, _ in pairs], threads)
-            en_ids = tok.encode_batch([e for _, e in pairs], threads)
-            en_tokens = sum(map(len, en_ids))
-            if en_tokens:
-                ratio = sum(map(len, zh_ids)) / en_tokens
-                rec("zh_en_parity_ratio", ratio, "ratio", False, f"{corpus.name}/zh-en", len(pairs))
+        pairs = [c for c in tokens_by_pair.values() if "zh" in c and "en" in c]
+        en_tokens = sum(c["en"] for c in pairs)
+        if pairs and en_tokens:
+            ratio = sum(c["zh"] for c in pairs) / en_tokens
+            rec("zh_en_parity_ratio", ratio, "ratio", False, f"{corpus.name}/zh-en", len(pairs))
         rec("vocab_size_tokens", tok.vocab_size, "tokens", None, "vocab", 1)
         return out
 

@@ -3,31 +3,45 @@
 Target and text as in ``tokenizer_efficiency`` (``ctx.extra["corpus"]`` or ``config.corpus``).
 Two modes per language (subset ``<corpus>/<lang>``, n = segments):
 
-Metrics ``{single,batch}_{chars,tokens}_per_s`` (+ ``_p90``), higher is better.
+Metrics ``{single,batch}_{chars,tokens}_per_s`` (+ ``_p90``), higher is better; and
+``{single,batch}_chars_per_cpu_s``: characters per second of this process's CPU time (all
+threads), the encoding's cost, which other processes on a shared machine barely move.
 
 * ``single``: one segment per call, in a Python loop (latency-bound use, e.g. a chat turn);
 * ``batch``: all segments in one ``encode_batch`` call with ``threads`` threads (``params``
   holds the requested and the effective count: ``tokenizers`` sizes its pool once per process
   and ``TOKENIZERS_PARALLELISM=false`` turns it off).
 
-Each mode runs one warm-up pass and ``repeats`` timed passes over all segments. ``value`` is the
-rate at the median pass time; the ``_p90`` sibling is the rate at the 90th-percentile (slow)
-pass time. The timed section calls the library and sums lengths, nothing more.
+The timing runs in a fresh child process (``_throughput_worker``), so earlier probes of the run
+do not disturb it. Each mode has its own warm-up, then ``repeats`` timed passes, each pass
+long enough (``min_pass_s``) to be timed stably: the texts are encoded ``loops`` times per pass
+(in ``params``). ``value`` is the rate at the median pass time, the ``_p90`` sibling the rate at
+the 90th-percentile (slow) pass time, and ``samples`` keeps every pass's rate, so a later
+report can tell a change from run-to-run spread.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from llmselect.errors import LLMSelectError
 from llmselect.measure import summarize
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
-from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus, get_tokenizer
+from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
 from llmselect.tokenizers.base import cpu_threads
+
+WORKER_MODULE = "llmselect.probes._throughput_worker"
 
 
 class TokenizerThroughputConfig(ProbeConfig):
@@ -39,6 +53,13 @@ class TokenizerThroughputConfig(ProbeConfig):
     )
     repeats: int = Field(default=5, ge=1, le=100, description="timed passes per mode")
     threads: int = Field(default=0, ge=0, description="batch-mode threads (0 = all CPU cores)")
+    warmup_s: float = Field(
+        default=0.2, ge=0, description="untimed encoding per mode before timing, seconds"
+    )
+    min_pass_s: float = Field(
+        default=0.25, ge=0, description="shortest timed pass, seconds (texts repeat to fill it)"
+    )
+    timeout_s: float = Field(default=600, gt=0, description="wall-clock limit of the child")
 
 
 def time_single(encode: Callable[[str], list[int]], texts: Sequence[str]) -> tuple[float, int]:
@@ -62,12 +83,40 @@ def time_batch(
     return elapsed, sum(map(len, rows))
 
 
+def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Time one tokenizer in a child process; returns the worker's result."""
+    with tempfile.TemporaryDirectory(prefix="llmselect-throughput-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        env = dict(os.environ)
+        pkg_root = str(Path(__file__).resolve().parents[2])  # the child imports this package
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", WORKER_MODULE, str(spec_path), str(result_path)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise LLMSelectError(f"throughput worker timed out after {timeout_s:.0f} s") from exc
+        if not result_path.is_file():
+            tail = (proc.stderr or proc.stdout or "").strip()[-1500:]
+            raise LLMSelectError(f"throughput worker exited {proc.returncode}: {tail}")
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    if result.get("status") != "ok":
+        raise LLMSelectError(f"throughput worker failed: {result.get('error')}")
+    return result
+
+
 class TokenizerThroughputProbe(Probe):
     """Characters/s and tokens/s, one text at a time and batched."""
 
     name: ClassVar[str] = "tokenizer_throughput"
     target_kind: ClassVar[str] = "tokenizer"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: fresh process, sized passes, all single passes first
     requires: ClassVar[frozenset[str]] = frozenset({"tokenizer"})
     description: ClassVar[str] = (
         "Encoding speed (chars/s, tokens/s; p50 and p90) per language, single text and batched"
@@ -77,44 +126,60 @@ class TokenizerThroughputProbe(Probe):
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
         cfg: TokenizerThroughputConfig = self.config  # type: ignore[assignment]
         corpus = get_corpus(cfg.corpus, ctx)
-        tok = get_tokenizer(target, ctx)
         threads = cfg.threads or int(ctx.extra.get("threads") or 0) or cpu_threads()
+        texts = {lang: corpus_texts(corpus, lang) for lang in LANGS}
+        texts = {lang: t for lang, t in texts.items() if t}
+        if not texts:
+            return []
+        folder = ctx.extra.get("tokenizer_dir")
+        spec = {
+            "tokenizer": target.model_dump(mode="json"),
+            "tokenizer_dir": str(folder) if folder else None,
+            "texts": texts,
+            "threads": threads,
+            "repeats": cfg.repeats,
+            "warmup_s": cfg.warmup_s,
+            "min_pass_s": cfg.min_pass_s,
+        }
+        result = run_worker(spec, cfg.timeout_s)
         out: list[Measurement] = []
-        for lang in LANGS:
-            texts = corpus_texts(corpus, lang)
-            if not texts:
-                continue
-            chars = sum(len(t) for t in texts)
-            subset = f"{corpus.name}/{lang}"
-            modes: dict[str, tuple[Callable[[], tuple[float, int]], int]] = {
-                "single": (lambda texts=texts: time_single(tok.encode, texts), 1),
-                "batch": (
-                    lambda texts=texts: time_batch(tok.encode_batch, texts, threads),
-                    tok.batch_threads(threads),
-                ),
+        for mode in result["modes"]:
+            lang, chars, tokens, loops = mode["lang"], mode["chars"], mode["tokens"], mode["loops"]
+            times = summarize(mode["pass_s"])
+            params: dict[str, Any] = {
+                **result["describe"],
+                "mode": mode["mode"],
+                "threads": mode["threads"],
+                "threads_requested": mode["threads_requested"],
+                "repeats": cfg.repeats,
+                "loops": loops,
+                "isolation": "child process",
+                "chars": chars,
+                "tokens": tokens,
             }
-            for mode, (timed, effective) in modes.items():
-                timed()  # warm-up: caches, thread pool start
-                runs = [timed() for _ in range(cfg.repeats)]
-                tokens = runs[0][1]
-                times = summarize([r[0] for r in runs])
-                params: dict[str, Any] = {
-                    **tok.describe(),
-                    "mode": mode,
-                    "threads": effective if mode == "batch" else 1,
-                    "threads_requested": threads if mode == "batch" else 1,
-                    "repeats": cfg.repeats,
-                    "chars": chars,
-                    "tokens": tokens,
-                }
-                for unit_name, amount in (("chars", chars), ("tokens", tokens)):
-                    for suffix, seconds in (("", times.p50), ("_p90", times.p90)):
-                        out.append(
-                            self.record(
-                                ctx, target.id, f"{mode}_{unit_name}_per_s{suffix}",
-                                amount / seconds if seconds > 0 else float("inf"),
-                                f"{unit_name}/s", higher_is_better=True, subset=subset,
-                                n=len(texts), params=params,
-                            )
-                        )  # fmt: skip
+            for unit_name, amount in (("chars", chars), ("tokens", tokens)):
+                per_pass = amount * loops
+                rates = [per_pass / s if s > 0 else float("inf") for s in mode["pass_s"]]
+                for suffix, seconds in (("", times.p50), ("_p90", times.p90)):
+                    out.append(
+                        self.record(
+                            ctx, target.id, f"{mode['mode']}_{unit_name}_per_s{suffix}",
+                            per_pass / seconds if seconds > 0 else float("inf"),
+                            f"{unit_name}/s", higher_is_better=True, subset=f"{corpus.name}/{lang}",
+                            n=len(texts[lang]), params=params,
+                            samples=rates if not suffix else None,
+                        )
+                    )  # fmt: skip
+            cpu = mode["pass_cpu_s"]
+            cpu_rates = [chars * loops / s if s > 0 else float("inf") for s in cpu]
+            median_cpu = summarize(cpu).p50
+            out.append(
+                self.record(
+                    ctx, target.id, f"{mode['mode']}_chars_per_cpu_s",
+                    chars * loops / median_cpu if median_cpu > 0 else float("inf"),
+                    "chars/CPU-s", higher_is_better=True, subset=f"{corpus.name}/{lang}",
+                    n=len(texts[lang]), params={**params, "clock": "process CPU time"},
+                    samples=cpu_rates,
+                )
+            )  # fmt: skip
         return out

@@ -9,6 +9,7 @@ One call contract for every family::
     model = build_model(arch, dtype=torch.bfloat16, device="cuda", seed=0)
     logits, cache = model(input_ids)                        # prefill: (B, T, V)
     logits, cache = model(next_ids, cache=cache)            # decode, reusing the cache
+    logits, cache = model(input_ids, logits_to_keep=1)      # prefill as serving does: (B, 1, V)
 
 ``attention_mask`` (B, past + T), 1 = token and 0 = padding, is optional; with left padding,
 positions are counted over real tokens. ``cache=None`` makes a fresh cache sized to the prompt
@@ -22,6 +23,8 @@ device and dtype); ``load_hf_state_dict`` copies a transformers state dict in;
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,13 +104,40 @@ def _config(arch: ArchSpec):  # type: ignore[no-untyped-def]
     )
 
 
+@contextmanager
+def _no_default_init() -> Iterator[None]:
+    """Skip the default init ``nn`` modules draw at construction. On the meta device it is
+    thrown away by ``to_empty`` anyway, and torch's meta ``normal_`` imports ``torch._dynamo``
+    (seconds per process, most of a small model's build)."""
+    import torch
+
+    saved = {name: getattr(torch.nn.init, name) for name in _TORCH_INITS}
+    try:
+        for name in _TORCH_INITS:
+            setattr(torch.nn.init, name, _keep)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
+_TORCH_INITS = (
+    "normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "trunc_normal_",
+    "xavier_uniform_", "xavier_normal_", "zeros_", "ones_", "constant_",
+)  # fmt: skip
+
+
+def _keep(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+    return tensor
+
+
 def _empty_model(arch: ArchSpec, dtype: torch.dtype, device: torch.device | str) -> DecoderLM:
     """The model with uninitialised storage on ``device``: built on the meta device, then
     materialised, so no fp32 CPU copy of a multi-billion-parameter model is ever made."""
     import torch
 
     cfg = _config(arch)
-    with torch.device("meta"):
+    with torch.device("meta"), _no_default_init():
         if arch.family == "gpt2":
             from llmselect.refmodels.gpt2 import GPT2
 
@@ -135,15 +165,18 @@ def build_model(
     dtype: torch.dtype | None = None,
     device: torch.device | str = "cpu",
     seed: int | None = 0,
+    tiled_init: bool = False,
 ) -> DecoderLM:
     """A random-weight reference model for ``arch`` (eval mode), on ``device`` in ``dtype``.
 
     ``dtype`` defaults to float32. ``seed`` fixes the random weights (None: unseeded).
+    ``tiled_init`` fills the weights by repeating one random block (see
+    ``DecoderLM.init_weights``): same speed and memory, a fraction of the build time.
     """
     import torch
 
     model = _empty_model(arch, dtype or torch.float32, device)
-    model.init_weights(seed)
+    model.init_weights(seed, tiled=tiled_init)
     return model
 
 

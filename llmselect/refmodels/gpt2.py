@@ -123,6 +123,7 @@ class GPT2(DecoderLM):
         input_ids: torch.Tensor,  # (B, T)
         attention_mask: torch.Tensor | None = None,  # (B, S)
         cache: KVCache | None = None,
+        logits_to_keep: int = 0,  # > 0: logits of the last positions only
     ) -> tuple[torch.Tensor, KVCache]:
         cache, T, S = self._start(input_ids, attention_mask, cache)
         positions = positions_from_mask(attention_mask, S, input_ids.device)[:, S - T :]  # (B, T)
@@ -134,7 +135,9 @@ class GPT2(DecoderLM):
         if self.ln_f is not None:
             x = self.ln_f(x)
         head = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(x, head), cache  # (B, T, V)
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]  # serving needs the next token only: (B, keep, D)
+        return F.linear(x, head), cache  # (B, T or keep, V)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -137,6 +137,7 @@ class Transformer(DecoderLM):
         input_ids: torch.Tensor,  # (B, T)
         attention_mask: torch.Tensor | None = None,  # (B, S), 1 = token, 0 = padding
         cache: KVCache | None = None,
+        logits_to_keep: int = 0,  # > 0: logits of the last positions only
     ) -> tuple[torch.Tensor, KVCache]:
         cache, T, S = self._start(input_ids, attention_mask, cache)
         cfg = self.cfg
@@ -151,7 +152,9 @@ class Transformer(DecoderLM):
         cache.advance(T)
         x = self.final_norm(x)
         head = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(x, head), cache  # (B, T, V)
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]  # serving needs the next token only: (B, keep, D)
+        return F.linear(x, head), cache  # (B, T or keep, V)
 
 
 # ---------------------------------------------------------------------------------------------

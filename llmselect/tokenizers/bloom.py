@@ -8,13 +8,22 @@ Split regex then ByteLevel without its own regex; there is no normalizer.
 The 22 alphabet characters that never occur in merges are rare control/invalid-UTF-8 bytes:
 assuming every byte but 0xC0, 0xC1, 0xF2, 0xF5–0xFF only affects the ids of those single-byte
 tokens. Segmentation, counts and all merged-token ids are exact.
+
+The rebuild takes seconds and ~200 MiB in Python, so the built tokenizer is serialised once to
+``$LLMSELECT_HOME/cache/tokenizers/bloom-<sha256 of merges.txt>.json`` and later processes load
+that file (the library parses it natively). The key is the content hash, so edited or replaced
+merges never reuse a stale build; an unreadable or unwritable cache falls back to the rebuild.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 from pathlib import Path
 
+from llmselect.config import home_dir
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer, gpt2_byte_decoder
 from llmselect.tokenizers.hf_json import HFTokenizer
@@ -22,6 +31,9 @@ from llmselect.tokenizers.hf_json import HFTokenizer
 SPECIALS = ("<unk>", "<s>", "</s>", "<pad>")
 BLOOM_SPLIT = r" ?[^(\s|[.,!?…。，、।۔،])]+"
 MISSING_BYTES = frozenset({0xC0, 0xC1, 0xF2, *range(0xF5, 0x100)})
+CACHE_FORMAT = 1  # bump when the rebuild rule changes, so older cached builds are not reused
+
+log = logging.getLogger(__name__)
 
 
 def bloom_vocab(merges: list[tuple[str, str]]) -> dict[str, int]:
@@ -59,12 +71,26 @@ def read_bloom_merges(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def load_bloom(family_id: str, files: dict[str, Path], merges_file: str) -> LoadedTokenizer:
-    """Build the BLOOM tokenizer with ``tokenizers``."""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_path(merges: Path) -> Path:
+    """Where the built tokenizer of this ``merges.txt`` is cached (keyed by its content)."""
+    name = f"bloom-v{CACHE_FORMAT}-{_sha256(merges)}.json"
+    return home_dir() / "cache" / "tokenizers" / name
+
+
+def build_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
+    """The ``tokenizers.Tokenizer`` rebuilt from ``merges.txt`` (no cache)."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, pre_tokenizers
     from tokenizers.models import BPE
 
-    merges = read_bloom_merges(files[merges_file])
+    merges = read_bloom_merges(merges_path)
     vocab = bloom_vocab(merges)
     tok = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=False))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -75,4 +101,31 @@ def load_bloom(family_id: str, files: dict[str, Path], merges_file: str) -> Load
     )
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
+    return tok
+
+
+def _cached_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
+    """Load the cached build, or rebuild and cache it (write to a temp file, then rename)."""
+    from tokenizers import Tokenizer
+
+    path = cache_path(merges_path)
+    if path.is_file():
+        try:
+            return Tokenizer.from_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - a corrupt cache entry is rebuilt
+            log.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
+    tok = build_bloom(merges_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tok.save(str(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("cannot cache the BLOOM tokenizer at %s: %s", path, exc)
+    return tok
+
+
+def load_bloom(family_id: str, files: dict[str, Path], merges_file: str) -> LoadedTokenizer:
+    """The BLOOM tokenizer, from the cache under ``LLMSELECT_HOME`` or rebuilt from merges."""
+    tok = _cached_bloom(files[merges_file])
     return HFTokenizer(family_id, "bloom-merges", files, tok, byte_level=True)

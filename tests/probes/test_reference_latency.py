@@ -32,10 +32,10 @@ def _by_point(recs):  # type: ignore[no-untyped-def]
 
 
 def test_cpu_child_measures_and_oom_point_does_not_stop_the_run() -> None:
-    """Point 1 cannot fit under a 512 MiB cap (its logits alone are 1 GB); point 2 is measured."""
+    """Point 1 cannot fit under a 512 MiB cap (its activations alone exceed it); point 2 fits."""
     cfg = ReferenceLatencyProbe.Config(
         device="cpu", dtype="fp32", batch=[1], seq=[1_000_000, 32], new_tokens=4, warmup=1,
-        iterations=2, threads=1, memory_cap_mib=512, timeout_s=120,
+        iterations=2, memory_cap_mib=512, timeout_s=120,  # threads unset: 1 on CPU
     )  # fmt: skip
     recs = run_unit(Unit(_Target("tiny", TINY), ReferenceLatencyProbe(cfg)), RunContext("r"))
     points = _by_point(recs)
@@ -58,6 +58,16 @@ def test_cpu_child_measures_and_oom_point_does_not_stop_the_run() -> None:
     assert small["prefill_ms_p90"].value >= small["prefill_ms"].value
     assert small["peak_memory_mib"].params["device"] == "cpu"
     assert small["peak_memory_mib"].params["backend"] == "llmselect.refmodels"
+    # The thread count is pinned to 1 on CPU by default and recorded with the point.
+    assert small["prefill_ms"].params["threads"] == 1
+    assert small["prefill_ms"].params["cpu_threads"] == 1  # what torch in the child used
+    # Memory both ways: the process total = the loaded runtime + the increase over it.
+    total = small["peak_process_memory_mib"].value
+    over = small["peak_memory_over_runtime_mib"].value
+    runtime = small["runtime_memory_mib"].value
+    assert over == pytest.approx(small["peak_memory_mib"].value)
+    assert total == pytest.approx(runtime + over) and runtime > over > 0
+    assert small["peak_process_memory_mib"].params["memory"] == "process total at peak"
     est, meas = small["est_peak_memory_mib"].value, small["peak_memory_mib"].value
     assert small["est_error_pct"].value == pytest.approx((est - meas) / meas * 100)
 

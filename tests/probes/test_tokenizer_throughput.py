@@ -29,7 +29,9 @@ def corpus() -> Corpus:
 @pytest.mark.parametrize("family", ["llama2", "qwen", "gpt-neox"])
 def test_records(family, corpus, tokenizers_root: Path) -> None:
     ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
-    probe = TokenizerThroughputProbe(TokenizerThroughputProbe.Config(repeats=3, threads=2))
+    probe = TokenizerThroughputProbe(
+        TokenizerThroughputProbe.Config(repeats=3, threads=2, warmup_s=0.0, min_pass_s=0.02)
+    )
     recs = {(r.metric, r.subset): r for r in probe.run(load_tokenizer_catalog().get(family), ctx)}
     expected = {
         f"{mode}_{what}_per_s{suffix}"
@@ -37,6 +39,7 @@ def test_records(family, corpus, tokenizers_root: Path) -> None:
         for what in ("chars", "tokens")
         for suffix in ("", "_p90")
     }
+    expected |= {"single_chars_per_cpu_s", "batch_chars_per_cpu_s"}
     for lang in ("zh", "en"):
         got = {m for m, s in recs if s == f"unit/{lang}"}
         assert got == expected
@@ -47,6 +50,12 @@ def test_records(family, corpus, tokenizers_root: Path) -> None:
             assert p50.unit == "chars/s" and p50.higher_is_better and p50.kind == "measured"
             assert p50.params["mode"] == mode and p50.params["repeats"] == 3
             assert p50.n == 60
+            # Every pass's rate is kept; the value is the rate at the median pass time.
+            assert len(p50.samples) == 3 and p90.samples is None
+            assert min(p50.samples) <= p50.value <= max(p50.samples)
+            assert p50.params["loops"] >= 1 and p50.params["isolation"] == "child process"
+            cpu = recs[(f"{mode}_chars_per_cpu_s", f"unit/{lang}")]
+            assert cpu.unit == "chars/CPU-s" and len(cpu.samples) == 3 and cpu.value > 0
             threads = p50.params["threads"]
             assert threads == 1 if mode == "single" else threads >= 1
         # tokens/s and chars/s come from the same passes.
@@ -62,7 +71,9 @@ def test_token_count_matches_library(corpus, tokenizers_root: Path) -> None:
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizers_root / "llama2" / "tokenizer.model"))
     ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
-    probe = TokenizerThroughputProbe(TokenizerThroughputProbe.Config(repeats=1))
+    probe = TokenizerThroughputProbe(
+        TokenizerThroughputProbe.Config(repeats=1, warmup_s=0.0, min_pass_s=0.0)
+    )
     recs = list(probe.run(load_tokenizer_catalog().get("llama2"), ctx))
     zh = [s.text.strip() for s in corpus.segments if s.lang == "zh"]
     rec = next(r for r in recs if r.subset == "unit/zh" and r.metric == "batch_tokens_per_s")

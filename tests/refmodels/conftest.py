@@ -41,6 +41,12 @@ class Parity:
         assert ours.shape == (batch, length, self.vocab)
         assert cache.length == length
         torch.testing.assert_close(ours, self.hf_logits(ids), atol=ATOL, rtol=0)
+        # Prefill as serving does: the last position's logits only, as transformers gives them.
+        with torch.no_grad():
+            last, cache = self.ref(ids, logits_to_keep=1)
+            hf_last = self.hf(input_ids=ids, use_cache=False, logits_to_keep=1).logits
+        assert last.shape == (batch, 1, self.vocab) and cache.length == length
+        torch.testing.assert_close(last, hf_last, atol=ATOL, rtol=0)
 
     def incremental(self, batch: int = 2, length: int = 10, prompt: int = 4) -> None:
         """Prefill ``prompt`` tokens, then decode one at a time: equals the full pass and HF."""

@@ -125,6 +125,24 @@ def test_build_is_deterministic_and_on_requested_dtype() -> None:
     assert cache.nbytes == 2 * LAYERS * 2 * 2 * 5 * (HIDDEN // HEADS) * 2  # k+v, bf16
 
 
+def test_tiled_init_keeps_the_scheme_and_is_cheap_to_fill() -> None:
+    """Tiled weights: same shapes, dtype and per-tensor std as GPT-2's init, no zeros, and the
+    same seed gives the same model (the values repeat a block, which no kernel's speed sees)."""
+    arch = tiny_arch(2).model_copy(update={"hidden": 256, "intermediate": 1024, "vocab": 8192})
+    normal = build_model(arch, seed=5)
+    tiled = build_model(arch, seed=5, tiled_init=True)
+    again = build_model(arch, seed=5, tiled_init=True)
+    for (name, p), q, r in zip(
+        normal.named_parameters(), tiled.parameters(), again.parameters(), strict=True
+    ):
+        assert q.shape == p.shape and q.dtype == p.dtype and torch.equal(q, r), name
+        if p.dim() == 2:  # matrices and embeddings: N(0, std) with the scheme's std
+            assert (q != 0).all(), name
+            assert q.std().item() == pytest.approx(p.std().item(), rel=0.05), name
+        else:  # norm gains and biases are constants in both
+            assert torch.equal(q, p), name
+
+
 def test_bad_inputs_raise_clear_errors() -> None:
     model = build_model(tiny_arch(2))
     with pytest.raises(LLMSelectError, match="attention_mask"):
