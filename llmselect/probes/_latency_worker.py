@@ -343,6 +343,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         decode_ms_per_token=d.p50 if d else None,
         decode_ms_per_token_p90=d.p90 if d else None,
         decode_n=d.n if d else 0,
+        prefill_samples_ms=prefill_ms,  # every timed repeat, for run-to-run comparisons
+        decode_samples_ms=decode_ms,
     )
     return res
 

@@ -297,12 +297,20 @@ class ReferenceLatencyProbe(Probe):
         if est is not None:
             err_pct = (est.total_mib - peak) / peak * 100.0
             yield rec("est_error_pct", err_pct, "%", None, extra={"est_peak_mib": est.total_mib})
-        yield rec("prefill_ms", result["prefill_ms"], "ms", False, n=result["prefill_n"])
+        yield rec(
+            "prefill_ms",
+            result["prefill_ms"],
+            "ms",
+            False,
+            n=result["prefill_n"],
+            samples=result.get("prefill_samples_ms"),
+        )
         yield rec("prefill_ms_p90", result["prefill_ms_p90"], "ms", False, n=result["prefill_n"])
         decode = result.get("decode_ms_per_token")
         if decode:
             n = result["decode_n"]
-            yield rec("decode_ms_per_token", decode, "ms", False, n=n)
+            steps = result.get("decode_samples_ms")
+            yield rec("decode_ms_per_token", decode, "ms", False, n=n, samples=steps)
             yield rec(
                 "decode_ms_per_token_p90", result["decode_ms_per_token_p90"], "ms", False, n=n
             )

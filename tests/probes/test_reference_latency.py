@@ -60,6 +60,7 @@ def test_cpu_child_measures_and_oom_point_does_not_stop_the_run() -> None:
     assert small["peak_memory_mib"].params["backend"] == "llmselect.refmodels"
     # The thread count is pinned to 1 on CPU by default and recorded with the point.
     assert small["prefill_ms"].params["threads"] == 1
+    assert len(small["prefill_ms"].samples) == 2 and len(small["decode_ms_per_token"].samples) == 4
     assert small["prefill_ms"].params["cpu_threads"] == 1  # what torch in the child used
     # Memory both ways: the process total = the loaded runtime + the increase over it.
     total = small["peak_process_memory_mib"].value
