@@ -268,6 +268,7 @@ class ReferenceLatencyProbe(Probe):
                 seq=seq,
                 new_tokens=spec["new_tokens"],
                 device="cuda" if device.startswith("cuda") else "cpu",
+                last_token_logits=True,  # the worker's prefill keeps the last position only
             )
             yield from estimate_records(self, ctx, model_id, est)
 
