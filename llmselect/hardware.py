@@ -50,6 +50,8 @@ class GpuSpec:
     fp16_tflops: float | None
     source: str
     note: str | None = None
+    fp8_tflops: float | None = None  # dense FP8 tensor peak; None where the part has no FP8
+    power_w: float | None = None  # board power (TDP/TGP) from the same datasheet
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def load_gpus(path: Path = GPUS_FILE) -> dict[str, GpuSpec]:
             fp16_tflops=entry.get("fp16_tflops"),
             source=entry["source"],
             note=entry.get("note"),
+            fp8_tflops=entry.get("fp8_tflops"),
+            power_w=entry.get("power_w"),
         )
         for alias in (spec.name, *entry.get("aliases", [])):
             key = normalize(alias)
@@ -220,6 +224,11 @@ def parse_gpu(spec: str, ram: str | None = None) -> GpuBudget:
         source=gpu.source,
         note=gpu.note,
     )
+
+
+def find_gpu(text: str) -> GpuSpec | None:
+    """The GPU named ``text`` (name or alias, any case, dashes optional), or None."""
+    return _known_gpu(text.strip().lower())
 
 
 def _known_gpu(text: str) -> GpuSpec | None:

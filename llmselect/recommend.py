@@ -31,8 +31,13 @@ import yaml
 
 from llmselect.catalog import ArchSpec, Catalog, ModelSpec
 from llmselect.config import PACKAGE_DATA
+from llmselect.cost.finetune import (
+    FINETUNE_MODES,
+    FinetuneEstimate,
+    FinetuneSetup,
+    finetune_memory,
+)
 from llmselect.errors import LLMSelectError
-from llmselect.finetune_memory import FINETUNE_MODES, FinetuneEstimate, finetune_memory
 from llmselect.hardware import GpuBudget
 from llmselect.names import normalize
 
@@ -799,27 +804,28 @@ def recommend(
                 )
             )
         ft: FinetuneEstimate | None = None
-        if request.finetune != "none" and model.params_b:
-            ft = finetune_memory(
-                model.params_b,
+        if request.finetune != "none" and model.arch:
+            # the same model as `llmselect cost finetune` (ZeRO-3/FSDP over several GPUs)
+            setup = FinetuneSetup(
                 request.finetune,
-                model.arch,
                 seq=min(context, FINETUNE_TRAIN_SEQ),
-                devices=max(request.gpu.count, 1),
+                gpus=max(request.gpu.count, 1),
             )
-            if ft.total_gib > request.gpu.total_gib:
+            try:
+                ft = finetune_memory(model.arch, setup)
+            except LLMSelectError as exc:  # e.g. an architecture the cost model does not cover
+                reasons.append(("finetune", str(exc), "estimated"))
+            if ft is not None and ft.per_gpu_gib > request.gpu.memory_gib_each:
                 reasons.append(
                     (
                         "finetune",
-                        f"{request.finetune} fine-tuning needs {_fmt_gib(ft.total_gib)} "
-                        f"> {_fmt_gib(request.gpu.total_gib)} ({ft.rule})",
+                        f"{request.finetune} fine-tuning needs {_fmt_gib(ft.per_gpu_gib)} per GPU "
+                        f"> {_fmt_gib(request.gpu.memory_gib_each)} ({ft.rule})",
                         "estimated",
                     )
                 )
-            elif ft.coarse:
-                caveats.append(f"fine-tuning memory is coarse: {ft.rule}")
         elif request.finetune != "none":
-            reasons.append(("finetune", "parameter count unknown", "published"))
+            reasons.append(("finetune", "architecture unknown", "published"))
         if reasons:
             excluded.append(_exclusion(model, reasons))
         else:
@@ -930,6 +936,7 @@ def recommend(
                 finetune=(
                     {
                         "mode": ft.mode,
+                        "per_gpu_gib": round(ft.per_gpu_gib, 2),
                         "total_gib": round(ft.total_gib, 2),
                         "parts_gib": ft.parts_gib,
                         "rule": ft.rule,

@@ -74,7 +74,11 @@ def test_gpu_table_entries_cite_a_source() -> None:
     assert len(raw) >= 12
     for entry in raw:
         assert entry["source"].strip(), entry["name"]
-        assert entry["memory_gib"] > 0 and entry["bandwidth_gbs"] > 0
+        assert entry["memory_gib"] > 0
+        # unknown stays null, and the entry says so
+        assert (entry["bandwidth_gbs"] or 0) > 0 or "bandwidth" in entry.get("note", ""), entry[
+            "name"
+        ]
     # aliases resolve without dashes too
     assert load_gpus()["a10080g"].name == "A100-80G"
 

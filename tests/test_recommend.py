@@ -466,34 +466,3 @@ def test_bad_lang_mix(text: str) -> None:
 
 def test_empty_evidence_is_default() -> None:
     assert load_evidence(Path("/nonexistent/store")) == Evidence()
-
-
-# --------------------------------------------------------------------------- fine-tuning memory
-
-
-def test_lora_adapter_count_matches_peft_for_llama2_7b() -> None:
-    from llmselect.finetune_memory import lora_params
-
-    arch = load_catalog().get("llama-2-7b").arch
-    assert arch is not None
-    # PEFT print_trainable_parameters for Llama-2-7b, r=16 on q,k,v,o,gate,up,down:
-    # "trainable params: 39,976,960"
-    assert lora_params(arch, rank=16) == 39_976_960
-
-
-def test_finetune_rules_order_and_parts() -> None:
-    from llmselect.finetune_memory import finetune_memory
-
-    arch = load_catalog().get("llama-2-7b").arch
-    full = finetune_memory(7.0, "full", arch, seq=2048)
-    lora = finetune_memory(7.0, "lora", arch, seq=2048)
-    qlora = finetune_memory(7.0, "qlora", arch, seq=2048)
-    assert full.parts_gib["weights+grads+adam"] == pytest.approx(7e9 * 16 / GIB, abs=1e-3)
-    assert lora.parts_gib["frozen weights"] == pytest.approx(7e9 * 2 / GIB, abs=1e-3)
-    assert qlora.parts_gib["frozen weights"] == pytest.approx(7e9 * 4.127 / 8 / GIB, abs=1e-3)
-    assert qlora.total_gib < lora.total_gib < full.total_gib
-    assert qlora.total_gib < 16  # QLoRA of a 7B model fits a T4-class 16 GB card
-    coarse = finetune_memory(7.0, "lora", None)
-    assert coarse.coarse and "coarse" in coarse.rule and "activations" not in coarse.parts_gib
-    with pytest.raises(ValueError):
-        finetune_memory(7.0, "none", arch)

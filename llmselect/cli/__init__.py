@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "perf",
     "eval",
     "recommend",
+    "cost",
     "runs",
     "report",
     "results",

@@ -121,7 +121,8 @@ def _render_explain(data: dict[str, Any]) -> None:
         if rec["finetune"]:
             ft = rec["finetune"]
             out.print(
-                f"fine-tuning ({ft['mode']}): {ft['total_gib']:.1f} GiB estimated — {ft['rule']}",
+                f"fine-tuning ({ft['mode']}): {ft['per_gpu_gib']:.1f} GiB per GPU estimated — "
+                f"{ft['rule']}",
                 highlight=False,
             )
         out.print(rec["why"], highlight=False)

@@ -1,0 +1,237 @@
+"""Training compute: FLOPs per token from architecture numbers, GPU-hours for a GPU and an MFU.
+
+Every figure here is **estimated** by the formulas below; the GPU peaks they divide by are
+**published** (``data/gpus.yaml``, datasheet cited per entry).
+
+* Dense matmuls: ``6 · N`` FLOPs per trained token (2 forward + 4 backward per parameter,
+  Kaplan et al. 2020 §2.1). ``N`` is the exact parameter count from the architecture numbers
+  (``llmselect.memory.params.count_params``), either ``total`` (embeddings and output matrix
+  included, the convention of the Llama 3 paper's "3.8 × 10^25 FLOPs" = 6 · 405B · 15.6T) or
+  ``non-embedding`` (Kaplan's N: no embedding table, no output matrix). Output says which.
+* Attention scores: ``12 · L · T · d_attn`` per token (QKᵀ and A·V, forward and backward, over a
+  sequence of ``T`` tokens; PaLM, Chowdhery et al. 2022, Appendix B, no discount for the causal
+  mask). ``T`` is capped by a sliding window on the layers that slide. It matters for long
+  sequences: +8 % for Llama-3.1-405B at 8k tokens, +15 % for a 70B model at 8k.
+* GPU-hours = FLOPs / (peak dense FLOP/s of the GPU in the training dtype × MFU) / 3600.
+  MFU (model-FLOPs utilisation) is an input, never fitted per model: ``DEFAULT_MFU`` = 0.40 is
+  the middle of the 38-43 % BF16 MFU the Llama 3 paper reports for 405B on H100 (Table 4).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmselect.errors import LLMSelectError
+from llmselect.memory.params import ParamCount, count_params
+
+if TYPE_CHECKING:
+    from llmselect.catalog import ArchSpec
+    from llmselect.hardware import GpuSpec
+
+ParamBasis = Literal["total", "non-embedding"]
+PARAM_BASES: tuple[str, ...] = ("total", "non-embedding")
+TRAIN_DTYPES: tuple[str, ...] = ("bf16", "fp16", "fp8")
+DEFAULT_MFU = 0.40
+MFU_SOURCE = (
+    "default 0.40: middle of the 38-43 % BF16 MFU reported for Llama-3.1-405B on 8k-16k H100 "
+    "(Llama 3 paper, arXiv:2407.21783, Table 4)"
+)
+
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_COUNT = re.compile(r"^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([kmbgt]?)$")
+
+
+def parse_count(text: str, what: str = "--tokens") -> float:
+    """``2T`` → 2e12, ``1.4t``, ``500B``, ``100M``, ``3e9``, ``20000``; positive, else an error."""
+    raw = str(text).strip().lower().replace("_", "").replace(",", "")
+    if raw.startswith("-"):
+        raise LLMSelectError(f"{what} must be positive, got {text!r}")
+    match = _COUNT.match(raw)
+    if not match:
+        raise LLMSelectError(f"cannot read {what} {text!r}: use e.g. 2T, 1.4T, 500B, 100M or 3e9")
+    value = float(match.group(1)) * _SUFFIX.get(match.group(2), 1.0)
+    if value <= 0:
+        raise LLMSelectError(f"{what} must be positive, got {text!r}")
+    return value
+
+
+def check_mfu(mfu: float) -> float:
+    """MFU is a share of peak: 0 < mfu ≤ 1."""
+    if not 0 < mfu <= 1:
+        raise LLMSelectError(f"--mfu must be in (0, 1], got {mfu:g} (e.g. 0.4 = 40 % of peak)")
+    return mfu
+
+
+def require_arch(model: Any) -> ArchSpec:
+    """The model's architecture numbers, or a one-line "architecture unknown" error."""
+    arch = getattr(model, "arch", None)
+    name = getattr(model, "id", str(model))
+    if arch is None:
+        missing = ", ".join(getattr(model, "arch_missing", []) or []) or "architecture numbers"
+        raise LLMSelectError(
+            f"{name}: architecture unknown (catalog lacks {missing}); cost needs exact "
+            "architecture numbers and does not guess from the parameter count"
+        )
+    if getattr(arch, "moe", None) is not None or getattr(arch, "mla", None) is not None:
+        raise LLMSelectError(
+            f"{name}: mixture-of-experts / latent-attention compute is not modelled by cost yet"
+        )
+    return arch
+
+
+def params_for(arch: ArchSpec, basis: str) -> tuple[int, ParamCount]:
+    """Parameters counted as ``N`` for ``basis`` (total or non-embedding) and the full count."""
+    if basis not in PARAM_BASES:
+        raise LLMSelectError(f"--params must be one of {', '.join(PARAM_BASES)}, got {basis!r}")
+    counts = count_params(arch)
+    return (counts.total if basis == "total" else counts.non_embedding), counts
+
+
+def attention_flops_per_token(arch: ArchSpec, seq: int) -> float:
+    """``12 · Σ_layers T_eff · d_attn``: score and value matmuls, forward + backward, per token."""
+    d_attn = arch.heads * arch.head_size
+    window = arch.sliding_window
+    if window is None or window >= seq:
+        return 12.0 * arch.layers * seq * d_attn
+    pattern = arch.sliding_window_pattern
+    global_layers = arch.layers // pattern if pattern else 0  # every n-th layer attends fully
+    sliding_layers = arch.layers - global_layers
+    return 12.0 * d_attn * (global_layers * seq + sliding_layers * window)
+
+
+@dataclass(frozen=True)
+class TrainCompute:
+    """Training FLOPs for ``tokens`` at sequence length ``seq`` (all estimated)."""
+
+    params_counted: int
+    param_basis: str
+    params_total: int
+    tokens: float
+    seq: int
+    dense_flops_per_token: float  # 6 · N
+    attention_flops_per_token: float  # 12 · L · T · d_attn
+    total_flops: float
+
+    @property
+    def flops_per_token(self) -> float:
+        return self.dense_flops_per_token + self.attention_flops_per_token
+
+
+def train_compute(
+    arch: ArchSpec, tokens: float, seq: int, basis: str = "total", attention: bool = True
+) -> TrainCompute:
+    """FLOPs to train ``arch`` on ``tokens`` tokens of ``seq``-token sequences."""
+    if seq < 1:
+        raise LLMSelectError(f"--seq must be a positive number of tokens, got {seq}")
+    n, counts = params_for(arch, basis)
+    dense = 6.0 * n
+    attn = attention_flops_per_token(arch, seq) if attention else 0.0
+    return TrainCompute(
+        params_counted=n,
+        param_basis=basis,
+        params_total=counts.total,
+        tokens=tokens,
+        seq=seq,
+        dense_flops_per_token=dense,
+        attention_flops_per_token=attn,
+        total_flops=(dense + attn) * tokens,
+    )
+
+
+def peak_tflops(gpu: GpuSpec, dtype: str) -> float:
+    """Published dense peak of ``gpu`` in ``dtype`` (TFLOP/s), or a one-line error."""
+    if dtype not in TRAIN_DTYPES:
+        raise LLMSelectError(f"--dtype must be one of {', '.join(TRAIN_DTYPES)}, got {dtype!r}")
+    value = {"bf16": gpu.bf16_tflops, "fp16": gpu.fp16_tflops, "fp8": gpu.fp8_tflops}[dtype]
+    if not value:
+        have = [d for d in TRAIN_DTYPES if peak_or_none(gpu, d)]
+        hint = f"; it has {', '.join(have)}" if have else ""
+        raise LLMSelectError(f"{gpu.name}: no published dense {dtype} peak{hint} (--dtype)")
+    return float(value)
+
+
+def peak_or_none(gpu: GpuSpec, dtype: str) -> float | None:
+    return {"bf16": gpu.bf16_tflops, "fp16": gpu.fp16_tflops, "fp8": gpu.fp8_tflops}.get(dtype)
+
+
+def gpu_hours(total_flops: float, peak_tflops_value: float, mfu: float) -> float:
+    """GPU-hours = FLOPs / (peak · MFU) / 3600."""
+    return total_flops / (peak_tflops_value * 1e12 * check_mfu(mfu)) / 3600.0
+
+
+def implied_mfu(total_flops: float, peak_tflops_value: float, hours: float) -> float:
+    """The MFU a published GPU-hour figure implies for ``total_flops``."""
+    return total_flops / (peak_tflops_value * 1e12 * hours * 3600.0)
+
+
+@dataclass(frozen=True)
+class TrainEstimate:
+    """``cost train`` result: compute, GPU-hours, wall-clock, and energy/cost when asked."""
+
+    model_id: str
+    gpu: str
+    gpu_source: str
+    dtype: str
+    peak_tflops: float
+    mfu: float
+    mfu_source: str
+    gpus: int
+    compute: TrainCompute
+    gpu_hours: float
+    wall_clock_days: float
+    power_w: float | None = None
+    energy_mwh: float | None = None
+    price_per_gpu_hour: float | None = None
+    cost: float | None = None
+    kind: str = "estimated"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["compute"]["flops_per_token"] = self.compute.flops_per_token
+        return data
+
+
+def estimate_training(
+    model: Any,
+    gpu: GpuSpec,
+    tokens: float,
+    *,
+    seq: int = 4096,
+    gpus: int = 1,
+    mfu: float = DEFAULT_MFU,
+    dtype: str = "bf16",
+    basis: str = "total",
+    power_w: float | None = None,
+    price_per_gpu_hour: float | None = None,
+) -> TrainEstimate:
+    """Pre-training / continued-training cost of ``model`` on ``tokens`` tokens."""
+    arch = require_arch(model)
+    if gpus < 1:
+        raise LLMSelectError(f"--gpus must be at least 1, got {gpus}")
+    if power_w is not None and power_w <= 0:
+        raise LLMSelectError(f"--power-w must be positive, got {power_w:g}")
+    if price_per_gpu_hour is not None and price_per_gpu_hour < 0:
+        raise LLMSelectError(f"--price must not be negative, got {price_per_gpu_hour:g}")
+    check_mfu(mfu)
+    peak = peak_tflops(gpu, dtype)
+    comp = train_compute(arch, tokens, seq, basis)
+    hours = gpu_hours(comp.total_flops, peak, mfu)
+    return TrainEstimate(
+        model_id=getattr(model, "id", str(model)),
+        gpu=gpu.name,
+        gpu_source=gpu.source,
+        dtype=dtype,
+        peak_tflops=peak,
+        mfu=mfu,
+        mfu_source="given (--mfu)" if mfu != DEFAULT_MFU else MFU_SOURCE,
+        gpus=gpus,
+        compute=comp,
+        gpu_hours=hours,
+        wall_clock_days=hours / gpus / 24.0,
+        power_w=power_w,
+        energy_mwh=hours * power_w / 1e6 if power_w else None,
+        price_per_gpu_hour=price_per_gpu_hour,
+        cost=hours * price_per_gpu_hour if price_per_gpu_hour is not None else None,
+    )
