@@ -18,6 +18,10 @@ from pydantic import BaseModel, Field
 ParamValue = str | int | float | bool | None
 Kind = Literal["measured", "estimated", "published"]
 Status = Literal["ok", "skipped", "error"]
+# running: a writer holds the run (or was killed: readers then report "interrupted");
+# interrupted: stopped by Ctrl-C, SIGTERM or the time budget, resumable; failed: the runner
+# itself broke (store unwritable, a bug); finished: every planned unit has its records.
+RunState = Literal["running", "interrupted", "finished", "failed"]
 
 
 def utcnow() -> datetime:
@@ -86,6 +90,8 @@ class RunInfo(BaseModel):
     run_id: str
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    state: RunState | None = Field(default=None, description="None in runs stored before states")
+    stop_reason: str | None = Field(default=None, description="Why an unfinished run stopped")
     command: str = ""
     suite: str | None = None
     suite_hash: str | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.probes.base import Probe, RunContext
 from llmselect.records import Measurement, utcnow
-from llmselect.store import RunWriter, completed_keys
+from llmselect.store import RunWriter, completed_keys, stamp_unit
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def execute(
                 continue
             records = run_unit(unit, ctx)
             if writer is not None:
-                writer.append(_stamp(r, unit) for r in records)
+                writer.append(stamp_unit(records, unit.key))
             summary.records.extend(records)
             statuses = {r.status for r in records}
             if "error" in statuses:
@@ -122,9 +122,17 @@ def execute(
                 summary.ok += 1
             if on_unit_done:
                 on_unit_done(unit, records)
-    finally:
+    except KeyboardInterrupt:
+        if writer is not None:  # the run is over: free its lock for a --resume
+            writer.finish("interrupted", "interrupted (Ctrl-C or SIGTERM)")
+            writer.close()
+        raise
+    except BaseException as exc:
         if writer is not None:
-            writer.finish()
+            writer.finish("failed", f"{type(exc).__name__}: {exc}"[:300])
+        raise
+    if writer is not None:
+        writer.finish("finished")
     return summary
 
 

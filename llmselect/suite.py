@@ -472,9 +472,12 @@ def run_suite(
             for u in rest
         )
         result.out_of_time = len(rest)
+        writer.finish("interrupted", msg)
         _count(result, writer.dir)
         log.warning("suite %s: %d units not run (time budget)", suite.name, len(rest))
         return result
+    finally:
+        writer.close()  # frees the run's lock; execute has already recorded how it ended
     result.ok, result.skipped, result.errors = summary.ok, summary.skipped, summary.errors
     result.resumed = summary.resumed
     return result

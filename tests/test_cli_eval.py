@@ -103,3 +103,27 @@ def test_list_tasks(capsys, monkeypatch) -> None:
     tasks = {t["task"]: t["lang"] for t in json.loads(out)}
     assert tasks["cmmlu"] == "zh" and tasks["ceval"] == "zh" and tasks["mmlu"] == "en"
     assert {"gsm8k", "xcopa_zh", "cluewsc"} <= set(tasks)
+
+
+def test_ctrl_c_during_eval_keeps_the_finished_tasks(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """Ctrl-C while the second task is being prepared: the first task's scores stay stored."""
+    from llmselect.eval import tasks
+    from llmselect.store import iter_run_dirs, read_run_info, run_state
+
+    real_build = tasks.build_task
+
+    def build_or_stop(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "ceval":
+            raise KeyboardInterrupt
+        return real_build(name, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "build_task", build_or_stop)
+    args = ["eval", "--model", str(tiny_model), "--tasks", "cmmlu,ceval", *FAST]
+    code, _out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 130 and "Traceback" not in err
+    stored = load()
+    assert set(stored["subset"].str.split("/").str[0]) == {"cmmlu"}
+    (run_dir,) = iter_run_dirs()
+    assert read_run_info(run_dir).state == "interrupted" and run_state(run_dir) == "interrupted"

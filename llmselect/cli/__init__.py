@@ -43,8 +43,22 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"llmselect.cli.{_name}").register(app)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, ``kill``) stops a run like Ctrl-C: finished results are kept."""
+    import contextlib
+    import signal
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Outside the main thread (embedded use) signal() raises ValueError: keep the default.
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
     """Console entry point: library errors become one line on stderr and exit code 2."""
+    _stop_on_sigterm()
     try:
         # standalone_mode=False returns a command's typer.Exit code instead of exiting
         code = app(standalone_mode=False)

@@ -186,7 +186,9 @@ def eval_command(
         run_id=run_id, device=device, data_root=data_root(), cache_dir=home_dir() / "cache"
     )
     err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
-    summary = execute(plan([target], [LmEvalScoresProbe(config)]), ctx, writer)
+    # One unit per task, so Ctrl-C during the second task keeps the first task's scores.
+    probes = [LmEvalScoresProbe(config.model_copy(update={"tasks": [t]})) for t in task_names]
+    summary = execute(plan([target], probes), ctx, writer)
 
     measured = [r for r in summary.records if r.status == "ok"]
     aggregates = aggregate_records(aggregate_scores(measured), run_id)

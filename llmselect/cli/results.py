@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from llmselect.cli.common import out, print_csv, print_json
+
+log = logging.getLogger(__name__)
 
 results_app = typer.Typer(help="Stored measurements (JSONL result store).", no_args_is_help=True)
 
 
 @results_app.command("list")
 def list_runs(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
-    """List stored runs, oldest first, with their record counts."""
+    """List stored runs, oldest first: state, record counts and unreadable lines skipped."""
     from rich.table import Table
 
-    from llmselect.store import iter_records, iter_run_dirs, read_run_info
+    from llmselect.store import MEASUREMENTS, iter_run_dirs, read_run_info, run_state, scan_shard
 
     rows = []
     for run_dir in iter_run_dirs():
         info = read_run_info(run_dir)
-        recs = list(iter_records(run_dir))
+        scan = scan_shard(run_dir / MEASUREMENTS)
+        if scan.skipped:
+            log.warning("%s", scan.describe_skipped())
+        state = run_state(run_dir, info)
         rows.append(
             {
                 "run_id": run_dir.name,
                 "command": info.command if info else "",
-                "records": len(recs),
-                "errors": sum(r.status == "error" for r in recs),
-                "finished": bool(info and info.finished_at),
+                "state": state,
+                "records": len(scan.records),
+                "errors": sum(r.status == "error" for r in scan.records),
+                "skipped": len(scan.skipped),
+                "finished": state == "finished",
             }
         )
     if as_json:
         print_json(rows)
         return
-    table = Table("run_id", "command", "records", "errors", "finished")
+    cols = ("run_id", "command", "state", "records", "errors", "skipped")
+    table = Table(*cols)
     for r in rows:
-        table.add_row(*(str(r[k]) for k in ("run_id", "command", "records", "errors", "finished")))
+        table.add_row(*(str(r[k]) for k in cols))
     out.print(table)
 
 

@@ -60,6 +60,11 @@ def as_eval_model(target: Any) -> EvalModel:
     )
 
 
+# (source, revision, dtype, device) → (model, tokenizer): the eval command runs one unit per
+# task on the same model, and loading a checkpoint costs far more than scoring a small task.
+_LAST_LOADED: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
+
+
 class LmEvalScoresConfig(ProbeConfig):
     """Options of ``lm_eval_scores``."""
 
@@ -127,6 +132,17 @@ class LmEvalScoresProbe(Probe):
 
     # ------------------------------------------------------------ model
     def _load(self, target: EvalModel) -> tuple[Any, Any]:
+        """The model and tokenizer; the last one loaded is reused by the next unit (next task)."""
+        key = (target.source, target.revision, self.config.dtype, self.config.device)
+        if key not in _LAST_LOADED:
+            _LAST_LOADED.clear()  # hold one model at most
+            _LAST_LOADED[key] = self._load_uncached(target)
+        model, tokenizer = _LAST_LOADED[key]
+        if self.config.chat_template and not getattr(tokenizer, "chat_template", None):
+            raise LLMSelectError(f"model {target.id} has no chat template; use --no-chat-template")
+        return model, tokenizer
+
+    def _load_uncached(self, target: EvalModel) -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -151,8 +167,6 @@ class LmEvalScoresProbe(Probe):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             where = " (offline: only local folders and the hub cache)" if hf_offline() else ""
             raise LLMSelectError(f"cannot load model {source!r}{where}: {first}") from exc
-        if cfg.chat_template and not getattr(tokenizer, "chat_template", None):
-            raise LLMSelectError(f"model {target.id} has no chat template; use --no-chat-template")
         return model.to(cfg.device), tokenizer
 
     # ------------------------------------------------------------ run
