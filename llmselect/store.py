@@ -318,6 +318,25 @@ def stamp_unit(records: Iterable[Measurement], unit_key: str) -> list[Measuremen
 # --- writing ---------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (main thread, POSIX) until the block is done."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` so a reader sees the old or the new file, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -499,7 +518,11 @@ class RunWriter:
     # -- appending --
 
     def append(self, records: Iterable[Measurement]) -> int:
-        """Append records as one write; a failed write leaves the shard as it was."""
+        """Append records as one write; a failed write leaves the shard as it was.
+
+        Ctrl-C and SIGTERM wait until the write and its fsync are done, so a stop lands
+        between units, never inside one.
+        """
         if self._fd is None:
             raise LLMSelectError(f"run {self.run_info.run_id} is closed")
         data = b"".join((r.model_dump_json() + "\n").encode("utf-8") for r in records)
@@ -507,16 +530,15 @@ class RunWriter:
             return 0
         fd = self._fd
         start = os.fstat(fd).st_size
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        except BaseException as exc:  # a full disk, or Ctrl-C between two partial writes
-            with contextlib.suppress(OSError):  # else the next open sets the torn tail aside
-                os.ftruncate(fd, start)  # no half unit left behind
-            if isinstance(exc, OSError):
+        with _signals_held():
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError as exc:  # full or read-only disk, file-size limit
+                with contextlib.suppress(OSError):  # else the next open sets the tail aside
+                    os.ftruncate(fd, start)  # no half unit left behind
                 raise _io_error("append records to", self.path, exc) from exc
-            raise
         return data.count(b"\n")
