@@ -150,6 +150,15 @@ class PurposeRecommendations(BaseModel):
     note: str = ""
 
 
+class CostTable(BaseModel):
+    """A table of ``llmselect.cost``: published training runs or fine-tuning memory vs ours."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
 class Report(BaseModel):
     """Everything a report shows; serialised as report.json."""
 
@@ -167,6 +176,9 @@ class Report(BaseModel):
     recommendations: list[PurposeRecommendations] = Field(default_factory=list)
     published: list[ValueRow] = Field(
         default_factory=list, description="catalog scores shown beside measured ones"
+    )
+    cost: list[CostTable] | None = Field(
+        default=None, description="published training costs beside our estimates (cost module)"
     )
 
 
@@ -374,6 +386,7 @@ def build_report(
     report_date: Date | None = None,
     title: str = "llmselect report",
     published: Iterable[Measurement] = (),
+    cost: Sequence[CostTable] = (),
 ) -> Report:
     """A report of one run's records (all statuses; the newest ok value per key is shown).
 
@@ -398,6 +411,7 @@ def build_report(
         deltas=compute_deltas(values, previous, threshold),
         recommendations=list(recommendations),
         published=_published(published),
+        cost=list(cost) or None,
     )
 
 
@@ -448,6 +462,16 @@ def standard_recommendations(
             )
         )
     return out
+
+
+COST_TITLE = "Training and fine-tuning cost: published beside estimated"
+
+
+def standard_cost_tables() -> list[CostTable]:
+    """The published training runs and fine-tuning memory table beside ``llmselect.cost``."""
+    from llmselect.cost.published import report_tables
+
+    return [CostTable(title=t, header=h, rows=r, note=n) for t, h, r, n in report_tables()]
 
 
 # --- rendering helpers --------------------------------------------------------------------
@@ -836,6 +860,12 @@ def render_markdown(report: Report) -> str:
             )
     lines += ["", "## Recommendations per purpose", ""]
     lines += _md_recommendations(report)
+    if report.cost:
+        lines += ["", f"## {COST_TITLE}"]
+        for table in report.cost:
+            lines += ["", f"### {table.title}", ""]
+            lines += _md_table(table.header, table.rows)
+            lines += ["", table.note] if table.note else []
     lines += ["", "## Changes since the previous report", ""]
     lines += _md_deltas(report)
     lines += ["", "## Run and environment", ""]
@@ -1025,6 +1055,14 @@ def render_html(report: Report) -> str:
     sections.append(
         _h_section("recommendations", "Recommendations per purpose", _h_recommendations(report))
     )
+    if report.cost:
+        cost_body: list[str] = []
+        for table in report.cost:
+            cost_body.append(f"<h3>{escape(table.title)}</h3>")
+            cost_body.append(_h_table(table.header, table.rows, set(range(3, len(table.header)))))
+            if table.note:
+                cost_body.append(f'<p class="note">{escape(table.note)}</p>')
+        sections.append(_h_section("cost", COST_TITLE, cost_body))
     sections.append(_h_section("deltas", "Changes since the previous report", _h_deltas(report)))
     sections.append(
         _h_section("run", "Run and environment", [_h_table(("item", "value"), _env_rows(report))])

@@ -269,3 +269,30 @@ def test_recommender_uses_the_same_estimate() -> None:
     # no fit, no architecture, or an architecture (MoE, family "other") not counted yet
     allowed = ("per GPU", "architecture unknown", "cannot count parameters", "not modelled")
     assert reasons and all(any(a in e.reason for a in allowed) for e in reasons)
+
+
+def test_report_shows_the_published_rows_beside_ours_and_round_trips() -> None:
+    from datetime import datetime, timezone
+
+    from llmselect.report import (
+        COST_TITLE,
+        Report,
+        build_report,
+        render_html,
+        render_json,
+        render_markdown,
+        standard_cost_tables,
+    )
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    report = build_report([], None, None, now, cost=standard_cost_tables())
+    md = render_markdown(report)
+    assert f"## {COST_TITLE}" in md
+    assert "| Llama-2 70B | A100-80G | 2T | 1,720,320 |" in md  # published, beside ours
+    assert "LLaMA-Factory" in md and "| QLoRA, 4-bit | 70B | llama-2-70b | 48.0 |" in md
+    assert 'id="cost"' in render_html(report)
+    again = Report.model_validate_json(render_json(report))
+    assert render_markdown(again) == md
+    plain = build_report([], None, None, now)  # reports without the tables stay as they were
+    assert plain.cost is None and COST_TITLE not in render_markdown(plain)
+    assert '"cost"' not in render_json(plain)

@@ -65,6 +65,7 @@ def report(
         build_report,
         find_previous,
         read_report_json,
+        standard_cost_tables,
         standard_recommendations,
         write_report,
     )
@@ -100,6 +101,7 @@ def report(
         recommendations=recs,
         report_date=report_day,
         published=published,
+        cost=standard_cost_tables(),
     )
     paths = write_report(rep, out_dir)
     summary = {

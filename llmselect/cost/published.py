@@ -161,3 +161,40 @@ def published_sources() -> dict[str, str]:
     """Source line of the memory table and its comparison setting."""
     table = load_published()["finetune_memory"]
     return {"source": table["source"], "setting": table["setting"]}
+
+
+def report_tables() -> list[tuple[str, list[str], list[list[str]], str]]:
+    """Both comparisons as plain tables ``(title, header, rows, note)`` for the run report."""
+    runs = training_rows()
+    train = [
+        [
+            r.label, r.gpu, f"{r.tokens / 1e12:g}T", f"{r.published_gpu_hours:,.0f}",
+            f"{r.implied_mfu:.1%}", f"{r.mfu_used:.1%}", f"{r.estimated_gpu_hours:,.0f}",
+            f"{r.rel_diff:+.1%}",
+        ]
+        for r in runs
+    ]  # fmt: skip
+    train_note = "Sources and MFU basis: " + "; ".join(
+        f"{r.label}: {r.source} (MFU used: {r.mfu_basis})" for r in runs
+    )
+    mem = [
+        [r.method_label, r.size, r.model_id, f"{r.published_gb:.1f}", f"{r.estimated_gb:.1f}",
+         f"{r.rel_diff:+.1%}"]
+        for r in memory_rows()
+    ]  # fmt: skip
+    src = published_sources()
+    return [
+        (
+            "Pre-training GPU-hours: published beside estimated",
+            ["run", "GPU", "tokens", "published GPU-h", "implied MFU", "MFU used",
+             "estimated GPU-h", "diff"],
+            train,
+            train_note,
+        ),
+        (
+            "Fine-tuning memory, GB: published beside estimated",
+            ["method", "size", "model", "published GB", "estimated GB", "diff"],
+            mem,
+            f"Source: {src['source']}. Setting: {src['setting']}.",
+        ),
+    ]  # fmt: skip
