@@ -166,12 +166,14 @@ def expected_structure(report_json: Path | None) -> tuple[list[str], list[str]]:
     """Sections and figures the page must have, from the report's JSON when given."""
     if report_json is None:
         return list(ALWAYS_SECTIONS), []
-    from llmselect.report import SECTIONS, Report, charts
+    from llmselect.metrics import declared_metrics
+    from llmselect.report import Report, charts
 
     report = Report.model_validate(json.loads(report_json.read_text(encoding="utf-8")))
     figures = [chart_id for _section, chart_id, _svg, _cap in charts(report)]
-    probes = {v.probe for v in report.values}
-    sections = [sid for sid, _t, ps in SECTIONS if probes & set(ps)]
+    index = declared_metrics()
+    present = {index.section(v.probe, v.metric) for v in report.values}
+    sections = [sid for sid, _t in index.sections() if sid in present]
     if report.published:
         sections.append("published")
     return [*ALWAYS_SECTIONS, *sections], figures

@@ -8,18 +8,20 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
 from llmselect.names import build_index, lookup, normalize
 
+if TYPE_CHECKING:
+    from llmselect.refmodels.family import Traits
+
 CATALOG_FILE = PACKAGE_DATA / "catalog.yaml"
 
-ArchFamily = Literal["gpt2", "llama", "glm", "bloom", "other"]
 Commercial = Literal["yes", "no", "conditional"]
 
 
@@ -61,7 +63,10 @@ class MLASpec(_Strict):
 class ArchSpec(_Strict):
     """Architecture numbers as in the checkpoint's config.json."""
 
-    family: ArchFamily = Field(description="Reference implementation that builds this model")
+    family: str = Field(
+        description="reference implementation that builds this model: a name registered in "
+        "llmselect.registry.FAMILIES, or 'other' (no reference implementation)"
+    )
     model_type: str | None = Field(
         default=None,
         description="config.json model_type: names the transformers class with this layout",
@@ -97,6 +102,17 @@ class ArchSpec(_Strict):
     )
     source: str = Field(description="where these numbers come from")
 
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        from llmselect.refmodels.family import NO_REFERENCE
+        from llmselect.registry import FAMILIES
+
+        known = FAMILIES.names()
+        if value != NO_REFERENCE and value not in known:
+            raise ValueError(f"unknown family {value!r} (known: {', '.join(known)}, other)")
+        return value
+
     @model_validator(mode="after")
     def _shapes_fit(self) -> ArchSpec:
         # Cross-field rules every real checkpoint obeys; a violation means a typo in the YAML.
@@ -109,6 +125,13 @@ class ArchSpec(_Strict):
     @property
     def head_size(self) -> int:
         return self.head_dim or self.hidden // self.heads
+
+    @property
+    def traits(self) -> Traits:
+        """Layout traits of the family (``other``: the common modern decoder)."""
+        from llmselect.refmodels.family import traits_of
+
+        return traits_of(self.family)
 
 
 class PriorLicense(_Strict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
+from llmselect.refmodels.family import NO_REFERENCE, family
 
 if TYPE_CHECKING:
     from llmselect.catalog import ArchSpec
@@ -56,8 +57,8 @@ def _model_type(arch: ArchSpec) -> str:
         raise LLMSelectError("ChatGLM-6B (v1) has a GLM-130B layout that transformers lacks")
     if mt in LAYOUT_TWINS:
         mt = LAYOUT_TWINS[mt][0]
-    if mt is None:
-        mt = {"llama": "llama", "glm": "glm", "gpt2": "gpt2", "bloom": "bloom"}.get(arch.family)
+    if mt is None and arch.family != NO_REFERENCE:
+        mt = family(arch.family).hf_model_type
     if arch.model_type == "internlm":
         return "llama-all-bias"
     if mt == "llama" and arch.qkv_bias and not arch.mlp_bias:

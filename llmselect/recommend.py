@@ -289,39 +289,44 @@ def _benchmark_of_task(task: str) -> str | None:
 def evidence_from_records(records: Iterable[Any]) -> Evidence:
     """Reduce store records (``Measurement``-like objects) to what the recommender reads.
 
-    Tokens per char are averaged over corpora per (tokenizer, language). lm-eval group rows
-    (``cmmlu``, not ``cmmlu/<subject>``) give ``acc`` (GSM8K: strict exact match) in percent.
-    Decode latency is taken at batch 1 (fastest dtype). The newest ok record per key wins.
+    Which metrics count is declared by the probes (``MetricSpec.evidence``); the newest ok
+    record per key wins (``store.latest``). Tokens per char are averaged over corpora per
+    (tokenizer, language). Score group rows (``cmmlu``, not ``cmmlu/<subject>``) give ``acc``
+    (GSM8K: strict exact match) in percent. Decode latency is taken at batch 1 (fastest dtype).
     """
-    latest: dict[tuple[str, str, str, str], Any] = {}
-    for rec in sorted(records, key=lambda r: (r.run_id, str(r.started_at))):
-        if rec.status != "ok" or rec.value is None:
-            continue
-        latest[(rec.model_id, rec.probe, rec.metric, rec.subset)] = rec
+    from llmselect.metrics import declared_metrics
+    from llmselect.store import latest
+
+    index = declared_metrics()
+    tpc_metrics = index.with_evidence("tokens_per_char")
+    score_metrics = index.with_evidence("score")
+    decode_metrics = index.with_evidence("decode_ms")
     ev = Evidence()
     tpc: dict[tuple[str, str], list[tuple[float, str]]] = {}
     scores: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    for (model_id, probe, metric, subset), rec in latest.items():
-        if metric == "tokens_per_char":
+    for rec in latest(records):
+        model_id, metric, subset = rec.model_id, rec.metric, rec.subset
+        key = (rec.probe, metric)
+        if key in tpc_metrics:
             lang = _lang_of_subset(subset)
             if lang:
                 tpc.setdefault((model_id, lang), []).append((float(rec.value), subset))
-        elif probe == "lm_eval_scores" and "/" not in subset:  # group rows, not subjects
+        elif key in score_metrics and "/" not in subset:  # group rows, not subjects
             bench = _benchmark_of_task(subset)
             wanted = GSM8K_METRICS if bench == "GSM8K" else ("acc",)
             if bench and metric in wanted:
                 value = float(rec.value) * (1.0 if rec.unit == "%" else 100.0)
                 scores.setdefault((model_id, bench), []).append((value, f"{subset} {metric}"))
-        elif metric == "decode_ms_per_token" and "bs=1," in f"{subset},":
+        elif key in decode_metrics and "bs=1," in f"{subset},":
             prev = ev.decode_ms.get(model_id)
             if prev is None or float(rec.value) < prev[0]:
                 ev.decode_ms[model_id] = (float(rec.value), subset)
-    for key, vals in tpc.items():
+    for k, vals in tpc.items():
         mean = sum(v for v, _ in vals) / len(vals)
-        ev.tokens_per_char[key] = (mean, ", ".join(sorted(s for _, s in vals)))
-    for key, vals in scores.items():
+        ev.tokens_per_char[k] = (mean, ", ".join(sorted(s for _, s in vals)))
+    for k, vals in scores.items():
         mean = sum(v for v, _ in vals) / len(vals)
-        ev.scores[key] = (mean, ", ".join(sorted(s for _, s in vals)))
+        ev.scores[k] = (mean, ", ".join(sorted(s for _, s in vals)))
     return ev
 
 

@@ -1,27 +1,36 @@
-"""Lazy probe registry: names map to ``"module:Class"`` strings until a probe is used.
+"""Lazy registries: names map to ``"module:attr"`` strings until something is used.
 
-Built-ins and plugins (entry-point group ``llmselect.probes``) load the same way.
-``LLMSELECT_PLUGINS=none|pkg1,pkg2`` controls third-party loading.
+One ``Registry`` class serves every extension point; built-ins and plugins load the same way
+(built-ins from the dicts below, plugins from an entry-point group), as llm's
+``DEFAULT_PLUGINS`` and lm-eval's lazy placeholders do. Nothing is imported until ``load``,
+so ``import llmselect.cli`` stays free of torch and transformers.
+
+=====================  ===========================  ==========================================
+registry               entry-point group            an entry is
+=====================  ===========================  ==========================================
+``PROBES``             ``llmselect.probes``         a ``Probe`` subclass
+``TOKENIZER_KINDS``    ``llmselect.tokenizer_kinds`` a ``TokenizerKind`` (loader of one format)
+``FAMILIES``           ``llmselect.families``       a ``Family`` (reference model + traits)
+``EXECUTORS``          ``llmselect.executors``      an ``Executor`` subclass
+=====================  ===========================  ==========================================
+
+``LLMSELECT_PLUGINS=none|pkg1,pkg2`` controls third-party loading (tests set ``none``);
+``register(name, path)`` adds an in-process entry (tests, notebooks). Duplicate names are an
+error, and so is an entry that is not of the registry's base type.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from importlib import metadata
+from typing import Any, Generic, TypeVar
 
 from llmselect.errors import LLMSelectError
 
-BUILTIN_PROBES: dict[str, str] = {
-    "tokenizer_efficiency": "llmselect.probes.tokenizer_efficiency:TokenizerEfficiencyProbe",
-    "tokenizer_throughput": "llmselect.probes.tokenizer_throughput:TokenizerThroughputProbe",
-    "memory_estimate": "llmselect.probes.memory_estimate:MemoryEstimateProbe",
-    "reference_latency": "llmselect.probes.reference_latency:ReferenceLatencyProbe",
-    "license": "llmselect.probes.license:LicenseProbe",
-    "lm_eval_scores": "llmselect.probes.lm_eval_scores:LmEvalScoresProbe",
-}
+T = TypeVar("T")
 
-ENTRY_POINT_GROUP = "llmselect.probes"
 PLUGINS_ENV = "LLMSELECT_PLUGINS"
 
 
@@ -35,34 +44,162 @@ def _plugin_filter() -> set[str] | None:
     return {p.strip() for p in raw.split(",") if p.strip()}
 
 
+_ENTRY_POINTS: dict[tuple[str, Any], list[tuple[str, str, str]]] = {}
+
+
+def _entry_points(group: str) -> list[tuple[str, str, str]]:
+    """(name, value, distribution) of a group, read once per process (scanning the installed
+    distributions costs ~10 ms a call); a replaced ``metadata.entry_points`` (tests) is re-read."""
+    key = (group, metadata.entry_points)  # the function itself: kept alive, never reused
+    if key not in _ENTRY_POINTS:
+        _ENTRY_POINTS[key] = [
+            (ep.name, ep.value, ep.dist.name if ep.dist is not None else "")
+            for ep in metadata.entry_points(group=group)
+        ]
+    return _ENTRY_POINTS[key]
+
+
+def import_path(path: str) -> Any:
+    """The object a ``"module:attr"`` string names (attr may be dotted)."""
+    module_name, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Names → ``"module:attr"`` strings, resolved (and type-checked) on ``load``.
+
+    ``base`` is a ``"module:attr"`` string of the required type: a class entry must subclass
+    it, any other entry must be an instance of it. It is a string so that defining a registry
+    imports nothing.
+    """
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str], base: str) -> None:
+        self.kind = kind  # "probe", "tokenizer kind", ...: used in messages
+        self.group = group
+        self.builtins = builtins  # the module-level dict, so tests can monkeypatch it
+        self.base = base
+        self._registered: dict[str, str] = {}
+
+    def paths(self) -> dict[str, str]:
+        """Every known name → ``"module:attr"``: built-ins, registered, then plugins."""
+        paths = dict(self.builtins)
+        for name, path in self._registered.items():
+            if name in paths:
+                raise LLMSelectError(f"{self.kind} name {name!r} is already taken")
+            paths[name] = path
+        allowed = _plugin_filter()
+        if allowed is not None and not allowed:
+            return paths
+        for name, value, dist in _entry_points(self.group):
+            if allowed is not None and dist not in allowed:
+                continue
+            if name in paths:
+                raise LLMSelectError(
+                    f"{self.kind} name {name!r} from plugin {dist!r} is already taken"
+                )
+            paths[name] = value
+        return paths
+
+    def names(self) -> list[str]:
+        """Known names in registration order (built-ins first)."""
+        return list(self.paths())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.paths()
+
+    def load(self, name: str) -> T:
+        """Import and return the entry ``name``, checked against the base type."""
+        paths = self.paths()
+        if name not in paths:
+            raise LLMSelectError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(paths))}")
+        try:
+            obj = import_path(paths[name])
+        except (ImportError, AttributeError) as exc:
+            raise LLMSelectError(
+                f"cannot load {self.kind} {name!r} from {paths[name]}: {exc}"
+            ) from exc
+        base = import_path(self.base)
+        ok = issubclass(obj, base) if isinstance(obj, type) else isinstance(obj, base)
+        if not ok:
+            raise LLMSelectError(
+                f"{self.kind} {name!r} ({paths[name]}) is not a {base.__name__}"
+                + (" subclass" if isinstance(obj, type) else "")
+            )
+        return obj  # type: ignore[no-any-return]
+
+    def load_all(self) -> dict[str, T]:
+        """Every entry, loaded."""
+        return {name: self.load(name) for name in self.paths()}
+
+    def register(self, name: str, path: str) -> None:
+        """Add an in-process entry; a taken name is an error."""
+        if name in self.builtins or name in self._registered:
+            raise LLMSelectError(f"{self.kind} name {name!r} is already taken")
+        self._registered[name] = path
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry added with ``register`` (no-op when absent)."""
+        self._registered.pop(name, None)
+
+    def registered(self) -> Mapping[str, str]:
+        """The in-process entries (a read-only view)."""
+        return dict(self._registered)
+
+
+BUILTIN_PROBES: dict[str, str] = {
+    "tokenizer_efficiency": "llmselect.probes.tokenizer_efficiency:TokenizerEfficiencyProbe",
+    "tokenizer_throughput": "llmselect.probes.tokenizer_throughput:TokenizerThroughputProbe",
+    "memory_estimate": "llmselect.probes.memory_estimate:MemoryEstimateProbe",
+    "reference_latency": "llmselect.probes.reference_latency:ReferenceLatencyProbe",
+    "license": "llmselect.probes.license:LicenseProbe",
+    "lm_eval_scores": "llmselect.probes.lm_eval_scores:LmEvalScoresProbe",
+}
+BUILTIN_TOKENIZER_KINDS: dict[str, str] = {
+    "sentencepiece": "llmselect.tokenizers.sentencepiece_fmt:KIND",
+    "hf-json": "llmselect.tokenizers.hf_json:KIND",
+    "gpt2-bpe": "llmselect.tokenizers.gpt2_bpe:KIND",
+    "tiktoken": "llmselect.tokenizers.tiktoken_fmt:KIND",
+    "tekken": "llmselect.tokenizers.tiktoken_fmt:TEKKEN",
+    "gguf": "llmselect.tokenizers.gguf_fmt:KIND",
+    "bloom-merges": "llmselect.tokenizers.bloom:KIND",
+}
+BUILTIN_FAMILIES: dict[str, str] = {
+    "gpt2": "llmselect.refmodels.gpt2:FAMILY",
+    "llama": "llmselect.refmodels.llama:FAMILY",
+    "glm": "llmselect.refmodels.glm:FAMILY",
+    "bloom": "llmselect.refmodels.bloom:FAMILY",
+}
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "local": "llmselect.executors.local:LocalExecutor",
+}
+
+ENTRY_POINT_GROUP = "llmselect.probes"  # the probe group (kept under its historical name)
+
+PROBES: Registry[Any] = Registry(
+    "probe", ENTRY_POINT_GROUP, BUILTIN_PROBES, "llmselect.probes.base:Probe"
+)
+TOKENIZER_KINDS: Registry[Any] = Registry(
+    "tokenizer kind",
+    "llmselect.tokenizer_kinds",
+    BUILTIN_TOKENIZER_KINDS,
+    "llmselect.tokenizers.kinds:TokenizerKind",
+)
+FAMILIES: Registry[Any] = Registry(
+    "model family", "llmselect.families", BUILTIN_FAMILIES, "llmselect.refmodels.family:Family"
+)
+EXECUTORS: Registry[Any] = Registry(
+    "executor", "llmselect.executors", BUILTIN_EXECUTORS, "llmselect.executors.base:Executor"
+)
+
+
 def probe_paths() -> dict[str, str]:
     """Every known probe name → ``"module:Class"``; duplicate names are an error."""
-    paths = dict(BUILTIN_PROBES)
-    allowed = _plugin_filter()
-    if allowed is not None and not allowed:
-        return paths
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else ""
-        if allowed is not None and dist not in allowed:
-            continue
-        if ep.name in paths:
-            raise LLMSelectError(f"probe name {ep.name!r} from plugin {dist!r} is already taken")
-        paths[ep.name] = ep.value
-    return paths
+    return PROBES.paths()
 
 
 def load_probe_class(name: str) -> type:
     """Import and return the probe class registered as ``name``."""
-    from llmselect.probes.base import Probe
-
-    paths = probe_paths()
-    if name not in paths:
-        raise LLMSelectError(f"unknown probe {name!r}; known: {', '.join(sorted(paths))}")
-    module_name, _, attr = paths[name].partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise LLMSelectError(f"cannot load probe {name!r} from {paths[name]}: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, Probe)):
-        raise LLMSelectError(f"probe {name!r} ({paths[name]}) is not a Probe subclass")
-    return cls
+    return PROBES.load(name)  # type: ignore[no-any-return]

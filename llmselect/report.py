@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from llmselect.charts import BarGroup, Point, bar_chart, fmt_value, scatter_chart
 from llmselect.errors import LLMSelectError
+from llmselect.metrics import ChartSpec, declared_metrics
 from llmselect.records import Measurement, RunInfo
 
 if TYPE_CHECKING:
@@ -34,20 +35,19 @@ DEFAULT_THRESHOLD = 0.05  # relative change that flags a delta (5 %)
 REPORT_PARAMS = ("params_total", "allowed", "license_id", "mode", "threads", "dtype", "device")
 MD_FULL_TABLE_MAX = 80  # longer per-section tables go to the HTML page and the JSON only
 
-# Report sections and the probes whose numbers they show (other probes go to "Other").
-SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("tokenizers", "Tokenizer efficiency", ("tokenizer_efficiency", "tokenizer_throughput")),
-    ("memory", "Memory", ("memory_estimate",)),
-    ("latency", "Latency", ("reference_latency",)),
-    ("eval", "Evaluation scores", ("lm_eval_scores",)),
-    ("licenses", "Licenses", ("license",)),
-)
-# Every section in page order: the probe sections, published scores from the catalog, the rest.
-ALL_SECTIONS: tuple[tuple[str, str], ...] = (
-    *((sid, title) for sid, title, _probes in SECTIONS),
-    ("published", "Published scores (catalog)"),
-    ("other", "Other measurements"),
-)
+# Sections, summary tables and charts come from the probes' metric declarations
+# (``llmselect.metrics``); values no probe declares go to "Other".
+
+
+def all_sections() -> list[tuple[str, str]]:
+    """Every section in page order: the declared ones, published scores (catalog), the rest."""
+    return [
+        *declared_metrics().sections(),
+        ("published", "Published scores (catalog)"),
+        ("other", "Other measurements"),
+    ]
+
+
 KIND_NOTE = {
     "measured": "measured on this machine",
     "estimated": "estimated by formula",
@@ -244,12 +244,10 @@ def _published(records: Iterable[Measurement]) -> list[ValueRow]:
 
 
 def _values(records: Sequence[Measurement]) -> list[ValueRow]:
-    """Newest ok row per (model, probe, metric, subset), sorted."""
-    newest: dict[tuple[str, str, str, str], Measurement] = {}
-    for rec in sorted(records, key=lambda r: (r.started_at, r.run_id)):
-        if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
-            newest[(rec.model_id, rec.probe, rec.metric, rec.subset)] = rec
-    rows = [_value_row(r, detail=True) for r in newest.values()]
+    """Newest ok row per key (``store.latest``), sorted."""
+    from llmselect.store import latest
+
+    rows = [_value_row(r, detail=True) for r in latest(records)]
     return sorted(rows, key=lambda v: v.key)
 
 
@@ -485,17 +483,16 @@ def _kind(row: ValueRow) -> str:
     return f"published ({row.source})" if row.kind == "published" and row.source else row.kind
 
 
-def _section_of(probe: str) -> str:
-    for sid, _title, probes in SECTIONS:
-        if probe in probes:
-            return sid
-    return "other"
-
-
 def _rows_for(report: Report, section: str) -> list[ValueRow]:
     if section == "published":
         return list(report.published)
-    return [v for v in report.values if _section_of(v.probe) == section]
+    index = declared_metrics()
+    return [v for v in report.values if index.section(v.probe, v.metric) == section]
+
+
+def _group_rows_only(row: ValueRow) -> bool:
+    spec = declared_metrics().spec(row.probe, row.metric)
+    return bool(spec and spec.group_rows_only)
 
 
 ZH_RE = re.compile(r"(zho|cmn|zh|chinese|yue)", re.I)
@@ -539,108 +536,57 @@ def _dtype_of(subset: str) -> str:
     return match.group(1) if match else subset
 
 
+def _series(chart: ChartSpec) -> Callable[[ValueRow], str | None]:
+    if chart.series == "lang_subset":
+        return lambda r: r.subset if _lang(r.subset) else None
+    if chart.series == "subset_or_metric":
+        return lambda r: r.subset or r.metric
+    return lambda r: r.subset
+
+
+def _params_scatter(chart: ChartSpec, rows: Sequence[ValueRow]) -> tuple[str, str, str] | None:
+    """Values against the model's parameter count, one point per model and dtype (log-log)."""
+    rows = [r for r in rows if isinstance(r.params.get("params_total"), int | float)]
+    seen: set[tuple[str, str]] = set()
+    points = []
+    for r in rows:  # the value does not depend on batch or sequence: one point per dtype
+        key = (r.model_id, _dtype_of(r.subset))
+        if key not in seen:
+            seen.add(key)
+            points.append(Point(float(r.params["params_total"]) / 1e9, r.value, key[1], key[0]))
+    if not points:
+        return None
+    kinds = ", ".join(sorted({r.kind for r in rows}))
+    svg = scatter_chart(
+        chart.id,
+        chart.title,
+        points,
+        "parameters (billions, log scale)",
+        f"{chart.axis} ({rows[0].unit}, log scale)",
+        log_x=True,
+        log_y=True,
+    )
+    return chart.id, svg, f"{chart.caption} Kind: {kinds}."
+
+
 def charts(report: Report) -> list[tuple[str, str, str, str]]:
     """(section, chart id, svg, caption) for every chart the data allows, in a fixed order."""
     out: list[tuple[str, str, str, str]] = []
-    v = report.values
 
     def add(section: str, fig: tuple[str, str, str] | None) -> None:
         if fig:
             out.append((section, *fig))
 
-    tok = [r for r in v if r.probe == "tokenizer_efficiency"]
-    add(
-        "tokenizers",
-        _bar_figure(
-            "tokens-per-char",
-            "Tokens per character, Chinese and English, by tokenizer family",
-            [r for r in tok if r.metric == "tokens_per_char"],
-            lambda r: r.subset if _lang(r.subset) else None,
-            "Tokens per Unicode character (content tokens, no BOS/EOS); lower is cheaper.",
-        ),
-    )
-    add(
-        "tokenizers",
-        _bar_figure(
-            "zh-en-parity",
-            "zh/en parity: Chinese tokens / English tokens for the same text",
-            [r for r in tok if "parity" in r.metric],
-            lambda r: r.subset or r.metric,
-            "Token ratio on parallel sentences; 1.0 = Chinese costs as many tokens as English.",
-        ),
-    )
-    add(
-        "tokenizers",
-        _bar_figure(
-            "tokenizer-throughput",
-            "Tokenizer throughput (batch encode)",
-            [r for r in v if r.probe == "tokenizer_throughput" and r.metric == "batch_chars_per_s"],
-            lambda r: r.subset,
-            "Characters encoded per second on this machine (median pass).",
-        ),
-    )
-    weights = [
-        r
-        for r in v
-        if r.probe == "memory_estimate"
-        and r.metric in ("est_weights_mib", "weights_mib")
-        and isinstance(r.params.get("params_total"), int | float)
-    ]
-    seen: set[tuple[str, str]] = set()
-    points = []
-    for r in weights:  # weights do not depend on batch or sequence: one point per dtype
-        key = (r.model_id, _dtype_of(r.subset))
-        if key not in seen:
-            seen.add(key)
-            points.append(Point(float(r.params["params_total"]) / 1e9, r.value, key[1], key[0]))
-    if points:
-        kinds = ", ".join(sorted({r.kind for r in weights}))
-        svg = scatter_chart(
-            "memory-vs-params",
-            "Weights memory vs parameters, by dtype",
-            points,
-            "parameters (billions, log scale)",
-            f"weights memory ({weights[0].unit}, log scale)",
-            log_x=True,
-            log_y=True,
-        )
-        caption = f"One point per catalog model and dtype. Kind: {kinds}."
-        out.append(("memory", "memory-vs-params", svg, caption))
-    lat = [r for r in v if r.probe == "reference_latency"]
-    add(
-        "latency",
-        _bar_figure(
-            "latency-decode",
-            "Decode latency per token (p50)",
-            [r for r in lat if r.metric == "decode_ms_per_token"],
-            lambda r: r.subset,
-            "Median ms per generated token of the reference model with random weights.",
-        ),
-    )
-    add(
-        "latency",
-        _bar_figure(
-            "latency-prefill",
-            "Prefill latency (p50)",
-            [r for r in lat if r.metric == "prefill_ms"],
-            lambda r: r.subset,
-            "Median ms to process the prompt.",
-        ),
-    )
-    add(
-        "eval",
-        _bar_figure(
-            "eval-scores",
-            "Evaluation scores",
-            [
-                r
-                for r in v
-                if r.probe == "lm_eval_scores" and r.metric == "acc" and "/" not in r.subset
-            ],
-            lambda r: r.subset,
-            "lm-eval accuracy per task (group score).",
-        ),
-    )
+    for chart, declared in declared_metrics().charts():
+        keys = {(d.probe, d.spec.name) for d in declared}
+        rows = [r for r in report.values if (r.probe, r.metric) in keys]
+        if chart.group_rows_only:
+            rows = [r for r in rows if "/" not in r.subset]
+        section = declared[0].spec.section
+        if chart.series == "params_scatter":
+            add(section, _params_scatter(chart, rows))
+        else:
+            add(section, _bar_figure(chart.id, chart.title, rows, _series(chart), chart.caption))
     # Published scores: only models with all three exams, so the bars compare like with like.
     exams = ("ceval", "cmmlu", "mmlu")
     first: dict[tuple[str, str], ValueRow] = {}
@@ -664,29 +610,8 @@ def charts(report: Report) -> list[tuple[str, str, str, str]]:
 
 # --- summary tables (one row per target, one column per metric and subset) -------------
 
-# Section → ordered (title, metrics) pivots; metrics not listed still appear in the full table.
-PIVOTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "tokenizers": (
-        (
-            "Efficiency",
-            (
-                "tokens_per_char",
-                "zh_en_parity_ratio",
-                "han_single_token_share",
-                "vocab_size_tokens",
-            ),
-        ),
-        ("Throughput", ("single_chars_per_s", "batch_chars_per_s")),
-    ),
-    "memory": (("Estimated memory", ("est_peak_memory_mib", "est_weights_mib")),),
-    "latency": (
-        (
-            "Reference model on this machine",
-            ("prefill_ms", "decode_ms_per_token", "decode_tokens_per_s", "peak_memory_mib"),
-        ),
-    ),
-    "eval": (("Scores", ("acc", "acc_norm", "exact_match_strict-match")),),
-}
+# Summary tables: the metrics a section's declarations put in a ``table``, in declaration
+# order; metrics in no table still appear in the full table.
 LICENSE_METRIC = re.compile(r"license_(.+)_allowed")
 
 
@@ -694,10 +619,8 @@ def pivot(rows: Sequence[ValueRow], metrics: Sequence[str]) -> tuple[list[str], 
     """Target × (metric, subset) table; headers carry unit and kind, e.g.
     ``tokens_per_char default/zh (tok/char, measured)``."""
     chosen = [
-        r
-        for r in rows
-        if r.metric in metrics and not (r.probe == "lm_eval_scores" and "/" in r.subset)
-    ]  # lm-eval: group rows only, subjects stay in the full table
+        r for r in rows if r.metric in metrics and not (_group_rows_only(r) and "/" in r.subset)
+    ]  # e.g. lm-eval: group rows only, subjects stay in the full table
     order = {m: i for i, m in enumerate(metrics)}
     cols = sorted({(r.metric, r.subset) for r in chosen}, key=lambda c: (order[c[0]], c[1]))
     if not cols:
@@ -747,7 +670,7 @@ def summary_tables(report: Report, section: str) -> list[tuple[str, list[str], l
         header, body = pivot(rows, metrics)
         if body:
             out.append(("Per task (first source listed when there are several)", header, body))
-    for title, metrics in PIVOTS.get(section, ()):
+    for title, metrics in declared_metrics().tables(section):
         header, body = pivot(rows, metrics)
         if body:
             out.append((title, header, body))
@@ -812,15 +735,19 @@ def _env_rows(report: Report) -> list[tuple[str, str]]:
     return rows
 
 
-TOKENIZER_PROBES = dict((sid, probes) for sid, _t, probes in SECTIONS)["tokenizers"]
+def _runs_on_tokenizers(probe: str) -> bool:
+    """Whether a probe's targets are tokenizer families (its ``target_kind``)."""
+    from llmselect.registry import PROBES
+
+    return probe in PROBES and PROBES.load(probe).target_kind == "tokenizer"
 
 
 def coverage_matrices(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows): tokenizer probes × families, then model probes × models."""
     cells = {(c.target, c.probe): c.status for c in report.coverage}
     groups = (
-        ("Tokenizer families", [p for p in report.probes if p in TOKENIZER_PROBES]),
-        ("Models", [p for p in report.probes if p not in TOKENIZER_PROBES]),
+        ("Tokenizer families", [p for p in report.probes if _runs_on_tokenizers(p)]),
+        ("Models", [p for p in report.probes if not _runs_on_tokenizers(p)]),
     )
     out = []
     for title, probes in groups:
@@ -841,7 +768,7 @@ def render_markdown(report: Report) -> str:
         "(by formula) or published (source given)."
     )
     lines += ["", _summary_line(report)]
-    for sid, title in ALL_SECTIONS:
+    for sid, title in all_sections():
         rows_ = _rows_for(report, sid)
         if not rows_:
             continue
@@ -1037,7 +964,7 @@ def render_html(report: Report) -> str:
             f"<figcaption>{escape(caption)}</figcaption>\n</figure>"
         )
     sections: list[str] = []
-    for sid, title in ALL_SECTIONS:
+    for sid, title in all_sections():
         rows_ = _rows_for(report, sid)
         if not rows_ and sid not in by_section:
             continue

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,18 +98,25 @@ def execute(
     *,
     resume: bool = False,
     on_unit_done: Callable[[Unit, list[Measurement]], None] | None = None,
+    executor: str = "local",
 ) -> RunSummary:
-    """Run every unit in order, appending each unit's records as soon as it finishes."""
+    """Run every unit through ``executor``, appending each unit's records as soon as it finishes."""
+    from llmselect.registry import EXECUTORS
+
     summary = RunSummary(run_id=ctx.run_id)
     done = completed_keys(writer.dir) if (writer and resume) else set()
-    try:
+
+    def pending() -> Iterator[Unit]:  # pulled by the executor, so resumed units keep plan order
         for unit in units:
             if (unit.target.id, unit.probe.name, unit.key) in done:
                 summary.resumed += 1
                 if on_unit_done:
                     on_unit_done(unit, [])
-                continue
-            records = run_unit(unit, ctx)
+            else:
+                yield unit
+
+    try:
+        for unit, records in EXECUTORS.load(executor)().run(pending(), ctx):
             if writer is not None:
                 writer.append(stamp_unit(records, unit.key))
             summary.records.extend(records)

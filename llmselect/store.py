@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -265,20 +266,25 @@ def records_frame(records: Iterable[Measurement]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def latest_ok(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep the newest ``ok`` row per (model, probe, version, metric, subset)."""
-    if frame.empty:
-        return frame
-    ok = frame[frame["status"] == "ok"].sort_values(["run_id", "started_at"])
-    return ok.drop_duplicates(KEY_COLUMNS, keep="last").reset_index(drop=True)
+def latest(records: Iterable[Measurement]) -> list[Measurement]:
+    """The newest ``ok`` record with a finite value per key (``KEY_COLUMNS``), in key order.
+
+    The one definition of "current value" that the report, the recommender and ``results``
+    read: records sort by (run id, start time), run ids sort by time, so the last one wins.
+    """
+    newest: dict[tuple[str, str, int, str, str], Measurement] = {}
+    for rec in sorted(records, key=lambda r: (r.run_id, r.started_at)):
+        if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
+            newest[(rec.model_id, rec.probe, rec.probe_version, rec.metric, rec.subset)] = rec
+    return [newest[k] for k in sorted(newest)]
 
 
 def load(
     root: Path | None = None, latest_only: bool = True, run_ids: Iterable[str] | None = None
 ) -> pd.DataFrame:
-    """The store as a DataFrame; with ``latest_only`` the newest ok row per key."""
-    frame = records_frame(load_records(root, run_ids))
-    return latest_ok(frame) if latest_only else frame
+    """The store as a DataFrame; with ``latest_only`` the newest ok row per key (``latest``)."""
+    records = load_records(root, run_ids)
+    return records_frame(latest(records) if latest_only else records)
 
 
 def _complete_units(records: Iterable[Measurement]) -> set[tuple[str, str, str]]:

@@ -59,3 +59,59 @@ def test_plugin_cannot_shadow_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     with pytest.raises(LLMSelectError, match="already taken"):
         registry.probe_paths()
+
+
+def test_every_builtin_entry_loads_as_its_base_type() -> None:
+    from llmselect.executors.base import Executor
+    from llmselect.refmodels.family import Family
+    from llmselect.tokenizers.kinds import TokenizerKind
+
+    assert registry.FAMILIES.names() == ["gpt2", "llama", "glm", "bloom"]
+    assert all(isinstance(f, Family) for f in registry.FAMILIES.load_all().values())
+    kinds = registry.TOKENIZER_KINDS.load_all()
+    assert all(isinstance(k, TokenizerKind) and k.name == n for n, k in kinds.items())
+    assert issubclass(registry.EXECUTORS.load("local"), Executor)
+    probes = registry.PROBES.load_all()
+    assert all(p.name == n for n, p in probes.items())
+
+
+def test_tokenizer_catalog_uses_only_registered_kinds() -> None:
+    from llmselect.tokenizers import load_tokenizer_catalog
+
+    used = {spec.kind for spec in load_tokenizer_catalog()}
+    assert used == set(registry.TOKENIZER_KINDS.names())
+
+
+def test_register_in_process_and_refuse_taken_names() -> None:
+    fams = registry.FAMILIES
+    fams.register("llama_copy", "llmselect.refmodels.llama:FAMILY")
+    try:
+        assert fams.load("llama_copy").name == "llama"
+        with pytest.raises(LLMSelectError, match="already taken"):
+            fams.register("llama_copy", "llmselect.refmodels.llama:FAMILY")
+        with pytest.raises(LLMSelectError, match="already taken"):
+            fams.register("gpt2", "llmselect.refmodels.gpt2:FAMILY")
+    finally:
+        fams.unregister("llama_copy")
+    assert "llama_copy" not in fams.names()
+
+
+def test_family_entry_must_be_a_family() -> None:
+    registry.FAMILIES.register("not_a_family", "llmselect.refmodels.llama:TRAITS")
+    try:
+        with pytest.raises(LLMSelectError, match="is not a Family"):
+            registry.FAMILIES.load("not_a_family")
+    finally:
+        registry.FAMILIES.unregister("not_a_family")
+
+
+def test_arch_family_must_be_registered_or_other() -> None:
+    from pydantic import ValidationError
+
+    from llmselect.catalog import ArchSpec
+
+    numbers = dict(hidden=64, layers=2, heads=4, kv_heads=4, intermediate=128, vocab=100)
+    assert ArchSpec(family="other", source="x", **numbers).traits.mlp == "swiglu"
+    assert ArchSpec(family="bloom", source="x", **numbers).traits.position == "alibi"
+    with pytest.raises(ValidationError, match="unknown family 'mamba'"):
+        ArchSpec(family="mamba", source="x", **numbers)

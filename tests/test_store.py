@@ -62,3 +62,27 @@ def test_completed_keys_for_resume(tmp_path: Path) -> None:
 def test_empty_store_loads_empty_frame(tmp_path: Path) -> None:
     frame = load(tmp_path / "nothing-here")
     assert frame.empty
+
+
+def test_latest_is_the_newest_ok_finite_record_per_key() -> None:
+    from datetime import datetime, timezone
+
+    from llmselect.store import latest
+
+    def rec(run: str, value: float | None, subset: str = "a", status: str = "ok"):  # type: ignore[no-untyped-def]
+        return Measurement(
+            run_id=run, model_id="m", probe="p", probe_version=1, metric="x", value=value,
+            unit="ms", subset=subset, status=status,  # type: ignore[arg-type]
+            started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        )  # fmt: skip
+
+    got = latest(
+        [
+            rec("r2", 2.0),
+            rec("r1", 1.0),
+            rec("r3", None, status="error"),
+            rec("r4", float("nan")),
+            rec("r1", 5.0, subset="b"),
+        ]
+    )
+    assert [(r.subset, r.value) for r in got] == [("a", 2.0), ("b", 5.0)]

@@ -69,7 +69,8 @@ def report(
         standard_recommendations,
         write_report,
     )
-    from llmselect.store import iter_run_dirs, latest_ok, load, read_run_info
+    from llmselect.store import iter_run_dirs, load, read_run_info
+    from llmselect.store import latest as latest_records
 
     if run_id and latest:
         raise LLMSelectError("give --run or --latest, not both")
@@ -90,7 +91,7 @@ def report(
     report_day = report_day or stamp.date()
     prev_path = previous or find_previous(out_dir, report_day.isoformat())
     prev = read_report_json(prev_path) if prev_path else None
-    recs = standard_recommendations(as_records(latest_ok(frame)))
+    recs = standard_recommendations(latest_records(as_records(frame)))
     published = _published_for(frame)
     rep = build_report(
         frame,

@@ -18,19 +18,6 @@ from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_j
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
 
-EFFICIENCY_COLUMNS = (
-    # (metric, subset suffix, header, format)
-    ("vocab_size_tokens", "vocab", "vocab\n[tokens]", "{:,.0f}"),
-    ("tokens_per_char", "zh", "zh\n[tok/char]", "{:.3f}"),
-    ("tokens_per_char", "en", "en\n[tok/char]", "{:.3f}"),
-    ("tokens_per_word", "en", "en\n[tok/word]", "{:.3f}"),
-    ("zh_en_parity_ratio", "zh-en", "zh÷en\n[ratio]", "{:.3f}"),
-    ("utf8_bytes_per_token", "zh", "zh\n[byte/tok]", "{:.2f}"),
-    ("utf8_bytes_per_token", "en", "en\n[byte/tok]", "{:.2f}"),
-    ("han_single_token_share", "zh", "Han as 1\ntoken [%]", "{:.1%}"),
-    ("byte_fallback_token_share", "zh", "zh byte-\nfallback [%]", "{:.1%}"),
-)
-
 
 def _table_console():  # type: ignore[no-untyped-def]
     """stdout console; when not a terminal, wide enough that no column is cut."""
@@ -64,20 +51,23 @@ def _render_tables(
     from rich.markup import escape
     from rich.table import Table
 
+    from llmselect.metrics import declared_metrics
     from llmselect.tokenizers.spec import COUNTING_CONVENTION
 
     table = Table(
         title=f"Tokenizer efficiency, corpus {corpus.name!r} (all values measured)",
         caption=escape(f"Counts: {COUNTING_CONVENTION}. Lower tok/char is cheaper."),
     )
+    # Columns are the ones the probe's metric declarations ask for (MetricSpec.columns).
+    columns = declared_metrics().columns("tokenizer_efficiency")
     table.add_column("tokenizer", no_wrap=True)
-    for _m, _s, header, _f in EFFICIENCY_COLUMNS:
-        table.add_column(escape(header + "\nmeasured"), justify="right", overflow="fold")
+    for _m, col in columns:
+        table.add_column(escape(col.header + "\nmeasured"), justify="right", overflow="fold")
     for asked, spec in families:
         label = spec.id if normalize_eq(asked, spec.id) else f"{spec.id}\n(for {asked})"
         cells = [
-            _fmt(_find(records, spec.id, "tokenizer_efficiency", m, s), f)
-            for m, s, _h, f in EFFICIENCY_COLUMNS
+            _fmt(_find(records, spec.id, "tokenizer_efficiency", m, col.subset), col.fmt)
+            for m, col in columns
         ]
         table.add_row(label, *cells)
     _table_console().print(table)

@@ -51,7 +51,7 @@ from llmselect.cost.compute import (
     peak_tflops,
 )
 from llmselect.errors import LLMSelectError
-from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, GATED_FAMILIES
+from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, is_gated
 from llmselect.memory.params import count_params
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _linear_shapes(arch: ArchSpec) -> list[tuple[int, int]]:
     h, hd = arch.hidden, arch.head_size
     q_out, kv_out, inter = arch.heads * hd, arch.kv_heads * hd, arch.intermediate
     attn = [(h, q_out), (h, kv_out), (h, kv_out), (q_out, h)]
-    if arch.family in GATED_FAMILIES:
+    if is_gated(arch):
         return [*attn, (h, inter), (h, inter), (inter, h)]
     return [*attn, (h, inter), (inter, h)]
 
@@ -166,7 +166,7 @@ def _linear_shapes(arch: ArchSpec) -> list[tuple[int, int]]:
 def layer_activation_elems_per_token(arch: ArchSpec) -> int:
     """Elements one layer saves for backward per token (see module docstring)."""
     q_out, kv_out = arch.heads * arch.head_size, arch.kv_heads * arch.head_size
-    mlp = (4 if arch.family in GATED_FAMILIES else 2) * arch.intermediate
+    mlp = (4 if is_gated(arch) else 2) * arch.intermediate
     return 4 * arch.hidden + q_out + 2 * kv_out + q_out + mlp
 
 

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmselect.errors import LLMSelectError
 from llmselect.memory.dtypes import DType, compute_dtype, parse_dtype
+
+if TYPE_CHECKING:
+    from llmselect.refmodels.family import Traits
 
 MIB = 1024**2
 GIB = 1024**3
@@ -70,9 +73,6 @@ class ArchLike(Protocol):
 
     @property
     def head_size(self) -> int: ...
-
-
-GATED_FAMILIES = frozenset({"llama", "glm", "other"})  # SwiGLU MLP: gate, up, down
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,16 @@ def _params_total(arch: ArchLike) -> int:
     return int(count_params(arch).total)  # type: ignore[arg-type]
 
 
+def traits(arch: ArchLike) -> Traits:
+    """The layout traits of the model's family (``other``: the common modern decoder)."""
+    from llmselect.refmodels.family import traits_of
+
+    return traits_of(arch.family)
+
+
 def is_gated(arch: ArchLike) -> bool:
     """Whether the MLP has a gate (SwiGLU: three matrices) rather than two (GELU)."""
-    return arch.family in GATED_FAMILIES
+    return traits(arch).mlp == "swiglu"
 
 
 def block_linear_shapes(arch: ArchLike) -> list[tuple[int, int]]:
@@ -233,7 +240,7 @@ def activation_bytes(
     attn = 2 * qkv  # q, k, v plus the rotary/attention-output temporaries of the same size
     if not fused_attention:
         attn += 2 * batch * heads * seq * seq * a
-    if arch.family == "bloom":  # ALiBi bias as a dense float mask + the boolean causal mask
+    if traits(arch).position == "alibi":  # ALiBi as a dense float mask + the boolean causal mask
         attn += batch * heads * seq * seq * a + seq * seq
     block = 2 * hidden + max(mlp, attn, norm_fp32)
     logit_rows = batch if last_token_logits else bt

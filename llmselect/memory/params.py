@@ -8,12 +8,13 @@ GPT-2 against their published totals.
 Per layer, with D hidden, H heads, n_kv key/value heads, hd head size, I MLP inner size:
 
 * attention: q (D x H*hd), k and v (D x n_kv*hd each), output (H*hd x D), plus biases
-  (gpt2/bloom: on all four; llama/glm: on q, k, v when ``qkv_bias``);
-* MLP: GELU (gpt2/bloom) D x I and I x D with biases; SwiGLU (llama/glm) three matrices;
+  (``attention == "biased"``: on all four; otherwise on q, k, v when ``qkv_bias``);
+* MLP: GELU D x I and I x D with biases; SwiGLU three matrices;
 * norms: two per layer (LayerNorm has a gain and a bias, RMSNorm a gain only).
 
-Plus token embeddings (and GPT-2's learned position table), BLOOM's embedding LayerNorm, the
-final norm, and an output matrix unless embeddings are tied.
+Plus token embeddings (and a learned position table), an embedding norm where the family has
+one, the final norm (none for post-LN), and an output matrix unless embeddings are tied. All of
+it is read from the family's ``Traits``; a family with another layout passes its own counter.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from llmselect.errors import LLMSelectError
 
 if TYPE_CHECKING:
     from llmselect.catalog import ArchSpec
+    from llmselect.refmodels.family import Traits
 
 
 @dataclass(frozen=True)
@@ -52,37 +54,42 @@ class ParamCount:
 
 def count_params(arch: ArchSpec) -> ParamCount:
     """Exact parameter count of ``arch`` as built by ``llmselect.refmodels``."""
+    from llmselect.refmodels.family import NO_REFERENCE, family
+
+    if arch.family == NO_REFERENCE:
+        raise LLMSelectError(f"cannot count parameters of family {arch.family!r}")
+    return family(arch.family).count_params(arch)
+
+
+def count_from_traits(arch: ArchSpec, traits: Traits) -> ParamCount:
+    """The count for a decoder laid out as ``traits`` say (the default of every family)."""
     D, L, V, I = arch.hidden, arch.layers, arch.vocab, arch.intermediate  # noqa: E741
     q_out = arch.heads * arch.head_size
     kv_out = arch.kv_heads * arch.head_size
-    attn_matrices = D * q_out + 2 * D * kv_out + q_out * D
-    lm_head = 0 if arch.tied_embeddings else V * D
-
-    if arch.family in ("gpt2", "bloom"):
-        attention = attn_matrices + (q_out + 2 * kv_out + D)  # biases on q, k, v and output
-        mlp = 2 * D * I + I + D
-        layer_norms = 2 * (2 * D)  # two LayerNorms, gain + bias
-        if arch.family == "gpt2":
-            if arch.max_position is None:
-                raise LLMSelectError("gpt2 family needs arch.max_position (learned positions)")
-            embeddings = V * D + arch.max_position * D
-            extra_norms = 0 if arch.post_ln else 2 * D  # ln_f
-        else:
-            embeddings = V * D
-            extra_norms = 2 * D + 2 * D  # word_embeddings_layernorm + ln_f
-    elif arch.family in ("llama", "glm"):
-        attention = attn_matrices + (q_out + 2 * kv_out if arch.qkv_bias else 0)
+    attention = D * q_out + 2 * D * kv_out + q_out * D
+    if traits.attention == "biased":
+        attention += q_out + 2 * kv_out + D  # biases on q, k, v and output
+    elif arch.qkv_bias:
+        attention += q_out + 2 * kv_out
+    if traits.mlp == "swiglu":
         mlp = 3 * D * I + (2 * I + D if arch.mlp_bias else 0)
-        layer_norms = 2 * D  # two RMSNorm gains
-        embeddings = V * D
-        extra_norms = D  # final RMSNorm
     else:
-        raise LLMSelectError(f"cannot count parameters of family {arch.family!r}")
-
+        mlp = 2 * D * I + I + D  # up and down with biases
+    norm = 2 * D if traits.norm == "layernorm" else D  # gain (+ bias)
+    embeddings = V * D
+    if traits.position == "learned":
+        if arch.max_position is None:
+            raise LLMSelectError(
+                f"{arch.family} family needs arch.max_position (learned positions)"
+            )
+        embeddings += arch.max_position * D
+    extra_norms = 0 if arch.post_ln else norm  # final norm; post-LN models end on a block norm
+    if traits.embedding_norm:
+        extra_norms += norm
     return ParamCount(
         embeddings=embeddings,
         attention=L * attention,
         mlp=L * mlp,
-        norms=L * layer_norms + extra_norms,
-        lm_head=lm_head,
+        norms=L * 2 * norm + extra_norms,
+        lm_head=0 if arch.tied_embeddings else V * D,
     )

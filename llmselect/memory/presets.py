@@ -73,27 +73,49 @@ PRESET_CHECKPOINTS = {
 }
 
 
+def _family_presets() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Presets a registered family brings (``Family.presets``: size → arch numbers with
+    ``source`` and the ``checkpoint`` they copy), named ``<family>:<size>``."""
+    from llmselect.registry import FAMILIES
+
+    presets: dict[str, dict[str, Any]] = {}
+    names: dict[str, str] = {}
+    for fam_name in FAMILIES.names():
+        for size, fields in FAMILIES.load(fam_name).presets.items():
+            key = f"{fam_name}:{size}"
+            arch = {k: v for k, v in fields.items() if k != "checkpoint"}
+            presets[key] = {"family": fam_name, **arch}
+            names[key] = str(fields.get("checkpoint", key))
+    return presets, names
+
+
+def _all_presets() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    extra, extra_names = _family_presets()
+    return {**_PRESETS, **extra}, {**PRESET_CHECKPOINTS, **extra_names}
+
+
 def preset_names() -> list[str]:
     """All ``family:size`` names."""
-    return list(_PRESETS)
+    return list(_all_presets()[0])
 
 
 def preset_arch(name: str) -> Any:
     """The ``ArchSpec`` of a ``family:size`` name (unknown → one-line error with suggestions)."""
     from llmselect.catalog import ArchSpec
 
-    fields = lookup(name, {normalize(k): v for k, v in _PRESETS.items()}, "architecture preset")
+    presets = _all_presets()[0]
+    fields = lookup(name, {normalize(k): v for k, v in presets.items()}, "architecture preset")
     return ArchSpec(**fields)
 
 
 def is_preset(name: str) -> bool:
-    return normalize(name) in {normalize(k) for k in _PRESETS}
+    return normalize(name) in {normalize(k) for k in _all_presets()[0]}
 
 
 def describe(name: str) -> str:
     """Human name of the checkpoint a preset copies."""
     key = normalize(name)
-    for k, v in PRESET_CHECKPOINTS.items():
+    for k, v in _all_presets()[1].items():
         if normalize(k) == key:
             return v
     raise LLMSelectError(f"unknown architecture preset {name!r}")
@@ -121,9 +143,9 @@ def resolve_target(name: str) -> Any:
         if spec is not None:
             return spec
     if is_preset(name):
-        key = next(k for k in _PRESETS if normalize(k) == normalize(name))
+        key = next(k for k in preset_names() if normalize(k) == normalize(name))
         return ArchTarget(key, preset_arch(key), describe(key))
-    extra = list(_PRESETS)
+    extra = preset_names()
     if CATALOG_FILE.is_file():
         extra += [m.id for m in load_catalog()]
     return lookup(name, {}, "model or architecture preset", extra_names=extra)

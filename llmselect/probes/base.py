@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from llmselect.metrics import MetricSpec
 from llmselect.records import Kind, Measurement, ParamValue, utcnow
 
 
@@ -56,6 +57,8 @@ class Probe(ABC):
     # ModelSpec) or "tokenizer" (a tokenizer family).
     target_kind: ClassVar[str] = "model"
     Config: ClassVar[type[ProbeConfig]] = ProbeConfig
+    # What the probe records; the report and recommender read these (llmselect.metrics).
+    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
 
     def __init__(self, config: ProbeConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -14,6 +14,7 @@ from datetime import date
 from pydantic import Field
 
 from llmselect.errors import ProbeSkipped
+from llmselect.metrics import MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
 
@@ -37,6 +38,13 @@ class LicenseProbe(Probe):
     version = 1
     description = "License verdict per purpose (published terms, with source)"
     Config = LicenseProbeConfig
+    # license_<purpose>_allowed, one per purpose in the license table (verdict: 1, 0.5, 0)
+    metrics = (
+        MetricSpec(
+            "*", "verdict", True, "licenses",
+            label="license verdict", description="license_<purpose>_allowed per purpose",
+        ),
+    )  # fmt: skip
 
     def run(self, target: object, ctx: RunContext) -> Iterable[Measurement]:
         from llmselect.catalog import ModelSpec, load_catalog

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from llmselect.config import hf_offline
 from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
 
@@ -127,6 +128,35 @@ class LmEvalScoresProbe(Probe):
     requires = frozenset({"lm_eval", "torch", "transformers"})
     description = "lm-evaluation-harness scores on local C-Eval/CMMLU/MMLU/... files (%)."
     Config = LmEvalScoresConfig
+    # lm-eval names the metrics of each task; these are the ones the report and recommender
+    # single out, "*" places the rest. Subsets are tasks; "task/subject" rows are subjects.
+    metrics = (
+        MetricSpec(
+            "acc", UNIT, True, "eval",
+            chart=ChartSpec(
+                "eval-scores", "Evaluation scores", "lm-eval accuracy per task (group score).",
+                group_rows_only=True, order=70,
+            ),
+            label="accuracy", table="Scores", evidence="score", group_rows_only=True,
+        ),
+        MetricSpec(
+            "acc_norm", UNIT, True, "eval",
+            label="length-normalized accuracy", table="Scores", group_rows_only=True,
+        ),
+        MetricSpec(
+            "exact_match_strict-match", UNIT, True, "eval",
+            label="exact match (strict)", table="Scores", group_rows_only=True,
+        ),
+        MetricSpec(
+            "exact_match_strict_match", UNIT, True, "eval",
+            label="exact match (strict)", evidence="score", group_rows_only=True,
+        ),
+        MetricSpec(
+            "exact_match", UNIT, True, "eval",
+            label="exact match", evidence="score", group_rows_only=True,
+        ),
+        MetricSpec("*", UNIT, True, "eval", group_rows_only=True),
+    )  # fmt: skip
 
     config: LmEvalScoresConfig
 

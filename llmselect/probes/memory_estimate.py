@@ -14,8 +14,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from llmselect.errors import ProbeSkipped
+from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
+from llmselect.refmodels.family import NO_REFERENCE
 
 SOURCE = "llmselect.memory.estimate (analytic)"
 
@@ -39,6 +41,34 @@ class MemoryEstimateConfig(ProbeConfig):
     group_size: int | None = Field(default=None, description="int4/int8 scale group size.")
 
 
+WEIGHTS_CHART = ChartSpec(
+    "memory-vs-params",
+    "Weights memory vs parameters, by dtype",
+    "One point per catalog model and dtype.",
+    series="params_scatter",
+    order=40,
+    axis="weights memory",
+)
+
+
+def estimate_metric_specs(section: str, *, table: str | None = None) -> tuple[MetricSpec, ...]:
+    """The ``est_*`` metrics of ``estimate_records`` (memory_estimate and reference_latency)."""
+    in_section = section == "memory"
+    return (
+        MetricSpec(
+            "est_peak_memory_mib", "MiB", False, section, table=table,
+            label="estimated peak", description="weights + KV cache + activations + overhead",
+        ),
+        MetricSpec(
+            "est_weights_mib", "MiB", False, section, table=table,
+            chart=WEIGHTS_CHART if in_section else None, label="estimated weights",
+        ),
+        MetricSpec("est_kv_cache_mib", "MiB", False, section, label="estimated KV cache"),
+        MetricSpec("est_activations_mib", "MiB", False, section, label="estimated activations"),
+        MetricSpec("est_overhead_mib", "MiB", False, section, label="runtime overhead"),
+    )  # fmt: skip
+
+
 class MemoryEstimateProbe(Probe):
     """Estimated peak memory (weights + KV cache + activations + overhead) per point."""
 
@@ -46,6 +76,7 @@ class MemoryEstimateProbe(Probe):
     version = 1
     description = "Analytic peak memory: weights, KV cache, activations, runtime overhead."
     Config = MemoryEstimateConfig
+    metrics = estimate_metric_specs("memory", table="Estimated memory")
 
     def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
         from llmselect.memory.estimate import estimate_memory
@@ -55,7 +86,7 @@ class MemoryEstimateProbe(Probe):
             raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
         cfg: MemoryEstimateConfig = self.config  # type: ignore[assignment]
         params_total, note = None, None
-        if arch.family == "other":
+        if arch.family == NO_REFERENCE:
             # No reference implementation counts this layout (MoE, parallel blocks, ...): the
             # weights come from the published parameter count, the KV cache from the arch numbers.
             if not getattr(target, "params_b", None):

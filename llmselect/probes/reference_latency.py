@@ -38,8 +38,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
-from llmselect.probes.memory_estimate import estimate_records, point_subset
+from llmselect.probes.memory_estimate import (
+    estimate_metric_specs,
+    estimate_records,
+    point_subset,
+)
 from llmselect.records import Measurement
 
 WORKER_MODULE = "llmselect.probes._latency_worker"
@@ -128,9 +133,12 @@ def worker_spec(
 ) -> dict[str, Any]:
     """The JSON spec one child process measures."""
     from llmselect.memory.dtypes import parse_dtype
+    from llmselect.refmodels.family import traits_of
 
     arch = getattr(target, "arch", None)
-    learned_positions = arch is not None and arch.family == "gpt2" and arch.max_position
+    learned_positions = (
+        arch is not None and traits_of(arch.family).position == "learned" and arch.max_position
+    )
     if learned_positions and seq + cfg.new_tokens > arch.max_position:
         raise LLMSelectError(
             f"{target.id}: prompt {seq} + {cfg.new_tokens} new tokens exceed the learned "
@@ -167,6 +175,52 @@ class ReferenceLatencyProbe(Probe):
     version = 2  # 2: 1 CPU thread by default, last-position prefill logits, tiled random init
     description = "Measured peak memory, prefill ms and decode ms/token (child process per point)."
     Config = ReferenceLatencyConfig
+    metrics = (
+        MetricSpec(
+            "prefill_ms", "ms", False, "latency",
+            chart=ChartSpec(
+                "latency-prefill", "Prefill latency (p50)", "Median ms to process the prompt.",
+                order=60,
+            ),
+            label="prefill", description="median ms to process the prompt",
+            table="Reference model on this machine",
+        ),
+        MetricSpec(
+            "decode_ms_per_token", "ms", False, "latency",
+            chart=ChartSpec(
+                "latency-decode", "Decode latency per token (p50)",
+                "Median ms per generated token of the reference model with random weights.",
+                order=50,
+            ),
+            label="decode", description="median ms per generated token",
+            table="Reference model on this machine", evidence="decode_ms",
+        ),
+        MetricSpec(
+            "decode_tokens_per_s", "tok/s", True, "latency",
+            label="decode speed", table="Reference model on this machine",
+        ),
+        MetricSpec(
+            "peak_memory_mib", "MiB", False, "latency",
+            label="peak memory", description="measured peak (CUDA: context + reserved; CPU: RSS)",
+            table="Reference model on this machine",
+        ),
+        MetricSpec("prefill_ms_p90", "ms", False, "latency"),
+        MetricSpec("decode_ms_per_token_p90", "ms", False, "latency"),
+        MetricSpec("fits", "bool", True, "latency", description="1 = the point ran, 0 = OOM"),
+        MetricSpec("peak_process_memory_mib", "MiB", False, "latency", label="process total"),
+        MetricSpec(
+            "peak_memory_over_runtime_mib", "MiB", False, "latency",
+            label="increase over the loaded runtime",
+        ),
+        MetricSpec("runtime_memory_mib", "MiB", False, "latency", label="runtime before the model"),
+        MetricSpec("peak_vram_mib", "MiB", False, "latency"),
+        MetricSpec("peak_allocated_mib", "MiB", False, "latency"),
+        MetricSpec("peak_reserved_mib", "MiB", False, "latency"),
+        MetricSpec("cuda_context_mib", "MiB", False, "latency"),
+        MetricSpec("est_error_pct", "%", None, "latency", label="estimate error"),
+        MetricSpec("decode_roofline_share", "ratio", True, "latency"),
+        *estimate_metric_specs("latency"),
+    )  # fmt: skip
 
     def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
         from llmselect.memory.dtypes import parse_dtype

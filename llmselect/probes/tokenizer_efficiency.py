@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from llmselect.metrics import ChartSpec, Column, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
 from llmselect.tokenizers.base import cpu_threads, is_han
@@ -97,6 +98,65 @@ class TokenizerEfficiencyProbe(Probe):
         "on parallel text, share of Han chars that are one token, byte-fallback share, vocab size"
     )
     Config: ClassVar[type[ProbeConfig]] = TokenizerEfficiencyConfig
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec(
+            "tokens_per_char", "tok/char", False, "tokenizers",
+            chart=ChartSpec(
+                "tokens-per-char",
+                "Tokens per character, Chinese and English, by tokenizer family",
+                "Tokens per Unicode character (content tokens, no BOS/EOS); lower is cheaper.",
+                series="lang_subset", order=10,
+            ),
+            label="tokens per character",
+            description="content tokens / Unicode characters, per corpus and language",
+            table="Efficiency", evidence="tokens_per_char",
+            columns=(
+                Column("zh", "zh\n[tok/char]", "{:.3f}", 20),
+                Column("en", "en\n[tok/char]", "{:.3f}", 30),
+            ),
+        ),
+        MetricSpec(
+            "zh_en_parity_ratio", "ratio", False, "tokenizers",
+            chart=ChartSpec(
+                "zh-en-parity",
+                "zh/en parity: Chinese tokens / English tokens for the same text",
+                "Token ratio on parallel sentences; 1.0 = Chinese costs as many tokens as English.",
+                series="subset_or_metric", order=20,
+            ),
+            label="zh/en parity",
+            description="tokens of the Chinese side / tokens of the English side, parallel text",
+            table="Efficiency", columns=(Column("zh-en", "zh÷en\n[ratio]", "{:.3f}", 50),),
+        ),
+        MetricSpec(
+            "han_single_token_share", "fraction", True, "tokenizers",
+            label="Han as one token",
+            description="share of Han characters that are a single token",
+            table="Efficiency", columns=(Column("zh", "Han as 1\ntoken [%]", "{:.1%}", 80),),
+        ),
+        MetricSpec(
+            "vocab_size_tokens", "tokens", None, "tokenizers",
+            label="vocabulary", description="tokens in the vocabulary", table="Efficiency",
+            columns=(Column("vocab", "vocab\n[tokens]", "{:,.0f}", 10),),
+        ),
+        MetricSpec(
+            "tokens_per_word", "tok/word", False, "tokenizers",
+            label="tokens per word", description="content tokens / English words",
+            columns=(Column("en", "en\n[tok/word]", "{:.3f}", 40),),
+        ),
+        MetricSpec(
+            "utf8_bytes_per_token", "byte/tok", True, "tokenizers",
+            label="bytes per token", description="UTF-8 bytes / content tokens",
+            columns=(
+                Column("zh", "zh\n[byte/tok]", "{:.2f}", 60),
+                Column("en", "en\n[byte/tok]", "{:.2f}", 70),
+            ),
+        ),
+        MetricSpec(
+            "byte_fallback_token_share", "fraction", False, "tokenizers",
+            label="byte fallback", description="share of tokens that are byte-fallback/unknown",
+            columns=(Column("zh", "zh byte-\nfallback [%]", "{:.1%}", 90),),
+        ),
+    )  # fmt: skip
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
         corpus = get_corpus(self.config.corpus, ctx)  # type: ignore[attr-defined]

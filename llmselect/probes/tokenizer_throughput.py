@@ -36,6 +36,7 @@ from pydantic import Field
 
 from llmselect.errors import LLMSelectError
 from llmselect.measure import summarize
+from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
@@ -122,6 +123,36 @@ class TokenizerThroughputProbe(Probe):
         "Encoding speed (chars/s, tokens/s; p50 and p90) per language, single text and batched"
     )
     Config: ClassVar[type[ProbeConfig]] = TokenizerThroughputConfig
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec(
+            "single_chars_per_s", "chars/s", True, "tokenizers",
+            label="chars/s, one text per call", table="Throughput",
+        ),
+        MetricSpec(
+            "batch_chars_per_s", "chars/s", True, "tokenizers",
+            chart=ChartSpec(
+                "tokenizer-throughput",
+                "Tokenizer throughput (batch encode)",
+                "Characters encoded per second on this machine (median pass).",
+                order=30,
+            ),
+            label="chars/s, batched", table="Throughput",
+        ),
+        MetricSpec("single_tokens_per_s", "tokens/s", True, "tokenizers"),
+        MetricSpec("batch_tokens_per_s", "tokens/s", True, "tokenizers"),
+        MetricSpec("single_chars_per_s_p90", "chars/s", True, "tokenizers"),
+        MetricSpec("batch_chars_per_s_p90", "chars/s", True, "tokenizers"),
+        MetricSpec("single_tokens_per_s_p90", "tokens/s", True, "tokenizers"),
+        MetricSpec("batch_tokens_per_s_p90", "tokens/s", True, "tokenizers"),
+        MetricSpec(
+            "single_chars_per_cpu_s", "chars/CPU-s", True, "tokenizers",
+            description="characters per second of process CPU time, one text per call",
+        ),
+        MetricSpec(
+            "batch_chars_per_cpu_s", "chars/CPU-s", True, "tokenizers",
+            description="characters per second of process CPU time, batched (all threads)",
+        ),
+    )  # fmt: skip
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
         cfg: TokenizerThroughputConfig = self.config  # type: ignore[assignment]

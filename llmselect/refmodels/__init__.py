@@ -1,8 +1,16 @@
 """Readable PyTorch reference decoders, one file per family, built from a catalog ``ArchSpec``.
 
-Families: ``gpt2`` (gpt2.py), ``llama`` (llama.py: Llama-2/3, Mistral, Qwen2, Yi, InternLM2,
-DeepSeek, Baichuan2-7B), ``glm`` (glm.py: ChatGLM2/3, GLM-4), ``bloom`` (bloom.py). Their logits
-match transformers' implementations on identical weights (tests/refmodels/).
+Families: ``gpt2``, ``llama`` (Llama-2/3, Mistral, Qwen2, Yi, InternLM2, DeepSeek, Baichuan2-7B),
+``glm`` (ChatGLM2/3, GLM-4), ``bloom``; registered in ``llmselect.registry.FAMILIES``. Their
+logits match transformers' implementations on identical weights (tests/refmodels/).
+
+A family is ``<family>.py``, a torch-free ``FAMILY`` (``family.Family``: traits, config builder,
+parameter count, and the paths of its model class and weight converter), plus, when it brings
+its own layers, ``<family>_model.py`` with the nanoGPT-style PyTorch code. The split keeps
+``perf estimate`` and ``recommend`` free of torch. A family that reuses existing layers (as GLM
+reuses LLaMA's decoder) is one file and one ``FAMILIES`` line. Each model file is
+self-contained on purpose: GPT-2 and BLOOM repeat their small attention/MLP blocks so that each
+reads on its own, as nanoGPT's ``model.py`` does.
 
 One call contract for every family::
 
@@ -35,73 +43,20 @@ if TYPE_CHECKING:
 
     from llmselect.catalog import ArchSpec
     from llmselect.refmodels.common import DecoderLM
+    from llmselect.refmodels.family import Family
 
 __all__ = ["build_model", "load_hf_state_dict", "load_safetensors_checkpoint"]
 
-FAMILIES = ("gpt2", "llama", "glm", "bloom")
+
+def _family(arch: ArchSpec) -> Family:
+    from llmselect.refmodels.family import family
+
+    return family(arch.family)
 
 
 def _config(arch: ArchSpec):  # type: ignore[no-untyped-def]
     """The family's config dataclass from the catalog numbers."""
-    hd = arch.head_size
-    if arch.family == "gpt2":
-        from llmselect.refmodels.gpt2 import GPT2Config
-
-        if arch.max_position is None:
-            raise LLMSelectError("gpt2 family needs arch.max_position (learned position table)")
-        if arch.kv_heads != arch.heads or hd * arch.heads != arch.hidden:
-            raise LLMSelectError("gpt2 family needs kv_heads == heads and head_dim == hidden/heads")
-        return GPT2Config(
-            vocab=arch.vocab,
-            hidden=arch.hidden,
-            layers=arch.layers,
-            heads=arch.heads,
-            intermediate=arch.intermediate,
-            max_position=arch.max_position,
-            tied_embeddings=arch.tied_embeddings,
-            norm_eps=arch.norm_eps,
-            post_ln=arch.post_ln,
-        )
-    if arch.family == "bloom":
-        from llmselect.refmodels.bloom import BloomConfig
-
-        if arch.kv_heads != arch.heads or hd * arch.heads != arch.hidden:
-            raise LLMSelectError("bloom family needs kv_heads == heads, head_dim == hidden/heads")
-        return BloomConfig(
-            vocab=arch.vocab,
-            hidden=arch.hidden,
-            layers=arch.layers,
-            heads=arch.heads,
-            intermediate=arch.intermediate,
-            tied_embeddings=arch.tied_embeddings,
-            norm_eps=arch.norm_eps,
-        )
-    if arch.family in ("llama", "glm"):
-        from llmselect.refmodels.llama import LlamaConfig
-
-        rotary_dim = int(hd * arch.rope_fraction)
-        if rotary_dim % 2 or not 0 < rotary_dim <= hd:
-            raise LLMSelectError(f"rope_fraction {arch.rope_fraction} gives odd rotary dim")
-        return LlamaConfig(
-            vocab=arch.vocab,
-            hidden=arch.hidden,
-            layers=arch.layers,
-            heads=arch.heads,
-            kv_heads=arch.kv_heads,
-            head_dim=hd,
-            intermediate=arch.intermediate,
-            rope_theta=arch.rope_theta or 10000.0,
-            rotary_dim=rotary_dim,
-            rope_interleaved=arch.family == "glm",
-            qkv_bias=arch.qkv_bias,
-            mlp_bias=arch.mlp_bias,
-            tied_embeddings=arch.tied_embeddings,
-            norm_eps=arch.norm_eps,
-            sliding_window=arch.sliding_window,
-        )
-    raise LLMSelectError(
-        f"no reference implementation for family {arch.family!r} (have: {', '.join(FAMILIES)})"
-    )
+    return _family(arch).build_config(arch)
 
 
 @contextmanager
@@ -136,24 +91,10 @@ def _empty_model(arch: ArchSpec, dtype: torch.dtype, device: torch.device | str)
     materialised, so no fp32 CPU copy of a multi-billion-parameter model is ever made."""
     import torch
 
-    cfg = _config(arch)
+    fam = _family(arch)
+    cfg = fam.build_config(arch)
     with torch.device("meta"), _no_default_init():
-        if arch.family == "gpt2":
-            from llmselect.refmodels.gpt2 import GPT2
-
-            model: DecoderLM = GPT2(cfg)
-        elif arch.family == "bloom":
-            from llmselect.refmodels.bloom import Bloom
-
-            model = Bloom(cfg)
-        elif arch.family == "glm":
-            from llmselect.refmodels.glm import GLMTransformer
-
-            model = GLMTransformer(cfg)
-        else:
-            from llmselect.refmodels.llama import Transformer
-
-            model = Transformer(cfg)
+        model: DecoderLM = fam.model_class()(cfg)
     model = model.to(dtype=dtype)
     model = model.to_empty(device=device)
     return model.eval()
@@ -180,25 +121,13 @@ def build_model(
     return model
 
 
-def _converter(family: str):  # type: ignore[no-untyped-def]
-    if family == "gpt2":
-        from llmselect.refmodels.gpt2 import convert_hf_state_dict
-    elif family == "bloom":
-        from llmselect.refmodels.bloom import convert_hf_state_dict
-    elif family == "glm":
-        from llmselect.refmodels.glm import convert_hf_state_dict
-    elif family == "llama":
-        from llmselect.refmodels.llama import convert_hf_state_dict
-    else:
-        raise LLMSelectError(f"no weight mapping for family {family!r}")
-    return convert_hf_state_dict
-
-
 def _copy_in(model: DecoderLM, hf_state_dict: dict[str, torch.Tensor]) -> set[str]:
     """Copy the tensors of one (partial) HF state dict into ``model``; return the names filled."""
     import torch
 
-    ours, unknown = _converter(model.family)(hf_state_dict, model.cfg)
+    from llmselect.refmodels.family import family
+
+    ours, unknown = family(model.family).convert(hf_state_dict, model.cfg)
     params = dict(model.named_parameters())
     extra = sorted(set(ours) - set(params))
     if unknown or extra:

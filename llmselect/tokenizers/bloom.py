@@ -22,11 +22,16 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmselect.config import home_dir
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer, gpt2_byte_decoder
 from llmselect.tokenizers.hf_json import HFTokenizer
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 SPECIALS = ("<unk>", "<s>", "</s>", "<pad>")
 BLOOM_SPLIT = r" ?[^(\s|[.,!?…。，、।۔،])]+"
@@ -129,3 +134,12 @@ def load_bloom(family_id: str, files: dict[str, Path], merges_file: str) -> Load
     """The BLOOM tokenizer, from the cache under ``LLMSELECT_HOME`` or rebuilt from merges."""
     tok = _cached_bloom(files[merges_file])
     return HFTokenizer(family_id, "bloom-merges", files, tok, byte_level=True)
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_bloom(spec.id, files, spec.files[0])
+
+
+KIND = TokenizerKind(
+    name="bloom-merges", description="BLOOM rebuilt from its ``merges.txt``", load=_load
+)

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer
 from llmselect.tokenizers.hf_json import HFTokenizer
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 # llama.cpp (src/llama-vocab.cpp, llm_tokenizer_bpe): regexes per pre-tokenizer name.
 _GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
@@ -233,3 +237,12 @@ def load_gguf(family_id: str, files: dict[str, Path], gguf_file: str) -> LoadedT
     except (RuntimeError, ValueError, TypeError) as exc:
         raise LLMSelectError(f"cannot rebuild the tokenizer of {path}: {exc}") from exc
     raise LLMSelectError(f"{path}: tokenizer model {model!r} is not supported")
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_gguf(spec.id, files, spec.files[0])
+
+
+KIND = TokenizerKind(
+    name="gguf", description="llama.cpp GGUF vocabulary (vocab-only or full files)", load=_load
+)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer
 from llmselect.tokenizers.hf_json import HFTokenizer
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 # Qwen's pre-tokenizer regex (Qwen2Tokenizer / qwen.tiktoken).
 QWEN_PATTERN = (
@@ -97,3 +102,14 @@ def load_gpt2_bpe(family_id: str, files: dict[str, Path], preset: str) -> Loaded
             raise LLMSelectError(f"{family_id}: added token {content!r} has unexpected id")
         tok.add_special_tokens([AddedToken(content, special=special, normalized=False)])
     return HFTokenizer(family_id, "gpt2-bpe", files, tok, byte_level=True)
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_gpt2_bpe(spec.id, files, str(spec.options.get("pre", "gpt2")))
+
+
+KIND = TokenizerKind(
+    name="gpt2-bpe",
+    description="GPT-2 ``vocab.json`` + ``merges.txt`` with a named split regex",
+    load=_load,
+)

@@ -10,10 +10,14 @@ import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads, gpt2_byte_decoder
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 
 class HFTokenizer(LoadedTokenizer):
@@ -90,3 +94,12 @@ def load_hf_json(family_id: str, files: dict[str, Path], json_file: str) -> Load
     except Exception as exc:  # noqa: BLE001 - the library raises plain Exception on bad JSON
         raise LLMSelectError(f"cannot load tokenizer.json {path}: {exc}") from exc
     return HFTokenizer(family_id, "hf-json", files, tokenizer)
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_hf_json(spec.id, files, spec.files[0])
+
+
+KIND = TokenizerKind(
+    name="hf-json", description="Hugging Face ``tokenizer.json`` (tokenizers library)", load=_load
+)

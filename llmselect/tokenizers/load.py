@@ -1,4 +1,4 @@
-"""``load_tokenizer``: resolve a family's files, pick the loader by ``kind``, cache per process."""
+"""``load_tokenizer``: resolve a family's files, load them with its registered kind, cache them."""
 
 from __future__ import annotations
 
@@ -15,43 +15,16 @@ _LOCK = threading.Lock()
 
 
 def build_tokenizer(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
-    """Load from already-resolved files (no caching)."""
-    primary = spec.files[0]
-    opts = spec.options
+    """Load from already-resolved files (no caching), with the loader of ``spec.kind``."""
+    from llmselect.registry import TOKENIZER_KINDS
+
+    if spec.kind not in TOKENIZER_KINDS:
+        raise LLMSelectError(f"tokenizer {spec.id}: unsupported kind {spec.kind!r}")
+    kind = TOKENIZER_KINDS.load(spec.kind)
     try:
-        if spec.kind == "sentencepiece":
-            from llmselect.tokenizers.sentencepiece_fmt import load_sentencepiece
-
-            return load_sentencepiece(spec.id, files, primary)
-        if spec.kind == "hf-json":
-            from llmselect.tokenizers.hf_json import load_hf_json
-
-            return load_hf_json(spec.id, files, primary)
-        if spec.kind == "gpt2-bpe":
-            from llmselect.tokenizers.gpt2_bpe import load_gpt2_bpe
-
-            return load_gpt2_bpe(spec.id, files, str(opts.get("pre", "gpt2")))
-        if spec.kind == "tiktoken":
-            from llmselect.tokenizers.tiktoken_fmt import load_tiktoken
-
-            return load_tiktoken(
-                spec.id, files, primary, str(opts["pattern"]), str(opts["specials"])
-            )
-        if spec.kind == "tekken":
-            from llmselect.tokenizers.tiktoken_fmt import load_tekken
-
-            return load_tekken(spec.id, files, primary)
-        if spec.kind == "gguf":
-            from llmselect.tokenizers.gguf_fmt import load_gguf
-
-            return load_gguf(spec.id, files, primary)
-        if spec.kind == "bloom-merges":
-            from llmselect.tokenizers.bloom import load_bloom
-
-            return load_bloom(spec.id, files, primary)
+        return kind.load(spec, files)
     except KeyError as exc:
         raise LLMSelectError(f"tokenizer {spec.id}: missing option or file {exc}") from exc
-    raise LLMSelectError(f"tokenizer {spec.id}: unsupported kind {spec.kind!r}")
 
 
 def load_tokenizer(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> LoadedTokenizer:

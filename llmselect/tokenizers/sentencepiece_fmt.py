@@ -11,10 +11,14 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 
 class SentencePieceTokenizer(LoadedTokenizer):
@@ -94,3 +98,12 @@ def quiet_native_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_sentencepiece(spec.id, files, spec.files[0])
+
+
+KIND = TokenizerKind(
+    name="sentencepiece", description="SentencePiece ``.model`` (sentencepiece library)", load=_load
+)

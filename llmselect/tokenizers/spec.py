@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
@@ -19,10 +18,6 @@ from llmselect.errors import LLMSelectError
 from llmselect.names import build_index, lookup, normalize
 
 TOKENIZERS_FILE = PACKAGE_DATA / "tokenizers.yaml"
-
-TokenizerKind = Literal[
-    "sentencepiece", "hf-json", "gpt2-bpe", "tiktoken", "tekken", "gguf", "bloom-merges"
-]
 
 COUNTING_CONVENTION = (
     "content tokens only: no BOS/EOS and no model prefix tokens (e.g. ChatGLM's [gMASK]/sop), "
@@ -37,7 +32,9 @@ class TokenizerSpec(BaseModel):
 
     id: str = Field(description="stable family id, e.g. llama2")
     name: str = Field(description="display name")
-    kind: TokenizerKind = Field(description="file format, picks the loader")
+    kind: str = Field(
+        description="file format, picks the loader: a name in llmselect.registry.TOKENIZER_KINDS"
+    )
     folder: str = Field(description="folder under the tokenizer root")
     files: list[str] = Field(description="files the loader needs, relative to the folder")
     optional_files: list[str] = Field(
@@ -56,6 +53,16 @@ class TokenizerSpec(BaseModel):
     vocab_notes: str = ""
     license: str = Field(description="license name of the tokenizer's model")
     source: str = Field(description="where the files come from")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from llmselect.registry import TOKENIZER_KINDS
+
+        known = TOKENIZER_KINDS.names()
+        if value not in known:
+            raise ValueError(f"unknown tokenizer kind {value!r} (known: {', '.join(known)})")
+        return value
 
     def hub_path(self, filename: str) -> str | None:
         """Path of ``filename`` in the hub repo, or None when the hub lacks it."""
@@ -95,9 +102,20 @@ class TokenizerCatalog:
 @lru_cache(maxsize=4)
 def load_tokenizer_catalog(path: Path = TOKENIZERS_FILE) -> TokenizerCatalog:
     """The validated tokenizer catalog (cached)."""
-    raw = read_yaml_cached(Path(path)) or []
+    raw = list(read_yaml_cached(Path(path)) or []) + _plugin_families()
     specs = validate_entries(raw, TokenizerSpec, str(path), "tokenizer")
     return TokenizerCatalog(specs)
+
+
+def _plugin_families() -> list[dict[str, object]]:
+    """Tokenizer families brought by tokenizer kinds that are not built in."""
+    from llmselect.registry import BUILTIN_TOKENIZER_KINDS, TOKENIZER_KINDS
+
+    out: list[dict[str, object]] = []
+    for name in TOKENIZER_KINDS.names():
+        if name not in BUILTIN_TOKENIZER_KINDS:
+            out.extend(dict(f) for f in TOKENIZER_KINDS.load(name).families)
+    return out
 
 
 def resolve_tokenizer_names(names: list[str]) -> list[tuple[str, TokenizerSpec]]:

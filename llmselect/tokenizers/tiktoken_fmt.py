@@ -12,11 +12,15 @@ import base64
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
 from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads
 from llmselect.tokenizers.gpt2_bpe import QWEN_PATTERN
+from llmselect.tokenizers.kinds import TokenizerKind
+
+if TYPE_CHECKING:
+    from llmselect.tokenizers.spec import TokenizerSpec
 
 # Llama 3 and GLM-4: Qwen's regex with numbers split in runs of up to three digits.
 LLAMA3_PATTERN = QWEN_PATTERN.replace(r"|\p{N}|", r"|\p{N}{1,3}|")
@@ -171,3 +175,21 @@ def load_tekken(family_id: str, files: dict[str, Path], primary: str) -> LoadedT
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LLMSelectError(f"cannot read Tekken file {path}: {exc}") from exc
     return TiktokenTokenizer(family_id, files, enc, len(ranks), kind="tekken", id_offset=n_special)
+
+
+def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_tiktoken(
+        spec.id, files, spec.files[0], str(spec.options["pattern"]), str(spec.options["specials"])
+    )
+
+
+def _load_tekken(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    return load_tekken(spec.id, files, spec.files[0])
+
+
+TEKKEN = TokenizerKind(
+    name="tekken", description="Mistral Tekken JSON (ranks and split pattern)", load=_load_tekken
+)
+KIND = TokenizerKind(
+    name="tiktoken", description="tiktoken BPE ranks with the published split pattern", load=_load
+)

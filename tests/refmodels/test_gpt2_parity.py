@@ -16,7 +16,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from llmselect.catalog import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
-from llmselect.refmodels.gpt2 import GPT2
+from llmselect.refmodels.gpt2_model import GPT2
 
 VOCAB, HIDDEN, LAYERS, HEADS, POSITIONS = 89, 32, 2, 4, 32
 

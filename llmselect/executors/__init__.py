@@ -1,0 +1,1 @@
+"""Executors: where the units of a plan run (``EXECUTORS`` in ``llmselect.registry``)."""

@@ -1,0 +1,97 @@
+"""``Family`` and ``Traits``: what code outside a family may know about it.
+
+A family is registered in ``llmselect.registry.FAMILIES`` as ``"module:FAMILY"``. The object is
+torch-free, so the memory estimator, ``perf estimate`` and ``recommend`` can read its traits and
+count its parameters without importing torch; the model class and the weight converter are
+``"module:attr"`` strings, imported only when a model is built or loaded.
+
+Memory and latency code reason about ``Traits`` (the MLP kind, the position scheme, the
+attention kind, the norm), never about family names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmselect.errors import LLMSelectError
+
+if TYPE_CHECKING:
+    from llmselect.catalog import ArchSpec
+    from llmselect.memory.params import ParamCount
+
+# ArchSpec.family value of models with no reference implementation (published numbers only).
+NO_REFERENCE = "other"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """The layout choices that change parameter counts, memory and what a model can run."""
+
+    mlp: Literal["gelu", "swiglu"]  # gelu: up/down with biases; swiglu: gate, up, down
+    position: Literal["learned", "rope", "alibi"]  # learned: a table capped at max_position
+    # biased: biases on q, k, v and output (GPT-2, BLOOM); plain: q, k, v biases only when
+    # arch.qkv_bias. ALiBi (position) is an additive float bias the kernel materialises.
+    attention: Literal["biased", "plain"]
+    norm: Literal["layernorm", "rmsnorm"]  # LayerNorm: gain + bias; RMSNorm: gain only
+    embedding_norm: bool = False  # a norm right after the token embedding (BLOOM)
+
+
+# Families without a reference implementation: the estimator sizes their MLP and activations
+# as the common modern decoder (SwiGLU, RoPE, RMSNorm); weights come from the published count.
+NO_REFERENCE_TRAITS = Traits(mlp="swiglu", position="rope", attention="plain", norm="rmsnorm")
+
+
+@dataclass(frozen=True)
+class Family:
+    """One reference-model family: traits, config builder, model class, weight converter."""
+
+    name: str
+    description: str
+    traits: Traits
+    # ArchSpec → the model's config dataclass (raises LLMSelectError when the numbers do not fit)
+    build_config: Callable[[ArchSpec], Any]
+    model: str  # "module:Class" of the DecoderLM subclass (imports torch when resolved)
+    converter: str  # "module:function": (HF state dict, config) → (our state dict, unknown names)
+    hf_model_type: str | None = None  # transformers model_type with the same tensors
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # size → arch + source
+    param_counter: Callable[[ArchSpec], ParamCount] | None = None  # default: from the traits
+
+    def model_class(self) -> type:
+        """The family's ``DecoderLM`` subclass."""
+        from llmselect.registry import import_path
+
+        return import_path(self.model)  # type: ignore[no-any-return]
+
+    def convert(self, hf_state_dict: dict[str, Any], cfg: Any) -> tuple[dict[str, Any], list[str]]:
+        """Rename a transformers state dict to this family's parameter names."""
+        from llmselect.registry import import_path
+
+        return import_path(self.converter)(hf_state_dict, cfg)  # type: ignore[no-any-return]
+
+    def count_params(self, arch: ArchSpec) -> ParamCount:
+        """Exact parameter count of ``arch`` as this family builds it."""
+        if self.param_counter is not None:
+            return self.param_counter(arch)
+        from llmselect.memory.params import count_from_traits
+
+        return count_from_traits(arch, self.traits)
+
+
+def family(name: str) -> Family:
+    """The registered family ``name`` (``other`` has none: a clear error)."""
+    from llmselect.registry import FAMILIES
+
+    if name == NO_REFERENCE:
+        raise LLMSelectError(
+            f"no reference implementation for family {name!r} (have: {', '.join(FAMILIES.names())})"
+        )
+    return FAMILIES.load(name)  # type: ignore[no-any-return]
+
+
+def traits_of(family_name: str) -> Traits:
+    """Traits of a family; models without a reference implementation get the common layout."""
+    if family_name == NO_REFERENCE:
+        return NO_REFERENCE_TRAITS
+    return family(family_name).traits

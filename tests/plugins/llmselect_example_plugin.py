@@ -1,0 +1,141 @@
+"""An llmselect plugin written as a third party would: nothing in ``llmselect`` names it.
+
+It adds, through the entry-point groups of ``llmselect.registry``:
+
+* a tokenizer kind, ``hf-auto``: a tokenizer folder loaded by transformers' ``AutoTokenizer``
+  (local files, built-in classes only), and one tokenizer family that uses it;
+* a model family, ``smollm``: SmolLM2, built from LLaMA's layers, with the 135M preset copied
+  from its published ``config.json``;
+* a probe, ``tokenizer_nfkc``, with one metric: tokens per character after NFKC normalisation
+  (full-width punctuation and digits folded to ASCII, as many Chinese pipelines do first). It
+  declares its own report section, summary table, chart, and that the recommender may read it
+  as tokens per character.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from llmselect.metrics import ChartSpec, MetricSpec
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.records import Measurement
+from llmselect.refmodels import llama
+from llmselect.refmodels.family import Family
+from llmselect.tokenizers.kinds import TokenizerKind
+
+# --- tokenizer kind ---------------------------------------------------------------------
+
+
+def load_with_transformers(spec: Any, files: dict[str, Path]) -> Any:
+    """transformers' ``AutoTokenizer`` on the local folder (no hub, never remote code)."""
+    from transformers import AutoTokenizer
+
+    from llmselect.tokenizers.hf_json import HFTokenizer
+
+    folder = files[spec.files[0]].parent
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+    return HFTokenizer(spec.id, "hf-auto", files, tok.backend_tokenizer)
+
+
+HF_AUTO = TokenizerKind(
+    name="hf-auto",
+    description="a tokenizer folder loaded by transformers' AutoTokenizer (built-in classes only)",
+    load=load_with_transformers,
+    families=(
+        {
+            "id": "mistral-hf-auto",
+            "name": "Mistral 7B v0.1/v0.2, through transformers",
+            "kind": "hf-auto",
+            "folder": "mistral",
+            "files": ["tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"],
+            "license": "Apache-2.0",
+            "source": "hf:mistralai/Mistral-7B-Instruct-v0.2 (tokenizer files)",
+        },
+    ),
+)
+
+# --- model family -----------------------------------------------------------------------
+
+SMOLLM = Family(
+    name="smollm",
+    description="SmolLM2: LLaMA layout (RMSNorm, RoPE, SwiGLU, GQA), tied embeddings",
+    traits=llama.TRAITS,
+    build_config=llama.build_config,
+    model="llmselect.refmodels.llama_model:Transformer",
+    converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
+    presets={
+        "135m": {
+            "hidden": 576, "layers": 30, "heads": 9, "kv_heads": 3, "intermediate": 1536,
+            "vocab": 49152, "tied_embeddings": True, "max_position": 8192,
+            "rope_theta": 100000.0, "norm_eps": 1e-5, "checkpoint": "SmolLM2-135M",
+            "source": "https://huggingface.co/HuggingFaceTB/SmolLM2-135M/blob/main/config.json",
+        },
+    },
+)  # fmt: skip
+
+# --- probe and its metric ---------------------------------------------------------------
+
+
+class NFKCConfig(ProbeConfig):
+    """Options of ``tokenizer_nfkc``."""
+
+    corpus: str = Field(default="default", description="Corpus name or path.")
+
+
+class NFKCTokensProbe(Probe):
+    """Tokens per character of NFKC-normalised text."""
+
+    name: ClassVar[str] = "tokenizer_nfkc"
+    target_kind: ClassVar[str] = "tokenizer"
+    description: ClassVar[str] = "Tokens per character after NFKC normalisation"
+    Config = NFKCConfig
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec(
+            "nfkc_tokens_per_char",
+            "tok/char",
+            False,
+            "normalization",
+            chart=ChartSpec(
+                "nfkc-tokens-per-char",
+                "Tokens per character of NFKC-normalised text",
+                "Full-width forms folded before tokenizing; lower is cheaper.",
+                series="lang_subset",
+                order=15,
+            ),
+            label="tokens per char (NFKC)",
+            table="NFKC-normalised text",
+            evidence="tokens_per_char",
+        ),
+    )
+
+    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+        from llmselect.corpora import load_corpus
+        from llmselect.tokenizers.load import load_tokenizer
+
+        corpus = load_corpus(self.config.corpus, limit=ctx.limit)  # type: ignore[attr-defined]
+        tok = load_tokenizer(target)
+        for lang in ("zh", "en"):
+            texts = [
+                unicodedata.normalize("NFKC", s.text.strip())
+                for s in corpus.segments
+                if s.lang == lang and s.text.strip()
+            ]
+            if not texts:
+                continue
+            tokens = sum(len(ids) for ids in tok.encode_batch(texts))
+            chars = sum(len(t) for t in texts)
+            yield self.record(
+                ctx,
+                target.id,
+                "nfkc_tokens_per_char",
+                tokens / chars,
+                "tok/char",
+                higher_is_better=False,
+                subset=f"{corpus.name}-nfkc/{lang}",
+                n=len(texts),
+            )
