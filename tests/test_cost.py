@@ -65,6 +65,11 @@ def test_every_gpu_cites_a_source_and_910b_says_its_figure_is_secondary() -> Non
     with pytest.raises(LLMSelectError, match="no published dense bf16 peak; it has fp16"):
         peak_tflops(ascend, "bf16")
     assert parse_gpu("910B").name == "Ascend-910B"  # a GPU name, not "910 bytes"
+    # auto: bf16 where the GPU has it, fp16 on T4/V100/910B; the result says which
+    model = load_catalog().get("llama-2-7b")
+    assert estimate_training(model, ascend, 1e12).dtype == "fp16"
+    assert estimate_training(model, find_gpu("T4"), 1e12).peak_tflops == 65
+    assert estimate_training(model, find_gpu("H20"), 1e12).dtype == "bf16"
 
 
 # --------------------------------------------------------------------------- compute

@@ -24,7 +24,10 @@ MfuOpt = Annotated[
     typer.Option(help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."),
 ]
 DtypeOpt = Annotated[
-    str, typer.Option(help="Training dtype whose peak FLOPs apply: bf16, fp16, fp8.")
+    str,
+    typer.Option(
+        help="Dtype whose peak FLOPs apply: auto (bf16, or fp16 without it), bf16, fp16, fp8."
+    ),
 ]
 ParamsOpt = Annotated[
     str, typer.Option("--params", help="N in 6·N·D: total or non-embedding parameters.")
@@ -72,7 +75,7 @@ def train(
     gpus: Annotated[int | None, typer.Option(help="GPU count, for wall-clock days.")] = None,
     mfu: MfuOpt = 0.40,
     seq: Annotated[int, typer.Option(help="Training sequence length, tokens.")] = 4096,
-    dtype: DtypeOpt = "bf16",
+    dtype: DtypeOpt = "auto",
     params: ParamsOpt = "total",
     power_w: Annotated[
         float | None, typer.Option(help="Power per GPU, W (for energy; e.g. its TDP).")
@@ -88,7 +91,8 @@ def train(
 
     spec, count = _named_gpu(gpu, gpus)
     est = estimate_training(
-        _model(model), spec, parse_count(tokens), seq=seq, gpus=count, mfu=mfu, dtype=dtype,
+        _model(model), spec, parse_count(tokens), seq=seq, gpus=count, mfu=mfu,
+        dtype=dtype.strip().lower(),
         basis=params.strip().lower(), power_w=power_w, price_per_gpu_hour=price,
     )  # fmt: skip
     published = [r for r in training_rows() if r.model_id == est.model_id]
@@ -179,7 +183,7 @@ def finetune(
         str | None, typer.Option(help="Tokens per epoch, for time per epoch (e.g. 100M).")
     ] = None,
     mfu: MfuOpt = 0.40,
-    dtype: DtypeOpt = "bf16",
+    dtype: DtypeOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Memory per GPU (weights, gradients, optimizer, adapters, activations) and time per epoch."""
@@ -212,7 +216,9 @@ def finetune(
         if named is None:
             data["time_note"] = "time per epoch needs a named GPU (its peak FLOPs): --gpu H100"
         else:
-            time = finetune_time(arch, setup.validated(arch), named, n_tokens, mfu=mfu, dtype=dtype)
+            time = finetune_time(
+                arch, setup.validated(arch), named, n_tokens, mfu=mfu, dtype=dtype.strip().lower()
+            )
             data["epoch"] = time.__dict__
     if as_json:
         print_json(data)
@@ -238,7 +244,7 @@ def finetune(
         out.print(
             f"one epoch of {_fmt_count(time.tokens)} tokens: "
             f"{time.gpu_hours:,.1f} {time.gpu}-hours, {time.wall_clock_hours:,.1f} h on "
-            f"{time.gpus} GPUs at MFU {time.mfu:.0%} "
+            f"{time.gpus} GPUs at MFU {time.mfu:.0%} of {time.peak_tflops:g} TFLOP/s {time.dtype} "
             f"({time.flops_per_token:.3g} FLOPs/token, estimated)"
         )
     elif "time_note" in data:

@@ -140,10 +140,20 @@ def train_compute(
     )
 
 
+def resolve_dtype(gpu: GpuSpec, dtype: str) -> str:
+    """``auto`` → bf16 where the GPU has it, else fp16 (T4, V100, 910B); others pass through."""
+    if dtype != "auto":
+        return dtype
+    return "bf16" if gpu.bf16_tflops else "fp16"
+
+
 def peak_tflops(gpu: GpuSpec, dtype: str) -> float:
     """Published dense peak of ``gpu`` in ``dtype`` (TFLOP/s), or a one-line error."""
+    dtype = resolve_dtype(gpu, dtype)
     if dtype not in TRAIN_DTYPES:
-        raise LLMSelectError(f"--dtype must be one of {', '.join(TRAIN_DTYPES)}, got {dtype!r}")
+        raise LLMSelectError(
+            f"--dtype must be auto or one of {', '.join(TRAIN_DTYPES)}, got {dtype!r}"
+        )
     value = {"bf16": gpu.bf16_tflops, "fp16": gpu.fp16_tflops, "fp8": gpu.fp8_tflops}[dtype]
     if not value:
         have = [d for d in TRAIN_DTYPES if peak_or_none(gpu, d)]
@@ -201,7 +211,7 @@ def estimate_training(
     seq: int = 4096,
     gpus: int = 1,
     mfu: float = DEFAULT_MFU,
-    dtype: str = "bf16",
+    dtype: str = "auto",
     basis: str = "total",
     power_w: float | None = None,
     price_per_gpu_hour: float | None = None,
@@ -215,6 +225,7 @@ def estimate_training(
     if price_per_gpu_hour is not None and price_per_gpu_hour < 0:
         raise LLMSelectError(f"--price must not be negative, got {price_per_gpu_hour:g}")
     check_mfu(mfu)
+    dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
     comp = train_compute(arch, tokens, seq, basis)
     hours = gpu_hours(comp.total_flops, peak, mfu)

@@ -49,6 +49,7 @@ from llmselect.cost.compute import (
     check_mfu,
     params_for,
     peak_tflops,
+    resolve_dtype,
 )
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, is_gated
@@ -303,10 +304,11 @@ def finetune_time(
     tokens: float,
     *,
     mfu: float = DEFAULT_MFU,
-    dtype: str = "bf16",
+    dtype: str = "auto",
     basis: str = "total",
 ) -> FinetuneTime:
     """One epoch over ``tokens`` tokens on ``setup.gpus`` GPUs of type ``gpu``."""
+    dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
     check_mfu(mfu)
     per_token = finetune_flops_per_token(arch, setup, basis)
