@@ -8,7 +8,8 @@
 * ``flores200`` (``flores200:dev``, ``flores200:devtest``), ``ntrex128`` and ``tatoeba``: parallel
   datasets read from ``<data root>/datasets/`` (``LLMSELECT_DATA_ROOT``);
 * a path to a plain-text file (one segment per line, language guessed per line, see
-  ``detect_lang``) or a JSONL file (``{"text", "lang"?}`` objects or ``{"zh", "en"}`` pairs).
+  ``detect_lang``; lines that are neither Chinese nor English are left out and counted) or a
+  JSONL file (``{"text", "lang"?}`` objects or ``{"zh", "en"}`` pairs).
 
 Parallel segments share a ``pair_id`` (``<corpus>/<split or domain>/<1-based line>``), so a probe
 can compare the same meaning across languages. Every corpus carries its license for reports.
@@ -17,6 +18,7 @@ can compare the same meaning across languages. Every corpus carries its license 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ import yaml
 from llmselect.config import PACKAGE_DIR, data_subdir
 from llmselect.errors import LLMSelectError
 from llmselect.names import lookup, normalize
+
+log = logging.getLogger(__name__)
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -136,13 +140,49 @@ def han_share(text: str) -> float:
     return sum(1 for c in letters if is_han(c)) / len(letters)
 
 
-def detect_lang(text: str) -> Lang:
-    """``zh`` when at least 30% of the letters are Han characters, else ``en``.
+# A line is English when at least this share of its letters are Latin (A-Z, a-z) letters.
+LATIN_SHARE_EN = 0.5
 
-    Not a general language identifier: any text that is not Chinese counts as ``en``, and so does
-    a line without letters (digits, punctuation).
+
+def latin_share(text: str) -> float:
+    """ASCII Latin letters / all letters (``str.isalpha``); 0.0 when it has no letters."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if c.isascii()) / len(letters)
+
+
+def detect_lang(text: str) -> Lang | None:
+    """``zh`` when at least 30% of the letters are Han, ``en`` when at least half are Latin.
+
+    Anything else (emoji or digits only, Cyrillic, Arabic, kana, ...) is neither: ``None``. It is
+    not a general language identifier: Latin-script French counts as ``en``.
     """
-    return "zh" if han_share(text) >= HAN_SHARE_ZH else "en"
+    if han_share(text) >= HAN_SHARE_ZH:
+        return "zh"
+    if latin_share(text) >= LATIN_SHARE_EN:
+        return "en"
+    return None
+
+
+def _keep_zh_en(segments: list[Segment | None], lines: list[str], path: Path) -> list[Segment]:
+    """Drop lines that are neither Chinese nor English, saying how many; none left is an error."""
+    kept = [s for s in segments if s is not None]
+    other = [line for s, line in zip(segments, lines, strict=True) if s is None]
+    if other and not kept:
+        raise LLMSelectError(
+            f"{path}: no Chinese or English text ({len(other)} lines, e.g. {other[0][:40]!r}); "
+            "llmselect measures zh and en only"
+        )
+    if other:
+        log.warning(
+            "%s: %d of %d lines are neither Chinese nor English (e.g. %r): left out",
+            path,
+            len(other),
+            len(segments),
+            other[0][:40],
+        )
+    return kept
 
 
 def _parse_lang(value: object, where: str) -> Lang:
@@ -512,11 +552,10 @@ def _load_dataset(dataset: _Dataset, split: str | None, limit: int | None) -> Co
 
 def _load_plain_text(path: Path) -> list[Segment]:
     domain = path.stem
-    return [
-        Segment(line.strip(), detect_lang(line), domain)
-        for line in _read_lines(path)
-        if line.strip()
-    ]
+    lines = [line.strip() for line in _read_lines(path) if line.strip()]
+    found = [(line, detect_lang(line)) for line in lines]
+    segments = [Segment(line, lang, domain) if lang else None for line, lang in found]
+    return _keep_zh_en(segments, lines, path)
 
 
 def _text_field(obj: dict[str, Any], key: str, where: str) -> str:
@@ -527,7 +566,8 @@ def _text_field(obj: dict[str, Any], key: str, where: str) -> str:
 
 
 def _load_jsonl(path: Path) -> list[Segment]:
-    segments: list[Segment] = []
+    segments: list[Segment | None] = []
+    texts: list[str] = []
     for i, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
@@ -543,13 +583,15 @@ def _load_jsonl(path: Path) -> list[Segment]:
             zh, en = _text_field(obj, "zh", where), _text_field(obj, "en", where)
             pair_id = f"{path.stem}/{obj.get('id', i)}"
             segments += [Segment(zh, "zh", domain, pair_id), Segment(en, "en", domain, pair_id)]
+            texts += [zh, en]
         elif "text" in obj:
             text = _text_field(obj, "text", where)
             lang = _parse_lang(obj["lang"], where) if "lang" in obj else detect_lang(text)
-            segments.append(Segment(text, lang, domain))
+            segments.append(Segment(text, lang, domain) if lang else None)
+            texts.append(text)
         else:
             raise LLMSelectError(f'{where}: expected {{"text": ...}} or {{"zh": ..., "en": ...}}')
-    return segments
+    return _keep_zh_en(segments, texts, path)
 
 
 def _load_path(path: Path, limit: int | None) -> Corpus:

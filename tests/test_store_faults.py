@@ -166,7 +166,7 @@ def test_readers_survive_any_bytes_and_report_what_they_skipped(
     assert "8 unreadable line(s) skipped" in caplog.text and "line 2 at byte" in caplog.text
     for args in (
         ["results", "show", "--json"],
-        ["report", "--out", str(store.parent / "reports")],
+        ["report", "--run", run_id, "--out", str(store.parent / "reports")],
         ["recommend", "--gpu", "24GB", "--purpose", "commercial", "--json"],
     ):
         assert run_main(args, monkeypatch) in (0, 1), args

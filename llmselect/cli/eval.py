@@ -65,6 +65,24 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
     )
 
 
+def _require_loadable(asked: str, target: Any) -> None:
+    """A hub id with no network must already be in the local cache: say so at once."""
+    if Path(target.source).expanduser().is_dir():
+        return
+    from llmselect.hub import hub_available, offline_reason
+
+    if hub_available():
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(target.source, "config.json", revision=target.revision)
+    if not isinstance(cached, str):
+        raise LLMSelectError(
+            f"--model {asked}: {target.source} is not in the Hugging Face cache and the hub "
+            f"is not used ({offline_reason()}); pass a local checkpoint folder"
+        )
+
+
 def _row(rec: Any) -> dict[str, Any]:
     params = rec.params
     return {
@@ -132,7 +150,12 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
     """Score a model with lm-evaluation-harness on local zh/en task files; store the records."""
-    from llmselect.eval.tasks import available_tasks, parse_task_names, resolve_data_dir
+    from llmselect.eval.tasks import (
+        available_tasks,
+        check_task_files,
+        parse_task_names,
+        resolve_data_dir,
+    )
     from llmselect.names import split_csv
 
     if list_tasks:
@@ -159,6 +182,10 @@ def eval_command(
         raise LLMSelectError("--model is required (a checkpoint folder, catalog id or hub id)")
     task_names = parse_task_names(split_csv(tasks))
     data = resolve_data_dir(data_dir)
+    for name in task_names:  # missing files are bad input: exit 2 before loading a model
+        check_task_files(
+            name, data, subjects=split_csv(subjects) or None, max_subjects=max_subjects
+        )
     try:
         config = LmEvalScoresProbe.Config(
             tasks=task_names,
@@ -176,6 +203,7 @@ def eval_command(
         first = exc.errors()[0]
         raise LLMSelectError(f"--{first['loc'][0]}: {first['msg']}") from exc
     target, spec = resolve_model(model, model_id, revision)
+    _require_loadable(model, target)
 
     run_id = new_run_id()
     info = RunInfo.collect(

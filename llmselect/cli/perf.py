@@ -36,6 +36,32 @@ def _ints(values: list[str], what: str) -> list[int]:
     return out_vals
 
 
+def _require_device(device: str) -> None:
+    """``--device cuda`` on a machine without a usable GPU is a usage error, not a skip."""
+    from llmselect.errors import LLMSelectError
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+        raise LLMSelectError(
+            f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
+            "use --device cpu or auto"
+        )
+
+
+def _context_tokens(target: Any) -> int | None:
+    """The longest sequence a target runs: catalog context length, else learned positions."""
+    context = getattr(target, "context_length", None)
+    if context is None and getattr(target, "arch", None) is not None:
+        context = target.arch.max_position
+    return context
+
+
 @perf_app.command("estimate")
 def estimate(
     model: ModelOpt,
@@ -75,6 +101,13 @@ def estimate(
         else:
             est, fits = estimate_memory(target.arch, tp=tp, **kw), None
         row = {"model_id": target.id, "kind": "estimated", **est.to_dict()}
+        context = _context_tokens(target)
+        if context is not None and seq + new_tokens > context:
+            row["notes"] = [
+                *row.get("notes", []),
+                f"warning: --seq {seq} + --new-tokens {new_tokens} exceeds the model's context of "
+                f"{context} tokens: the estimate is for a length it cannot run",
+            ]
         if fits is not None:
             row["fits"] = fits
             row["gpu_mem_gib"] = gpu_mem_gib
@@ -154,8 +187,7 @@ def measure(
     from llmselect.runner import execute, plan
     from llmselect.store import RunWriter
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    _require_device(device)
     dt = parse_dtype(dtype)
     if dt.quantized:
         raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
@@ -234,8 +266,7 @@ def sweep(
     from llmselect.memory.sweep import TABLE, parse_points, run_sweep
     from llmselect.names import split_csv
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    _require_device(device)
     dt = parse_dtype(dtype)
     names = split_csv(model)
     if not names:
@@ -252,6 +283,11 @@ def sweep(
         print_json(_measure_rows(records))
     else:
         out.print((out_dir / TABLE).read_text(encoding="utf-8"), markup=False, highlight=False)
+    failed = [r for r in records if r.status == "error"]
+    for r in failed:
+        err.print(f"{r.model_id} {r.subset}: error: {r.error}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_PROBE_FAILED)
 
 
 @perf_app.command("archs")

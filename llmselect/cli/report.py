@@ -43,7 +43,9 @@ def _published_for(frame) -> list:  # type: ignore[no-untyped-def]
 
 def report(
     run_id: str | None = typer.Option(None, "--run", help="Run id to report on."),
-    latest: bool = typer.Option(False, "--latest", help="The newest run (the default)."),
+    latest: bool = typer.Option(
+        False, "--latest", help="The newest suite run (`llmselect run`; the default)."
+    ),
     out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
     previous: Path | None = typer.Option(
         None, "--previous", help="report.json to compare with (default: newest earlier date)."
@@ -83,7 +85,15 @@ def report(
             raise LLMSelectError(f"no run {run_id!r} in the result store")
         run_dir = matches[0]
     else:
-        run_dir = runs[-1]
+        # The newest suite run: a one-model `eval` or `tokenize-bench` run must not become
+        # reports/latest.* by being newer.
+        suite_runs = [p for p in runs if (i := read_run_info(p)) is not None and i.suite]
+        if not suite_runs:
+            raise LLMSelectError(
+                "no suite run in the result store; run `llmselect run --suite smoke` first "
+                "or name a run with --run RUN_ID (see `llmselect results list`)"
+            )
+        run_dir = suite_runs[-1]
     info = read_run_info(run_dir)
     frame = load(latest_only=False, run_ids=[run_dir.name])
     report_day = _parse_date(day) or (info.started_at.date() if info else None)

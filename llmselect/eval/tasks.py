@@ -213,6 +213,36 @@ def _select_subjects(
     return chosen
 
 
+def check_task_files(
+    name: str,
+    data_dir: Path,
+    *,
+    subjects: list[str] | None = None,
+    max_subjects: int | None = None,
+) -> list[Path]:
+    """The data files a task will read; a missing one is an ``LLMSelectError`` naming it.
+
+    Cheap (no lm-eval import), so a command can refuse bad input before loading a model.
+    """
+    info = find_task(name)
+    chosen = [""]
+    if info.grouped:
+        all_subjects = task_subjects(info, data_dir)
+        if not all_subjects:
+            raise LLMSelectError(
+                f"task {info.name}: no files match {data_dir / info.subjects_glob}"
+            )
+        chosen = _select_subjects(info, all_subjects, subjects, max_subjects)
+    files = []
+    for subject in chosen:
+        for rel in info.data_files.values():
+            path = data_dir / rel.replace("{subject}", subject)
+            if not path.is_file():
+                raise LLMSelectError(f"task {info.name}: data file missing: {path}")
+            files.append(path)
+    return files
+
+
 def build_task(
     name: str,
     data_dir: Path,

@@ -356,10 +356,10 @@ def main(argv: list[str]) -> int:
     try:
         result = measure(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
-        result = {
-            "status": "error",
-            "error": "".join(traceback.format_exception(exc)[-3:]).strip()[-2000:],
-        }
+        # One line for the user; the whole traceback goes to this child's stderr (kept by -v).
+        traceback.print_exception(exc, file=sys.stderr)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {"status": "error", "error": f"{type(exc).__name__}: {first}"[:500]}
     result["pid"] = os.getpid()
     result_path.write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["status"] in ("ok", "oom") else 3

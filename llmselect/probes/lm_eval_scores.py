@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from llmselect.config import hf_offline
 from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.hub import hub_available, offline_reason
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
@@ -182,11 +182,13 @@ class LmEvalScoresProbe(Probe):
         source = target.source
         if not Path(source).expanduser().is_dir() and Path(source).expanduser().exists():
             raise LLMSelectError(f"model {source!r} is a file, not a checkpoint folder")
-        # Offline, a hub id must already be in the local cache: fail at once, no retries.
+        # Offline (or with the hub unreachable, checked once per process), a hub id must
+        # already be in the local cache: fail at once, no retries.
+        local = Path(source).expanduser().is_dir()
         kwargs = {
             "revision": target.revision,
             "trust_remote_code": False,
-            "local_files_only": hf_offline(),
+            "local_files_only": local or not hub_available(),
         }
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
@@ -195,7 +197,11 @@ class LmEvalScoresProbe(Probe):
             )
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            where = " (offline: only local folders and the hub cache)" if hf_offline() else ""
+            where = (
+                f" ({offline_reason()}: only local folders and the hub cache)"
+                if not local and not hub_available()
+                else ""
+            )
             raise LLMSelectError(f"cannot load model {source!r}{where}: {first}") from exc
         return model.to(cfg.device), tokenizer
 

@@ -122,8 +122,10 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
                 "error": "child killed by SIGKILL (the kernel's out-of-memory killer)",
             }
         else:
-            tail = (proc.stderr or proc.stdout or "").strip()[-1500:]
-            result = {"status": "error", "error": f"child exited {proc.returncode}: {tail}"}
+            # The last line of a traceback names the exception; the frames are noise here.
+            lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+            last = lines[-1].strip()[:500] if lines else "no output"
+            result = {"status": "error", "error": f"child exited {proc.returncode}: {last}"}
         result["wall_s"] = wall_s
         return result
 

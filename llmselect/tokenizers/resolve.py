@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmselect.config import DATA_ROOT_ENV, data_subdir, hf_offline
+from llmselect.config import DATA_ROOT_ENV, data_subdir
 from llmselect.errors import LLMSelectError
+from llmselect.hub import hub_available, offline_reason
 from llmselect.tokenizers.spec import TokenizerSpec
 
 
@@ -97,8 +98,8 @@ def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> Res
         if isinstance(got, dict):
             return ResolvedFiles(got, f"Hugging Face cache {spec.hub_repo}", tried)
         tried.append(got)
-        if hf_offline():
-            tried.append(f"Hugging Face hub {spec.hub_repo} (skipped: offline)")
+        if not hub_available():
+            tried.append(f"Hugging Face hub {spec.hub_repo} (skipped: {offline_reason()})")
         else:
             got = _from_hub(spec)
             if isinstance(got, dict):
