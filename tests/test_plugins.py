@@ -124,7 +124,8 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
     assert {r.subset for r in nfkc} == {"default-nfkc/zh", "default-nfkc/en"}
 
     out = tmp_path / "reports"
-    rep = runner.invoke(app, ["report", "--out", str(out), "--json"])
+    run_id = writer.run_info.run_id  # not a suite run: named, as `report` asks for those
+    rep = runner.invoke(app, ["report", "--run", run_id, "--out", str(out), "--json"])
     assert rep.exit_code == 0, rep.output
     (day,) = [p for p in out.iterdir() if p.is_dir()]
     md = (day / "report.md").read_text(encoding="utf-8")
