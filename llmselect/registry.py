@@ -22,6 +22,7 @@ error, and so is an entry that is not of the registry's base type.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Mapping
 from importlib import metadata
@@ -30,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from llmselect.errors import LLMSelectError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PLUGINS_ENV = "LLMSELECT_PLUGINS"
 
@@ -41,7 +43,26 @@ def _plugin_filter() -> set[str] | None:
         return None
     if raw.lower() == "none":
         return set()
-    return {p.strip() for p in raw.split(",") if p.strip()}
+    allowed = {p.strip() for p in raw.split(",") if p.strip()}
+    _warn_unknown_plugins(allowed)
+    return allowed
+
+
+_checked_plugins: set[str] = set()
+
+
+def _warn_unknown_plugins(names: set[str]) -> None:
+    """Say once per process which names in ``LLMSELECT_PLUGINS`` are not installed."""
+    for name in sorted(names - _checked_plugins):
+        _checked_plugins.add(name)
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            log.warning(
+                "%s names %r, which is not an installed distribution: no plugins load from it",
+                PLUGINS_ENV,
+                name,
+            )
 
 
 _ENTRY_POINTS: dict[tuple[str, Any], list[tuple[str, str, str]]] = {}

@@ -261,3 +261,14 @@ def test_report_without_run_takes_the_newest_suite_run(
     make("20260103T000000Z-evalx1", None)  # newer, one target, no suite
     assert run_main(["report", "--out", str(out), "--json"], monkeypatch) == 0
     assert json.loads(capsys.readouterr().out)["run_id"] == "20260102T000000Z-suite1"
+
+
+# --- plugins ---------------------------------------------------------------------------------
+
+
+def test_plugins_filter_naming_a_missing_distribution_warns(tmp_path: Path) -> None:
+    code, out, err, _s = _cli(["probes", "list"], {"LLMSELECT_PLUGINS": "nonexistent,llmselect"})
+    assert code == 0 and "tokenizer_efficiency" in out
+    flat = " ".join(err.split())
+    assert "LLMSELECT_PLUGINS names 'nonexistent', which is not an installed distribution" in flat
+    assert "'llmselect'" not in flat  # installed: no warning
