@@ -767,7 +767,7 @@ def convert_model(
 
 
 def convert_license(entry: dict[str, Any]) -> dict[str, Any]:
-    terms = LICENSE_TERMS.get(entry["id"], {})
+    terms = {**LICENSE_TERMS.get(entry["id"], {}), **(entry.get("terms") or {})}
     commercial = entry.get("commercial_use")
     klass = terms.get("class")
     if klass is None:
