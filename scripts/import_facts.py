@@ -837,7 +837,11 @@ def apply_additions(
         entry = by_id.get(fix["id"])
         if entry is None:
             raise SystemExit(f"catalog_additions.yaml corrects unknown id {fix['id']!r}")
-        for section, patch in fix["set"].items():
+        for score in fix.get("add_benchmarks") or []:
+            if not score.get("source"):
+                raise SystemExit(f"{fix['id']}: an added benchmark has no source")
+            entry["benchmarks"] = list(entry.get("benchmarks") or []) + [score]
+        for section, patch in (fix.get("set") or {}).items():
             if not isinstance(patch, dict):
                 raise SystemExit(f"{fix['id']}: corrections set whole sections ({section})")
             target = entry.setdefault(section, {}) or {}

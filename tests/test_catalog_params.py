@@ -136,8 +136,12 @@ def test_corrections_say_where_each_value_was_read(catalog) -> None:
         assert fix["source"] and fix["why"], fix["id"]
         spec = catalog.get(fix["id"])
         assert f"curated: {fix['why']}" in spec.notes
-        if "architecture" in fix["set"] and "source" not in fix["set"]["architecture"]:
+        patch = fix.get("set") or {}
+        if "architecture" in patch and "source" not in patch["architecture"]:
             assert fix["source"] in spec.arch.source, fix["id"]
+        for score in fix.get("add_benchmarks") or []:
+            got = [(s.benchmark, s.value, s.source) for s in spec.scores]
+            assert (score["benchmark"], score["value"], score["source"]) in got, fix["id"]
 
 
 def test_dropped_entries_are_gone(catalog) -> None:

@@ -52,7 +52,8 @@ def test_table_carries_every_facts_license(facts_licenses) -> None:
         ("bloom-7b1", "conditional", "bigscience-bloom-rail-1.0"),
         ("glm-4-9b", "unknown", "glm-4-license"),
         ("phi-3-mini", "unknown", "mit"),  # checkpoint license not verified in the facts
-        ("qwen1.5-7b-chat", "unknown", None),
+        ("qwen1.5-7b-chat", "conditional", "tongyi-qianwen"),
+        ("qwen-1.8b", "no", "tongyi-qianwen-research"),
     ],
 )
 def test_commercial_verdict_per_class(model, allowed, license_id) -> None:
