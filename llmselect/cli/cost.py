@@ -281,11 +281,11 @@ def published(as_json: JsonOpt = False) -> None:
     )  # fmt: skip
     for r in mem:
         table.add_row(
-            r.method_label, r.size, r.model_id, f"{r.published_gb:g}", f"{r.estimated_gb:.1f}",
+            r.method_label, r.size, r.model_id, f"{r.published_gb:.1f}", f"{r.estimated_gb:.1f}",
             f"{r.rel_diff:+.1%}",
         )  # fmt: skip
     out.print(table)
-    err.print(f"memory table: {src['source']}; compared at {src['setting']}")
+    err.print(f"memory table: {src['source']}; setting: {src['setting']}")
 
 
 def register(app: typer.Typer) -> None:
