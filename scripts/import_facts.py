@@ -864,6 +864,14 @@ def apply_additions(
     for e in added:
         e.setdefault("facts_source", f"scripts/catalog_additions.yaml#{e['id']}")
     new_licenses = additions.get("licenses") or []
+    lic_by_id = {e["id"]: e for e in licenses}
+    for fix in additions.get("license_corrections") or []:
+        if fix["id"] not in lic_by_id:
+            raise SystemExit(f"catalog_additions.yaml corrects unknown license {fix['id']!r}")
+        entry = lic_by_id[fix["id"]]
+        _deep_merge(entry, fix["set"])
+        entry["source"] = f"{entry.get('source') or ''} | curated: {fix['source']}".lstrip(" |")
+        entry["notes"] = f"{entry.get('notes') or ''} Curated: {fix['why']}".strip()
     return models + added, licenses + new_licenses
 
 

@@ -157,3 +157,15 @@ def test_moe_and_qk_norm_fields(catalog) -> None:
     assert catalog.get("qwen3-8b").arch.head_dim == 128
     assert catalog.get("qwen2.5-32b").arch.norm_eps == 1e-5  # official config, not 1e-6
     assert catalog.get("qwen2.5-7b").arch.norm_eps == 1e-6
+
+
+def test_license_corrections_carry_their_source() -> None:
+    from llmselect.licenses import load_licenses
+
+    table = load_licenses()
+    for fix in _additions()["license_corrections"]:
+        lic = table.find(fix["id"])
+        assert lic is not None and fix["source"] in lic.source, fix["id"]
+        assert lic.commercial == fix["set"]["commercial_use"], fix["id"]
+    for lic in _additions()["licenses"]:
+        assert table.find(lic["id"]) is not None and lic["source"], lic["id"]
