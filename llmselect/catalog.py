@@ -46,6 +46,14 @@ class MoESpec(_Strict):
     layer_step: int = Field(
         default=1, description="every n-th layer after the dense ones is MoE (decoder_sparse_step)"
     )
+    shared_expert_gate: bool = Field(
+        default=False, description="Qwen-MoE: sigmoid(D x 1) gate scales the shared expert"
+    )
+    norm_topk_prob: bool = Field(
+        default=True,
+        description="renormalise the chosen experts' weights to sum 1 (Mixtral, Qwen3-MoE: "
+        "true; Qwen1.5-MoE: false)",
+    )
 
 
 class MLASpec(_Strict):
@@ -91,6 +99,10 @@ class ArchSpec(_Strict):
         "null with sliding_window set = every layer slides",
     )
     qk_norm: bool = Field(default=False, description="RMSNorm on per-head q and k (Qwen3, Gemma-3)")
+    post_norms: bool = Field(
+        default=False,
+        description="Gemma-2/3: RMSNorm also on the attention and MLP outputs (4 per layer)",
+    )
     moe: MoESpec | None = Field(default=None, description="mixture-of-experts MLP; null = dense")
     mla: MLASpec | None = Field(default=None, description="latent attention; null = plain")
     norm_eps: float = Field(
@@ -120,6 +132,10 @@ class ArchSpec(_Strict):
             raise ValueError(f"heads ({self.heads}) do not divide hidden ({self.hidden})")
         if self.heads % self.kv_heads:
             raise ValueError(f"kv_heads ({self.kv_heads}) do not divide heads ({self.heads})")
+        if self.moe and not 0 < self.moe.experts_per_token <= self.moe.experts:
+            raise ValueError("moe.experts_per_token must be in 1..experts")
+        if self.sliding_window_pattern is not None and not self.sliding_window:
+            raise ValueError("sliding_window_pattern needs sliding_window")
         return self
 
     @property

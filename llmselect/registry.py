@@ -192,6 +192,9 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "llama": "llmselect.refmodels.llama:FAMILY",
     "glm": "llmselect.refmodels.glm:FAMILY",
     "bloom": "llmselect.refmodels.bloom:FAMILY",
+    "moe": "llmselect.refmodels.moe:FAMILY",
+    "gemma": "llmselect.refmodels.gemma:FAMILY",
+    "deepseek": "llmselect.refmodels.deepseek:FAMILY",
 }
 BUILTIN_EXECUTORS: dict[str, str] = {
     "local": "llmselect.executors.local:LocalExecutor",

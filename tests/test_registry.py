@@ -66,7 +66,15 @@ def test_every_builtin_entry_loads_as_its_base_type() -> None:
     from llmselect.refmodels.family import Family
     from llmselect.tokenizers.kinds import TokenizerKind
 
-    assert registry.FAMILIES.names() == ["gpt2", "llama", "glm", "bloom"]
+    assert registry.FAMILIES.names() == [
+        "gpt2",
+        "llama",
+        "glm",
+        "bloom",
+        "moe",
+        "gemma",
+        "deepseek",
+    ]
     assert all(isinstance(f, Family) for f in registry.FAMILIES.load_all().values())
     kinds = registry.TOKENIZER_KINDS.load_all()
     assert all(isinstance(k, TokenizerKind) and k.name == n for n, k in kinds.items())

@@ -9,8 +9,12 @@ What is counted, per device, all in bytes:
   ``int8``/``int4`` only the linear layers inside the blocks are quantized (with their fp16 scales
   and zero points, see ``dtypes``); embeddings, the LM head and norms stay in fp16.
 * **KV cache**: ``2 · layers · kv_heads · head_dim · context · batch · bytes`` with
-  ``context = prompt + new tokens`` (capped by a sliding window). GQA/MQA shrink it through
-  ``kv_heads``.
+  ``context = prompt + new tokens`` (capped by a sliding window on the layers that slide:
+  all, or all but every ``sliding_window_pattern``-th). GQA/MQA shrink it through
+  ``kv_heads``; latent attention (DeepSeek MLA) caches ``kv_lora_rank + qk_rope_head_dim``
+  per token and layer instead.
+* Mixture-of-experts models hold every expert (quantized like any block linear); a decode
+  step reads only the experts a token is routed to (``bytes_read_per_decode_token``).
 * **activations**: the largest transient above weights + KV during the prefill, which is the
   larger of (a) one block's working set: the residual stream plus the MLP intermediate (three
   ``(B, T, I)`` tensors for a gated MLP, two otherwise), and attention scores ``(B, H, T, T)``
@@ -139,42 +143,112 @@ def is_gated(arch: ArchLike) -> bool:
     return traits(arch).mlp == "swiglu"
 
 
+def layer_linear_shapes(arch: ArchLike, layer: int) -> list[tuple[int, int]]:
+    """(in_features, out_features) of every linear layer in block ``layer`` (MoE: every
+    expert; the router stays in the unquantized rest, as GPTQ/AWQ MoE checkpoints keep it)."""
+    from llmselect.memory.params import attention_linear_shapes, mlp_linear_shapes
+
+    arch_ = arch  # type: Any
+    return attention_linear_shapes(arch_) + mlp_linear_shapes(arch_, layer)
+
+
 def block_linear_shapes(arch: ArchLike) -> list[tuple[int, int]]:
-    """(in_features, out_features) of every linear layer in one block."""
-    d, hd = arch.hidden, arch.head_size
-    q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
-    shapes = [(d, q_out + 2 * kv_out), (q_out, d)]
-    if is_gated(arch):
-        shapes += [(d, arch.intermediate), (d, arch.intermediate), (arch.intermediate, d)]
-    else:
-        shapes += [(d, arch.intermediate), (arch.intermediate, d)]
-    return shapes
+    """(in_features, out_features) of every linear layer in the first block."""
+    return layer_linear_shapes(arch, 0)
+
+
+def _quantized_bytes(shapes: list[tuple[int, int]], dt: DType) -> tuple[float, int]:
+    """(bytes in ``dt`` with its scales, weight count) of a list of matrices."""
+    count = sum(i * o for i, o in shapes)
+    return sum(i * o * dt.bytes_per_weight(in_features=i) for i, o in shapes), count
+
+
+def _linear_bytes(arch: ArchLike, dt: DType) -> tuple[float, int, float, int]:
+    """Block linears in ``dt``: (all bytes, all count, inactive-expert bytes, inactive count).
+
+    Inactive = the routed experts one token does not use, per MoE block. Blocks come in two
+    kinds (dense MLP, MoE MLP), so each kind is sized once and multiplied by its count.
+    """
+    from llmselect.memory.params import gated_mlp_shapes, is_moe_layer
+
+    arch_: Any = arch
+    moe_idx = [i for i in range(arch.layers) if is_moe_layer(arch_, i)]
+    dense_idx = [i for i in range(arch.layers) if not is_moe_layer(arch_, i)]
+    q_bytes, q_count = 0.0, 0
+    for layers in (dense_idx, moe_idx):
+        if layers:
+            b, n = _quantized_bytes(layer_linear_shapes(arch, layers[0]), dt)
+            q_bytes, q_count = q_bytes + b * len(layers), q_count + n * len(layers)
+    idle_bytes, idle_count = 0.0, 0
+    moe = getattr(arch, "moe", None)
+    if moe is not None and moe_idx:
+        b, n = _quantized_bytes(gated_mlp_shapes(arch.hidden, moe.expert_intermediate), dt)
+        idle = (moe.experts - moe.experts_per_token) * len(moe_idx)
+        idle_bytes, idle_count = b * idle, n * idle
+    return q_bytes, q_count, idle_bytes, idle_count
 
 
 def weight_bytes(
-    arch: ArchLike, dtype: DType | str, *, tp: int = 1, params_total: int | None = None
+    arch: ArchLike,
+    dtype: DType | str,
+    *,
+    tp: int = 1,
+    params_total: int | None = None,
+    active_only: bool = False,
 ) -> int:
-    """Bytes of the weights on one device."""
+    """Bytes of the weights on one device.
+
+    ``active_only``: only what one decode step reads (MoE: the routed experts a token is sent
+    to, not all of them).
+    """
     dt = parse_dtype(dtype) if isinstance(dtype, str) else dtype
     total = params_total if params_total is not None else _params_total(arch)
     if not dt.quantized:
+        if active_only:
+            _, _, _, idle = _linear_bytes(arch, dt)
+            total -= idle
         return math.ceil(total * dt.element_bytes / tp)
-    # Quantized: block linears in the quantized format (+ scales); the rest in fp16.
-    q_bytes = 0.0
-    q_count = 0
-    for fan_in, fan_out in block_linear_shapes(arch):
-        n = fan_in * fan_out
-        q_count += n
-        q_bytes += n * dt.bytes_per_weight(in_features=fan_in)
-    q_bytes *= arch.layers
-    q_count *= arch.layers
-    rest = max(total - q_count, 0) * 2  # embeddings, LM head, norms, biases: fp16
+    # Quantized: block linears (attention, MLP, every expert) in the quantized format with
+    # their scales; embeddings, LM head, norms, routers and biases in fp16.
+    q_bytes, q_count, idle_bytes, idle_count = _linear_bytes(arch, dt)
+    rest = max(total - q_count, 0) * 2
+    if active_only:
+        q_bytes -= idle_bytes
     return math.ceil((q_bytes + rest) / tp)
 
 
 def kv_heads_per_device(arch: ArchLike, tp: int) -> int:
     """KV heads held by one device: split when there are enough, replicated otherwise."""
     return math.ceil(arch.kv_heads / tp)
+
+
+def cached_tokens_per_layer(arch: ArchLike, context: int) -> list[int]:
+    """Tokens each layer keeps in its KV cache for ``context`` tokens.
+
+    A sliding window caps every layer, or, with ``sliding_window_pattern`` n (Gemma-2: 2,
+    Gemma-3: 6), all but every n-th layer (transformers' ``(i + 1) % n != 0`` slide).
+    """
+    window = arch.sliding_window
+    pattern = getattr(arch, "sliding_window_pattern", None)
+    out = []
+    for i in range(arch.layers):
+        slides = bool(window) and (pattern is None or (i + 1) % pattern != 0)
+        out.append(min(context, window) if slides else context)  # type: ignore[type-var]
+    return out
+
+
+def kv_bytes_per_token_layer(arch: ArchLike, kv_dtype: DType, tp: int = 1) -> float:
+    """Cache bytes one token adds to one layer on one device.
+
+    Plain attention: a key and a value per KV head, ``2 · kv_heads · head_dim``. Latent
+    attention (DeepSeek MLA): the compressed latent plus the one shared RoPE key,
+    ``kv_lora_rank + qk_rope_head_dim``, replicated on every device under TP (serving stacks
+    such as vLLM and SGLang cache exactly this; the heads are expanded on the fly).
+    """
+    mla = getattr(arch, "mla", None)
+    if mla is not None:
+        return (mla.kv_lora_rank + mla.qk_rope_head_dim) * kv_dtype.element_bytes
+    return 2 * kv_heads_per_device(arch, tp) * arch.head_size * kv_dtype.element_bytes
 
 
 def kv_cache_bytes(
@@ -185,19 +259,13 @@ def kv_cache_bytes(
     kv_dtype: DType | str = "bf16",
     tp: int = 1,
 ) -> int:
-    """``2 · layers · kv_heads · head_dim · context · batch · bytes`` on one device."""
+    """KV cache on one device: per-token-per-layer bytes x cached tokens of each layer x batch.
+
+    Plain attention: ``2 · layers · kv_heads · head_dim · context · batch · bytes``.
+    """
     dt = parse_dtype(kv_dtype) if isinstance(kv_dtype, str) else kv_dtype
-    window = arch.sliding_window
-    cached = min(context, window) if window else context
-    return math.ceil(
-        2
-        * arch.layers
-        * kv_heads_per_device(arch, tp)
-        * arch.head_size
-        * cached
-        * batch
-        * dt.element_bytes
-    )
+    tokens = sum(cached_tokens_per_layer(arch, context))
+    return math.ceil(kv_bytes_per_token_layer(arch, dt, tp) * tokens * batch)
 
 
 def activation_bytes(
@@ -219,7 +287,11 @@ def activation_bytes(
       the norm itself works in fp32 (two ``(B, T, D)`` fp32 tensors at its peak);
     * gated MLP ``down(silu(gate(x)) * up(x))``: silu(gate), up and their product live at once
       (3 × ``(B, T, I)``); GELU MLP (GPT-2, BLOOM): the input and up to three tanh-GELU
-      temporaries (4 × ``(B, T, I)``);
+      temporaries (4 × ``(B, T, I)``); a mixture-of-experts block runs the shared expert and
+      then one routed expert at a time over the tokens sent to it (at most all of them), so
+      its width is ``shared + expert`` inner size, or the dense width in dense blocks;
+    * latent attention (MLA) expands the cache into per-head keys ``H · (nope + rope)`` and
+      values ``H · v_head_dim`` for the prefill;
     * attention through SDPA kernels keeps no ``(T, T)`` scores (``fused_attention``); an
       additive bias (BLOOM's ALiBi) is materialised as a ``(B, H, T, S)`` float mask in the
       compute dtype, plus the boolean ``(T, S)`` causal mask;
@@ -234,9 +306,14 @@ def activation_bytes(
     hidden = bt * arch.hidden * a  # one (B, T, D) tensor, replicated under TP
     norm_fp32 = 2 * bt * arch.hidden * 4
     mlp_tensors = 3 if is_gated(arch) else 4
-    mlp = mlp_tensors * bt * arch.intermediate * a / tp
+    mlp = mlp_tensors * bt * _mlp_width(arch) * a / tp
     heads = math.ceil(arch.heads / tp)
-    qkv = bt * (heads + 2 * kv_heads_per_device(arch, tp)) * arch.head_size * a
+    mla = getattr(arch, "mla", None)
+    if mla is not None:
+        qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+        qkv = bt * heads * (2 * qk + mla.v_head_dim) * a
+    else:
+        qkv = bt * (heads + 2 * kv_heads_per_device(arch, tp)) * arch.head_size * a
     attn = 2 * qkv  # q, k, v plus the rotary/attention-output temporaries of the same size
     if not fused_attention:
         attn += 2 * batch * heads * seq * seq * a
@@ -249,6 +326,20 @@ def activation_bytes(
         logits += logit_rows * arch.vocab * 4 / tp
     head = hidden + max(logits, norm_fp32)
     return math.ceil(max(block, head))
+
+
+def _mlp_width(arch: ArchLike) -> int:
+    """Widest MLP working set of any block (MoE: shared expert + one routed expert)."""
+    from llmselect.memory.params import moe_layers, shared_intermediate
+
+    moe = getattr(arch, "moe", None)
+    if moe is None:
+        return arch.intermediate
+    arch_: Any = arch
+    widths = [shared_intermediate(arch_) + moe.expert_intermediate]
+    if moe_layers(arch_) < arch.layers:
+        widths.append(arch.intermediate)
+    return max(widths)
 
 
 def estimate_memory(
@@ -303,8 +394,14 @@ def estimate_memory(
         overhead_mib += TP_COMM_OVERHEAD_MIB
     notes = []
     if arch.sliding_window and seq + new_tokens > arch.sliding_window:
-        notes.append(f"KV cache capped by the sliding window ({arch.sliding_window} tokens)")
-    if arch.kv_heads < tp:
+        pattern = getattr(arch, "sliding_window_pattern", None)
+        which = f"all but every {pattern}th layer" if pattern else "every layer"
+        notes.append(
+            f"KV cache of {which} capped by the sliding window ({arch.sliding_window} tokens)"
+        )
+    if getattr(arch, "mla", None) is not None:
+        notes.append("latent attention: the KV cache holds the compressed latent + RoPE key")
+    if arch.kv_heads < tp and getattr(arch, "mla", None) is None:
         notes.append(f"{arch.kv_heads} KV heads are replicated over tp={tp} devices")
     return MemoryEstimate(
         weights_bytes=weights,
@@ -371,12 +468,14 @@ def bytes_read_per_decode_token(
     context: int = 2048,
     params_total: int | None = None,
 ) -> int:
-    """Bytes a decode step must read from memory: all weights once + the whole KV cache.
+    """Bytes a decode step must read from memory: the active weights once + the whole KV cache.
 
-    The lower bound on a memory-bound decode step is this divided by the device bandwidth.
+    Active weights: all of a dense model; a mixture-of-experts model reads only the routed
+    experts a token is sent to (batch 1). The lower bound on a memory-bound decode step is this
+    divided by the device bandwidth.
     """
     dt = parse_dtype(dtype)
-    w = weight_bytes(arch, dt, params_total=params_total)
+    w = weight_bytes(arch, dt, params_total=params_total, active_only=batch == 1)
     kv = kv_cache_bytes(arch, batch=batch, context=context, kv_dtype=compute_dtype(dt))
     return w + kv
 

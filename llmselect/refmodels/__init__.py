@@ -1,8 +1,10 @@
 """Readable PyTorch reference decoders, one file per family, built from a catalog ``ArchSpec``.
 
-Families: ``gpt2``, ``llama`` (Llama-2/3, Mistral, Qwen2, Yi, InternLM2, DeepSeek, Baichuan2-7B),
-``glm`` (ChatGLM2/3, GLM-4), ``bloom``; registered in ``llmselect.registry.FAMILIES``. Their
-logits match transformers' implementations on identical weights (tests/refmodels/).
+Families: ``gpt2``, ``llama`` (Llama-2/3, Mistral, Qwen2/3, Yi, InternLM2, DeepSeek, Baichuan2-7B),
+``glm`` (ChatGLM2/3, GLM-4), ``bloom``, ``moe`` (Mixtral, Qwen-MoE); registered in
+``llmselect.registry.FAMILIES``. Their logits match transformers' implementations on identical
+weights (tests/refmodels/). ``gemma`` and ``deepseek`` (latent attention) are registered for
+the estimator only: counted and sized, no model to build yet.
 
 A family is ``<family>.py``, a torch-free ``FAMILY`` (``family.Family``: traits, config builder,
 parameter count, and the paths of its model class and weight converter), plus, when it brings

@@ -52,8 +52,10 @@ class Family:
     traits: Traits
     # ArchSpec → the model's config dataclass (raises LLMSelectError when the numbers do not fit)
     build_config: Callable[[ArchSpec], Any]
-    model: str  # "module:Class" of the DecoderLM subclass (imports torch when resolved)
-    converter: str  # "module:function": (HF state dict, config) → (our state dict, unknown names)
+    # "module:Class" of the DecoderLM subclass (imports torch when resolved); None: the family
+    # is counted and sized by the estimator but has no reference model to build or load yet
+    model: str | None
+    converter: str | None  # "module:function": (HF state dict, config) → (ours, unknown names)
     hf_model_type: str | None = None  # transformers model_type with the same tensors
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # size → arch + source
     param_counter: Callable[[ArchSpec], ParamCount] | None = None  # default: from the traits
@@ -62,12 +64,16 @@ class Family:
         """The family's ``DecoderLM`` subclass."""
         from llmselect.registry import import_path
 
+        if self.model is None:
+            raise LLMSelectError(_no_model(self.name))
         return import_path(self.model)  # type: ignore[no-any-return]
 
     def convert(self, hf_state_dict: dict[str, Any], cfg: Any) -> tuple[dict[str, Any], list[str]]:
         """Rename a transformers state dict to this family's parameter names."""
         from llmselect.registry import import_path
 
+        if self.converter is None:
+            raise LLMSelectError(_no_model(self.name))
         return import_path(self.converter)(hf_state_dict, cfg)  # type: ignore[no-any-return]
 
     def count_params(self, arch: ArchSpec) -> ParamCount:
@@ -77,6 +83,22 @@ class Family:
         from llmselect.memory.params import count_from_traits
 
         return count_from_traits(arch, self.traits)
+
+
+def _no_model(name: str) -> str:
+    return (
+        f"family {name!r} has no reference model yet: `perf estimate` and `recommend` size it, "
+        "`perf measure` cannot run it"
+    )
+
+
+def estimator_only(name: str) -> Callable[[ArchSpec], Any]:
+    """The ``build_config`` of a family without a reference model: a one-line error."""
+
+    def build_config(arch: ArchSpec) -> Any:
+        raise LLMSelectError(_no_model(name))
+
+    return build_config
 
 
 def family(name: str) -> Family:

@@ -1,8 +1,9 @@
 """Family ``llama``: LLaMA-style decoders (RMSNorm, RoPE, SwiGLU, MHA/GQA/MQA, sliding window).
 
-Covers Llama-2/3, Mistral, Qwen2, Yi, InternLM2, DeepSeek-LLM, Baichuan2-7B: they differ only in
-numbers. The PyTorch model is ``llama_model.py``; this file is what the rest of llmselect reads
-about the family (traits, config builder, parameter count), importable without torch.
+Covers Llama-2/3, Mistral, Qwen2, Qwen3 (QK-norm), Yi, InternLM2, DeepSeek-LLM, Baichuan2-7B:
+they differ only in numbers. The PyTorch model is ``llama_model.py``; this file is what the rest
+of llmselect reads about the family (traits, config builder, parameter count), importable
+without torch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ def build_config(arch: ArchSpec, *, rope_interleaved: bool = False) -> Any:
     """``LlamaConfig`` from catalog numbers (GLM passes its interleaved rotary layout)."""
     from llmselect.refmodels.llama_model import LlamaConfig
 
+    beyond = [n for n in ("moe", "mla", "post_norms", "sliding_window_pattern") if getattr(arch, n)]
+    if beyond:
+        hint = " (use family: moe)" if arch.moe and not arch.mla else ""
+        raise LLMSelectError(
+            f"the {arch.family} reference decoder has no {', '.join(beyond)}{hint}"
+        )
     hd = arch.head_size
     rotary_dim = int(hd * arch.rope_fraction)
     if rotary_dim % 2 or not 0 < rotary_dim <= hd:
@@ -40,6 +47,7 @@ def build_config(arch: ArchSpec, *, rope_interleaved: bool = False) -> Any:
         tied_embeddings=arch.tied_embeddings,
         norm_eps=arch.norm_eps,
         sliding_window=arch.sliding_window,
+        qk_norm=arch.qk_norm,
     )
 
 
@@ -47,7 +55,8 @@ TRAITS = Traits(mlp="swiglu", position="rope", attention="plain", norm="rmsnorm"
 
 FAMILY = Family(
     name="llama",
-    description="LLaMA: pre-RMSNorm, RoPE, SwiGLU, MHA/GQA/MQA, optional QKV bias, sliding window",
+    description="LLaMA: pre-RMSNorm, RoPE, SwiGLU, MHA/GQA/MQA, optional QKV bias and QK-norm, "
+    "sliding window",
     traits=TRAITS,
     build_config=build_config,
     model="llmselect.refmodels.llama_model:Transformer",

@@ -50,6 +50,7 @@ class LlamaConfig:
     tied_embeddings: bool = False
     norm_eps: float = 1e-5  # rms_norm_eps
     sliding_window: int | None = None  # Mistral: a query sees at most this many keys
+    qk_norm: bool = False  # Qwen3: RMSNorm over hd on each head's q and k, before RoPE
 
 
 class Attention(nn.Module):
@@ -62,6 +63,8 @@ class Attention(nn.Module):
         self.wk = nn.Linear(cfg.hidden, cfg.kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.wv = nn.Linear(cfg.hidden, cfg.kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.wo = nn.Linear(cfg.heads * cfg.head_dim, cfg.hidden, bias=False)
+        self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
 
     def forward(
         self,
@@ -73,8 +76,11 @@ class Attention(nn.Module):
     ) -> torch.Tensor:
         cfg = self.cfg
         B, T, _ = x.shape
-        q = self.wq(x).view(B, T, cfg.heads, cfg.head_dim).transpose(1, 2)  # (B, H, T, hd)
-        k = self.wk(x).view(B, T, cfg.kv_heads, cfg.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
+        q = self.wq(x).view(B, T, cfg.heads, cfg.head_dim)
+        k = self.wk(x).view(B, T, cfg.kv_heads, cfg.head_dim)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)  # per head, over hd
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # (B, H, T, hd), (B, n_kv, T, hd)
         v = self.wv(x).view(B, T, cfg.kv_heads, cfg.head_dim).transpose(1, 2)  # (B, n_kv, T, hd)
         cos, sin = rope
         q = apply_rope(q, cos, sin, cfg.rope_interleaved)
@@ -124,10 +130,14 @@ class Transformer(DecoderLM):
         self.n_layers, self.n_kv_heads, self.head_dim = cfg.layers, cfg.kv_heads, cfg.head_dim
         self.sliding_window = cfg.sliding_window
         self.tok_emb = nn.Embedding(cfg.vocab, cfg.hidden)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.blocks = nn.ModuleList(self.make_block(cfg, i) for i in range(cfg.layers))
         self.final_norm = RMSNorm(cfg.hidden, cfg.norm_eps)
         # Tied models reuse tok_emb.weight for the output; no second matrix exists.
         self.lm_head = None if cfg.tied_embeddings else nn.Linear(cfg.hidden, cfg.vocab, bias=False)
+
+    def make_block(self, cfg: LlamaConfig, layer: int) -> nn.Module:
+        """Block ``layer``; families that vary the block per layer (MoE) override this."""
+        return Block(cfg)
 
     def output_projections(self) -> Iterator[str]:
         return iter(("attn.wo", "mlp.w_down"))
@@ -196,6 +206,8 @@ def map_hf_name(name: str, cfg: LlamaConfig) -> list[tuple[str, slice | None]] |
         "self_attn.v_proj.weight": "attn.wv.weight",
         "self_attn.v_proj.bias": "attn.wv.bias",
         "self_attn.o_proj.weight": "attn.wo.weight",
+        "self_attn.q_norm.weight": "attn.q_norm.weight",
+        "self_attn.k_norm.weight": "attn.k_norm.weight",
         "mlp.gate_proj.weight": "mlp.w_gate.weight",
         "mlp.gate_proj.bias": "mlp.w_gate.bias",
         "mlp.up_proj.weight": "mlp.w_up.weight",

@@ -1,4 +1,4 @@
-"""refmodels.llama equals transformers' Llama, Qwen2 (QKV bias) and Mistral (sliding window).
+"""refmodels.llama equals transformers' Llama, Qwen2 (QKV bias), Qwen3 (QK-norm) and Mistral.
 
 Tiny configs, identical weights, fp32, atol 1e-4: full sequence, KV-cache decoding, left
 padding. MHA, GQA and MQA via kv_heads.
@@ -15,6 +15,8 @@ from transformers import (
     MistralForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 from llmselect.catalog import ArchSpec
@@ -87,6 +89,16 @@ def test_qwen2_qkv_bias_matches_transformers(parity) -> None:  # type: ignore[no
     arch = tiny_arch(2, qkv_bias=True)
     check = pair(hf, arch, parity)
     assert check.ref.blocks[0].attn.wq.bias is not None
+    check.full_sequence()
+    check.incremental()
+    check.left_padded()
+
+
+def test_qwen3_qk_norm_matches_transformers(parity) -> None:  # type: ignore[no-untyped-def]
+    """Qwen3: RMSNorm over each head's q and k before RoPE, head_dim 16 != hidden / heads."""
+    hf = Qwen3ForCausalLM(Qwen3Config(**hf_kwargs(2), head_dim=16))
+    check = pair(hf, tiny_arch(2, qk_norm=True, head_dim=16), parity)
+    assert check.ref.blocks[0].attn.q_norm.weight.shape == (16,)
     check.full_sequence()
     check.incremental()
     check.left_padded()
