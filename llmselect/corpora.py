@@ -21,7 +21,8 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -625,14 +626,31 @@ def _looks_like_path(text: str) -> bool:
 # --- public API ---------------------------------------------------------------------------------
 
 
+_REGISTERED: dict[str, Corpus] = {}
+
+
+def register_corpus(corpus: Corpus) -> None:
+    """Make a corpus built in code loadable by its name (notebooks, tests): probe configs name
+    their corpus, so an in-memory one needs a name too. It shadows a built-in of that name."""
+    _REGISTERED[corpus.name] = corpus
+
+
+def unregister_corpus(name: str) -> None:
+    """Forget a corpus added with ``register_corpus`` (no-op when absent)."""
+    _REGISTERED.pop(name, None)
+
+
 def load_corpus(name_or_path: str, *, limit: int | None = None) -> Corpus:
     """Load a built-in corpus by name (``default[:domain]``, ``flores200[:split]``, ``ntrex128``,
-    ``tatoeba``) or a user file (``.txt`` / ``.jsonl``).
+    ``tatoeba``), a registered one, or a user file (``.txt`` / ``.jsonl``).
 
     ``limit`` keeps at most that many pairs (parallel text) or segments (other text): smoke runs.
     """
     if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise LLMSelectError(f"limit must be a positive integer, got {limit!r}")
+    if name_or_path in _REGISTERED:
+        corpus = _REGISTERED[name_or_path]
+        return replace(corpus, segments=_limit_units(corpus.segments, limit))
     text = name_or_path.strip()
     if not text:
         raise LLMSelectError(f"empty corpus name; use {_LIST_HINT}")
@@ -649,6 +667,19 @@ def load_corpus(name_or_path: str, *, limit: int | None = None) -> Corpus:
     if path.exists() or _looks_like_path(text):
         return _load_path(path, limit)
     return lookup(text, {}, "corpus", extra_names=["default", *_DATASETS], see=_LIST_HINT)
+
+
+@lru_cache(maxsize=16)
+def _load_once(name_or_path: str, limit: int | None) -> Corpus:
+    return load_corpus(name_or_path, limit=limit)
+
+
+def shared_corpus(name_or_path: str, *, limit: int | None = None) -> Corpus:
+    """``load_corpus``, loaded once per process: every probe of a run reads the same text
+    (a registered corpus is always read as registered now)."""
+    if name_or_path in _REGISTERED:
+        return load_corpus(name_or_path, limit=limit)
+    return _load_once(name_or_path, limit)
 
 
 def list_corpora() -> list[CorpusInfo]:

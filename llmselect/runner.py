@@ -1,8 +1,16 @@
-"""Run a plan of (target × probe × config) units, capturing failures and resuming.
+"""The one runner: a plan of (target × probe × config) units, an executor, a deadline.
 
-Each finished unit is appended to the run's JSONL shard before the next one starts, so an
-interrupted run keeps every finished result; ``resume`` skips units already in the shard.
-A unit's identity is ``(target id, probe name, hash of its config)``, stored as ``params._unit``.
+Every command that measures (``tokenize-bench``, ``perf measure``, ``perf sweep``, ``eval``,
+``run``) builds its units in memory and calls ``execute``. The executor (``llmselect.registry.
+EXECUTORS``; ``local`` by default) runs the units; this module is the only writer of the store:
+each finished unit is appended to the run's JSONL shard before the next result is taken, so an
+interrupted run keeps every finished result. ``resume`` skips units already in the shard.
+
+A unit's key is ``(target id, probe name, hash of the probe's name and config)``; the hash is
+stored as ``params._unit``. Once the ``deadline`` (a ``clock()`` time) has passed, no further
+unit starts: each unit left gets a ``skipped`` record saying so, without a unit key, so a
+resumed run picks it up. The deadline is checked by the runner between units, never by
+raising from a callback.
 """
 
 from __future__ import annotations
@@ -23,18 +31,26 @@ from llmselect.store import RunWriter, completed_keys, stamp_unit
 
 log = logging.getLogger(__name__)
 
+OUT_OF_TIME = "time budget reached before this unit started"
+
 
 @dataclass
 class Unit:
     """One probe with one config on one target."""
 
     target: Any
-    probe: Probe
+    probe: Probe[Any, Any]
 
     @property
     def key(self) -> str:
+        """Hash of the probe's name and config: the same unit has the same key in every run."""
         cfg = self.probe.config.model_dump_json()
         return hashlib.sha1(f"{self.probe.name}|{cfg}".encode()).hexdigest()[:12]
+
+    @property
+    def id(self) -> tuple[str, str, str]:
+        """``(target id, probe name, key)``: what resuming matches on."""
+        return (self.target.id, self.probe.name, self.key)
 
 
 @dataclass
@@ -46,6 +62,7 @@ class RunSummary:
     skipped: int = 0
     errors: int = 0
     resumed: int = 0
+    out_of_time: int = 0
     records: list[Measurement] = field(default_factory=list)
 
 
@@ -73,6 +90,20 @@ def _status_record(
     )
 
 
+def not_started_record(unit: Unit, run_id: str, message: str) -> Measurement:
+    """A ``skipped`` record for a unit that never started, without a unit key (resume runs it)."""
+    return Measurement(
+        run_id=run_id,
+        model_id=unit.target.id,
+        probe=unit.probe.name,
+        probe_version=unit.probe.version,
+        metric="probe_status",
+        status="skipped",
+        error=message,
+        started_at=utcnow(),
+    )
+
+
 def run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
     """Run one unit; a skip or failure becomes one status record instead of an exception."""
     started = time.perf_counter()
@@ -91,28 +122,57 @@ def run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
     return [_stamp(r, unit) for r in records]
 
 
+def _count(summary: RunSummary, records: list[Measurement]) -> None:
+    statuses = {r.status for r in records}
+    if "error" in statuses:
+        summary.errors += 1
+    elif statuses == {"skipped"}:
+        summary.skipped += 1
+    else:
+        summary.ok += 1
+
+
 def execute(
     units: Sequence[Unit],
     ctx: RunContext,
     writer: RunWriter | None,
     *,
+    executor: str = "local",
+    deadline: float | None = None,
+    deadline_note: str = OUT_OF_TIME,
+    clock: Callable[[], float] = time.monotonic,
     resume: bool = False,
     on_unit_done: Callable[[Unit, list[Measurement]], None] | None = None,
-    executor: str = "local",
+    derive: Callable[[list[Measurement]], list[Measurement]] | None = None,
 ) -> RunSummary:
-    """Run every unit through ``executor``, appending each unit's records as soon as it finishes."""
+    """Run ``units`` through ``executor`` until done or past ``deadline`` (a ``clock()`` time).
+
+    Records go to ``writer`` (if any) one whole unit at a time, as units finish. The run ends
+    ``finished``, or ``interrupted`` when the deadline left units unstarted (each gets a
+    ``skipped`` record with ``deadline_note``) or on Ctrl-C, or ``failed`` on an executor fault.
+    ``derive`` turns the run's records into records that span units (eval's zh/en scores over
+    its task units); they are written last, before the run is marked finished.
+    """
     from llmselect.registry import EXECUTORS
 
     summary = RunSummary(run_id=ctx.run_id)
     done = completed_keys(writer.dir) if (writer and resume) else set()
+    unstarted: list[Unit] = []
 
-    def pending() -> Iterator[Unit]:  # pulled by the executor, so resumed units keep plan order
-        for unit in units:
-            if (unit.target.id, unit.probe.name, unit.key) in done:
+    def pending() -> Iterator[Unit]:
+        """Units in plan order, pulled by the executor; after the first, none starts past the
+        deadline (so a run always makes progress, and a resumed one continues)."""
+        started = 0
+        for i, unit in enumerate(units):
+            if unit.id in done:
                 summary.resumed += 1
                 if on_unit_done:
                     on_unit_done(unit, [])
+            elif started and deadline is not None and clock() > deadline:
+                unstarted.extend(u for u in units[i:] if u.id not in done)
+                return
             else:
+                started += 1
                 yield unit
 
     try:
@@ -120,15 +180,20 @@ def execute(
             if writer is not None:
                 writer.append(stamp_unit(records, unit.key))
             summary.records.extend(records)
-            statuses = {r.status for r in records}
-            if "error" in statuses:
-                summary.errors += 1
-            elif statuses == {"skipped"}:
-                summary.skipped += 1
-            else:
-                summary.ok += 1
+            _count(summary, records)
             if on_unit_done:
                 on_unit_done(unit, records)
+        if derive is not None:
+            derived = derive(list(summary.records))
+            if derived and writer is not None:
+                writer.append(derived)
+            summary.records.extend(derived)
+        if unstarted:
+            notes = [not_started_record(u, ctx.run_id, deadline_note) for u in unstarted]
+            if writer is not None:
+                writer.append(notes)
+            summary.out_of_time = len(unstarted)
+            log.warning("%d units not started: %s", len(unstarted), deadline_note)
     except KeyboardInterrupt:
         if writer is not None:  # the run is over: free its lock for a --resume
             writer.finish("interrupted", "interrupted (Ctrl-C or SIGTERM)")
@@ -139,11 +204,14 @@ def execute(
             writer.finish("failed", f"{type(exc).__name__}: {exc}"[:300])
         raise
     if writer is not None:
-        writer.finish("finished")
+        if unstarted:
+            writer.finish("interrupted", deadline_note)
+        else:
+            writer.finish("finished")
     return summary
 
 
-def plan(targets: Iterable[Any], probes: Iterable[Probe]) -> list[Unit]:
+def plan(targets: Iterable[Any], probes: Iterable[Probe[Any, Any]]) -> list[Unit]:
     """The cross product, target-major (all probes of one model run together)."""
     probe_list = list(probes)
     return [Unit(target=t, probe=p) for t in targets for p in probe_list]

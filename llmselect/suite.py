@@ -361,10 +361,6 @@ class SuiteRun:
         }
 
 
-class _OutOfTime(Exception):  # noqa: N818 - control flow, not an error
-    pass
-
-
 class SuiteInterrupted(KeyboardInterrupt):
     """Ctrl-C during a suite; carries the run id so the caller can say how to resume."""
 
@@ -397,8 +393,12 @@ def run_suite(
     command: str = "",
     clock: Callable[[], float] = time.monotonic,
     on_unit_done: Callable[[Any, list[Measurement]], None] | None = None,
+    executor: str = "local",
 ) -> SuiteRun:
-    """Run a suite into the result store; ``resume_run_id`` continues an interrupted run."""
+    """Run a suite into the result store; ``resume_run_id`` continues an interrupted run.
+
+    The suite's time budget becomes the runner's deadline: no unit starts after it.
+    """
     from llmselect.config import data_root, results_dir
     from llmselect.probes.base import RunContext
     from llmselect.runner import execute
@@ -442,42 +442,30 @@ def run_suite(
         result.load_errors = len(notes)
 
     budget_s = suite.limits.max_minutes * 60 if suite.limits.max_minutes else None
-    started = clock()
-    seen = 0
-
-    def after_unit(unit: Any, records: list[Measurement]) -> None:
-        nonlocal seen
-        seen += 1
-        if on_unit_done:
-            on_unit_done(unit, records)
-        if budget_s is not None and clock() - started > budget_s and seen < len(plan.units):
-            raise _OutOfTime
-
+    note = f"time budget of {suite.limits.max_minutes or 0:g} min reached before this unit started"
     try:
         summary = execute(
-            plan.units, ctx, writer, resume=bool(resume_run_id), on_unit_done=after_unit
+            plan.units,
+            ctx,
+            writer,
+            executor=executor,
+            deadline=clock() + budget_s if budget_s is not None else None,
+            deadline_note=note,
+            clock=clock,
+            resume=bool(resume_run_id),
+            on_unit_done=on_unit_done,
         )
     except SuiteInterrupted:
         raise
     except KeyboardInterrupt as exc:
         raise SuiteInterrupted(info.run_id) from exc
-    except _OutOfTime:
-        from llmselect.store import completed_keys
-
-        done = completed_keys(writer.dir)
-        rest = [u for u in plan.units[seen:] if (u.target.id, u.probe.name, u.key) not in done]
-        msg = f"time budget of {suite.limits.max_minutes:g} min reached before this unit started"
-        writer.append(
-            _note(info.run_id, u.probe.name, u.probe.version, u.target.id, "skipped", msg)
-            for u in rest
-        )
-        result.out_of_time = len(rest)
-        writer.finish("interrupted", msg)
-        _count(result, writer.dir)
-        log.warning("suite %s: %d units not run (time budget)", suite.name, len(rest))
-        return result
     finally:
         writer.close()  # frees the run's lock; execute has already recorded how it ended
+    if summary.out_of_time:
+        result.out_of_time = summary.out_of_time
+        _count(result, writer.dir)  # this run's units and those of the run it resumes
+        log.warning("suite %s: %d units not run (time budget)", suite.name, summary.out_of_time)
+        return result
     result.ok, result.skipped, result.errors = summary.ok, summary.skipped, summary.errors
     result.resumed = summary.resumed
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from _cli import run_main, runner
@@ -77,3 +78,23 @@ def test_perf_commands_do_not_import_torch() -> None:
         "assert r.exit_code == 0, r.output; assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
+    """One child per point through the runner: raw.jsonl keeps the child's result beside the
+    records; a point GPT-2's position table cannot hold is left out, the sweep goes on."""
+    from llmselect.memory.sweep import RAW, RECORDS, TABLE, Point, run_sweep
+
+    options = {"device": "cpu", "dtype": "fp32", "new_tokens": 2, "warmup": 0, "iterations": 1}
+    records = run_sweep(
+        ["gpt2:124m"], [Point(1, 8), Point(1, 1100)], tmp_path, probe_options=options
+    )
+    (raw,) = [json.loads(line) for line in (tmp_path / RAW).read_text().splitlines()]
+    assert raw["spec"]["seq"] == 8 and raw["spec"]["new_tokens"] == 2
+    assert raw["spec"]["threads"] == 1  # CPU points default to one thread
+    peak = next(r for r in records if r.metric == "peak_memory_mib")
+    assert peak.value == raw["result"]["peak_memory_mib"] and peak.subset == "bs=1,seq=8,dtype=fp32"
+    stored = (tmp_path / RECORDS).read_text().splitlines()
+    assert len(stored) == len(records) and "worker_result" not in stored[0]
+    rows = [r for r in (tmp_path / TABLE).read_text().splitlines() if r.startswith("| gpt2")]
+    assert len(rows) == 1 and rows[0].startswith("| gpt2:124m | bs=1,seq=8,dtype=fp32 | 1 | yes |")

@@ -216,13 +216,18 @@ def eval_command(
     err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
     # One unit per task, so Ctrl-C during the second task keeps the first task's scores.
     probes = [LmEvalScoresProbe(config.model_copy(update={"tasks": [t]})) for t in task_names]
-    summary = execute(plan([target], probes), ctx, writer)
-
-    measured = [r for r in summary.records if r.status == "ok"]
-    aggregates = aggregate_records(aggregate_scores(measured), run_id)
-    if aggregates:
-        writer.append(aggregates)
-        writer.finish()
+    summary = execute(
+        plan([target], probes),
+        ctx,
+        writer,
+        # zh/en scores over the task units just measured, written by the runner with them
+        derive=lambda recs: aggregate_records(
+            aggregate_scores(r for r in recs if r.status == "ok"), run_id
+        ),
+    )
+    ok = [r for r in summary.records if r.status == "ok"]
+    measured = [r for r in ok if r.subset != "aggregate"]
+    aggregates = [r for r in ok if r.subset == "aggregate"]
     # Published numbers of the tasks just measured, listed right after the measured rows.
     published = [
         r

@@ -178,11 +178,11 @@ def tokenize_bench(
         # tokenizers sizes its thread pool on first parallel use in this process.
         os.environ["RAYON_NUM_THREADS"] = str(threads)
     try:
-        from llmselect.corpora import load_corpus
+        from llmselect.corpora import shared_corpus
     except ImportError as exc:
         raise LLMSelectError(f"corpus support is not available: {exc}") from exc
-    text = load_corpus(corpus, limit=limit)
-    summary = _run(families, text, tokenizer_dir, limit, threads, repeats, not no_throughput)
+    text = shared_corpus(corpus, limit=limit)  # a bad corpus exits 2 here; probes reuse it
+    summary = _run(families, corpus, tokenizer_dir, limit, threads, repeats, not no_throughput)
     records = summary.records
     if as_json:
         from llmselect.tokenizers.spec import COUNTING_CONVENTION
@@ -213,7 +213,7 @@ def tokenize_bench(
 
 def _run(
     families: list[tuple[str, Any]],
-    corpus: Any,
+    corpus: str,
     tokenizer_dir: Path | None,
     limit: int | None,
     threads: int | None,
@@ -230,25 +230,25 @@ def _run(
     from llmselect.runner import execute, plan
     from llmselect.store import RunWriter
 
+    folder = str(tokenizer_dir) if tokenizer_dir else None
     probes: list[Any] = [
-        TokenizerEfficiencyProbe(TokenizerEfficiencyProbe.Config(corpus=corpus.name))
+        TokenizerEfficiencyProbe(
+            TokenizerEfficiencyProbe.Config(
+                corpus=corpus, tokenizer_dir=folder, threads=threads or 0
+            )
+        )
     ]
     if throughput:
         probes.append(
             TokenizerThroughputProbe(
                 TokenizerThroughputProbe.Config(
-                    corpus=corpus.name, repeats=repeats, threads=threads or 0
+                    corpus=corpus, repeats=repeats, threads=threads or 0, tokenizer_dir=folder
                 )
             )
         )
     run_id = new_run_id()
     writer = RunWriter(RunInfo.collect(run_id, command=" ".join(["llmselect", *sys.argv[1:]])))
-    ctx = RunContext(
-        run_id=run_id,
-        data_root=data_root(),
-        limit=limit,
-        extra={"corpus": corpus, "tokenizer_dir": tokenizer_dir, "threads": threads},
-    )
+    ctx = RunContext(run_id=run_id, data_root=data_root(), limit=limit)
     units = plan([spec for _asked, spec in families], probes)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -1,8 +1,10 @@
 """Memory/latency sweep: many (model, batch, seq) points, each in its own child process.
 
-``run_sweep`` writes, as each point finishes, ``raw.jsonl`` (the child's result and spec, so
-estimates can be recomputed later from the same measurement) and ``measurements.jsonl`` (the
-result store's records, estimate next to measurement), then ``run.json`` and ``table.md``.
+``run_sweep`` runs one ``reference_latency`` unit per (model, point) through the runner
+(``llmselect.runner.execute``) and writes, as each point finishes, ``raw.jsonl`` (the child's
+result and spec, so estimates can be recomputed later from the same measurement) and
+``measurements.jsonl`` (the result store's records, estimate next to measurement), then
+``run.json`` and ``table.md``.
 ``render_table`` turns records into the Markdown table. No torch in this process.
 """
 
@@ -79,21 +81,34 @@ def run_sweep(
     run_id: str | None = None,
     command: str = "",
 ) -> list[Any]:
-    """Measure every (model, point); returns the records. Files land in ``out_dir``."""
+    """Measure every (model, point) through the runner; returns the records.
+
+    One unit per (model, point): a ``reference_latency`` probe whose config names that point
+    and keeps each child's raw result, so ``raw.jsonl`` can be written beside the records.
+    """
     from llmselect.memory.presets import resolve_target
     from llmselect.probes.base import RunContext
     from llmselect.probes.reference_latency import (
+        WORKER_RESULT,
         ReferenceLatencyProbe,
         resolve_device,
-        run_worker,
         worker_spec,
     )
     from llmselect.records import RunInfo, new_run_id
+    from llmselect.runner import Unit, execute
 
     targets = [resolve_target(m) for m in models]
     opts = dict(probe_options or {})
     opts["device"] = resolve_device(opts.get("device", "auto"))
-    probe = ReferenceLatencyProbe(ReferenceLatencyProbe.Config(**opts))
+    base = ReferenceLatencyProbe.Config(**opts, keep_worker_result=True)
+    units = [
+        Unit(
+            target,
+            ReferenceLatencyProbe(base.model_copy(update={"batch": [pt.batch], "seq": [pt.seq]})),
+        )
+        for target in targets
+        for pt in points
+    ]
     run_id = run_id or new_run_id()
     ctx = RunContext(run_id=run_id, device=opts["device"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,29 +119,36 @@ def run_sweep(
         (out_dir / RAW).open("a", encoding="utf-8") as raw_fh,
         (out_dir / RECORDS).open("a", encoding="utf-8") as rec_fh,
     ):
-        for target in targets:
-            for pt in points:
-                try:
-                    spec = worker_spec(probe.config, target, pt.batch, pt.seq, opts["device"])
-                except LLMSelectError as exc:
-                    log.warning("skipped: %s", exc)
+
+        def write(unit: Unit, recs: list[Any]) -> None:
+            """Append one finished point: its child result to raw.jsonl, records to JSONL."""
+            nonlocal gpu
+            cfg = unit.probe.config
+            kept = []
+            for r in recs:
+                if r.metric == "probe_status":  # the point did not run (e.g. too long for GPT-2)
+                    log.warning("%s: %s", unit.target.id, r.error)
                     continue
-                log.info("%s bs=%d seq=%d", target.id, pt.batch, pt.seq)
-                result = run_worker(spec, probe.config.timeout_s)  # type: ignore[attr-defined]
-                raw_fh.write(json.dumps({"model_id": target.id, "spec": spec, "result": result}))
-                raw_fh.write("\n")
-                raw_fh.flush()
-                try:
-                    recs = list(probe.point_records(ctx, target.id, target.arch, spec, result))
-                except LLMSelectError as exc:
-                    log.warning("%s", exc)
-                    continue
-                for r in recs:
-                    rec_fh.write(r.model_dump_json() + "\n")
-                rec_fh.flush()
-                records.extend(recs)
-                if not gpu and result.get("driver"):
-                    gpu = {"gpu_name": result.get("device_name", ""), "driver": result["driver"]}
+                if WORKER_RESULT in r.params:
+                    params = dict(r.params)
+                    result = json.loads(params.pop(WORKER_RESULT))
+                    spec = worker_spec(cfg, unit.target, cfg.batch[0], cfg.seq[0], cfg.device)
+                    row = {"model_id": unit.target.id, "spec": spec.model_dump(), "result": result}
+                    raw_fh.write(json.dumps(row) + "\n")
+                    if not gpu and result.get("driver"):
+                        gpu = {
+                            "gpu_name": result.get("device_name", ""),
+                            "driver": result["driver"],
+                        }
+                    r = r.model_copy(update={"params": params})
+                kept.append(r)
+            raw_fh.flush()
+            for r in kept:
+                rec_fh.write(r.model_dump_json() + "\n")
+            rec_fh.flush()
+            records.extend(kept)
+
+        execute(units, ctx, None, on_unit_done=write)
     info = info.model_copy(
         update={"device_name": gpu.get("gpu_name") or _device_name(records), **_finished()}
     )
@@ -139,6 +161,7 @@ def rerender(out_dir: Path) -> list[Any]:
     """Recompute the records (estimates included) from ``raw.jsonl`` and rewrite the table."""
     from llmselect.memory.presets import resolve_target
     from llmselect.probes.base import RunContext
+    from llmselect.probes.latency_spec import LatencyPoint
     from llmselect.probes.reference_latency import ReferenceLatencyProbe
     from llmselect.records import RunInfo
 
@@ -147,16 +170,16 @@ def rerender(out_dir: Path) -> list[Any]:
     records: list[Any] = []
     gpu: dict[str, str] = {}
     for row in rows:
-        spec, result = row["spec"], row["result"]
+        spec, result = LatencyPoint.model_validate(row["spec"]), row["result"]
         target = resolve_target(row["model_id"])
         probe = ReferenceLatencyProbe(
             ReferenceLatencyProbe.Config(
-                device=spec["device"] if spec["device"] in ("cpu", "cuda") else "cuda",
-                dtype=spec["dtype"],
-                new_tokens=spec["new_tokens"],
+                device=spec.device if spec.device in ("cpu", "cuda") else "cuda",
+                dtype=spec.dtype,
+                new_tokens=spec.new_tokens,
             )
         )
-        ctx = RunContext(run_id=info.run_id, device=spec["device"])
+        ctx = RunContext(run_id=info.run_id, device=spec.device)
         try:
             records.extend(probe.point_records(ctx, target.id, target.arch, spec, result))
         except LLMSelectError as exc:

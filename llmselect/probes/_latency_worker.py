@@ -39,6 +39,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from llmselect.probes.latency_spec import LatencyPoint
+
 MIB = 1024**2
 
 
@@ -146,13 +148,13 @@ class _HFAdapter:
         return out.logits, out.past_key_values
 
 
-def _build(spec: dict[str, Any], torch_dtype: Any, device: str) -> tuple[Any, int, str]:
+def _build(spec: LatencyPoint, torch_dtype: Any, device: str) -> tuple[Any, int, str]:
     """(model, vocab, backend name)."""
-    if spec.get("checkpoint"):
+    if spec.checkpoint:
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(
-            spec["checkpoint"],
+            spec.checkpoint,
             dtype=torch_dtype,
             use_safetensors=True,
             trust_remote_code=False,
@@ -163,34 +165,32 @@ def _build(spec: dict[str, Any], torch_dtype: Any, device: str) -> tuple[Any, in
     from llmselect.catalog import ArchSpec
     from llmselect.refmodels import build_model
 
-    arch = ArchSpec.model_validate(spec["arch"])
-    model = build_model(
-        arch, dtype=torch_dtype, device=device, seed=int(spec.get("seed", 0)), tiled_init=True
-    )
+    arch = ArchSpec.model_validate(spec.arch)
+    model = build_model(arch, dtype=torch_dtype, device=device, seed=spec.seed, tiled_init=True)
     model.eval()
     return model, arch.vocab, "llmselect.refmodels"
 
 
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
+def measure(spec: LatencyPoint) -> dict[str, Any]:
     """Run one measurement point; returns the result dict (status ok or oom)."""
     import torch
 
     from llmselect.measure import summarize
     from llmselect.memory.dtypes import parse_dtype
 
-    device = spec.get("device", "cpu")
-    dt = parse_dtype(spec.get("dtype", "bf16"))
+    device = spec.device
+    dt = parse_dtype(spec.dtype)
     if dt.torch_name is None:
         raise ValueError(f"dtype {dt.name} is not run by the reference models (no kernels)")
     torch_dtype = getattr(torch, dt.torch_name)
-    batch, seq = int(spec["batch"]), int(spec["seq"])
-    new_tokens = int(spec.get("new_tokens", 16))
-    warmup, iterations = int(spec.get("warmup", 2)), int(spec.get("iterations", 5))
-    cap = spec.get("memory_cap_mib")
-    threads = spec.get("threads")
+    batch, seq = spec.batch, spec.seq
+    new_tokens = spec.new_tokens
+    warmup, iterations = spec.warmup, spec.iterations
+    cap = spec.memory_cap_mib
+    threads = spec.threads
     if threads:
         torch.set_num_threads(int(threads))
-    torch.manual_seed(int(spec.get("seed", 0)))
+    torch.manual_seed(spec.seed)
 
     res: dict[str, Any] = {"device": device, "torch": torch.__version__}
     cuda = device.startswith("cuda")
@@ -227,7 +227,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         if cap:
             _cap_cpu_memory(float(cap))
     # Import what the build needs before the baseline, so the baseline is "after imports".
-    if spec.get("checkpoint"):
+    if spec.checkpoint:
         import transformers  # noqa: F401
     else:
         import llmselect.catalog
@@ -252,7 +252,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             res["weights_rss_mib"] = _rss_mib() - baseline_rss
             res["peak_reset"] = _reset_peak_rss()
 
-        gen = torch.Generator(device="cpu").manual_seed(int(spec.get("seed", 0)))
+        gen = torch.Generator(device="cpu").manual_seed(spec.seed)
         ids = torch.randint(0, vocab, (batch, seq), generator=gen).to(device)
 
         def sync() -> None:
@@ -300,7 +300,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 prefill_ms.append(ms)
                 del logits, cache
             phase = "decode"
-            decode_runs = max(1, int(spec.get("decode_runs", 1)))
+            decode_runs = spec.decode_runs
             for _ in range(decode_runs):
                 logits, cache = prefill()
                 decode_steps(logits, cache, new_tokens, decode_ms)
@@ -352,8 +352,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """``SPEC.json RESULT.json``; exit 0 whenever a result (ok or oom) was written."""
     spec_path, result_path = Path(argv[1]), Path(argv[2])
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
     try:
+        spec = LatencyPoint.model_validate_json(spec_path.read_text(encoding="utf-8"))
         result = measure(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
         # One line for the user; the whole traceback goes to this child's stderr (kept by -v).

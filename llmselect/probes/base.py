@@ -1,6 +1,8 @@
 """The probe interface: a probe turns one target (a model or a tokenizer) into records.
 
-Probes are pure: they read inputs and yield ``Measurement`` rows; they never write files.
+Probes are typed, ``Probe[ConfigT, TargetT]``: every input is a field of the probe's pydantic
+``Config`` (so a unit is its target plus a config, and runs the same in any executor) or of the
+target. Probes are pure: they read inputs and yield ``Measurement`` rows; they never write files.
 ``raise ProbeSkipped(reason)`` marks a probe that does not apply; any other exception is
 turned into a ``status="error"`` record by the runner, so one bad model never stops a run.
 """
@@ -12,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,10 +29,24 @@ class Target(Protocol):
     def id(self) -> str: ...
 
 
+class ModelTarget(Protocol):
+    """A target with architecture numbers: a catalog ``ModelSpec`` or a ``family:size`` preset."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def arch(self) -> Any: ...  # llmselect.catalog.ArchSpec | None
+
+
 class ProbeConfig(BaseModel):
     """Base for each probe's options; every field has a default and a description."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+ConfigT = TypeVar("ConfigT", bound=ProbeConfig)
+TargetT = TypeVar("TargetT")
 
 
 @dataclass
@@ -43,11 +59,10 @@ class RunContext:
     cache_dir: Path | None = None
     limit: int | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("llmselect.probe"))
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Probe(ABC):
-    """Base class of every probe (built-in or plugin)."""
+class Probe(ABC, Generic[ConfigT, TargetT]):
+    """Base class of every probe (built-in or plugin): ``Probe[ItsConfig, ItsTarget]``."""
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
@@ -60,11 +75,17 @@ class Probe(ABC):
     # What the probe records; the report and recommender read these (llmselect.metrics).
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
 
-    def __init__(self, config: ProbeConfig | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: ConfigT | None = None) -> None:
+        if config is None:
+            config = self.Config()  # type: ignore[assignment]
+        elif not isinstance(config, self.Config):
+            raise TypeError(
+                f"{self.name} takes a {self.Config.__name__}, not {type(config).__name__}"
+            )
+        self.config: ConfigT = config  # type: ignore[assignment]
 
     @abstractmethod
-    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
+    def run(self, target: TargetT, ctx: RunContext) -> Iterable[Measurement]:
         """Yield records for one target."""
 
     def record(

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from llmselect.errors import ProbeSkipped
 from llmselect.metrics import MetricSpec
-from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.probes.base import Probe, ProbeConfig, RunContext, Target
 from llmselect.records import Measurement
 
 VERDICT_VALUE = {"yes": 1.0, "conditional": 0.5, "no": 0.0}
@@ -31,7 +31,7 @@ class LicenseProbeConfig(ProbeConfig):
     on: date | None = Field(default=None, description="evaluate the terms as of this day")
 
 
-class LicenseProbe(Probe):
+class LicenseProbe(Probe[LicenseProbeConfig, Target]):
     """License verdicts per purpose, from the catalog's published license facts."""
 
     name = "license"
@@ -46,12 +46,11 @@ class LicenseProbe(Probe):
         ),
     )  # fmt: skip
 
-    def run(self, target: object, ctx: RunContext) -> Iterable[Measurement]:
+    def run(self, target: Target, ctx: RunContext) -> Iterable[Measurement]:
         from llmselect.catalog import ModelSpec, load_catalog
         from llmselect.licenses import verdict
 
-        assert isinstance(self.config, LicenseProbeConfig)
-        spec = target if isinstance(target, ModelSpec) else load_catalog().find(str(target.id))  # type: ignore[attr-defined]
+        spec = target if isinstance(target, ModelSpec) else load_catalog().find(str(target.id))
         if spec is None:
             raise ProbeSkipped("license verdicts exist only for catalog models")
         for purpose in self.config.purposes:

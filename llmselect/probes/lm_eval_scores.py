@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.hub import hub_available, offline_reason
 from llmselect.metrics import ChartSpec, MetricSpec
@@ -117,7 +118,7 @@ def _as_float(value: Any) -> float | None:
         return None  # lm-eval writes "N/A" where it has no stderr
 
 
-class LmEvalScoresProbe(Probe):
+class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
     """lm-eval scores on local data files.
 
     Tasks: C-Eval, CMMLU, MMLU, GSM8K, XCOPA-zh, CLUEWSC, C3 and CMRC 2018.
@@ -154,6 +155,16 @@ class LmEvalScoresProbe(Probe):
         MetricSpec(
             "exact_match", UNIT, True, "eval",
             label="exact match", evidence="score", group_rows_only=True,
+        ),
+        MetricSpec(
+            "zh_score", UNIT, True, "eval",
+            label="zh score",
+            description="mean of the zh tasks of a run (subset aggregate; eval derives it)",
+        ),
+        MetricSpec(
+            "en_score", UNIT, True, "eval",
+            label="en score",
+            description="mean of the en tasks of a run (subset aggregate; eval derives it)",
         ),
         MetricSpec("*", UNIT, True, "eval", group_rows_only=True),
     )  # fmt: skip
@@ -206,7 +217,7 @@ class LmEvalScoresProbe(Probe):
         return model.to(cfg.device), tokenizer
 
     # ------------------------------------------------------------ run
-    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+    def run(self, target: EvalModel | ModelSpec, ctx: RunContext) -> Iterator[Measurement]:
         """Score the model on the configured tasks; yields one record per task/subject metric.
 
         ``target`` is an ``EvalModel`` (local folder or hub id) or a catalog ``ModelSpec``.

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from llmselect.errors import ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
 from llmselect.refmodels.family import NO_REFERENCE
 
@@ -69,7 +69,7 @@ def estimate_metric_specs(section: str, *, table: str | None = None) -> tuple[Me
     )  # fmt: skip
 
 
-class MemoryEstimateProbe(Probe):
+class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
     """Estimated peak memory (weights + KV cache + activations + overhead) per point."""
 
     name = "memory_estimate"
@@ -78,13 +78,13 @@ class MemoryEstimateProbe(Probe):
     Config = MemoryEstimateConfig
     metrics = estimate_metric_specs("memory", table="Estimated memory")
 
-    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+    def run(self, target: ModelTarget, ctx: RunContext) -> Iterator[Measurement]:
         from llmselect.memory.estimate import estimate_memory
 
         arch = getattr(target, "arch", None)
         if arch is None:
             raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
-        cfg: MemoryEstimateConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         params_total, note = None, None
         if arch.family == NO_REFERENCE:
             # No reference implementation counts this layout (MoE, parallel blocks, ...): the

@@ -39,7 +39,8 @@ from pydantic import Field
 
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext
+from llmselect.probes.latency_spec import LatencyPoint, PointSettings
 from llmselect.probes.memory_estimate import (
     estimate_metric_specs,
     estimate_records,
@@ -48,10 +49,11 @@ from llmselect.probes.memory_estimate import (
 from llmselect.records import Measurement
 
 WORKER_MODULE = "llmselect.probes._latency_worker"
+WORKER_RESULT = "worker_result"  # fits-record param holding the child's raw result (opt-in)
 
 
-class ReferenceLatencyConfig(ProbeConfig):
-    """Options of ``reference_latency``."""
+class ReferenceLatencyConfig(ProbeConfig, PointSettings):
+    """Options of ``reference_latency`` (the per-point settings come from ``PointSettings``)."""
 
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto = cuda when available, else cpu."
@@ -59,23 +61,17 @@ class ReferenceLatencyConfig(ProbeConfig):
     dtype: str = Field(default="bf16", description="Weights and compute dtype: fp32, bf16, fp16.")
     batch: list[int] = Field(default=[1], description="Batch sizes to measure.")
     seq: list[int] = Field(default=[512], description="Prompt lengths, tokens.")
-    new_tokens: int = Field(default=32, ge=0, description="Decode steps timed after the prompt.")
-    warmup: int = Field(default=2, ge=0, description="Untimed prefill + decode rounds first.")
-    iterations: int = Field(default=5, ge=1, description="Timed prefills per point.")
-    decode_runs: int = Field(default=1, ge=1, description="Timed decode runs of new_tokens steps.")
-    seed: int = Field(default=0, description="Seed of the random weights and prompt.")
-    threads: int | None = Field(
-        default=None, ge=1, description="CPU threads in the child (torch); default 1 on CPU."
-    )
-    memory_cap_mib: float | None = Field(
-        default=None, description="Memory the child may use (CPU: address space; CUDA: fraction)."
-    )
     timeout_s: float = Field(default=900, gt=0, description="Wall-clock limit per point.")
     checkpoint: str | None = Field(
         default=None, description="Local safetensors checkpoint dir (or cached hub id) to load."
     )
     bandwidth_gb_s: float | None = Field(
         default=None, description="Memory bandwidth for the roofline when the device is unknown."
+    )
+    keep_worker_result: bool = Field(
+        default=False,
+        description="Also store each child's raw result (JSON) with its fits record, so the "
+        "estimates can be recomputed later from the same measurement (perf sweep).",
     )
 
 
@@ -88,18 +84,18 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
     """Run one point in a child process; OOM and SIGKILL come back as ``status == "oom"``."""
     with tempfile.TemporaryDirectory(prefix="llmselect-latency-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
         env = dict(os.environ)
         # The child must import this very package, wherever the parent found it.
         pkg_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
-        if spec.get("threads"):  # size the OpenMP/MKL pools before torch starts them
+        if spec.threads:  # size the OpenMP/MKL pools before torch starts them
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[var] = str(spec["threads"])
+                env[var] = str(spec.threads)
         started = time.perf_counter()
         try:
             proc = subprocess.run(
@@ -132,7 +128,7 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
 
 def worker_spec(
     cfg: ReferenceLatencyConfig, target: Any, batch: int, seq: int, device: str
-) -> dict[str, Any]:
+) -> LatencyPoint:
     """The JSON spec one child process measures."""
     from llmselect.memory.dtypes import parse_dtype
     from llmselect.refmodels.family import traits_of
@@ -146,21 +142,16 @@ def worker_spec(
             f"{target.id}: prompt {seq} + {cfg.new_tokens} new tokens exceed the learned "
             f"position table ({arch.max_position})"
         )
-    return {
-        "arch": arch.model_dump() if arch is not None else None,
-        "checkpoint": cfg.checkpoint,
-        "dtype": parse_dtype(cfg.dtype).name,
-        "device": device,
-        "batch": batch,
-        "seq": seq,
-        "new_tokens": cfg.new_tokens,
-        "warmup": cfg.warmup,
-        "iterations": cfg.iterations,
-        "decode_runs": cfg.decode_runs,
-        "seed": cfg.seed,
-        "threads": point_threads(cfg.threads, device),
-        "memory_cap_mib": cfg.memory_cap_mib,
-    }
+    settings = {name: getattr(cfg, name) for name in PointSettings.model_fields}
+    return LatencyPoint(
+        **{**settings, "threads": point_threads(cfg.threads, device)},
+        arch=arch.model_dump() if arch is not None else None,
+        checkpoint=cfg.checkpoint,
+        dtype=parse_dtype(cfg.dtype).name,
+        device=device,
+        batch=batch,
+        seq=seq,
+    )
 
 
 def point_threads(threads: int | None, device: str) -> int | None:
@@ -170,7 +161,7 @@ def point_threads(threads: int | None, device: str) -> int | None:
     return None if device.startswith("cuda") else 1
 
 
-class ReferenceLatencyProbe(Probe):
+class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
     """Peak memory and latency of a random-weight reference model, one child process per point."""
 
     name = "reference_latency"
@@ -224,10 +215,10 @@ class ReferenceLatencyProbe(Probe):
         *estimate_metric_specs("latency"),
     )  # fmt: skip
 
-    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
+    def run(self, target: ModelTarget, ctx: RunContext) -> Iterator[Measurement]:
         from llmselect.memory.dtypes import parse_dtype
 
-        cfg: ReferenceLatencyConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         arch = getattr(target, "arch", None)
         if arch is None and not cfg.checkpoint:
             raise ProbeSkipped(f"{target.id}: no architecture numbers and no checkpoint")
@@ -252,7 +243,7 @@ class ReferenceLatencyProbe(Probe):
         ctx: RunContext,
         model_id: str,
         arch: Any,
-        spec: dict[str, Any],
+        spec: LatencyPoint,
         result: dict[str, Any],
     ) -> Iterator[Measurement]:
         """Turn one child result into records (and the estimate of the same point)."""
@@ -263,11 +254,12 @@ class ReferenceLatencyProbe(Probe):
             estimate_memory,
         )
 
-        cfg: ReferenceLatencyConfig = self.config  # type: ignore[assignment]
-        batch, seq, dtype = spec["batch"], spec["seq"], spec["dtype"]
-        device = spec["device"]
+        cfg = self.config
+        batch, seq, dtype = spec.batch, spec.seq, spec.dtype
+        device = spec.device
         subset = point_subset(batch, seq, dtype)
         status = result.get("status")
+        raw = {WORKER_RESULT: json.dumps(result, sort_keys=True)} if cfg.keep_worker_result else {}
         if status == "error":  # this point failed; the other points still run
             yield Measurement(
                 run_id=ctx.run_id,
@@ -277,7 +269,7 @@ class ReferenceLatencyProbe(Probe):
                 metric="fits",
                 unit="bool",
                 subset=subset,
-                params={"device": device},
+                params={"device": device, **raw},
                 status="error",
                 error=str(result.get("error"))[-2000:],
                 duration_s=float(result.get("wall_s", 0.0)),
@@ -287,16 +279,16 @@ class ReferenceLatencyProbe(Probe):
             "device": device,
             "device_name": result.get("device_name"),
             "backend": result.get("backend"),
-            "new_tokens": spec["new_tokens"],
-            "warmup": spec["warmup"],
-            "iterations": spec["iterations"],
+            "new_tokens": spec.new_tokens,
+            "warmup": spec.warmup,
+            "iterations": spec.iterations,
             "torch": result.get("torch"),
             "prefill_logits": "last position",
         }
-        if spec.get("threads"):
-            params["threads"] = spec["threads"]
+        if spec.threads:
+            params["threads"] = spec.threads
         for key in ("driver", "cpu_threads", "memory_cap_mib"):
-            val = result.get(key, spec.get(key))
+            val = result.get(key, getattr(spec, key, None))
             if val is not None:
                 params[key] = val
         duration = float(result.get("wall_s", 0.0))
@@ -322,7 +314,7 @@ class ReferenceLatencyProbe(Probe):
                 dtype=dtype,
                 batch=batch,
                 seq=seq,
-                new_tokens=spec["new_tokens"],
+                new_tokens=spec.new_tokens,
                 device="cuda" if device.startswith("cuda") else "cpu",
                 last_token_logits=True,  # the worker's prefill keeps the last position only
             )
@@ -333,11 +325,11 @@ class ReferenceLatencyProbe(Probe):
                 f"does not fit: {result.get('error', 'out of memory')} "
                 f"(phase {result.get('phase')})"
             )
-            yield rec("fits", 0.0, "bool", True, extra={"reason": reason[:500]})
+            yield rec("fits", 0.0, "bool", True, extra={"reason": reason[:500], **raw})
             return
 
         peak = float(result["peak_memory_mib"])
-        yield rec("fits", 1.0, "bool", True)
+        yield rec("fits", 1.0, "bool", True, extra=raw)
         yield rec("peak_memory_mib", peak, "MiB", False)
         for key, metric, meaning in (
             ("peak_process_mib", "peak_process_memory_mib", "process total at peak"),
@@ -381,7 +373,7 @@ class ReferenceLatencyProbe(Probe):
                     bandwidth, bw_source = dev.bandwidth_bytes_per_s, f"{dev.name}: {dev.source}"
             if bandwidth and arch is not None:
                 # Average context over the timed decode steps.
-                context = seq + max(spec["new_tokens"] // 2, 1)
+                context = seq + max(spec.new_tokens // 2, 1)
                 per_token = bytes_read_per_decode_token(
                     arch, dtype=dtype, batch=batch, context=context
                 )

@@ -1,9 +1,9 @@
 """Probe ``tokenizer_efficiency``: how many tokens a tokenizer spends on Chinese and English.
 
-Target: a ``TokenizerSpec`` (``llmselect.tokenizers``). Text: the ``Corpus`` in
-``ctx.extra["corpus"]`` when given (the CLI loads it once for all tokenizers), else
-``load_corpus(config.corpus, limit=ctx.limit)``. ``ctx.extra["tokenizer_dir"]`` optionally
-names a folder to take tokenizer files from first.
+Target: a ``TokenizerSpec`` (``llmselect.tokenizers``). Text: ``config.corpus`` (a name, a
+path, or a corpus registered with ``corpora.register_corpus``), loaded once per process with
+``limit=ctx.limit``. ``config.tokenizer_dir`` optionally names a folder to take tokenizer files
+from first.
 
 Counting convention: content tokens only: no BOS/EOS, no model prefix tokens (ChatGLM's
 [gMASK]/sop), sentencepiece models with their own add_dummy_prefix setting. Characters are
@@ -29,6 +29,7 @@ Metrics (subset ``<corpus>/<lang>``, n = segments):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -36,8 +37,8 @@ from pydantic import Field
 from llmselect.metrics import ChartSpec, Column, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
-from llmselect.tokenizers.base import cpu_threads, is_han
-from llmselect.tokenizers.spec import COUNTING_CONVENTION
+from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads, is_han
+from llmselect.tokenizers.spec import COUNTING_CONVENTION, TokenizerSpec
 
 LANGS = ("zh", "en")
 
@@ -45,10 +46,11 @@ LANGS = ("zh", "en")
 class TokenizerEfficiencyConfig(ProbeConfig):
     """Options of the tokenizer efficiency probe."""
 
-    corpus: str = Field(
-        default="default",
-        description="corpus name or path (used when the run does not pass a loaded corpus)",
+    corpus: str = Field(default="default", description="corpus name or path")
+    tokenizer_dir: str | None = Field(
+        default=None, description="folder with tokenizer files, tried before the data root"
     )
+    threads: int = Field(default=0, ge=0, description="encode_batch threads (0 = all cores)")
 
 
 def corpus_texts(corpus: Any, lang: str) -> list[str]:
@@ -70,23 +72,20 @@ def lang_segments(corpus: Any, lang: str) -> list[tuple[str | None, str]]:
 
 
 def get_corpus(config_corpus: str, ctx: RunContext) -> Any:
-    """The run's corpus (``ctx.extra["corpus"]``) or the configured one, loaded now."""
-    corpus = ctx.extra.get("corpus")
-    if corpus is not None:
-        return corpus
-    from llmselect.corpora import load_corpus
+    """The configured corpus, loaded once per process (``corpora.shared_corpus``)."""
+    from llmselect.corpora import shared_corpus
 
-    return load_corpus(config_corpus, limit=ctx.limit)
+    return shared_corpus(config_corpus, limit=ctx.limit)
 
 
-def get_tokenizer(target: Any, ctx: RunContext):  # type: ignore[no-untyped-def]
+def get_tokenizer(target: TokenizerSpec, tokenizer_dir: str | None) -> LoadedTokenizer:
     """Load the target family's tokenizer (cached per process)."""
     from llmselect.tokenizers.load import load_tokenizer
 
-    return load_tokenizer(target, ctx.extra.get("tokenizer_dir"))
+    return load_tokenizer(target, Path(tokenizer_dir) if tokenizer_dir else None)
 
 
-class TokenizerEfficiencyProbe(Probe):
+class TokenizerEfficiencyProbe(Probe[TokenizerEfficiencyConfig, TokenizerSpec]):
     """Tokens per character/word, bytes per token, zh/en parity, Han coverage, fallback."""
 
     name: ClassVar[str] = "tokenizer_efficiency"
@@ -97,7 +96,7 @@ class TokenizerEfficiencyProbe(Probe):
         "Tokens per char (zh, en), per English word, UTF-8 bytes per token, zh/en token ratio "
         "on parallel text, share of Han chars that are one token, byte-fallback share, vocab size"
     )
-    Config: ClassVar[type[ProbeConfig]] = TokenizerEfficiencyConfig
+    Config = TokenizerEfficiencyConfig
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec(
             "tokens_per_char", "tok/char", False, "tokenizers",
@@ -158,10 +157,11 @@ class TokenizerEfficiencyProbe(Probe):
         ),
     )  # fmt: skip
 
-    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        corpus = get_corpus(self.config.corpus, ctx)  # type: ignore[attr-defined]
-        tok = get_tokenizer(target, ctx)
-        threads = int(ctx.extra.get("threads") or cpu_threads())
+    def run(self, target: TokenizerSpec, ctx: RunContext) -> Iterable[Measurement]:
+        cfg = self.config
+        corpus = get_corpus(cfg.corpus, ctx)
+        tok = get_tokenizer(target, cfg.tokenizer_dir)
+        threads = cfg.threads or cpu_threads()
         params: dict[str, Any] = {**tok.describe(), "counting": COUNTING_CONVENTION}
         out: list[Measurement] = []
 

@@ -1,6 +1,6 @@
 """Probe ``tokenizer_throughput``: how fast a tokenizer encodes Chinese and English text.
 
-Target and text as in ``tokenizer_efficiency`` (``ctx.extra["corpus"]`` or ``config.corpus``).
+Target and text as in ``tokenizer_efficiency`` (``config.corpus``, ``config.tokenizer_dir``).
 Two modes per language (subset ``<corpus>/<lang>``, n = segments):
 
 Metrics ``{single,batch}_{chars,tokens}_per_s`` (+ ``_p90``), higher is better; and
@@ -41,6 +41,7 @@ from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
 from llmselect.tokenizers.base import cpu_threads
+from llmselect.tokenizers.spec import TokenizerSpec
 
 WORKER_MODULE = "llmselect.probes._throughput_worker"
 
@@ -48,10 +49,7 @@ WORKER_MODULE = "llmselect.probes._throughput_worker"
 class TokenizerThroughputConfig(ProbeConfig):
     """Options of the tokenizer throughput probe."""
 
-    corpus: str = Field(
-        default="default",
-        description="corpus name or path (used when the run does not pass a loaded corpus)",
-    )
+    corpus: str = Field(default="default", description="corpus name or path")
     repeats: int = Field(default=5, ge=1, le=100, description="timed passes per mode")
     threads: int = Field(default=0, ge=0, description="batch-mode threads (0 = all CPU cores)")
     warmup_s: float = Field(
@@ -61,6 +59,9 @@ class TokenizerThroughputConfig(ProbeConfig):
         default=0.25, ge=0, description="shortest timed pass, seconds (texts repeat to fill it)"
     )
     timeout_s: float = Field(default=600, gt=0, description="wall-clock limit of the child")
+    tokenizer_dir: str | None = Field(
+        default=None, description="folder with tokenizer files, tried before the data root"
+    )
 
 
 def time_single(encode: Callable[[str], list[int]], texts: Sequence[str]) -> tuple[float, int]:
@@ -112,7 +113,7 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     return result
 
 
-class TokenizerThroughputProbe(Probe):
+class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
     """Characters/s and tokens/s, one text at a time and batched."""
 
     name: ClassVar[str] = "tokenizer_throughput"
@@ -154,15 +155,15 @@ class TokenizerThroughputProbe(Probe):
         ),
     )  # fmt: skip
 
-    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        cfg: TokenizerThroughputConfig = self.config  # type: ignore[assignment]
+    def run(self, target: TokenizerSpec, ctx: RunContext) -> Iterable[Measurement]:
+        cfg = self.config
         corpus = get_corpus(cfg.corpus, ctx)
-        threads = cfg.threads or int(ctx.extra.get("threads") or 0) or cpu_threads()
+        threads = cfg.threads or cpu_threads()
         texts = {lang: corpus_texts(corpus, lang) for lang in LANGS}
         texts = {lang: t for lang, t in texts.items() if t}
         if not texts:
             return []
-        folder = ctx.extra.get("tokenizer_dir")
+        folder = cfg.tokenizer_dir
         spec = {
             "tokenizer": target.model_dump(mode="json"),
             "tokenizer_dir": str(folder) if folder else None,

@@ -27,6 +27,7 @@ from llmselect.records import Measurement
 from llmselect.refmodels import llama
 from llmselect.refmodels.family import Family
 from llmselect.tokenizers.kinds import TokenizerKind
+from llmselect.tokenizers.spec import TokenizerSpec
 
 # --- tokenizer kind ---------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class NFKCConfig(ProbeConfig):
     corpus: str = Field(default="default", description="Corpus name or path.")
 
 
-class NFKCTokensProbe(Probe):
+class NFKCTokensProbe(Probe[NFKCConfig, TokenizerSpec]):
     """Tokens per character of NFKC-normalised text."""
 
     name: ClassVar[str] = "tokenizer_nfkc"
@@ -113,11 +114,11 @@ class NFKCTokensProbe(Probe):
         ),
     )
 
-    def run(self, target: Any, ctx: RunContext) -> Iterator[Measurement]:
-        from llmselect.corpora import load_corpus
+    def run(self, target: TokenizerSpec, ctx: RunContext) -> Iterator[Measurement]:
+        from llmselect.corpora import shared_corpus
         from llmselect.tokenizers.load import load_tokenizer
 
-        corpus = load_corpus(self.config.corpus, limit=ctx.limit)  # type: ignore[attr-defined]
+        corpus = shared_corpus(self.config.corpus, limit=ctx.limit)
         tok = load_tokenizer(target)
         for lang in ("zh", "en"):
             texts = [

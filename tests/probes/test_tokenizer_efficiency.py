@@ -4,11 +4,12 @@ sentencepiece library called directly on the real Llama-2 and ChatGLM3 files."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llmselect.corpora import Corpus, Segment
+from llmselect.corpora import Corpus, Segment, register_corpus, unregister_corpus
 from llmselect.probes.base import RunContext
 from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
 from llmselect.runner import Unit, run_unit
@@ -24,12 +25,15 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def corpus() -> Corpus:
+def corpus() -> Iterator[Corpus]:
     segs = []
     for i, (zh, en) in enumerate(PAIRS):
         segs += [Segment(zh, "zh", "test", f"p{i}"), Segment(en, "en", "test", f"p{i}")]
     segs.append(Segment("只有中文的一句话。", "zh", "test", None))  # unpaired: not in parity
-    return Corpus("unit", "CC0", "written for this test", segs)
+    unit = Corpus("unit", "CC0", "written for this test", segs)
+    register_corpus(unit)  # probes name their corpus in their config
+    yield unit
+    unregister_corpus("unit")
 
 
 def _han(ch: str) -> bool:
@@ -37,9 +41,10 @@ def _han(ch: str) -> bool:
 
 
 def _run(family: str, corpus, tokenizers_root: Path):
-    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
+    ctx = RunContext(run_id="t")
     spec = load_tokenizer_catalog().get(family)
-    return {(r.metric, r.subset): r for r in TokenizerEfficiencyProbe().run(spec, ctx)}
+    config = TokenizerEfficiencyProbe.Config(corpus=corpus.name, tokenizer_dir=str(tokenizers_root))
+    return {(r.metric, r.subset): r for r in TokenizerEfficiencyProbe(config).run(spec, ctx)}
 
 
 @pytest.mark.parametrize("family", ["llama2", "chatglm3"])
@@ -110,8 +115,9 @@ def test_broken_tokenizer_becomes_error_record(corpus, tmp_path: Path, tokenizer
     from llmselect.tokenizers.load import clear_cache
 
     clear_cache()
-    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tmp_path})
-    unit = Unit(load_tokenizer_catalog().get("llama2"), TokenizerEfficiencyProbe())
+    ctx = RunContext(run_id="t")
+    config = TokenizerEfficiencyProbe.Config(corpus=corpus.name, tokenizer_dir=str(tmp_path))
+    unit = Unit(load_tokenizer_catalog().get("llama2"), TokenizerEfficiencyProbe(config))
     [rec] = run_unit(unit, ctx)
     assert rec.status == "error" and "sentencepiece" in (rec.error or "")
     clear_cache()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from llmselect.corpora import Corpus, Segment
+from llmselect.corpora import Corpus, Segment, register_corpus, unregister_corpus
 from llmselect.probes.base import RunContext
 from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
 from llmselect.tokenizers.spec import load_tokenizer_catalog
@@ -20,17 +21,23 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def corpus() -> Corpus:
+def corpus() -> Iterator[Corpus]:
     segs = [Segment(z, "zh", "test", str(i)) for i, (z, _) in enumerate(PAIRS)]
     segs += [Segment(e, "en", "test", str(i)) for i, (_, e) in enumerate(PAIRS)]
-    return Corpus("unit", "CC0", "test", segs * 20)
+    unit = Corpus("unit", "CC0", "test", segs * 20)
+    register_corpus(unit)  # probes name their corpus in their config
+    yield unit
+    unregister_corpus("unit")
 
 
 @pytest.mark.parametrize("family", ["llama2", "qwen", "gpt-neox"])
 def test_records(family, corpus, tokenizers_root: Path) -> None:
-    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
+    ctx = RunContext(run_id="t")
+    where = {"corpus": corpus.name, "tokenizer_dir": str(tokenizers_root)}
     probe = TokenizerThroughputProbe(
-        TokenizerThroughputProbe.Config(repeats=3, threads=2, warmup_s=0.0, min_pass_s=0.02)
+        TokenizerThroughputProbe.Config(
+            repeats=3, threads=2, warmup_s=0.0, min_pass_s=0.02, **where
+        )
     )
     recs = {(r.metric, r.subset): r for r in probe.run(load_tokenizer_catalog().get(family), ctx)}
     expected = {
@@ -70,9 +77,10 @@ def test_token_count_matches_library(corpus, tokenizers_root: Path) -> None:
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizers_root / "llama2" / "tokenizer.model"))
-    ctx = RunContext(run_id="t", extra={"corpus": corpus, "tokenizer_dir": tokenizers_root})
+    ctx = RunContext(run_id="t")
+    where = {"corpus": corpus.name, "tokenizer_dir": str(tokenizers_root)}
     probe = TokenizerThroughputProbe(
-        TokenizerThroughputProbe.Config(repeats=1, warmup_s=0.0, min_pass_s=0.0)
+        TokenizerThroughputProbe.Config(repeats=1, warmup_s=0.0, min_pass_s=0.0, **where)
     )
     recs = list(probe.run(load_tokenizer_catalog().get("llama2"), ctx))
     zh = [s.text.strip() for s in corpus.segments if s.lang == "zh"]
