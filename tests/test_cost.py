@@ -301,3 +301,22 @@ def test_report_shows_the_published_rows_beside_ours_and_round_trips() -> None:
     plain = build_report([], None, None, now)  # reports without the tables stay as they were
     assert plain.cost is None and COST_TITLE not in render_markdown(plain)
     assert '"cost"' not in render_json(plain)
+
+
+def test_mixture_of_experts_compute_uses_the_active_parameters() -> None:
+    from tests._real_archs import REAL
+
+    gpu = find_gpu("H100")
+    assert gpu is not None
+    mixtral = REAL["mixtral-8x7b"]
+    est = estimate_training(type("M", (), {"id": "mixtral", "arch": mixtral})(), gpu, 1e12)
+    # Mixtral paper (arXiv:2401.04088): 47B parameters, 13B active per token
+    assert est.compute.params_total == pytest.approx(46.7e9, rel=0.01)
+    assert est.compute.params_counted == pytest.approx(12.9e9, rel=0.01)
+    assert "active" in est.compute.param_basis
+    # latent attention: keys qk_nope + qk_rope wide, values v_head_dim, per head
+    lite = REAL["deepseek-v2-lite"]
+    comp = train_compute(lite, 1e12, 4096)
+    assert comp.attention_flops_per_token == 6 * 27 * 4096 * 16 * (128 + 64 + 128)
+    with pytest.raises(LLMSelectError, match="not modelled yet"):
+        finetune_memory(mixtral, FinetuneSetup("lora"))

@@ -103,7 +103,11 @@ def train(
     from rich.table import Table
 
     table = Table(title=f"Training cost of {est.model_id} (estimated)", show_header=False)
-    basis = "total" if c.param_basis == "total" else f"non-embedding; total {c.params_total:,}"
+    basis = (
+        c.param_basis
+        if c.params_counted == c.params_total
+        else (f"{c.param_basis}; total {c.params_total:,}")
+    )
     table.add_row("parameters N", f"{c.params_counted:,} ({basis}; exact, from the architecture)")
     table.add_row("tokens D", f"{_fmt_count(c.tokens)} at {c.seq} tokens per sequence")
     table.add_row(

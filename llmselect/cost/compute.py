@@ -7,7 +7,8 @@ Every figure here is **estimated** by the formulas below; the GPU peaks they div
   Kaplan et al. 2020 §2.1). ``N`` is the exact parameter count from the architecture numbers
   (``llmselect.memory.params.count_params``), either ``total`` (embeddings and output matrix
   included, the convention of the Llama 3 paper's "3.8 × 10^25 FLOPs" = 6 · 405B · 15.6T) or
-  ``non-embedding`` (Kaplan's N: no embedding table, no output matrix). Output says which.
+  ``non-embedding`` (Kaplan's N: no embedding table, no output matrix). Output says which. For
+  a mixture of experts ``N`` is the active count: a token runs only its routed experts.
 * Attention scores: ``12 · L · T · d_attn`` per token (QKᵀ and A·V, forward and backward, over a
   sequence of ``T`` tokens; PaLM, Chowdhery et al. 2022, Appendix B, no discount for the causal
   mask). ``T`` is capped by a sliding window on the layers that slide. It matters for long
@@ -74,38 +75,47 @@ def require_arch(model: Any) -> ArchSpec:
             f"{name}: architecture unknown (catalog lacks {missing}); cost needs exact "
             "architecture numbers and does not guess from the parameter count"
         )
-    if getattr(arch, "moe", None) is not None or getattr(arch, "mla", None) is not None:
-        raise LLMSelectError(
-            f"{name}: mixture-of-experts / latent-attention compute is not modelled by cost yet"
-        )
     return arch
 
 
 def params_for(arch: ArchSpec, basis: str) -> tuple[int, ParamCount]:
-    """Parameters counted as ``N`` for ``basis`` (total or non-embedding) and the full count."""
+    """Parameters counted as ``N`` for ``basis`` (total or non-embedding) and the full count.
+
+    A mixture-of-experts token runs through its routed experts only, so ``N`` is the active
+    count there (all shared parts plus ``experts_per_token`` routed experts per MoE layer).
+    """
     if basis not in PARAM_BASES:
         raise LLMSelectError(f"--params must be one of {', '.join(PARAM_BASES)}, got {basis!r}")
     counts = count_params(arch)
-    return (counts.total if basis == "total" else counts.non_embedding), counts
+    n = counts.total if basis == "total" else counts.non_embedding
+    return n - counts.routed_experts + counts.routed_active, counts
 
 
 def attention_flops_per_token(arch: ArchSpec, seq: int) -> float:
-    """``12 · Σ_layers T_eff · d_attn``: score and value matmuls, forward + backward, per token."""
-    d_attn = arch.heads * arch.head_size
+    """``6 · Σ_layers T_eff · (d_qk + d_v)``: QKᵀ and A·V, forward + backward, per token.
+
+    ``d_qk = d_v = heads · head_dim`` (12 · L · T · d_attn) except for latent attention, whose
+    keys are ``qk_nope + qk_rope`` wide and values ``v_head_dim`` per head.
+    """
+    if arch.mla is not None:
+        d_qk = arch.heads * (arch.mla.qk_nope_head_dim + arch.mla.qk_rope_head_dim)
+        d_v = arch.heads * arch.mla.v_head_dim
+    else:
+        d_qk = d_v = arch.heads * arch.head_size
     window = arch.sliding_window
     if window is None or window >= seq:
-        return 12.0 * arch.layers * seq * d_attn
+        return 6.0 * arch.layers * seq * (d_qk + d_v)
     pattern = arch.sliding_window_pattern
     global_layers = arch.layers // pattern if pattern else 0  # every n-th layer attends fully
     sliding_layers = arch.layers - global_layers
-    return 12.0 * d_attn * (global_layers * seq + sliding_layers * window)
+    return 6.0 * (d_qk + d_v) * (global_layers * seq + sliding_layers * window)
 
 
 @dataclass(frozen=True)
 class TrainCompute:
     """Training FLOPs for ``tokens`` at sequence length ``seq`` (all estimated)."""
 
-    params_counted: int
+    params_counted: int  # N: active parameters for a mixture-of-experts model
     param_basis: str
     params_total: int
     tokens: float
@@ -130,7 +140,7 @@ def train_compute(
     attn = attention_flops_per_token(arch, seq) if attention else 0.0
     return TrainCompute(
         params_counted=n,
-        param_basis=basis,
+        param_basis=basis + (", active per token (mixture of experts)" if arch.moe else ""),
         params_total=counts.total,
         tokens=tokens,
         seq=seq,

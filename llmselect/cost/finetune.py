@@ -199,7 +199,8 @@ def finetune_memory(arch: ArchSpec, setup: FinetuneSetup) -> FinetuneEstimate:
     """Memory per GPU to fine-tune ``arch`` as ``setup`` says (see module docstring)."""
     if arch.moe is not None or arch.mla is not None:
         raise LLMSelectError(
-            "mixture-of-experts / latent-attention fine-tuning memory is not modelled yet"
+            "fine-tuning memory of mixture-of-experts / latent-attention models is not modelled "
+            "yet (their adapter layout and per-expert activations); `cost train` covers them"
         )
     s = setup.validated(arch)
     g, zero = s.gpus, s.zero or 0
