@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
-from llmselect.errors import LLMSelectError
-from llmselect.names import build_index, lookup, normalize
+from llmselect.names import NameIndex
 
 if TYPE_CHECKING:
     from llmselect.refmodels.family import Traits
@@ -227,26 +226,15 @@ class ModelSpec(_Strict):
     notes: list[str] = Field(default_factory=list)
 
 
-class Catalog:
+class Catalog(NameIndex[ModelSpec]):
     """Models by id, with alias lookup."""
 
     def __init__(self, models: list[ModelSpec]) -> None:
-        self.models = {m.id: m for m in models}
-        if len(self.models) != len(models):
-            raise LLMSelectError("catalog has duplicate model ids")
-        self._index = build_index(models, "model")
+        super().__init__(models, "model", duplicate_ids="catalog has duplicate model ids")
 
-    def get(self, name: str) -> ModelSpec:
-        return lookup(name, self._index, "model")
-
-    def find(self, name: str) -> ModelSpec | None:
-        return self._index.get(normalize(name))
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.models.values())
-
-    def __len__(self) -> int:
-        return len(self.models)
+    @property
+    def models(self) -> dict[str, ModelSpec]:
+        return self.by_id
 
 
 def parse_catalog(raw: object, origin: str) -> Catalog:

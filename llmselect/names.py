@@ -1,17 +1,16 @@
-"""Name lookup with "did you mean" suggestions, shared by every catalog."""
+"""Name lookup with "did you mean" suggestions, and the id/alias index every catalog uses."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Generic, Protocol, TypeVar
 
 from llmselect.errors import LLMSelectError
 
 
 class _Named(Protocol):
     id: str
-    aliases: list[str]
 
 
 T = TypeVar("T")
@@ -56,9 +55,41 @@ def build_index(entries: Iterable[N], what: str) -> dict[str, N]:
     """``normalize(id or alias)`` → entry; a name used by two entries is an error."""
     index: dict[str, N] = {}
     for entry in entries:
-        for name in (entry.id, *entry.aliases):
+        for name in (entry.id, *getattr(entry, "aliases", ())):
             key = normalize(name)
             if key in index and index[key] is not entry:
                 raise LLMSelectError(f"{what} name {name!r} is used twice")
             index[key] = entry
     return index
+
+
+class NameIndex(Generic[N]):
+    """Entries by id, found by id or alias (``normalize``d): the catalog, tokenizer families
+    and licenses all look names up this way. A name used by two entries is an error."""
+
+    def __init__(self, entries: Iterable[N], what: str, duplicate_ids: str | None = None) -> None:
+        items = list(entries)
+        self.what = what
+        self.by_id: dict[str, N] = {e.id: e for e in items}
+        if len(self.by_id) != len(items):
+            raise LLMSelectError(duplicate_ids or f"{what} ids are used twice")
+        self._index = build_index(items, what)
+
+    def get(self, name: str) -> N:
+        """The entry called ``name``; unknown names raise with "did you mean" suggestions."""
+        return lookup(name, self._index, self.what)
+
+    def find(self, name: str | None) -> N | None:
+        """The entry called ``name``, or None."""
+        return self._index.get(normalize(name)) if name else None
+
+    @property
+    def index(self) -> dict[str, N]:
+        """Normalized id or alias → entry (a copy)."""
+        return dict(self._index)
+
+    def __iter__(self) -> Iterator[N]:
+        return iter(self.by_id.values())
+
+    def __len__(self) -> int:
+        return len(self.by_id)

@@ -6,9 +6,12 @@ import json
 import os
 import sys
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, NoReturn
 
 from rich.console import Console
+
+from llmselect.errors import LLMSelectError
 
 # Results go to stdout; logs, progress and errors go to stderr. Piped output (files, CI logs)
 # gets a wide fixed width so tables keep every column instead of folding to 80 characters.
@@ -68,3 +71,13 @@ def setup_logging(verbose: bool = False) -> None:
         handlers=[RichHandler(console=err, show_path=False)],
         force=True,
     )
+
+
+def parse_date(text: str | None, option: str = "--date") -> date | None:
+    """``YYYY-MM-DD`` → date (None stays None); anything else is a one-line usage error."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise LLMSelectError(f"{option} must be YYYY-MM-DD, got {text!r}") from exc

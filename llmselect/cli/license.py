@@ -7,17 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import out, print_json
+from llmselect.cli.common import out, parse_date, print_json
 from llmselect.errors import LLMSelectError
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise LLMSelectError(f"--date must be YYYY-MM-DD, got {value!r}") from exc
 
 
 def _line(text: str) -> None:
@@ -77,7 +68,7 @@ def register(app: typer.Typer) -> None:
         """May a model be used for a purpose? Verdict, conditions, version and source."""
         from llmselect.licenses import verdict
 
-        day = _parse_date(on)
+        day = parse_date(on)
         names = list(models or [])
         if names and names[0] == "detect":
             if len(names) != 2:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date as Date
 from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from llmselect.cli.common import out, print_json
+from llmselect.cli.common import out, parse_date, print_json
 from llmselect.errors import LLMSelectError
-
-
-def _parse_date(text: str | None) -> Date | None:
-    if text is None:
-        return None
-    try:
-        return Date.fromisoformat(text)
-    except ValueError as exc:
-        raise LLMSelectError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -96,7 +86,7 @@ def report(
         run_dir = suite_runs[-1]
     info = read_run_info(run_dir)
     frame = load(latest_only=False, run_ids=[run_dir.name])
-    report_day = _parse_date(day) or (info.started_at.date() if info else None)
+    report_day = parse_date(day) or (info.started_at.date() if info else None)
     stamp = _parse_now(now)
     report_day = report_day or stamp.date()
     prev_path = previous or find_previous(out_dir, report_day.isoformat())

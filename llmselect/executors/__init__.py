@@ -1,1 +1,3 @@
 """Executors: where the units of a plan run (``EXECUTORS`` in ``llmselect.registry``)."""
+
+from __future__ import annotations

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
-from llmselect.names import lookup, normalize
+from llmselect.names import NameIndex
 
 LICENSES_FILE = PACKAGE_DATA / "licenses.yaml"
 
@@ -85,23 +85,11 @@ class License(_Strict):
         return in_force[-1] if in_force else None
 
 
-class LicenseTable:
+class LicenseTable(NameIndex[License]):
     """Licenses by id."""
 
     def __init__(self, licenses: list[License]) -> None:
-        self.licenses = {normalize(lic.id): lic for lic in licenses}
-
-    def get(self, license_id: str) -> License:
-        return lookup(license_id, self.licenses, "license")
-
-    def find(self, license_id: str | None) -> License | None:
-        return self.licenses.get(normalize(license_id)) if license_id else None
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.licenses.values())
-
-    def __len__(self) -> int:
-        return len(self.licenses)
+        super().__init__(licenses, "license")
 
 
 @lru_cache(maxsize=4)

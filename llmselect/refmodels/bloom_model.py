@@ -8,6 +8,9 @@ ALiBi adds ``slope_h * position(key)`` to every attention score of head h. Becau
 ignores a constant added to a whole row, this equals the paper's ``-slope_h * (q - k)``. The
 key positions are counted over real tokens only (``BloomModel.build_alibi_tensor``), so a
 left-padded row scores exactly like the same row without padding.
+
+Self-contained on purpose, as nanoGPT's ``model.py`` is: the attention and MLP blocks repeat
+what the other family files hold in their own form, so this file reads on its own.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@
 
 Positions come from the attention mask, so a left-padded row numbers its first real token 0,
 as ``generate()`` does.
+
+Self-contained on purpose, as nanoGPT's ``model.py`` is: the attention and MLP blocks repeat
+what the other family files hold in their own form, so this file reads on its own.
 """
 
 from __future__ import annotations

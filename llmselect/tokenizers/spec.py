@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
-from llmselect.names import build_index, lookup, normalize
+from llmselect.names import NameIndex, lookup, normalize
 
 TOKENIZERS_FILE = PACKAGE_DATA / "tokenizers.yaml"
 
@@ -73,30 +73,15 @@ class TokenizerSpec(BaseModel):
         return self.hub_files.get(filename)
 
 
-class TokenizerCatalog:
+class TokenizerCatalog(NameIndex[TokenizerSpec]):
     """Families by id, with alias lookup."""
 
     def __init__(self, specs: list[TokenizerSpec]) -> None:
-        self.specs = {s.id: s for s in specs}
-        if len(self.specs) != len(specs):
-            raise LLMSelectError("tokenizer catalog has duplicate ids")
-        self._index = build_index(specs, "tokenizer")
-
-    def get(self, name: str) -> TokenizerSpec:
-        return lookup(name, self._index, "tokenizer")
-
-    def find(self, name: str) -> TokenizerSpec | None:
-        return self._index.get(normalize(name))
+        super().__init__(specs, "tokenizer", duplicate_ids="tokenizer catalog has duplicate ids")
 
     @property
-    def index(self) -> dict[str, TokenizerSpec]:
-        return dict(self._index)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.specs.values())
-
-    def __len__(self) -> int:
-        return len(self.specs)
+    def specs(self) -> dict[str, TokenizerSpec]:
+        return self.by_id
 
 
 @lru_cache(maxsize=4)
