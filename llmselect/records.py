@@ -61,6 +61,10 @@ class Measurement(BaseModel, frozen=True):
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     duration_s: float = 0.0
+    host: str | None = Field(default=None, description="Machine the unit ran on (hostname)")
+    device: str | None = Field(
+        default=None, description="Device the unit ran on: cpu, or cuda with the GPU's name"
+    )
 
 
 def _version(dist: str) -> str | None:

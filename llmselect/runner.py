@@ -18,16 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.probes.base import Probe, RunContext
 from llmselect.records import Measurement, utcnow
 from llmselect.store import RunWriter, completed_keys, stamp_unit
+
+if TYPE_CHECKING:
+    from llmselect.executors.base import Executor
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +108,41 @@ def not_started_record(unit: Unit, run_id: str, message: str) -> Measurement:
     )
 
 
+def lost_unit_record(unit: Unit, ctx: RunContext, message: str) -> Measurement:
+    """The error record of a unit whose worker was lost (killed, node gone) on every try."""
+    return _status_record(unit, ctx, "error", message, time.perf_counter())
+
+
+def _device_of(unit: Unit, ctx: RunContext, records: list[Measurement]) -> str:
+    """Where the unit computed: ``cpu``, or the probe's device with the GPU name it reported."""
+    if not getattr(unit.probe, "uses_device", False):
+        return "cpu"
+    device = str(getattr(unit.probe.config, "device", None) or ctx.device or "cpu")
+    for rec in records:  # a probe that resolved "auto" or read the GPU's name says so
+        device = str(rec.params.get("device") or device)
+        name = rec.params.get("device_name")
+        if name and device.startswith("cuda"):
+            return f"{device} ({name})"
+    return device
+
+
+def _where(unit: Unit, ctx: RunContext, records: list[Measurement]) -> list[Measurement]:
+    """Stamp the host and device onto records (on a cluster, the worker's own)."""
+    host, device = socket.gethostname(), _device_of(unit, ctx, records)
+    return [
+        r.model_copy(update={"host": r.host or host, "device": r.device or device}) for r in records
+    ]
+
+
 def run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
-    """Run one unit; a skip or failure becomes one status record instead of an exception."""
+    """Run one unit; a skip or failure becomes one status record instead of an exception.
+
+    Every record names the host and device the unit ran on.
+    """
+    return _where(unit, ctx, _run_unit(unit, ctx))
+
+
+def _run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
     started = time.perf_counter()
     try:
         records = list(unit.probe.run(unit.target, ctx))
@@ -137,7 +174,7 @@ def execute(
     ctx: RunContext,
     writer: RunWriter | None,
     *,
-    executor: str = "local",
+    executor: str | Executor = "local",
     deadline: float | None = None,
     deadline_note: str = OUT_OF_TIME,
     clock: Callable[[], float] = time.monotonic,
@@ -146,6 +183,8 @@ def execute(
     derive: Callable[[list[Measurement]], list[Measurement]] | None = None,
 ) -> RunSummary:
     """Run ``units`` through ``executor`` until done or past ``deadline`` (a ``clock()`` time).
+
+    ``executor`` is a registered name or an executor built with its options (``build_executor``).
 
     Records go to ``writer`` (if any) one whole unit at a time, as units finish. The run ends
     ``finished``, or ``interrupted`` when the deadline left units unstarted (each gets a
@@ -176,7 +215,8 @@ def execute(
                 yield unit
 
     try:
-        for unit, records in EXECUTORS.load(executor)().run(pending(), ctx):
+        runner = EXECUTORS.load(executor)() if isinstance(executor, str) else executor
+        for unit, records in runner.run(pending(), ctx):
             if writer is not None:
                 writer.append(stamp_unit(records, unit.key))
             summary.records.extend(records)

@@ -393,9 +393,11 @@ def run_suite(
     command: str = "",
     clock: Callable[[], float] = time.monotonic,
     on_unit_done: Callable[[Any, list[Measurement]], None] | None = None,
-    executor: str = "local",
+    executor: Any = "local",
 ) -> SuiteRun:
     """Run a suite into the result store; ``resume_run_id`` continues an interrupted run.
+
+    ``executor`` is a registered executor name or an executor instance (``build_executor``).
 
     The suite's time budget becomes the runner's deadline: no unit starts after it.
     """

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install llmselect. `scripts/setup.sh` installs the light core (tokenizer bench,
-# catalog, license, recommend); `scripts/setup.sh all` adds torch, transformers and lm-eval.
+# catalog, license, recommend); `scripts/setup.sh all` adds torch, transformers, lm-eval and Ray
+# (the tests run the Ray executor on a local cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-core}" = "all" ]; then
   # The CPU build of torch 2.13.0; a newer range would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e '.[all,dev]'
+  .venv/bin/python -m pip install -q -e '.[all,dev,ray]'
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -19,6 +19,15 @@ def run(
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."
     ),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where units run: local (this process) or ray (a cluster)."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster to join: auto (a `ray start` cluster here) or ray://HOST:10001; "
+        "default: a new local cluster.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run nothing."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs on stderr."),
@@ -28,9 +37,15 @@ def run(
     Exit code 0: all units ok or skipped; 1: a probe errored; 2: bad suite or arguments.
     Interrupted runs keep finished units: continue with --resume RUN_ID.
     """
+    from llmselect.executors import build_executor
     from llmselect.suite import SuiteInterrupted, build_plan, load_suite, run_suite
 
     setup_logging(verbose)
+    runner = build_executor(executor, address)
+    if executor == "ray":
+        from llmselect.executors.ray import import_ray
+
+        import_ray()  # a Ray-less install says so before anything runs
     spec = load_suite(suite)
     plan = build_plan(spec)
     if dry_run:
@@ -61,7 +76,7 @@ def run(
     try:
         result = run_suite(
             spec, plan=plan, resume_run_id=resume, limit=limit, command=command,
-            on_unit_done=progress,
+            on_unit_done=progress, executor=runner,
         )  # fmt: skip
     except SuiteInterrupted as exc:
         err.print(

@@ -74,6 +74,13 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
     Config: ClassVar[type[ProbeConfig]] = ProbeConfig
     # What the probe records; the report and recommender read these (llmselect.metrics).
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    # True when the probe computes on its ``config.device``: a cluster executor then gives a
+    # cuda unit a GPU of its own. Estimates and table look-ups leave it False.
+    uses_device: ClassVar[bool] = False
+    # True when the probe times or weighs work (latency, throughput, memory, lm-eval): a
+    # cluster executor then runs each unit in a fresh worker process, so nothing an earlier
+    # unit loaded or warmed up shows in its numbers.
+    fresh_process: ClassVar[bool] = False
 
     def __init__(self, config: ConfigT | None = None) -> None:
         if config is None:

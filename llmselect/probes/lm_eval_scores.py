@@ -127,6 +127,8 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
     name = "lm_eval_scores"
     version = 1
     requires = frozenset({"lm_eval", "torch", "transformers"})
+    uses_device = True
+    fresh_process = True
     description = "lm-evaluation-harness scores on local C-Eval/CMMLU/MMLU/... files (%)."
     Config = LmEvalScoresConfig
     # lm-eval names the metrics of each task; these are the ones the report and recommender

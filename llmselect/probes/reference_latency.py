@@ -168,6 +168,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
     version = 2  # 2: 1 CPU thread by default, last-position prefill logits, tiled random init
     description = "Measured peak memory, prefill ms and decode ms/token (child process per point)."
     Config = ReferenceLatencyConfig
+    uses_device = True
+    fresh_process = True
     metrics = (
         MetricSpec(
             "prefill_ms", "ms", False, "latency",

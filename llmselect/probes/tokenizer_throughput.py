@@ -120,6 +120,7 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
     target_kind: ClassVar[str] = "tokenizer"
     version: ClassVar[int] = 2  # 2: fresh process, sized passes, all single passes first
     requires: ClassVar[frozenset[str]] = frozenset({"tokenizer"})
+    fresh_process = True
     description: ClassVar[str] = (
         "Encoding speed (chars/s, tokens/s; p50 and p90) per language, single text and batched"
     )
