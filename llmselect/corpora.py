@@ -716,3 +716,24 @@ def list_corpora() -> list[CorpusInfo]:
                 )
             )
     return infos
+
+
+REFERENCE_CORPORA = ("flores200", "ntrex128", "tatoeba")
+
+
+def reference_corpus_name(text: str) -> str:
+    """The store's name of a published parallel corpus (``flores`` → ``flores200``,
+    ``flores200:dev`` stays a split, ``flores200-nfkc`` names a probe's derived view of it);
+    anything else (a file, the sample corpus) is refused, because numbers from it are not
+    comparable across models and runs."""
+    base, sep, sub = text.strip().partition(":")
+    canonical = _NAMES.get(normalize(base))
+    if canonical is None:  # a derived view: "<reference>-<what the probe did to it>"
+        head = next((r for r in REFERENCE_CORPORA if base.startswith(r + "-")), None)
+        canonical = base if head and base[len(head) + 1 :] else None
+    if canonical is None or canonical.split("-")[0] not in REFERENCE_CORPORA:
+        raise LLMSelectError(
+            f"--corpus {text!r}: only reference corpora ({', '.join(REFERENCE_CORPORA)}) "
+            "count as tokenizer evidence"
+        )
+    return f"{canonical}:{sub.strip()}" if sep and sub.strip() else canonical

@@ -70,8 +70,8 @@ def test_table_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     assert code == 0, err
     assert "purpose learning" in out and "T4 (16 GiB)" in out
     assert "chatglm3-6b" in out
-    assert "not measured" in out  # usable Chinese characters without a tokenizer measurement
-    assert "excluded" in out
+    assert "excluded" in out and "ranked" in out
+    assert "measured on flores200" in out  # zh chars from the shipped baseline, fresh store
 
 
 def test_show_excluded_lists_reasons(
@@ -153,45 +153,46 @@ def test_explain_one_model(
     assert "excluded by license" in out and "precision" in out
 
 
-def test_results_option_reads_another_store(
+def test_results_option_reads_reference_corpus_evidence_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """FLORES-200 from the family's own files counts; an ad-hoc corpus and a run on other
+    tokenizer files (``--tokenizer-dir``) do not; ``--corpus`` selects another reference."""
+    from llmselect.recommend import load_baseline
+
+    own = load_baseline().fingerprints["chatglm3"]
     store = tmp_path / "other-store"
     writer = RunWriter(RunInfo(run_id=new_run_id()), root=store)
-    writer.append(
-        [
-            Measurement(
-                run_id=writer.run_info.run_id,
-                model_id="chatglm3",
-                probe="tokenizer_efficiency",
-                metric="tokens_per_char",
-                value=0.5,
-                unit="tok/char",
-                subset="corpus/zh",
-            )
-        ]
-    )
-    code, out, _ = cli(
-        [
-            "recommend",
-            "--gpu",
-            "24GB",
-            "--purpose",
-            "commercial",
-            "--lang",
-            "zh",
-            "--results",
-            str(store),
-            "--explain",
-            "chatglm3-6b",
-            "--json",
-        ],
-        capsys,
-        monkeypatch,
-    )
-    assert code == 0
-    rec = json.loads(out)["recommendation"]
-    assert rec["usable_zh_chars"] == 8192 * 2  # 8192-token window ÷ 0.5 tok/char
+
+    def tpc(value: float, subset: str, sha: str) -> Measurement:
+        return Measurement(
+            run_id=writer.run_info.run_id,
+            model_id="chatglm3",
+            probe="tokenizer_efficiency",
+            metric="tokens_per_char",
+            value=value,
+            unit="tok/char",
+            subset=subset,
+            params={"tokenizer_sha256": sha},
+        )
+
+    writer.append([tpc(0.5, "flores200/zh", own), tpc(9.0, "emoji.txt/zh", own)])
+    writer.append([tpc(0.25, "ntrex128/zh", own)])
+
+    def explain(*extra: str) -> dict:
+        args = ["recommend", "--gpu", "24GB", "--purpose", "commercial", "--lang", "zh"]
+        args += ["--results", str(store), "--explain", "chatglm3-6b", "--json", *extra]
+        code, out, _ = cli(args, capsys, monkeypatch)
+        assert code == 0
+        return json.loads(out)["recommendation"]
+
+    assert explain()["usable_zh_chars"] == 8192 * 2  # 8192-token window ÷ 0.5 tok/char
+    assert explain("--corpus", "ntrex")["usable_zh_chars"] == 8192 * 4
+    # a later run on other files (--tokenizer-dir): its value is refused, the baseline answers
+    writer2 = RunWriter(RunInfo(run_id="29990101T000000Z-override"), root=store)
+    writer2.append([tpc(3.0, "flores200/zh", "0" * 64).model_copy(
+        update={"run_id": writer2.run_info.run_id})])  # fmt: skip
+    assert explain()["usable_zh_chars"] == int(8192 / load_baseline().values[("chatglm3", "zh")])
 
 
 def test_no_candidate_exits_1(
@@ -218,6 +219,9 @@ def test_no_candidate_exits_1(
         (["--gpu", "24GB", "--purpose", "commercial", "--explain", "nope-13b"], "unknown model"),
         (["--gpu", "24GB", "--purpose", "commercial", "--results", "/no/such/dir"], "--results"),
         (["--gpu", "24GB", "--purpose", "commercial", "--min-tokens-per-s", "-1"], "positive"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--max-params", "0"], "--max-params"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--corpus", "my.txt"], "reference corpora"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--corpus", " "], "--corpus"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(

@@ -107,7 +107,8 @@ def test_perf_estimate_counts_the_plugin_family_as_transformers_does(
 
 def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_path: Path) -> None:
     """The plugin's declared metric gets its own report section, table and chart, and the
-    recommender reads it as tokens per character (its declared evidence role)."""
+    recommender reads it as tokens per character (its declared evidence role) when asked for
+    that view of a reference corpus (``--corpus flores200-nfkc``)."""
     from llmselect.probes.base import RunContext
     from llmselect.records import RunInfo, new_run_id
     from llmselect.registry import PROBES
@@ -115,13 +116,16 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
     from llmselect.store import RunWriter
     from llmselect.tokenizers import load_tokenizer_catalog
 
-    probes = [PROBES.load(name)() for name in ("tokenizer_efficiency", "tokenizer_nfkc")]
+    probes = [
+        PROBES.load("tokenizer_efficiency")(),
+        PROBES.load("tokenizer_nfkc")(PROBES.load("tokenizer_nfkc").Config(corpus="flores200")),
+    ]
     writer = RunWriter(RunInfo.collect(new_run_id(), command="test"))
     units = plan([load_tokenizer_catalog().get("qwen2")], probes)
     summary = execute(units, RunContext(run_id=writer.run_info.run_id, limit=30), writer)
     assert summary.ok == 2 and summary.errors == 0
     nfkc = [r for r in summary.records if r.metric == "nfkc_tokens_per_char"]
-    assert {r.subset for r in nfkc} == {"default-nfkc/zh", "default-nfkc/en"}
+    assert {r.subset for r in nfkc} == {"flores200-nfkc/zh", "flores200-nfkc/en"}
 
     out = tmp_path / "reports"
     run_id = writer.run_info.run_id  # not a suite run: named, as `report` asks for those
@@ -130,12 +134,13 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
     (day,) = [p for p in out.iterdir() if p.is_dir()]
     md = (day / "report.md").read_text(encoding="utf-8")
     assert "## Normalization" in md and "### NFKC-normalised text" in md
-    assert "nfkc_tokens_per_char default-nfkc/zh (tok/char, measured)" in md
+    assert "nfkc_tokens_per_char flores200-nfkc/zh (tok/char, measured)" in md
     assert 'data-chart="nfkc-tokens-per-char"' in (day / "report.html").read_text(encoding="utf-8")
 
     result = invoke_json(
-        ["recommend", "--gpu", "80GB", "--purpose", "commercial", "--top", "200", "--json"]
-    )
+        ["recommend", "--gpu", "80GB", "--purpose", "commercial", "--top", "200", "--json",
+         "--corpus", "flores200-nfkc"]
+    )  # fmt: skip
     terms = [
         t
         for rec in result["recommendations"]
@@ -143,4 +148,4 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
         for t in rec["terms"]
         if t["name"] == "tokenizer"
     ]
-    assert terms and all("default-nfkc/zh" in t["source"] for t in terms)
+    assert terms and all("flores200-nfkc/zh" in t["source"] for t in terms)

@@ -80,6 +80,7 @@ def estimate(
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
     from llmselect.errors import LLMSelectError
     from llmselect.memory.estimate import MIB, estimate_memory, plan_tensor_parallel
+    from llmselect.memory.params import count_model
     from llmselect.memory.presets import resolve_target
     from llmselect.names import split_csv
 
@@ -93,7 +94,7 @@ def estimate(
             raise LLMSelectError(f"{target.id}: the catalog has no architecture numbers")
         kw: dict[str, Any] = dict(
             dtype=dtype, batch=batch, seq=seq, new_tokens=new_tokens, device=device,
-            group_size=group_size,
+            group_size=group_size, params_total=count_model(target).total,
         )  # fmt: skip
         if gpu_mem_gib is not None:
             plan = plan_tensor_parallel(target.arch, gpu_mem_gib, **kw)

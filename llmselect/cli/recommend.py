@@ -18,7 +18,28 @@ EXIT_NO_CANDIDATE = 1
 
 
 def _fmt_chars(rec: Any) -> str:
-    return f"{rec.usable_zh_chars:,}" if rec.usable_zh_chars is not None else "not measured"
+    if rec.usable_zh_chars is not None:
+        return f"{rec.usable_zh_chars:,}"
+    return "tokenizer unknown" if "tokenizer unknown" in rec.usable_zh_chars_note else "—"
+
+
+def _fmt_params(rec: Any) -> str:
+    """``qwen3-30b-a3b (30.53B, 3.35B active)``: exact counts from the architecture."""
+    size = f"{rec.params_b:.2f}B"
+    if rec.active_params_b < rec.params_b:
+        size += f", {rec.active_params_b:.2f}B active"
+    return f"{rec.model_id} ({size})"
+
+
+def _fmt_quality(rec: Any) -> str:
+    """Quality per language: mean score in percent, its label and benchmark coverage."""
+    parts = []
+    for t in rec.terms:
+        if t.name.startswith("quality_") and t.raw is not None:
+            lang = t.name.removeprefix("quality_")
+            n = len(t.components)
+            parts.append(f"{lang} {t.raw:.1f}% {t.kind} ({n}/{round(n / t.coverage)})")
+    return "; ".join(parts) or "—"
 
 
 def _render_table(result: Any, top: int, show_excluded: bool) -> None:
@@ -32,33 +53,44 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
         highlight=False,
     )
     table = Table(show_lines=False)
-    for col in ("#", "model", "score", "cov", "prec", "GiB", "zh chars", "license", "top terms"):
+    cols = ("#", "model", "score", "cov", "quality", "prec", "GiB/dev", "zh chars", "license")
+    for col in cols:
         table.add_column(col, no_wrap=col in ("model", "license"), overflow="fold")
     for rec in result.recommendations[:top]:
-        lic = rec.license
         table.add_row(
             str(rec.rank) + ("*" if rec.pareto else ""),
-            f"{rec.model_id} ({rec.params_b:g}B)" if rec.params_b else rec.model_id,
+            _fmt_params(rec),
             f"{rec.score:.3f}",
             f"{rec.coverage:.0%}",
+            _fmt_quality(rec),
             rec.precision,
-            f"{rec.memory_gib:.1f}",
+            f"{rec.memory_detail['per_device_gib']:.1f}",
             _fmt_chars(rec),
-            f"{lic['id'] or '?'}" + ("" if lic["allowed"] == "yes" else f" ({lic['allowed']})"),
-            _short_why(rec),
+            _fmt_license(rec.license),
         )
     out.print(table)
     out.print(
-        "* = Pareto front on (quality, memory). GiB = estimated memory at the chosen precision. "
-        "zh chars = context window ÷ measured zh tokens/char (llmselect tokenize-bench). "
+        "* = Pareto front on (quality, memory). Parameters: exact count from the architecture. "
+        "cov = share of the profile's weight with evidence. quality = mean of C-Eval+CMMLU (zh) "
+        "or MMLU+GSM8K (en), measured or published (benchmarks present/wanted). GiB/dev = "
+        "estimated peak per GPU (weights + KV cache for the context + activations + runtime). "
+        f"zh chars = context window ÷ zh tokens/char measured on {req['corpus']}. "
         "Every term and caveat: --explain MODEL or --json.",
         highlight=False,
     )
+    apart = result.no_quality_evidence
     out.print(
-        f"{len(result.recommendations)} candidates, {len(result.excluded)} excluded"
+        f"{len(result.recommendations)} ranked, {len(apart)} without quality evidence, "
+        f"{len(result.excluded)} excluded"
         + ("" if show_excluded else " (--show-excluded lists them)"),
         highlight=False,
     )
+    if apart:
+        out.print(
+            "no quality evidence (fit the constraints, not ranked): "
+            + ", ".join(f"{r.model_id} ({r.precision}, {r.memory_gib:.1f} GiB)" for r in apart),
+            highlight=False,
+        )
     for note in result.notes:
         out.print(f"  · {note}", highlight=False)
     if show_excluded and result.excluded:
@@ -68,12 +100,8 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
         out.print(ex)
 
 
-def _short_why(rec: Any) -> str:
-    """The two biggest terms with raw value and label: ``quality_zh +0.24 (79.9 %, published)``."""
-    top = sorted((t for t in rec.terms if t.contribution > 0), key=lambda t: -t.contribution)[:2]
-    return ", ".join(
-        f"{t.name} +{t.contribution:.2f} ({t.raw:.3g} {t.unit}, {t.kind})" for t in top
-    )
+def _fmt_license(lic: dict[str, Any]) -> str:
+    return f"{lic['id'] or '?'}" + ("" if lic["allowed"] == "yes" else f" ({lic['allowed']})")
 
 
 def _render_explain(data: dict[str, Any]) -> None:
@@ -82,6 +110,8 @@ def _render_explain(data: dict[str, Any]) -> None:
     out.print(
         f"[bold]{data['name']}[/bold] ({data['model_id']}): {data['status']}", highlight=False
     )
+    if data["status"] == "no quality evidence":
+        out.print("fits every constraint but has no quality evidence: listed apart, not ranked")
     if data["status"] == "excluded":
         exc = data["exclusion"]
         out.print(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
@@ -89,9 +119,14 @@ def _render_explain(data: dict[str, Any]) -> None:
             out.print(f"  also: {other}")
     else:
         rec = data["recommendation"]
+        place = (
+            f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} · "
+            if rec["score"] is not None
+            else ""
+        )
         out.print(
-            f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} · coverage "
-            f"{rec['coverage']:.0%} · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
+            f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
+            f"(exact) · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
             f"({rec['memory_kind']})",
             highlight=False,
         )
@@ -101,7 +136,7 @@ def _render_explain(data: dict[str, Any]) -> None:
                 t["name"],
                 t["detail"],
                 t["kind"],
-                "—" if t["norm"] is None else f"{t['norm']:.3f}",
+                "—" if t["norm"] is None else f"{t['norm']:.3f}",  # no evidence: left out
                 f"{t['weight']:.3f}",
                 f"{t['contribution']:.3f}",
                 t["source"] or "",
@@ -126,6 +161,8 @@ def _render_explain(data: dict[str, Any]) -> None:
                 highlight=False,
             )
         out.print(rec["why"], highlight=False)
+    if not data.get("memory_by_precision"):
+        return  # no exact count: nothing is sized
     mem = Table("precision", "per device GiB", "total GiB", "fits", "label", "parts GiB")
     for m in data.get("memory_by_precision", []):
         parts = ", ".join(f"{k} {v:.2f}" for k, v in m["parts_gib"].items())
@@ -138,6 +175,18 @@ def _render_explain(data: dict[str, Any]) -> None:
             parts,
         )
     out.print(mem)
+
+
+def _corpus_name(corpus: str | None) -> str | None:
+    """The store's name for a corpus (``flores`` → ``flores200``); a blank one is an error."""
+    if corpus is None:
+        return None
+    name = corpus.strip()
+    if not name:
+        raise LLMSelectError("--corpus needs a corpus name, e.g. flores200 or ntrex128")
+    from llmselect.corpora import reference_corpus_name
+
+    return reference_corpus_name(name)
 
 
 def register(app: typer.Typer) -> None:
@@ -165,6 +214,15 @@ def register(app: typer.Typer) -> None:
         ),
         finetune: str = typer.Option(
             "none", "--finetune", help="Fine-tuning memory to fit too: none, lora, qlora, full."
+        ),
+        max_params: float | None = typer.Option(
+            None, "--max-params", help="Largest model, billions of parameters (exact count)."
+        ),
+        corpus: str | None = typer.Option(
+            None,
+            "--corpus",
+            help="Tokenizer evidence from this corpus's runs in the store (default flores200, "
+            "with the shipped baseline).",
         ),
         top: int = typer.Option(10, "-n", "--top", help="How many ranked models to show."),
         ram: str | None = typer.Option(
@@ -199,9 +257,11 @@ def register(app: typer.Typer) -> None:
             context=context,
             min_tokens_per_s=min_tokens_per_s,
             finetune=finetune.strip().lower(),
+            max_params_b=max_params,
+            corpus=_corpus_name(corpus),
         )
         catalog = load_catalog()
-        result = recommend(catalog, request, evidence=load_evidence(results))
+        result = recommend(catalog, request, evidence=load_evidence(results, request.corpus))
         if explain_model:
             data = explain(result, explain_model, catalog)
             if as_json:

@@ -85,14 +85,16 @@ class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
         if arch is None:
             raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
         cfg = self.config
-        params_total, note = None, None
+        from llmselect.errors import LLMSelectError
+        from llmselect.memory.params import count_model
+
+        try:  # family 'other': the common layout, only where it reproduces the recorded total
+            params_total = count_model(target).total
+        except LLMSelectError as exc:
+            raise ProbeSkipped(str(exc)) from None
+        note = None
         if arch.family == NO_REFERENCE:
-            # No reference implementation counts this layout (MoE, parallel blocks, ...): the
-            # weights come from the published parameter count, the KV cache from the arch numbers.
-            if not getattr(target, "params_b", None):
-                raise ProbeSkipped(f"{target.id}: family 'other' and no published parameter count")
-            params_total = int(target.params_b * 1e9)
-            note = f"weights from the published parameter count ({target.params_b} B)"
+            note = "weights from the common decoder layout, confirmed by the recorded total"
         for dtype in cfg.dtype:
             for batch in cfg.batch:
                 for seq in cfg.seq:

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""``llmselect recommend`` with an empty store against a store of N nightly runs.
+
+Builds a store of ``--runs`` nights shaped like the nightly suite's records (the generator of
+``tests/test_store_index.py``), then times the command in fresh processes, alternating an empty
+store and the full one (the full store's index already built, as after the nightly job's first
+reader), ``--rounds`` times each. Prints the median CPU time (user + system of the child, less
+sensitive to other processes on a shared machine) and wall time of each side, and the ratio
+full/empty; also the CPU time of reading the same store by validating every record
+(``store.load_records``), the path the index replaces.
+
+Usage: ``LLMSELECT_DATA_ROOT=/path/to/data python benchmarks/bench_recommend_store.py
+[--runs 100] [--rounds 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_store_index import write_store  # noqa: E402
+
+CODE = (
+    "from llmselect.cli import app\n"
+    "app(['recommend', '--gpu', '24GB', '--purpose', 'commercial', '--json', '--results', {!r}],"
+    " standalone_mode=False)\n"
+)
+
+
+def timed(results: Path, home: Path) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one ``recommend`` process."""
+    env = {**os.environ, "LLMSELECT_HOME": str(home)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", CODE.format(str(results))],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        empty, full = home / "empty", home / "full"
+        empty.mkdir()
+        write_store(full, args.runs)
+        timed(full, home)  # builds the index once
+        sides: dict[str, list[tuple[float, float]]] = {"empty": [], "full": []}
+        for i in range(args.rounds):
+            order = ("empty", "full") if i % 2 == 0 else ("full", "empty")
+            for side in order:
+                sides[side].append(timed(empty if side == "empty" else full, home))
+        start = resource.getrusage(resource.RUSAGE_SELF)
+        from llmselect.store import load_records
+
+        n = len(load_records(full))
+        end = resource.getrusage(resource.RUSAGE_SELF)
+        validate_cpu = (end.ru_utime - start.ru_utime) + (end.ru_stime - start.ru_stime)
+    med = {s: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v))
+           for s, v in sides.items()}  # fmt: skip
+    print(
+        f"recommend, empty store:        CPU {med['empty'][0]:.3f} s, wall {med['empty'][1]:.3f} s"
+    )
+    print(
+        f"recommend, {args.runs} nightly runs: CPU {med['full'][0]:.3f} s, "
+        f"wall {med['full'][1]:.3f} s (index built)"
+    )
+    print(f"ratio full/empty: CPU {med['full'][0] / med['empty'][0]:.2f}, "
+          f"wall {med['full'][1] / med['empty'][1]:.2f}")  # fmt: skip
+    print(f"validating every record instead: {n} records, CPU {validate_cpu:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Hard constraints, one small function each: ``check(candidate, query) -> reason | None``.
+
+A constraint may also fill the candidate (the memory constraint chooses the precision) or add a
+caveat. ``CONSTRAINTS`` lists them in the order they run; every reason found is kept, so an
+excluded model shows all the rules it breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmselect.catalog import ModelSpec
+from llmselect.memory.params import ParamCount
+from llmselect.recommend.fit import MemoryFit, choose_precision, exact_count
+from llmselect.recommend.licensing import LicenseCheck, check_license
+
+if TYPE_CHECKING:
+    from llmselect.recommend.pipeline import Query
+
+FINETUNE_TRAIN_SEQ = 2048  # tokens per training sample assumed for --finetune (typical SFT)
+
+
+@dataclass
+class Candidate:
+    """One catalog model on its way through the constraints."""
+
+    model: ModelSpec
+    count: ParamCount | None = None
+    count_problem: str | None = None
+    license: LicenseCheck | None = None
+    fit: MemoryFit | None = None
+    tried: list[MemoryFit] = field(default_factory=list)
+    finetune: Any = None
+    speed: Any = None  # the speed term, computed once for the throughput floor and the score
+    caveats: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, model: ModelSpec) -> Candidate:
+        count, problem = exact_count(model)
+        return cls(model=model, count=count, count_problem=problem)
+
+    @property
+    def params_b(self) -> float | None:
+        """Exact parameters, billions (None without an architecture)."""
+        return self.count.total / 1e9 if self.count else None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A named hard rule and the label of the evidence it judges on."""
+
+    name: str
+    kind: str  # published | estimated | measured
+    check: Callable[[Candidate, Query], str | None]
+
+
+def license_constraint(c: Candidate, q: Query) -> str | None:
+    """The license must allow the purpose's use (conditional/unknown per the profile)."""
+    check = check_license(c.model, q.profile.license_use, q.catalog)
+    c.license = check
+    name = check.license_name or check.license_id or "no license recorded"
+    use = q.profile.license_use
+    if check.allowed == "yes":
+        return None
+    if check.allowed == "conditional":
+        if q.profile.conditional_license == "exclude":
+            return f"license {name} allows {use} use only with conditions"
+        n = len(check.conditions)
+        c.caveats.append(
+            f"license {check.license_id} is conditional ({n} condition{'s' * (n != 1)}"
+            " listed under license.conditions)"
+        )
+        return None
+    if check.allowed == "unknown":
+        if q.profile.unknown_license == "allow":
+            c.caveats.append("license not established: check it before use")
+            return None
+        return f"license {name}: {use} use not established (unknown never passes)"
+    return f"license {name} does not allow {use} use"
+
+
+def architecture_constraint(c: Candidate, q: Query) -> str | None:
+    """Memory and size are only judged on exact numbers: no architecture, no recommendation."""
+    return c.count_problem
+
+
+def size_constraint(c: Candidate, q: Query) -> str | None:
+    """The exact parameter count under the purpose's cap and ``--max-params``."""
+    if c.count is None:
+        return None  # architecture_constraint has said why
+    caps = [(q.profile.max_params_b, f"cap of purpose '{q.profile.name}'")]
+    caps.append((q.request.max_params_b, "--max-params"))
+    for cap, what in caps:
+        if cap is not None and c.count.total > cap * 1e9:
+            return f"{c.count.total / 1e9:.2f}B parameters (exact) > {cap:g}B {what}"
+    return None
+
+
+def context_constraint(c: Candidate, q: Query) -> str | None:
+    """The native context window must hold the requested tokens."""
+    window = c.model.context_length
+    if window is None:
+        return f"context window not recorded; cannot confirm {q.context} tokens"
+    if window < q.context:
+        return f"context window {window} tokens < {q.context} needed"
+    return None
+
+
+def memory_constraint(c: Candidate, q: Query) -> str | None:
+    """Some allowed precision fits the budget per device (exact estimator, requested context)."""
+    if c.count is None:
+        return None
+    c.fit, c.tried = choose_precision(c.model, c.count, q.precisions, q.context, q.request.gpu)
+    if c.fit is not None:
+        if c.fit.precision == "int4":
+            c.caveats.append("int4: expect some quality loss against the published fp16 scores")
+        return None
+    smallest = min(c.tried, key=lambda f: f.per_device_gib)
+    return (
+        f"needs {smallest.per_device_gib:.1f} GiB per device even at {smallest.precision} "
+        f"({q.context} tokens) > {q.request.gpu.memory_gib_each:.1f} GiB available"
+    )
+
+
+def finetune_constraint(c: Candidate, q: Query) -> str | None:
+    """With ``--finetune``, training memory per GPU (``llmselect.cost``, the same model as
+    ``llmselect cost finetune``: ZeRO-3/FSDP over several GPUs) must fit each GPU."""
+    mode = q.request.finetune
+    if mode == "none" or c.model.arch is None:
+        return None
+    from llmselect.cost.finetune import FinetuneSetup, finetune_memory
+    from llmselect.errors import LLMSelectError
+
+    setup = FinetuneSetup(
+        mode, seq=min(q.context, FINETUNE_TRAIN_SEQ), gpus=max(q.request.gpu.count, 1)
+    )
+    try:
+        c.finetune = finetune_memory(c.model.arch, setup)
+    except LLMSelectError as exc:  # an architecture the cost model does not cover
+        return str(exc)
+    budget = q.request.gpu.memory_gib_each
+    if c.finetune.per_gpu_gib > budget:
+        return (
+            f"{mode} fine-tuning needs {c.finetune.per_gpu_gib:.1f} GiB per GPU > "
+            f"{budget:.1f} GiB ({c.finetune.rule})"
+        )
+    return None
+
+
+def throughput_constraint(c: Candidate, q: Query) -> str | None:
+    """With ``--min-tokens-per-s``, decode speed (measured, else roofline) above the floor."""
+    floor = q.request.min_tokens_per_s
+    if floor is None or c.fit is None:
+        return None
+    from llmselect.recommend.terms import speed_term
+
+    c.speed = speed_term(c, q)
+    if c.speed.unit != "tok/s" or c.speed.raw is None:
+        c.caveats.append("throughput floor not checked: GPU bandwidth unknown (name the GPU)")
+        return None
+    if c.speed.raw < floor:
+        return f"{c.speed.raw:.1f} tok/s ({c.speed.kind}) < {floor:g} tok/s floor"
+    return None
+
+
+CONSTRAINTS: tuple[Constraint, ...] = (
+    Constraint("license", "published", license_constraint),
+    Constraint("architecture", "published", architecture_constraint),
+    Constraint("size", "published", size_constraint),
+    Constraint("context", "published", context_constraint),
+    Constraint("memory", "estimated", memory_constraint),
+    Constraint("finetune", "estimated", finetune_constraint),
+    Constraint("throughput", "estimated", throughput_constraint),
+)

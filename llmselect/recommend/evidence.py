@@ -1,0 +1,182 @@
+"""What the recommender knows beyond the catalog: measured numbers from the result store (read
+through the latest-value index) and the shipped tokenizer baseline.
+
+Tokenizer evidence comes from reference corpora only: FLORES-200 (or the corpus the user names
+with ``--corpus``), never an ad-hoc file, and never a record made from other tokenizer files
+than the family's own (``--tokenizer-dir``): its fingerprint must match the baseline's. When
+the store has nothing, the baseline measured on FLORES-200 dev+devtest and shipped as package
+data answers, labelled with its date and llmselect version.
+
+Which metrics count is declared by the probes (``MetricSpec.evidence``): tokens per character,
+benchmark scores, decode latency; no metric name is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmselect.config import PACKAGE_DATA
+
+REFERENCE_CORPUS = "flores200"
+BASELINE_FILE = PACKAGE_DATA / "tokenizer_baseline.yaml"
+GSM8K_METRICS = ("exact_match_strict_match", "exact_match")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Value:
+    """One number with its label (measured | published) and where it comes from."""
+
+    value: float
+    kind: str
+    source: str
+
+
+@dataclass
+class Evidence:
+    """Measured numbers by key: tokens/char by (tokenizer, lang), scores by (model, benchmark)
+    in percent, decode ms/token at batch 1 by model."""
+
+    tokens_per_char: dict[tuple[str, str], Value] = field(default_factory=dict)
+    scores: dict[tuple[str, str], Value] = field(default_factory=dict)
+    decode_ms: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The shipped FLORES-200 tokens/char per tokenizer family."""
+
+    values: dict[tuple[str, str], float]
+    fingerprints: dict[str, str]
+    label: str
+
+
+@lru_cache(maxsize=2)
+def load_baseline(path: Path = BASELINE_FILE) -> Baseline:
+    """The baseline file (empty when the package was built without one)."""
+    try:
+        doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER) or {}
+    except (OSError, yaml.YAMLError):
+        return Baseline({}, {}, "")
+    values: dict[tuple[str, str], float] = {}
+    fingerprints: dict[str, str] = {}
+    for family, entry in (doc.get("families") or {}).items():
+        fingerprints[family] = str(entry.get("tokenizer_sha256", ""))
+        for lang in ("zh", "en"):
+            if entry.get(f"{lang}_tokens_per_char") is not None:
+                values[(family, lang)] = float(entry[f"{lang}_tokens_per_char"])
+    label = (
+        f"shipped baseline: FLORES-200 dev+devtest, measured {doc.get('measured_on')} "
+        f"with llmselect {doc.get('llmselect_version')}"
+    )
+    return Baseline(values, fingerprints, label)
+
+
+def lang_of_subset(subset: str) -> str | None:
+    """``flores200/zh`` or ``flores200/zho_Hans`` → ``zh``; English likewise; else None."""
+    tail = subset.rsplit("/", 1)[-1].lower()
+    if tail in {"zh", "zho_hans", "zh-cn", "zh_cn", "cmn", "cmn_hans", "zho"}:
+        return "zh"
+    if tail in {"en", "eng_latn", "eng", "en-us"}:
+        return "en"
+    return None
+
+
+def corpus_of_subset(subset: str) -> str:
+    """``flores200/zh`` → ``flores200``; ``flores200:dev/zh`` → ``flores200:dev``."""
+    return subset.rsplit("/", 1)[0] if "/" in subset else ""
+
+
+def benchmark_of_task(task: str) -> str | None:
+    key = task.lower().replace("-", "").replace("_", "")
+    for prefix, bench in (("ceval", "C-Eval"), ("cmmlu", "CMMLU"), ("gsm8k", "GSM8K")):
+        if key.startswith(prefix):
+            return bench
+    if key.startswith("mmlu") and not key.startswith("mmlupro"):
+        return "MMLU"
+    return None
+
+
+def _is_reference_tokenizer_record(rec: Any, corpus: str, baseline: Baseline) -> bool:
+    """FLORES-200 as a whole (or the named corpus), from the family's own tokenizer files."""
+    if corpus_of_subset(rec.subset) != corpus:
+        return False
+    expected = baseline.fingerprints.get(rec.model_id)
+    got = (rec.params or {}).get("tokenizer_sha256")
+    return not (expected and got and got != expected)
+
+
+def evidence_from_latest(
+    values: Iterable[Any], corpus: str | None = None, baseline: Baseline | None = None
+) -> Evidence:
+    """Reduce newest-per-key values (``store_index.LatestValue`` or ``Measurement``) to what
+    the recommender reads.
+
+    Score group rows (``cmmlu``, not ``cmmlu/<subject>``) give ``acc`` (GSM8K: strict exact
+    match) in percent. Decode latency is taken at batch 1 (fastest dtype).
+    """
+    from llmselect.metrics import declared_metrics
+
+    index = declared_metrics()
+    tpc_metrics = index.with_evidence("tokens_per_char")
+    score_metrics = index.with_evidence("score")
+    decode_metrics = index.with_evidence("decode_ms")
+    corpus = corpus or REFERENCE_CORPUS
+    baseline = baseline if baseline is not None else load_baseline()
+    ev = Evidence()
+    for rec in values:
+        metric, subset, key = rec.metric, rec.subset, (rec.probe, rec.metric)
+        where = f"store: run {rec.run_id}, {rec.probe} {subset}"
+        if key in tpc_metrics:
+            lang = lang_of_subset(subset)
+            if lang and _is_reference_tokenizer_record(rec, corpus, baseline):
+                ev.tokens_per_char[(rec.model_id, lang)] = Value(
+                    float(rec.value), "measured", where
+                )
+        elif key in score_metrics and "/" not in subset:  # group rows, not subjects
+            bench = benchmark_of_task(subset)
+            wanted = GSM8K_METRICS if bench == "GSM8K" else ("acc",)
+            if bench and metric in wanted:
+                pct = float(rec.value) * (1.0 if rec.unit == "%" else 100.0)
+                prev = ev.scores.get((rec.model_id, bench))
+                if prev is None or metric == wanted[0]:
+                    ev.scores[(rec.model_id, bench)] = Value(pct, "measured", where)
+        elif key in decode_metrics and "bs=1," in f"{subset},":
+            prev_ms = ev.decode_ms.get(rec.model_id)
+            if prev_ms is None or float(rec.value) < prev_ms.value:
+                ev.decode_ms[rec.model_id] = Value(float(rec.value), "measured", where)
+    return ev
+
+
+def evidence_from_records(records: Iterable[Any], corpus: str | None = None) -> Evidence:
+    """Evidence from full store records (the report's path), through ``store.latest``."""
+    from llmselect.store import latest
+
+    return evidence_from_latest(latest(records), corpus)
+
+
+def load_evidence(results_root: Path | None = None, corpus: str | None = None) -> Evidence:
+    """Evidence from the store's latest-value index (``--results DIR`` or the default store)."""
+    from llmselect.store_index import latest_values
+
+    return evidence_from_latest(latest_values(results_root), corpus)
+
+
+def tokens_per_char(
+    tokenizer: str | None, model_id: str, ev: Evidence, lang: str, baseline: Baseline | None = None
+) -> Value | None:
+    """Tokens/char of a model's tokenizer in ``lang``: the store's reference-corpus measurement,
+    else the shipped baseline; None when neither exists."""
+    for key in (tokenizer, model_id):
+        if key and (key, lang) in ev.tokens_per_char:
+            return ev.tokens_per_char[(key, lang)]
+    base = baseline if baseline is not None else load_baseline()
+    if tokenizer and (tokenizer, lang) in base.values:
+        return Value(base.values[(tokenizer, lang)], "measured", base.label)
+    return None

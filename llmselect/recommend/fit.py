@@ -1,0 +1,109 @@
+"""Memory of one model on the user's budget, from the exact estimator only.
+
+``llmselect.memory.estimate`` with the KV cache for the requested context, batch 1, last-token
+logits (serving), tensor-parallel over the GPUs. The parameter count is the exact one computed
+from the architecture; a model without architecture numbers has no fit at all (the recommender
+excludes it as "architecture unknown" rather than guessing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from llmselect.catalog import ArchSpec, ModelSpec
+from llmselect.errors import LLMSelectError
+from llmselect.hardware import GpuBudget
+from llmselect.memory.params import ParamCount
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Expected memory of one model at one precision on the budget."""
+
+    precision: str
+    total_gib: float  # all devices together
+    per_device_gib: float
+    budget_gib: float  # per device
+    parts_gib: dict[str, float]
+    kind: str  # estimated
+    method: str
+    tp: int
+    read_per_token_gb: float  # bytes one decode step reads per device (active weights + KV), GB
+
+    @property
+    def fits(self) -> bool:
+        return self.per_device_gib <= self.budget_gib
+
+
+def exact_count(model: ModelSpec) -> tuple[ParamCount | None, str | None]:
+    """(the exact parameter count from the architecture, None) or (None, why not)."""
+    if model.arch is None:
+        missing = ", ".join(model.arch_missing) if model.arch_missing else "no numbers recorded"
+        return None, f"architecture unknown ({missing})"
+    from llmselect.memory.params import count_model
+
+    try:
+        return count_model(model), None
+    except LLMSelectError as exc:
+        return None, f"architecture unknown: {str(exc).removeprefix(f'{model.id}: ')}"
+
+
+def tp_degree(arch: ArchSpec, count: int) -> int:
+    """The largest split over ``count`` GPUs that divides the attention heads."""
+    if count <= 1:
+        return 1
+    return max(t for t in range(1, count + 1) if arch.heads % t == 0)
+
+
+def memory_fit(
+    model: ModelSpec, count: ParamCount, precision: str, context: int, gpu: GpuBudget
+) -> MemoryFit:
+    """Inference memory of ``model`` at ``precision`` for ``context`` tokens, batch 1."""
+    from llmselect.memory.estimate import bytes_read_per_decode_token, estimate_memory
+
+    arch = model.arch
+    assert arch is not None
+    tp = tp_degree(arch, gpu.count)
+    est = estimate_memory(
+        arch,
+        dtype=precision,
+        batch=1,
+        seq=context,
+        device="cpu" if gpu.is_cpu else "cuda",
+        tp=tp,
+        params_total=count.total,
+        last_token_logits=True,  # serving keeps only the sampled position's logits
+    )
+    parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
+    per_device = parts.pop("peak")
+    read = bytes_read_per_decode_token(
+        arch, dtype=precision, batch=1, context=context, params_total=count.total
+    )
+    return MemoryFit(
+        precision=precision,
+        total_gib=per_device * tp,
+        per_device_gib=per_device,
+        budget_gib=gpu.memory_gib_each,
+        parts_gib={k: round(v, 3) for k, v in parts.items()},
+        kind="estimated",
+        method=f"weights + KV cache ({context} tokens) + activations + runtime"
+        + (f", tensor-parallel over {tp} GPUs" if tp > 1 else ""),
+        tp=tp,
+        read_per_token_gb=read / tp / 1e9,
+    )
+
+
+def choose_precision(
+    model: ModelSpec, count: ParamCount, precisions: Iterable[str], context: int, gpu: GpuBudget
+) -> tuple[MemoryFit | None, list[MemoryFit]]:
+    """First precision (in profile order) that fits, and every estimate tried."""
+    tried: list[MemoryFit] = []
+    for prec in precisions:
+        fit = memory_fit(model, count, prec, context, gpu)
+        tried.append(fit)
+        if fit.fits:
+            return fit, tried
+    return None, tried

@@ -1,0 +1,147 @@
+"""Purpose profiles (``data/purposes/*.yaml``: weights over terms, size and precision rules,
+license use) and the user's request. The profiles are data; nothing here ranks models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmselect.config import PACKAGE_DATA
+from llmselect.errors import LLMSelectError
+from llmselect.hardware import GpuBudget
+from llmselect.names import normalize
+
+PURPOSES_DIR = PACKAGE_DATA / "purposes"
+LANGS = ("zh", "en")
+PRECISIONS = ("fp16", "int8", "int4")
+PROFILE_TERMS = ("quality", "scale", "tokenizer", "speed", "cost")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A purpose profile: weights over terms, size and precision rules, license use."""
+
+    name: str
+    description: str
+    license_use: str
+    conditional_license: str
+    unknown_license: str
+    precisions: tuple[str, ...]
+    max_params_b: float | None
+    default_context: int
+    scale_direction: str
+    weights: dict[str, float]
+    practice: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for."""
+
+    gpu: GpuBudget
+    purpose: str
+    lang: dict[str, float] = field(default_factory=lambda: {"zh": 0.5, "en": 0.5})
+    context: int | None = None  # None: the profile's default
+    min_tokens_per_s: float | None = None
+    finetune: str = "none"
+    max_params_b: float | None = None  # --max-params, on the exact count
+    corpus: str | None = None  # --corpus: tokenizer evidence from this corpus, not FLORES-200
+
+
+def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
+    try:
+        weights = {str(k): float(v) for k, v in dict(raw["weights"]).items()}
+        precisions = tuple(str(p) for p in raw["precisions"])
+        profile = Profile(
+            name=str(raw["name"]),
+            description=" ".join(str(raw.get("description", "")).split()),
+            license_use=str(raw["license_use"]),
+            conditional_license=str(raw.get("conditional_license", "allow")),
+            unknown_license=str(raw.get("unknown_license", "exclude")),
+            precisions=precisions,
+            max_params_b=raw.get("max_params_b"),
+            default_context=int(raw.get("default_context", 4096)),
+            scale_direction=str(raw.get("scale_direction", "higher")),
+            weights=weights,
+            practice=tuple(str(p) for p in raw.get("practice", [])),
+            aliases=tuple(str(a) for a in raw.get("aliases", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LLMSelectError(f"purpose profile {origin}: bad or missing field {exc}") from exc
+    unknown = set(weights) - set(PROFILE_TERMS)
+    bad_prec = set(precisions) - set(PRECISIONS)
+    if unknown or bad_prec or not precisions:
+        raise LLMSelectError(
+            f"purpose profile {origin}: unknown terms {sorted(unknown)} or precisions "
+            f"{sorted(bad_prec)}"
+        )
+    return profile
+
+
+@lru_cache(maxsize=4)
+def load_profiles(directory: Path = PURPOSES_DIR) -> dict[str, Profile]:
+    """Purpose profiles by name (and alias), from ``data/purposes/*.yaml``."""
+    profiles: dict[str, Profile] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        except (OSError, yaml.YAMLError) as exc:
+            raise LLMSelectError(f"cannot read purpose profile {path}: {exc}") from exc
+        profile = _profile_from(raw or {}, path.name)
+        for key in (profile.name, *profile.aliases):
+            profiles[normalize(key)] = profile
+    return profiles
+
+
+def get_profile(purpose: str, profiles: Mapping[str, Profile] | None = None) -> Profile:
+    """The profile for ``purpose`` (``edge``/``on-device`` alike) or a one-line error."""
+    table = profiles if profiles is not None else load_profiles()
+    key = normalize(purpose).replace("/", "-")
+    if key in table:
+        return table[key]
+    names = sorted({p.name for p in table.values()})
+    raise LLMSelectError(f"unknown purpose {purpose!r}; choose one of: {', '.join(names)}")
+
+
+def parse_lang_mix(text: str | None) -> dict[str, float]:
+    """``zh=0.7,en=0.3`` → shares summing to 1; ``zh`` alone → ``{zh: 1.0}``."""
+    if not text or not text.strip():
+        return {"zh": 0.5, "en": 0.5}
+    shares: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lang, _, value = part.partition("=")
+        lang = lang.strip().lower()
+        if lang not in LANGS:
+            raise LLMSelectError(f"--lang: unknown language {lang!r}; use zh and/or en")
+        try:
+            share = float(value) if value.strip() else 1.0
+        except ValueError:
+            raise LLMSelectError(f"--lang: {part!r} is not LANG=SHARE (e.g. zh=0.7)") from None
+        if share < 0 or math.isnan(share):
+            raise LLMSelectError(f"--lang: share for {lang} must be >= 0")
+        shares[lang] = shares.get(lang, 0.0) + share
+    total = sum(shares.values())
+    if total <= 0:
+        raise LLMSelectError("--lang: the shares add up to 0")
+    return {lang: shares[lang] / total for lang in LANGS if shares.get(lang, 0.0) > 0}
+
+
+def term_weights(profile: Profile, mix: Mapping[str, float]) -> dict[str, float]:
+    """Profile weights with quality split over the language mix, normalized to sum 1."""
+    w = dict(profile.weights)
+    quality = w.pop("quality", 0.0)
+    for lang in LANGS:
+        w[f"quality_{lang}"] = quality * mix.get(lang, 0.0)
+    total = sum(w.values())
+    return {k: v / total for k, v in w.items() if v > 0} if total > 0 else {}

@@ -1,0 +1,266 @@
+"""What the recommender returns: ranked models, models without quality evidence (listed apart,
+not ranked), exclusions with their reasons; plus ``explain`` for one model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmselect.catalog import Catalog
+from llmselect.errors import LLMSelectError
+from llmselect.recommend.evidence import load_baseline, tokens_per_char
+from llmselect.recommend.profiles import PRECISIONS, Profile
+from llmselect.recommend.terms import Term
+
+if TYPE_CHECKING:
+    from llmselect.recommend.constraints import Candidate
+    from llmselect.recommend.pipeline import Query
+
+
+@dataclass
+class Exclusion:
+    """A model that failed a hard constraint, with every reason found."""
+
+    model_id: str
+    name: str
+    constraint: str  # license | architecture | size | context | memory | finetune | throughput
+    reason: str
+    kind: str  # published | estimated | measured
+    other_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Recommendation:
+    """A model that passed every constraint, with its precision, memory, terms and caveats.
+
+    ``score`` is None for a model listed apart (no quality evidence): it is never ranked.
+    """
+
+    model_id: str
+    name: str
+    params_b: float  # exact count from the architecture, billions
+    active_params_b: float  # parameters one token uses (MoE: < params_b)
+    rank: int
+    score: float | None
+    coverage: float
+    precision: str
+    memory_gib: float
+    memory_kind: str
+    memory_detail: dict[str, float]
+    context_length: int | None
+    usable_zh_chars: int | None
+    usable_zh_chars_note: str
+    license: dict[str, Any]
+    caveats: list[str]
+    terms: list[Term]
+    release_date: str | None = None
+    why: str = ""
+    pareto: bool = False
+    finetune: dict[str, Any] | None = None
+
+
+@dataclass
+class RecommendResult:
+    """Everything the recommender found."""
+
+    request: dict[str, Any]
+    profile: Profile
+    recommendations: list[Recommendation]
+    excluded: list[Exclusion]
+    notes: list[str]
+    no_quality_evidence: list[Recommendation] = field(default_factory=list)
+    query: Any = None  # the resolved query, for explain()
+
+    def to_dict(self, top: int | None = None, show_excluded: bool = True) -> dict[str, Any]:
+        """JSON-ready dict (``top`` limits the ranked list)."""
+        recs = self.recommendations[:top] if top else self.recommendations
+        return {
+            "request": self.request,
+            "profile": asdict(self.profile),
+            "recommendations": [asdict(r) for r in recs],
+            "candidates": len(self.recommendations),
+            "no_quality_evidence": [asdict(r) for r in self.no_quality_evidence],
+            "excluded_count": len(self.excluded),
+            "excluded": [asdict(e) for e in self.excluded] if show_excluded else [],
+            "notes": self.notes,
+        }
+
+
+def usable_zh_chars(c: Candidate, q: Query) -> tuple[int | None, str]:
+    """Context window ÷ zh tokens/char on the reference corpus, with the basis of the number."""
+    window = c.model.context_length
+    if window is None:
+        return None, "context length unknown"
+    baseline = load_baseline() if q.uses_baseline else None
+    tpc = tokens_per_char(c.model.tokenizer, c.model.id, q.evidence, "zh", baseline)
+    if baseline is None and tpc is not None and "baseline" in tpc.source:
+        tpc = None
+    if tpc is None:
+        what = "tokenizer unknown" if not c.model.tokenizer else f"not measured on {q.corpus}"
+        return None, what
+    return int(window / tpc.value), (
+        f"{window} tokens ÷ {tpc.value:.3f} zh tok/char ({tpc.kind}, {tpc.source})"
+    )
+
+
+def to_recommendation(
+    c: Candidate, terms: list[Term], score: float | None, coverage: float, q: Query
+) -> Recommendation:
+    fit, count, lic = c.fit, c.count, c.license
+    assert fit is not None and count is not None and lic is not None
+    chars, chars_note = usable_zh_chars(c, q)
+    ft = c.finetune
+    return Recommendation(
+        model_id=c.model.id,
+        name=c.model.name,
+        params_b=round(count.total / 1e9, 3),
+        active_params_b=round(count.active / 1e9, 3),
+        rank=0,
+        score=None if score is None else round(score, 4),
+        coverage=round(coverage, 4),
+        precision=fit.precision,
+        memory_gib=round(fit.total_gib, 2),
+        memory_kind=fit.kind,
+        memory_detail={"per_device_gib": round(fit.per_device_gib, 2), **fit.parts_gib},
+        context_length=c.model.context_length,
+        usable_zh_chars=chars,
+        usable_zh_chars_note=chars_note,
+        license={
+            "allowed": lic.allowed,
+            "id": lic.license_id,
+            "name": lic.license_name,
+            "conditions": list(lic.conditions),
+            "source": lic.source,
+        },
+        caveats=c.caveats,
+        terms=terms,
+        release_date=c.model.release_date,
+        finetune=(
+            {
+                "mode": ft.mode,
+                "per_gpu_gib": round(ft.per_gpu_gib, 2),
+                "total_gib": round(ft.total_gib, 2),
+                "parts_gib": ft.parts_gib,
+                "rule": ft.rule,
+                "kind": ft.kind,
+            }
+            if ft
+            else None
+        ),
+    )
+
+
+def quality_norm(rec: Recommendation) -> float | None:
+    vals = [t.norm for t in rec.terms if t.name.startswith("quality") and t.norm is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def mark_pareto(recs: list[Recommendation]) -> None:
+    """Pareto front on (quality ↑, memory ↓) among ranked models."""
+    pts = [(r, quality_norm(r)) for r in recs]
+    for r, q in pts:
+        if q is None:
+            continue
+        r.pareto = not any(
+            q2 is not None
+            and q2 >= q
+            and o.memory_gib <= r.memory_gib
+            and (q2 > q or o.memory_gib < r.memory_gib)
+            for o, q2 in pts
+            if o is not r
+        )
+
+
+def why(rec: Recommendation, profile: Profile) -> str:
+    """One sentence: the two terms that decided, the fit, and what had no evidence."""
+    top = sorted((t for t in rec.terms if t.contribution > 0), key=lambda t: -t.contribution)[:2]
+    lead = ", ".join(f"{t.name} {t.contribution:.2f} ({t.detail})" for t in top)
+    missing = [t.name for t in rec.terms if t.norm is None and t.weight > 0]
+    text = f"#{rec.rank} for '{profile.name}': " + (lead or "no term had data")
+    text += f"; fits at {rec.precision} in {rec.memory_gib:.1f} GiB (estimated)"
+    if missing:
+        text += f"; no evidence for {', '.join(missing)} (coverage {rec.coverage:.0%})"
+    return text
+
+
+def finish_ranking(
+    recs: list[Recommendation],
+    unranked: list[Recommendation],
+    excluded: list[Exclusion],
+    q: Query,
+) -> RecommendResult:
+    """Sort by score, then coverage, then id; number, mark the Pareto front, explain."""
+    recs.sort(key=lambda r: (-(r.score or 0.0), -r.coverage, r.model_id))
+    mark_pareto(recs)
+    for i, rec in enumerate(recs, 1):
+        rec.rank = i
+        rec.why = why(rec, q.profile)
+    for rec in unranked:
+        rec.why = "listed apart: no quality evidence (no measured or published C-Eval, CMMLU, "
+        rec.why += "MMLU or GSM8K score for the requested languages)"
+    unranked.sort(key=lambda r: r.model_id)
+    notes = [f"purpose '{q.profile.name}': {q.profile.description}", *q.profile.practice]
+    if q.request.gpu.note:
+        notes.append(q.request.gpu.note)
+    gpu = q.request.gpu
+    return RecommendResult(
+        request={
+            "gpu": gpu.describe(),
+            "gpu_count": gpu.count,
+            "memory_gib_each": round(gpu.memory_gib_each, 3),
+            "bandwidth_gbs": gpu.bandwidth_gbs,
+            "purpose": q.profile.name,
+            "lang": q.mix,
+            "context": q.context,
+            "min_tokens_per_s": q.request.min_tokens_per_s,
+            "finetune": q.request.finetune,
+            "max_params_b": q.request.max_params_b,
+            "corpus": q.corpus,
+            "precisions": list(q.precisions),
+            "weights": {k: round(v, 4) for k, v in q.weights.items()},
+        },
+        profile=q.profile,
+        recommendations=recs,
+        excluded=sorted(excluded, key=lambda e: (e.constraint, e.model_id)),
+        notes=notes,
+        no_quality_evidence=unranked,
+        query=q,
+    )
+
+
+def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[str, Any]:
+    """One model's full breakdown: its rank and terms, or why it was excluded, plus its memory
+    at every precision on the requested budget."""
+    from llmselect.recommend.fit import exact_count, memory_fit
+
+    model = catalog.get(model_id)
+    out: dict[str, Any] = {"model_id": model.id, "name": model.name, "request": result.request}
+    count, _ = exact_count(model)
+    if result.query is not None and count is not None:
+        gpu, context = result.query.request.gpu, result.request["context"]
+        fits = [memory_fit(model, count, p, context, gpu) for p in PRECISIONS]
+        out["memory_by_precision"] = [
+            {
+                "precision": f.precision,
+                "per_device_gib": round(f.per_device_gib, 2),
+                "total_gib": round(f.total_gib, 2),
+                "fits": f.fits,
+                "kind": f.kind,
+                "method": f.method,
+                "parts_gib": f.parts_gib,
+            }
+            for f in fits
+        ]
+    for rec in result.recommendations:
+        if rec.model_id == model.id:
+            out.update(status="ranked", of=len(result.recommendations), recommendation=asdict(rec))
+            return out
+    for rec in result.no_quality_evidence:
+        if rec.model_id == model.id:
+            out.update(status="no quality evidence", recommendation=asdict(rec))
+            return out
+    for exc in result.excluded:
+        if exc.model_id == model.id:
+            out.update(status="excluded", exclusion=asdict(exc))
+            return out
+    raise LLMSelectError(f"model {model_id!r} was not considered")

@@ -1,0 +1,151 @@
+"""An index of the newest ``ok`` value per key in the result store, kept next to the runs.
+
+``store.load_records`` validates every stored record; with a hundred nightly runs that is
+seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
+This index keeps, per ``(model_id, probe, probe_version, metric, subset)``, the newest ok
+value with what a reader needs to judge it (unit, run, time, n, the tokenizer fingerprint),
+in ``<results>/latest-index.json``.
+
+It is derived data, never edited by hand: each run folder is remembered with the size and
+mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
+vanished or shrank, or an index of another format, rebuilds it). "Newest" is the store's
+order: run id, then start time (``store.latest``'s definition, which the tests hold it to);
+records are read as plain JSON, and a line that is not a record is skipped, as the store's
+readers skip a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from llmselect.config import results_dir
+from llmselect.store import MEASUREMENTS, iter_run_dirs
+
+INDEX_FILE = "latest-index.json"
+FORMAT = 1
+KEPT_PARAMS = ("tokenizer_sha256",)  # params a reader needs to accept or refuse a value
+
+Key = tuple[str, str, int, str, str]  # model_id, probe, probe_version, metric, subset
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    """The newest ok value of one key."""
+
+    model_id: str
+    probe: str
+    probe_version: int
+    metric: str
+    subset: str
+    value: float
+    unit: str
+    run_id: str
+    started_at: str
+    n: int | None = None
+    params: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.model_id, self.probe, self.probe_version, self.metric, self.subset)
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.run_id, self.started_at)
+
+
+def _fingerprint(run_dir: Path) -> list[int]:
+    st = (run_dir / MEASUREMENTS).stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):  # store.latest's rule: a NaN or inf is never current
+        raise ValueError(value)
+    return number
+
+
+def _from_line(line: str) -> LatestValue | None:
+    try:
+        rec = json.loads(line)
+        if rec.get("status") != "ok" or rec.get("value") is None:
+            return None
+        params = {k: rec["params"][k] for k in KEPT_PARAMS if k in (rec.get("params") or {})}
+        return LatestValue(
+            model_id=str(rec["model_id"]),
+            probe=str(rec["probe"]),
+            probe_version=int(rec["probe_version"]),
+            metric=str(rec["metric"]),
+            subset=str(rec.get("subset") or ""),
+            value=_finite(rec["value"]),
+            unit=str(rec.get("unit") or ""),
+            run_id=str(rec["run_id"]),
+            started_at=str(rec.get("started_at") or ""),
+            n=rec.get("n"),
+            params=params or None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a torn or foreign line
+
+
+def _read_run(run_dir: Path, latest: dict[Key, LatestValue]) -> None:
+    with (run_dir / MEASUREMENTS).open("rb") as fh:  # any bytes: a bad line is skipped
+        for raw in fh:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            value = _from_line(line) if line.strip() else None
+            if value is None:
+                continue
+            old = latest.get(value.key)
+            if old is None or value.order >= old.order:
+                latest[value.key] = value
+
+
+def _load_index(path: Path) -> tuple[dict[str, list[int]], dict[Key, LatestValue]] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            return None
+        values = [LatestValue(**v) for v in doc["values"]]
+        return dict(doc["runs"]), {v.key: v for v in values}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_index(path: Path, runs: dict[str, list[int]], latest: dict[Key, LatestValue]) -> None:
+    doc = {"format": FORMAT, "runs": runs, "values": [asdict(v) for v in latest.values()]}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only store still answers, from a fresh scan
+        tmp.unlink(missing_ok=True)
+
+
+def latest_values(root: Path | None = None) -> list[LatestValue]:
+    """The newest ok value per key over every run under ``root`` (default: the store)."""
+    base = Path(root) if root else results_dir()
+    run_dirs = {p.name: p for p in iter_run_dirs(base)}
+    if not run_dirs:
+        return []
+    path = base / INDEX_FILE
+    fingerprints = {name: _fingerprint(p) for name, p in run_dirs.items()}
+    loaded = _load_index(path)
+    runs, latest = loaded if loaded is not None else ({}, {})
+    shrunk = any(name in runs and fingerprints[name][0] < runs[name][0] for name in run_dirs)
+    if shrunk or set(runs) - set(run_dirs):  # a run was rewritten or removed: start over
+        runs, latest = {}, {}
+    changed = [name for name in sorted(run_dirs) if runs.get(name) != fingerprints[name]]
+    for name in changed:
+        _read_run(run_dirs[name], latest)
+        runs[name] = fingerprints[name]
+    if changed or loaded is None:
+        _save_index(path, runs, latest)
+    return list(latest.values())

@@ -1,0 +1,173 @@
+"""The latest-value index: the same newest-per-key answer as validating every stored record,
+without reading the runs again; updated when a run is added, grows, shrinks or vanishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmselect import store_index
+from llmselect.records import Measurement
+from llmselect.store import latest, load_records
+from llmselect.store_index import INDEX_FILE, latest_values
+
+TOKENIZERS = ("qwen2", "llama2", "chatglm3", "bloom", "yi", "baichuan2", "internlm2", "llama3")
+LM_EVAL = (
+    [("cmmlu", "acc"), ("ceval-valid", "acc"), ("mmlu", "acc"), ("gsm8k", "exact_match")]
+    + [(f"cmmlu/subject_{i}", "acc") for i in range(60)]
+    + [(f"mmlu/subject_{i}", "acc") for i in range(50)]
+)
+MODELS = ("qwen2.5-7b", "chatglm3-6b", "yi-6b", "llama-2-7b")
+
+
+def nightly_records(run_id: str, night: int) -> list[dict]:
+    """A night's records shaped like the nightly suite's: tokenizer efficiency on FLORES-200,
+    lm-eval group and subject rows, reference latency; values drift a little per night."""
+    base = {"run_id": run_id, "probe_version": 1, "status": "ok", "duration_s": 0.1}
+    when = f"2026-11-{1 + night // 4:02d}T0{night % 4}:00:00Z"
+    rows = []
+    for fam in TOKENIZERS:
+        for lang, tpc in (("zh", 0.6), ("en", 0.21)):
+            for metric in ("tokens_per_char", "utf8_bytes_per_token", "byte_fallback_token_share"):
+                rows.append({
+                    **base, "model_id": fam, "probe": "tokenizer_efficiency", "metric": metric,
+                    "value": tpc + night * 1e-4, "unit": "tok/char", "subset": f"flores200/{lang}",
+                    "n": 2009, "started_at": when, "params": {"tokenizer": fam},
+                })  # fmt: skip
+    for model in MODELS:
+        for task, metric in LM_EVAL:
+            rows.append({
+                **base, "model_id": model, "probe": "lm_eval_scores", "metric": metric,
+                "value": 0.5 + night * 1e-3, "unit": "ratio", "subset": task, "n": 100,
+                "started_at": when,
+            })  # fmt: skip
+        for bs in (1, 4):
+            rows.append({
+                **base, "model_id": model, "probe": "reference_latency",
+                "metric": "decode_ms_per_token", "value": 20.0 + night, "unit": "ms",
+                "subset": f"bs={bs},seq=512,dtype=bf16", "started_at": when,
+            })  # fmt: skip
+    return rows
+
+
+def write_store(root: Path, nights: int, first: int = 0) -> None:
+    for night in range(first, first + nights):
+        run_id = f"2026-11-01T00-00-{night:03d}"
+        run = root / run_id
+        run.mkdir(parents=True)
+        rows = nightly_records(run_id, night)
+        if night % 10 == 3:  # a failed unit: never the latest value
+            rows.append({**rows[0], "status": "error", "value": None, "error": "boom"})
+        text = "\n".join(json.dumps(r) for r in rows) + "\n"
+        if night == first + nights - 1:
+            text += '{"torn": '  # the newest run was killed mid-write
+        (run / "measurements.jsonl").write_text(text, encoding="utf-8")
+        (run / "run.json").write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
+
+
+def as_dict(values) -> dict:  # type: ignore[no-untyped-def]
+    return {v.key: (v.value, v.run_id) for v in values}
+
+
+def validated_latest(root: Path) -> dict:
+    """``store.latest`` over every validated record: the definition the index must match."""
+    return {
+        (r.model_id, r.probe, r.probe_version, r.metric, r.subset): (r.value, r.run_id)
+        for r in latest(load_records(root))
+    }
+
+
+def test_index_equals_validating_every_record(tmp_path: Path) -> None:
+    write_store(tmp_path, 12)
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+    assert (tmp_path / INDEX_FILE).is_file()
+
+
+def test_index_is_read_instead_of_the_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_store(tmp_path, 100)
+    first = as_dict(latest_values(tmp_path))
+
+    def fail(*_: object) -> None:
+        raise AssertionError("a run was read again")
+
+    monkeypatch.setattr(store_index, "_read_run", fail)
+    monkeypatch.setattr(Measurement, "model_validate_json", fail)
+    assert as_dict(latest_values(tmp_path)) == first
+
+
+def test_index_follows_new_grown_shrunk_and_removed_runs(tmp_path: Path) -> None:
+    write_store(tmp_path, 3)
+    latest_values(tmp_path)
+    write_store(tmp_path, 1, first=3)  # a new night
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+    run = sorted(p for p in tmp_path.iterdir() if p.is_dir())[-1]
+    extra = nightly_records(run.name, 50)[:1]
+    with (run / "measurements.jsonl").open("a", encoding="utf-8") as fh:  # grows
+        fh.write("\n" + json.dumps(extra[0]) + "\n")
+    got = as_dict(latest_values(tmp_path))
+    assert got == validated_latest(tmp_path) and extra[0]["value"] in {v for v, _ in got.values()}
+    (run / "measurements.jsonl").write_text("", encoding="utf-8")  # rewritten shorter
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+    for p in run.iterdir():  # removed
+        p.unlink()
+    run.rmdir()
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
+    write_store(tmp_path, 2)
+    latest_values(tmp_path)
+    (tmp_path / INDEX_FILE).write_text("{not json", encoding="utf-8")
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:
+    """``recommend`` on a store of 100 nights: same answer as an empty-index first call, no
+    heavy imports, and CPU time within the command's budget once the index exists."""
+    results = tmp_path / "results"
+    write_store(results, 100)
+    code = (
+        "import resource, sys\n"
+        "from llmselect.cli import app\n"
+        "app(['recommend', '--gpu', '24GB', '--purpose', 'commercial', '--json', '--results',"
+        f" {str(results)!r}], standalone_mode=False)\n"
+        "heavy = [m for m in ('torch', 'transformers', 'pandas') if m in sys.modules]\n"
+        "r = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print('HEAVY=' + ','.join(heavy), 'CPU=%.3f' % (r.ru_utime + r.ru_stime),"
+        " file=sys.stderr)\n"
+    )
+    env = {**os.environ, "LLMSELECT_HOME": str(tmp_path)}
+    outputs, cpus = [], []
+    for _ in range(2):  # the first call builds the index, the second reads it
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert proc.returncode == 0, proc.stderr
+        assert "HEAVY= " in proc.stderr
+        outputs.append(json.loads(proc.stdout))
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    assert outputs[0] == outputs[1]
+    measured = [
+        t
+        for r in outputs[1]["recommendations"]
+        for t in r["terms"]
+        if t["kind"].startswith("measured") and "store: run" in (t["source"] or "")
+    ]
+    assert measured  # the store's numbers are used
+    assert cpus[1] < 1.0, f"recommend used {cpus[1]:.2f}s of CPU with 100 runs stored"
+
+
+def test_junk_bytes_in_a_run_are_skipped(tmp_path: Path) -> None:
+    write_store(tmp_path, 2)
+    shard = sorted(tmp_path.glob("*/measurements.jsonl"))[0]
+    with shard.open("ab") as fh:
+        fh.write(b"\xff\xfe not utf-8 \x80\n[]\nnull\n42\nnot json\n" + b'{"run_id": 7}\n')
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
