@@ -2,9 +2,9 @@
 
 ``store.load_records`` validates every stored record; with a hundred nightly runs that is
 seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
-This index keeps, per ``(model_id, probe, probe_version, metric, subset)``, the newest ok
-value with what a reader needs to judge it (unit, run, time, n, the tokenizer fingerprint),
-in ``<results>/latest-index.json``.
+This index keeps, per ``(model_id, probe, probe_version, metric, subset)`` and tokenizer
+files, the newest ok value with what a reader needs to judge it (unit, run, time, n, the
+tokenizer fingerprint), in ``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -27,10 +27,13 @@ from llmselect.config import results_dir
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-FORMAT = 1
+FORMAT = 2
 KEPT_PARAMS = ("tokenizer_sha256",)  # params a reader needs to accept or refuse a value
 
-Key = tuple[str, str, int, str, str]  # model_id, probe, probe_version, metric, subset
+# model_id, probe, probe_version, metric, subset (the store's key), and the tokenizer files'
+# fingerprint: a run on other files (--tokenizer-dir) never hides the newest run on the family's
+# own files, which a reader may accept when it refuses the other
+Key = tuple[str, str, int, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class LatestValue:
 
     @property
     def key(self) -> Key:
-        return (self.model_id, self.probe, self.probe_version, self.metric, self.subset)
+        files = str((self.params or {}).get("tokenizer_sha256", ""))
+        return (self.model_id, self.probe, self.probe_version, self.metric, self.subset, files)
 
     @property
     def order(self) -> tuple[str, str]:

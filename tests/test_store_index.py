@@ -72,7 +72,7 @@ def write_store(root: Path, nights: int, first: int = 0) -> None:
 
 
 def as_dict(values) -> dict:  # type: ignore[no-untyped-def]
-    return {v.key: (v.value, v.run_id) for v in values}
+    return {v.key[:5]: (v.value, v.run_id) for v in values}
 
 
 def validated_latest(root: Path) -> dict:

@@ -130,12 +130,15 @@ def evidence_from_latest(
     corpus = corpus or REFERENCE_CORPUS
     baseline = baseline if baseline is not None else load_baseline()
     ev = Evidence()
+    tpc_order: dict[tuple[str, str], tuple[str, ...]] = {}  # newest accepted per (tokenizer, lang)
     for rec in values:
         metric, subset, key = rec.metric, rec.subset, (rec.probe, rec.metric)
         where = f"store: run {rec.run_id}, {rec.probe} {subset}"
         if key in tpc_metrics:
             lang = lang_of_subset(subset)
-            if lang and _is_reference_tokenizer_record(rec, corpus, baseline):
+            newer = (rec.run_id, str(rec.started_at)) >= tpc_order.get((rec.model_id, lang), ("",))
+            if lang and newer and _is_reference_tokenizer_record(rec, corpus, baseline):
+                tpc_order[(rec.model_id, lang)] = (rec.run_id, str(rec.started_at))
                 ev.tokens_per_char[(rec.model_id, lang)] = Value(
                     float(rec.value), "measured", where
                 )
