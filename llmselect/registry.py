@@ -5,15 +5,13 @@ One ``Registry`` class serves every extension point; built-ins and plugins load 
 ``DEFAULT_PLUGINS`` and lm-eval's lazy placeholders do. Nothing is imported until ``load``,
 so ``import llmselect.cli`` stays free of torch and transformers.
 
-=====================  ===========================  ==========================================
-registry               entry-point group            an entry is
-=====================  ===========================  ==========================================
-``PROBES``             ``llmselect.probes``         a ``Probe`` subclass
-``TOKENIZER_KINDS``    ``llmselect.tokenizer_kinds`` a ``TokenizerKind`` (loader of one format)
-``FAMILIES``           ``llmselect.families``       a ``Family`` (reference model + traits)
-``EXECUTORS``          ``llmselect.executors``      an ``Executor`` subclass
-=====================  ===========================  ==========================================
+* ``PROBES`` (group ``llmselect.probes``): ``Probe`` subclasses;
+* ``TOKENIZER_KINDS`` (``llmselect.tokenizer_kinds``): ``TokenizerKind`` loaders, one per format;
+* ``FAMILIES`` (``llmselect.families``): ``Family`` objects (reference model and traits);
+* ``EXECUTORS`` (``llmselect.executors``): ``Executor`` subclasses.
 
+Each extension point is a name → object map, so entry points are all the plugin machinery
+needed; pluggy's hook calls would add a protocol none of them uses.
 ``LLMSELECT_PLUGINS=none|pkg1,pkg2`` controls third-party loading (tests set ``none``);
 ``register(name, path)`` adds an in-process entry (tests, notebooks). Duplicate names are an
 error, and so is an entry that is not of the registry's base type.

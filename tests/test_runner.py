@@ -67,3 +67,31 @@ def test_interrupt_keeps_finished_units_and_resume_skips_them(tmp_path: Path) ->
     assert Echo.calls == ["abc"]
     assert summary.resumed == 1
     assert sorted(r.model_id for r in load_records(tmp_path)) == ["a", "abc"]
+
+
+def test_deadline_starts_no_unit_after_it_and_records_the_rest(tmp_path: Path) -> None:
+    """The runner checks the deadline between units (no exception from a callback): units
+    left get a skipped record without a unit key, and the run ends interrupted."""
+    from llmselect.store import read_run_info
+
+    Echo.calls = []
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    ticks = iter([10.0, 100.0])  # clock before the 2nd and the 3rd unit; the 1st always starts
+    units = plan([T("a"), T("bb"), T("ccc")], [Echo()])
+    summary = execute(units, ctx, writer, deadline=50.0, clock=lambda: next(ticks))
+    writer.close()
+    assert Echo.calls == ["a", "bb"]
+    assert (summary.ok, summary.out_of_time) == (2, 1)
+    (note,) = [r for r in load_records(tmp_path) if r.status == "skipped"]
+    assert note.model_id == "ccc" and "_unit" not in note.params
+    info = read_run_info(writer.dir)
+    assert info is not None and info.state == "interrupted"
+
+
+def test_unknown_executor_is_a_clear_error(tmp_path: Path) -> None:
+    from llmselect.errors import LLMSelectError
+
+    units = plan([T("a")], [Echo()])
+    with pytest.raises(LLMSelectError, match="unknown executor 'nope'; known: local"):
+        execute(units, RunContext(run_id="r"), None, executor="nope")
