@@ -49,11 +49,21 @@ def test_resources_a_gpu_for_cuda_device_units_only() -> None:
     assert unit_resources(Unit(target, on_paper), ctx) == {"num_cpus": 1}
 
 
-def test_ray_less_install_says_so_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--suite", "smoke"],
+        ["perf", "sweep", "-m", "gpt2:124m", "--points", "1x16"],
+        ["eval", "--model", "foo/bar", "--tasks", "gsm8k"],
+    ],
+    ids=["run", "perf-sweep", "eval"],
+)
+def test_ray_less_install_says_so_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    argv = ["llmselect", *command, "--executor", "ray"]
     script = (
         "import sys; sys.modules['ray'] = None\n"  # what `import ray` sees without the package
         "from llmselect.cli import main\n"
-        "sys.argv = ['llmselect', 'run', '--suite', 'smoke', '--executor', 'ray']\n"
+        f"sys.argv = {argv!r}\n"
         "main()\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

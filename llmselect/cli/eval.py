@@ -146,6 +146,12 @@ def eval_command(
     ),
     revision: str | None = typer.Option(None, "--revision", help="Hub revision (commit)."),
     per_subject: bool = typer.Option(False, "--per-subject", help="Also list every subject."),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where tasks run: local, or ray (one Ray task per task)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster: auto or ray://HOST:10001 (default: a new one)."
+    ),
     list_tasks: bool = typer.Option(False, "--list-tasks", help="List the tasks and exit."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
@@ -180,6 +186,9 @@ def eval_command(
 
     if not model:
         raise LLMSelectError("--model is required (a checkpoint folder, catalog id or hub id)")
+    from llmselect.executors import build_executor
+
+    runner = build_executor(executor, address)  # unknown executor, Ray-less install: say so now
     task_names = parse_task_names(split_csv(tasks))
     data = resolve_data_dir(data_dir)
     for name in task_names:  # missing files are bad input: exit 2 before loading a model
@@ -220,6 +229,7 @@ def eval_command(
         plan([target], probes),
         ctx,
         writer,
+        executor=runner,
         # zh/en scores over the task units just measured, written by the runner with them
         derive=lambda recs: aggregate_records(
             aggregate_scores(r for r in recs if r.status == "ok"), run_id

@@ -22,6 +22,13 @@ ModelOpt = Annotated[
     list[str], typer.Option("-m", "--model", help="Catalog id or family:size (repeatable, a,b).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where points run: local, or ray (one task per point).")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="Ray cluster: auto or ray://HOST:10001 (default: a new one)."),
+]
 
 
 def _ints(values: list[str], what: str) -> list[int]:
@@ -259,15 +266,22 @@ def sweep(
         int | None, typer.Option(min=1, help="CPU threads per point (default 1 on CPU).")
     ] = None,
     memory_cap_mib: Annotated[float | None, typer.Option()] = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure many (model, point) pairs; writes raw.jsonl, measurements.jsonl and table.md."""
     from llmselect.errors import LLMSelectError
+    from llmselect.executors import build_executor
     from llmselect.memory.dtypes import parse_dtype
     from llmselect.memory.sweep import TABLE, parse_points, run_sweep
     from llmselect.names import split_csv
 
-    _require_device(device)
+    runner = build_executor(executor, address)
+    if executor == "local":  # on a cluster, the GPUs are the workers', not this machine's
+        _require_device(device)
+    elif device not in ("auto", "cpu", "cuda"):
+        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
     dt = parse_dtype(dtype)
     names = split_csv(model)
     if not names:
@@ -278,7 +292,7 @@ def sweep(
         probe_options={"device": device, "dtype": dt.name, "new_tokens": new_tokens,
                        "warmup": warmup, "iterations": iterations, "threads": threads,
                        "memory_cap_mib": memory_cap_mib},
-        command="perf sweep",
+        command="perf sweep", executor=runner,
     )  # fmt: skip
     if as_json:
         print_json(_measure_rows(records))

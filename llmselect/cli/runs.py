@@ -41,11 +41,7 @@ def run(
     from llmselect.suite import SuiteInterrupted, build_plan, load_suite, run_suite
 
     setup_logging(verbose)
-    runner = build_executor(executor, address)
-    if executor == "ray":
-        from llmselect.executors.ray import import_ray
-
-        import_ray()  # a Ray-less install says so before anything runs
+    runner = build_executor(executor, address)  # a Ray-less install says so here
     spec = load_suite(suite)
     plan = build_plan(spec)
     if dry_run:

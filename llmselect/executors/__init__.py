@@ -12,6 +12,9 @@ def build_executor(name: str, address: str | None = None) -> Any:
     from llmselect.registry import EXECUTORS
 
     cls = EXECUTORS.load(name)
+    check = getattr(cls, "check_available", None)
+    if check is not None:  # e.g. Ray not installed: one line now, before anything runs
+        check()
     if address is None:
         return cls()
     if "address" not in inspect.signature(cls).parameters:

@@ -75,6 +75,11 @@ class RayExecutor(Executor):
     name = "ray"
     description = "a Ray task per unit (GPU units get a GPU), fresh worker per measured unit"
 
+    @staticmethod
+    def check_available() -> None:
+        """Raise the one-line install hint when Ray is missing."""
+        import_ray()
+
     def __init__(
         self, address: str | None = None, max_retries: int = 3, in_flight: int | None = None
     ) -> None:

@@ -80,6 +80,7 @@ def run_sweep(
     probe_options: dict[str, Any] | None = None,
     run_id: str | None = None,
     command: str = "",
+    executor: Any = "local",
 ) -> list[Any]:
     """Measure every (model, point) through the runner; returns the records.
 
@@ -148,7 +149,7 @@ def run_sweep(
             rec_fh.flush()
             records.extend(kept)
 
-        execute(units, ctx, None, on_unit_done=write)
+        execute(units, ctx, None, on_unit_done=write, executor=executor)
     info = info.model_copy(
         update={"device_name": gpu.get("gpu_name") or _device_name(records), **_finished()}
     )
