@@ -121,6 +121,9 @@ def evidence_from_latest(
     Score group rows (``cmmlu``, not ``cmmlu/<subject>``) give ``acc`` (GSM8K: strict exact
     match) in percent. Decode latency is taken at batch 1 (fastest dtype).
     """
+    values = list(values)
+    if not values:  # a fresh store: nothing to read, and no probe module to import
+        return Evidence()
     from llmselect.metrics import declared_metrics
 
     index = declared_metrics()
