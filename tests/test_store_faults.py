@@ -182,7 +182,7 @@ def test_results_list_counts_skipped_lines_and_states(
         fh.write(b"\x00\x01garbage\n")
     assert run_main(["results", "list", "--json"], monkeypatch) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert (row["records"], row["skipped"], row["state"]) == (1, 1, "finished")
+    assert (row["records"], row["unreadable_lines"], row["state"]) == (1, 1, "finished")
 
 
 def _make_run(store: Path, fault_probe: None, units: int) -> Path:

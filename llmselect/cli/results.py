@@ -34,14 +34,14 @@ def list_runs(as_json: bool = typer.Option(False, "--json", help="JSON on stdout
                 "state": state,
                 "records": len(scan.records),
                 "errors": sum(r.status == "error" for r in scan.records),
-                "skipped": len(scan.skipped),
+                "unreadable_lines": len(scan.skipped),
                 "finished": state == "finished",
             }
         )
     if as_json:
         print_json(rows)
         return
-    cols = ("run_id", "command", "state", "records", "errors", "skipped")
+    cols = ("run_id", "command", "state", "records", "errors", "unreadable_lines")
     table = Table(*cols)
     for r in rows:
         table.add_row(*(str(r[k]) for k in cols))
