@@ -35,7 +35,8 @@ def test_subprocess_json_is_fast_and_imports_no_heavy_libraries() -> None:
         "from llmselect.cli import app\n"
         "app(['recommend', '--gpu', '24GB', '--purpose', 'commercial', '--json'],"
         " standalone_mode=False)\n"
-        "heavy = [m for m in ('torch', 'transformers', 'lm_eval', 'pandas') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'lm_eval', 'pandas', 'matplotlib')"
+        " if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy), 'SECONDS=%.3f' % (time.perf_counter() - t),"
         " file=sys.stderr)\n"
     )

@@ -214,8 +214,9 @@ def test_cli_report_writes_files_and_compares(tmp_path: Path) -> None:
     first = CliRunner().invoke(app, [*args, "--date", "2026-11-22"])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["previous"] is None
-    md = (out / "2026-11-22" / "report.md").read_text()
-    assert "| alpha | name_chars |  | 5 | char | measured |" in md
+    html = (out / "2026-11-22" / "report.html").read_text()  # every number, long-form
+    assert '<td>alpha</td><td>name_chars</td><td></td><td class="num">5</td><td>char</td>' in html
+    assert "report.html#details" in (out / "2026-11-22" / "report.md").read_text()
 
     second = CliRunner().invoke(app, [*args, "--date", "2026-11-23"])
     info = json.loads(second.stdout)

@@ -44,7 +44,11 @@ def report(
         None, "--date", help="Report date YYYY-MM-DD (default: the run's start date, UTC)."
     ),
     threshold: float = typer.Option(
-        0.05, "--threshold", min=0.0, help="Relative change that flags a delta (0.05 = 5%)."
+        0.05,
+        "--threshold",
+        min=0.0,
+        help="Relative change that flags a measured value without repeats (0.05 = 5%); "
+        "timings with repeats are flagged outside both runs' spread, counts on any change.",
     ),
     now: str | None = typer.Option(
         None, "--now", hidden=True, help="Timestamp written as generation time (reproducible)."
@@ -91,6 +95,8 @@ def report(
     report_day = report_day or stamp.date()
     prev_path = previous or find_previous(out_dir, report_day.isoformat())
     prev = read_report_json(prev_path) if prev_path else None
+    from llmselect.catalog import load_catalog
+
     recs = standard_recommendations(latest_records(as_records(frame)))
     published = _published_for(frame)
     rep = build_report(
@@ -103,6 +109,7 @@ def report(
         report_date=report_day,
         published=published,
         cost=standard_cost_tables(),
+        catalog=load_catalog(),
     )
     paths = write_report(rep, out_dir)
     summary = {

@@ -295,6 +295,7 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
                 del logits, cache
             sync()
             phase = "prefill"
+            cpu0, wall0 = time.process_time(), time.perf_counter()
             for _ in range(iterations):
                 (logits, cache), ms = timed(prefill)
                 prefill_ms.append(ms)
@@ -306,6 +307,8 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
                 decode_steps(logits, cache, new_tokens, decode_ms)
                 del logits, cache
             sync()
+            # CPU seconds per wall second of the timed work: ~threads on a free machine.
+            res["cpu_share"] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     except Exception as exc:  # noqa: BLE001 - an OOM is a result; anything else is re-raised
         if not _is_oom(exc):
             raise

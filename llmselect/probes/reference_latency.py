@@ -289,6 +289,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         }
         if spec.threads:
             params["threads"] = spec.threads
+        if result.get("cpu_share") is not None and not device.startswith("cuda"):
+            params["cpu_share"] = round(float(result["cpu_share"]), 2)
         for key in ("driver", "cpu_threads", "memory_cap_mib"):
             val = result.get(key, getattr(spec, key, None))
             if val is not None:
@@ -356,16 +358,31 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             n=result["prefill_n"],
             samples=result.get("prefill_samples_ms"),
         )
-        yield rec("prefill_ms_p90", result["prefill_ms_p90"], "ms", False, n=result["prefill_n"])
+        yield rec(
+            "prefill_ms_p90",
+            result["prefill_ms_p90"],
+            "ms",
+            False,
+            n=result["prefill_n"],
+            samples=result.get("prefill_samples_ms"),  # the p50 and p90 share the repeats
+        )
         decode = result.get("decode_ms_per_token")
         if decode:
             n = result["decode_n"]
             steps = result.get("decode_samples_ms")
             yield rec("decode_ms_per_token", decode, "ms", False, n=n, samples=steps)
             yield rec(
-                "decode_ms_per_token_p90", result["decode_ms_per_token_p90"], "ms", False, n=n
+                "decode_ms_per_token_p90",
+                result["decode_ms_per_token_p90"],
+                "ms",
+                False,
+                n=n,
+                samples=steps,
             )
-            yield rec("decode_tokens_per_s", batch * 1000.0 / decode, "tok/s", True, n=n)
+            rates = [batch * 1000.0 / ms for ms in steps or [] if ms > 0] or None
+            yield rec(
+                "decode_tokens_per_s", batch * 1000.0 / decode, "tok/s", True, n=n, samples=rates
+            )
             bandwidth, bw_source = None, None
             if cfg.bandwidth_gb_s:
                 bandwidth, bw_source = cfg.bandwidth_gb_s * 1e9, "given (--bandwidth-gb-s)"

@@ -17,7 +17,9 @@ do not disturb it. Each mode has its own warm-up, then ``repeats`` timed passes,
 long enough (``min_pass_s``) to be timed stably: the texts are encoded ``loops`` times per pass
 (in ``params``). ``value`` is the rate at the median pass time, the ``_p90`` sibling the rate at
 the 90th-percentile (slow) pass time, and ``samples`` keeps every pass's rate, so a later
-report can tell a change from run-to-run spread.
+report can tell a change from run-to-run spread. ``params["cpu_share"]`` is the CPU time the
+process got per wall second while timing (about the thread count on a free machine): runs whose
+shares differ were timed under different machine load and are not compared as regressions.
 """
 
 from __future__ import annotations
@@ -179,6 +181,11 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
         for mode in result["modes"]:
             lang, chars, tokens, loops = mode["lang"], mode["chars"], mode["tokens"], mode["loops"]
             times = summarize(mode["pass_s"])
+            # CPU seconds the process got per wall second while timing: ~threads when the
+            # machine is free, far less when other processes take the cores.
+            share = summarize(
+                [c / w for c, w in zip(mode["pass_cpu_s"], mode["pass_s"], strict=True) if w > 0]
+            ).p50
             params: dict[str, Any] = {
                 **result["describe"],
                 "mode": mode["mode"],
@@ -187,6 +194,7 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
                 "repeats": cfg.repeats,
                 "loops": loops,
                 "isolation": "child process",
+                "cpu_share": round(share, 2),
                 "chars": chars,
                 "tokens": tokens,
             }
@@ -200,7 +208,7 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
                             per_pass / seconds if seconds > 0 else float("inf"),
                             f"{unit_name}/s", higher_is_better=True, subset=f"{corpus.name}/{lang}",
                             n=len(texts[lang]), params=params,
-                            samples=rates if not suffix else None,
+                            samples=rates,  # the p50 and the p90 sibling share the passes
                         )
                     )  # fmt: skip
             cpu = mode["pass_cpu_s"]

@@ -1,0 +1,195 @@
+"""The report's data (``Report``, serialised as ``report.json``) and its parts.
+
+``Report`` holds what a run produced and how it compares with the previous report; it is what
+the next report reads back. How the page looks is decided later, by ``document.build_document``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 2  # 2: values keep their samples; deltas name their rule; rich recommendations
+DEFAULT_THRESHOLD = 0.05  # relative change that flags a measured value without repeats (5 %)
+
+
+class ValueRow(BaseModel):
+    """One number of the run (the newest ok row per key)."""
+
+    model_id: str
+    probe: str
+    probe_version: int = 1
+    metric: str
+    subset: str = ""
+    value: float
+    unit: str = ""
+    kind: str = "measured"
+    higher_is_better: bool | None = None
+    n: int | None = None
+    stderr: float | None = None
+    samples: list[float] | None = None
+    source: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.model_id, self.probe, self.metric, self.subset)
+
+    @property
+    def spread(self) -> tuple[float, float] | None:
+        """(min, max) of the repeats, when there are at least two."""
+        if self.samples and len(self.samples) > 1:
+            return min(self.samples), max(self.samples)
+        return None
+
+
+class CoverageCell(BaseModel):
+    """What happened to one probe on one target."""
+
+    target: str
+    probe: str
+    status: str  # ok | partial | skipped | error
+    values: int = 0
+    note: str = ""
+
+
+class Problem(BaseModel):
+    """A skipped or failed unit, for the appendix."""
+
+    target: str
+    probe: str
+    status: str
+    message: str
+
+
+DeltaRule = Literal["spread", "exact", "threshold"]
+
+
+class Delta(BaseModel):
+    """A value that changed since the previous report, and whether that change is a finding."""
+
+    model_id: str
+    probe: str
+    metric: str
+    subset: str
+    unit: str
+    previous: float
+    current: float
+    rel_change: float | None  # (current - previous) / |previous|; None when previous is 0
+    flagged: bool
+    rule: DeltaRule = "threshold"
+    previous_range: list[float] | None = None  # [min, max] of the previous run's repeats
+    current_range: list[float] | None = None
+
+
+class MethodChange(BaseModel):
+    """Values not compared because how they were measured changed (not a regression)."""
+
+    what: str  # probe version | method params | library | machine
+    detail: str
+    values: int
+
+
+class DeltaSummary(BaseModel):
+    """Comparison with the previous report."""
+
+    previous_date: str | None = None
+    previous_run_id: str | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    compared: int = 0
+    unchanged: int = 0
+    within_spread: int = 0
+    flagged: int = 0
+    new: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
+    incomparable: list[str] = Field(
+        default_factory=list, description="same key, different sample size n: not compared"
+    )
+    method_changes: list[MethodChange] = Field(default_factory=list)
+    changes: list[Delta] = Field(default_factory=list)
+
+
+class RecommendedModel(BaseModel):
+    """One ranked model for one standard request, with what decided it."""
+
+    rank: int
+    model_id: str
+    name: str = ""
+    score: float | None = None
+    coverage: float | None = None
+    params_b: float | None = None
+    fit: str = ""  # "int4, 5.1 GiB (estimated)"
+    memory_gib: float | None = None
+    license: str = ""  # "yes (apache-2.0)"
+    deciding: list[str] = Field(default_factory=list)  # the terms that contributed most
+    caveats: list[str] = Field(default_factory=list)
+    pareto: bool = False
+
+
+class PurposeRecommendations(BaseModel):
+    """The recommender's answer to one standard request."""
+
+    label: str
+    request: dict[str, Any] = Field(default_factory=dict)
+    rows: list[RecommendedModel] = Field(default_factory=list)
+    candidates: int = 0
+    excluded: int = 0
+    note: str = ""
+
+
+class ContextWindow(BaseModel):
+    """How much Chinese text fits a model's context window."""
+
+    model_id: str
+    tokenizer: str
+    context_tokens: int  # published
+    zh_tokens_per_char: float  # measured on ``corpus``
+    corpus: str
+    zh_chars: int  # derived: context_tokens / zh_tokens_per_char
+
+
+class MemoryPoint(BaseModel):
+    """Estimated memory of one model at one precision and context (serving, batch 1)."""
+
+    model_id: str
+    dtype: str
+    context: int  # tokens
+    gib: float  # estimated, GiB
+
+
+class CostTable(BaseModel):
+    """A table of ``llmselect.cost``: published training runs or fine-tuning memory vs ours."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+class Report(BaseModel):
+    """Everything a report shows; serialised as report.json."""
+
+    schema_version: int = SCHEMA_VERSION
+    title: str
+    date: str
+    generated_at: str
+    run: dict[str, Any]
+    targets: list[str]
+    probes: list[str]
+    coverage: list[CoverageCell]
+    values: list[ValueRow]
+    problems: list[Problem]
+    deltas: DeltaSummary | None = None
+    recommendations: list[PurposeRecommendations] = Field(default_factory=list)
+    published: list[ValueRow] = Field(
+        default_factory=list, description="catalog scores shown beside measured ones"
+    )
+    cost: list[CostTable] | None = Field(
+        default=None, description="published training costs beside our estimates (cost module)"
+    )
+    context_windows: list[ContextWindow] = Field(default_factory=list)
+    memory_curves: list[MemoryPoint] = Field(default_factory=list)
+    renderer: dict[str, str] = Field(
+        default_factory=dict, description="versions of what drew the page (matplotlib)"
+    )
