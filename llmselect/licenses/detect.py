@@ -1,9 +1,12 @@
-"""License detection for a local checkpoint folder that is not in the catalog.
+"""License detection for a local checkpoint folder (or GGUF file) that is not in the catalog.
 
-Two kinds of evidence: the model card's YAML front matter (``license:`` / ``license_name:`` in
-``README.md``) and the license files (``LICENSE*``, ``MODEL_LICENSE``, ``* LICENSE AGREEMENT``),
-matched by text fingerprints. Text that matches no fingerprint is reported as unknown, never as
-permissive. When card and file disagree, the more restrictive verdict is reported.
+Three kinds of evidence: a GGUF file's own ``general.license`` metadata, the model card's YAML
+front matter (``license:`` / ``license_name:`` in ``README.md``) and the license files
+(``LICENSE*``, ``MODEL_LICENSE``, ``* LICENSE AGREEMENT``), matched by text fingerprints. Text
+that matches no fingerprint is reported as unknown, never as permissive. A recognised permissive
+text (Apache-2.0, MIT) with words outside the standard wording is never "yes": an added clause
+that restricts use makes the verdict unknown, other added text makes it conditional, and the
+verdict quotes the words. When sources disagree, the more restrictive verdict is reported.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class Evidence(BaseModel):
     license_id: str | None
     version: str | None = None
     detail: str
+    added_text: str | None = Field(
+        default=None, description="words beyond the standard text of a recognised license"
+    )
+    restrictive: bool = Field(default=False, description="the added words restrict use")
 
 
 class LicenseDetection(BaseModel):
@@ -106,6 +113,63 @@ def _base_model(folder: Path) -> ModelSpec | None:
     return load_catalog().find(str(name)) if isinstance(name, str) and name else None
 
 
+# Where the standard wording of a permissive license starts and ends (normalized text); words
+# outside these bounds, other than copyright lines and the title, are not part of the license.
+STANDARD_BOUNDS = {
+    "apache-2.0": (
+        "apache license",
+        ("limitations under the license.", "end of terms and conditions"),
+    ),
+    "mit": ("permission is hereby granted", ("other dealings in the software.",)),
+}
+RESTRICTIVE_WORDS = re.compile(
+    r"commercial|prohibit|not permitted|not allowed|may not|must not|shall not|forbid|"
+    r"restrict|only for|research purposes|without (?:prior |written )*permission|non-?profit"
+)
+TITLE_OR_COPYRIGHT = re.compile(r"^(?:the )?mit license(?: \(mit\))?$|copyright|\(c\)|all rights")
+
+
+def added_text(license_id: str, text: str) -> tuple[str | None, bool]:
+    """Words of ``text`` outside the standard wording of ``license_id`` (None when there are
+    none or the license has no known bounds), and whether they restrict use."""
+    from llmselect.licenses.fingerprints import normalize_text
+
+    if license_id not in STANDARD_BOUNDS:
+        return None, False
+    start_phrase, end_phrases = STANDARD_BOUNDS[license_id]
+    norm = normalize_text(text)
+    start = norm.find(start_phrase)
+    ends = [norm.rfind(p) + len(p) for p in end_phrases if norm.rfind(p) >= 0]
+    if start < 0 or not ends:
+        return None, False
+    outside = norm[:start] + " . " + norm[max(ends) :]
+    sentences = [x.strip(" .") for x in re.split(r"(?<=[.!?;:])\s+|\n", outside)]
+    extra = [x for x in sentences if x and not TITLE_OR_COPYRIGHT.search(x)]
+    if not extra:
+        return None, False
+    words = " ".join(extra)
+    return words[:300], bool(RESTRICTIVE_WORDS.search(words))
+
+
+def _gguf_evidence(path: Path) -> list[Evidence]:
+    """``general.license`` of a GGUF file (its own metadata, never a fingerprint of the binary)."""
+    from llmselect.checkpoint.gguf_file import read_gguf
+
+    value = read_gguf(path).metadata.get("general.license")
+    if not value:
+        return [Evidence(file=path.name, method="GGUF metadata", license_id=None,
+                         detail="no general.license in the GGUF metadata")]  # fmt: skip
+    key = str(value).strip().lower()
+    return [
+        Evidence(
+            file=path.name,
+            method="GGUF metadata",
+            license_id=CARD_LICENSES.get(key),
+            detail=f"general.license: {value}",
+        )
+    ]
+
+
 def _file_evidence(path: Path) -> list[Evidence]:
     if path.suffix.lower() == ".pdf":
         return [
@@ -127,16 +191,25 @@ def _file_evidence(path: Path) -> list[Evidence]:
                 detail="text matches no known license",
             )
         ]
-    return [
-        Evidence(
-            file=path.name,
-            method="text fingerprint",
-            license_id=m.license_id,
-            version=m.version,
-            detail=f"contains {m.evidence!r}",
+    text = data.decode("utf-8", errors="replace")
+    found = []
+    for m in matches:
+        extra, restrictive = added_text(m.license_id, text)
+        detail = f"contains {m.evidence!r}"
+        if extra:
+            detail += f"; plus words outside the standard text: {extra[:120]!r}"
+        found.append(
+            Evidence(
+                file=path.name,
+                method="text fingerprint",
+                license_id=m.license_id,
+                version=m.version,
+                detail=detail,
+                added_text=extra,
+                restrictive=restrictive,
+            )
         )
-        for m in matches
-    ]
+    return found
 
 
 def license_files(folder: Path) -> list[Path]:
@@ -171,6 +244,22 @@ def _verdict_for(
     return verdict(spec, purpose, on, catalog=Catalog([spec]), licenses=table)
 
 
+def _limit_by_added_text(v: LicenseVerdict, e: Evidence) -> LicenseVerdict:
+    """Never promise more than the text: added words turn a yes into unknown (restrictive)
+    or conditional (anything else), quoting them."""
+    if v.allowed != "yes" and not (e.restrictive and v.allowed == "conditional"):
+        return v
+    quoted = f"{e.file} adds to the {e.license_id} text: {e.added_text!r}"
+    if e.restrictive:
+        return v.model_copy(
+            update={"allowed": "unknown",
+                    "conditions": [*v.conditions, f"{quoted}; it restricts use, read it first"]}
+        )  # fmt: skip
+    return v.model_copy(
+        update={"allowed": "conditional", "conditions": [*v.conditions, f"{quoted}; check it"]}
+    )
+
+
 def detect(
     path: Path | str,
     purpose: str = "commercial",
@@ -184,7 +273,9 @@ def detect(
         raise LLMSelectError(f"no such file or folder: {root}")
     table = licenses or load_licenses()
     evidence: list[Evidence] = []
-    if root.is_file():
+    if root.is_file() and root.suffix.lower() == ".gguf":
+        evidence += _gguf_evidence(root)
+    elif root.is_file():
         evidence += _file_evidence(root)
     else:
         readme = root / "README.md"
@@ -223,6 +314,10 @@ def detect(
         (e.license_id, e.version): _verdict_for(e.license_id, e.version, name, purpose, on, table)
         for e in evidence
     }
+    for e in evidence:
+        if e.added_text:
+            key = (e.license_id, e.version)
+            candidates[key] = _limit_by_added_text(candidates[key], e)
     # One file may bundle several texts (code + weights); files disagree when their first
     # (main) license differs.
     main_per_file: dict[str, str | None] = {}

@@ -7,7 +7,9 @@ What is counted, per device, all in bytes:
 
 * **weights**: parameters (``llmselect.memory.params.count_params``) × bytes per weight. For
   ``int8``/``int4`` only the linear layers inside the blocks are quantized (with their fp16 scales
-  and zero points, see ``dtypes``); embeddings, the LM head and norms stay in fp16.
+  and zero points, see ``dtypes``); embeddings, the LM head and norms stay in fp16. llama.cpp
+  file types (``q4_k_m``, ``q8_0``, ...) are sized tensor by tensor with llama.cpp's recipe
+  (``ggml_quant``); a given GGUF file's weights are its exact tensor bytes (``weights_bytes``).
 * **KV cache**: ``2 · layers · kv_heads · head_dim · context · batch · bytes`` with
   ``context = prompt + new tokens`` (capped by a sliding window on the layers that slide:
   all, or all but every ``sliding_window_pattern``-th). GQA/MQA shrink it through
@@ -356,12 +358,16 @@ def estimate_memory(
     fused_attention: bool | None = None,
     params_total: int | None = None,
     last_token_logits: bool = False,
+    weights_bytes: int | None = None,
 ) -> MemoryEstimate:
     """Peak memory per device for a prefill of ``seq`` tokens then ``new_tokens`` decode steps.
 
-    ``kv_dtype`` defaults to the compute dtype (fp16 for int8/int4 weights). ``fused_attention``
-    defaults to True (SDPA kernels that never hold the (T, T) score matrix).
+    ``kv_dtype`` defaults to the compute dtype (fp16 for int8/int4 weights and GGUF file
+    types). ``fused_attention`` defaults to True (SDPA kernels that never hold the (T, T) score
+    matrix). ``weights_bytes`` replaces the weight term with a known total (a file's tensors).
     """
+    from llmselect.memory.ggml_quant import gguf_weight_bytes, is_gguf_ftype
+
     if batch < 1 or seq < 1 or new_tokens < 0:
         raise LLMSelectError(
             f"batch and seq must be >= 1 and new tokens >= 0 (got {batch}, {seq}, {new_tokens})"
@@ -372,13 +378,19 @@ def estimate_memory(
         raise LLMSelectError(f"device must be cuda or cpu, got {device!r}")
     if tp > 1 and arch.heads % tp:
         raise LLMSelectError(f"{arch.heads} attention heads do not split over tp={tp} devices")
-    dt = parse_dtype(dtype, group_size=group_size)
+    gguf = is_gguf_ftype(dtype)
+    dt = parse_dtype("fp16" if gguf else dtype, group_size=group_size)
     kv_dt = parse_dtype(kv_dtype) if kv_dtype else compute_dtype(dt)
     if kv_dt.quantized:
         raise LLMSelectError("the KV cache is kept in fp32, bf16 or fp16")
     total = params_total if params_total is not None else _params_total(arch)
     fused = True if fused_attention is None else fused_attention
-    weights = weight_bytes(arch, dt, tp=tp, params_total=total)
+    if weights_bytes is not None:
+        weights = math.ceil(weights_bytes / tp)
+    elif gguf:
+        weights = math.ceil(gguf_weight_bytes(arch, dtype) / tp)  # type: ignore[arg-type]
+    else:
+        weights = weight_bytes(arch, dt, tp=tp, params_total=total)
     kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp)
     act = activation_bytes(
         arch,
@@ -408,7 +420,7 @@ def estimate_memory(
         kv_cache_bytes=kv,
         activation_bytes=act,
         overhead_bytes=math.ceil(overhead_mib * MIB),
-        dtype=dt.name,
+        dtype=dtype.strip().lower() if gguf else dt.name,
         kv_dtype=kv_dt.name,
         batch=batch,
         seq=seq,

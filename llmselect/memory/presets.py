@@ -135,9 +135,13 @@ class ArchTarget:
 
 
 def resolve_target(name: str) -> Any:
-    """A catalog model (by id or alias) or, failing that, a ``family:size`` preset."""
+    """A local checkpoint path, a catalog model (by id or alias), a ``family:size`` preset or a
+    hub id (``llmselect.checkpoint.source.resolve_model``)."""
     from llmselect.catalog import CATALOG_FILE, load_catalog
+    from llmselect.checkpoint.source import looks_like_path, resolve_model
 
+    if looks_like_path(name):
+        return resolve_model(name)
     if CATALOG_FILE.is_file():
         spec = load_catalog().find(name)
         if spec is not None:
@@ -145,7 +149,4 @@ def resolve_target(name: str) -> Any:
     if is_preset(name):
         key = next(k for k in preset_names() if normalize(k) == normalize(name))
         return ArchTarget(key, preset_arch(key), describe(key))
-    extra = preset_names()
-    if CATALOG_FILE.is_file():
-        extra += [m.id for m in load_catalog()]
-    return lookup(name, {}, "model or architecture preset", extra_names=extra)
+    return resolve_model(name)  # a hub id, or the one-line error with suggestions

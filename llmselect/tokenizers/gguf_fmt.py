@@ -11,7 +11,6 @@ rebuilt in memory:
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +61,7 @@ PRE_REGEXES: dict[str, list[str]] = {
     ],
     "falcon": [r"[\p{P}\$\+<=>\^~\|`]+", _GPT2, r"[0-9][0-9][0-9]"],
     "starcoder": [r"\p{N}", _GPT2],
+    "smollm": [r"\p{N}", _GPT2],
     "refact": [r"\p{N}", _GPT2],
 }
 
@@ -72,70 +72,18 @@ NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 def read_gguf_vocab(path: Path) -> dict[str, Any]:
     """The ``tokenizer.ggml.*`` fields (and ``general.name``) of a GGUF file as Python values.
 
-    Reads the key/value header directly with the ``gguf`` package's type codes: building
-    ``GGUFReader``'s per-item numpy views of a 100k-token vocabulary takes seconds, this takes
-    milliseconds. Tests check both agree.
+    The header is parsed from a memory map (``llmselect.checkpoint.gguf_file``), so a full
+    model file costs no more than a vocab-only one; ``GGUFReader``'s per-item numpy views of a
+    100k-token vocabulary would take seconds. Tests check both agree.
     """
-    from gguf import GGUF_MAGIC, GGUFValueType
+    from llmselect.checkpoint.gguf_file import read_gguf
 
-    scalar = {
-        GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b",
-        GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
-        GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
-        GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?",
-        GGUFValueType.UINT64: "<Q", GGUFValueType.INT64: "<q",
-        GGUFValueType.FLOAT64: "<d",
-    }  # fmt: skip
-    try:
-        data = path.read_bytes()
-        magic, version = struct.unpack_from("<II", data, 0)
-        if magic != GGUF_MAGIC or version < 2:
-            raise ValueError("not a GGUF v2+ file")
-        _tensors, kv_count = struct.unpack_from("<QQ", data, 8)
-        pos = 24
-
-        def read_value(vtype: int) -> Any:
-            nonlocal pos
-            if vtype == GGUFValueType.STRING:
-                (length,) = struct.unpack_from("<Q", data, pos)
-                pos += 8
-                text = data[pos : pos + length].decode("utf-8", errors="replace")
-                pos += length
-                return text
-            if vtype == GGUFValueType.ARRAY:
-                item_type, count = struct.unpack_from("<IQ", data, pos)
-                pos += 12
-                if item_type == GGUFValueType.STRING:  # vocabularies: keep this loop tight
-                    items = []
-                    append, unpack_len = items.append, struct.Struct("<Q").unpack_from
-                    for _ in range(count):
-                        (length,) = unpack_len(data, pos)
-                        pos += 8
-                        append(data[pos : pos + length].decode("utf-8", errors="replace"))
-                        pos += length
-                    return items
-                if item_type in scalar:  # one unpack for the whole array
-                    fmt = scalar[GGUFValueType(item_type)]
-                    size = struct.calcsize(fmt)
-                    items = list(struct.unpack_from(f"<{count}{fmt[1]}", data, pos))
-                    pos += size * count
-                    return items
-                return [read_value(item_type) for _ in range(count)]
-            fmt = scalar[GGUFValueType(vtype)]
-            (value,) = struct.unpack_from(fmt, data, pos)
-            pos += struct.calcsize(fmt)
-            return value
-
-        fields: dict[str, Any] = {}
-        for _ in range(kv_count):
-            key = read_value(GGUFValueType.STRING)
-            (vtype,) = struct.unpack_from("<I", data, pos)
-            pos += 4
-            value = read_value(vtype)
-            if key.startswith("tokenizer.ggml.") or key == "general.name":
-                fields[key.removeprefix("tokenizer.ggml.")] = value
-    except (OSError, ValueError, KeyError, struct.error) as exc:
-        raise LLMSelectError(f"cannot read GGUF file {path}: {exc}") from exc
+    metadata = read_gguf(path).metadata
+    fields = {
+        key.removeprefix("tokenizer.ggml."): value
+        for key, value in metadata.items()
+        if key.startswith("tokenizer.ggml.") or key == "general.name"
+    }
     if "tokens" not in fields or "model" not in fields:
         raise LLMSelectError(f"{path} holds no tokenizer vocabulary (tokenizer.ggml.tokens)")
     return fields

@@ -1,0 +1,204 @@
+"""``inspect_model``: what can be told about a model without loading its weights.
+
+For a checkpoint: architecture (config.json or GGUF metadata), the exact parameter count and
+the bytes per storage type (safetensors headers or GGUF tensor infos), KV cache per token,
+context length, license (GGUF ``general.license``, model card, LICENSE text) and the
+checkpoint's own tokenizer with its zh/en tokens per character on FLORES-200. For a catalog
+model or preset, the published/catalog numbers. Each value says where it comes from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from llmselect.checkpoint.source import ModelSource
+from llmselect.errors import LLMSelectError
+
+FLORES = "flores200"
+KV_DTYPE = "fp16"  # llama.cpp and transformers keep the KV cache in 16-bit by default
+
+
+def storage_rows(source: ModelSource) -> list[dict[str, Any]]:
+    """Tensors, parameters and bytes per storage type (dtype or ggml quant type)."""
+    from llmselect.memory.ggml_quant import bits_per_weight
+
+    acc: dict[str, dict[str, int]] = defaultdict(lambda: {"tensors": 0, "params": 0, "bytes": 0})
+    if source.kind == "gguf":
+        for t in source.gguf.tensors:
+            row = acc[t.ggml_type]
+            row["tensors"] += 1
+            row["params"] += t.n_elements
+            row["bytes"] += t.n_bytes
+    else:
+        from llmselect.checkpoint.safetensors_file import read_safetensors_header
+
+        for f in source.weight_files:
+            for t in read_safetensors_header(f):
+                row = acc[t.dtype]
+                row["tensors"] += 1
+                row["params"] += t.n_elements
+                row["bytes"] += t.n_bytes
+    rows = []
+    for name, row in sorted(acc.items(), key=lambda kv: -kv[1]["bytes"]):
+        bpw = row["bytes"] * 8 / row["params"] if row["params"] else None
+        if source.kind == "gguf":
+            bpw = bits_per_weight(name)
+        rows.append({"type": name, **row, "bits_per_weight": bpw})
+    return rows
+
+
+def kv_cache_per_token(arch: Any, kv_dtype: str = KV_DTYPE) -> dict[str, Any]:
+    """Bytes of K and V per token over all layers (estimated, formula stated)."""
+    from llmselect.memory.estimate import kv_cache_bytes
+
+    per_token = kv_cache_bytes(arch, batch=1, context=1, kv_dtype=kv_dtype)
+    return {
+        "bytes": per_token,
+        "kv_dtype": kv_dtype,
+        "kind": "estimated",
+        "formula": f"2 x {arch.layers} layers x {arch.kv_heads} kv_heads x "
+        f"{arch.head_size} head_dim x {2 if kv_dtype != 'fp32' else 4} bytes",
+    }
+
+
+def context_length(source: ModelSource) -> dict[str, Any]:
+    if source.kind == "gguf":
+        key = f"{source.gguf.architecture}.context_length"
+        return {"tokens": source.gguf.metadata.get(key), "source": f"GGUF {key}"}
+    if source.is_checkpoint:
+        for key in ("max_position_embeddings", "seq_length", "n_positions"):
+            if source.config.get(key) is not None:
+                return {"tokens": source.config[key], "source": f"config.json {key}"}
+        return {"tokens": None, "source": "not stated in config.json"}
+    spec = source.spec
+    if spec is not None and spec.context_length:
+        return {"tokens": spec.context_length, "source": spec.context_source or "catalog"}
+    return {"tokens": None, "source": "unknown"}
+
+
+def params_info(source: ModelSource, storage: list[dict[str, Any]]) -> dict[str, Any]:
+    from llmselect.memory.params import count_params
+
+    formula = None
+    if source.arch is not None:
+        try:
+            formula = count_params(source.arch).total
+        except LLMSelectError:
+            formula = None
+    if source.is_checkpoint and storage:
+        exact = sum(r["params"] for r in storage)
+        return {
+            "total": exact,
+            "kind": "exact",
+            "source": "GGUF tensor infos" if source.kind == "gguf" else "safetensors headers",
+            "from_architecture": formula,
+        }
+    if source.spec is not None and source.spec.params_b:
+        return {
+            "total": source.spec.params_exact or int(source.spec.params_b * 1e9),
+            "kind": "published",
+            "source": source.spec.params_source or "catalog",
+            "from_architecture": formula,
+        }
+    return {"total": formula, "kind": "estimated", "source": "architecture numbers"}
+
+
+def license_info(source: ModelSource) -> dict[str, Any]:
+    """License verdict for commercial use, from the checkpoint's own files."""
+    if source.is_checkpoint:
+        from llmselect.licenses.detect import detect
+
+        found = detect(source.path if source.kind == "gguf" else source.folder)
+        v = found.verdict
+        return {
+            "license_id": found.license_id,
+            "commercial": v.allowed,
+            "conditions": list(v.conditions),
+            "evidence": [f"{e.file}: {e.method}: {e.detail}" for e in found.evidence],
+        }
+    if source.spec is not None:
+        from llmselect.licenses import verdict
+
+        v = verdict(source.spec.id, "commercial", None)
+        return {"license_id": v.license_id, "commercial": v.allowed,
+                "conditions": list(v.conditions), "evidence": [v.source or "catalog"]}  # fmt: skip
+    return {"license_id": None, "commercial": "unknown", "conditions": [], "evidence": []}
+
+
+def checkpoint_tokenizer(source: ModelSource) -> Any:
+    """The checkpoint's own tokenizer: the GGUF vocabulary, tokenizer.json or tokenizer.model."""
+    if source.kind == "gguf":
+        from llmselect.tokenizers.gguf_fmt import load_gguf
+
+        return load_gguf(source.id, {source.path.name: source.path}, source.path.name)
+    folder = source.folder
+    if folder is not None and (folder / "tokenizer.json").is_file():
+        from llmselect.tokenizers.hf_json import load_hf_json
+
+        return load_hf_json(source.id, {"tokenizer.json": folder / "tokenizer.json"},
+                            "tokenizer.json")  # fmt: skip
+    if folder is not None and (folder / "tokenizer.model").is_file():
+        from llmselect.tokenizers.sentencepiece_fmt import load_sentencepiece
+
+        return load_sentencepiece(source.id, {"tokenizer.model": folder / "tokenizer.model"},
+                                  "tokenizer.model")  # fmt: skip
+    raise LLMSelectError(f"{source.name}: no tokenizer.json, tokenizer.model or GGUF vocabulary")
+
+
+def tokens_per_char(tok: Any, corpus: Any) -> dict[str, float]:
+    """Content tokens per character, zh and en, over a corpus (measured)."""
+    out = {}
+    for lang in ("zh", "en"):
+        texts = [t for t in (s.text.strip() for s in corpus.by_lang(lang)) if t]
+        n_tok = sum(len(ids) for ids in tok.encode_batch(texts))
+        out[lang] = n_tok / sum(len(t) for t in texts)
+    return out
+
+
+def tokenizer_info(source: ModelSource, corpus: str = FLORES) -> dict[str, Any]:
+    if not source.is_checkpoint:
+        tid = source.spec.tokenizer if source.spec is not None else None
+        return {"tokenizer": tid, "note": "catalog tokenizer family; see tokenize-bench"}
+    tok = checkpoint_tokenizer(source)
+    info: dict[str, Any] = {"tokenizer": tok.kind, "vocab_size": tok.vocab_size}
+    try:
+        from llmselect.corpora import load_corpus
+
+        loaded = load_corpus(corpus)
+    except LLMSelectError as exc:
+        info["tokens_per_char"] = None
+        info["note"] = f"{corpus} not available: {exc}"
+        return info
+    info["tokens_per_char"] = tokens_per_char(tok, loaded)
+    info["corpus"] = f"{corpus} ({len(loaded.by_lang('zh'))} zh / {len(loaded.by_lang('en'))} en)"
+    info["kind"] = "measured"
+    return info
+
+
+def inspect_model(source: ModelSource, *, tokenizer: bool = True) -> dict[str, Any]:
+    """Everything ``llmselect inspect`` shows, as plain data."""
+    storage = storage_rows(source) if source.is_checkpoint else []
+    out: dict[str, Any] = {
+        "model": source.id,
+        "input": source.kind,
+        "name": source.name,
+    }
+    if source.is_checkpoint:
+        out["checkpoint"] = source.identity()
+        out["file_bytes"] = sum(f.stat().st_size for f in source.weight_files)
+        out["tensor_bytes"] = sum(r["bytes"] for r in storage)
+    arch = source.arch
+    out["architecture"] = arch.model_dump(exclude_none=True) if arch is not None else None
+    if source.is_checkpoint:
+        scaling = source.rope_scaling()
+        if scaling:
+            out["rope_scaling"] = scaling
+    out["context_length"] = context_length(source)
+    out["params"] = params_info(source, storage)
+    out["storage"] = storage
+    out["kv_cache_per_token"] = kv_cache_per_token(arch) if arch is not None else None
+    out["license"] = license_info(source)
+    if tokenizer:
+        out["tokenizer"] = tokenizer_info(source)
+    return out

@@ -1,0 +1,248 @@
+"""One way in for a model: ``resolve_model(text)`` turns what a user typed into a ``ModelSource``.
+
+Accepted, in this order:
+
+1. a local path: a ``.gguf`` file, a ``.safetensors`` file (its shard set and the
+   ``config.json`` beside it), or a folder holding a ``config.json`` (Hugging Face layout) or a
+   single ``.gguf`` file;
+2. a catalog id or alias (``qwen2.5-7b``) and a ``family:size`` preset (``llama:7b``);
+3. a hub id (``org/name``): the config, tokenizer, license and safetensors files through
+   ``huggingface_hub``, from the local cache when ``HF_HUB_OFFLINE=1`` (never the network then).
+
+A ``ModelSource`` is also a probe target (``id``, ``arch``, ``name``). A checkpoint's ``id``
+names the checkpoint itself (file or folder name plus the first 12 hex digits of its sha256), so
+its records never land under another model's id. Defects (a path that does not exist, a
+truncated file, a folder without config, an unsupported architecture) raise ``LLMSelectError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from llmselect.errors import LLMSelectError
+
+Kind = Literal["catalog", "preset", "folder", "safetensors", "gguf", "hub"]
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_PATTERNS = [
+    "config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
+    "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+    "README.md", "LICENSE*", "*LICENSE*", "*.txt",
+]  # fmt: skip
+
+
+@dataclass
+class ModelSource:
+    """A resolved model: a catalog/preset target or a checkpoint on disk."""
+
+    kind: Kind
+    id: str  # noqa: A003 - the record key, like ModelSpec.id
+    name: str
+    arch: Any = None  # ArchSpec, or None when unknown
+    path: Path | None = None  # file or folder on disk (checkpoints)
+    hub_id: str | None = None
+    weight_files: list[Path] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    spec: Any = None  # the catalog ModelSpec, for catalog ids
+    params_b: float | None = None
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.kind in ("folder", "safetensors", "gguf", "hub")
+
+    @cached_property
+    def gguf(self) -> Any:
+        """The ``GGUFFile`` header (GGUF sources only)."""
+        if self.kind != "gguf" or self.path is None:
+            return None
+        from llmselect.checkpoint.gguf_file import read_gguf
+
+        return read_gguf(self.path)
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder with the checkpoint's side files (card, LICENSE, tokenizer)."""
+        if self.path is None:
+            return None
+        return self.path if self.path.is_dir() else self.path.parent
+
+    @cached_property
+    def sha256(self) -> str:
+        """sha256 over the weight files (name and bytes, in name order)."""
+        digest = hashlib.sha256()
+        for f in sorted(self.weight_files):
+            digest.update(f.name.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):  # noqa: B023
+                    digest.update(chunk)
+        return digest.hexdigest()
+
+    @property
+    def checkpoint_ref(self) -> str:
+        """Path or hub id, as the user gave it resolved."""
+        return self.hub_id or str(self.path)
+
+    def identity(self) -> dict[str, str]:
+        """Params that name the exact checkpoint in every record."""
+        if not self.is_checkpoint:
+            return {}
+        out = {"checkpoint": self.checkpoint_ref, "checkpoint_sha256": self.sha256,
+               "checkpoint_format": "gguf" if self.kind == "gguf" else "safetensors"}  # fmt: skip
+        if self.kind == "gguf":
+            out["gguf_file_type"] = str(self.gguf_file_type or "")
+        return out
+
+    @property
+    def gguf_file_type(self) -> str | None:
+        if self.gguf is None:
+            return None
+        from llmselect.memory.ggml_quant import FTYPE_CODES
+
+        code = self.gguf.metadata.get("general.file_type")
+        return FTYPE_CODES.get(int(code)) if code is not None else None
+
+    def rope_scaling(self) -> dict[str, Any] | None:
+        from llmselect.checkpoint.arch import gguf_rope_scaling, rope_scaling_of
+
+        if self.kind == "gguf":
+            return gguf_rope_scaling(self.gguf)
+        return rope_scaling_of(self.config) if self.config else None
+
+    def __repr__(self) -> str:
+        return f"ModelSource({self.kind}, {self.id!r})"
+
+
+def looks_like_path(text: str) -> bool:
+    """A path rather than a name: starts like one, has a model-file suffix, or exists."""
+    return (
+        text.startswith((".", "/", "~"))
+        or text.lower().endswith((".gguf", ".safetensors", ".json"))
+        or os.sep in text.rstrip(os.sep)
+        and Path(text).expanduser().exists()
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LLMSelectError(f"{path}: unreadable config.json: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise LLMSelectError(f"{path}: config.json is not a JSON object")
+    return cfg
+
+
+def _short(sha: str) -> str:
+    return sha[:12]
+
+
+def _from_gguf(path: Path) -> ModelSource:
+    from llmselect.checkpoint.arch import arch_from_gguf
+    from llmselect.checkpoint.gguf_file import read_gguf
+
+    header = read_gguf(path)
+    arch = arch_from_gguf(header)
+    src = ModelSource(kind="gguf", id="", name=path.name, arch=arch, path=path,
+                      weight_files=[path])  # fmt: skip
+    src.__dict__["gguf"] = header
+    src.id = f"{path.stem}@{_short(src.sha256)}"
+    return src
+
+
+def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> ModelSource:
+    from llmselect.checkpoint.arch import arch_from_hf_config
+    from llmselect.checkpoint.safetensors_file import read_safetensors_header, safetensors_files
+
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise LLMSelectError(f"{folder}: no config.json (not a Hugging Face checkpoint folder)")
+    cfg = _read_config(config_path)
+    arch = arch_from_hf_config(cfg, str(config_path))
+    weights = files if files is not None else safetensors_files(folder)
+    for f in weights:
+        read_safetensors_header(f)  # refuses truncated or garbled files now, in one line
+    name = folder.name if files is None or len(weights) != 1 else weights[0].name
+    src = ModelSource(kind=kind, id="", name=name, arch=arch, path=folder if files is None
+                      else weights[0], weight_files=weights, config=cfg)  # fmt: skip
+    src.id = f"{name}@{_short(src.sha256)}" if weights else name
+    return src
+
+
+def _from_path(text: str) -> ModelSource:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise LLMSelectError(f"no such file or folder: {path}")
+    path = path.resolve()
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".gguf":
+            return _from_gguf(path)
+        if suffix == ".safetensors":
+            from llmselect.checkpoint.safetensors_file import safetensors_files
+
+            return _from_hf_folder(path.parent, safetensors_files(path), "safetensors")
+        if path.name == "config.json":
+            return _from_hf_folder(path.parent, None, "folder")
+        raise LLMSelectError(
+            f"{path}: not a model file (expected .gguf, .safetensors or a checkpoint folder)"
+        )
+    if (path / "config.json").is_file():
+        return _from_hf_folder(path, None, "folder")
+    ggufs = sorted(path.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return _from_gguf(ggufs[0])
+    if len(ggufs) > 1:
+        names = ", ".join(g.name for g in ggufs[:4])
+        raise LLMSelectError(f"{path}: several .gguf files ({names}); name one")
+    raise LLMSelectError(f"{path}: no config.json and no .gguf file (not a checkpoint folder)")
+
+
+def _from_hub(repo_id: str) -> ModelSource:
+    """Download (or find in the cache) the files of a hub checkpoint."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        folder = snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=offline)
+    except LocalEntryNotFoundError as exc:
+        why = "HF_HUB_OFFLINE=1 and it is not in the local cache" if offline else str(exc)
+        raise LLMSelectError(f"hub model {repo_id}: {why}".splitlines()[0]) from exc
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise LLMSelectError(f"hub model {repo_id}: {exc}".splitlines()[0]) from exc
+    src = _from_hf_folder(Path(folder), None, "hub")
+    src.hub_id = repo_id
+    src.name = repo_id
+    src.id = f"{repo_id}@{_short(src.sha256)}"
+    return src
+
+
+def resolve_model(text: str, *, hub: bool = True) -> ModelSource:
+    """What ``text`` names: a local checkpoint, a catalog model, a preset or a hub checkpoint."""
+    from llmselect.catalog import CATALOG_FILE, load_catalog
+    from llmselect.memory.presets import describe, is_preset, preset_arch, preset_names
+    from llmselect.names import lookup, normalize
+
+    text = text.strip()
+    if not text:
+        raise LLMSelectError("empty model name")
+    if looks_like_path(text):
+        return _from_path(text)
+    if CATALOG_FILE.is_file():
+        spec = load_catalog().find(text)
+        if spec is not None:
+            return ModelSource(kind="catalog", id=spec.id, name=spec.name, arch=spec.arch,
+                               spec=spec, params_b=spec.params_b)  # fmt: skip
+    if is_preset(text):
+        key = next(k for k in preset_names() if normalize(k) == normalize(text))
+        return ModelSource(kind="preset", id=key, name=describe(key), arch=preset_arch(key))
+    if hub and HUB_ID.match(text):
+        return _from_hub(text)
+    extra = preset_names() + ([m.id for m in load_catalog()] if CATALOG_FILE.is_file() else [])
+    return lookup(text, {}, "model, checkpoint path or preset", extra_names=extra)

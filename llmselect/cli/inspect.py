@@ -1,0 +1,102 @@
+"""CLI command: ``inspect MODEL`` (a GGUF file, a checkpoint folder or file, a catalog id, a hub
+id): architecture, exact parameters, bytes per storage type, KV cache, license, tokenizer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from llmselect.cli.common import out, print_json
+
+
+def _line(text: str) -> None:
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _render(r: dict[str, Any]) -> None:
+    _line(f"{r['model']}  ({r['input']})")
+    ck = r.get("checkpoint") or {}
+    if ck:
+        _line(f"  file: {ck['checkpoint']}  sha256 {ck['checkpoint_sha256'][:16]}")
+        _line(f"  size: {r['file_bytes']:,} bytes on disk, {r['tensor_bytes']:,} bytes of tensors")
+    a = r.get("architecture")
+    if a:
+        hd = a.get("head_dim") or a["hidden"] // a["heads"]
+        _line(
+            f"  architecture: {a['family']}, {a['layers']} layers, hidden {a['hidden']}, "
+            f"{a['heads']} heads / {a['kv_heads']} KV heads (head_dim {hd}), MLP "
+            f"{a['intermediate']}, vocab {a['vocab']}, tied embeddings "
+            f"{'yes' if a.get('tied_embeddings') else 'no'}, rope theta {a.get('rope_theta')}, "
+            f"norm eps {a.get('norm_eps'):.3g}"
+        )
+        _line(f"    from: {a['source']}")
+    if r.get("rope_scaling"):
+        _line(f"  rope scaling: {r['rope_scaling']}")
+    c = r["context_length"]
+    _line(f"  context length: {c['tokens'] or 'unknown'} tokens ({c['source']})")
+    p = r["params"]
+    if p.get("total") is not None:
+        check = ""
+        if p.get("from_architecture") is not None and p["kind"] == "exact":
+            same = p["from_architecture"] == p["total"]
+            check = f"; architecture formula gives {p['from_architecture']:,}" + (
+                " (same)" if same else ""
+            )
+        _line(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
+    if r["storage"]:
+        _line("  storage:")
+        for s in r["storage"]:
+            bpw = f"{s['bits_per_weight']:.2f}" if s["bits_per_weight"] else "?"
+            _line(
+                f"    {s['type']:<6} {s['tensors']:>4} tensors {s['params']:>14,} params "
+                f"{s['bytes']:>14,} bytes  {bpw} bits/weight"
+            )
+    kv = r.get("kv_cache_per_token")
+    if kv:
+        _line(f"  KV cache: {kv['bytes']:,} bytes/token in {kv['kv_dtype']} (estimated: "
+              f"{kv['formula']})")  # fmt: skip
+    lic = r["license"]
+    _line(f"  license: {lic['license_id'] or 'unknown'}; commercial use: {lic['commercial']}")
+    for e in lic["evidence"]:
+        _line(f"    evidence: {e}")
+    for cond in lic["conditions"]:
+        _line(f"    - {cond}")
+    tok = r.get("tokenizer")
+    if tok:
+        tpc = tok.get("tokens_per_char")
+        name = f"{tok['tokenizer']}" + (
+            f", vocab {tok['vocab_size']:,}" if "vocab_size" in tok else ""
+        )
+        if tpc:
+            _line(
+                f"  tokenizer: {name}; tokens per char (measured, {tok['corpus']}): "
+                f"zh {tpc['zh']:.3f}, en {tpc['en']:.3f}"
+            )
+        else:
+            _line(f"  tokenizer: {name}" + (f" ({tok['note']})" if tok.get("note") else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``inspect``."""
+
+    @app.command("inspect")
+    def inspect_cmd(
+        model: Annotated[
+            str,
+            typer.Argument(help="GGUF file, checkpoint folder or .safetensors, catalog id, hub id"),
+        ],
+        tokenizer: Annotated[
+            bool, typer.Option(help="Load the checkpoint's tokenizer and measure FLORES-200.")
+        ] = True,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    ) -> None:
+        """What a model is, read from its own files without loading the weights."""
+        from llmselect.checkpoint.inspect import inspect_model
+        from llmselect.checkpoint.source import resolve_model
+
+        report = inspect_model(resolve_model(model), tokenizer=tokenizer)
+        if as_json:
+            print_json(report)
+        else:
+            _render(report)

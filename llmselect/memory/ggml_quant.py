@@ -1,0 +1,281 @@
+"""llama.cpp (GGUF) quantization: bits per weight of each ggml type and llama.cpp's per-tensor
+recipe for a file type such as ``q4_k_m``.
+
+Pure Python except for the ``gguf`` package's table ``GGML_QUANT_SIZES`` (elements and bytes per
+block of each ggml type), so the recommender can size a GGUF without torch.
+
+A file type (``--dtype q4_k_m``) does not quantize every tensor alike. ``tensor_types`` follows
+``llama_tensor_get_type`` in llama.cpp's ``src/llama-quant.cpp``:
+
+* 1-D tensors (norms, biases) stay F32; the learned position table is not quantized (F16);
+* the output matrix (or the token embedding when it is tied to the output) becomes Q6_K unless
+  the base type is Q8_0 (Q8_0 when its row is not whole blocks of the base type);
+* Q4_K_M / Q5_K_M give ``attn_v`` and ``ffn_down`` of the layers ``use_more_bits`` picks (the
+  first and last eighth and every third in between) Q6_K; fused ``attn_qkv`` gets Q5_K / Q6_K;
+* Q4_K_S: ``attn_v`` of the first 4 layers and ``ffn_down`` of the first eighth Q5_K;
+  Q3_K_M / Q3_K_L / Q2_K have their own ``attn_v``, ``ffn_down`` and ``attn_output`` rules;
+  70B-class models (80 layers) bump a Q3_K/Q4_K ``attn_v`` to Q5_K;
+* a k-quant whose row is not whole 256-element super-blocks falls back (Q4_K → Q5_0,
+  Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → IQ4_NL; F16 if that does not fit either).
+
+The tensor shapes come from the architecture numbers with llama.cpp's tensor names; MoE and
+latent-attention models are not modelled (an error says so).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from llmselect.errors import LLMSelectError
+
+if TYPE_CHECKING:
+    from llmselect.catalog import ArchSpec
+
+QK_K = 256  # elements in a k-quant super-block
+
+# llama.cpp file types (llama_ftype) → the base ggml type of their 2-D tensors.
+FTYPE_BASE: dict[str, str] = {
+    "f32": "F32",
+    "f16": "F16",
+    "bf16": "BF16",
+    "q8_0": "Q8_0",
+    "q4_0": "Q4_0",
+    "q4_1": "Q4_1",
+    "q5_0": "Q5_0",
+    "q5_1": "Q5_1",
+    "q2_k": "Q2_K",
+    "q3_k_s": "Q3_K",
+    "q3_k_m": "Q3_K",
+    "q3_k_l": "Q3_K",
+    "q4_k_s": "Q4_K",
+    "q4_k_m": "Q4_K",
+    "q5_k_s": "Q5_K",
+    "q5_k_m": "Q5_K",
+    "q6_k": "Q6_K",
+}
+# general.file_type codes (llama_ftype enum) of the same file types, for GGUF metadata.
+FTYPE_CODES: dict[int, str] = {
+    0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 9: "q5_1", 10: "q2_k",
+    11: "q3_k_s", 12: "q3_k_m", 13: "q3_k_l", 14: "q4_k_s", 15: "q4_k_m", 16: "q5_k_s",
+    17: "q5_k_m", 18: "q6_k", 32: "bf16",
+}  # fmt: skip
+
+_K_FALLBACK = {
+    "Q2_K": "IQ4_NL",
+    "Q3_K": "IQ4_NL",
+    "Q4_K": "Q5_0",
+    "Q5_K": "Q5_1",
+    "Q6_K": "Q8_0",
+}
+
+
+@lru_cache(maxsize=1)
+def quant_sizes() -> dict[str, tuple[int, int]]:
+    """ggml type name → (elements per block, bytes per block), from ``gguf.GGML_QUANT_SIZES``."""
+    from gguf import GGML_QUANT_SIZES
+
+    return {t.name: sizes for t, sizes in GGML_QUANT_SIZES.items()}
+
+
+def bits_per_weight(ggml_type: str) -> float:
+    """Stored bits per weight of a ggml type, block scales included (Q4_K: 4.5, Q8_0: 8.5)."""
+    sizes = quant_sizes()
+    key = ggml_type.upper()
+    if key not in sizes:
+        raise LLMSelectError(f"unknown ggml type {ggml_type!r}; known: {', '.join(sizes)}")
+    block, type_size = sizes[key]
+    return type_size * 8 / block
+
+
+def tensor_bytes(n_elements: int, ggml_type: str) -> int:
+    """Bytes of a tensor of ``n_elements`` stored as ``ggml_type`` (whole blocks)."""
+    block, type_size = quant_sizes()[ggml_type.upper()]
+    return math.ceil(n_elements / block) * type_size
+
+
+def is_gguf_ftype(name: str) -> bool:
+    """True for llama.cpp's quantized file types (``q4_k_m``); f16/bf16/f32 are plain dtypes."""
+    key = name.strip().lower()
+    return key in FTYPE_BASE and key.startswith("q")
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    """A tensor llama.cpp would write: name, shape (ne0 first), the ggml type it gets."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: str
+
+    @property
+    def n_elements(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def n_bytes(self) -> int:
+        return tensor_bytes(self.n_elements, self.ggml_type)
+
+
+def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
+    """llama.cpp tensor names and shapes (ne0 = input features first) for ``arch``."""
+    if arch.moe is not None or arch.mla is not None:
+        raise LLMSelectError("GGUF sizes of MoE and latent-attention models are not modelled")
+    d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
+    q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
+    fam = arch.family
+    out: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (d, v))]
+    if fam == "gpt2":
+        out.append(("position_embd.weight", (d, arch.max_position or 0)))
+    if fam == "bloom":
+        out += [("token_embd_norm.weight", (d,)), ("token_embd_norm.bias", (d,))]
+    layer_norm = fam in ("gpt2", "bloom")
+    for n in range(arch.layers):
+        b = f"blk.{n}."
+        out.append((b + "attn_norm.weight", (d,)))
+        if layer_norm:
+            out.append((b + "attn_norm.bias", (d,)))
+        if fam in ("llama", "other"):
+            out += [
+                (b + "attn_q.weight", (d, q_out)),
+                (b + "attn_k.weight", (d, kv_out)),
+                (b + "attn_v.weight", (d, kv_out)),
+            ]
+            if arch.qkv_bias:
+                out += [
+                    (b + "attn_q.bias", (q_out,)),
+                    (b + "attn_k.bias", (kv_out,)),
+                    (b + "attn_v.bias", (kv_out,)),
+                ]
+            if arch.qk_norm:
+                out += [(b + "attn_q_norm.weight", (hd,)), (b + "attn_k_norm.weight", (hd,))]
+        else:  # fused query/key/value (ChatGLM, BLOOM, GPT-2)
+            out.append((b + "attn_qkv.weight", (d, q_out + 2 * kv_out)))
+            if arch.qkv_bias or layer_norm:
+                out.append((b + "attn_qkv.bias", (q_out + 2 * kv_out,)))
+        out.append((b + "attn_output.weight", (q_out, d)))
+        if layer_norm:
+            out.append((b + "attn_output.bias", (d,)))
+        out.append((b + "ffn_norm.weight", (d,)))
+        if layer_norm:
+            out += [
+                (b + "ffn_norm.bias", (d,)),
+                (b + "ffn_up.weight", (d, i)),
+                (b + "ffn_up.bias", (i,)),
+                (b + "ffn_down.weight", (i, d)),
+                (b + "ffn_down.bias", (d,)),
+            ]
+        elif fam == "glm":  # gate and up fused into one ffn_up of 2·I rows
+            out += [(b + "ffn_up.weight", (d, 2 * i)), (b + "ffn_down.weight", (i, d))]
+        else:
+            out += [
+                (b + "ffn_gate.weight", (d, i)),
+                (b + "ffn_up.weight", (d, i)),
+                (b + "ffn_down.weight", (i, d)),
+            ]
+            if arch.mlp_bias:
+                out += [
+                    (b + "ffn_gate.bias", (i,)),
+                    (b + "ffn_up.bias", (i,)),
+                    (b + "ffn_down.bias", (d,)),
+                ]
+    out.append(("output_norm.weight", (d,)))
+    if layer_norm:
+        out.append(("output_norm.bias", (d,)))
+    if not arch.tied_embeddings:
+        out.append(("output.weight", (d, v)))
+    return out
+
+
+def _use_more_bits(i_layer: int, n_layers: int) -> bool:
+    return (
+        i_layer < n_layers // 8
+        or i_layer >= 7 * n_layers // 8
+        or (i_layer - n_layers // 8) % 3 == 2
+    )
+
+
+def _layer_index(name: str) -> int:
+    return int(name.split(".")[1])
+
+
+def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: bool) -> str:
+    """llama_tensor_get_type for one 2-D tensor under a quantized file type."""
+    base = FTYPE_BASE[ftype]
+    n_layers = arch.layers
+    n_gqa = arch.heads // arch.kv_heads
+    new = base
+    is_output = name == "output.weight" or (tied and name == "token_embd.weight")
+    if is_output:
+        if shape[0] % quant_sizes()[base][0] != 0:
+            new = "Q8_0"
+        elif base != "Q8_0":
+            new = "Q6_K"
+    elif name == "token_embd.weight":
+        pass
+    elif "attn_v.weight" in name:
+        i = _layer_index(name)
+        if ftype == "q2_k":
+            new = "Q4_K" if n_gqa >= 4 else "Q3_K"
+        elif ftype == "q3_k_m":
+            new = "Q5_K" if i < 2 else "Q4_K"
+        elif ftype == "q3_k_l":
+            new = "Q5_K"
+        elif ftype in ("q4_k_m", "q5_k_m") and _use_more_bits(i, n_layers):
+            new = "Q6_K"
+        elif ftype == "q4_k_s" and i < 4:
+            new = "Q5_K"
+        if n_layers == 80 and new in ("Q3_K", "Q4_K"):  # llama.cpp's 70B class
+            new = "Q5_K"
+    elif "ffn_down" in name:
+        i = _layer_index(name)
+        if ftype == "q2_k":
+            new = "Q3_K"
+        elif ftype == "q3_k_m":
+            new = "Q5_K" if i < n_layers // 16 else "Q4_K"
+        elif ftype == "q3_k_l":
+            new = "Q5_K"
+        elif ftype in ("q4_k_m", "q5_k_m"):
+            if _use_more_bits(i, n_layers):
+                new = "Q6_K"
+        elif ftype == "q4_k_s" and i < n_layers // 8:
+            new = "Q5_K"
+    elif "attn_output.weight" in name:
+        new = {"q2_k": "Q3_K", "q3_k_m": "Q4_K", "q3_k_l": "Q5_K"}.get(ftype, new)
+    elif "attn_qkv.weight" in name:
+        new = {"q3_k_m": "Q4_K", "q3_k_l": "Q4_K", "q4_k_m": "Q5_K", "q5_k_m": "Q6_K"}.get(
+            ftype, new
+        )
+    if shape[0] % quant_sizes()[new][0]:  # row not whole blocks: llama.cpp's fallback
+        new = _K_FALLBACK.get(new, "F16")
+        if shape[0] % quant_sizes()[new][0]:
+            new = "F16"
+    return new
+
+
+def tensor_types(arch: ArchSpec, ftype: str) -> list[PlannedTensor]:
+    """Every tensor of ``arch`` with the ggml type llama.cpp's ``ftype`` recipe gives it."""
+    key = ftype.strip().lower()
+    if key not in FTYPE_BASE:
+        raise LLMSelectError(f"unknown GGUF file type {ftype!r}; known: {', '.join(FTYPE_BASE)}")
+    base = FTYPE_BASE[key]
+    quantized = base not in ("F32", "F16", "BF16")
+    plan = []
+    for name, shape in gguf_tensor_shapes(arch):
+        if len(shape) < 2:
+            t = "F32"
+        elif name == "position_embd.weight":
+            t = "F16" if base != "F32" else "F32"
+        elif quantized:
+            t = _pick(name, shape, key, arch, arch.tied_embeddings)
+        else:
+            t = base
+        plan.append(PlannedTensor(name, shape, t))
+    return plan
+
+
+def gguf_weight_bytes(arch: ArchSpec, ftype: str) -> int:
+    """Tensor bytes of ``arch`` quantized with llama.cpp's ``ftype`` recipe."""
+    return sum(t.n_bytes for t in tensor_types(arch, ftype))
