@@ -192,8 +192,18 @@ def measure(
         float | None, typer.Option(help="Memory the child may use; beyond it = does not fit.")
     ] = None,
     checkpoint: Annotated[
-        str | None, typer.Option(help="Local safetensors checkpoint dir instead of random weights.")
+        str | None,
+        typer.Option(
+            help="Real weights instead of random ones: a GGUF file, safetensors folder/file or "
+            "hub id; it must have the shape of -m (records carry the checkpoint's own id)."
+        ),
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="reference (llmselect.refmodels) or transformers.")
+    ] = "reference",
+    check_logits: Annotated[
+        bool, typer.Option(help="Check a checkpoint's logits against transformers.")
+    ] = True,
     bandwidth_gb_s: Annotated[
         float | None, typer.Option(help="Memory bandwidth for the decode roofline (GB/s).")
     ] = None,
@@ -215,17 +225,29 @@ def measure(
     dt = parse_dtype(dtype)
     if dt.quantized:
         raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
+    if engine not in ("reference", "transformers"):
+        raise LLMSelectError(f"engine must be reference or transformers, got {engine!r}")
     names = split_csv(model)
-    if not names:
-        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    if not names and not checkpoint:
+        raise LLMSelectError("name a model with -m (catalog id, family:size or checkpoint)")
     targets = [resolve_target(n) for n in names]
+    if checkpoint:
+        from llmselect.checkpoint.source import resolve_model
+        from llmselect.probes.reference_latency import checkpoint_for
+
+        # Shape check first (exit 2); the records then belong to the checkpoint itself.
+        targets = [checkpoint_for(t, checkpoint) for t in targets] or [resolve_model(checkpoint)]
+        targets = list({t.id: t for t in targets}.values())
+    for t in targets:
+        if getattr(t, "is_checkpoint", False) and t.arch is None:
+            raise LLMSelectError(f"{t.id}: no architecture numbers in the checkpoint")
     resolved = resolve_device(device)
     probe = ReferenceLatencyProbe(
         ReferenceLatencyProbe.Config(
             device=resolved, dtype=dt.name, batch=_ints(batch, "--batch"),
             seq=_ints(seq, "--seq"), new_tokens=new_tokens, warmup=warmup,
             iterations=iterations, threads=threads, memory_cap_mib=memory_cap_mib,
-            checkpoint=checkpoint, bandwidth_gb_s=bandwidth_gb_s,
+            engine=engine, check_logits=check_logits, bandwidth_gb_s=bandwidth_gb_s,
         )
     )  # fmt: skip
     run_id = new_run_id()

@@ -1,11 +1,12 @@
 """Child process of the ``reference_latency`` probe: one (model, dtype, batch, seq) point.
 
 Run as ``python -m llmselect.probes._latency_worker SPEC.json RESULT.json``. It builds the model
-(random weights from an ``ArchSpec`` through ``llmselect.refmodels``, or a local safetensors
-checkpoint through transformers), runs warm-up then timed prefill and decode, and writes one
-JSON object. Running each point in a fresh process keeps the memory numbers clean (no cache of
-an earlier model) and turns an out-of-memory into a result (``"status": "oom"``) instead of a
-crash of the whole sweep.
+(random weights from an ``ArchSpec`` through ``llmselect.refmodels``; or a checkpoint's real
+weights, GGUF or safetensors, in the reference decoders with a logits check against transformers
+after the timed phase, or in transformers with ``engine: transformers``), runs warm-up then
+timed prefill and decode, and writes one JSON object. Running each point in a fresh process
+keeps the memory numbers clean (no cache of an earlier model) and turns an out-of-memory into a
+result (``"status": "oom"``) instead of a crash of the whole sweep.
 
 Memory, measured:
 
@@ -81,6 +82,18 @@ def _peak_rss_mib() -> float:
     return process_peak_rss_mib()
 
 
+def _trim_heap() -> bool:
+    """Give the heap freed after loading a checkpoint (dequantized copies, shard buffers) back
+    to the OS (glibc ``malloc_trim``), so the RSS after the build is the model, not the loader's
+    leftovers. False where glibc is not available."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def _cap_cpu_memory(cap_mib: float) -> None:
     """Limit this process's address space to its current size + ``cap_mib`` (RLIMIT_AS)."""
     import resource
@@ -150,6 +163,16 @@ class _HFAdapter:
 
 def _build(spec: LatencyPoint, torch_dtype: Any, device: str) -> tuple[Any, int, str]:
     """(model, vocab, backend name)."""
+    if spec.checkpoint and spec.engine == "reference":
+        from llmselect.checkpoint.runtime import load_reference
+
+        model = load_reference(spec.model_dump(), torch_dtype, device)
+        return model, int(spec.arch["vocab"]) if spec.arch else 0, "llmselect.refmodels+checkpoint"
+    if spec.checkpoint and spec.checkpoint_format == "gguf":
+        from llmselect.checkpoint.runtime import transformers_model
+
+        adapter = _HFAdapter(transformers_model(spec.model_dump(), torch_dtype, device))
+        return adapter, adapter.vocab, "transformers-checkpoint"
     if spec.checkpoint:
         from transformers import AutoModelForCausalLM
 
@@ -228,7 +251,11 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
             _cap_cpu_memory(float(cap))
     # Import what the build needs before the baseline, so the baseline is "after imports".
     if spec.checkpoint:
+        import gguf.quants  # noqa: F401
         import transformers  # noqa: F401
+
+        import llmselect.checkpoint.runtime
+        import llmselect.refmodels  # noqa: F401
     else:
         import llmselect.catalog
         import llmselect.refmodels  # noqa: F401
@@ -249,6 +276,8 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
             res["weights_allocated_mib"] = torch.cuda.memory_allocated() / MIB
         else:
             res["build_peak_rss_mib"] = _peak_rss_mib() - baseline_rss
+            if spec.checkpoint:
+                res["heap_trimmed"] = _trim_heap()
             res["weights_rss_mib"] = _rss_mib() - baseline_rss
             res["peak_reset"] = _reset_peak_rss()
 
@@ -337,6 +366,11 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
         res["peak_process_mib"] = peak_rss
         res["peak_over_runtime_mib"] = peak_rss - baseline_rss
         res["runtime_mib"] = baseline_rss
+    if spec.check_logits and backend == "llmselect.refmodels+checkpoint":
+        # After the timed phase, so the transformers copy never counts in the peak above.
+        from llmselect.checkpoint.runtime import check_logits
+
+        res.update(check_logits(model, spec.model_dump(), torch_dtype, device))
     p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
     res.update(
         status="ok",

@@ -36,7 +36,20 @@ class LatencyPoint(PointSettings):
     arch: dict[str, Any] | None = Field(
         default=None, description="ArchSpec fields of a random-weight reference model"
     )
-    checkpoint: str | None = Field(default=None, description="local safetensors checkpoint")
+    checkpoint: str | None = Field(
+        default=None, description="checkpoint path (GGUF file, safetensors folder or file)"
+    )
+    checkpoint_format: str | None = Field(default=None, description="gguf or safetensors")
+    identity: dict[str, str] = Field(
+        default_factory=dict, description="checkpoint path and sha256, stamped on every record"
+    )
+    rope_scaling: dict[str, Any] | None = Field(
+        default=None, description="the checkpoint's RoPE scaling (the reference refuses it)"
+    )
+    engine: str = Field(default="reference", description="reference or transformers")
+    check_logits: bool = Field(
+        default=False, description="compare reference logits with transformers after timing"
+    )
     dtype: str = Field(default="bf16", description="canonical dtype name (fp32, bf16, fp16)")
     device: str = Field(default="cpu", description="cpu, cuda or cuda:N")
     batch: int = Field(ge=1, description="sequences per forward pass")

@@ -63,7 +63,19 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
     seq: list[int] = Field(default=[512], description="Prompt lengths, tokens.")
     timeout_s: float = Field(default=900, gt=0, description="Wall-clock limit per point.")
     checkpoint: str | None = Field(
-        default=None, description="Local safetensors checkpoint dir (or cached hub id) to load."
+        default=None,
+        description="Checkpoint (GGUF file, safetensors folder or file, hub id) whose real "
+        "weights are measured; its shape must match the named model.",
+    )
+    engine: Literal["reference", "transformers"] = Field(
+        default="reference",
+        description="reference = llmselect.refmodels (checkpoint weights included); "
+        "transformers = the checkpoint in transformers.",
+    )
+    check_logits: bool = Field(
+        default=True,
+        description="With a checkpoint in the reference decoders: compare logits with "
+        "transformers on the same weights after the timed phase (a mismatch fails the point).",
     )
     bandwidth_gb_s: float | None = Field(
         default=None, description="Memory bandwidth for the roofline when the device is unknown."
@@ -126,6 +138,35 @@ def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
         return result
 
 
+ARCH_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_size", "intermediate", "vocab",
+               "tied_embeddings", "qkv_bias", "rope_fraction")  # fmt: skip
+
+
+def checkpoint_for(target: Any, checkpoint: str) -> Any:
+    """The checkpoint as the target to measure, after checking it has the named model's shape:
+    its records carry the checkpoint's own id, never the named model's."""
+    from llmselect.checkpoint.source import resolve_model
+
+    source = resolve_model(checkpoint)
+    if not source.is_checkpoint:
+        raise LLMSelectError(f"--checkpoint {checkpoint!r} is not a checkpoint file or folder")
+    want, have = getattr(target, "arch", None), source.arch
+    if want is not None and have is not None:
+        diffs = [
+            f"{f} {getattr(have, f)} vs {getattr(want, f)}"
+            for f in ARCH_FIELDS
+            if getattr(have, f) != getattr(want, f)
+        ]
+        if want.family != have.family:
+            diffs.insert(0, f"family {have.family} vs {want.family}")
+        if diffs:
+            raise LLMSelectError(
+                f"checkpoint {source.name} does not have the shape of {target.id} "
+                f"(checkpoint vs model): {', '.join(diffs)}"
+            )
+    return source
+
+
 def worker_spec(
     cfg: ReferenceLatencyConfig, target: Any, batch: int, seq: int, device: str
 ) -> LatencyPoint:
@@ -134,6 +175,7 @@ def worker_spec(
     from llmselect.refmodels.family import traits_of
 
     arch = getattr(target, "arch", None)
+    checkpoint = target if getattr(target, "is_checkpoint", False) else None
     learned_positions = (
         arch is not None and traits_of(arch.family).position == "learned" and arch.max_position
     )
@@ -143,10 +185,20 @@ def worker_spec(
             f"position table ({arch.max_position})"
         )
     settings = {name: getattr(cfg, name) for name in PointSettings.model_fields}
+    ck: dict[str, Any] = {"checkpoint": cfg.checkpoint}
+    if checkpoint is not None:
+        ck = {
+            "checkpoint": str(checkpoint.path),
+            "checkpoint_format": "gguf" if checkpoint.kind == "gguf" else "safetensors",
+            "identity": checkpoint.identity(),
+            "rope_scaling": checkpoint.rope_scaling(),
+            "engine": cfg.engine,
+            "check_logits": cfg.check_logits and cfg.engine == "reference",
+        }
     return LatencyPoint(
         **{**settings, "threads": point_threads(cfg.threads, device)},
         arch=arch.model_dump() if arch is not None else None,
-        checkpoint=cfg.checkpoint,
+        **ck,
         dtype=parse_dtype(cfg.dtype).name,
         device=device,
         batch=batch,
@@ -221,6 +273,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         from llmselect.memory.dtypes import parse_dtype
 
         cfg = self.config
+        if cfg.checkpoint and not getattr(target, "is_checkpoint", False):
+            target = checkpoint_for(target, cfg.checkpoint)
         arch = getattr(target, "arch", None)
         if arch is None and not cfg.checkpoint:
             raise ProbeSkipped(f"{target.id}: no architecture numbers and no checkpoint")
@@ -295,6 +349,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             val = result.get(key, getattr(spec, key, None))
             if val is not None:
                 params[key] = val
+        params.update(spec.identity)
         duration = float(result.get("wall_s", 0.0))
 
         def rec(metric: str, value: float, unit: str, hib: bool | None, **kw: Any) -> Measurement:
@@ -332,6 +387,22 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             yield rec("fits", 0.0, "bool", True, extra={"reason": reason[:500], **raw})
             return
 
+        if "logits_match" in result:
+            check = {k: result[k] for k in ("logits_tolerance", "logits_prompt_tokens",
+                                             "logits_oracle")}  # fmt: skip
+            if not result["logits_match"]:
+                yield Measurement(
+                    run_id=ctx.run_id, model_id=model_id, probe=self.name,
+                    probe_version=self.version, metric="logits_max_abs_diff", unit="logit",
+                    subset=subset, params={**params, **check}, status="error",
+                    error="reference logits differ from transformers by "
+                    f"{result['logits_max_abs_diff']:.3g} "
+                    f"(tolerance {check['logits_tolerance']:.3g})",
+                    duration_s=duration,
+                )  # fmt: skip
+                return
+            yield rec("logits_max_abs_diff", result["logits_max_abs_diff"], "logit", False,
+                      extra=check)  # fmt: skip
         peak = float(result["peak_memory_mib"])
         yield rec("fits", 1.0, "bool", True, extra=raw)
         yield rec("peak_memory_mib", peak, "MiB", False)
