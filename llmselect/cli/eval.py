@@ -37,6 +37,14 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
     from llmselect.probes.lm_eval_scores import EvalModel
 
     path = Path(model).expanduser()
+    if path.suffix.lower() == ".gguf" or (path.is_dir() and not (path / "config.json").is_file()):
+        from llmselect.checkpoint.source import resolve_model as resolve_checkpoint
+
+        src = resolve_checkpoint(str(path))  # a .gguf file, or a folder holding one
+        if src.kind == "gguf":
+            spec = _catalog_spec(model_id) if model_id else None
+            ident = spec.id if spec else (model_id or src.id)
+            return EvalModel(id=ident, source=str(src.path), revision=None), spec
     if path.is_dir():
         spec = _catalog_spec(model_id) if model_id else None
         ident = spec.id if spec else (model_id or path.resolve().name)
@@ -67,7 +75,7 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
 
 def _require_loadable(asked: str, target: Any) -> None:
     """A hub id with no network must already be in the local cache: say so at once."""
-    if Path(target.source).expanduser().is_dir():
+    if Path(target.source).expanduser().exists():  # a local folder or GGUF file
         return
     from llmselect.hub import hub_available, offline_reason
 
@@ -115,12 +123,65 @@ def _print_table(rows: list[dict[str, Any]], model_id: str) -> None:
     out.print(table)
 
 
+def _ask_tasks() -> list[str]:
+    """Tasks from the user at a terminal; elsewhere a one-line error (never hours of work
+    started by default)."""
+    import sys
+
+    from llmselect.eval.tasks import available_tasks
+
+    names = ", ".join(available_tasks())
+    if not sys.stdin.isatty():
+        raise LLMSelectError(f"name the tasks with --tasks (one or more of: {names})")
+    answer = typer.prompt(f"Tasks to score, comma-separated ({names})")
+    return [t.strip() for t in answer.split(",") if t.strip()]
+
+
+class _EvalProgress:
+    """A rich progress bar on stderr per task: requests done / total and the time left."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("requests"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), console=err, transient=False,
+        )  # fmt: skip
+
+    def __enter__(self) -> _EvalProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def task_callback(self, name: str) -> Any:
+        task_id = self.bar.add_task(name, total=None)
+
+        def update(done: int, total: int) -> None:
+            self.bar.update(task_id, completed=done, total=total)
+
+        return update
+
+
+def _progress() -> _EvalProgress:
+    return _EvalProgress()
+
+
 def eval_command(
     model: str | None = typer.Option(
         None, "-m", "--model", help="Checkpoint folder, catalog id or hub id (required)."
     ),
     tasks: list[str] = typer.Option(
-        ["cmmlu,ceval"], "-t", "--tasks", help="Tasks, comma-separated (see --list-tasks)."
+        [], "-t", "--tasks", help="Tasks, comma-separated (see --list-tasks); asked when absent."
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Documents per task/subject."),
     num_fewshot: int | None = typer.Option(
@@ -185,11 +246,14 @@ def eval_command(
     from llmselect.store import RunWriter
 
     if not model:
-        raise LLMSelectError("--model is required (a checkpoint folder, catalog id or hub id)")
+        raise LLMSelectError(
+            "--model is required (a checkpoint folder, GGUF file, catalog id or hub id)"
+        )
     from llmselect.executors import build_executor
 
     runner = build_executor(executor, address)  # unknown executor, Ray-less install: say so now
-    task_names = parse_task_names(split_csv(tasks))
+    given = split_csv(tasks)
+    task_names = parse_task_names(given) if given else []
     data = resolve_data_dir(data_dir)
     for name in task_names:  # missing files are bad input: exit 2 before loading a model
         check_task_files(
@@ -213,6 +277,9 @@ def eval_command(
         raise LLMSelectError(f"--{first['loc'][0]}: {first['msg']}") from exc
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
+    if not task_names:  # asked only once the model and options are known to be good
+        task_names = parse_task_names(_ask_tasks())
+        config = config.model_copy(update={"tasks": task_names})
 
     run_id = new_run_id()
     info = RunInfo.collect(
@@ -225,16 +292,19 @@ def eval_command(
     err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
     # One unit per task, so Ctrl-C during the second task keeps the first task's scores.
     probes = [LmEvalScoresProbe(config.model_copy(update={"tasks": [t]})) for t in task_names]
-    summary = execute(
-        plan([target], probes),
-        ctx,
-        writer,
-        executor=runner,
-        # zh/en scores over the task units just measured, written by the runner with them
-        derive=lambda recs: aggregate_records(
-            aggregate_scores(r for r in recs if r.status == "ok"), run_id
-        ),
-    )
+    with _progress() as progress:
+        if getattr(runner, "name", "local") == "local":  # callbacks stay in this process
+            ctx.progress = progress.task_callback  # label -> callback(done, total)
+        summary = execute(
+            plan([target], probes),
+            ctx,
+            writer,
+            executor=runner,
+            # zh/en scores over the task units just measured, written by the runner with them
+            derive=lambda recs: aggregate_records(
+                aggregate_scores(r for r in recs if r.status == "ok"), run_id
+            ),
+        )
     ok = [r for r in summary.records if r.status == "ok"]
     measured = [r for r in ok if r.subset != "aggregate"]
     aggregates = [r for r in ok if r.subset == "aggregate"]

@@ -238,6 +238,9 @@ def register(app: typer.Typer) -> None:
         show_excluded: bool = typer.Option(
             False, "--show-excluded", help="List excluded models with their reasons."
         ),
+        candidates: list[str] = typer.Option(
+            [], "--candidates", help="Local checkpoints (GGUF, folder) ranked beside the catalog."
+        ),
     ) -> None:
         """Rank models: license and memory constraints first, then the purpose profile's score."""
         from llmselect.catalog import load_catalog
@@ -261,6 +264,12 @@ def register(app: typer.Typer) -> None:
             corpus=_corpus_name(corpus),
         )
         catalog = load_catalog()
+        if candidates:
+            from llmselect.catalog import Catalog
+            from llmselect.checkpoint.candidate import candidates as local_candidates
+            from llmselect.names import split_csv
+
+            catalog = Catalog([*catalog, *local_candidates(split_csv(candidates))])
         result = recommend(catalog, request, evidence=load_evidence(results, request.corpus))
         if explain_model:
             data = explain(result, explain_model, catalog)

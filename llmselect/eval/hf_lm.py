@@ -32,8 +32,11 @@ class TransformersLM(TemplateLM):
         batch_size: int = 1,
         max_length: int | None = None,
         name: str = "",
+        progress: Any = None,
     ) -> None:
         super().__init__()
+        # progress(done, total): called as requests finish (loglikelihood and generation).
+        self.progress = progress
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = max(1, int(batch_size))
@@ -122,6 +125,7 @@ class TransformersLM(TemplateLM):
             groups.setdefault(self._input(context, continuation), []).append(i)
         unique = sorted(groups, key=len, reverse=True)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
+        done = 0
         for start in range(0, len(unique), self.batch_size):
             inputs = unique[start : start + self.batch_size]
             tails = [max(len(requests[i][2]) for i in groups[inp]) for inp in inputs]
@@ -131,6 +135,9 @@ class TransformersLM(TemplateLM):
                     res = self._score(rows[rows.shape[0] - len(cont) :], cont)
                     results[i] = res
                     self.cache_hook.add_partial("loglikelihood", requests[i][0], res)
+                done += len(groups[inp])
+            if self.progress is not None:
+                self.progress(done, len(requests))
         return [r for r in results if r is not None]
 
     def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> list[float]:
@@ -178,6 +185,8 @@ class TransformersLM(TemplateLM):
                 text = text.split(stop)[0]
             out.append(text)
             self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
+            if self.progress is not None:
+                self.progress(len(out), len(requests))
         return out
 
     def get_model_info(self) -> dict[str, Any]:

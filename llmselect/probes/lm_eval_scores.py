@@ -118,6 +118,21 @@ def _as_float(value: Any) -> float | None:
         return None  # lm-eval writes "N/A" where it has no stderr
 
 
+def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
+    """A GGUF file in transformers: weights dequantized with ``gguf``, config and tokenizer read
+    from the file by transformers."""
+    from transformers import AutoTokenizer
+
+    from llmselect.checkpoint.runtime import transformers_model
+
+    spec = {"checkpoint": str(path), "checkpoint_format": "gguf"}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    except (OSError, ValueError) as exc:
+        raise LLMSelectError(f"cannot read the tokenizer of {path}: {exc}") from exc
+    return transformers_model(spec, torch_dtype, device), tokenizer
+
+
 class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
     """lm-eval scores on local data files.
 
@@ -193,6 +208,8 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         if cfg.device.startswith("cuda") and not torch.cuda.is_available():
             raise ProbeSkipped("CUDA requested but not available")
         source = target.source
+        if source.lower().endswith(".gguf"):
+            return _load_gguf(Path(source), getattr(torch, cfg.dtype), cfg.device)
         if not Path(source).expanduser().is_dir() and Path(source).expanduser().exists():
             raise LLMSelectError(f"model {source!r} is a file, not a checkpoint folder")
         # Offline (or with the hub unreachable, checked once per process), a hub id must
@@ -248,9 +265,11 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         ]
         limit = cfg.limit if cfg.limit is not None else ctx.limit
         model, tokenizer = self._load(target)
+        progress = ctx.extra.get("progress")  # label -> callback(done, total), from the CLI
         lm = TransformersLM(
-            model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length, name=target.id
-        )
+            model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length, name=target.id,
+            progress=progress(",".join(cfg.tasks)) if progress else None,
+        )  # fmt: skip
         started = time.perf_counter()
         results = simple_evaluate(
             model=lm,

@@ -1,0 +1,90 @@
+"""``eval`` on the real SmolLM2 GGUF: two tasks at a small limit, a progress bar on stderr,
+Ctrl-C keeping the finished task's scores, and tasks asked for instead of a default run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmselect.cli import main
+from llmselect.store import load
+
+FAST = ["--limit", "2", "--num-fewshot", "0"]
+
+
+def run_cli(args: list[str], capsys: Any, monkeypatch: Any) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["llmselect", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    captured = capsys.readouterr()
+    return int(exc.value.code or 0), captured.out, captured.err
+
+
+def test_eval_gguf_two_tasks(
+    smollm2_gguf: Path, smollm2_source: Any, with_data_root: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    args = ["eval", "--model", str(smollm2_gguf), "--tasks", "xcopa_zh,cluewsc", *FAST, "--json"]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["model_id"] == smollm2_source.id and payload["failures"] == []
+    by_task = {r["subset"]: r for r in payload["records"] if r["metric"] == "acc"}
+    assert set(by_task) == {"xcopa_zh", "cluewsc"}
+    for r in by_task.values():
+        assert r["n"] == 2 and r["value"] in (0.0, 50.0, 100.0) and r["unit"] == "%"
+        assert r["params"]["model_source"] == str(smollm2_gguf.resolve())
+    assert "requests" in err and "ETA" in err  # the progress bar, on stderr
+    assert "requests" not in out
+
+
+def test_ctrl_c_keeps_finished_tasks(
+    smollm2_gguf: Path, with_data_root: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
+
+    real_run = LmEvalScoresProbe.run
+
+    def interrupted(self: Any, target: Any, ctx: Any) -> Any:
+        if self.config.tasks == ["cluewsc"]:
+            raise KeyboardInterrupt
+        return real_run(self, target, ctx)
+
+    monkeypatch.setattr(LmEvalScoresProbe, "run", interrupted)
+    args = ["eval", "--model", str(smollm2_gguf), "--tasks", "xcopa_zh,cluewsc", *FAST]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 130
+    assert "finished results are kept" in err
+    stored = load()
+    assert set(stored[stored["probe"] == "lm_eval_scores"]["subset"]) == {"xcopa_zh"}
+
+
+def test_tasks_are_asked_not_defaulted(
+    smollm2_gguf: Path, with_data_root: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    code, _, err = run_cli(["eval", "--model", str(smollm2_gguf), *FAST], capsys, monkeypatch)
+    assert code == 2 and err.startswith("Error: name the tasks with --tasks")
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return "xcopa_zh"
+
+    monkeypatch.setattr("typer.prompt", prompt)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    args = ["eval", "--model", str(smollm2_gguf), *FAST, "--json"]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert asked and "xcopa_zh" in asked[0]
+    assert {r["subset"] for r in json.loads(out)["records"]} == {"xcopa_zh"}
+
+
+def test_folder_with_a_gguf(smollm2_gguf: Path, tmp_path: Path) -> None:
+    from llmselect.cli.eval import resolve_model
+
+    (tmp_path / smollm2_gguf.name).symlink_to(smollm2_gguf)
+    target, _ = resolve_model(str(tmp_path), None, None)
+    assert target.source.endswith(".gguf") and target.id.startswith("SmolLM2-135M-Instruct.Q4_1@")

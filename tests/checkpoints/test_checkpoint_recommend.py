@@ -1,0 +1,43 @@
+"""``recommend --candidates``: local checkpoints ranked beside the catalog, same constraints."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from _cli import invoke_json
+
+
+def _entries(payload: dict[str, Any], model_id: str) -> tuple[list[Any], list[Any]]:
+    ranked = [r for r in payload["recommendations"] if r["model_id"] == model_id]
+    excluded = [e for e in payload["excluded"] if e["model_id"] == model_id]
+    return ranked, excluded
+
+
+def test_gguf_candidate_is_ranked(smollm2_gguf: Path, smollm2_source: Any) -> None:
+    args = ["recommend", "--gpu", "cpu", "--ram", "8GB", "--purpose", "edge",
+            "--candidates", str(smollm2_gguf), "--json"]  # fmt: skip
+    payload = invoke_json(args)
+    ranked, excluded = _entries(payload, smollm2_source.id)
+    assert len(ranked) == 1 and not excluded
+    (rec,) = ranked
+    assert rec["license"]["id"] == "apache-2.0" and rec["license"]["allowed"] == "yes"
+    assert rec["params_b"] == 0.135 and rec["context_length"] == 8192
+    assert len(payload["recommendations"]) > 1  # the catalog is ranked beside it
+
+
+def test_restrictive_license_text_is_excluded(
+    smollm2_folder: Path, smollm2_license_text: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "restricted"
+    folder.mkdir()
+    shutil.copy(smollm2_folder / "config.json", folder / "config.json")
+    text = smollm2_license_text.read_text(encoding="utf-8")
+    (folder / "LICENSE").write_text(text + "\nThis model is NOT for commercial use.\n")
+    args = ["recommend", "--gpu", "24GB", "--purpose", "commercial",
+            "--candidates", str(folder), "--json"]  # fmt: skip
+    payload = invoke_json(args)
+    ranked, excluded = _entries(payload, "restricted")
+    assert not ranked and excluded
+    assert any(e["constraint"] == "license" for e in excluded)
