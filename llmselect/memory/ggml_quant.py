@@ -123,21 +123,26 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     """llama.cpp tensor names and shapes (ne0 = input features first) for ``arch``."""
     if arch.moe is not None or arch.mla is not None:
         raise LLMSelectError("GGUF sizes of MoE and latent-attention models are not modelled")
+    from llmselect.refmodels.family import traits_of
+
     d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
     q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
-    fam = arch.family
+    traits = traits_of(arch.family)
+    # llama.cpp's own layout: ChatGLM, BLOOM and GPT-2 files hold one fused attn_qkv (and
+    # ChatGLM one ffn_up of gate and up together); LLaMA-style files keep them apart.
+    fused_qkv = traits.attention == "biased" or arch.family == "glm"
     out: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (d, v))]
-    if fam == "gpt2":
+    if traits.position == "learned":
         out.append(("position_embd.weight", (d, arch.max_position or 0)))
-    if fam == "bloom":
+    if traits.embedding_norm:
         out += [("token_embd_norm.weight", (d,)), ("token_embd_norm.bias", (d,))]
-    layer_norm = fam in ("gpt2", "bloom")
+    layer_norm = traits.norm == "layernorm"
     for n in range(arch.layers):
         b = f"blk.{n}."
         out.append((b + "attn_norm.weight", (d,)))
         if layer_norm:
             out.append((b + "attn_norm.bias", (d,)))
-        if fam in ("llama", "other"):
+        if not fused_qkv:
             out += [
                 (b + "attn_q.weight", (d, q_out)),
                 (b + "attn_k.weight", (d, kv_out)),
@@ -153,21 +158,22 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
                 out += [(b + "attn_q_norm.weight", (hd,)), (b + "attn_k_norm.weight", (hd,))]
         else:  # fused query/key/value (ChatGLM, BLOOM, GPT-2)
             out.append((b + "attn_qkv.weight", (d, q_out + 2 * kv_out)))
-            if arch.qkv_bias or layer_norm:
+            if arch.qkv_bias or traits.attention == "biased":
                 out.append((b + "attn_qkv.bias", (q_out + 2 * kv_out,)))
         out.append((b + "attn_output.weight", (q_out, d)))
-        if layer_norm:
+        if traits.attention == "biased":
             out.append((b + "attn_output.bias", (d,)))
         out.append((b + "ffn_norm.weight", (d,)))
         if layer_norm:
+            out.append((b + "ffn_norm.bias", (d,)))
+        if traits.mlp == "gelu":
             out += [
-                (b + "ffn_norm.bias", (d,)),
                 (b + "ffn_up.weight", (d, i)),
                 (b + "ffn_up.bias", (i,)),
                 (b + "ffn_down.weight", (i, d)),
                 (b + "ffn_down.bias", (d,)),
             ]
-        elif fam == "glm":  # gate and up fused into one ffn_up of 2·I rows
+        elif fused_qkv:  # ChatGLM: gate and up fused into one ffn_up of 2·I rows
             out += [(b + "ffn_up.weight", (d, 2 * i)), (b + "ffn_down.weight", (i, d))]
         else:
             out += [

@@ -168,3 +168,12 @@ def test_bad_inputs_are_one_line_exit_2(
             assert run_main(args, monkeypatch) == 2
             assert message in _error_line(capsys), (args, message)
     shutil.rmtree(no_config)
+
+
+@pytest.mark.parametrize("model", ["llama-2-7b", "chatglm3-6b", "bloom-7b1", "qwen2.5-7b", "gpt2"])
+def test_gguf_tensor_list_holds_every_parameter(model: str) -> None:
+    from llmselect.memory.params import count_params
+
+    arch = load_catalog().get(model).arch
+    planned = tensor_types(arch, "f16")
+    assert sum(t.n_elements for t in planned) == count_params(arch).total
