@@ -208,11 +208,17 @@ def _from_hub(repo_id: str) -> ModelSource:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    from llmselect.hub import hub_available, offline_reason
+
+    offline = not hub_available()  # HF_HUB_OFFLINE, or a hub that does not answer
     try:
         folder = snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=offline)
     except LocalEntryNotFoundError as exc:
-        why = "HF_HUB_OFFLINE=1 and it is not in the local cache" if offline else str(exc)
+        why = (
+            f"not in the local cache, and the hub is not used ({offline_reason()})"
+            if offline
+            else str(exc)
+        )
         raise LLMSelectError(f"hub model {repo_id}: {why}".splitlines()[0]) from exc
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise LLMSelectError(f"hub model {repo_id}: {exc}".splitlines()[0]) from exc
