@@ -59,6 +59,8 @@ class RunContext:
     cache_dir: Path | None = None
     limit: int | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("llmselect.probe"))
+    # label -> callback(done, total): an interactive command's progress display (None: none)
+    progress: Any = None
 
 
 class Probe(ABC, Generic[ConfigT, TargetT]):

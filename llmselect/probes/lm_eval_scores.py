@@ -265,7 +265,7 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         ]
         limit = cfg.limit if cfg.limit is not None else ctx.limit
         model, tokenizer = self._load(target)
-        progress = ctx.extra.get("progress")  # label -> callback(done, total), from the CLI
+        progress = ctx.progress  # label -> callback(done, total), from the CLI
         lm = TransformersLM(
             model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length, name=target.id,
             progress=progress(",".join(cfg.tasks)) if progress else None,
