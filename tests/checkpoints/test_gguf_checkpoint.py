@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,15 @@ def _unsupported_gguf(path: Path) -> Path:
     return path
 
 
+def _truncated_safetensors(path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"model.embed_tokens.weight": torch.zeros(64, 64)}, str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+
+
 def test_bad_inputs_are_one_line_exit_2(
     smollm2_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -154,8 +164,17 @@ def test_bad_inputs_are_one_line_exit_2(
     no_config = tmp_path / "empty-folder"
     no_config.mkdir()
     (no_config / "README.md").write_text("no weights here\n")
+    cut_st = tmp_path / "cut-safetensors"
+    cut_st.mkdir()
+    config = {"model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30,
+              "num_attention_heads": 9, "num_key_value_heads": 3, "intermediate_size": 1536,
+              "vocab_size": 49152}  # fmt: skip
+    (cut_st / "config.json").write_text(json.dumps(config))
+    _truncated_safetensors(cut_st / "model.safetensors")
     cases = {
         str(tmp_path / "missing.gguf"): "no such file or folder",
+        str(cut_st): "truncated safetensors file",
+        "someorg/not-cached-model": "not in the local cache, and the hub is not used",
         str(truncated): "truncated GGUF file",
         str(cut_header): "cannot read GGUF file",
         str(no_config): "no config.json",
