@@ -41,3 +41,21 @@ def test_restrictive_license_text_is_excluded(
     ranked, excluded = _entries(payload, "restricted")
     assert not ranked and excluded
     assert any(e["constraint"] == "license" for e in excluded)
+
+
+def test_candidates_and_inspect_do_not_import_torch(smollm2_gguf: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from llmselect.cli import app\n"
+        f"p = {str(smollm2_gguf)!r}\n"
+        "r1 = CliRunner().invoke(app, ['recommend', '--gpu', 'cpu', '--ram', '8GB', "
+        "'--purpose', 'edge', '--candidates', p, '--json'])\n"
+        "r2 = CliRunner().invoke(app, ['inspect', p, '--no-tokenizer', '--json'])\n"
+        "assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output)\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
