@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ from _fault_driver import targets
 from llmselect import registry, suite
 from llmselect.executors.ray import RayExecutor, unit_resources
 from llmselect.probes.base import RunContext
+from llmselect.records import Measurement
 from llmselect.registry import PROBES
+from llmselect.report import build_report, render_markdown
 from llmselect.runner import Unit
 from llmselect.store import MEASUREMENTS, iter_records, read_run_info, scan_shard
 from llmselect.suite import load_suite, parse_suite, run_suite
@@ -71,6 +74,20 @@ def test_ray_less_install_says_so_in_one_line(tmp_path: Path, command: list[str]
     assert proc.returncode == 2
     assert proc.stderr.strip() == "Error: --executor ray needs Ray: pip install 'llmselect[ray]'"
     assert not list((Path(os.environ["LLMSELECT_HOME"]) / "results").glob("*"))
+
+
+def test_report_groups_measurements_by_host_and_device() -> None:
+    def rec(target: str, host: str, device: str) -> Measurement:
+        return Measurement(run_id="r", model_id=target, probe="reference_latency",
+                           metric="decode_ms_per_token", value=1.0, unit="ms", host=host,
+                           device=device, params={"_unit": target})  # fmt: skip
+
+    records = [rec("a", "node1", "cuda:0 (NVIDIA A100)"), rec("b", "node2", "cuda:0 (NVIDIA L4)"),
+               rec("c", "node2", "cuda:0 (NVIDIA L4)")]  # fmt: skip
+    md = render_markdown(build_report(records, None, None, datetime.now(timezone.utc)))
+    assert "Where the units ran" in md
+    assert "| node1 | cuda:0 (NVIDIA A100) | 1 | 1 | reference_latency |" in md
+    assert "| node2 | cuda:0 (NVIDIA L4) | 2 | 2 | reference_latency |" in md
 
 
 @contextlib.contextmanager
@@ -147,6 +164,9 @@ def test_ray_cluster_gives_the_local_records_and_survives_a_killed_worker(
     assert read_run_info(on_ray.run_dir).state == "finished"
     hosts = {(r.host, r.device) for r in iter_records(on_ray.run_dir)}
     assert hosts == {(socket.gethostname(), "cpu")}
+    rep = build_report(list(iter_records(on_ray.run_dir)), None, None, datetime.now(timezone.utc))
+    ((group),) = rep.devices or []
+    assert (group.host, group.device, group.units) == (socket.gethostname(), "cpu", on_ray.ok)
 
     # t001's first worker was killed mid-unit; Ray ran the unit again in a new process.
     killed_pid = int((markers / "t001.killed").read_text())

@@ -15,6 +15,7 @@ from llmselect.report.model import (
     DEFAULT_THRESHOLD,
     CostTable,
     CoverageCell,
+    DeviceGroup,
     Problem,
     PurposeRecommendations,
     Report,
@@ -161,6 +162,24 @@ def _renderer_versions() -> dict[str, str]:
         return {}
 
 
+def device_groups(records: Sequence[Measurement]) -> list[DeviceGroup] | None:
+    """Records grouped by (host, device); None when no record names them (older runs)."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for r in records:
+        if r.host is not None or r.device is not None:
+            groups.setdefault((r.host or "unknown", r.device or "unknown"), []).append(r)
+    return [
+        DeviceGroup(
+            host=host,
+            device=device,
+            units=len({(r.model_id, r.probe, str(r.params.get("_unit", r.metric))) for r in recs}),
+            records=len(recs),
+            probes=sorted({r.probe for r in recs}),
+        )
+        for (host, device), recs in sorted(groups.items())
+    ] or None
+
+
 def build_report(
     data: pd.DataFrame | Iterable[Measurement],
     run_info: RunInfo | None,
@@ -206,6 +225,7 @@ def build_report(
         recommendations=list(recommendations),
         published=_published(published),
         cost=list(cost) or None,
+        devices=device_groups(records),
         context_windows=windows,
         memory_curves=curves,
         renderer=_renderer_versions(),

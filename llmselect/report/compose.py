@@ -525,8 +525,21 @@ def run_section(report: Report) -> Section:
                 note=True,
             ),
             Table(title="", header=["item", "value"], rows=[list(r) for r in rows]),
+            *_device_tables(report),
         ],
     )
+
+
+def _device_tables(report: Report) -> list[Table]:
+    """Where the units ran: one row per host and device the run's records name."""
+    if not report.devices:
+        return []
+    rows = [
+        [g.host, g.device, str(g.units), str(g.records), ", ".join(g.probes)]
+        for g in report.devices
+    ]
+    header = ["host", "device", "units", "records", "probes"]
+    return [Table(title="Where the units ran", header=header, rows=rows, numeric={2, 3})]
 
 
 def coverage_section(report: Report) -> Section:

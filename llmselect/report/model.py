@@ -167,6 +167,16 @@ class CostTable(BaseModel):
     note: str = ""
 
 
+class DeviceGroup(BaseModel):
+    """The measurements of a run that ran on one host and device (records name both)."""
+
+    host: str
+    device: str
+    units: int
+    records: int
+    probes: list[str]
+
+
 class Report(BaseModel):
     """Everything a report shows; serialised as report.json."""
 
@@ -187,6 +197,9 @@ class Report(BaseModel):
     )
     cost: list[CostTable] | None = Field(
         default=None, description="published training costs beside our estimates (cost module)"
+    )
+    devices: list[DeviceGroup] | None = Field(
+        default=None, description="measurements grouped by the host and device they ran on"
     )
     context_windows: list[ContextWindow] = Field(default_factory=list)
     memory_curves: list[MemoryPoint] = Field(default_factory=list)
