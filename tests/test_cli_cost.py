@@ -118,3 +118,17 @@ def test_cost_help_and_commands_do_not_import_torch() -> None:
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_local_checkpoint_is_a_model_input() -> None:
+    """The real SmolLM2-135M GGUF: its own architecture numbers, its exact parameter count."""
+    from tests.checkpoints.conftest import smollm2_path
+
+    path = str(smollm2_path())
+    tune = invoke_json(["cost", "finetune", "-m", path, "--method", "lora", "--json"])
+    train = invoke_json(["cost", "train", "-m", path, "--tokens", "2T", "--gpu", "H100", "--json"])
+    assert isinstance(tune, dict) and isinstance(train, dict)
+    assert tune["model_id"].startswith("SmolLM2-135M-Instruct") and tune["kind"] == "estimated"
+    assert tune["params_total"] == 134_515_008  # the GGUF's tensor infos
+    assert train["compute"]["params_counted"] == 134_515_008
+    assert train["published"] == []  # no published run of this checkpoint

@@ -17,7 +17,14 @@ cost_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ModelOpt = Annotated[str, typer.Option("-m", "--model", help="Catalog id or family:size preset.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "-m",
+        "--model",
+        help="Catalog id, family:size preset, or a local checkpoint (folder, .safetensors, .gguf).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 MfuOpt = Annotated[
     float,
