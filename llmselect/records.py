@@ -9,9 +9,10 @@ from __future__ import annotations
 import platform
 import subprocess
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -65,6 +66,38 @@ class Measurement(BaseModel, frozen=True):
     device: str | None = Field(
         default=None, description="Device the unit ran on: cpu, or cuda with the GPU's name"
     )
+
+
+# What "the same number" is when the newest ok value per key is taken (``store.latest`` over
+# records, ``store_index`` on disk): model, probe and its version, metric, subset, and the
+# tokenizer files' fingerprint, so a run on other files (``--tokenizer-dir``) never hides the
+# newest value measured on the family's own files. Records without a fingerprint key on "".
+LatestKey = tuple[str, str, int, str, str, str]
+FINGERPRINT_PARAM = "tokenizer_sha256"
+
+
+class Keyed(Protocol):
+    """A stored value and what its key is made of (``Measurement``, ``LatestValue``)."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def probe(self) -> str: ...
+    @property
+    def probe_version(self) -> int: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def subset(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, Any] | None: ...
+
+
+def latest_key(rec: Keyed) -> LatestKey:
+    """The one key of "newest ok value per key"."""
+    files = (rec.params or {}).get(FINGERPRINT_PARAM)
+    fingerprint = "" if files is None else str(files)
+    return (rec.model_id, rec.probe, rec.probe_version, rec.metric, rec.subset, fingerprint)
 
 
 def _version(dist: str) -> str | None:

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from llmselect.config import results_dir
 from llmselect.errors import LLMSelectError
-from llmselect.records import Measurement, RunInfo, RunState, utcnow
+from llmselect.records import LatestKey, Measurement, RunInfo, RunState, latest_key, utcnow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +46,6 @@ MEASUREMENTS = "measurements.jsonl"
 RUN_INFO = "run.json"
 LOCK = ".lock"
 TORN_PREFIX = "measurements.torn."
-KEY_COLUMNS = ["model_id", "probe", "probe_version", "metric", "subset"]
 UNIT_PARAM = "_unit"
 PART_PARAM = "_part"
 
@@ -267,15 +266,16 @@ def records_frame(records: Iterable[Measurement]) -> pd.DataFrame:
 
 
 def latest(records: Iterable[Measurement]) -> list[Measurement]:
-    """The newest ``ok`` record with a finite value per key (``KEY_COLUMNS``), in key order.
+    """The newest ``ok`` record with a finite value per key (``records.latest_key``), in key order.
 
     The one definition of "current value" that the report, the recommender and ``results``
-    read: records sort by (run id, start time), run ids sort by time, so the last one wins.
+    read (``store_index`` keeps the same on disk): records sort by (run id, start time), run
+    ids sort by time, so the last one wins.
     """
-    newest: dict[tuple[str, str, int, str, str], Measurement] = {}
+    newest: dict[LatestKey, Measurement] = {}
     for rec in sorted(records, key=lambda r: (r.run_id, r.started_at)):
         if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
-            newest[(rec.model_id, rec.probe, rec.probe_version, rec.metric, rec.subset)] = rec
+            newest[latest_key(rec)] = rec
     return [newest[k] for k in sorted(newest)]
 
 

@@ -2,9 +2,9 @@
 
 ``store.load_records`` validates every stored record; with a hundred nightly runs that is
 seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
-This index keeps, per ``(model_id, probe, probe_version, metric, subset)`` and tokenizer
-files, the newest ok value with what a reader needs to judge it (unit, run, time, n, the
-tokenizer fingerprint), in ``<results>/latest-index.json``.
+This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
+metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
+(unit, run, time, n, the tokenizer fingerprint), in ``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from llmselect.config import results_dir
+from llmselect.records import FINGERPRINT_PARAM, LatestKey, Measurement, latest_key
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
 FORMAT = 2
-KEPT_PARAMS = ("tokenizer_sha256",)  # params a reader needs to accept or refuse a value
-
-# model_id, probe, probe_version, metric, subset (the store's key), and the tokenizer files'
-# fingerprint: a run on other files (--tokenizer-dir) never hides the newest run on the family's
-# own files, which a reader may accept when it refuses the other
-Key = tuple[str, str, int, str, str, str]
+# params a reader needs to accept or refuse a value; the fingerprint is also part of the key
+KEPT_PARAMS = (FINGERPRINT_PARAM,)
+Key = LatestKey
+DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ class LatestValue:
 
     @property
     def key(self) -> Key:
-        files = str((self.params or {}).get("tokenizer_sha256", ""))
-        return (self.model_id, self.probe, self.probe_version, self.metric, self.subset, files)
+        return latest_key(self)
 
     @property
     def order(self) -> tuple[str, str]:
@@ -83,7 +81,7 @@ def _from_line(line: str) -> LatestValue | None:
         return LatestValue(
             model_id=str(rec["model_id"]),
             probe=str(rec["probe"]),
-            probe_version=int(rec["probe_version"]),
+            probe_version=int(rec.get("probe_version", DEFAULT_PROBE_VERSION)),
             metric=str(rec["metric"]),
             subset=str(rec.get("subset") or ""),
             value=_finite(rec["value"]),

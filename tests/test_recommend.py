@@ -339,6 +339,40 @@ def test_measured_lm_eval_overrides_published_score() -> None:
     assert "measured" in zh.kind and "published" in zh.kind  # C-Eval stays published
 
 
+def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Path) -> None:
+    """A later run on other tokenizer files hides the family's own FLORES-200 value on neither
+    path: records through ``store.latest`` (the report's) and the store's latest-value index."""
+    from llmselect.recommend import load_baseline
+    from llmselect.records import RunInfo
+    from llmselect.store import RunWriter
+
+    own = load_baseline().fingerprints["chatglm3"]
+    assert own
+    records = [
+        Measurement(
+            run_id=run_id,
+            model_id="chatglm3",
+            probe="tokenizer_efficiency",
+            metric="tokens_per_char",
+            value=value,
+            unit="tok/char",
+            subset="flores200/zh",
+            params={"tokenizer_sha256": sha},
+        )
+        for run_id, value, sha in (
+            ("20261101T000000Z-own000", 0.5, own),
+            ("20261102T000000Z-other0", 3.0, "0" * 64),
+        )
+    ]
+    for rec in records:
+        with RunWriter(RunInfo(run_id=rec.run_id), root=tmp_path) as writer:
+            writer.append([rec])
+    for ev in (evidence_from_records(records), load_evidence(tmp_path)):
+        got = ev.tokens_per_char[("chatglm3", "zh")]
+        assert got.value == 0.5
+        assert got.source == "store: run 20261101T000000Z-own000, tokenizer_efficiency flores200/zh"
+
+
 # --------------------------------------------------------------------------- small catalogs
 
 LLAMA7_ARCH = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmselect import store_index
-from llmselect.records import Measurement
+from llmselect.records import Measurement, latest_key
 from llmselect.store import latest, load_records
 from llmselect.store_index import INDEX_FILE, latest_values
 
@@ -72,15 +72,59 @@ def write_store(root: Path, nights: int, first: int = 0) -> None:
 
 
 def as_dict(values) -> dict:  # type: ignore[no-untyped-def]
-    return {v.key[:5]: (v.value, v.run_id) for v in values}
+    return {v.key: (v.value, v.run_id) for v in values}
 
 
 def validated_latest(root: Path) -> dict:
     """``store.latest`` over every validated record: the definition the index must match."""
-    return {
-        (r.model_id, r.probe, r.probe_version, r.metric, r.subset): (r.value, r.run_id)
-        for r in latest(load_records(root))
-    }
+    return {latest_key(r): (r.value, r.run_id) for r in latest(load_records(root))}
+
+
+def write_runs(root: Path, runs: dict[str, list[dict]]) -> None:
+    for run_id, rows in runs.items():
+        (root / run_id).mkdir(parents=True)
+        text = "".join(json.dumps({"run_id": run_id, **r}) + "\n" for r in rows)
+        (root / run_id / "measurements.jsonl").write_text(text, encoding="utf-8")
+
+
+def test_index_and_store_agree_on_ties_and_tokenizer_files(tmp_path: Path) -> None:
+    """Equal start times, params outside the key, a later run on other tokenizer files and a
+    null fingerprint: the index and ``store.latest`` pick the same record for every key."""
+    own, other = "a" * 64, "b" * 64
+    tpc = {"model_id": "qwen2", "probe": "tokenizer_efficiency", "probe_version": 1,
+           "metric": "tokens_per_char", "subset": "flores200/zh", "unit": "tok/char",
+           "status": "ok"}  # fmt: skip
+    # no probe_version: both read the schema's default
+    lat = {"model_id": "yi-6b", "probe": "reference_latency", "metric": "decode_ms_per_token",
+           "subset": "bs=1,seq=512,dtype=bf16", "unit": "ms", "status": "ok"}  # fmt: skip
+    t8, t9 = "2026-11-01T08:00:00Z", "2026-11-01T09:00:00Z"
+    write_runs(tmp_path, {
+        "20261101T080000Z-aaaaaa": [
+            {**tpc, "value": 0.60, "started_at": t8, "params": {"tokenizer_sha256": own}},
+            {**tpc, "value": 0.61, "started_at": t8,  # a tie: the later line wins
+             "params": {"tokenizer_sha256": own, "tokenizer": "qwen2"}},
+            {**lat, "value": 19.0, "started_at": t9},  # started later, written first
+            {**lat, "value": 20.0, "started_at": t8},
+        ],
+        "20261102T080000Z-bbbbbb": [  # a later run on other files (--tokenizer-dir)
+            {**tpc, "value": 0.55, "started_at": t8, "params": {"tokenizer_sha256": other}},
+            {**tpc, "value": 0.70, "started_at": t9, "params": {"tokenizer_sha256": own},
+             "status": "error"},
+            {**lat, "value": 21.0, "started_at": t8, "params": {"threads": 4}},
+            {**lat, "value": 22.0, "started_at": t8, "params": {"tokenizer_sha256": None}},
+        ],
+    })  # fmt: skip
+    expected = {
+        ("qwen2", "tokenizer_efficiency", 1, "tokens_per_char", "flores200/zh", own): (
+            0.61, "20261101T080000Z-aaaaaa"),
+        ("qwen2", "tokenizer_efficiency", 1, "tokens_per_char", "flores200/zh", other): (
+            0.55, "20261102T080000Z-bbbbbb"),
+        ("yi-6b", "reference_latency", 1, "decode_ms_per_token", "bs=1,seq=512,dtype=bf16", ""): (
+            22.0, "20261102T080000Z-bbbbbb"),
+    }  # fmt: skip
+    assert validated_latest(tmp_path) == expected
+    assert as_dict(latest_values(tmp_path)) == expected
+    assert as_dict(latest_values(tmp_path)) == expected  # read back from the index file
 
 
 def test_index_equals_validating_every_record(tmp_path: Path) -> None:
