@@ -146,6 +146,29 @@ def checkpoint_tokenizer(source: ModelSource) -> Any:
     raise LLMSelectError(f"{source.name}: no tokenizer.json, tokenizer.model or GGUF vocabulary")
 
 
+def tokenizer_spec(source: ModelSource) -> Any:
+    """A ``TokenizerSpec`` for the checkpoint's own tokenizer file, so ``tokenize-bench`` runs
+    it like a catalog family (its folder is the checkpoint's, never the tokenizer root)."""
+    from llmselect.tokenizers.spec import TokenizerSpec
+
+    folder = source.folder
+    if source.kind == "gguf":
+        kind, file = "gguf", source.path.name
+    elif folder is not None and (folder / "tokenizer.json").is_file():
+        kind, file = "hf-json", "tokenizer.json"
+    elif folder is not None and (folder / "tokenizer.model").is_file():
+        kind, file = "sentencepiece", "tokenizer.model"
+    else:
+        raise LLMSelectError(
+            f"{source.name}: no tokenizer.json, tokenizer.model or GGUF vocabulary"
+        )
+    return TokenizerSpec(
+        id=source.id, name=source.name, kind=kind, folder=str(folder), files=[file],
+        hub_files={}, license="see the checkpoint's license",
+        source=f"the checkpoint's own {file} ({source.checkpoint_ref})",
+    )  # fmt: skip
+
+
 def tokens_per_char(tok: Any, corpus: Any) -> dict[str, float]:
     """Content tokens per character, zh and en, over a corpus (measured)."""
     out = {}

@@ -160,7 +160,6 @@ def tokenize_bench(
     from llmselect.errors import LLMSelectError
     from llmselect.names import split_csv
     from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_files
-    from llmselect.tokenizers.spec import resolve_tokenizer_names
 
     if list_families:
         _list_families()
@@ -170,7 +169,7 @@ def tokenize_bench(
         raise LLMSelectError("--models is required, e.g. --models llama2,chatglm3,bloom (--list)")
     if as_json and as_csv:
         raise LLMSelectError("--json and --csv exclude each other")
-    families = resolve_tokenizer_names(names)
+    families = _resolve_names(names)
     check_tokenizer_dir(tokenizer_dir)
     for _asked, spec in families:  # missing files: exit 2 before anything runs
         resolve_files(spec, tokenizer_dir)
@@ -209,6 +208,23 @@ def tokenize_bench(
     _print_errors(records)
     if summary.errors:
         raise typer.Exit(EXIT_PROBE_FAILED)
+
+
+def _resolve_names(names: list[str]) -> list[tuple[str, Any]]:
+    """Tokenizer families, catalog ids, and checkpoint paths (their own tokenizer file)."""
+    from llmselect.checkpoint.source import looks_like_path
+    from llmselect.tokenizers.spec import resolve_tokenizer_names
+
+    out: list[tuple[str, Any]] = []
+    for name in names:
+        if looks_like_path(name):
+            from llmselect.checkpoint.inspect import tokenizer_spec
+            from llmselect.checkpoint.source import resolve_model
+
+            out.append((name, tokenizer_spec(resolve_model(name))))
+        else:
+            out += resolve_tokenizer_names([name])
+    return list({spec.id: (asked, spec) for asked, spec in out}.values())
 
 
 def _run(

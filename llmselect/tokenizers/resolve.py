@@ -77,6 +77,8 @@ def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> Res
     """The family's files from the first location that has them all."""
     tried: list[str] = []
     folders: list[tuple[str, Path]] = []
+    if Path(spec.folder).is_absolute():  # a checkpoint's own folder (llmselect.checkpoint)
+        folders.append(("checkpoint", Path(spec.folder)))
     if tokenizer_dir is not None:
         check_tokenizer_dir(tokenizer_dir)
         base = Path(tokenizer_dir)

@@ -75,3 +75,20 @@ def test_added_clauses_never_yes(smollm2_license_text: Path, tmp_path: Path) -> 
     assert any("example lab" in c for c in v.conditions)
     # a purpose other than commercial is not promised either
     assert detect(restricted, purpose="research").verdict.allowed != "yes"
+
+
+def test_tokenize_bench_takes_the_checkpoint(
+    smollm2_gguf: Path, smollm2_source: Any, hf_gguf: dict[str, Any], with_data_root: Path
+) -> None:
+    from llmselect.corpora import load_corpus
+
+    args = ["tokenize-bench", "--models", str(smollm2_gguf), "--corpus", "flores200",
+            "--limit", "50", "--no-throughput", "--json"]  # fmt: skip
+    payload = invoke_json(args)
+    zh = [r for r in payload["records"]
+          if r["metric"] == "tokens_per_char" and r["subset"].endswith("zh")]  # fmt: skip
+    assert [r["model_id"] for r in zh] == [smollm2_source.id]
+    texts = [s.text.strip() for s in load_corpus("flores200", limit=50).by_lang("zh")]
+    enc = hf_gguf["tokenizer"]
+    n_tok = sum(len(enc.encode(t, add_special_tokens=False)) for t in texts)
+    assert zh[0]["value"] == pytest.approx(n_tok / sum(map(len, texts)))
