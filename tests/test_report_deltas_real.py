@@ -8,6 +8,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from llmselect.probes.base import RunContext
 from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
 from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
@@ -25,6 +27,9 @@ def _report(records, run_id: str, previous=None):  # type: ignore[no-untyped-def
     return report, json.loads(render_json(report))
 
 
+# Real timings: the verdict depends on the machine being quiet between the two runs, so it sits
+# with the heavy checks; the committed example report shows the same on two nightly runs.
+@pytest.mark.slow
 def test_two_runs_of_the_same_code_flag_no_throughput_change(with_data_root: Path) -> None:
     family = load_tokenizer_catalog().get("llama2")
     probe = TokenizerThroughputProbe(

@@ -75,6 +75,13 @@ def assert_exactly_once(run_dir: Path, units: int) -> None:
     assert got == _expected(units)
 
 
+def _default_signals() -> None:
+    # A test run started in the background by a non-interactive shell inherits SIGINT as
+    # ignored, and Python then installs no Ctrl-C handler; the driver stands for a user at a
+    # terminal, so it starts with the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _driver(args: list[str], store: Path, **env: str) -> subprocess.Popen[str]:
     full_env = {**os.environ, "LLMSELECT_RESULTS": str(store), **env}
     return subprocess.Popen(
@@ -83,6 +90,7 @@ def _driver(args: list[str], store: Path, **env: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
 
 

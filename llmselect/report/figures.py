@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmselect.errors import LLMSelectError
 from llmselect.report.document import Figure
 from llmselect.report.model import Report, ValueRow
 
@@ -72,7 +73,12 @@ def _draw(
     chart_id: str, title: str, caption: str, x_label: str, y_label: str,
     draw: Callable[[], Any],
 ) -> Figure:  # fmt: skip
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # the light core install has no plotting library
+        raise LLMSelectError(
+            "the report's charts need matplotlib: pip install 'llmselect[report]'"
+        ) from exc
 
     with matplotlib.rc_context(RC):
         fig = draw()
