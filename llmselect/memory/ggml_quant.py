@@ -130,7 +130,7 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     traits = traits_of(arch.family)
     # llama.cpp's own layout: ChatGLM, BLOOM and GPT-2 files hold one fused attn_qkv (and
     # ChatGLM one ffn_up of gate and up together); LLaMA-style files keep them apart.
-    fused_qkv = traits.attention == "biased" or arch.family == "glm"
+    fused_qkv = traits.attention == "biased" or traits.fused_qkv
     out: list[tuple[str, tuple[int, ...]]] = [("token_embd.weight", (d, v))]
     if traits.position == "learned":
         out.append(("position_embd.weight", (d, arch.max_position or 0)))

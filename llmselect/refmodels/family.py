@@ -36,6 +36,9 @@ class Traits:
     attention: Literal["biased", "plain"]
     norm: Literal["layernorm", "rmsnorm"]  # LayerNorm: gain + bias; RMSNorm: gain only
     embedding_norm: bool = False  # a norm right after the token embedding (BLOOM)
+    # Checkpoint layout: q, k and v stored as one fused tensor even where attention is "plain"
+    # (ChatGLM's query_key_value); llama.cpp keeps that fusion in its GGUF files.
+    fused_qkv: bool = False
 
 
 # Families without a reference implementation: the estimator sizes their MLP and activations

@@ -6,6 +6,7 @@ what the rest of llmselect reads about the family, importable without torch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from llmselect.refmodels import llama
@@ -23,7 +24,7 @@ def build_config(arch: ArchSpec) -> Any:
 FAMILY = Family(
     name="glm",
     description="GLM: LLaMA layout with partial interleaved RoPE and multi-query groups",
-    traits=llama.TRAITS,
+    traits=replace(llama.TRAITS, fused_qkv=True),
     build_config=build_config,
     model="llmselect.refmodels.glm_model:GLMTransformer",
     converter="llmselect.refmodels.glm_model:convert_hf_state_dict",
