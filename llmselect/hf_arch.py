@@ -73,17 +73,7 @@ def _model_type(arch: ArchSpec) -> str:
 def hf_config_kwargs(arch: ArchSpec) -> tuple[str, dict[str, Any]]:
     """The transformers ``model_type`` and the config keywords that fix every tensor shape."""
     mt = _model_type(arch)
-    if mt == "gpt2":
-        return mt, dict(
-            n_embd=arch.hidden,
-            n_layer=arch.layers,
-            n_head=arch.heads,
-            n_inner=arch.intermediate,
-            vocab_size=arch.vocab,
-            n_positions=arch.max_position,
-            tie_word_embeddings=arch.tied_embeddings,
-        )
-    if mt == "gptj":
+    if mt in ("gpt2", "gptj"):  # GPT-J's config takes GPT-2's keyword names
         return mt, dict(
             n_embd=arch.hidden,
             n_layer=arch.layers,

@@ -10,6 +10,7 @@ turned into a ``status="error"`` record by the runner, so one bad model never st
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,3 +136,13 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
             started_at=utcnow(),
             duration_s=duration_s,
         )
+
+
+def worker_env() -> dict[str, str]:
+    """The environment for a probe's worker child process: this process's environment with the
+    folder holding this very ``llmselect`` first on PYTHONPATH, so the child runs the same code
+    wherever the parent found it."""
+    env = dict(os.environ)
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    return env

@@ -25,7 +25,6 @@ as ``peak_process_memory_mib`` (the whole process at its peak, as peers report i
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from pydantic import Field
 
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext
+from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext, worker_env
 from llmselect.probes.latency_spec import LatencyPoint, PointSettings
 from llmselect.probes.memory_estimate import (
     estimate_metric_specs,
@@ -101,10 +100,7 @@ def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="llmselect-latency-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
-        env = dict(os.environ)
-        # The child must import this very package, wherever the parent found it.
-        pkg_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        env = worker_env()
         if spec.threads:  # size the OpenMP/MKL pools before torch starts them
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 env[var] = str(spec.threads)

@@ -25,7 +25,6 @@ shares differ were timed under different machine load and are not compared as re
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pydantic import Field
 from llmselect.errors import LLMSelectError
 from llmselect.measure import summarize
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.probes.base import Probe, ProbeConfig, RunContext, worker_env
 from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
 from llmselect.tokenizers.base import cpu_threads
@@ -92,9 +91,7 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="llmselect-throughput-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-        env = dict(os.environ)
-        pkg_root = str(Path(__file__).resolve().parents[2])  # the child imports this package
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        env = worker_env()
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", WORKER_MODULE, str(spec_path), str(result_path)],

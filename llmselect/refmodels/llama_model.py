@@ -175,6 +175,23 @@ class Transformer(DecoderLM):
 NameMapper = Callable[[str, "LlamaConfig"], "list[tuple[str, slice | None]] | None"]
 
 
+# Per-layer norm and attention names of transformers' LLaMA-style decoders -> ours; the MoE
+# family's converter shares them (only its MLP names differ).
+HF_ATTENTION_NAMES = {
+    "input_layernorm.weight": "attn_norm.weight",
+    "post_attention_layernorm.weight": "mlp_norm.weight",
+    "self_attn.q_proj.weight": "attn.wq.weight",
+    "self_attn.q_proj.bias": "attn.wq.bias",
+    "self_attn.k_proj.weight": "attn.wk.weight",
+    "self_attn.k_proj.bias": "attn.wk.bias",
+    "self_attn.v_proj.weight": "attn.wv.weight",
+    "self_attn.v_proj.bias": "attn.wv.bias",
+    "self_attn.o_proj.weight": "attn.wo.weight",
+    "self_attn.q_norm.weight": "attn.q_norm.weight",
+    "self_attn.k_norm.weight": "attn.k_norm.weight",
+}
+
+
 def map_hf_name(name: str, cfg: LlamaConfig) -> list[tuple[str, slice | None]] | None:
     """Our parameter name(s) for one HF ``LlamaForCausalLM`` tensor; None = not a weight we keep.
 
@@ -197,17 +214,7 @@ def map_hf_name(name: str, cfg: LlamaConfig) -> list[tuple[str, slice | None]] |
         return []
     _, idx, rest = name.split(".", 2)
     per_layer = {
-        "input_layernorm.weight": "attn_norm.weight",
-        "post_attention_layernorm.weight": "mlp_norm.weight",
-        "self_attn.q_proj.weight": "attn.wq.weight",
-        "self_attn.q_proj.bias": "attn.wq.bias",
-        "self_attn.k_proj.weight": "attn.wk.weight",
-        "self_attn.k_proj.bias": "attn.wk.bias",
-        "self_attn.v_proj.weight": "attn.wv.weight",
-        "self_attn.v_proj.bias": "attn.wv.bias",
-        "self_attn.o_proj.weight": "attn.wo.weight",
-        "self_attn.q_norm.weight": "attn.q_norm.weight",
-        "self_attn.k_norm.weight": "attn.k_norm.weight",
+        **HF_ATTENTION_NAMES,
         "mlp.gate_proj.weight": "mlp.w_gate.weight",
         "mlp.gate_proj.bias": "mlp.w_gate.bias",
         "mlp.up_proj.weight": "mlp.w_up.weight",

@@ -33,7 +33,13 @@ from llmselect.refmodels.common import (
     RMSNorm,
     _fill_tiled,
 )
-from llmselect.refmodels.llama_model import Attention, LlamaConfig, SwiGLU, Transformer
+from llmselect.refmodels.llama_model import (
+    HF_ATTENTION_NAMES,
+    Attention,
+    LlamaConfig,
+    SwiGLU,
+    Transformer,
+)
 
 
 @dataclass(frozen=True)
@@ -159,19 +165,6 @@ class MoETransformer(Transformer):
 # ---------------------------------------------------------------------------------------------
 # Hugging Face weight names -> ours (Mixtral, Qwen2-MoE, Qwen3-MoE; per-expert or fused experts)
 
-_ATTN = {
-    "input_layernorm.weight": "attn_norm.weight",
-    "post_attention_layernorm.weight": "mlp_norm.weight",
-    "self_attn.q_proj.weight": "attn.wq.weight",
-    "self_attn.q_proj.bias": "attn.wq.bias",
-    "self_attn.k_proj.weight": "attn.wk.weight",
-    "self_attn.k_proj.bias": "attn.wk.bias",
-    "self_attn.v_proj.weight": "attn.wv.weight",
-    "self_attn.v_proj.bias": "attn.wv.bias",
-    "self_attn.o_proj.weight": "attn.wo.weight",
-    "self_attn.q_norm.weight": "attn.q_norm.weight",
-    "self_attn.k_norm.weight": "attn.k_norm.weight",
-}
 _DENSE = {"gate_proj": "w_gate", "up_proj": "w_up", "down_proj": "w_down"}
 # Mixtral's block_sparse_moe experts: w1 = gate, w3 = up, w2 = down.
 _EXPERT = {"gate_proj": "w_gate", "up_proj": "w_up", "down_proj": "w_down", "w1": "w_gate",
@@ -204,8 +197,8 @@ def convert_hf_state_dict(
             continue
         idx, rest = m.groups()
         prefix = f"blocks.{idx}."
-        if rest in _ATTN:
-            ours[prefix + _ATTN[rest]] = tensor
+        if rest in HF_ATTENTION_NAMES:
+            ours[prefix + HF_ATTENTION_NAMES[rest]] = tensor
         elif (e := _PER_EXPERT.fullmatch(rest)) and e.group(2) in _EXPERT:
             experts.setdefault((idx, _EXPERT[e.group(2)]), {})[int(e.group(1))] = tensor
         elif rest in ("mlp.gate.weight", "block_sparse_moe.gate.weight"):
