@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 ParamValue = str | int | float | bool | None
 Kind = Literal["measured", "estimated", "published"]
@@ -98,6 +98,50 @@ def latest_key(rec: Keyed) -> LatestKey:
     files = (rec.params or {}).get(FINGERPRINT_PARAM)
     fingerprint = "" if files is None else str(files)
     return (rec.model_id, rec.probe, rec.probe_version, rec.metric, rec.subset, fingerprint)
+
+
+# A record stored without a start time is validated with the time it is read, which is after
+# every stored start; the index, which never validates, reads it as this.
+UNDATED = datetime.max.replace(tzinfo=timezone.utc)
+_DATETIME = TypeAdapter(datetime)
+
+
+def instant(started_at: datetime | str | None) -> datetime:
+    """A start time as an aware UTC instant, whatever its spelling.
+
+    ``Z`` and ``+00:00``, other offsets and any number of fractional digits are parsed the way
+    ``Measurement`` validates them, so text and validated records order alike; a time without
+    an offset is UTC (``utcnow`` writes every record's). Raises ``ValueError`` on a time that
+    ``Measurement`` would refuse.
+    """
+    if started_at is None or started_at == "":
+        return UNDATED
+    try:
+        when = _DATETIME.validate_python(started_at)
+    except ValidationError as exc:
+        raise ValueError(f"not a time: {started_at!r}") from exc
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+class Dated(Protocol):
+    """What the newest-first order reads from a stored value."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def started_at(self) -> datetime | str: ...
+
+
+def latest_order(rec: Dated) -> tuple[str, datetime]:
+    """The one order of "newest": run id (ids sort by time), then the real start instant.
+
+    ``store.latest``, the latest-value index and the recommender's evidence all sort by this,
+    so a run that writes ``Z`` and one that writes ``+00:00`` can never disagree on which
+    value is current.
+    """
+    return (rec.run_id, instant(rec.started_at))
 
 
 def _version(dist: str) -> str | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmselect.names import normalize
-from llmselect.records import Measurement
+from llmselect.records import Measurement, latest_order
 
 PROBE = "lm_eval_scores"
 UNIT = "%"
@@ -90,7 +90,7 @@ def task_scores(
     """model_id → task → the task-level record that stands for it (newest run wins)."""
     wanted = {task: metric for table in AGGREGATES.values() for task, metric in table.items()}
     out: dict[str, dict[str, Measurement]] = {}
-    for rec in sorted(records, key=lambda r: (r.run_id, r.started_at)):
+    for rec in sorted(records, key=latest_order):
         if rec.status != "ok" or rec.value is None or rec.kind != kind:
             continue
         if wanted.get(rec.subset) != rec.metric:

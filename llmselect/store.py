@@ -35,7 +35,15 @@ from pydantic import ValidationError
 
 from llmselect.config import results_dir
 from llmselect.errors import LLMSelectError
-from llmselect.records import LatestKey, Measurement, RunInfo, RunState, latest_key, utcnow
+from llmselect.records import (
+    LatestKey,
+    Measurement,
+    RunInfo,
+    RunState,
+    latest_key,
+    latest_order,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -269,11 +277,11 @@ def latest(records: Iterable[Measurement]) -> list[Measurement]:
     """The newest ``ok`` record with a finite value per key (``records.latest_key``), in key order.
 
     The one definition of "current value" that the report, the recommender and ``results``
-    read (``store_index`` keeps the same on disk): records sort by (run id, start time), run
-    ids sort by time, so the last one wins.
+    read (``store_index`` keeps the same on disk): records sort by ``records.latest_order``
+    (run id, then the start instant), and the last one wins.
     """
     newest: dict[LatestKey, Measurement] = {}
-    for rec in sorted(records, key=lambda r: (r.run_id, r.started_at)):
+    for rec in sorted(records, key=latest_order):
         if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
             newest[latest_key(rec)] = rec
     return [newest[k] for k in sorted(newest)]

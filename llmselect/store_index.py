@@ -9,7 +9,8 @@ metric, subset and tokenizer files), the newest ok value with what a reader need
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
 vanished or shrank, or an index of another format, rebuilds it). "Newest" is the store's
-order: run id, then start time (``store.latest``'s definition, which the tests hold it to);
+order, ``records.latest_order``: run id, then the start instant parsed as the store parses it
+(``Z`` or ``+00:00``, any fractional digits), never the text;
 records are read as plain JSON, and a line that is not a record is skipped, as the store's
 readers skip a torn last line.
 """
@@ -20,15 +21,24 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from llmselect.config import results_dir
-from llmselect.records import FINGERPRINT_PARAM, LatestKey, Measurement, latest_key
+from llmselect.records import (
+    FINGERPRINT_PARAM,
+    LatestKey,
+    Measurement,
+    instant,
+    latest_key,
+    latest_order,
+)
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-FORMAT = 2
+FORMAT = 3  # 3: values ordered by start instant (2 compared the text)
 # params a reader needs to accept or refuse a value; the fingerprint is also part of the key
 KEPT_PARAMS = (FINGERPRINT_PARAM,)
 Key = LatestKey
@@ -55,9 +65,9 @@ class LatestValue:
     def key(self) -> Key:
         return latest_key(self)
 
-    @property
-    def order(self) -> tuple[str, str]:
-        return (self.run_id, self.started_at)
+    @cached_property
+    def order(self) -> tuple[str, datetime]:
+        return latest_order(self)
 
 
 def _fingerprint(run_dir: Path) -> list[int]:
@@ -70,6 +80,12 @@ def _finite(value: Any) -> float:
     if not math.isfinite(number):  # store.latest's rule: a NaN or inf is never current
         raise ValueError(value)
     return number
+
+
+def _started_at(value: Any) -> str:
+    """The start time as stored; one the store would refuse makes the line foreign."""
+    instant(value)  # raises ValueError as validation would
+    return "" if value is None else str(value)
 
 
 def _from_line(line: str) -> LatestValue | None:
@@ -87,7 +103,7 @@ def _from_line(line: str) -> LatestValue | None:
             value=_finite(rec["value"]),
             unit=str(rec.get("unit") or ""),
             run_id=str(rec["run_id"]),
-            started_at=str(rec.get("started_at") or ""),
+            started_at=_started_at(rec.get("started_at")),
             n=rec.get("n"),
             params=params or None,
         )

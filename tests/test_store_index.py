@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmselect import store_index
+from llmselect.recommend.evidence import evidence_from_latest, evidence_from_records
 from llmselect.records import Measurement, latest_key
 from llmselect.store import latest, load_records
 from llmselect.store_index import INDEX_FILE, latest_values
@@ -125,6 +126,49 @@ def test_index_and_store_agree_on_ties_and_tokenizer_files(tmp_path: Path) -> No
     assert validated_latest(tmp_path) == expected
     assert as_dict(latest_values(tmp_path)) == expected
     assert as_dict(latest_values(tmp_path)) == expected  # read back from the index file
+
+
+def test_index_store_and_evidence_order_start_times_as_instants(tmp_path: Path) -> None:
+    """Start times written as ``Z`` or ``+00:00``, with other offsets, fractional digits or no
+    offset at all: the index, ``store.latest`` and the recommender's evidence all take the
+    value that started last in real time (text order would pick the other one each time)."""
+    tpc = {"model_id": "mytok", "probe": "tokenizer_efficiency", "metric": "tokens_per_char",
+           "subset": "flores200/zh", "unit": "tok/char", "status": "ok"}  # fmt: skip
+    lat = {"model_id": "yi-6b", "probe": "reference_latency", "metric": "decode_ms_per_token",
+           "subset": "bs=1,seq=512,dtype=bf16", "unit": "ms", "status": "ok"}  # fmt: skip
+    run = "20261101T080000Z-aaaaaa"
+    write_runs(tmp_path, {run: [
+        # 08:00:00.5 is after 08:00:00, though "08:00:00.5Z" < "08:00:00Z" as text
+        {**tpc, "value": 0.62, "started_at": "2026-11-01T08:00:00.5Z"},
+        {**tpc, "value": 0.60, "started_at": "2026-11-01T08:00:00Z"},
+        # 10:00+02:00 is 08:00 UTC, before 09:00 UTC
+        {**lat, "value": 19.0, "started_at": "2026-11-01T09:00:00+00:00"},
+        {**lat, "value": 20.0, "started_at": "2026-11-01T10:00:00+02:00"},
+        # without an offset a time is UTC (and never a comparison error)
+        {**lat, "subset": "bs=4,seq=512,dtype=bf16", "value": 30.0,
+         "started_at": "2026-11-01T09:00:00"},
+        {**lat, "subset": "bs=4,seq=512,dtype=bf16", "value": 31.0,
+         "started_at": "2026-11-01T08:59:59.999999Z"},
+        # the same tokenizer on other files, started at 08:00:00.25 UTC: before 0.62
+        {**tpc, "value": 0.70, "started_at": "2026-11-01T10:00:00.25+02:00",
+         "params": {"tokenizer_sha256": "c" * 64}},
+    ]})  # fmt: skip
+    expected = {
+        ("mytok", "tokenizer_efficiency", 1, "tokens_per_char", "flores200/zh", ""): (0.62, run),
+        ("mytok", "tokenizer_efficiency", 1, "tokens_per_char", "flores200/zh", "c" * 64): (
+            0.70, run),
+        ("yi-6b", "reference_latency", 1, "decode_ms_per_token", "bs=1,seq=512,dtype=bf16", ""): (
+            19.0, run),
+        ("yi-6b", "reference_latency", 1, "decode_ms_per_token", "bs=4,seq=512,dtype=bf16", ""): (
+            30.0, run),
+    }  # fmt: skip
+    assert validated_latest(tmp_path) == expected
+    assert as_dict(latest_values(tmp_path)) == expected
+    # Two keys feed one tokens/char value: the later start wins, from either source.
+    from_index = evidence_from_latest(latest_values(tmp_path))
+    from_records = evidence_from_records(load_records(tmp_path))
+    assert from_index.tokens_per_char[("mytok", "zh")].value == 0.62
+    assert from_records.tokens_per_char[("mytok", "zh")].value == 0.62
 
 
 def test_index_equals_validating_every_record(tmp_path: Path) -> None:

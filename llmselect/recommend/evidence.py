@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from llmselect.config import PACKAGE_DATA
+from llmselect.records import latest_order
 
 REFERENCE_CORPUS = "flores200"
 BASELINE_FILE = PACKAGE_DATA / "tokenizer_baseline.yaml"
@@ -133,15 +135,17 @@ def evidence_from_latest(
     corpus = corpus or REFERENCE_CORPUS
     baseline = baseline if baseline is not None else load_baseline()
     ev = Evidence()
-    tpc_order: dict[tuple[str, str], tuple[str, ...]] = {}  # newest accepted per (tokenizer, lang)
+    tpc_order: dict[tuple[str, str], tuple[str, datetime]] = {}  # newest per (tokenizer, lang)
     for rec in values:
         metric, subset, key = rec.metric, rec.subset, (rec.probe, rec.metric)
         where = f"store: run {rec.run_id}, {rec.probe} {subset}"
         if key in tpc_metrics:
             lang = lang_of_subset(subset)
-            newer = (rec.run_id, str(rec.started_at)) >= tpc_order.get((rec.model_id, lang), ("",))
+            order = latest_order(rec)
+            seen = tpc_order.get((rec.model_id, lang))
+            newer = seen is None or order >= seen
             if lang and newer and _is_reference_tokenizer_record(rec, corpus, baseline):
-                tpc_order[(rec.model_id, lang)] = (rec.run_id, str(rec.started_at))
+                tpc_order[(rec.model_id, lang)] = order
                 ev.tokens_per_char[(rec.model_id, lang)] = Value(
                     float(rec.value), "measured", where
                 )

@@ -8,7 +8,7 @@ from datetime import date as Date
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from llmselect.records import Measurement, RunInfo
+from llmselect.records import Measurement, RunInfo, instant
 from llmselect.report.deltas import compute_deltas
 from llmselect.report.derived import context_windows, leading_candidates, memory_curves
 from llmselect.report.model import (
@@ -101,7 +101,7 @@ def _unit_id(rec: Measurement) -> str:
 def coverage_of(records: Sequence[Measurement]) -> tuple[list[CoverageCell], list[Problem]]:
     """Per (target, probe): the final status of each unit (a later record wins), combined."""
     cells: dict[tuple[str, str], dict[str, list[Any]]] = {}  # -> unit -> [status, msg, values]
-    for rec in sorted(records, key=lambda r: (r.started_at, r.run_id)):
+    for rec in sorted(records, key=lambda r: (instant(r.started_at), r.run_id)):
         units = cells.setdefault((rec.model_id, rec.probe), {})
         key = _unit_id(rec)
         state = units.get(key)
