@@ -36,6 +36,29 @@ def test_train_takes_a_count_prefix_and_non_embedding_parameters() -> None:
     assert data["compute"]["params_counted"] < data["compute"]["params_total"]
 
 
+@pytest.mark.parametrize(
+    ("model", "active", "total"),
+    [
+        # model cards: "30.5B in total and 3.3B activated"; "671B total, 37B activated"
+        ("qwen3-30b-a3b", 3.3e9, 30.5e9),
+        ("deepseek-v3", 37e9, 671e9),
+    ],
+)
+def test_train_of_a_mixture_of_experts_counts_its_active_parameters(
+    model: str, active: float, total: float
+) -> None:
+    data = invoke_json(
+        ["cost", "train", "-m", model, "--tokens", "1T", "--gpu", "H800", "--json"]
+    )  # fmt: skip
+    assert isinstance(data, dict)
+    c = data["compute"]
+    assert "active" in c["param_basis"]
+    assert c["params_counted"] == pytest.approx(active, rel=0.03)
+    assert c["params_total"] == pytest.approx(total, rel=0.005)
+    assert c["dense_flops_per_token"] == 6 * c["params_counted"]
+    assert c["total_flops"] == pytest.approx(c["flops_per_token"] * 1e12)
+
+
 def test_finetune_json_has_parts_fit_and_epoch_time() -> None:
     data = invoke_json(
         ["cost", "finetune", "-m", "qwen2.5-7b", "--method", "qlora", "--seq", "2048",

@@ -248,9 +248,7 @@ def test_finetune_uses_the_cost_model_per_gpu() -> None:
     result = run("24GB", "commercial", finetune="full", context=2048)
     catalog = load_catalog()
     for rec in result.recommendations:
-        arch = catalog.get(rec.model_id).arch
-        assert arch is not None
-        ft = finetune_memory(arch, FinetuneSetup("full", seq=2048, gpus=1))
+        ft = finetune_memory(catalog.get(rec.model_id), FinetuneSetup("full", seq=2048, gpus=1))
         assert rec.finetune and rec.finetune["per_gpu_gib"] == pytest.approx(ft.per_gpu_gib, 0.01)
         assert ft.per_gpu_gib <= 24e9 / GIB
     qlora = run("24GB", "commercial", finetune="qlora", context=2048)

@@ -135,12 +135,21 @@ def test_finetune_constraint_calls_the_cost_model() -> None:
 
     q = query("24GB", finetune="full", context=2048)
     c = candidate("qwen2.5-7b")
-    expected = finetune_memory(c.model.arch, FinetuneSetup("full", seq=2048, gpus=1))
+    expected = finetune_memory(c.model, FinetuneSetup("full", seq=2048, gpus=1))
     why = finetune_constraint(c, q)
     assert c.finetune.per_gpu_gib == pytest.approx(expected.per_gpu_gib)
     assert why is not None and f"{expected.per_gpu_gib:.1f} GiB per GPU" in why
     small = candidate("qwen2.5-0.5b")
     assert finetune_constraint(small, query("24GB", finetune="qlora")) is None
+
+
+def test_finetune_constraint_sizes_dense_models_of_family_other() -> None:
+    """Llama-3.2-3B has no reference family; its common-layout count reproduces the recorded
+    total (transformers on the meta device), so fine-tuning memory is estimated, not refused."""
+    c = candidate("llama-3.2-3b")
+    assert c.model.arch.family == "other"
+    assert finetune_constraint(c, query("24GB", finetune="lora", context=2048)) is None
+    assert c.finetune is not None and c.finetune.params_total == c.model.params_exact
 
 
 def test_throughput_constraint_uses_the_roofline_over_active_weights() -> None:

@@ -214,7 +214,7 @@ def finetune(
         precision=precision.strip().lower(), optimizer=optimizer.strip().lower(),
         checkpointing=checkpointing, lora_rank=lora_rank, quant_bits=quant_bits,
     )  # fmt: skip
-    est = finetune_memory(arch, setup)
+    est = finetune_memory(target, setup)
     data: dict[str, Any] = {"model_id": target.id, **est.to_dict()}
     if budget is not None:
         data["gpu"] = budget.describe()
@@ -228,7 +228,7 @@ def finetune(
             data["time_note"] = "time per epoch needs a named GPU (its peak FLOPs): --gpu H100"
         else:
             time = finetune_time(
-                arch, setup.validated(arch), named, n_tokens, mfu=mfu, dtype=dtype.strip().lower()
+                target, setup.validated(arch), named, n_tokens, mfu=mfu, dtype=dtype.strip().lower()
             )
             data["epoch"] = time.__dict__
     if as_json:

@@ -4,11 +4,13 @@ Every figure here is **estimated** by the formulas below; the GPU peaks they div
 **published** (``data/gpus.yaml``, datasheet cited per entry).
 
 * Dense matmuls: ``6 · N`` FLOPs per trained token (2 forward + 4 backward per parameter,
-  Kaplan et al. 2020 §2.1). ``N`` is the exact parameter count from the architecture numbers
-  (``llmselect.memory.params.count_params``), either ``total`` (embeddings and output matrix
-  included, the convention of the Llama 3 paper's "3.8 × 10^25 FLOPs" = 6 · 405B · 15.6T) or
-  ``non-embedding`` (Kaplan's N: no embedding table, no output matrix). Output says which. For
-  a mixture of experts ``N`` is the active count: a token runs only its routed experts.
+  Kaplan et al. 2020 §2.1). ``N`` is the exact parameter count of the model
+  (``llmselect.memory.params.count_model``: the family's counter, or for family ``other`` the
+  common layout where it reproduces the recorded total), either ``total`` (embeddings and
+  output matrix included, the convention of the Llama 3 paper's "3.8 × 10^25 FLOPs" =
+  6 · 405B · 15.6T) or ``non-embedding`` (Kaplan's N: no embedding table, no output matrix).
+  Output says which. For a mixture of experts ``N`` is the active count: a token runs only its
+  routed experts (memory, in ``cost.finetune``, holds every expert: the total).
 * Attention scores: ``12 · L · T · d_attn`` per token (QKᵀ and A·V, forward and backward, over a
   sequence of ``T`` tokens; PaLM, Chowdhery et al. 2022, Appendix B, no discount for the causal
   mask). ``T`` is capped by a sliding window on the layers that slide. It matters for long
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmselect.errors import LLMSelectError
-from llmselect.memory.params import ParamCount, count_params
+from llmselect.memory.params import ParamCount, count_model
 
 if TYPE_CHECKING:
     from llmselect.catalog import ArchSpec
@@ -78,7 +80,7 @@ def require_arch(model: Any) -> ArchSpec:
     return arch
 
 
-def params_for(arch: ArchSpec, basis: str) -> tuple[int, ParamCount]:
+def params_for(model: Any, basis: str) -> tuple[int, ParamCount]:
     """Parameters counted as ``N`` for ``basis`` (total or non-embedding) and the full count.
 
     A mixture-of-experts token runs through its routed experts only, so ``N`` is the active
@@ -86,7 +88,8 @@ def params_for(arch: ArchSpec, basis: str) -> tuple[int, ParamCount]:
     """
     if basis not in PARAM_BASES:
         raise LLMSelectError(f"--params must be one of {', '.join(PARAM_BASES)}, got {basis!r}")
-    counts = count_params(arch)
+    require_arch(model)
+    counts = count_model(model)
     n = counts.total if basis == "total" else counts.non_embedding
     return n - counts.routed_experts + counts.routed_active, counts
 
@@ -130,12 +133,14 @@ class TrainCompute:
 
 
 def train_compute(
-    arch: ArchSpec, tokens: float, seq: int, basis: str = "total", attention: bool = True
+    model: Any, tokens: float, seq: int, basis: str = "total", attention: bool = True
 ) -> TrainCompute:
-    """FLOPs to train ``arch`` on ``tokens`` tokens of ``seq``-token sequences."""
+    """FLOPs to train ``model`` (anything with ``arch``, ``id``, ``params_exact``: a catalog
+    entry, a preset, a checkpoint) on ``tokens`` tokens of ``seq``-token sequences."""
     if seq < 1:
         raise LLMSelectError(f"--seq must be a positive number of tokens, got {seq}")
-    n, counts = params_for(arch, basis)
+    arch = require_arch(model)
+    n, counts = params_for(model, basis)
     dense = 6.0 * n
     attn = attention_flops_per_token(arch, seq) if attention else 0.0
     return TrainCompute(
@@ -227,7 +232,7 @@ def estimate_training(
     price_per_gpu_hour: float | None = None,
 ) -> TrainEstimate:
     """Pre-training / continued-training cost of ``model`` on ``tokens`` tokens."""
-    arch = require_arch(model)
+    require_arch(model)
     if gpus < 1:
         raise LLMSelectError(f"--gpus must be at least 1, got {gpus}")
     if power_w is not None and power_w <= 0:
@@ -237,7 +242,7 @@ def estimate_training(
     check_mfu(mfu)
     dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
-    comp = train_compute(arch, tokens, seq, basis)
+    comp = train_compute(model, tokens, seq, basis)
     hours = gpu_hours(comp.total_flops, peak, mfu)
     return TrainEstimate(
         model_id=getattr(model, "id", str(model)),

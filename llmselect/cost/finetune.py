@@ -3,7 +3,8 @@
 Bytes per GPU are the sum of the parts below; the recommender's ``--finetune`` and
 ``llmselect cost finetune`` both call ``finetune_memory``, so they always agree.
 
-Per parameter (``P`` = exact total from the architecture numbers, ``count_params``):
+Per parameter (``P`` = the model's exact total, ``count_model``: every expert of a mixture of
+experts is resident, so memory counts the total while compute counts the active parameters):
 
 * **full**, by ``precision``: ``amp`` (torch autocast as the HF Trainer's ``--bf16`` runs it:
   fp32 weights 4 + fp32 grads 4 + a bf16 copy of each weight cached by autocast 2, the 18·P
@@ -49,11 +50,12 @@ from llmselect.cost.compute import (
     check_mfu,
     params_for,
     peak_tflops,
+    require_arch,
     resolve_dtype,
 )
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, is_gated
-from llmselect.memory.params import count_params
+from llmselect.memory.params import count_model
 
 if TYPE_CHECKING:
     from llmselect.catalog import ArchSpec
@@ -195,8 +197,10 @@ def _block_linear_params(arch: ArchSpec) -> int:
     return arch.layers * sum(d_in * d_out for d_in, d_out in _linear_shapes(arch))
 
 
-def finetune_memory(arch: ArchSpec, setup: FinetuneSetup) -> FinetuneEstimate:
-    """Memory per GPU to fine-tune ``arch`` as ``setup`` says (see module docstring)."""
+def finetune_memory(model: Any, setup: FinetuneSetup) -> FinetuneEstimate:
+    """Memory per GPU to fine-tune ``model`` (anything with ``arch``, ``id`` and
+    ``params_exact``: a catalog entry, a preset, a checkpoint) as ``setup`` says."""
+    arch = require_arch(model)
     if arch.moe is not None or arch.mla is not None:
         raise LLMSelectError(
             "fine-tuning memory of mixture-of-experts / latent-attention models is not modelled "
@@ -204,7 +208,7 @@ def finetune_memory(arch: ArchSpec, setup: FinetuneSetup) -> FinetuneEstimate:
         )
     s = setup.validated(arch)
     g, zero = s.gpus, s.zero or 0
-    total = count_params(arch).total
+    total = count_model(model).total
     w_shard = g if zero >= 3 else 1
     grad_shard = g if zero >= 2 else 1
     opt_shard = g if zero >= 1 else 1
@@ -285,9 +289,11 @@ class FinetuneTime:
     kind: str = "estimated"
 
 
-def finetune_flops_per_token(arch: ArchSpec, setup: FinetuneSetup, basis: str = "total") -> float:
-    """Matmul passes × 2·N, plus the attention term, per trained token."""
-    n, _ = params_for(arch, basis)
+def finetune_flops_per_token(model: Any, setup: FinetuneSetup, basis: str = "total") -> float:
+    """Matmul passes × 2·N (N active for a mixture of experts), plus the attention term, per
+    trained token."""
+    arch = require_arch(model)
+    n, _ = params_for(model, basis)
     recompute = 1 if setup.checkpointing else 0
     weight_grads = 1 if setup.method == "full" else 0
     passes = 1 + 1 + weight_grads + recompute  # forward, grad to activations, grad to weights
@@ -299,7 +305,7 @@ def finetune_flops_per_token(arch: ArchSpec, setup: FinetuneSetup, basis: str = 
 
 
 def finetune_time(
-    arch: ArchSpec,
+    model: Any,
     setup: FinetuneSetup,
     gpu: GpuSpec,
     tokens: float,
@@ -312,7 +318,7 @@ def finetune_time(
     dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
     check_mfu(mfu)
-    per_token = finetune_flops_per_token(arch, setup, basis)
+    per_token = finetune_flops_per_token(model, setup, basis)
     total = per_token * tokens
     hours = total / (peak * 1e12 * mfu) / 3600.0
     return FinetuneTime(

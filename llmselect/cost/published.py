@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from llmselect.config import PACKAGE_DATA
-from llmselect.cost.compute import gpu_hours, implied_mfu, peak_tflops, require_arch, train_compute
+from llmselect.cost.compute import gpu_hours, implied_mfu, peak_tflops, train_compute
 from llmselect.cost.finetune import FinetuneSetup, finetune_memory
 from llmselect.errors import LLMSelectError
 
@@ -64,12 +64,11 @@ def training_rows(catalog: Any = None) -> list[TrainingRow]:
     rows = []
     for run in load_published()["training_runs"]:
         model = cat.get(run["model"])
-        arch = require_arch(model)
         gpu = find_gpu(run["gpu"])
         if gpu is None:
             raise LLMSelectError(f"published run {run['label']}: unknown GPU {run['gpu']!r}")
         peak = peak_tflops(gpu, run["dtype"])
-        comp = train_compute(arch, float(run["tokens"]), int(run["seq"]), "total")
+        comp = train_compute(model, float(run["tokens"]), int(run["seq"]), "total")
         hours = float(run["gpu_hours"])
         if "reported_tokens_per_gpu_s" in run:
             tps = float(run["reported_tokens_per_gpu_s"])
@@ -136,8 +135,7 @@ def memory_rows(catalog: Any = None) -> list[MemoryRow]:
         for size, model_ids in table["models"].items():
             for model_id in model_ids:
                 model = cat.get(model_id)
-                arch = require_arch(model)
-                est = finetune_memory(arch, setup)
+                est = finetune_memory(model, setup)
                 if size == "xB":
                     published = row["per_b"] * est.params_total / 1e9
                     label = f"{row['per_b']:g}x ({est.params_total / 1e9:.2f}B)"

@@ -137,7 +137,7 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
         mode, seq=min(q.context, FINETUNE_TRAIN_SEQ), gpus=max(q.request.gpu.count, 1)
     )
     try:
-        c.finetune = finetune_memory(c.model.arch, setup)
+        c.finetune = finetune_memory(c.model, setup)
     except LLMSelectError as exc:  # an architecture the cost model does not cover
         return str(exc)
     budget = q.request.gpu.memory_gib_each
