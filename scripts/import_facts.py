@@ -81,12 +81,14 @@ def arch_family(entry: dict[str, Any]) -> str:
         return "gpt2"
     if fam == "BLOOM":
         return "bloom"
+    if fam == "Gemma":
+        return "gemma"
     if fam == "GLM-4" or mid.startswith(("chatglm2", "chatglm3")):
         return "glm"
     # Baichuan-7B and Baichuan2-7B use RoPE (llama layout); the 13B models use ALiBi.
     if fam in LLAMA_FAMILIES or mid in {"baichuan-7b", "baichuan2-7b-base", "baichuan2-7b-chat"}:
         return "llama"
-    return "other"  # ChatGLM-6B v1, Baichuan-13B, Falcon, Mixtral, Phi, Gemma, GPT-Neo/J/NeoX
+    return "other"  # ChatGLM-6B v1, Baichuan-13B, Falcon, Mixtral, Phi, GPT-Neo/J/NeoX
 
 
 # --- tokenizer family ids (shared with the tokenizer catalog) ---------------------------------
@@ -115,6 +117,7 @@ TOKENIZER_BY_FAMILY = {
     "Mistral": "mistral",
     "Mixtral": "mistral",
     "Falcon": "falcon",
+    "Gemma": "gemma2",  # MANIFEST: the Gemma 2 tokenizer.model is the Gemma 1 file (256000 pieces)
 }
 
 
@@ -582,6 +585,7 @@ def build_arch(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]
         "sliding_window": a.get("sliding_window") or extra.get("sliding_window"),
         "sliding_window_pattern": a.get("sliding_window_pattern"),
         "qk_norm": bool(a.get("qk_norm")),
+        "post_norms": bool(a.get("post_norms")),
         "moe": a.get("moe") or _mixtral_moe(a),
         "mla": a.get("mla"),
         "norm_eps": float(eps) if eps else 1e-5,

@@ -151,7 +151,9 @@ def test_tokenizer_family_mapping(catalog) -> None:
         "chinese-llama-2-7b": "chinese-llama-2", "mistral-7b": "mistral", "gpt2": "gpt2",
         "gpt-neox-20b": "gpt-neox", "glm-4-9b": "glm4", "aquila-7b": "aquila",
         "deepseek-llm-7b-base": "deepseek-llm", "falcon-7b": "falcon", "phi-3-mini": "phi-3",
-        "bloom-7b1": "bloom", "gemma-7b": None,
+        "bloom-7b1": "bloom", "gemma-7b": "gemma2", "gemma-2-9b-it": "gemma2",
+        "gemma-3-4b-it": "gemma3", "mistral-small-24b-instruct-2501": "mistral-tekken",
+        "phi-4": None,
     }  # fmt: skip
     assert {k: catalog.get(k).tokenizer for k in expect} == expect
 

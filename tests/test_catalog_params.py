@@ -37,6 +37,10 @@ REPRESENTATIVE = [
     "glm-4.5-air",  # GLM MoE: shared expert, half-rotary, q/k/v bias
     "internlm3-8b-instruct",  # remote code with Llama's tensors
     "llama-3.2-1b",  # tied, head_dim 64
+    "gemma-2-2b",  # post-norms, alternating sliding windows
+    "gemma-3-4b-it",  # QK-norm, post-norms, 262208 embedding rows
+    "phi-4",  # Phi-3 layout (fused q/k/v and gate/up), 10 KV heads
+    "mistral-small-24b-base-2501",  # head_dim 128 apart from hidden / heads
 ]
 
 
@@ -98,6 +102,16 @@ def test_published_exact_counts_agree(catalog) -> None:
     assert catalog.get("baichuan-13b-base").params_exact == 13_264_901_120
     # Gemma-7B is 8.54B (tied 256k-row embeddings), not its nominal 7B.
     assert catalog.get("gemma-7b").params_b == pytest.approx(8.538, abs=1e-3)
+    # Google's keras-hub presets (gemma_presets.py, gemma3_presets.py) print exact totals.
+    assert catalog.get("gemma-2-2b").params_exact == 2_614_341_888
+    assert catalog.get("gemma-2-9b-it").params_exact == 9_241_705_984
+    assert catalog.get("gemma-2-27b").params_exact == 27_227_128_320
+    assert catalog.get("gemma-3-1b-it").params_exact == 999_885_952
+    # keras-hub's Gemma 3 text presets keep 262144 embedding rows, the Hugging Face
+    # checkpoints 262208 (64 more rows of hidden size 5376, tied).
+    assert catalog.get("gemma-3-27b-pt").params_exact == 27_009_002_240 + 64 * 5376
+    # Mistral-Small-24B's model.safetensors.index.json: total_size 47,144,806,400 bf16 bytes.
+    assert catalog.get("mistral-small-24b-instruct-2501").params_exact == 47_144_806_400 // 2
 
 
 def _additions() -> dict:

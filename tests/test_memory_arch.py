@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from _real_archs import REAL
 
+from llmselect.catalog import load_catalog
+from llmselect.hardware import parse_gpu
 from llmselect.memory.estimate import (
     bytes_read_per_decode_token,
     estimate_memory,
@@ -15,6 +17,7 @@ from llmselect.memory.estimate import (
     weight_bytes,
 )
 from llmselect.memory.params import count_params
+from llmselect.recommend.fit import exact_count, memory_fit
 
 GIB = 1024**3
 
@@ -77,3 +80,16 @@ def test_moe_total_memory_holds_every_expert() -> None:
     est = estimate_memory(arch, dtype="bf16", seq=4096)
     assert est.weights_bytes == count_params(arch).total * 2
     assert est.params_total == count_params(arch).total
+
+
+def test_recommend_fit_caps_gemma3_27b_kv_by_its_windows() -> None:
+    # Gemma-3-27B: 62 layers, every 6th global (10 layers) holds 32768 tokens, the other 52 the
+    # 1024-token window; 16 KV heads of 128, bf16 k + v.
+    model = load_catalog().get("gemma-3-27b-it")
+    count, _ = exact_count(model)
+    fit = memory_fit(model, count, "bf16", 32768, parse_gpu("80GB"))
+    per_token_layer = 2 * 16 * 128 * 2
+    expected = per_token_layer * (10 * 32768 + 52 * 1024)
+    assert fit.parts_gib["kv_cache"] == round(expected / GIB, 3)
+    # all 62 layers at full context would be 3.4x larger
+    assert per_token_layer * 62 * 32768 > 3.4 * expected

@@ -407,7 +407,7 @@ def estimate_memory(
     notes = []
     if arch.sliding_window and seq + new_tokens > arch.sliding_window:
         pattern = getattr(arch, "sliding_window_pattern", None)
-        which = f"all but every {pattern}th layer" if pattern else "every layer"
+        which = f"all but every {pattern}-th layer" if pattern else "every layer"
         notes.append(
             f"KV cache of {which} capped by the sliding window ({arch.sliding_window} tokens)"
         )
