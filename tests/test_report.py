@@ -164,7 +164,7 @@ def test_report_is_deterministic_and_order_independent() -> None:
 
 def test_values_keep_units_kinds_samples_and_sources() -> None:
     report = make()
-    by_key = {v.key: v for v in report.values}
+    by_key = {v.match_key: v for v in report.values}
     mem = by_key[("qwen2.5-7b", MEM, "est_weights_mib", "bs=1,seq=2048,dtype=bf16")]
     assert (mem.value, mem.unit, mem.kind) == (14525.0, "MiB", "estimated")
     assert "_unit" not in mem.params and mem.params["params_total"] == 7_615_616_512

@@ -96,6 +96,7 @@ def report(
     prev_path = previous or find_previous(out_dir, report_day.isoformat())
     prev = read_report_json(prev_path) if prev_path else None
     from llmselect.catalog import load_catalog
+    from llmselect.report.history import earlier_runs
 
     recs = standard_recommendations(latest_records(as_records(frame)))
     published = _published_for(frame)
@@ -110,6 +111,7 @@ def report(
         published=published,
         cost=standard_cost_tables(),
         catalog=load_catalog(),
+        history=earlier_runs(info) if prev is not None else [],
     )
     paths = write_report(rep, out_dir)
     summary = {
@@ -117,6 +119,8 @@ def report(
         "date": rep.date,
         "previous": str(prev_path) if prev_path else None,
         "flagged": rep.deltas.flagged if rep.deltas else 0,
+        "timed_compared": rep.deltas.timed_compared if rep.deltas else 0,
+        "timed_set_aside": rep.deltas.timed_set_aside if rep.deltas else 0,
         "files": [str(p) for p in paths],
     }
     if as_json:
@@ -126,8 +130,9 @@ def report(
             out.print(str(p), highlight=False)
         if rep.deltas:
             out.print(
-                f"{rep.deltas.flagged} values changed by more than {threshold:.0%} "
-                f"since {rep.deltas.previous_date}",
+                f"{rep.deltas.flagged} values flagged since {rep.deltas.previous_date} "
+                f"({rep.deltas.compared} compared; timings: {rep.deltas.timed_compared} "
+                f"compared, {rep.deltas.timed_set_aside} set aside as measured another way)",
                 highlight=False,
             )
 

@@ -7,7 +7,8 @@ batched encodes, tiktoken's single-call speed in the same process was ~20 % lowe
 
 Per mode the worker warms up for ``warmup_s`` (at least one pass), then sizes a timed pass to
 last at least ``min_pass_s`` by encoding the texts ``loops`` times (a 1 ms pass is mostly timer
-and scheduler noise), then times ``repeats`` passes. All single-call passes run before any
+and scheduler noise; the spec may fix ``loops`` so that every process of a measurement times the
+same work), then times ``repeats`` passes. All single-call passes run before any
 batched pass, so a batch's worker threads never run beside the single-call timing. The timed
 section calls the library and sums lengths, nothing more. Each pass is timed on two clocks:
 wall time (what a user waits) and this process's CPU time (all threads), which other processes
@@ -26,10 +27,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmselect.probes.throughput_spec import ThroughputSpec, loops_key
 
-def size_pass(run: Callable[[], int], warmup_s: float, min_pass_s: float) -> int:
-    """Warm up by calling ``run`` (one pass over the texts) for ``warmup_s``; return how many
-    loops over the texts make a pass of at least ``min_pass_s`` (from the fastest warm-up)."""
+
+def size_pass(
+    run: Callable[[], int], warmup_s: float, min_pass_s: float, loops: int | None = None
+) -> int:
+    """Warm up by calling ``run`` (one pass over the texts) for ``warmup_s``; return ``loops``
+    when given, else how many loops over the texts make a pass of at least ``min_pass_s`` (from
+    the fastest warm-up)."""
     start = time.perf_counter()
     fastest = math.inf
     while True:
@@ -38,6 +44,8 @@ def size_pass(run: Callable[[], int], warmup_s: float, min_pass_s: float) -> int
         fastest = min(fastest, time.perf_counter() - t)
         if time.perf_counter() - start >= warmup_s:
             break
+    if loops is not None:
+        return loops
     return max(1, math.ceil(min_pass_s / max(fastest, 1e-9)))
 
 
@@ -58,9 +66,10 @@ def time_mode(
     warmup_s: float,
     min_pass_s: float,
     repeats: int,
+    loops: int | None = None,
 ) -> dict[str, Any]:
     """Warm up, size the pass, time ``repeats`` passes: wall and CPU seconds per pass."""
-    loops = size_pass(one_loop, warmup_s, min_pass_s)
+    loops = size_pass(one_loop, warmup_s, min_pass_s, loops)
     passes = [timed_pass(loops) for _ in range(repeats)]
     return {
         "loops": loops,
@@ -70,20 +79,20 @@ def time_mode(
     }
 
 
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
+def measure(spec: ThroughputSpec) -> dict[str, Any]:
     """Time single and batched encoding of each language's texts with one tokenizer."""
     from llmselect.tokenizers.load import load_tokenizer
     from llmselect.tokenizers.spec import TokenizerSpec
 
-    target = TokenizerSpec.model_validate(spec["tokenizer"])
-    folder = spec.get("tokenizer_dir")
+    target = TokenizerSpec.model_validate(spec.tokenizer)
+    folder = spec.tokenizer_dir
     tok = load_tokenizer(target, Path(folder) if folder else None)
-    threads = int(spec["threads"])
-    opts = {k: spec[k] for k in ("warmup_s", "min_pass_s", "repeats")}
-    texts_by_lang: dict[str, list[str]] = spec["texts"]
+    threads = spec.threads
+    opts = {"warmup_s": spec.warmup_s, "min_pass_s": spec.min_pass_s, "repeats": spec.repeats}
+    fixed = spec.loops or {}
     out: dict[str, Any] = {"describe": tok.describe(), "modes": []}
 
-    def single(texts: list[str]) -> dict[str, Any]:
+    def single(texts: list[str], loops: int | None) -> dict[str, Any]:
         encode = tok.encode
 
         def timed(loops: int) -> tuple[float, float, int]:
@@ -91,9 +100,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             tokens = single_pass(encode, texts, loops)
             return time.perf_counter() - t, time.process_time() - c, tokens
 
-        return time_mode(lambda: single_pass(encode, texts, 1), timed, **opts)
+        return time_mode(lambda: single_pass(encode, texts, 1), timed, loops=loops, **opts)
 
-    def batch(texts: list[str]) -> dict[str, Any]:
+    def batch(texts: list[str], loops: int | None) -> dict[str, Any]:
         def one_loop() -> int:
             return sum(map(len, tok.encode_batch(texts, threads)))
 
@@ -104,14 +113,14 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             elapsed, cpu = time.perf_counter() - t, time.process_time() - c
             return elapsed, cpu, sum(map(len, rows)) // loops
 
-        return time_mode(one_loop, timed, **opts)
+        return time_mode(one_loop, timed, loops=loops, **opts)
 
     for mode, fn, effective in (
         ("single", single, 1),
         ("batch", batch, tok.batch_threads(threads)),
     ):
-        for lang, texts in texts_by_lang.items():
-            result = fn(texts)
+        for lang, texts in spec.texts.items():
+            result = fn(texts, fixed.get(loops_key(mode, lang)))
             result.update(
                 mode=mode,
                 lang=lang,
@@ -126,8 +135,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """``SPEC.json RESULT.json``; exit 0 when a result was written."""
     spec_path, result_path = Path(argv[1]), Path(argv[2])
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
     try:
+        spec = ThroughputSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
         result = {"status": "ok", **measure(spec)}
     except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
         result = {

@@ -1,7 +1,10 @@
 """Probe ``memory_estimate``: analytic peak memory of a model from its architecture alone.
 
 No torch, no download: weights (by dtype, int8/int4 with scales), KV cache, the largest prefill
-activation and a runtime overhead constant, per ``llmselect.memory.estimate``. Records are
+activation and a runtime overhead constant, per ``llmselect.memory.estimate``. The prefill keeps
+the last position's logits only (``prefill_logits``, in ``params``), as serving stacks and the
+recommender's fit check do, and as ``reference_latency`` measures; ``all positions`` sizes the
+full ``(B, T, V)`` logits of a scoring pass instead. Records are
 ``kind="estimated"`` with subset ``bs=<B>,seq=<T>,dtype=<dtype>`` so they sit next to the
 ``reference_latency`` measurements of the same point.
 """
@@ -39,6 +42,10 @@ class MemoryEstimateConfig(ProbeConfig):
     device: Literal["cuda", "cpu"] = Field(default="cuda", description="Overhead model to use.")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (memory per device).")
     group_size: int | None = Field(default=None, description="int4/int8 scale group size.")
+    prefill_logits: Literal["last position", "all positions"] = Field(
+        default="last position",
+        description="Logits the prefill keeps: the last position (serving) or every position.",
+    )
 
 
 WEIGHTS_CHART = ChartSpec(
@@ -73,7 +80,7 @@ class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
     """Estimated peak memory (weights + KV cache + activations + overhead) per point."""
 
     name = "memory_estimate"
-    version = 1
+    version = 2  # 2: the prefill keeps the last position's logits (as served), not all T
     description = "Analytic peak memory: weights, KV cache, activations, runtime overhead."
     Config = MemoryEstimateConfig
     metrics = estimate_metric_specs("memory", table="Estimated memory")
@@ -108,14 +115,22 @@ class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
                         tp=cfg.tp,
                         group_size=cfg.group_size,
                         params_total=params_total,
+                        last_token_logits=cfg.prefill_logits == "last position",
                     )
                     if note:
                         est.notes.append(note)
-                    yield from estimate_records(self, ctx, target.id, est)
+                    yield from estimate_records(
+                        self, ctx, target.id, est, prefill_logits=cfg.prefill_logits
+                    )
 
 
 def estimate_records(
-    probe: Probe, ctx: RunContext, model_id: str, est: Any, prefix: str = "est_"
+    probe: Probe,
+    ctx: RunContext,
+    model_id: str,
+    est: Any,
+    prefix: str = "est_",
+    prefill_logits: str | None = None,
 ) -> Iterator[Measurement]:
     """One record per part of an estimate (MiB), all ``kind="estimated"``."""
     subset = point_subset(est.batch, est.seq, est.dtype)
@@ -126,6 +141,8 @@ def estimate_records(
         "kv_dtype": est.kv_dtype,
         "params_total": est.params_total,
     }
+    if prefill_logits:
+        params["prefill_logits"] = prefill_logits
     if est.notes:
         params["notes"] = "; ".join(est.notes)
     parts = est.as_mib()

@@ -373,7 +373,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 device="cuda" if device.startswith("cuda") else "cpu",
                 last_token_logits=True,  # the worker's prefill keeps the last position only
             )
-            yield from estimate_records(self, ctx, model_id, est)
+            yield from estimate_records(self, ctx, model_id, est, prefill_logits="last position")
 
         if status == "oom":
             reason = (

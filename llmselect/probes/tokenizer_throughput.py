@@ -12,14 +12,19 @@ threads), the encoding's cost, which other processes on a shared machine barely 
   holds the requested and the effective count: ``tokenizers`` sizes its pool once per process
   and ``TOKENIZERS_PARALLELISM=false`` turns it off).
 
-The timing runs in a fresh child process (``_throughput_worker``), so earlier probes of the run
-do not disturb it. Each mode has its own warm-up, then ``repeats`` timed passes, each pass
-long enough (``min_pass_s``) to be timed stably: the texts are encoded ``loops`` times per pass
-(in ``params``). ``value`` is the rate at the median pass time, the ``_p90`` sibling the rate at
-the 90th-percentile (slow) pass time, and ``samples`` keeps every pass's rate, so a later
-report can tell a change from run-to-run spread. ``params["cpu_share"]`` is the CPU time the
-process got per wall second while timing (about the thread count on a free machine): runs whose
-shares differ were timed under different machine load and are not compared as regressions.
+The timing runs in fresh child processes (``_throughput_worker``), so earlier probes of the run
+do not disturb it, and in ``processes`` of them one after another, because a process's own state
+(allocator arenas, memory layout, which core and cache it lands on) moves its speed by more than
+its passes differ among themselves: measured on a 2-core machine, two runs' single-process pass
+ranges missed each other by up to 1.5x with no code change. Each process warms up per mode, then
+times ``repeats`` passes, each pass long enough (``min_pass_s``) to be timed stably: the texts are
+encoded ``loops`` times per pass (sized by the first process, then fixed so every process times
+the same work; in ``params``). ``value`` is the rate at the median pass time over all processes,
+the ``_p90`` sibling the rate at the 90th-percentile (slow) pass time, and ``samples`` keeps every
+pass of every process, so their spread is the between-process spread a later report compares
+against. ``params["cpu_share"]`` is the CPU time the processes got per wall second while timing
+(about the thread count on a free machine): runs whose shares differ were timed under different
+machine load and are not compared as regressions.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from llmselect.errors import LLMSelectError
 from llmselect.measure import summarize
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext, worker_env
+from llmselect.probes.throughput_spec import ThroughputSpec, loops_key
 from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
 from llmselect.tokenizers.base import cpu_threads
@@ -51,7 +57,14 @@ class TokenizerThroughputConfig(ProbeConfig):
     """Options of the tokenizer throughput probe."""
 
     corpus: str = Field(default="default", description="corpus name or path")
-    repeats: int = Field(default=5, ge=1, le=100, description="timed passes per mode")
+    repeats: int = Field(default=5, ge=1, le=100, description="timed passes per mode and process")
+    processes: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="fresh child processes timed one after another; the spread of the kept "
+        "passes is then the spread between processes, not only within one",
+    )
     threads: int = Field(default=0, ge=0, description="batch-mode threads (0 = all CPU cores)")
     warmup_s: float = Field(
         default=0.2, ge=0, description="untimed encoding per mode before timing, seconds"
@@ -86,11 +99,11 @@ def time_batch(
     return elapsed, sum(map(len, rows))
 
 
-def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run_worker(spec: ThroughputSpec, timeout_s: float) -> dict[str, Any]:
     """Time one tokenizer in a child process; returns the worker's result."""
     with tempfile.TemporaryDirectory(prefix="llmselect-throughput-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
         env = worker_env()
         try:
             proc = subprocess.run(
@@ -112,12 +125,34 @@ def run_worker(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     return result
 
 
+def time_in_processes(spec: ThroughputSpec, processes: int, timeout_s: float) -> dict[str, Any]:
+    """Run the worker in ``processes`` fresh processes one after another; one result whose modes
+    keep every process's passes (the first process sizes the passes, the others reuse them)."""
+    first = run_worker(spec, timeout_s)
+    modes = {(m["mode"], m["lang"]): m for m in first["modes"]}
+    fixed = spec.model_copy(
+        update={"loops": {loops_key(*key): m["loops"] for key, m in modes.items()}}
+    )
+    for _ in range(processes - 1):
+        for m in run_worker(fixed, timeout_s)["modes"]:
+            into = modes[(m["mode"], m["lang"])]
+            if m["tokens"] != into["tokens"]:  # the same texts must give the same tokens
+                raise LLMSelectError(
+                    f"{m['mode']}/{m['lang']}: {m['tokens']} tokens in one process, "
+                    f"{into['tokens']} in another"
+                )
+            into["pass_s"] = into["pass_s"] + m["pass_s"]
+            into["pass_cpu_s"] = into["pass_cpu_s"] + m["pass_cpu_s"]
+    return first
+
+
 class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
     """Characters/s and tokens/s, one text at a time and batched."""
 
     name: ClassVar[str] = "tokenizer_throughput"
     target_kind: ClassVar[str] = "tokenizer"
-    version: ClassVar[int] = 2  # 2: fresh process, sized passes, all single passes first
+    # 2: fresh process, sized passes, all single passes first; 3: passes of several processes
+    version: ClassVar[int] = 3
     requires: ClassVar[frozenset[str]] = frozenset({"tokenizer"})
     fresh_process = True
     description: ClassVar[str] = (
@@ -163,17 +198,16 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
         texts = {lang: t for lang, t in texts.items() if t}
         if not texts:
             return []
-        folder = cfg.tokenizer_dir
-        spec = {
-            "tokenizer": target.model_dump(mode="json"),
-            "tokenizer_dir": str(folder) if folder else None,
-            "texts": texts,
-            "threads": threads,
-            "repeats": cfg.repeats,
-            "warmup_s": cfg.warmup_s,
-            "min_pass_s": cfg.min_pass_s,
-        }
-        result = run_worker(spec, cfg.timeout_s)
+        spec = ThroughputSpec(
+            tokenizer=target.model_dump(mode="json"),
+            tokenizer_dir=str(cfg.tokenizer_dir) if cfg.tokenizer_dir else None,
+            texts=texts,
+            threads=threads,
+            repeats=cfg.repeats,
+            warmup_s=cfg.warmup_s,
+            min_pass_s=cfg.min_pass_s,
+        )
+        result = time_in_processes(spec, cfg.processes, cfg.timeout_s)
         out: list[Measurement] = []
         for mode in result["modes"]:
             lang, chars, tokens, loops = mode["lang"], mode["chars"], mode["tokens"], mode["loops"]
@@ -189,6 +223,7 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
                 "threads": mode["threads"],
                 "threads_requested": mode["threads_requested"],
                 "repeats": cfg.repeats,
+                "processes": cfg.processes,
                 "loops": loops,
                 "isolation": "child process",
                 "cpu_share": round(share, 2),

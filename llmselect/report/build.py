@@ -16,6 +16,7 @@ from llmselect.report.model import (
     CostTable,
     CoverageCell,
     DeviceGroup,
+    HistoryRun,
     Problem,
     PurposeRecommendations,
     Report,
@@ -193,6 +194,7 @@ def build_report(
     published: Iterable[Measurement] = (),
     cost: Sequence[CostTable] = (),
     catalog: Any = None,
+    history: Sequence[HistoryRun] = (),
 ) -> Report:
     """A report of one run's records (all statuses; the newest ok value per key is shown).
 
@@ -221,7 +223,7 @@ def build_report(
         coverage=coverage,
         values=values,
         problems=problems,
-        deltas=compute_deltas(values, previous, run, threshold),
+        deltas=compute_deltas(values, previous, run, threshold, history),
         recommendations=list(recommendations),
         published=_published(published),
         cost=list(cost) or None,

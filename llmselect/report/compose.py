@@ -15,7 +15,7 @@ from typing import Any
 from llmselect.report.document import Bullets, Document, Figure, Paragraph, Section, Table
 from llmselect.report.figures import _corpus_rows, figures
 from llmselect.report.findings import headline_findings
-from llmselect.report.model import Report, ValueRow
+from llmselect.report.model import DeltaSummary, Report, ValueRow
 
 KIND_NOTE = (
     "Every number has a unit and a kind: **measured** on the run's machine, **estimated** by a "
@@ -402,10 +402,17 @@ def deltas_section(report: Report) -> Section:
             f"{d.unchanged} unchanged, {len(d.changes)} changed, **{d.flagged} flagged**, "
             f"{d.within_spread} within their run-to-run spread; {len(d.new)} new, "
             f"{len(d.missing)} missing, {len(d.incomparable)} over a different sample size. "
-            "Flagged: timings outside the spread of both runs' repeats; counts and estimates on "
-            f"any change; other measured values beyond {d.threshold:.0%}."
+            f"Flagged: {_timing_rule(d)}; counts and estimates on any change; "
+            f"other measured values beyond {d.threshold:.0%}."
         )
     )
+    if d.timed_compared is not None:
+        section.blocks.append(
+            Paragraph(
+                f"Timings: {d.timed_compared} compared, {d.timed_set_aside} set aside because "
+                "how they were measured changed (see below). " + (d.noise_note or "")
+            )
+        )
     if d.method_changes:
         section.blocks.append(
             Table(
@@ -431,6 +438,7 @@ def deltas_section(report: Report) -> Section:
                     "change",
                     "rule",
                     "spreads (previous; current)",
+                    "noise (runs)",
                 ],  # fmt: skip
                 rows=[
                     [
@@ -445,6 +453,7 @@ def deltas_section(report: Report) -> Section:
                         "from 0" if x.rel_change is None else f"{x.rel_change * 100:+.1f}%",
                         x.rule,
                         _ranges(x.previous_range, x.current_range),
+                        _noise(x.noise_range, x.noise_runs),
                     ]
                     for x in d.changes
                 ],  # fmt: skip
@@ -458,11 +467,26 @@ def deltas_section(report: Report) -> Section:
     return section
 
 
+def _timing_rule(d: DeltaSummary) -> str:
+    if d.timed_compared is None:  # judged before earlier runs counted (schema 2)
+        return "timings outside the spread of both runs' repeats"
+    return (
+        "timings outside the measured noise (every repeat of the previous run and of earlier "
+        "comparable runs on this machine)"
+    )
+
+
 def _ranges(prev: list[float] | None, cur: list[float] | None) -> str:
     def one(r: list[float] | None) -> str:
         return f"{fmt_value(r[0])}–{fmt_value(r[1])}" if r else "—"
 
     return "" if prev is None and cur is None else f"{one(prev)}; {one(cur)}"
+
+
+def _noise(noise: list[float] | None, runs: int | None) -> str:
+    if not noise:
+        return ""
+    return f"{fmt_value(noise[0])}–{fmt_value(noise[1])} ({runs})"
 
 
 def _duration(run: dict[str, Any]) -> str:

@@ -3,8 +3,14 @@
 Each value is compared by one of three rules:
 
 * ``spread``: both runs kept their repeats (``samples``). The change is flagged only when it lies
-  outside the run-to-run spread of *both* runs: the two runs' [min, max] ranges do not overlap
-  (every repeat of one run is faster than every repeat of the other). Timings use this rule.
+  outside the measured noise: this run's [min, max] does not overlap the noise range, the
+  [min, max] of every repeat of the previous run and of up to ``NOISE_RUNS`` earlier comparable
+  runs (``history``: same machine, method, probe version and library versions) on this machine.
+  Timings use this rule. A run's repeats come from several fresh processes where the probe runs
+  them so (``tokenizer_throughput``), so a run's own spread already holds the between-process
+  part of the noise; earlier runs add the between-run part (machine state, frequency, load that
+  ``cpu_share`` does not see). With fewer than ``MIN_NOISE_RUNS`` comparable runs the noise is
+  the previous run's spread alone, and the summary says for how many timings that was so.
 * ``exact``: counted or computed quantities (token counts and everything derived from them,
   estimates from formulas): any change is flagged, since it means a tokenizer, loader, formula or
   input changed.
@@ -30,9 +36,12 @@ from pydantic import ValidationError
 
 from llmselect.report.model import (
     DEFAULT_THRESHOLD,
+    MIN_NOISE_RUNS,
+    NOISE_RUNS,
     Delta,
     DeltaRule,
     DeltaSummary,
+    HistoryRun,
     MethodChange,
     Report,
     ValueRow,
@@ -58,20 +67,53 @@ def rule_of(row: ValueRow) -> DeltaRule:
     return "threshold"
 
 
-def _label(key: tuple[str, ...]) -> str:
-    return "/".join(p for p in key if p)
+def _label(row: ValueRow) -> str:
+    parts = [row.model_id, row.probe, row.metric, row.subset]
+    if row.fingerprint:
+        parts.append(f"tokenizer {row.fingerprint}")
+    return "/".join(p for p in parts if p)
 
 
-def _previous(raw: Report | dict[str, Any]) -> tuple[dict, dict[str, Any], str | None]:
+def _previous(raw: Report | dict[str, Any]) -> tuple[list[ValueRow], dict[str, Any], str | None]:
     data = raw.model_dump() if isinstance(raw, Report) else raw
-    values = {}
+    values = []
     for item in data.get("values", []):
         try:
-            row = ValueRow.model_validate(item)
+            values.append(ValueRow.model_validate(item))
         except ValidationError:
             continue
-        values[row.key] = row
     return values, data.get("run") or {}, data.get("date")
+
+
+def pair_rows(
+    before: Sequence[ValueRow], now: Sequence[ValueRow]
+) -> tuple[list[tuple[ValueRow, ValueRow]], list[ValueRow], list[ValueRow]]:
+    """(pairs, new, missing): values of two runs paired by model, probe, metric and subset.
+
+    Where a run holds one value per such key, the two pair even when the tokenizer fingerprint
+    or probe version changed (the change is then judged, not lost). Where a run holds several
+    (two tokenizer fingerprints of one model), they pair by fingerprint and probe version, and
+    what finds no partner is new or missing.
+    """
+    groups: dict[tuple[str, ...], tuple[list[ValueRow], list[ValueRow]]] = {}
+    for row in before:
+        groups.setdefault(row.match_key, ([], []))[0].append(row)
+    for row in now:
+        groups.setdefault(row.match_key, ([], []))[1].append(row)
+    pairs, new, missing = [], [], []
+    for old_rows, new_rows in groups.values():
+        if len(old_rows) == 1 and len(new_rows) == 1:
+            pairs.append((old_rows[0], new_rows[0]))
+            continue
+        olds = {(r.fingerprint, r.probe_version): r for r in old_rows}
+        for row in new_rows:
+            old = olds.pop((row.fingerprint, row.probe_version), None)
+            if old is None:
+                new.append(row)
+            else:
+                pairs.append((old, row))
+        missing += olds.values()
+    return pairs, new, missing
 
 
 def _machine_change(before: dict[str, Any], now: dict[str, Any]) -> str | None:
@@ -121,12 +163,31 @@ def _method_change(old: ValueRow, row: ValueRow) -> tuple[str, str] | None:
     return None
 
 
-def _judge(old: ValueRow, row: ValueRow, threshold: float) -> tuple[bool, DeltaRule]:
-    """(flagged, rule) of a changed value."""
+def noise_range(
+    row: ValueRow, old: ValueRow, earlier: Sequence[tuple[dict[str, Any], ValueRow]], run: dict
+) -> tuple[tuple[float, float], int]:
+    """([min, max] of every repeat of the comparable runs, how many runs): the previous run's
+    ``old`` and the earlier runs' values measured like ``row`` on the same machine."""
+    lo, hi = old.spread  # type: ignore[misc]
+    runs = 1
+    for info, past in earlier:
+        if past.spread is None or _method_change(past, row) is not None:
+            continue
+        if _machine_change(info, run) or _library_change(info, run):
+            continue
+        lo, hi = min(lo, past.spread[0]), max(hi, past.spread[1])
+        runs += 1
+    return (lo, hi), runs
+
+
+def _judge(
+    old: ValueRow, row: ValueRow, threshold: float, noise: tuple[float, float] | None
+) -> tuple[bool, DeltaRule]:
+    """(flagged, rule) of a changed value; ``noise`` is the range a timing must leave."""
     rule = rule_of(row) if rule_of(row) != "spread" or old.spread else "threshold"
-    if rule == "spread":
-        (plo, phi), (clo, chi) = old.spread, row.spread  # type: ignore[misc]
-        return chi < plo or clo > phi, rule
+    if rule == "spread" and noise is not None:
+        (nlo, nhi), (clo, chi) = noise, row.spread  # type: ignore[misc]
+        return chi < nlo or clo > nhi, rule
     if rule == "exact":
         return True, rule
     if old.value == 0:
@@ -134,32 +195,74 @@ def _judge(old: ValueRow, row: ValueRow, threshold: float) -> tuple[bool, DeltaR
     return abs(row.value - old.value) / abs(old.value) > threshold, rule
 
 
+def _earlier(
+    history: Sequence[HistoryRun], skip: set[Any]
+) -> dict[tuple[str, ...], list[tuple[dict[str, Any], ValueRow]]]:
+    """Timed values of the newest ``NOISE_RUNS`` earlier runs (not ``skip``), by match key."""
+    runs = [h for h in history if h.run.get("run_id") not in skip]
+    runs.sort(key=lambda h: str(h.run.get("run_id") or ""))
+    out: dict[tuple[str, ...], list[tuple[dict[str, Any], ValueRow]]] = {}
+    for h in runs[-NOISE_RUNS:]:
+        for v in h.values:
+            if v.spread is not None:
+                out.setdefault(v.match_key, []).append((h.run, v))
+    return out
+
+
+def _noise_note(timed: int, with_history: int, most: int) -> str:
+    if not timed:
+        return ""
+    if with_history == timed:
+        return (
+            f"Every compared timing's noise comes from {MIN_NOISE_RUNS}-{most} comparable runs "
+            "on this machine (their repeats, in fresh processes where the probe uses several)."
+        )
+    return (
+        f"{timed - with_history} of {timed} compared timings had fewer than {MIN_NOISE_RUNS} "
+        "comparable runs on this machine: their noise is the previous run's repeats alone "
+        "(in fresh processes where the probe uses several); "
+        f"{with_history} drew it from {MIN_NOISE_RUNS} runs or more (up to {most})."
+    )
+
+
 def compute_deltas(
     current: Sequence[ValueRow],
     previous: Report | dict[str, Any] | None,
     run: dict[str, Any] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
+    history: Sequence[HistoryRun] = (),
 ) -> DeltaSummary | None:
-    """Each value against the previous report's (``run`` is this run's ``RunInfo`` dict)."""
+    """Each value against the previous report's (``run`` is this run's ``RunInfo`` dict).
+
+    ``history`` holds earlier runs' timings (any order, any machine; those not comparable are
+    left out per value): a timing is flagged only outside the noise they and the previous run
+    measured.
+    """
     if previous is None:
         return None
     before, prev_run, prev_date = _previous(previous)
     run = run or {}
     summary = DeltaSummary(
-        previous_date=prev_date, previous_run_id=prev_run.get("run_id"), threshold=threshold
+        previous_date=prev_date,
+        previous_run_id=prev_run.get("run_id"),
+        threshold=threshold,
+        timed_compared=0,
+        timed_set_aside=0,
+        timed_with_history=0,
     )
+    counts = {"compared": 0, "set_aside": 0, "with_history": 0}
     machine = _machine_change(prev_run, run)
     library = _library_change(prev_run, run)
+    earlier = _earlier(history, {prev_run.get("run_id"), run.get("run_id"), None})
     method_counts: dict[tuple[str, str], int] = {}
-    now_keys = set()
-    for row in current:
-        now_keys.add(row.key)
-        old = before.get(row.key)
-        if old is None:
-            summary.new.append(_label(row.key))
-            continue
+    pairs, new, missing = pair_rows(before, current)
+    summary.new = sorted(_label(r) for r in new)
+    summary.missing = sorted(_label(r) for r in missing)
+    most_runs = 0
+    for old, row in pairs:
+        timed = row.spread is not None
         if old.n is not None and row.n is not None and old.n != row.n:
-            summary.incomparable.append(_label(row.key))
+            summary.incomparable.append(_label(row))
             continue
         change = _method_change(old, row)
         if change is None and row.kind == "measured" and rule_of(row) != "exact":
@@ -169,12 +272,19 @@ def compute_deltas(
                 change = ("library", library)
         if change is not None:
             method_counts[change] = method_counts.get(change, 0) + 1
+            counts["set_aside"] += int(timed)
             continue
         summary.compared += 1
+        noise, runs = None, None
+        if timed and old.spread is not None:
+            noise, runs = noise_range(row, old, earlier.get(row.match_key, []), run)
+            counts["compared"] += 1
+            counts["with_history"] += int(runs >= MIN_NOISE_RUNS)
+            most_runs = max(most_runs, runs)
         if old.value == row.value:
             summary.unchanged += 1
             continue
-        flagged, rule = _judge(old, row, threshold)
+        flagged, rule = _judge(old, row, threshold, noise)
         summary.flagged += int(flagged)
         summary.within_spread += int(rule == "spread" and not flagged)
         summary.changes.append(
@@ -191,14 +301,18 @@ def compute_deltas(
                 rule=rule,
                 previous_range=list(old.spread) if old.spread else None,
                 current_range=list(row.spread) if row.spread else None,
+                noise_range=list(noise) if noise else None,
+                noise_runs=runs,
             )
         )
     summary.method_changes = [
         MethodChange(what=what, detail=detail, values=count)
         for (what, detail), count in sorted(method_counts.items())
     ]
-    summary.missing = sorted(_label(k) for k in set(before) - now_keys)
-    summary.new.sort()
+    summary.timed_compared = counts["compared"]
+    summary.timed_set_aside = counts["set_aside"]
+    summary.timed_with_history = counts["with_history"]
+    summary.noise_note = _noise_note(counts["compared"], counts["with_history"], most_runs)
     summary.incomparable.sort()
     summary.changes.sort(
         key=lambda d: (not d.flagged, -abs(d.rel_change or math.inf), d.probe, d.model_id, d.metric)

@@ -10,8 +10,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = 2  # 2: values keep their samples; deltas name their rule; rich recommendations
+from llmselect.records import FINGERPRINT_PARAM
+
+# 2: values keep their samples; deltas name their rule; rich recommendations
+# 3: the value key names the probe version and tokenizer fingerprint; deltas say what noise
+#    they were judged against (earlier runs) and how many timings were compared or set aside
+SCHEMA_VERSION = 3
 DEFAULT_THRESHOLD = 0.05  # relative change that flags a measured value without repeats (5 %)
+MIN_NOISE_RUNS = 3  # comparable earlier runs from which between-run noise counts as measured
+NOISE_RUNS = 10  # the newest comparable earlier runs whose repeats make a timing's noise
 
 
 class ValueRow(BaseModel):
@@ -33,7 +40,24 @@ class ValueRow(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def fingerprint(self) -> str:
+        """The tokenizer files' hash the value was measured with ("" when none)."""
+        files = self.params.get(FINGERPRINT_PARAM)
+        return "" if files is None else str(files)
+
+    @property
+    def key(self) -> tuple[str, str, int, str, str, str]:
+        """What makes the value unique in one run (``records.latest_key``): two tokenizer
+        fingerprints or probe versions of one model are two values."""
+        return (
+            self.model_id, self.probe, self.probe_version, self.metric, self.subset,
+            self.fingerprint,
+        )  # fmt: skip
+
+    @property
+    def match_key(self) -> tuple[str, str, str, str]:
+        """What pairs a value with the previous report's: the same number, however it was
+        measured (a new probe version or tokenizer is judged on the pair, not lost)."""
         return (self.model_id, self.probe, self.metric, self.subset)
 
     @property
@@ -81,6 +105,14 @@ class Delta(BaseModel):
     rule: DeltaRule = "threshold"
     previous_range: list[float] | None = None  # [min, max] of the previous run's repeats
     current_range: list[float] | None = None
+    noise_range: list[float] | None = Field(
+        default=None,
+        description="[min, max] of every repeat of the comparable runs (previous and earlier) "
+        "on this machine: a timing is flagged only outside it",
+    )
+    noise_runs: int | None = Field(
+        default=None, description="comparable runs behind noise_range (the previous included)"
+    )
 
 
 class MethodChange(BaseModel):
@@ -108,6 +140,21 @@ class DeltaSummary(BaseModel):
     )
     method_changes: list[MethodChange] = Field(default_factory=list)
     changes: list[Delta] = Field(default_factory=list)
+    # None in reports made before timings were judged against earlier runs (schema 2).
+    timed_compared: int | None = Field(
+        default=None, description="values with repeats (timings) judged against measured noise"
+    )
+    timed_set_aside: int | None = Field(
+        default=None,
+        description="values with repeats not compared: method, machine, machine load or "
+        "library changed (counted in method_changes)",
+    )
+    timed_with_history: int | None = Field(
+        default=None,
+        description=f"compared timings whose noise came from at least {MIN_NOISE_RUNS} "
+        "comparable runs; the rest had only the previous run's repeats",
+    )
+    noise_note: str | None = None
 
 
 class RecommendedModel(BaseModel):
@@ -175,6 +222,14 @@ class DeviceGroup(BaseModel):
     units: int
     records: int
     probes: list[str]
+
+
+class HistoryRun(BaseModel):
+    """An earlier run's timings on some machine (its ``RunInfo`` dict and values with repeats):
+    what a timing's between-run noise is measured from."""
+
+    run: dict[str, Any]
+    values: list[ValueRow]
 
 
 class Report(BaseModel):

@@ -253,3 +253,31 @@ def test_other_family_is_counted_only_when_the_recorded_total_confirms_it() -> N
     if gptj.arch is not None and gptj.arch.family == "other":
         with pytest.raises(ProbeSkipped, match="not the recorded"):
             list(MemoryEstimateProbe().run(gptj, RunContext(run_id="t")))
+
+
+def test_probe_keeps_the_last_positions_logits_as_served() -> None:
+    """Qwen2-0.5B (config.json: vocab 151,936): the full bf16 prefill logits of 4096 tokens are
+    1187 MiB on their own; the probe's default (serving) activations hold one row of them, and
+    its peak is the recommender's for the same point."""
+    from llmselect.catalog import load_catalog
+    from llmselect.hardware import GpuBudget
+    from llmselect.memory.params import count_model
+    from llmselect.recommend.fit import memory_fit
+
+    model = load_catalog().get("qwen2-0.5b")
+    assert model.arch is not None and model.arch.vocab == 151936
+    full_logits_mib = 4096 * 151936 * 2 / 2**20
+    runs = {}
+    for logits in ("last position", "all positions"):
+        probe = MemoryEstimateProbe(
+            MemoryEstimateProbe.Config(dtype=["bf16"], seq=[4096], prefill_logits=logits)
+        )
+        recs = list(probe.run(model, RunContext(run_id="r")))
+        runs[logits] = {r.metric: r for r in recs}
+        assert {r.params["prefill_logits"] for r in recs} == {logits}
+    assert runs["last position"]["est_activations_mib"].value < full_logits_mib / 5
+    assert runs["all positions"]["est_activations_mib"].value >= full_logits_mib
+    gpu = GpuBudget(count=1, memory_gib_each=24, name="24GB")
+    fit = memory_fit(model, count_model(model), "bf16", 4096, gpu)
+    peak = runs["last position"]["est_peak_memory_mib"].value
+    assert peak / 1024 == pytest.approx(fit.per_device_gib, rel=1e-9)

@@ -36,7 +36,7 @@ def test_records(family, corpus, tokenizers_root: Path) -> None:
     where = {"corpus": corpus.name, "tokenizer_dir": str(tokenizers_root)}
     probe = TokenizerThroughputProbe(
         TokenizerThroughputProbe.Config(
-            repeats=3, threads=2, warmup_s=0.0, min_pass_s=0.02, **where
+            repeats=3, processes=2, threads=2, warmup_s=0.0, min_pass_s=0.02, **where
         )
     )
     recs = {(r.metric, r.subset): r for r in probe.run(load_tokenizer_catalog().get(family), ctx)}
@@ -57,12 +57,13 @@ def test_records(family, corpus, tokenizers_root: Path) -> None:
             assert p50.unit == "chars/s" and p50.higher_is_better and p50.kind == "measured"
             assert p50.params["mode"] == mode and p50.params["repeats"] == 3
             assert p50.n == 60
-            # Every pass's rate is kept; the value is the rate at the median pass time.
-            assert len(p50.samples) == 3 and p90.samples == p50.samples
+            # Every pass of both processes is kept; the value is the rate at the median pass.
+            assert p50.params["processes"] == 2
+            assert len(p50.samples) == 2 * 3 and p90.samples == p50.samples
             assert min(p50.samples) <= p50.value <= max(p50.samples)
             assert p50.params["loops"] >= 1 and p50.params["isolation"] == "child process"
             cpu = recs[(f"{mode}_chars_per_cpu_s", f"unit/{lang}")]
-            assert cpu.unit == "chars/CPU-s" and len(cpu.samples) == 3 and cpu.value > 0
+            assert cpu.unit == "chars/CPU-s" and len(cpu.samples) == 6 and cpu.value > 0
             threads = p50.params["threads"]
             assert threads == 1 if mode == "single" else threads >= 1
         # tokens/s and chars/s come from the same passes.
@@ -80,10 +81,36 @@ def test_token_count_matches_library(corpus, tokenizers_root: Path) -> None:
     ctx = RunContext(run_id="t")
     where = {"corpus": corpus.name, "tokenizer_dir": str(tokenizers_root)}
     probe = TokenizerThroughputProbe(
-        TokenizerThroughputProbe.Config(repeats=1, warmup_s=0.0, min_pass_s=0.0, **where)
+        TokenizerThroughputProbe.Config(
+            repeats=1, processes=1, warmup_s=0.0, min_pass_s=0.0, **where
+        )
     )
     recs = list(probe.run(load_tokenizer_catalog().get("llama2"), ctx))
     zh = [s.text.strip() for s in corpus.segments if s.lang == "zh"]
     rec = next(r for r in recs if r.subset == "unit/zh" and r.metric == "batch_tokens_per_s")
     assert rec.params["tokens"] == sum(len(sp.encode(t)) for t in zh)
     assert rec.params["chars"] == sum(len(t) for t in zh)
+
+
+def test_worker_spec_is_typed(tmp_path: Path) -> None:
+    """The child refuses a spec with a misspelt field (a typed model, not a loose dict)."""
+    import json
+    import subprocess
+    import sys
+
+    from llmselect.probes.throughput_spec import ThroughputSpec
+
+    spec = ThroughputSpec(
+        tokenizer=load_tokenizer_catalog().get("llama2").model_dump(mode="json"),
+        texts={"en": ["hello"]}, threads=1, repeats=1, warmup_s=0.0, min_pass_s=0.0,
+    ).model_dump(mode="json")  # fmt: skip
+    spec["repeat"] = spec.pop("repeats")
+    spec_path, result_path = tmp_path / "spec.json", tmp_path / "result.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmselect.probes._throughput_worker", str(spec_path),
+         str(result_path)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    assert proc.returncode == 3 and result["status"] == "error"
+    assert "repeats" in result["error"] and "repeat" in result["error"]
