@@ -34,7 +34,7 @@ def test_two_runs_of_the_same_code_flag_no_throughput_change(with_data_root: Pat
     family = load_tokenizer_catalog().get("llama2")
     probe = TokenizerThroughputProbe(
         TokenizerThroughputProbe.Config(
-            corpus="default", repeats=9, warmup_s=0.05, min_pass_s=0.05, threads=1
+            corpus="default", repeats=3, processes=3, warmup_s=0.05, min_pass_s=0.05, threads=1
         )
     )
     runs = [list(probe.run(family, RunContext(run_id=r, limit=60))) for r in ("r1", "r2")]
@@ -48,6 +48,7 @@ def test_two_runs_of_the_same_code_flag_no_throughput_change(with_data_root: Pat
     # machine), never because anything else changed; and none of the compared ones is flagged.
     assert {m.what for m in d.method_changes} <= {"machine load"}
     assert d.compared + sum(m.values for m in d.method_changes) == len(report.values)
+    assert d.timed_compared + d.timed_set_aside == len(timed)
     assert d.flagged == 0, [c for c in d.changes if c.flagged]
     assert all(c.rule == "spread" for c in d.changes if c.metric.endswith("_per_s"))
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 REPORT_PARAMS = (
     "params_total", "allowed", "license_id", "mode", "threads", "cpu_threads", "dtype", "device",
     "device_name", "isolation", "clock", "prefill_logits", "backend", "memory", "counting",
-    "loops", "repeats", "tokenizer_sha256", "tokens", "chars", "new_tokens", "cpu_share",
+    "loops", "repeats", "processes", "tokenizer_sha256", "tokens", "chars", "new_tokens",
+    "cpu_share",
 )  # fmt: skip
 
 

@@ -417,8 +417,12 @@ def throughput(report: Report) -> Figure | None:
         return fig
 
     repeats = sorted({str(len(v.samples)) for v in rows if v.samples})
+    processes = sorted({str(v.params["processes"]) for v in rows if v.params.get("processes")})
+    where = (
+        f"of {'/'.join(processes)} fresh processes" if processes else "in a fresh process"
+    )  # runs before several processes name none
     caption = (
-        f"Median pass of {'/'.join(repeats) or '?'} timed passes in a fresh process, each pass at "
+        f"Median pass of {'/'.join(repeats) or '?'} timed passes {where}, each pass at "
         "least 0.25 s; whiskers span the fastest and the slowest pass. Wall-clock rates on this "
         "machine, which other processes share."
     )
