@@ -136,12 +136,15 @@ def hf_config_kwargs(arch: ArchSpec) -> tuple[str, dict[str, Any]]:
             partial_rotary_factor=arch.rope_fraction,
             **_deepseek_moe(moe),
         )
+    elif mt == "minicpm3":  # dense MLA; value heads are hidden / heads wide, as in the config
+        kw.update(_mla(arch))
+        kw.pop("head_dim")
     elif mt in ("deepseek_v2", "deepseek_v3"):
         kw.update(_mla(arch))
         kw.pop("head_dim")
         if arch.moe is not None:
             kw.update(_deepseek_moe(arch.moe))
-        else:  # a dense MLA model (MiniCPM3): every layer keeps the dense MLP
+        else:  # a dense MLA model: every layer keeps the dense MLP
             kw.update(first_k_dense_replace=arch.layers, n_routed_experts=1, n_shared_experts=1)
     else:
         raise LLMSelectError(f"no transformers layout for model_type {arch.model_type!r}")

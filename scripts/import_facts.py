@@ -66,6 +66,7 @@ LLAMA_FAMILIES = {
     "Qwen2",
     "Qwen2.5",
     "Yi",
+    "Yi-1.5",
     "InternLM",
     "InternLM2",
     "Chinese-LLaMA-Alpaca-2",

@@ -41,6 +41,8 @@ REPRESENTATIVE = [
     "gemma-3-4b-it",  # QK-norm, post-norms, 262208 embedding rows
     "phi-4",  # Phi-3 layout (fused q/k/v and gate/up), 10 KV heads
     "mistral-small-24b-base-2501",  # head_dim 128 apart from hidden / heads
+    "minicpm3-4b",  # dense latent attention (MiniCPM3 class), tied
+    "glm-4-9b-0414",  # GLM-4-0414: post-norms, q/k/v bias, half-rotary
 ]
 
 

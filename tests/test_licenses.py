@@ -50,7 +50,10 @@ def test_table_carries_every_facts_license(facts_licenses) -> None:
         ("llama2-7b", "conditional", "llama2-community"),
         ("chatglm3-6b", "conditional", "chatglm3-6b-license"),
         ("bloom-7b1", "conditional", "bigscience-bloom-rail-1.0"),
-        ("glm-4-9b", "unknown", "glm-4-license"),
+        ("glm-4-9b", "conditional", "glm-4-license"),
+        ("baichuan-7b", "conditional", "baichuan-7b-license"),
+        ("glm-4-32b-0414", "yes", "mit"),
+        ("minicpm4-8b", "yes", "apache-2.0"),
         ("phi-3-mini", "yes", "mit"),
         ("qwen1.5-7b-chat", "conditional", "tongyi-qianwen"),
         ("qwen-1.8b", "no", "tongyi-qianwen-research"),
@@ -119,7 +122,7 @@ def test_other_purposes() -> None:
     assert verdict("qwen2.5-3b", "research").allowed == "yes"
     assert verdict("qwen2.5-3b", "learning").allowed == "yes"
     assert verdict("llama-7b", "research").allowed == "conditional"
-    assert verdict("glm-4-9b", "research").allowed == "unknown"
+    assert verdict(_unverified("glm-4-9b"), "research").allowed == "unknown"
     edge = verdict("bloom-7b1", "edge")
     assert edge.allowed == "conditional"
     assert any(c.startswith("Redistribution:") for c in edge.conditions)
@@ -265,13 +268,30 @@ def test_license_probe_records_published_verdicts() -> None:
     assert "700 million" in commercial.params["conditions"]
     assert commercial.source and "llama2/LICENSE" in commercial.source
     unknown = list(
-        LicenseProbe(LicenseProbe.Config(purposes=["commercial"])).run(
-            load_catalog().get("glm-4-9b"), ctx
-        )
+        LicenseProbe(LicenseProbe.Config(purposes=["commercial"])).run(_unverified("glm-4-9b"), ctx)
     )
     assert unknown[0].status == "skipped" and unknown[0].value is None
 
 
+def _unverified(model_id: str) -> ModelSpec:
+    """The catalog entry with its license verdict blanked, as for a checkpoint never checked."""
+    spec = load_catalog().get(model_id)
+    assert spec.license is not None
+    return spec.model_copy(update={"license": spec.license.model_copy(update={"commercial": None})})
+
+
 def test_unverified_checkpoint_is_unknown_for_every_purpose() -> None:
     for purpose in ("commercial", "research", "learning", "edge"):
-        assert verdict("glm-4-9b", purpose).allowed == "unknown"
+        assert verdict(_unverified("glm-4-9b"), purpose).allowed == "unknown"
+
+
+def test_glm4_and_baichuan7b_terms_as_published() -> None:
+    """The terms read from the publishers: registration, attribution and naming for GLM-4's
+    glm-4-9b License; registration plus written authorization for Baichuan-7B."""
+    glm = verdict("glm-4-9b-chat", "commercial")
+    assert any("open.bigmodel.cn/mla/form" in c for c in glm.conditions)
+    assert any('"Built with glm-4"' in c for c in glm.conditions)
+    assert glm.effective_date == date(2024, 6, 5)
+    baichuan = verdict("baichuan-7b", "commercial")
+    assert any("written authorization" in c for c in baichuan.conditions)
+    assert baichuan.effective_date == date(2023, 6, 15)
