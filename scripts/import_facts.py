@@ -89,7 +89,9 @@ def arch_family(entry: dict[str, Any]) -> str:
     # Baichuan-7B and Baichuan2-7B use RoPE (llama layout); the 13B models use ALiBi.
     if fam in LLAMA_FAMILIES or mid in {"baichuan-7b", "baichuan2-7b-base", "baichuan2-7b-chat"}:
         return "llama"
-    return "other"  # ChatGLM-6B v1, Baichuan-13B, Falcon, Mixtral, Phi, GPT-Neo/J/NeoX
+    if fam == "Mixtral":  # LLaMA attention + top-2 of 8 SwiGLU experts: refmodels/moe.py
+        return "moe"
+    return "other"  # ChatGLM-6B v1, Baichuan-13B, Falcon, Phi, GPT-Neo/J/NeoX
 
 
 # --- tokenizer family ids (shared with the tokenizer catalog) ---------------------------------

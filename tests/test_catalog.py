@@ -134,12 +134,34 @@ def test_arch_family_rules(catalog) -> None:
         arch = catalog.get(mid).arch
         assert arch.family == "glm" and arch.rope_fraction == 0.5 and arch.qkv_bias
         assert arch.kv_heads == 2  # multi_query_group_num
-    assert catalog.get("mixtral-8x7b").arch.family == "other"
+    assert catalog.get("mixtral-8x7b").arch.family == "moe"
     assert catalog.get("baichuan2-13b-base").arch.family == "other"  # ALiBi
     for mid in ("llama-2-7b", "qwen2.5-7b", "yi-6b", "internlm2-7b", "baichuan2-7b-base"):
         assert catalog.get(mid).arch.family == "llama", mid
     assert catalog.get("qwen2.5-7b").arch.qkv_bias is True
     assert catalog.get("mistral-7b").arch.sliding_window == 4096
+
+
+def test_moe_and_latent_attention_models_name_their_family(catalog) -> None:
+    """Latent attention is the deepseek family (estimator only); a softmax top-k MoE with full
+    rotary heads is the moe family, whose reference model builds it (logits parity with
+    transformers' Mixtral, Qwen2-MoE and Qwen3-MoE). GLM-4.5's sigmoid router and half-rotary
+    heads are neither: it stays ``other``, sized by the common layout."""
+    from llmselect.refmodels.family import family
+
+    sparse = [m for m in catalog if m.arch is not None and (m.arch.moe or m.arch.mla)]
+    assert {m.id for m in sparse} >= {
+        "mixtral-8x7b-v0.1", "qwen3-30b-a3b", "qwen3-235b-a22b", "deepseek-v2-lite",
+        "deepseek-v3", "deepseek-r1",
+    }  # fmt: skip
+    for m in sparse:
+        if m.arch.mla is not None:
+            assert m.arch.family == "deepseek", m.id
+        elif m.arch.model_type == "glm4_moe":
+            assert m.arch.family == "other", m.id
+        else:
+            assert m.arch.family == "moe", m.id
+            assert family("moe").build_config(m.arch).experts == m.arch.moe.experts
 
 
 def test_tokenizer_family_mapping(catalog) -> None:

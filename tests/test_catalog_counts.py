@@ -46,6 +46,26 @@ def test_every_model_is_ranked_listed_or_excluded_with_its_reason() -> None:
             assert why in [exc.reason, *exc.other_reasons]
 
 
+def test_cost_train_counts_every_countable_model_by_its_active_parameters() -> None:
+    """6·N with N the parameters a token is computed with: all of a dense model, the shared
+    parts plus experts_per_token routed experts of a mixture of experts."""
+    from llmselect.cost.compute import train_compute
+
+    moe = 0
+    for model in load_catalog():
+        count, _ = exact_count(model)
+        if count is None:
+            continue
+        comp = train_compute(model, 1e12, 4096)
+        assert comp.params_total == count.total, model.id
+        assert comp.params_counted == count.active, model.id
+        assert comp.dense_flops_per_token == 6 * count.active, model.id
+        if model.arch is not None and model.arch.moe is not None:
+            moe += 1
+            assert count.active < count.total / 3, model.id  # 12.9B of 46.7B, 37.6B of 671B
+    assert moe >= 10
+
+
 def test_perf_estimate_sizes_every_countable_model() -> None:
     ids = [m.id for m in load_catalog() if exact_count(m)[0] is not None]
     result = runner.invoke(app, ["perf", "estimate", "-m", ",".join(ids), "--json"])

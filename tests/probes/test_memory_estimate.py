@@ -234,21 +234,22 @@ def test_last_token_logits_drops_the_full_prompt_logits() -> None:
 
 
 def test_other_family_is_counted_only_when_the_recorded_total_confirms_it() -> None:
-    """Mixtral under family 'other': the common decoder layout with its MoE numbers reproduces
-    the recorded total (46,702,792,704, transformers on the meta device), so the estimate uses
-    that exact count; GPT-J's parallel GELU blocks do not, so the probe skips it."""
+    """GLM-4.5-Air under family 'other': the common decoder layout with its MoE numbers
+    reproduces the recorded total (106,852,245,504, transformers on the meta device), so the
+    estimate uses that exact count; GPT-J's parallel GELU blocks do not, so the probe skips it."""
     from llmselect.catalog import load_catalog
     from llmselect.errors import ProbeSkipped
     from llmselect.probes.base import RunContext
     from llmselect.probes.memory_estimate import MemoryEstimateProbe
 
-    model = load_catalog().get("mixtral-8x7b-v0.1")
-    assert model.arch is not None and model.params_exact == 46_702_792_704
+    model = load_catalog().get("glm-4.5-air")
+    assert model.arch is not None and model.arch.family == "other" and model.arch.moe
+    assert model.params_exact == 106_852_245_504
     records = list(MemoryEstimateProbe().run(model, RunContext(run_id="t")))
     weights = [r for r in records if r.metric == "est_weights_mib"]
     assert weights and all(r.kind == "estimated" for r in records)
     bf16 = [r for r in weights if "dtype=bf16" in r.subset][0]
-    assert bf16.value == pytest.approx(46_702_792_704 * 2 / 2**20, abs=1.0)
+    assert bf16.value == pytest.approx(106_852_245_504 * 2 / 2**20, abs=1.0)
     gptj = load_catalog().get("gpt-j-6b")
     if gptj.arch is not None and gptj.arch.family == "other":
         with pytest.raises(ProbeSkipped, match="not the recorded"):
