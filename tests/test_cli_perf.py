@@ -61,6 +61,27 @@ def test_bad_input_exits_2(args: list[str], monkeypatch: pytest.MonkeyPatch, cap
     assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1
 
 
+def test_unknown_estimate_dtype_names_every_accepted_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error lists the torch dtypes and the llama.cpp types ``--help`` names, and every
+    value it lists is one the estimate takes."""
+    import re
+
+    from llmselect.memory.estimate import estimate_memory
+    from llmselect.memory.presets import resolve_target
+
+    assert run_main(["perf", "estimate", "-m", "llama:7b", "--dtype", "q9_x"], monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: unknown dtype 'q9_x'") and len(err.strip().splitlines()) == 1
+    named = set(re.findall(r"[a-z0-9_]+", err.split(";", 1)[1])) - {"known", "aliases", "or", "a"}
+    named -= {"llama", "cpp", "type"}
+    assert {"fp32", "bf16", "fp16", "int8", "int4", "q4_k_m", "q5_k_m", "q8_0", "q4_0"} <= named
+    arch = resolve_target("llama:7b").arch
+    for name in sorted(named):
+        assert estimate_memory(arch, dtype=name, seq=16).total_bytes > 0, name
+
+
 def test_archs_lists_presets_with_sources() -> None:
     result = runner.invoke(app, ["perf", "archs", "--json"])
     assert result.exit_code == 0

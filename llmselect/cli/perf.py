@@ -97,11 +97,18 @@ def estimate(
 ) -> None:
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
     from llmselect.errors import LLMSelectError
-    from llmselect.memory.estimate import MIB, estimate_memory, plan_tensor_parallel
+    from llmselect.memory.estimate import (
+        MIB,
+        check_weight_dtype,
+        estimate_memory,
+        plan_tensor_parallel,
+    )
     from llmselect.memory.params import count_model
     from llmselect.memory.presets import resolve_target
     from llmselect.names import split_csv
 
+    if dtype is not None:
+        dtype = check_weight_dtype(dtype)
     names = split_csv(model)
     if not names:
         raise LLMSelectError("name a model with -m (catalog id or family:size)")

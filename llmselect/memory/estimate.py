@@ -344,6 +344,24 @@ def _mlp_width(arch: ArchLike) -> int:
     return max(widths)
 
 
+def check_weight_dtype(name: str) -> str:
+    """``name`` lowercased when the estimator takes it as a weight format: a torch dtype (or an
+    alias) or a llama.cpp file type; anything else is a one-line error naming every accepted
+    value (``parse_dtype`` alone names only torch dtypes: it also serves the measured
+    workers, where GGUF types do not apply)."""
+    from llmselect.memory.dtypes import ALIASES, DTYPES
+    from llmselect.memory.ggml_quant import FTYPE_BASE, is_gguf_ftype
+
+    key = name.strip().lower()
+    if is_gguf_ftype(key) or ALIASES.get(key, key) in DTYPES:
+        return key
+    gguf = [t for t in FTYPE_BASE if is_gguf_ftype(t)]
+    raise LLMSelectError(
+        f"unknown dtype {name!r}; known: {', '.join(DTYPES)} (aliases: {', '.join(ALIASES)}), "
+        f"or a llama.cpp type: {', '.join(gguf)}"
+    )
+
+
 def estimate_memory(
     arch: ArchLike,
     *,
@@ -378,6 +396,7 @@ def estimate_memory(
         raise LLMSelectError(f"device must be cuda or cpu, got {device!r}")
     if tp > 1 and arch.heads % tp:
         raise LLMSelectError(f"{arch.heads} attention heads do not split over tp={tp} devices")
+    dtype = check_weight_dtype(dtype)
     gguf = is_gguf_ftype(dtype)
     dt = parse_dtype("fp16" if gguf else dtype, group_size=group_size)
     kv_dt = parse_dtype(kv_dtype) if kv_dtype else compute_dtype(dt)
