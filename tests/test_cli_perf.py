@@ -119,3 +119,33 @@ def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
     assert len(stored) == len(records) and "worker_result" not in stored[0]
     rows = [r for r in (tmp_path / TABLE).read_text().splitlines() if r.startswith("| gpt2")]
     assert len(rows) == 1 and rows[0].startswith("| gpt2:124m | bs=1,seq=8,dtype=fp32 | 1 | yes |")
+
+    # --rerender goes the same way: a runner unit per stored point, no child started, the
+    # same numbers, and each record says where the point ran and which unit made it.
+    import llmselect.runner as the_runner
+    from llmselect.memory import sweep
+    from llmselect.probes import reference_latency
+
+    def no_child(*_: object) -> None:
+        raise AssertionError("a replayed point started a child")
+
+    runs: list[int] = []
+    execute = the_runner.execute
+
+    def counted(units, *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(len(units))
+        return execute(units, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reference_latency, "run_worker", no_child)
+        mp.setattr(the_runner, "execute", counted)
+        again = sweep.rerender(tmp_path)
+    assert runs == [1]
+
+    def numbers(recs):  # type: ignore[no-untyped-def]
+        return sorted((r.model_id, r.subset, r.metric, r.value, r.host, r.device) for r in recs)
+
+    assert numbers(again) == numbers(records) and records[0].host
+    assert all(r.params["_unit"] for r in again)
+    table = (tmp_path / TABLE).read_text()
+    assert table.count("| gpt2:124m | bs=1,seq=8,dtype=fp32 | 1 | yes |") == 1

@@ -134,7 +134,12 @@ def run_sweep(
                     params = dict(r.params)
                     result = json.loads(params.pop(WORKER_RESULT))
                     spec = worker_spec(cfg, unit.target, cfg.batch[0], cfg.seq[0], cfg.device)
-                    row = {"model_id": unit.target.id, "spec": spec.model_dump(), "result": result}
+                    row = {
+                        "model_id": unit.target.id,
+                        "spec": spec.model_dump(),
+                        "result": result,
+                        "host": r.host,
+                    }
                     raw_fh.write(json.dumps(row) + "\n")
                     if not gpu and result.get("driver"):
                         gpu = {
@@ -159,34 +164,42 @@ def run_sweep(
 
 
 def rerender(out_dir: Path) -> list[Any]:
-    """Recompute the records (estimates included) from ``raw.jsonl`` and rewrite the table."""
+    """Recompute the records (estimates included) from ``raw.jsonl`` and rewrite the table.
+
+    The same path as a measurement: one ``reference_latency`` unit per stored point, through
+    the runner, whose config replays the child's stored result instead of starting a child.
+    """
     from llmselect.memory.presets import resolve_target
     from llmselect.probes.base import RunContext
-    from llmselect.probes.latency_spec import LatencyPoint
-    from llmselect.probes.reference_latency import ReferenceLatencyProbe
+    from llmselect.probes.reference_latency import RecordedPoint, ReferenceLatencyProbe
     from llmselect.records import RunInfo
+    from llmselect.runner import Unit, execute
 
     info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (out_dir / RAW).read_text().splitlines() if line.strip()]
-    records: list[Any] = []
+    units: list[Unit] = []
     gpu: dict[str, str] = {}
     for row in rows:
-        spec, result = LatencyPoint.model_validate(row["spec"]), row["result"]
-        target = resolve_target(row["model_id"])
-        probe = ReferenceLatencyProbe(
-            ReferenceLatencyProbe.Config(
-                device=spec.device if spec.device in ("cpu", "cuda") else "cuda",
-                dtype=spec.dtype,
-                new_tokens=spec.new_tokens,
-            )
+        point = RecordedPoint.model_validate(
+            {"spec": row["spec"], "result": row["result"], "host": row.get("host")}
         )
-        ctx = RunContext(run_id=info.run_id, device=spec.device)
-        try:
-            records.extend(probe.point_records(ctx, target.id, target.arch, spec, result))
-        except LLMSelectError as exc:
-            log.warning("%s", exc)
+        config = ReferenceLatencyProbe.Config(
+            device=point.spec.device if point.spec.device in ("cpu", "cuda") else "cuda",
+            dtype=point.spec.dtype,
+            new_tokens=point.spec.new_tokens,
+            replay=point,
+        )
+        units.append(Unit(resolve_target(row["model_id"]), ReferenceLatencyProbe(config)))
+        result = point.result
         if result.get("driver"):
             gpu = {"gpu_name": result.get("device_name", ""), "driver": result["driver"]}
+    ctx = RunContext(run_id=info.run_id, device=info.device)
+    records: list[Any] = []
+    for rec in execute(units, ctx, None).records:
+        if rec.metric == "probe_status":  # a point whose records cannot be rebuilt
+            log.warning("%s: %s", rec.model_id, rec.error)
+            continue
+        records.append(rec)
     with (out_dir / RECORDS).open("w", encoding="utf-8") as fh:
         for r in records:
             fh.write(r.model_dump_json() + "\n")

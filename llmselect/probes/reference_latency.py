@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
@@ -49,6 +49,19 @@ from llmselect.records import Measurement
 
 WORKER_MODULE = "llmselect.probes._latency_worker"
 WORKER_RESULT = "worker_result"  # fits-record param holding the child's raw result (opt-in)
+
+
+class RecordedPoint(BaseModel):
+    """A point measured earlier (a line of a sweep's ``raw.jsonl``): what its child ran, what it
+    returned, and the host it ran on."""
+
+    spec: LatencyPoint = Field(description="The spec the child process measured.")
+    result: dict[str, Any] = Field(description="The child's result, as it returned it.")
+    host: str | None = Field(default=None, description="Host the point ran on, if recorded.")
+
+
+# Host of a replayed point whose raw.jsonl line predates recording it: never this machine's.
+UNRECORDED_HOST = "not recorded"
 
 
 class ReferenceLatencyConfig(ProbeConfig, PointSettings):
@@ -83,6 +96,11 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
         default=False,
         description="Also store each child's raw result (JSON) with its fits record, so the "
         "estimates can be recomputed later from the same measurement (perf sweep).",
+    )
+    replay: RecordedPoint | None = Field(
+        default=None,
+        description="Measure nothing: turn this earlier child result into records again "
+        "(estimates recomputed by the current estimator; perf sweep's --rerender).",
     )
 
 
@@ -269,6 +287,12 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         from llmselect.memory.dtypes import parse_dtype
 
         cfg = self.config
+        if cfg.replay is not None:  # measured earlier: only records and estimates, here
+            host = cfg.replay.host or UNRECORDED_HOST
+            arch = getattr(target, "arch", None)
+            for rec in self.point_records(ctx, target.id, arch, cfg.replay.spec, cfg.replay.result):
+                yield rec.model_copy(update={"host": host})
+            return
         if cfg.checkpoint and not getattr(target, "is_checkpoint", False):
             target = checkpoint_for(target, cfg.checkpoint)
         arch = getattr(target, "arch", None)
