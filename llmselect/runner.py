@@ -108,6 +108,12 @@ def not_started_record(unit: Unit, run_id: str, message: str) -> Measurement:
     )
 
 
+def unit_error_record(unit: Unit, ctx: RunContext, message: str) -> Measurement:
+    """The error record of a unit that could not run here (its node lacks its data), stamped
+    with the host and device like every unit's records."""
+    return _where(unit, ctx, [_status_record(unit, ctx, "error", message, time.perf_counter())])[0]
+
+
 def lost_unit_record(unit: Unit, ctx: RunContext, message: str) -> Measurement:
     """The error record of a unit whose worker was lost (killed, node gone) on every try."""
     return _status_record(unit, ctx, "error", message, time.perf_counter())

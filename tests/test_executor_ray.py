@@ -8,6 +8,7 @@ mid-run are ``slow``. Without Ray installed, ``--executor ray`` is one clear lin
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from _fault_driver import SUITE as FAULT_SUITE
-from _fault_driver import targets
+from _fault_driver import FaultRowsProbe, targets
 
 from llmselect import registry, suite
 from llmselect.executors.ray import RayExecutor, unit_resources
@@ -230,3 +231,67 @@ def test_driver_killed_mid_run_resumes_on_ray(tmp_path: Path) -> None:
     assert sorted((r.model_id, r.metric) for r in scan.records) == sorted(
         (t.id, f"power_{k}") for t in targets(12) for k in (1, 2, 3)
     )
+
+
+def test_worker_without_the_drivers_data_fails_the_unit_with_the_reason(
+    with_data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker checks its data root against the driver's manifests before each unit: a
+    missing folder or other data is that unit's recorded error; the same data runs it."""
+    from llmselect.executors.ray import _run_remote, driver_data
+
+    ctx = RunContext(run_id="r")
+    unit = Unit(targets(1)[0], FaultRowsProbe())
+    expected = driver_data(ctx)  # the driver: LLMSELECT_DATA_ROOT = the real data bundle
+    manifest = with_data_root / "tokenizers" / "MANIFEST.json"
+    real_sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert expected is not None and expected["tokenizers/MANIFEST.json"] == real_sha
+
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(tmp_path / "not-mounted"))
+    (missing,) = _run_remote(unit, ctx, expected)
+    assert (missing.status, missing.model_id, missing.probe) == ("error", "t000", "fault_rows")
+    assert f"data root {tmp_path / 'not-mounted'} does not exist" in (missing.error or "")
+    assert missing.host == socket.gethostname()
+
+    other = tmp_path / "other-copy"
+    (other / "tokenizers").mkdir(parents=True)
+    (other / "tokenizers" / "MANIFEST.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(other))
+    (stale,) = _run_remote(unit, ctx, expected)
+    assert stale.status == "error" and "holds other data" in (stale.error or "")
+    empty_sha = hashlib.sha256(b"{}").hexdigest()
+    named = f"tokenizers/MANIFEST.json sha256 {empty_sha[:12]} (expected sha256 {real_sha[:12]})"
+    assert named in (stale.error or "")
+
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(with_data_root))
+    ran = _run_remote(unit, ctx, expected)
+    assert [r.value for r in ran] == [0.0, 0.0, 0.0] and {r.status for r in ran} == {"ok"}
+
+
+def test_ray_start_asks_no_hub_and_passes_the_data_root(
+    with_data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with the local executor, nothing asks the hub before a unit needs it; the workers
+    get the driver's data root."""
+    from llmselect import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    asked: list[str] = []
+    monkeypatch.setattr(hub, "_answers", lambda url: asked.append(url))
+    monkeypatch.setattr(hub, "_reachable", {})
+
+    class Cluster:  # what RayExecutor._connect calls on the ray module
+        started: dict[str, object] = {}
+
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **kwargs: object) -> None:
+            self.started.update(kwargs)
+
+    cluster = Cluster()
+    assert RayExecutor()._connect(cluster) is True
+    assert asked == []
+    env = cluster.started["runtime_env"]["env_vars"]  # type: ignore[index]
+    assert env["LLMSELECT_DATA_ROOT"] == str(with_data_root) and "HF_HUB_OFFLINE" not in env

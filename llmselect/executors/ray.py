@@ -16,18 +16,27 @@
 - **One writer.** Records come back to the driver as units finish; the runner, in the
   driver, is the only writer of the store. Nothing is written on the workers.
 
-Every node needs llmselect installed and the same data paths (``LLMSELECT_DATA_ROOT``) as
-the driver: units carry the driver's ``RunContext``. Ray is an optional extra:
-``pip install 'llmselect[ray]'``.
+- **Same data.** Every node needs llmselect installed and the driver's data root at the same
+  path: workers get the driver's ``LLMSELECT_DATA_ROOT``, and before each unit a worker checks
+  that the folder exists and that its manifests hash as the driver's (``llmselect.datacheck``);
+  a node without it fails that unit with the reason recorded, and the run goes on.
+- **Hub.** As in the local executor, the Hugging Face hub is asked only when an input is not
+  local, once per process that needs it (here: the worker's); the driver asks nothing before
+  the cluster starts. ``HF_HUB_OFFLINE`` and an answer the driver already has reach every
+  worker.
+
+Ray is an optional extra: ``pip install 'llmselect[ray]'``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from llmselect.config import DATA_ROOT_ENV
 from llmselect.errors import LLMSelectError
 from llmselect.executors.base import Executor
 
@@ -40,8 +49,8 @@ log = logging.getLogger(__name__)
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'llmselect[ray]'"
 # Settings the driver passes to every worker, so a worker behaves as the driver decided
-# (after the one hub check of the run, HF_HUB_OFFLINE=1 when the hub did not answer).
-FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "LLMSELECT_PLUGINS")
+# (HF_HUB_OFFLINE=1 also when a hub check in the driver found no hub) and reads the same data.
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "LLMSELECT_PLUGINS", DATA_ROOT_ENV)
 
 
 def import_ray() -> Any:
@@ -62,11 +71,34 @@ def unit_resources(unit: Unit, ctx: RunContext) -> dict[str, float]:
     return {"num_cpus": 1}
 
 
-def _run_remote(unit: Unit, ctx: RunContext) -> list[Measurement]:
-    """The body of a unit's Ray task (in the worker process)."""
-    from llmselect.runner import run_unit
+def _run_remote(
+    unit: Unit, ctx: RunContext, data: dict[str, str] | None = None
+) -> list[Measurement]:
+    """The body of a unit's Ray task (in the worker process).
 
+    ``data``: the driver's data-root manifests (None: the driver has no data root). A worker
+    whose data root is missing or holds other data fails the unit with that reason.
+    """
+    from llmselect.runner import run_unit, unit_error_record
+
+    if data is not None:
+        from llmselect.config import data_root
+        from llmselect.datacheck import data_root_problem
+
+        problem = data_root_problem(data_root(), data)
+        if problem is not None:
+            message = f"not run on {socket.gethostname()}: {problem} (the driver's data root)"
+            return [unit_error_record(unit, ctx, message)]
     return run_unit(unit, ctx)
+
+
+def driver_data(ctx: RunContext) -> dict[str, str] | None:
+    """What workers check their data root against: the driver's manifests' sha256."""
+    from llmselect.config import data_root
+    from llmselect.datacheck import manifest_hashes
+
+    root = data_root() or ctx.data_root
+    return manifest_hashes(root) if root is not None and root.is_dir() else None
 
 
 class RayExecutor(Executor):
@@ -91,9 +123,6 @@ class RayExecutor(Executor):
         """Join the cluster (or start a local one); True when this call started Ray."""
         if ray.is_initialized():
             return False
-        from llmselect.hub import hub_available
-
-        hub_available()  # once for the whole run; workers inherit the answer
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         try:
             ray.init(
@@ -119,6 +148,7 @@ class RayExecutor(Executor):
         reused = ray.remote(max_retries=self.max_retries)(_run_remote)
         window = self.in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         ctx_ref = ray.put(ctx)
+        data = driver_data(ctx)
         pending: dict[Any, Unit] = {}
         source = iter(units)
         try:
@@ -128,7 +158,7 @@ class RayExecutor(Executor):
                     if unit is None:
                         break
                     remote = fresh if getattr(unit.probe, "fresh_process", False) else reused
-                    ref = remote.options(**unit_resources(unit, ctx)).remote(unit, ctx_ref)
+                    ref = remote.options(**unit_resources(unit, ctx)).remote(unit, ctx_ref, data)
                     pending[ref] = unit
                 if not pending:
                     return
