@@ -183,6 +183,12 @@ class RunInfo(BaseModel):
     device: str = "cpu"
     device_name: str | None = None
     versions: dict[str, str | None] = Field(default_factory=dict)
+    settings: dict[str, str | int | float | bool | None] | None = Field(
+        default=None,
+        description="Run-wide settings that change what a unit measures but are not part of "
+        "its key (rows per corpus or task, the data bundle); a resume must have the same. "
+        "None in runs stored before settings",
+    )
 
     @classmethod
     def collect(cls, run_id: str, command: str = "", **extra: object) -> RunInfo:

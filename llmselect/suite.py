@@ -408,6 +408,8 @@ def run_suite(
 
     plan = plan or build_plan(suite)
     root = Path(results_root) if results_root else results_dir()
+    rows = limit if limit is not None else suite.limits.limit
+    settings = run_settings(rows)
     if resume_run_id:
         info = read_run_info(root / resume_run_id)
         if info is None:
@@ -417,11 +419,12 @@ def run_suite(
                 f"run {resume_run_id} was made by suite {info.suite} ({info.suite_hash}); "
                 f"{suite.name} is now {suite.hash}: start a new run instead"
             )
+        check_resume_settings(resume_run_id, info.settings, settings)
         info = info.model_copy(update={"finished_at": None})
     else:
         info = RunInfo.collect(
             new_run_id(), command=command, suite=suite.name, suite_hash=suite.hash,
-            device=suite.device,
+            device=suite.device, settings=settings,
         )  # fmt: skip
     writer = RunWriter(info, root=root)
     ctx = RunContext(
@@ -429,7 +432,7 @@ def run_suite(
         device=suite.device,
         data_root=data_root(),
         cache_dir=home_dir() / "cache",
-        limit=limit if limit is not None else suite.limits.limit,
+        limit=rows,
     )
     result = SuiteRun(run_id=info.run_id, run_dir=writer.dir, planned=len(plan.units))
 
@@ -471,6 +474,45 @@ def run_suite(
     result.ok, result.skipped, result.errors = summary.ok, summary.skipped, summary.errors
     result.resumed = summary.resumed
     return result
+
+
+# Settings a resumed run must share with the run it continues (RunInfo.settings), by how a
+# message names them. A unit's key holds its probe's config; these reach every unit through
+# the RunContext or the data bundle instead, so a changed one would mix two meanings in a run.
+SETTING_NAMES = {"limit": "--limit", "data": "data bundle (manifests' sha256)"}
+
+
+def run_settings(limit: int | None) -> dict[str, str | int | None]:
+    """The run-wide settings of a suite run: rows per corpus or task, and the data bundle
+    (its manifests' sha256; None without a data root or manifests)."""
+    from llmselect.config import data_root
+    from llmselect.datacheck import manifest_hashes
+
+    root = data_root()
+    manifests = manifest_hashes(root) if root is not None and root.is_dir() else {}
+    canon = json.dumps(manifests, sort_keys=True)
+    data = hashlib.sha256(canon.encode()).hexdigest()[:12] if manifests else None
+    return {"limit": limit, "data": data}
+
+
+def check_resume_settings(run_id: str, stored: dict[str, Any] | None, now: dict[str, Any]) -> None:
+    """Refuse, in one line naming each difference, to resume a run under other settings."""
+    if stored is None:  # stored before runs kept their settings: nothing to compare
+        return
+
+    def shown(value: Any) -> str:
+        return "none" if value is None else str(value)
+
+    diffs = [
+        f"{SETTING_NAMES.get(k, k)} {shown(stored.get(k))} (this resume: {shown(now.get(k))})"
+        for k in sorted(set(stored) | set(now))
+        if stored.get(k) != now.get(k)
+    ]
+    if diffs:
+        raise LLMSelectError(
+            f"run {run_id} was made with {'; '.join(diffs)}: resume it with the same "
+            "settings, or start a new run"
+        )
 
 
 def _count(result: SuiteRun, run_dir: Path) -> None:

@@ -195,6 +195,43 @@ def test_cli_run_exit_codes_and_resume(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "no run 'nope' to resume" in str(bad.exception)
 
 
+def test_resume_with_another_limit_or_data_is_refused_in_one_line(
+    with_data_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--limit and the data bundle reach units through the run, not their keys: a resume under
+    another limit or on other data would mix two meanings in one run, so it is refused (exit
+    2), naming the difference."""
+    from _cli import run_main
+
+    path = str(_suite_file(tmp_path))
+    assert run_main(["run", "--suite", path, "--limit", "5", "--json"], monkeypatch) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert read_run_info(_store_runs()[0]).settings["limit"] == 5  # type: ignore[index]
+    CALLS.clear()
+
+    resume = ["run", "--suite", path, "--resume", run_id]
+    for extra, shown in (["--limit", "6"], "6"), ([], "none"):
+        assert run_main([*resume, *extra], monkeypatch) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"Error: run {run_id} was made with --limit 5 (this resume: {shown}): resume it "
+            "with the same settings, or start a new run"
+        )
+    stored = read_run_info(_store_runs()[0]).settings["data"]  # type: ignore[index]
+    assert isinstance(stored, str) and len(stored) == 12
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(tmp_path))  # a folder without the bundle
+    assert run_main([*resume, "--limit", "5"], monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert f"data bundle (manifests' sha256) {stored} (this resume: none)" in err
+    assert CALLS == []
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(with_data_root))
+    assert run_main([*resume, "--limit", "5", "--json"], monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out)["resumed"] == 3
+
+
 def test_cli_unknown_suite_is_exit_2() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "llmselect", "run", "--suite", "no-such-suite"],
