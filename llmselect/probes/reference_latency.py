@@ -12,6 +12,16 @@ CPU points run with a pinned thread count (``threads``, 1 unless set; stored in 
 as many threads as cores, a loaded machine's contention, not the model, decides the timing.
 Prefill computes the last position's logits only, as serving does.
 
+Engines (``engine``): ``reference`` (``llmselect.refmodels``: random weights from the ``arch``, or
+a checkpoint's real weights), ``transformers`` (a checkpoint in transformers) and ``llama.cpp``
+(a GGUF file in llama.cpp through ``llama-cpp-python``, in ``_llamacpp_worker``: the file's own
+quantized tensors, memory-mapped, no torch in the process). Every record names its engine and
+the engine's version (``torch``/``transformers``/``llama_cpp_python`` + ``llama_cpp``); records
+of an engine other than ``reference`` carry ``,engine=<name>`` in their subset, so the engines'
+numbers for one model never replace each other in the store. llama.cpp points store no memory
+estimate: the estimator models our torch runtime (its activations and runtime constant), not
+llama.cpp's compute buffers.
+
 Records per point, subset ``bs=<B>,seq=<T>,dtype=<dtype>``:
 ``peak_memory_mib`` (measured; on CUDA also ``peak_vram_mib``, ``peak_allocated_mib``,
 ``peak_reserved_mib``, ``cuda_context_mib``), ``prefill_ms`` (+ ``_p90``),
@@ -48,6 +58,8 @@ from llmselect.probes.memory_estimate import (
 from llmselect.records import Measurement
 
 WORKER_MODULE = "llmselect.probes._latency_worker"
+LLAMACPP_WORKER_MODULE = "llmselect.probes._llamacpp_worker"
+ENGINES = ("reference", "transformers", "llama.cpp")
 WORKER_RESULT = "worker_result"  # fits-record param holding the child's raw result (opt-in)
 
 
@@ -79,10 +91,11 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
         description="Checkpoint (GGUF file, safetensors folder or file, hub id) whose real "
         "weights are measured; its shape must match the named model.",
     )
-    engine: Literal["reference", "transformers"] = Field(
+    engine: Literal["reference", "transformers", "llama.cpp"] = Field(
         default="reference",
         description="reference = llmselect.refmodels (checkpoint weights included); "
-        "transformers = the checkpoint in transformers.",
+        "transformers = the checkpoint in transformers; llama.cpp = a GGUF file in llama.cpp "
+        "(llama-cpp-python, CPU, batch 1, the file's own quant types).",
     )
     check_logits: bool = Field(
         default=True,
@@ -113,8 +126,40 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def check_engine(engine: str, target: Any, device: str, batches: list[int]) -> None:
+    """Refuse, in one line, an engine that cannot run this target or point."""
+    if engine not in ENGINES:
+        raise LLMSelectError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    kind = getattr(target, "kind", None)
+    if engine == "transformers" and not getattr(target, "is_checkpoint", False):
+        raise LLMSelectError(
+            f"--engine transformers runs a checkpoint's weights; {target.id} is not a checkpoint "
+            "(give a GGUF file, a safetensors folder or file, or a hub id)"
+        )
+    if engine != "llama.cpp":
+        return
+    if kind != "gguf":
+        raise LLMSelectError(
+            f"--engine llama.cpp runs a .gguf file; {target.id} is not one "
+            "(give -m FILE.gguf or --checkpoint FILE.gguf)"
+        )
+    if device.startswith("cuda"):
+        raise LLMSelectError("--engine llama.cpp is measured on the CPU here; use --device cpu")
+    if any(b != 1 for b in batches):
+        raise LLMSelectError("--engine llama.cpp measures one sequence: use --batch 1")
+    from llmselect.checkpoint.llamacpp import require
+
+    require()
+
+
+def engine_subset(subset: str, engine: str) -> str:
+    """A point's subset, with the engine named unless it is our reference implementation."""
+    return subset if engine == "reference" else f"{subset},engine={engine}"
+
+
 def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
     """Run one point in a child process; OOM and SIGKILL come back as ``status == "oom"``."""
+    module = LLAMACPP_WORKER_MODULE if spec.engine == "llama.cpp" else WORKER_MODULE
     with tempfile.TemporaryDirectory(prefix="llmselect-latency-") as tmp:
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
@@ -125,7 +170,7 @@ def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", WORKER_MODULE, str(spec_path), str(result_path)],
+                [sys.executable, "-m", module, str(spec_path), str(result_path)],
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,
@@ -199,7 +244,10 @@ def worker_spec(
             f"position table ({arch.max_position})"
         )
     settings = {name: getattr(cfg, name) for name in PointSettings.model_fields}
-    ck: dict[str, Any] = {"checkpoint": cfg.checkpoint}
+    ck: dict[str, Any] = {"checkpoint": cfg.checkpoint, "engine": cfg.engine}
+    dtype = parse_dtype(cfg.dtype).name
+    if cfg.engine == "llama.cpp" and checkpoint is not None:
+        dtype = checkpoint.gguf_file_type or "gguf"  # the file's own tensors, as llama.cpp runs it
     if checkpoint is not None:
         ck = {
             "checkpoint": str(checkpoint.path),
@@ -213,7 +261,7 @@ def worker_spec(
         **{**settings, "threads": point_threads(cfg.threads, device)},
         arch=arch.model_dump() if arch is not None else None,
         **ck,
-        dtype=parse_dtype(cfg.dtype).name,
+        dtype=dtype,
         device=device,
         batch=batch,
         seq=seq,
@@ -225,6 +273,17 @@ def point_threads(threads: int | None, device: str) -> int | None:
     if threads:
         return threads
     return None if device.startswith("cuda") else 1
+
+
+def engine_params(spec: LatencyPoint, result: dict[str, Any]) -> dict[str, Any]:
+    """The engine and its version, on every record of a point."""
+    if spec.engine == "llama.cpp":
+        keys = ("llama_cpp_python", "llama_cpp", "ggml_system_info")
+        return {"engine": "llama.cpp", **{k: result[k] for k in keys if result.get(k)}}
+    out = {"engine": spec.engine, "torch": result.get("torch")}
+    if spec.engine == "transformers" or spec.check_logits:
+        out["transformers"] = result.get("transformers")
+    return {k: v for k, v in out.items() if v is not None}
 
 
 class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
@@ -299,9 +358,13 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         if arch is None and not cfg.checkpoint:
             raise ProbeSkipped(f"{target.id}: no architecture numbers and no checkpoint")
         dt = parse_dtype(cfg.dtype)
-        if dt.quantized:
+        if dt.quantized and cfg.engine != "llama.cpp":
             raise LLMSelectError(f"reference models run fp32, bf16 or fp16, not {dt.name}")
-        device = resolve_device(cfg.device if cfg.device != "auto" else ctx.device or "auto")
+        if cfg.engine == "llama.cpp":  # llama.cpp's build here runs on the CPU
+            device = "cpu" if cfg.device == "auto" else cfg.device
+        else:
+            device = resolve_device(cfg.device if cfg.device != "auto" else ctx.device or "auto")
+        check_engine(cfg.engine, target, device, cfg.batch)
         if device.startswith("cuda"):
             import torch
 
@@ -333,7 +396,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         cfg = self.config
         batch, seq, dtype = spec.batch, spec.seq, spec.dtype
         device = spec.device
-        subset = point_subset(batch, seq, dtype)
+        subset = engine_subset(point_subset(batch, seq, dtype), spec.engine)
         status = result.get("status")
         raw = {WORKER_RESULT: json.dumps(result, sort_keys=True)} if cfg.keep_worker_result else {}
         if status == "error":  # this point failed; the other points still run
@@ -358,8 +421,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             "new_tokens": spec.new_tokens,
             "warmup": spec.warmup,
             "iterations": spec.iterations,
-            "torch": result.get("torch"),
             "prefill_logits": "last position",
+            **engine_params(spec, result),
         }
         if spec.threads:
             params["threads"] = spec.threads
@@ -387,7 +450,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             )
 
         est = None
-        if arch is not None:
+        if arch is not None and spec.engine != "llama.cpp":
             est = estimate_memory(
                 arch,
                 dtype=dtype,

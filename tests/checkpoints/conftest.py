@@ -80,3 +80,23 @@ def smollm2_folder(
     shutil.copy(smollm2_license_text, folder / "LICENSE")
     assert json.loads((folder / "config.json").read_text())["model_type"] == "llama"
     return folder
+
+
+@pytest.fixture(scope="session")
+def our_state_dict(smollm2_source: Any) -> dict[str, Any]:
+    """The file's tensors dequantized by our loader (the ``gguf`` package), transformers names."""
+    from llmselect.checkpoint.gguf_weights import load_gguf_state_dict
+
+    return load_gguf_state_dict(smollm2_source.gguf)
+
+
+@pytest.fixture(scope="session")
+def smollm2_reference(smollm2_source: Any, our_state_dict: dict[str, Any]) -> Any:
+    """Our LLaMA reference decoder holding the file's real weights (fp32, eval mode)."""
+    import torch
+
+    from llmselect.refmodels import build_model, load_hf_state_dict
+
+    ours = build_model(smollm2_source.arch, dtype=torch.float32, seed=None)
+    load_hf_state_dict(ours, our_state_dict)
+    return ours.eval()

@@ -18,27 +18,15 @@ SENTENCES = {
 
 
 @pytest.fixture(scope="session")
-def our_state_dict(smollm2_source: Any) -> dict[str, torch.Tensor]:
-    from llmselect.checkpoint.gguf_weights import load_gguf_state_dict
-
-    return load_gguf_state_dict(smollm2_source.gguf)
-
-
-@pytest.fixture(scope="session")
-def models(
-    smollm2_source: Any, our_state_dict: dict[str, torch.Tensor], hf_gguf: dict[str, Any]
-) -> tuple[Any, Any]:
+def models(smollm2_reference: Any, hf_gguf: dict[str, Any]) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
 
-    from llmselect.refmodels import build_model, load_hf_state_dict
-
-    ours = build_model(smollm2_source.arch, dtype=torch.float32, seed=None)
-    load_hf_state_dict(ours, our_state_dict)
+    ours = smollm2_reference
     theirs = AutoModelForCausalLM.from_config(hf_gguf["config"], dtype=torch.float32)
     missing, unexpected = theirs.load_state_dict(hf_gguf["tensors"], strict=False)
     assert missing == ["lm_head.weight"] and not unexpected  # tied to the embedding
     theirs.tie_weights()
-    return ours.eval(), theirs.eval()
+    return ours, theirs.eval()
 
 
 def test_dequantized_weights_equal_transformers_loader(

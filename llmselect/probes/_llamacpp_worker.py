@@ -1,0 +1,144 @@
+"""Child process of ``reference_latency`` with ``engine: llama.cpp``: one (GGUF file, seq) point.
+
+Run as ``python -m llmselect.probes._llamacpp_worker SPEC.json RESULT.json``, with the same spec
+and result contract as ``_latency_worker`` (same points, same timing loop, same memory views),
+but the file runs in llama.cpp (``llmselect.checkpoint.llamacpp``) and torch is never imported:
+the runtime measured is the one a llama.cpp user loads.
+
+Memory, measured (CPU): the baseline is the RSS after ``llama_cpp`` (libllama, ggml) is
+loaded; the kernel's peak-RSS mark is reset after the model and context are created, so the
+peak is what prefill and decode needed. RSS counts the pages of the memory-mapped GGUF file that
+inference touched (all weights, after a forward pass), so both ``peak_process_mib`` (the whole
+process at its peak) and ``peak_over_runtime_mib`` (that minus the baseline) include the mapped
+model file, as they include the reference engine's weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from llmselect.probes._latency_worker import (
+    _cap_cpu_memory,
+    _cpu_name,
+    _peak_rss_mib,
+    _reset_peak_rss,
+    _rss_mib,
+)
+from llmselect.probes.latency_spec import LatencyPoint
+
+
+def measure(spec: LatencyPoint) -> dict[str, Any]:
+    """Time one point in llama.cpp; returns the result dict (status ok or oom)."""
+    import llama_cpp  # noqa: F401 - loads libllama before the baseline
+    import numpy as np
+
+    from llmselect.checkpoint import llamacpp as engine
+    from llmselect.measure import summarize
+
+    if spec.batch != 1:
+        raise ValueError("the llama.cpp engine measures one sequence (batch 1)")
+    threads = int(spec.threads or 1)
+    seq, new_tokens = spec.seq, spec.new_tokens
+    res: dict[str, Any] = {
+        "device": "cpu",
+        "device_name": _cpu_name(),
+        "cpu_threads": threads,
+        "backend": "llama.cpp",
+        **engine.version_info(),
+        "ggml_system_info": engine.system_info(),
+    }
+    if spec.memory_cap_mib:
+        _cap_cpu_memory(float(spec.memory_cap_mib))
+    baseline_rss = _rss_mib()
+    res["baseline_rss_mib"] = baseline_rss
+
+    phase = "build"
+    try:
+        t0 = time.perf_counter()
+        llm = engine.open_model(spec.checkpoint or "", n_ctx=seq + new_tokens, threads=threads)
+        res["build_s"] = time.perf_counter() - t0
+        res["build_peak_rss_mib"] = _peak_rss_mib() - baseline_rss
+        res["weights_rss_mib"] = _rss_mib() - baseline_rss  # mapped pages touched so far
+        res["peak_reset"] = _reset_peak_rss()
+        vocab = llm.n_vocab()
+        ids = np.random.default_rng(spec.seed).integers(0, vocab, seq).tolist()
+
+        def prefill() -> Any:
+            engine.clear(llm)  # every prompt starts from an empty KV cache
+            llm.eval(ids)
+
+        def decode_steps(steps: int, times: list[float] | None) -> None:
+            nxt = int(engine.last_logits(llm).argmax())
+            for _ in range(steps):
+                t = time.perf_counter()
+                llm.eval([nxt])
+                ms = (time.perf_counter() - t) * 1000.0
+                nxt = int(engine.last_logits(llm).argmax())
+                if times is not None:
+                    times.append(ms)
+
+        prefill_ms: list[float] = []
+        decode_ms: list[float] = []
+        phase = "warm-up"
+        for _ in range(spec.warmup):
+            prefill()
+            decode_steps(min(new_tokens, 4), None)
+        phase = "prefill"
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(spec.iterations):
+            t = time.perf_counter()
+            prefill()
+            prefill_ms.append((time.perf_counter() - t) * 1000.0)
+        phase = "decode"
+        for _ in range(spec.decode_runs):
+            prefill()
+            decode_steps(new_tokens, decode_ms)
+        res["cpu_share"] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    except MemoryError as exc:
+        res.update(status="oom", phase=phase, error=str(exc)[:500] or "MemoryError")
+        return res
+
+    peak_rss = _peak_rss_mib()
+    llm.close()
+    res["peak_memory_mib"] = peak_rss - baseline_rss
+    res["peak_process_mib"] = peak_rss
+    res["peak_over_runtime_mib"] = peak_rss - baseline_rss
+    res["runtime_mib"] = baseline_rss
+    p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
+    res.update(
+        status="ok",
+        prefill_ms=p.p50,
+        prefill_ms_p90=p.p90,
+        prefill_n=p.n,
+        decode_ms_per_token=d.p50 if d else None,
+        decode_ms_per_token_p90=d.p90 if d else None,
+        decode_n=d.n if d else 0,
+        prefill_samples_ms=prefill_ms,
+        decode_samples_ms=decode_ms,
+    )
+    return res
+
+
+def main(argv: list[str]) -> int:
+    """``SPEC.json RESULT.json``; exit 0 whenever a result (ok or oom) was written."""
+    spec_path, result_path = Path(argv[1]), Path(argv[2])
+    try:
+        spec = LatencyPoint.model_validate_json(spec_path.read_text(encoding="utf-8"))
+        result = measure(spec)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
+        traceback.print_exception(exc, file=sys.stderr)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {"status": "error", "error": f"{type(exc).__name__}: {first}"[:500]}
+    result["pid"] = os.getpid()
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+    return 0 if result["status"] in ("ok", "oom") else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,125 @@
+"""``perf measure --engine llama.cpp`` on the real SmolLM2 Q4_1 GGUF: llama.cpp (through
+llama-cpp-python) runs the file in its own child process, its records name the engine and its
+version, its next-token logits agree with our LLaMA reference decoder on the same weights, and
+it needs less memory than the reference engine's fp32 run of the same point."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _cli import invoke_json, run_main
+
+from llmselect.store import iter_records, iter_run_dirs
+
+POINT = ["--seq", "32", "--new-tokens", "4", "--warmup", "0", "--iterations", "1",
+         "--threads", "1", "--json"]  # fmt: skip
+PROMPTS = {
+    "en": "The capital of France is",
+    "zh": "北京是中华人民共和国的首都，也是全国的",
+}
+
+
+@pytest.fixture(scope="module")
+def llama(smollm2_gguf: Path) -> Iterator[Any]:
+    from llmselect.checkpoint.llamacpp import open_model
+
+    llm = open_model(smollm2_gguf, n_ctx=128, threads=1)
+    yield llm
+    llm.close()
+
+
+def test_llamacpp_engine_measures_the_gguf(smollm2_gguf: Path, smollm2_source: Any) -> None:
+    (row,) = invoke_json(["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp",
+                          *POINT])  # fmt: skip
+    version = importlib.metadata.version("llama-cpp-python")
+    assert row["model_id"] == smollm2_source.id
+    assert row["point"] == "bs=1,seq=32,dtype=q4_1,engine=llama.cpp"
+    assert row["engine"] == "llama.cpp" and row["llama_cpp_python"] == version
+    assert row["llama_cpp"].startswith("ggml-org/llama.cpp@")
+    assert row["threads"] == 1 and row["fits"] == 1.0
+    assert row["prefill_ms"] > 0 and row["decode_ms_per_token"] > 0
+    # the mapped Q4_1 file (96.6 MB) is resident once every weight was read
+    assert row["peak_process_memory_mib"] > smollm2_gguf.stat().st_size / 2**20
+    assert row["peak_memory_over_runtime_mib"] < row["peak_process_memory_mib"]
+    assert "est_peak_memory_mib" not in row  # the estimator models our runtime, not llama.cpp's
+    (run_dir,) = iter_run_dirs()
+    records = list(iter_records(run_dir))
+    assert records and all(r.params["engine"] == "llama.cpp" for r in records)
+    assert all(r.params["llama_cpp_python"] == version for r in records)
+    assert all(r.params["checkpoint_sha256"] == smollm2_source.sha256 for r in records)
+    assert all("torch" not in r.params for r in records)
+
+
+def test_llamacpp_needs_less_memory_than_the_fp32_reference(smollm2_gguf: Path) -> None:
+    common = ["perf", "measure", "-m", str(smollm2_gguf), "--no-save", *POINT]
+    (cpp,) = invoke_json([*common, "--engine", "llama.cpp"])
+    (ref,) = invoke_json([*common, "--engine", "reference", "--dtype", "fp32",
+                          "--no-check-logits"])  # fmt: skip
+    assert ref["engine"] == "reference" and ref["threads"] == cpp["threads"] == 1
+    # like with like: process totals, and increases over each loaded runtime
+    assert cpp["peak_process_memory_mib"] < ref["peak_process_memory_mib"]
+    assert cpp["peak_memory_over_runtime_mib"] < ref["peak_memory_over_runtime_mib"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_llamacpp_logits_agree_with_the_reference(
+    llama: Any, smollm2_reference: Any, lang: str
+) -> None:
+    """llama.cpp's quantized kernels (Q4_1 weights times 8-bit activations) against our fp32
+    decoder on the dequantized weights, for a prompt tokenized by llama.cpp from the file's own
+    vocabulary: logits close relative to their range (measured: max difference about 2 % of the
+    range, correlation 0.9993), the same greedy next token, and the same first greedy tokens
+    when each side continues through its own KV cache."""
+    import numpy as np
+    import torch
+
+    from llmselect.checkpoint.llamacpp import last_logits, next_token_logits
+
+    tokens = llama.tokenize(PROMPTS[lang].encode(), add_bos=False, special=False)
+    assert len(tokens) >= 5
+    theirs = next_token_logits(llama, tokens)
+    with torch.inference_mode():
+        logits, cache = smollm2_reference(torch.tensor([tokens]))
+    ours = logits[0, -1].numpy()
+    assert theirs.shape == ours.shape == (49152,)
+    assert int(theirs.argmax()) == int(ours.argmax())
+    span = float(ours.max() - ours.min())
+    assert span > 10.0  # real, non-degenerate logits
+    assert np.abs(theirs - ours).max() < 0.05 * span
+    assert np.corrcoef(theirs, ours)[0, 1] > 0.998
+    greedy_theirs, greedy_ours = [int(theirs.argmax())], [int(ours.argmax())]
+    with torch.inference_mode():
+        for _ in range(3):
+            llama.eval([greedy_theirs[-1]])
+            greedy_theirs.append(int(last_logits(llama).argmax()))
+            logits, cache = smollm2_reference(torch.tensor([[greedy_ours[-1]]]), cache=cache)
+            greedy_ours.append(int(logits[0, -1].argmax()))
+    assert greedy_theirs == greedy_ours
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "llama:0.5b", "--engine", "llama.cpp"], "--engine llama.cpp runs a .gguf file"),
+        (["-m", "gpt2", "--engine", "transformers"], "--engine transformers runs a checkpoint"),
+        (["-m", "GGUF", "--engine", "llama.cpp", "--dtype", "fp32"], "leave out --dtype"),
+        (["-m", "GGUF", "--engine", "llama.cpp", "--batch", "2"], "use --batch 1"),
+        (["-m", "GGUF", "--engine", "vllm"], "engine must be one of"),
+    ],
+)
+def test_engine_refuses_what_cannot_run(
+    smollm2_gguf: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    args = [str(smollm2_gguf) if a == "GGUF" else a for a in args]
+    assert run_main(["perf", "measure", *args, "--device", "cpu"], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: ") and message in err[0], err
+    assert not iter_run_dirs()  # refused before any child process or run started
