@@ -123,3 +123,15 @@ def test_engine_refuses_what_cannot_run(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: ") and message in err[0], err
     assert not iter_run_dirs()  # refused before any child process or run started
+
+
+def test_engine_without_the_extra_says_how_to_install_it(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import llmselect.checkpoint.llamacpp as llamacpp
+
+    monkeypatch.setattr(llamacpp, "installed_version", lambda: None)
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp"]
+    assert run_main(args, monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "pip install 'llmselect[llamacpp]'" in line
