@@ -167,13 +167,13 @@ def estimate(
 
 
 def engine_label(row: dict[str, Any]) -> str:
-    """``llama.cpp 0.3.36`` / ``reference (torch 2.13.0+cpu)``: the engine and its version."""
+    """``llama.cpp: llama-cpp-python 0.3.36 (ggml-org/llama.cpp@...)``: an engine's version."""
     engine = row.get("engine", "")
     if engine == "llama.cpp":
-        return f"llama.cpp (llama-cpp-python {row.get('llama_cpp_python', '?')})"
+        return f"llama.cpp: llama-cpp-python {row.get('llama_cpp_python')} ({row.get('llama_cpp')})"
     if engine == "transformers":
-        return f"transformers {row.get('transformers', '?')}"
-    return f"{engine} (torch {row['torch']})" if engine and row.get("torch") else engine
+        return f"transformers: transformers {row.get('transformers')}, torch {row.get('torch')}"
+    return f"{engine}: llmselect.refmodels, torch {row.get('torch')}" if engine else ""
 
 
 def _measure_rows(records: list[Any]) -> list[dict[str, Any]]:
@@ -308,8 +308,10 @@ def measure(
         from rich.table import Table
 
         table = Table(
-            "model", "point", "engine", "fits", "peak MiB", "est MiB", "err %", "prefill ms",
-            "decode ms/tok", "tok/s", "roofline", title=f"Measured on {resolved} (run {run_id})",
+            "model", "point", "engine", "fits", "process MiB", "over runtime MiB", "est MiB",
+            "err %", "prefill ms", "decode ms/tok", "tok/s", "roofline",
+            title=f"Measured on {resolved} (run {run_id}); est = estimate of the MiB over runtime",
+            caption="; ".join(dict.fromkeys(engine_label(r) for r in rows if r.get("engine"))),
         )  # fmt: skip
 
         def f(v: Any, spec: str = ".0f") -> str:
@@ -318,7 +320,8 @@ def measure(
         for r in rows:
             fits = {1.0: "yes", 0.0: "no"}.get(r.get("fits"), r.get("status", ""))  # type: ignore[arg-type]
             table.add_row(
-                r["model_id"], r["point"], engine_label(r), fits, f(r.get("peak_memory_mib")),
+                r["model_id"], r["point"], r.get("engine", ""), fits,
+                f(r.get("peak_process_memory_mib")), f(r.get("peak_memory_mib")),
                 f(r.get("est_peak_memory_mib")), f(r.get("est_error_pct"), "+.1f"),
                 f(r.get("prefill_ms"), ".1f"), f(r.get("decode_ms_per_token"), ".2f"),
                 f(r.get("decode_tokens_per_s"), ".1f"), f(r.get("decode_roofline_share"), ".2f"),

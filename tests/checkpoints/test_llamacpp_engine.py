@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _cli import invoke_json, run_main
+from _cli import invoke_json, run_main, runner
 
+from llmselect.cli import app
 from llmselect.store import iter_records, iter_run_dirs
 
 POINT = ["--seq", "32", "--new-tokens", "4", "--warmup", "0", "--iterations", "1",
@@ -52,6 +53,17 @@ def test_llamacpp_engine_measures_the_gguf(smollm2_gguf: Path, smollm2_source: A
     assert all(r.params["llama_cpp_python"] == version for r in records)
     assert all(r.params["checkpoint_sha256"] == smollm2_source.sha256 for r in records)
     assert all("torch" not in r.params for r in records)
+
+
+def test_llamacpp_table_names_engine_and_both_memory_views(smollm2_gguf: Path) -> None:
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp", "--no-save",
+            *POINT[:-1]]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    version = importlib.metadata.version("llama-cpp-python")
+    text = " ".join(result.stdout.split())
+    for label in (f"llama.cpp: llama-cpp-python {version}", "process MiB", "over runtime MiB"):
+        assert label in text
 
 
 def test_llamacpp_needs_less_memory_than_the_fp32_reference(smollm2_gguf: Path) -> None:
