@@ -272,9 +272,11 @@ def test_ray_start_asks_no_hub_and_passes_the_data_root(
     with_data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As with the local executor, nothing asks the hub before a unit needs it; the workers
-    get the driver's data root."""
+    get the driver's data root, as an absolute path (their working folder is not ours)."""
     from llmselect import hub
 
+    monkeypatch.chdir(with_data_root.parent)
+    monkeypatch.setenv("LLMSELECT_DATA_ROOT", with_data_root.name)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     asked: list[str] = []

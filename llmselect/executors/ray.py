@@ -36,7 +36,7 @@ import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from llmselect.config import DATA_ROOT_ENV
+from llmselect.config import DATA_ROOT_ENV, data_root
 from llmselect.errors import LLMSelectError
 from llmselect.executors.base import Executor
 
@@ -82,7 +82,6 @@ def _run_remote(
     from llmselect.runner import run_unit, unit_error_record
 
     if data is not None:
-        from llmselect.config import data_root
         from llmselect.datacheck import data_root_problem
 
         problem = data_root_problem(data_root(), data)
@@ -94,7 +93,6 @@ def _run_remote(
 
 def driver_data(ctx: RunContext) -> dict[str, str] | None:
     """What workers check their data root against: the driver's manifests' sha256."""
-    from llmselect.config import data_root
     from llmselect.datacheck import manifest_hashes
 
     root = data_root() or ctx.data_root
@@ -124,6 +122,9 @@ class RayExecutor(Executor):
         if ray.is_initialized():
             return False
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        root = data_root()
+        if root is not None:  # absolute: a worker's working folder is not this one
+            env[DATA_ROOT_ENV] = str(root)
         try:
             ray.init(
                 address=self.address,
