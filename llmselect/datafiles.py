@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmselect.errors import LLMSelectError
@@ -17,7 +16,8 @@ def read_yaml_cached(path: Path) -> object:
     """Parse a package YAML file, reusing a JSON copy keyed by the file's hash.
 
     YAML parsing dominates load time (~0.1 s for the catalog even with libyaml); the JSON copy
-    in ``<home>/cache`` loads in milliseconds, and any edit to the YAML changes the key.
+    in ``<home>/cache`` loads in milliseconds, and any edit to the YAML changes the key. PyYAML
+    itself is imported only on a miss: its import alone costs more than reading every copy.
     """
     import hashlib
     import json
@@ -34,6 +34,8 @@ def read_yaml_cached(path: Path) -> object:
         return json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         raw = yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - safe loader

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
 from llmselect.names import normalize
@@ -98,10 +96,12 @@ class GpuBudget:
 @lru_cache(maxsize=2)
 def load_gpus(path: Path = GPUS_FILE) -> dict[str, GpuSpec]:
     """Known GPUs by normalized name and alias (also without dashes: ``rtx4090``)."""
+    from llmselect.datafiles import read_yaml_cached
+
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"cannot read GPU table {path}: {exc}") from exc
+        raw = read_yaml_cached(Path(path)) or []
+    except LLMSelectError as exc:
+        raise LLMSelectError(f"GPU table: {exc}") from exc
     table: dict[str, GpuSpec] = {}
     for entry in raw:
         spec = GpuSpec(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import urllib.error
-import urllib.request
 
 from llmselect.config import hf_offline
 
@@ -30,6 +28,9 @@ def endpoint() -> str:
 
 def _answers(url: str) -> str | None:
     """None when the hub answers over HTTP (any status), else why not."""
+    import urllib.error  # here, not at import: commands that never reach the hub skip it
+    import urllib.request
+
     request = urllib.request.Request(url, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=CHECK_TIMEOUT_S):  # noqa: S310 - https/http

@@ -143,12 +143,16 @@ class MetricIndex:
         return {(d.probe, d.spec.name) for d in self.declared if d.spec.evidence == role}
 
 
-def declared_metrics() -> MetricIndex:
-    """The declarations of every registered probe (built-in and plugin)."""
+def declared_metrics(probes: Iterable[str] | None = None) -> MetricIndex:
+    """The declarations of every registered probe (built-in and plugin), or of the registered
+    ones among ``probes`` only: a reader of stored values imports just the probes it meets."""
     from llmselect.registry import PROBES
 
-    paths = tuple(sorted(PROBES.paths().items()))
-    return _index(paths)
+    paths = PROBES.paths()
+    if probes is not None:
+        wanted = set(probes)
+        paths = {name: path for name, path in paths.items() if name in wanted}
+    return _index(tuple(paths.items()))
 
 
 @lru_cache(maxsize=8)
@@ -156,7 +160,7 @@ def _index(paths: tuple[tuple[str, str], ...]) -> MetricIndex:
     from llmselect.registry import PROBES
 
     out: list[DeclaredMetric] = []
-    for name in PROBES.names():
+    for name, _ in paths:
         cls = PROBES.load(name)
         out.extend(DeclaredMetric(name, spec) for spec in cls.metrics)
     return MetricIndex(out)

@@ -101,6 +101,9 @@ class Registry(Generic[T]):
         self.builtins = builtins  # the module-level dict, so tests can monkeypatch it
         self.base = base
         self._registered: dict[str, str] = {}
+        # (name, path) → the checked object: the recommender asks for a family's traits
+        # hundreds of times per call; a path names the same object for the whole process.
+        self._loaded: dict[tuple[str, str], Any] = {}
 
     def paths(self) -> dict[str, str]:
         """Every known name → ``"module:attr"``: built-ins, registered, then plugins."""
@@ -134,6 +137,9 @@ class Registry(Generic[T]):
         paths = self.paths()
         if name not in paths:
             raise LLMSelectError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(paths))}")
+        key = (name, paths[name])
+        if key in self._loaded:
+            return self._loaded[key]  # type: ignore[no-any-return]
         try:
             obj = import_path(paths[name])
         except (ImportError, AttributeError) as exc:
@@ -147,6 +153,7 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} ({paths[name]}) is not a {base.__name__}"
                 + (" subclass" if isinstance(obj, type) else "")
             )
+        self._loaded[key] = obj
         return obj  # type: ignore[no-any-return]
 
     def load_all(self) -> dict[str, T]:

@@ -35,26 +35,29 @@ def test_subprocess_json_is_fast_and_imports_no_heavy_libraries() -> None:
         "from llmselect.cli import app\n"
         "app(['recommend', '--gpu', '24GB', '--purpose', 'commercial', '--json'],"
         " standalone_mode=False)\n"
-        "heavy = [m for m in ('torch', 'transformers', 'lm_eval', 'pandas', 'matplotlib')"
+        "heavy = [m for m in ('torch', 'transformers', 'lm_eval', 'pandas', 'matplotlib', 'rich')"
         " if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy), 'SECONDS=%.3f' % (time.perf_counter() - t),"
         " file=sys.stderr)\n"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert proc.returncode == 0, proc.stderr
-    assert "HEAVY= " in proc.stderr  # none of them imported
-    # CPU time is the command's own cost; wall time also counts other jobs on a shared box,
-    # so the 2 s wall limit applies when the machine is not oversubscribed.
-    assert cpu < 2.0, f"recommend used {cpu:.2f}s of CPU"
+    cpus, walls = [], []
+    for _ in range(2):  # the first call in a fresh home also parses the package YAML once
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        assert proc.returncode == 0, proc.stderr
+        assert "HEAVY= " in proc.stderr  # none of them imported
+    # CPU time is the command's own cost, interpreter start-up included; wall time also counts
+    # other jobs on a shared box, so the 2 s wall limit applies when it is not oversubscribed.
+    assert cpus[0] < 2.0, f"recommend used {cpus[0]:.2f}s of CPU filling its caches"
+    assert cpus[1] < 0.5, f"recommend used {cpus[1]:.2f}s of CPU"
     busy = os.getloadavg()[0] > (os.cpu_count() or 1)
-    assert wall < (6.0 if busy else 2.0), f"recommend took {wall:.2f}s wall"
+    assert walls[1] < (6.0 if busy else 2.0), f"recommend took {walls[1]:.2f}s wall"
     data = json.loads(proc.stdout)
     recs = data["recommendations"]
     assert 1 <= len(recs) <= 10

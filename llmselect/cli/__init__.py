@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from llmselect.cli.common import fail
 from llmselect.errors import LLMSelectError
@@ -17,31 +20,52 @@ from llmselect.errors import LLMSelectError
 # Typer may bundle its own click; its usage errors derive from the ClickException it uses.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
+# Top-level command → the module whose ``register(app)`` defines it, in ``--help`` order.
+COMMANDS = {
+    "tokenize-bench": "tokenize",
+    "inspect": "inspect",
+    "license": "license",
+    "eval": "eval",
+    "recommend": "recommend",
+    "run": "runs",
+    "report": "report",
+    "catalog": "catalog",
+    "perf": "perf",
+    "cost": "cost",
+    "results": "results",
+    "probes": "probes",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: a command's module is imported, and its click command built, when
+    the command is asked for, so ``recommend`` does not pay for the eleven others (a tenth of
+    its start-up); ``--help`` lists them all."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            importlib.import_module(f"llmselect.cli.{COMMANDS[cmd_name]}").register(sub)
+            self.commands.update(typer.main.get_group(sub).commands)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="llmselect",
-    help="Choose an open LLM for Chinese + English work, by measurement.",
+    cls=LazyCommands,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = (
-    "tokenize",
-    "catalog",
-    "inspect",
-    "license",
-    "perf",
-    "eval",
-    "recommend",
-    "cost",
-    "runs",
-    "report",
-    "results",
-    "probes",
-)
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"llmselect.cli.{_name}").register(app)
+@app.callback()
+def _main() -> None:
+    """Choose an open LLM for Chinese + English work, by measurement."""
 
 
 def _stop_on_sigterm() -> None:

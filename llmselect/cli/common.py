@@ -7,17 +7,40 @@ import os
 import sys
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, NoReturn
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmselect.errors import LLMSelectError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A rich ``Console`` made on first use: a command that prints only JSON or plain lines
+    never imports rich (a fifth of ``recommend --json``'s start-up)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The real console (for rich objects that take one: progress bars, log handlers)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
 
 # Results go to stdout; logs, progress and errors go to stderr. Piped output (files, CI logs)
 # gets a wide fixed width so tables keep every column instead of folding to 80 characters.
 _PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 180
-out = Console(soft_wrap=False, width=_PIPED_WIDTH)
-err = Console(stderr=True)
+out = LazyConsole(soft_wrap=False, width=_PIPED_WIDTH)
+err = LazyConsole(stderr=True)
 
 EXIT_OK = 0
 EXIT_PROBE_FAILED = 1
@@ -68,7 +91,7 @@ def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
+        handlers=[RichHandler(console=err.console, show_path=False)],
         force=True,
     )
 

@@ -153,7 +153,7 @@ class _EvalProgress:
         self.bar = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("requests"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), console=err, transient=False,
+            TimeRemainingColumn(), console=err.console, transient=False,
         )  # fmt: skip
 
     def __enter__(self) -> _EvalProgress:

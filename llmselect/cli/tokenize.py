@@ -268,7 +268,7 @@ def _run(
     units = plan([spec for _asked, spec in families], probes)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+        TimeElapsedColumn(), console=err.console, transient=True, disable=not err.is_terminal,
     ) as progress:  # fmt: skip
         task = progress.add_task("tokenize-bench", total=len(units))
 

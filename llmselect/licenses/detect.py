@@ -15,7 +15,6 @@ import re
 from datetime import date
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmselect.catalog import Catalog, LicenseRef, ModelSpec, load_catalog
@@ -84,6 +83,8 @@ def _front_matter(readme: Path) -> dict[str, object]:
     m = re.match(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", text, re.S)
     if not m:
         return {}
+    import yaml  # only a local checkpoint's card needs it, not the recommender's verdicts
+
     try:
         data = yaml.safe_load(m.group(1))
     except yaml.YAMLError:

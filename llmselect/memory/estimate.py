@@ -173,6 +173,29 @@ def _quantized_bytes(shapes: list[tuple[int, int]], dt: DType) -> tuple[float, i
     return sum(i * o * dt.bytes_per_weight(in_features=i) for i, o in shapes), count
 
 
+def _block_bytes(arch: ArchLike, layer: int, dt: DType) -> tuple[float, int]:
+    """``_quantized_bytes(layer_linear_shapes(arch, layer), dt)``, with the routed experts of
+    a MoE block (all the same shape) sized once and multiplied by their number."""
+    from llmselect.memory.params import (
+        attention_linear_shapes,
+        gated_mlp_shapes,
+        is_moe_layer,
+        shared_intermediate,
+    )
+
+    arch_: Any = arch
+    if traits(arch).mlp == "gelu" or not is_moe_layer(arch_, layer):
+        return _quantized_bytes(layer_linear_shapes(arch, layer), dt)
+    moe = arch_.moe
+    shared = shared_intermediate(arch_)
+    rest = attention_linear_shapes(arch_) + (
+        gated_mlp_shapes(arch.hidden, shared) if shared else []
+    )
+    b, n = _quantized_bytes(rest, dt)
+    eb, en = _quantized_bytes(gated_mlp_shapes(arch.hidden, moe.expert_intermediate), dt)
+    return b + moe.experts * eb, n + moe.experts * en
+
+
 def _linear_bytes(arch: ArchLike, dt: DType) -> tuple[float, int, float, int]:
     """Block linears in ``dt``: (all bytes, all count, inactive-expert bytes, inactive count).
 
@@ -182,19 +205,21 @@ def _linear_bytes(arch: ArchLike, dt: DType) -> tuple[float, int, float, int]:
     from llmselect.memory.params import gated_mlp_shapes, is_moe_layer
 
     arch_: Any = arch
-    moe_idx = [i for i in range(arch.layers) if is_moe_layer(arch_, i)]
-    dense_idx = [i for i in range(arch.layers) if not is_moe_layer(arch_, i)]
+    moe_idx = [i for i in range(arch.layers) if is_moe_layer(arch_, i)] if arch_.moe else []
+    sparse = set(moe_idx)
+    first_dense = next((i for i in range(arch.layers) if i not in sparse), None)
+    n_dense = arch.layers - len(moe_idx)
     q_bytes, q_count = 0.0, 0
-    for layers in (dense_idx, moe_idx):
-        if layers:
-            b, n = _quantized_bytes(layer_linear_shapes(arch, layers[0]), dt)
-            q_bytes, q_count = q_bytes + b * len(layers), q_count + n * len(layers)
+    for first, n in ((first_dense, n_dense), (moe_idx[0] if moe_idx else None, len(moe_idx))):
+        if first is not None and n:
+            b, c = _block_bytes(arch, first, dt)
+            q_bytes, q_count = q_bytes + b * n, q_count + c * n
     idle_bytes, idle_count = 0.0, 0
     moe = getattr(arch, "moe", None)
     if moe is not None and moe_idx:
-        b, n = _quantized_bytes(gated_mlp_shapes(arch.hidden, moe.expert_intermediate), dt)
+        b, c = _quantized_bytes(gated_mlp_shapes(arch.hidden, moe.expert_intermediate), dt)
         idle = (moe.experts - moe.experts_per_token) * len(moe_idx)
-        idle_bytes, idle_count = b * idle, n * idle
+        idle_bytes, idle_count = b * idle, c * idle
     return q_bytes, q_count, idle_bytes, idle_count
 
 
@@ -247,6 +272,17 @@ def cached_tokens_per_layer(arch: ArchLike, context: int) -> list[int]:
     return out
 
 
+def cached_tokens(arch: ArchLike, context: int) -> int:
+    """``sum(cached_tokens_per_layer(arch, context))`` in closed form: every n-th layer keeps
+    the whole context, the others the window."""
+    window = arch.sliding_window
+    if not window:
+        return arch.layers * context
+    pattern = getattr(arch, "sliding_window_pattern", None)
+    full = arch.layers // pattern if pattern else 0
+    return full * context + (arch.layers - full) * min(context, window)
+
+
 def kv_bytes_per_token_layer(arch: ArchLike, kv_dtype: DType, tp: int = 1) -> float:
     """Cache bytes one token adds to one layer on one device.
 
@@ -274,7 +310,7 @@ def kv_cache_bytes(
     Plain attention: ``2 · layers · kv_heads · head_dim · context · batch · bytes``.
     """
     dt = parse_dtype(kv_dtype) if isinstance(kv_dtype, str) else kv_dtype
-    tokens = sum(cached_tokens_per_layer(arch, context))
+    tokens = cached_tokens(arch, context)
     return math.ceil(kv_bytes_per_token_layer(arch, dt, tp) * tokens * batch)
 
 

@@ -94,8 +94,12 @@ def is_moe_layer(arch: ArchSpec, layer: int) -> bool:
 
 
 def moe_layers(arch: ArchSpec) -> int:
-    """How many blocks have a mixture-of-experts MLP."""
-    return sum(is_moe_layer(arch, i) for i in range(arch.layers))
+    """How many blocks have a mixture-of-experts MLP: every ``layer_step``-th of the blocks
+    after the dense ones (``is_moe_layer`` counted in closed form)."""
+    moe = arch.moe
+    if moe is None:
+        return 0
+    return max(arch.layers - moe.dense_layers, 0) // moe.layer_step
 
 
 def shared_intermediate(arch: ArchSpec) -> int:

@@ -20,15 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from llmselect.config import PACKAGE_DATA
+from llmselect.errors import LLMSelectError
 from llmselect.records import latest_order
 
 REFERENCE_CORPUS = "flores200"
 BASELINE_FILE = PACKAGE_DATA / "tokenizer_baseline.yaml"
 GSM8K_METRICS = ("exact_match_strict_match", "exact_match")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -62,9 +60,11 @@ class Baseline:
 @lru_cache(maxsize=2)
 def load_baseline(path: Path = BASELINE_FILE) -> Baseline:
     """The baseline file (empty when the package was built without one)."""
+    from llmselect.datafiles import read_yaml_cached
+
     try:
-        doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER) or {}
-    except (OSError, yaml.YAMLError):
+        doc = read_yaml_cached(Path(path)) or {}
+    except LLMSelectError:
         return Baseline({}, {}, "")
     values: dict[tuple[str, str], float] = {}
     fingerprints: dict[str, str] = {}
@@ -128,7 +128,7 @@ def evidence_from_latest(
         return Evidence()
     from llmselect.metrics import declared_metrics
 
-    index = declared_metrics()
+    index = declared_metrics({rec.probe for rec in values})
     tpc_metrics = index.with_evidence("tokens_per_char")
     score_metrics = index.with_evidence("score")
     decode_metrics = index.with_evidence("decode_ms")
@@ -179,7 +179,11 @@ def load_evidence(results_root: Path | None = None, corpus: str | None = None) -
 
 
 def tokens_per_char(
-    tokenizer: str | None, model_id: str, ev: Evidence, lang: str, baseline: Baseline | None = None
+    tokenizer: str | None,
+    model_id: str,
+    ev: Evidence,
+    lang: str,
+    baseline: Baseline | None = None,
 ) -> Value | None:
     """Tokens/char of a model's tokenizer in ``lang``: the store's reference-corpus measurement,
     else the shipped baseline; None when neither exists."""

@@ -10,9 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from llmselect.config import PACKAGE_DATA
+from llmselect.datafiles import read_yaml_cached
 from llmselect.errors import LLMSelectError
 from llmselect.hardware import GpuBudget
 from llmselect.names import normalize
@@ -21,7 +20,6 @@ PURPOSES_DIR = PACKAGE_DATA / "purposes"
 LANGS = ("zh", "en")
 PRECISIONS = ("fp16", "int8", "int4")
 PROFILE_TERMS = ("quality", "scale", "tokenizer", "speed", "cost")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -92,9 +90,9 @@ def load_profiles(directory: Path = PURPOSES_DIR) -> dict[str, Profile]:
     profiles: dict[str, Profile] = {}
     for path in sorted(Path(directory).glob("*.yaml")):
         try:
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-        except (OSError, yaml.YAMLError) as exc:
-            raise LLMSelectError(f"cannot read purpose profile {path}: {exc}") from exc
+            raw = read_yaml_cached(path)
+        except LLMSelectError as exc:
+            raise LLMSelectError(f"purpose profile: {exc}") from exc
         profile = _profile_from(raw or {}, path.name)
         for key in (profile.name, *profile.aliases):
             profiles[normalize(key)] = profile

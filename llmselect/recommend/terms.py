@@ -19,6 +19,7 @@ are renormalized) and lowers ``coverage`` instead; nothing missing is read as 0.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -223,10 +224,11 @@ def percentile_ranks(values: Mapping[str, float], higher_is_better: bool) -> dic
         return {}
     if n == 1:
         return {k: 1.0 for k in values}
+    ordered = sorted(values.values())
     out = {}
     for key, v in values.items():
-        below = sum(1 for w in values.values() if w < v)
-        equal = sum(1 for w in values.values() if w == v)
+        below = bisect_left(ordered, v)
+        equal = bisect_right(ordered, v) - below
         pct = (below + (equal - 1) / 2) / (n - 1)
         out[key] = pct if higher_is_better else 1.0 - pct
     return out
