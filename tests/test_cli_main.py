@@ -26,3 +26,30 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_commands_load_when_asked_and_help_lists_every_one() -> None:
+    """The table of top-level commands names exactly what the command modules register, and a
+    command runs after importing its own module only."""
+    code = (
+        "import importlib, sys, typer, typer.main\n"
+        "from llmselect.cli import COMMANDS, COMMAND_MODULES, app\n"
+        "app(['probes', 'list', '--json'], standalone_mode=False)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('llmselect.cli.'))\n"
+        "print('LOADED=' + ','.join(loaded), file=sys.stderr)\n"
+        "names = {}\n"
+        "for mod in COMMAND_MODULES:\n"
+        "    sub = typer.Typer()\n"
+        "    importlib.import_module(f'llmselect.cli.{mod}').register(sub)\n"
+        "    for name in typer.main.get_group(sub).commands:\n"
+        "        names[name] = mod\n"
+        "assert names == COMMANDS, (names, COMMANDS)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED=llmselect.cli.common,llmselect.cli.probes\n" in proc.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-m", "llmselect", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("tokenize-bench", "recommend", "run", "report", "catalog", "cost", "probes"):
+        assert f" {name} " in help_text, name
