@@ -53,3 +53,13 @@ def test_commands_load_when_asked_and_help_lists_every_one() -> None:
     ).stdout
     for name in ("tokenize-bench", "recommend", "run", "report", "catalog", "cost", "probes"):
         assert f" {name} " in help_text, name
+
+
+def test_no_command_shows_usage_without_an_error_line() -> None:
+    """``llmselect`` alone prints its usage and exits 2, with no empty "Error:" line after it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmselect"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "Usage:" in proc.stdout + proc.stderr
+    assert "Error" not in proc.stderr, proc.stderr

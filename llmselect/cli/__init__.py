@@ -14,7 +14,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from llmselect.cli.common import fail
+from llmselect.cli.common import EXIT_USAGE, fail
 from llmselect.errors import LLMSelectError
 
 # Typer may bundle its own click; its usage errors derive from the ClickException it uses.
@@ -100,5 +100,11 @@ def main() -> None:
         print("Interrupted; finished results are kept in the store.", file=sys.stderr)
         sys.exit(130)
     except _CLICK_ERROR as exc:  # bad option values, missing options: one line, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # no command given: the help was just printed (rich renders it itself), no error line
+            message = exc.format_message().strip()
+            if message:
+                print(message, file=sys.stderr)
+            sys.exit(EXIT_USAGE)
         fail(exc.format_message())
     sys.exit(0)
