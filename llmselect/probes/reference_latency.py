@@ -105,6 +105,14 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
     bandwidth_gb_s: float | None = Field(
         default=None, description="Memory bandwidth for the roofline when the device is unknown."
     )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="Fresh child processes per point, one after another: their timed repeats "
+        "are pooled, so the spread holds how much one process differs from the next (memory "
+        "comes from the first).",
+    )
     keep_worker_result: bool = Field(
         default=False,
         description="Also store each child's raw result (JSON) with its fits record, so the "
@@ -268,6 +276,32 @@ def worker_spec(
     )
 
 
+def pool_timings(first: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``first``'s result with ``other``'s timed repeats added (another process, same point):
+    medians, p90s and counts over all repeats, the mean CPU share; memory stays ``first``'s.
+    A point that failed in the other process is that failure."""
+    from llmselect.measure import summarize
+
+    if other.get("status") != "ok":
+        return other
+    pooled = dict(first)
+    prefill = [*first["prefill_samples_ms"], *other["prefill_samples_ms"]]
+    decode = [*(first.get("decode_samples_ms") or []), *(other.get("decode_samples_ms") or [])]
+    p = summarize(prefill)
+    pooled.update(prefill_ms=p.p50, prefill_ms_p90=p.p90, prefill_n=p.n,
+                  prefill_samples_ms=prefill, decode_samples_ms=decode,
+                  processes=first.get("processes", 1) + 1,
+                  wall_s=first.get("wall_s", 0.0) + other.get("wall_s", 0.0))  # fmt: skip
+    if decode:
+        d = summarize(decode)
+        pooled.update(decode_ms_per_token=d.p50, decode_ms_per_token_p90=d.p90, decode_n=d.n)
+    shares = [*first.get("cpu_shares", [first.get("cpu_share")]), other.get("cpu_share")]
+    shares = [x for x in shares if x is not None]
+    if shares:  # CPU-s per wall-s of each process, averaged
+        pooled.update(cpu_shares=shares, cpu_share=sum(shares) / len(shares))
+    return pooled
+
+
 def point_threads(threads: int | None, device: str) -> int | None:
     """Threads of a point: as given, else 1 on CPU (None on CUDA: the library's default)."""
     if threads:
@@ -375,6 +409,10 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 spec = worker_spec(cfg, target, batch, seq, device)
                 ctx.logger.info("%s: measuring %s on %s", target.id, spec, device)
                 result = run_worker(spec, cfg.timeout_s)
+                for _ in range(cfg.processes - 1):
+                    if result.get("status") != "ok":
+                        break
+                    result = pool_timings(result, run_worker(spec, cfg.timeout_s))
                 yield from self.point_records(ctx, target.id, arch, spec, result)
 
     def point_records(
@@ -423,6 +461,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             "iterations": spec.iterations,
             "prefill_logits": "last position",
             **engine_params(spec, result),
+            "processes": result.get("processes", 1),
         }
         if spec.threads:
             params["threads"] = spec.threads

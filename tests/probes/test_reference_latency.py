@@ -73,6 +73,23 @@ def test_cpu_child_measures_and_oom_point_does_not_stop_the_run() -> None:
     assert small["est_error_pct"].value == pytest.approx((est - meas) / meas * 100)
 
 
+def test_several_processes_pool_their_repeats() -> None:
+    """Two fresh children time the same point: every repeat of both is kept, the median is over
+    all of them, and memory is the first child's measurement."""
+    cfg = ReferenceLatencyProbe.Config(
+        device="cpu", dtype="fp32", batch=[1], seq=[32], new_tokens=4, warmup=1, iterations=2,
+        processes=2, timeout_s=120,
+    )  # fmt: skip
+    recs = run_unit(Unit(_Target("tiny", TINY), ReferenceLatencyProbe(cfg)), RunContext("r"))
+    point = _by_point(recs)["bs=1,seq=32,dtype=fp32"]
+    prefill, decode = point["prefill_ms"], point["decode_ms_per_token"]
+    assert prefill.params["processes"] == 2 and prefill.n == 4 and decode.n == 8
+    assert len(prefill.samples) == 4 and len(decode.samples) == 8
+    ordered = sorted(prefill.samples)
+    assert prefill.value == pytest.approx((ordered[1] + ordered[2]) / 2)
+    assert 0 < prefill.params["cpu_share"] <= 1.5 and point["peak_memory_mib"].value > 0
+
+
 def _fake_run(returncode: int):  # type: ignore[no-untyped-def]
     def run(cmd, **kw):  # type: ignore[no-untyped-def]
         return subprocess.CompletedProcess(cmd, returncode, stdout="", stderr="boom")
