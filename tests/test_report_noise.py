@@ -100,6 +100,7 @@ def test_earlier_runs_on_this_machine_are_the_noise_a_change_must_leave(stored) 
         {"probe_version": 1},  # the probe measured another way
         {"params": {"threads": 2}},  # another method param
         {"params": {"cpu_share": 0.3}},  # a starved process: the machine's load, not the code
+        {"n": 100},  # other texts (a shorter corpus)
     ],
 )
 def test_runs_measured_another_way_are_not_noise(stored, other: dict[str, Any]) -> None:
@@ -112,8 +113,9 @@ def test_runs_measured_another_way_are_not_noise(stored, other: dict[str, Any]) 
                 slow_elsewhere["run"][field] = value
     for item in slow_elsewhere["values"]:
         if ValueRow.model_validate(item).match_key == KEY:
-            if "probe_version" in other:
-                item["probe_version"] = other["probe_version"]
+            for field in ("probe_version", "n"):
+                if field in other:
+                    item[field] = other[field]
             item["params"] = {**item["params"], **other.get("params", {})}
     before = _timed_run(stored, "r1", FAST)
     now = _timed_run(stored, "r2", SLOW)
@@ -171,3 +173,35 @@ def test_a_changed_tokenizer_is_paired_and_its_token_counts_flagged() -> None:
     before = {"run": {"run_id": "r1"}, "values": [_token_row("aaa", 0.61)]}
     d = compute_deltas([ValueRow.model_validate(_token_row("fff", 0.66))], before)
     assert d is not None and d.new == [] and d.flagged == 1 and d.changes[0].rule == "exact"
+
+
+def test_earlier_runs_come_from_the_store_before_this_run_on_this_machine(tmp_path: Path) -> None:
+    from llmselect.records import Measurement, RunInfo
+    from llmselect.report.history import earlier_runs
+    from llmselect.store import RunWriter
+
+    def run(run_id: str, **info: Any) -> None:
+        writer = RunWriter(RunInfo(run_id=run_id, cpu_count=2, **info), root=tmp_path)
+        timed = Measurement(
+            run_id=run_id, model_id="qwen2", probe="tokenizer_throughput",
+            metric="single_chars_per_s", value=2.0e6, unit="chars/s", subset="flores200/zh",
+            samples=[1.9e6, 2.0e6, 2.2e6],
+        )  # fmt: skip
+        once = timed.model_copy(update={"metric": "tokens_per_char", "samples": None})
+        writer.append([timed, once])
+        writer.finish()
+
+    run("20261201T000000Z-aaaaaa")
+    run("20261201T010000Z-bbbbbb", platform="Linux-aarch64")  # another machine
+    run("20261201T020000Z-cccccc")
+    run("20261203T000000Z-dddddd")  # after the run being reported
+    current = RunInfo(run_id="20261202T000000Z-eeeeee", cpu_count=2)
+    history = earlier_runs(current, root=tmp_path)
+    assert [h.run["run_id"] for h in history] == [
+        "20261201T000000Z-aaaaaa",
+        "20261201T020000Z-cccccc",
+    ]
+    assert all([v.metric for v in h.values] == ["single_chars_per_s"] for h in history)
+    assert [h.run["run_id"] for h in earlier_runs(current, root=tmp_path, limit=1)] == [
+        "20261201T020000Z-cccccc"
+    ]

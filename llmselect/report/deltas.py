@@ -167,7 +167,7 @@ def noise_range(
     lo, hi = old.spread  # type: ignore[misc]
     runs = 1
     for info, past in earlier:
-        if past.spread is None or _method_change(past, row) is not None:
+        if past.spread is None or past.n != row.n or _method_change(past, row) is not None:
             continue
         if _machine_change(info, run) or _library_change(info, run):
             continue
