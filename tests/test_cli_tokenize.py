@@ -54,7 +54,7 @@ def test_table_has_units_and_throughput(with_data_root: Path, monkeypatch, capsy
     monkeypatch.setenv("RAYON_NUM_THREADS", "1")  # --threads sets it; restored after the test
     code, out, _err = run_main(
         ["tokenize-bench", "--models", "llama2", "--limit", "10", "--repeats", "1",
-         "--threads", "1"], monkeypatch, capsys,
+         "--processes", "2", "--threads", "1"], monkeypatch, capsys,
     )  # fmt: skip
     assert code == 0
     for header in ("[tok/char]", "[tok/word]", "[byte/tok]", "[chars/s]", "[tokens/s]", "measured"):

@@ -151,7 +151,16 @@ def tokenize_bench(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Threads for batched encoding (default: all cores)."
     ),
-    repeats: int = typer.Option(5, "--repeats", min=1, max=100, help="Timed passes per mode."),
+    repeats: int = typer.Option(
+        5, "--repeats", min=1, max=100, help="Timed passes per mode and process."
+    ),
+    processes: int = typer.Option(
+        3,
+        "--processes",
+        min=1,
+        max=20,
+        help="Fresh processes timing each tokenizer, one after another (their passes pooled).",
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
     list_families: bool = typer.Option(False, "--list", help="List tokenizer families and exit."),
@@ -181,7 +190,9 @@ def tokenize_bench(
     except ImportError as exc:
         raise LLMSelectError(f"corpus support is not available: {exc}") from exc
     text = shared_corpus(corpus, limit=limit)  # a bad corpus exits 2 here; probes reuse it
-    summary = _run(families, corpus, tokenizer_dir, limit, threads, repeats, not no_throughput)
+    summary = _run(
+        families, corpus, tokenizer_dir, limit, threads, (repeats, processes), not no_throughput
+    )
     records = summary.records
     if as_json:
         from llmselect.tokenizers.spec import COUNTING_CONVENTION
@@ -233,7 +244,7 @@ def _run(
     tokenizer_dir: Path | None,
     limit: int | None,
     threads: int | None,
-    repeats: int,
+    timing: tuple[int, int],
     throughput: bool,
 ):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -258,7 +269,11 @@ def _run(
         probes.append(
             TokenizerThroughputProbe(
                 TokenizerThroughputProbe.Config(
-                    corpus=corpus, repeats=repeats, threads=threads or 0, tokenizer_dir=folder
+                    corpus=corpus,
+                    repeats=timing[0],
+                    processes=timing[1],
+                    threads=threads or 0,
+                    tokenizer_dir=folder,
                 )
             )
         )
