@@ -400,7 +400,7 @@ def deltas_section(report: Report) -> Section:
         Paragraph(
             f"Against {d.previous_date} (run {d.previous_run_id}): {d.compared} values compared, "
             f"{d.unchanged} unchanged, {len(d.changes)} changed, **{d.flagged} flagged**, "
-            f"{d.within_spread} within their run-to-run spread; {len(d.new)} new, "
+            f"{d.within_spread} within the measured noise; {len(d.new)} new, "
             f"{len(d.missing)} missing, {len(d.incomparable)} over a different sample size. "
             f"Flagged: {_timing_rule(d)}; counts and estimates on any change; "
             f"other measured values beyond {d.threshold:.0%}."

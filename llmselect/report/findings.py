@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from llmselect.report.deltas import LOAD_TOLERANCE
 from llmselect.report.figures import (
     BASELINE_TOKENIZER,
     QUALITY_SETS,
@@ -110,12 +111,13 @@ def _deltas(report: Report) -> str | None:
     method = sum(m.values for m in d.method_changes) - load
     text = (
         f"Since {d.previous_date}: {d.flagged} flagged changes among {d.compared} compared values"
-        f" ({d.within_spread} moved within their run-to-run spread)"
+        f" ({d.within_spread} moved within the measured noise)"
     )
     if load:
         text += (
             f"; {load} timings not compared because the machine was busy with other work "
-            "(the timed process got less CPU than it asked for)"
+            "(the CPU share of the timed process differed between the runs by more than "
+            f"{LOAD_TOLERANCE - 1:.0%})"
         )
     if method:
         text += f"; {method} values not compared because how they are measured changed"
