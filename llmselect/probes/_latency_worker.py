@@ -37,6 +37,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,6 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
     """Run one measurement point; returns the result dict (status ok or oom)."""
     import torch
 
-    from llmselect.measure import summarize
     from llmselect.memory.dtypes import parse_dtype
 
     device = spec.device
@@ -363,37 +363,58 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
         if ctx is not None:
             res["runtime_mib"] = ctx
     else:
-        peak_rss = _peak_rss_mib()
-        res["peak_memory_mib"] = peak_rss - baseline_rss
-        res["peak_process_mib"] = peak_rss
-        res["peak_over_runtime_mib"] = peak_rss - baseline_rss
-        res["runtime_mib"] = baseline_rss
+        res.update(cpu_memory_fields(baseline_rss))
     if spec.check_logits and backend == "llmselect.refmodels+checkpoint":
         # After the timed phase, so the transformers copy never counts in the peak above.
         from llmselect.checkpoint.runtime import check_logits
 
         res.update(check_logits(model, spec.model_dump(), torch_dtype, device))
-    p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
-    res.update(
-        status="ok",
-        prefill_ms=p.p50,
-        prefill_ms_p90=p.p90,
-        prefill_n=p.n,
-        decode_ms_per_token=d.p50 if d else None,
-        decode_ms_per_token_p90=d.p90 if d else None,
-        decode_n=d.n if d else 0,
-        prefill_samples_ms=prefill_ms,  # every timed repeat, for run-to-run comparisons
-        decode_samples_ms=decode_ms,
-    )
+    res.update(timing_fields(prefill_ms, decode_ms))
     return res
+
+
+def cpu_memory_fields(baseline_rss: float) -> dict[str, float]:
+    """The CPU memory views of a point (MiB, measured): peak over the baseline, process total at
+    its peak, and the runtime loaded before the model; every engine's worker reports these."""
+    peak_rss = _peak_rss_mib()
+    return {
+        "peak_memory_mib": peak_rss - baseline_rss,
+        "peak_process_mib": peak_rss,
+        "peak_over_runtime_mib": peak_rss - baseline_rss,
+        "runtime_mib": baseline_rss,
+    }
+
+
+def timing_fields(prefill_ms: list[float], decode_ms: list[float]) -> dict[str, Any]:
+    """``status: ok`` with the prefill/decode summaries (ms) and every timed repeat."""
+    from llmselect.measure import summarize
+
+    p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
+    return {
+        "status": "ok",
+        "prefill_ms": p.p50,
+        "prefill_ms_p90": p.p90,
+        "prefill_n": p.n,
+        "decode_ms_per_token": d.p50 if d else None,
+        "decode_ms_per_token_p90": d.p90 if d else None,
+        "decode_n": d.n if d else 0,
+        "prefill_samples_ms": prefill_ms,  # every timed repeat, for run-to-run comparisons
+        "decode_samples_ms": decode_ms,
+    }
 
 
 def main(argv: list[str]) -> int:
     """``SPEC.json RESULT.json``; exit 0 whenever a result (ok or oom) was written."""
+    return run_worker(argv, measure)
+
+
+def run_worker(argv: list[str], measure_point: Callable[[LatencyPoint], dict[str, Any]]) -> int:
+    """The child's contract, shared by every engine's worker: read the spec, measure, write the
+    result (an error as one line); exit 0 whenever a result (ok or oom) was written."""
     spec_path, result_path = Path(argv[1]), Path(argv[2])
     try:
         spec = LatencyPoint.model_validate_json(spec_path.read_text(encoding="utf-8"))
-        result = measure(spec)
+        result = measure_point(spec)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
         # One line for the user; the whole traceback goes to this child's stderr (kept by -v).
         traceback.print_exception(exc, file=sys.stderr)

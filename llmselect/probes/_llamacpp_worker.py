@@ -15,12 +15,8 @@ model file, as they include the reference engine's weights.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
 from llmselect.probes._latency_worker import (
@@ -29,6 +25,9 @@ from llmselect.probes._latency_worker import (
     _peak_rss_mib,
     _reset_peak_rss,
     _rss_mib,
+    cpu_memory_fields,
+    run_worker,
+    timing_fields,
 )
 from llmselect.probes.latency_spec import LatencyPoint
 
@@ -39,7 +38,6 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
     import numpy as np
 
     from llmselect.checkpoint import llamacpp as engine
-    from llmselect.measure import summarize
 
     if spec.batch != 1:
         raise ValueError("the llama.cpp engine measures one sequence (batch 1)")
@@ -104,40 +102,15 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
         res.update(status="oom", phase=phase, error=str(exc)[:500] or "MemoryError")
         return res
 
-    peak_rss = _peak_rss_mib()
+    res.update(cpu_memory_fields(baseline_rss))
     llm.close()
-    res["peak_memory_mib"] = peak_rss - baseline_rss
-    res["peak_process_mib"] = peak_rss
-    res["peak_over_runtime_mib"] = peak_rss - baseline_rss
-    res["runtime_mib"] = baseline_rss
-    p, d = summarize(prefill_ms), summarize(decode_ms) if decode_ms else None
-    res.update(
-        status="ok",
-        prefill_ms=p.p50,
-        prefill_ms_p90=p.p90,
-        prefill_n=p.n,
-        decode_ms_per_token=d.p50 if d else None,
-        decode_ms_per_token_p90=d.p90 if d else None,
-        decode_n=d.n if d else 0,
-        prefill_samples_ms=prefill_ms,
-        decode_samples_ms=decode_ms,
-    )
+    res.update(timing_fields(prefill_ms, decode_ms))
     return res
 
 
 def main(argv: list[str]) -> int:
     """``SPEC.json RESULT.json``; exit 0 whenever a result (ok or oom) was written."""
-    spec_path, result_path = Path(argv[1]), Path(argv[2])
-    try:
-        spec = LatencyPoint.model_validate_json(spec_path.read_text(encoding="utf-8"))
-        result = measure(spec)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
-        traceback.print_exception(exc, file=sys.stderr)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = {"status": "error", "error": f"{type(exc).__name__}: {first}"[:500]}
-    result["pid"] = os.getpid()
-    result_path.write_text(json.dumps(result), encoding="utf-8")
-    return 0 if result["status"] in ("ok", "oom") else 3
+    return run_worker(argv, measure)
 
 
 if __name__ == "__main__":
