@@ -13,6 +13,7 @@ from transformers.models.bloom.modeling_bloom import _get_alibi_slopes
 from llmselect.catalog import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 from llmselect.refmodels.common import alibi_slopes
+from tests.refmodels._weights import randomize
 
 VOCAB, HIDDEN, LAYERS, HEADS = 103, 48, 2, 6  # 6 heads: BLOOM's rule for non-powers of two
 
@@ -38,10 +39,7 @@ def tiny_hf(heads: int = HEADS) -> BloomForCausalLM:
     )
     torch.manual_seed(0)
     model = BloomForCausalLM(config)
-    with torch.no_grad():  # weights far from HF's tiny init: logits far from uniform
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-    return model.eval()
+    return randomize(model).eval()  # weights far from HF's tiny init
 
 
 @pytest.mark.parametrize("heads", [1, 4, 6, 12])

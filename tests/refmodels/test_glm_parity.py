@@ -14,6 +14,7 @@ from transformers import GlmConfig, GlmForCausalLM
 
 from llmselect.catalog import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
+from tests.refmodels._weights import randomize
 
 VOCAB, HIDDEN, LAYERS, HEADS, KV, INTER, HD = 101, 64, 2, 4, 2, 96, 16
 EPS, THETA = 1e-5, 10000.0
@@ -56,10 +57,7 @@ def tiny_hf() -> GlmForCausalLM:
     assert config.rope_parameters["partial_rotary_factor"] == 0.5
     torch.manual_seed(0)
     model = GlmForCausalLM(config)
-    with torch.no_grad():  # weights far from HF's tiny init: logits far from uniform
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-    return model.eval()
+    return randomize(model).eval()  # weights far from HF's tiny init
 
 
 def test_glm_matches_transformers(parity) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from llmselect.catalog import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 from llmselect.refmodels.gpt2_model import GPT2
+from tests.refmodels._weights import randomize
 
 VOCAB, HIDDEN, LAYERS, HEADS, POSITIONS = 89, 32, 2, 4, 32
 
@@ -52,10 +53,7 @@ def tiny_hf() -> GPT2LMHeadModel:
     )
     torch.manual_seed(0)
     model = GPT2LMHeadModel(config)
-    with torch.no_grad():  # weights far from HF's tiny init: logits far from uniform
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-    return model.eval()
+    return randomize(model).eval()  # weights far from HF's tiny init
 
 
 def test_gpt2_matches_transformers(parity) -> None:  # type: ignore[no-untyped-def]

@@ -22,19 +22,10 @@ from transformers import (
 from llmselect.catalog import ArchSpec
 from llmselect.errors import LLMSelectError
 from llmselect.refmodels import build_model, load_hf_state_dict
+from tests.refmodels._weights import randomize
 
 VOCAB, HIDDEN, LAYERS, HEADS, INTER = 97, 32, 2, 4, 64
 EPS, THETA = 1e-6, 5000.0
-
-
-def randomize(model: torch.nn.Module) -> torch.nn.Module:
-    """Weights of a larger scale than HF's init, so that logits are far from uniform and any
-    mapping or math error shows up well above the tolerance."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-    return model
 
 
 def tiny_arch(kv_heads: int, **extra: object) -> ArchSpec:

@@ -23,18 +23,10 @@ from llmselect.catalog import ArchSpec, MoESpec
 from llmselect.errors import LLMSelectError
 from llmselect.memory.params import count_params
 from llmselect.refmodels import build_model, load_hf_state_dict
+from tests.refmodels._weights import randomize
 
 VOCAB, HIDDEN, LAYERS, HEADS, INTER = 97, 32, 2, 4, 64
 EPS, THETA = 1e-6, 5000.0
-
-
-def randomize(model: torch.nn.Module) -> torch.nn.Module:
-    """Weights larger than HF's init, so that routing and logits are far from uniform."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn_like(p) * 0.3)
-    return model
 
 
 def common_hf(kv_heads: int) -> dict[str, object]:
