@@ -34,12 +34,12 @@ def default_gguf() -> Path:
 
 def run_engine(gguf: str, engine: str, seq: int, new_tokens: int, threads: int) -> dict[str, Any]:
     """One child-process point of ``engine`` on the file."""
-    from llmselect.checkpoint.source import resolve_model
     from llmselect.probes.reference_latency import (
         ReferenceLatencyConfig,
         run_worker,
         worker_spec,
     )
+    from llmselect.targets import resolve_model
 
     target = resolve_model(gguf)
     cfg = ReferenceLatencyConfig(

@@ -47,12 +47,12 @@ def smollm2_path() -> Path | None:
 def measure_point(name: str, batch: int, seq: int, new_tokens: int) -> dict[str, Any]:
     """One child-process measurement and the estimate's parts for the same point (MiB)."""
     from llmselect.memory.estimate import MIB, estimate_memory
-    from llmselect.memory.presets import resolve_target
     from llmselect.probes.reference_latency import (
         ReferenceLatencyConfig,
         run_worker,
         worker_spec,
     )
+    from llmselect.targets import resolve_target
 
     target = resolve_target(name)
     cfg = ReferenceLatencyConfig(

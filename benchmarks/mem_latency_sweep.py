@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     from llmselect.errors import LLMSelectError
-    from llmselect.memory.sweep import TABLE, parse_points, rerender, run_sweep
     from llmselect.names import split_csv
+    from llmselect.sweep import TABLE, parse_points, rerender, run_sweep
 
     try:
         if args.rerender:

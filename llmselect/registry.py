@@ -218,7 +218,7 @@ TOKENIZER_KINDS: Registry[Any] = Registry(
     "llmselect.tokenizers.kinds:TokenizerKind",
 )
 FAMILIES: Registry[Any] = Registry(
-    "model family", "llmselect.families", BUILTIN_FAMILIES, "llmselect.refmodels.family:Family"
+    "model family", "llmselect.families", BUILTIN_FAMILIES, "llmselect.arch.family:Family"
 )
 EXECUTORS: Registry[Any] = Registry(
     "executor", "llmselect.executors", BUILTIN_EXECUTORS, "llmselect.executors.base:Executor"

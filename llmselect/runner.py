@@ -1,7 +1,9 @@
-"""The one runner: a plan of (target × probe × config) units, an executor, a deadline.
+"""The one runner: a run's lifecycle, a plan of (target × probe × config) units, an executor,
+a deadline.
 
 Every command that measures (``tokenize-bench``, ``perf measure``, ``perf sweep``, ``eval``,
-``run``) builds its units in memory and calls ``execute``. The executor (``llmselect.registry.
+``run``) opens its run with ``open_run`` (run info, store writer, probe context), builds its
+units in memory and calls ``Run.execute``. The executor (``llmselect.registry.
 EXECUTORS``; ``local`` by default) runs the units; this module is the only writer of the store:
 each finished unit is appended to the run's JSONL shard before the next result is taken, so an
 interrupted run keeps every finished result. ``resume`` skips units already in the shard.
@@ -15,46 +17,23 @@ raising from a callback.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import socket
 import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from llmselect.errors import LLMSelectError, ProbeSkipped
-from llmselect.probes.base import Probe, RunContext
-from llmselect.records import Measurement, utcnow
+from llmselect.executors.base import Executor
+from llmselect.probes.base import RunContext
+from llmselect.records import Measurement, RunInfo, new_run_id
+from llmselect.registry import EXECUTORS
 from llmselect.store import RunWriter, completed_keys, stamp_unit
-
-if TYPE_CHECKING:
-    from llmselect.executors.base import Executor
+from llmselect.units import Unit, not_started_record
 
 log = logging.getLogger(__name__)
 
 OUT_OF_TIME = "time budget reached before this unit started"
-
-
-@dataclass
-class Unit:
-    """One probe with one config on one target."""
-
-    target: Any
-    probe: Probe[Any, Any]
-
-    @property
-    def key(self) -> str:
-        """Hash of the probe's name and config: the same unit has the same key in every run."""
-        cfg = self.probe.config.model_dump_json()
-        return hashlib.sha1(f"{self.probe.name}|{cfg}".encode()).hexdigest()[:12]
-
-    @property
-    def id(self) -> tuple[str, str, str]:
-        """``(target id, probe name, key)``: what resuming matches on."""
-        return (self.target.id, self.probe.name, self.key)
 
 
 @dataclass
@@ -68,101 +47,6 @@ class RunSummary:
     resumed: int = 0
     out_of_time: int = 0
     records: list[Measurement] = field(default_factory=list)
-
-
-def _stamp(rec: Measurement, unit: Unit) -> Measurement:
-    params = dict(rec.params)
-    params["_unit"] = unit.key
-    return rec.model_copy(update={"params": params})
-
-
-def _status_record(
-    unit: Unit, ctx: RunContext, status: str, message: str, started: float
-) -> Measurement:
-    return Measurement(
-        run_id=ctx.run_id,
-        model_id=unit.target.id,
-        probe=unit.probe.name,
-        probe_version=unit.probe.version,
-        metric="probe_status",
-        value=None,
-        status=status,  # type: ignore[arg-type]
-        error=message,
-        params={"config": json.dumps(unit.probe.config.model_dump(), sort_keys=True)},
-        started_at=utcnow(),
-        duration_s=time.perf_counter() - started,
-    )
-
-
-def not_started_record(unit: Unit, run_id: str, message: str) -> Measurement:
-    """A ``skipped`` record for a unit that never started, without a unit key (resume runs it)."""
-    return Measurement(
-        run_id=run_id,
-        model_id=unit.target.id,
-        probe=unit.probe.name,
-        probe_version=unit.probe.version,
-        metric="probe_status",
-        status="skipped",
-        error=message,
-        started_at=utcnow(),
-    )
-
-
-def unit_error_record(unit: Unit, ctx: RunContext, message: str) -> Measurement:
-    """The error record of a unit that could not run here (its node lacks its data), stamped
-    with the host and device like every unit's records."""
-    return _where(unit, ctx, [_status_record(unit, ctx, "error", message, time.perf_counter())])[0]
-
-
-def lost_unit_record(unit: Unit, ctx: RunContext, message: str) -> Measurement:
-    """The error record of a unit whose worker was lost (killed, node gone) on every try."""
-    return _status_record(unit, ctx, "error", message, time.perf_counter())
-
-
-def _device_of(unit: Unit, ctx: RunContext, records: list[Measurement]) -> str:
-    """Where the unit computed: ``cpu``, or the probe's device with the GPU name it reported."""
-    if not getattr(unit.probe, "uses_device", False):
-        return "cpu"
-    device = str(getattr(unit.probe.config, "device", None) or ctx.device or "cpu")
-    for rec in records:  # a probe that resolved "auto" or read the GPU's name says so
-        device = str(rec.params.get("device") or device)
-        name = rec.params.get("device_name")
-        if name and device.startswith("cuda"):
-            return f"{device} ({name})"
-    return device
-
-
-def _where(unit: Unit, ctx: RunContext, records: list[Measurement]) -> list[Measurement]:
-    """Stamp the host and device onto records (on a cluster, the worker's own)."""
-    host, device = socket.gethostname(), _device_of(unit, ctx, records)
-    return [
-        r.model_copy(update={"host": r.host or host, "device": r.device or device}) for r in records
-    ]
-
-
-def run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
-    """Run one unit; a skip or failure becomes one status record instead of an exception.
-
-    Every record names the host and device the unit ran on.
-    """
-    return _where(unit, ctx, _run_unit(unit, ctx))
-
-
-def _run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
-    started = time.perf_counter()
-    try:
-        records = list(unit.probe.run(unit.target, ctx))
-    except ProbeSkipped as exc:
-        return [_status_record(unit, ctx, "skipped", str(exc), started)]
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except LLMSelectError as exc:
-        return [_status_record(unit, ctx, "error", str(exc), started)]
-    except Exception as exc:  # noqa: BLE001 - one bad model must not stop the run
-        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
-        log.warning("probe %s failed on %s: %s", unit.probe.name, unit.target.id, exc)
-        return [_status_record(unit, ctx, "error", tail[-2000:], started)]
-    return [_stamp(r, unit) for r in records]
 
 
 def _count(summary: RunSummary, records: list[Measurement]) -> None:
@@ -186,6 +70,7 @@ def execute(
     clock: Callable[[], float] = time.monotonic,
     resume: bool = False,
     on_unit_done: Callable[[Unit, list[Measurement]], None] | None = None,
+    prepare: Callable[[Unit, list[Measurement]], list[Measurement]] | None = None,
     derive: Callable[[list[Measurement]], list[Measurement]] | None = None,
 ) -> RunSummary:
     """Run ``units`` through ``executor`` until done or past ``deadline`` (a ``clock()`` time).
@@ -195,11 +80,11 @@ def execute(
     Records go to ``writer`` (if any) one whole unit at a time, as units finish. The run ends
     ``finished``, or ``interrupted`` when the deadline left units unstarted (each gets a
     ``skipped`` record with ``deadline_note``) or on Ctrl-C, or ``failed`` on an executor fault.
-    ``derive`` turns the run's records into records that span units (eval's zh/en scores over
+    ``prepare`` maps one finished unit's records before they are stored (a sweep moves each
+    child's raw result out of them into its own file). ``derive`` turns the run's records into
+    records that span units (eval's zh/en scores over
     its task units); they are written last, before the run is marked finished.
     """
-    from llmselect.registry import EXECUTORS
-
     summary = RunSummary(run_id=ctx.run_id)
     done = completed_keys(writer.dir) if (writer and resume) else set()
     unstarted: list[Unit] = []
@@ -222,7 +107,8 @@ def execute(
 
     try:
         runner = EXECUTORS.load(executor)() if isinstance(executor, str) else executor
-        for unit, records in runner.run(pending(), ctx):
+        for unit, produced in runner.run(pending(), ctx):
+            records = prepare(unit, produced) if prepare is not None else produced
             if writer is not None:
                 writer.append(stamp_unit(records, unit.key))
             summary.records.extend(records)
@@ -257,7 +143,51 @@ def execute(
     return summary
 
 
-def plan(targets: Iterable[Any], probes: Iterable[Probe[Any, Any]]) -> list[Unit]:
-    """The cross product, target-major (all probes of one model run together)."""
-    probe_list = list(probes)
-    return [Unit(target=t, probe=p) for t in targets for p in probe_list]
+@dataclass
+class Run:
+    """One run from start to finish: what it is (``info``), where its records go (``writer``;
+    None when nothing is stored) and what its probes may know (``ctx``)."""
+
+    info: RunInfo
+    writer: RunWriter | None
+    ctx: RunContext
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def execute(self, units: Sequence[Unit], **options: Any) -> RunSummary:
+        """``execute`` the units in this run (options as ``execute`` takes them)."""
+        return execute(units, self.ctx, self.writer, **options)
+
+
+def open_run(
+    command: str,
+    *,
+    device: str | None = None,
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    limit: int | None = None,
+    store: bool = True,
+    results_root: Path | None = None,
+    folder: Path | None = None,
+    resume: RunInfo | None = None,
+    **info: Any,
+) -> Run:
+    """Start (or, with ``resume``, reopen) a run: its ``RunInfo``, its writer in the result
+    store (``store=False``: records are only returned) and the probes' ``RunContext``.
+    ``info`` holds further ``RunInfo`` fields (suite, suite_hash, settings)."""
+    if resume is not None:
+        run_info = resume.model_copy(update={"finished_at": None})
+    else:
+        fields = {"device": device, **info} if device is not None else info
+        run_info = RunInfo.collect(new_run_id(), command=command, **fields)
+    writer = RunWriter(run_info, root=results_root, folder=folder) if store else None
+    ctx = RunContext(
+        run_id=run_info.run_id,
+        device=device or "cpu",
+        data_root=data_root,
+        cache_dir=cache_dir,
+        limit=limit,
+    )
+    return Run(run_info, writer, ctx)

@@ -377,10 +377,13 @@ class RunWriter:
     already set a state.
     """
 
-    def __init__(self, run_info: RunInfo, root: Path | None = None) -> None:
+    def __init__(
+        self, run_info: RunInfo, root: Path | None = None, folder: Path | None = None
+    ) -> None:
         self.root = Path(root) if root else results_dir()
         self.run_info = run_info
-        self.dir = self.root / run_info.run_id
+        # ``folder``: the run's own folder elsewhere (a sweep's output folder), same layout
+        self.dir = Path(folder) if folder else self.root / run_info.run_id
         self.path = self.dir / MEASUREMENTS
         self.set_aside: list[Path] = []
         self._lock_fd: int | None = None

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmselect.config import PACKAGE_DIR, home_dir
 from llmselect.errors import LLMSelectError
-from llmselect.records import Measurement, RunInfo, new_run_id, utcnow
+from llmselect.records import Measurement, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def build_plan(
 ) -> Plan:
     """Suite → ordered units. Unknown probe names, bad configs and unknown targets are errors;
     a registered probe whose module fails to import becomes a ``PlanProblem`` instead."""
-    from llmselect.runner import Unit
+    from llmselect.units import Unit
 
     loader = probe_loader or _default_probe_loader
     resolvers = {**DEFAULT_RESOLVERS, **(resolvers or {})}
@@ -402,38 +402,31 @@ def run_suite(
     The suite's time budget becomes the runner's deadline: no unit starts after it.
     """
     from llmselect.config import data_root, results_dir
-    from llmselect.probes.base import RunContext
-    from llmselect.runner import execute
-    from llmselect.store import RunWriter, read_run_info
+    from llmselect.runner import open_run
+    from llmselect.store import read_run_info
 
     plan = plan or build_plan(suite)
     root = Path(results_root) if results_root else results_dir()
     rows = limit if limit is not None else suite.limits.limit
     settings = run_settings(rows)
+    resumed = None
     if resume_run_id:
-        info = read_run_info(root / resume_run_id)
-        if info is None:
+        resumed = read_run_info(root / resume_run_id)
+        if resumed is None:
             raise LLMSelectError(f"no run {resume_run_id!r} to resume in {root}")
-        if info.suite_hash and info.suite_hash != suite.hash:
+        if resumed.suite_hash and resumed.suite_hash != suite.hash:
             raise LLMSelectError(
-                f"run {resume_run_id} was made by suite {info.suite} ({info.suite_hash}); "
+                f"run {resume_run_id} was made by suite {resumed.suite} ({resumed.suite_hash}); "
                 f"{suite.name} is now {suite.hash}: start a new run instead"
             )
-        check_resume_settings(resume_run_id, info.settings, settings)
-        info = info.model_copy(update={"finished_at": None})
-    else:
-        info = RunInfo.collect(
-            new_run_id(), command=command, suite=suite.name, suite_hash=suite.hash,
-            device=suite.device, settings=settings,
-        )  # fmt: skip
-    writer = RunWriter(info, root=root)
-    ctx = RunContext(
-        run_id=info.run_id,
-        device=suite.device,
-        data_root=data_root(),
-        cache_dir=home_dir() / "cache",
-        limit=rows,
-    )
+        check_resume_settings(resume_run_id, resumed.settings, settings)
+    run = open_run(
+        command, device=suite.device, data_root=data_root(), cache_dir=home_dir() / "cache",
+        limit=rows, results_root=root, resume=resumed, suite=suite.name, suite_hash=suite.hash,
+        settings=settings,
+    )  # fmt: skip
+    info, writer = run.info, run.writer
+    assert writer is not None  # a suite run is always stored
     result = SuiteRun(run_id=info.run_id, run_dir=writer.dir, planned=len(plan.units))
 
     # Entries whose probe would not load: one error row per named target (resume retries).
@@ -449,10 +442,8 @@ def run_suite(
     budget_s = suite.limits.max_minutes * 60 if suite.limits.max_minutes else None
     note = f"time budget of {suite.limits.max_minutes or 0:g} min reached before this unit started"
     try:
-        summary = execute(
+        summary = run.execute(
             plan.units,
-            ctx,
-            writer,
             executor=executor,
             deadline=clock() + budget_s if budget_s is not None else None,
             deadline_note=note,

@@ -1,10 +1,10 @@
 """Exact parameter counts of every catalog model with architecture numbers.
 
-Builds each model with transformers on the meta device (``llmselect.hf_arch``: the config class of
-the checkpoint's ``model_type``, no weights allocated) and writes ``scripts/params_exact.yaml``,
-which ``scripts/import_facts.py`` merges into the catalog as ``params_exact`` with how it was
-computed. Models whose layout transformers cannot build are listed with the reason and keep their
-published size. Needs the ``models`` extra (torch, transformers).
+Builds each model with transformers on the meta device (``llmselect.arch.hf_layout``: the
+config class of the checkpoint's ``model_type``, no weights allocated) and writes
+``scripts/params_exact.yaml``, which ``scripts/import_facts.py`` merges into the catalog as
+``params_exact`` with how it was computed. Models whose layout transformers cannot build are
+listed with the reason and keep their published size. Needs the ``models`` extra (torch, transformers).
 
 Usage: ``python scripts/count_params.py [--catalog PATH] [--check]`` then re-run import_facts.py.
 """
@@ -20,9 +20,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from llmselect.arch.hf_layout import LAYOUT_TWINS, count_hf_params  # noqa: E402
 from llmselect.catalog import CATALOG_FILE, load_catalog  # noqa: E402
 from llmselect.errors import LLMSelectError  # noqa: E402
-from llmselect.hf_arch import LAYOUT_TWINS, count_hf_params  # noqa: E402
 
 OUT = ROOT / "scripts" / "params_exact.yaml"
 HEADER = (

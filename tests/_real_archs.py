@@ -3,7 +3,7 @@ parameter-count, estimator and recommender tests."""
 
 from __future__ import annotations
 
-from llmselect.catalog import ArchSpec, MLASpec, MoESpec
+from llmselect.arch.spec import ArchSpec, MLASpec, MoESpec
 
 _HF = "huggingface.co/{}/blob/main/config.json"
 

@@ -147,7 +147,7 @@ def test_moe_and_latent_attention_models_name_their_family(catalog) -> None:
     rotary heads is the moe family, whose reference model builds it (logits parity with
     transformers' Mixtral, Qwen2-MoE and Qwen3-MoE). GLM-4.5's sigmoid router and half-rotary
     heads are neither: it stays ``other``, sized by the common layout."""
-    from llmselect.refmodels.family import family
+    from llmselect.arch.family import family
 
     sparse = [m for m in catalog if m.arch is not None and (m.arch.moe or m.arch.mla)]
     assert {m.id for m in sparse} >= {

@@ -57,7 +57,7 @@ def catalog():  # type: ignore[no-untyped-def]
 
 def _check(spec) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("transformers")
-    from llmselect.hf_arch import count_hf_params
+    from llmselect.arch.hf_layout import count_hf_params
 
     got = count_hf_params(spec.arch)
     assert got.total == spec.params_exact, spec.id

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from llmselect.arch.count import count_model
 from llmselect.catalog import load_catalog
 from llmselect.hardware import parse_gpu
 from llmselect.memory.estimate import estimate_memory, kv_cache_bytes
-from llmselect.memory.params import count_model
 from llmselect.recommend import Request, recommend
 
 NEW = [

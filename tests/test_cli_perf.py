@@ -69,7 +69,7 @@ def test_unknown_estimate_dtype_names_every_accepted_value(
     import re
 
     from llmselect.memory.estimate import estimate_memory
-    from llmselect.memory.presets import resolve_target
+    from llmselect.targets import resolve_target
 
     assert run_main(["perf", "estimate", "-m", "llama:7b", "--dtype", "q9_x"], monkeypatch) == 2
     err = capsys.readouterr().err
@@ -104,7 +104,7 @@ def test_perf_commands_do_not_import_torch() -> None:
 def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
     """One child per point through the runner: raw.jsonl keeps the child's result beside the
     records; a point GPT-2's position table cannot hold is left out, the sweep goes on."""
-    from llmselect.memory.sweep import RAW, RECORDS, TABLE, Point, run_sweep
+    from llmselect.sweep import RAW, RECORDS, TABLE, Point, run_sweep
 
     options = {"device": "cpu", "dtype": "fp32", "new_tokens": 2, "warmup": 0, "iterations": 1}
     records = run_sweep(
@@ -123,7 +123,7 @@ def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
     # --rerender goes the same way: a runner unit per stored point, no child started, the
     # same numbers, and each record says where the point ran and which unit made it.
     import llmselect.runner as the_runner
-    from llmselect.memory import sweep
+    from llmselect import sweep
     from llmselect.probes import reference_latency
 
     def no_child(*_: object) -> None:

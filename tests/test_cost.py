@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from llmselect.arch.count import count_params
 from llmselect.catalog import load_catalog
 from llmselect.cost.compute import (
     DEFAULT_MFU,
@@ -23,7 +24,6 @@ from llmselect.cost.finetune import (
 from llmselect.cost.published import load_published, memory_rows, training_rows
 from llmselect.errors import LLMSelectError
 from llmselect.hardware import find_gpu, load_gpus, parse_gpu
-from llmselect.memory.params import count_params
 
 GIB = 1024**3
 

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
-from llmselect.catalog import ArchSpec  # noqa: E402
+from llmselect.arch.spec import ArchSpec  # noqa: E402
 from llmselect.cost.finetune import FinetuneSetup, finetune_memory  # noqa: E402
 
 HIDDEN, LAYERS, HEADS, KV_HEADS, INTER, VOCAB = 256, 4, 4, 2, 688, 4096

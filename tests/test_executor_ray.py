@@ -30,9 +30,9 @@ from llmselect.probes.base import RunContext
 from llmselect.records import Measurement
 from llmselect.registry import PROBES
 from llmselect.report import build_report, render_markdown
-from llmselect.runner import Unit
 from llmselect.store import MEASUREMENTS, iter_records, read_run_info, scan_shard
 from llmselect.suite import load_suite, parse_suite, run_suite
+from llmselect.units import Unit
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from _real_archs import REAL
 
+from llmselect.arch.count import count_params
 from llmselect.catalog import load_catalog
 from llmselect.hardware import parse_gpu
 from llmselect.memory.estimate import (
@@ -16,7 +17,6 @@ from llmselect.memory.estimate import (
     kv_cache_bytes,
     weight_bytes,
 )
-from llmselect.memory.params import count_params
 from llmselect.recommend.fit import exact_count, memory_fit
 
 GIB = 1024**3

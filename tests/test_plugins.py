@@ -112,9 +112,10 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
     from llmselect.probes.base import RunContext
     from llmselect.records import RunInfo, new_run_id
     from llmselect.registry import PROBES
-    from llmselect.runner import execute, plan
+    from llmselect.runner import execute
     from llmselect.store import RunWriter
     from llmselect.tokenizers import load_tokenizer_catalog
+    from llmselect.units import plan
 
     probes = [
         PROBES.load("tokenizer_efficiency")(),

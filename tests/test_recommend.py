@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from llmselect.catalog import ArchSpec, Catalog, ModelSpec, load_catalog
+from llmselect.arch.count import count_model
+from llmselect.arch.spec import ArchSpec
+from llmselect.catalog import Catalog, ModelSpec, load_catalog
 from llmselect.errors import LLMSelectError
 from llmselect.hardware import parse_gpu
 from llmselect.licenses import verdict
 from llmselect.memory.estimate import estimate_memory, kv_cache_bytes
-from llmselect.memory.params import count_model
 from llmselect.recommend import (
     Evidence,
     RecommendResult,

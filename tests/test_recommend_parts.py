@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from _real_archs import REAL
 
+from llmselect.arch.count import count_params
 from llmselect.catalog import Catalog, ModelSpec, load_catalog
 from llmselect.hardware import parse_gpu
-from llmselect.memory.params import count_params
 from llmselect.recommend import Evidence, Request
 from llmselect.recommend.constraints import (
     CONSTRAINTS,

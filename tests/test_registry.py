@@ -62,8 +62,8 @@ def test_plugin_cannot_shadow_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_builtin_entry_loads_as_its_base_type() -> None:
+    from llmselect.arch.family import Family
     from llmselect.executors.base import Executor
-    from llmselect.refmodels.family import Family
     from llmselect.tokenizers.kinds import TokenizerKind
 
     assert registry.FAMILIES.names() == [
@@ -116,7 +116,7 @@ def test_family_entry_must_be_a_family() -> None:
 def test_arch_family_must_be_registered_or_other() -> None:
     from pydantic import ValidationError
 
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
 
     numbers = dict(hidden=64, layers=2, heads=4, kv_heads=4, intermediate=128, vocab=100)
     assert ArchSpec(family="other", source="x", **numbers).traits.mlp == "swiglu"

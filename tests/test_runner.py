@@ -11,8 +11,9 @@ import pytest
 from llmselect.errors import ProbeSkipped
 from llmselect.probes.base import Probe, RunContext
 from llmselect.records import Measurement, RunInfo
-from llmselect.runner import execute, plan
+from llmselect.runner import execute
 from llmselect.store import RunWriter, load_records
+from llmselect.units import plan
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ comes only from measured ``eval`` records stored under the checkpoint's id.
 from __future__ import annotations
 
 from llmselect.catalog import LicenseRef, ModelSpec
-from llmselect.checkpoint.source import ModelSource, resolve_model
+from llmselect.checkpoint.source import ModelSource
 from llmselect.errors import LLMSelectError
 
 
@@ -52,8 +52,3 @@ def candidate_spec(source: ModelSource) -> ModelSpec:
         tags=["local"],
         notes=[f"checkpoint {source.checkpoint_ref} sha256 {source.sha256[:16]}"],
     )
-
-
-def candidates(paths: list[str]) -> list[ModelSpec]:
-    """Resolve ``--candidates`` entries (paths or hub ids) into specs."""
-    return [candidate_spec(resolve_model(p)) for p in paths]

@@ -18,7 +18,7 @@ from llmselect.errors import LLMSelectError
 if TYPE_CHECKING:
     import torch
 
-    from llmselect.checkpoint.gguf_file import GGUFFile
+    from llmselect.formats.gguf_file import GGUFFile
 
 _LAYER = re.compile(r"^blk\.(\d+)\.(.+)$")
 # GGUF → transformers (LlamaForCausalLM / Qwen2ForCausalLM) names.

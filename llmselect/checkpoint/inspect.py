@@ -31,7 +31,7 @@ def storage_rows(source: ModelSource) -> list[dict[str, Any]]:
             row["params"] += t.n_elements
             row["bytes"] += t.n_bytes
     else:
-        from llmselect.checkpoint.safetensors_file import read_safetensors_header
+        from llmselect.formats.safetensors_file import read_safetensors_header
 
         for f in source.weight_files:
             for t in read_safetensors_header(f):
@@ -78,7 +78,7 @@ def context_length(source: ModelSource) -> dict[str, Any]:
 
 
 def params_info(source: ModelSource, storage: list[dict[str, Any]]) -> dict[str, Any]:
-    from llmselect.memory.params import count_params
+    from llmselect.arch.count import count_params
 
     formula = None
     if source.arch is not None:

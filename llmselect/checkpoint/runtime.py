@@ -30,13 +30,13 @@ def hf_state_dict(spec: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's weights under transformers names (fp32 for GGUF, stored dtype else)."""
     path = Path(spec["checkpoint"])
     if spec.get("checkpoint_format") == "gguf":
-        from llmselect.checkpoint.gguf_file import read_gguf
         from llmselect.checkpoint.gguf_weights import load_gguf_state_dict
+        from llmselect.formats.gguf_file import read_gguf
 
         return load_gguf_state_dict(read_gguf(path))
     from safetensors.torch import load_file
 
-    from llmselect.checkpoint.safetensors_file import safetensors_files
+    from llmselect.formats.safetensors_file import safetensors_files
 
     out: dict[str, Any] = {}
     for f in safetensors_files(path):
@@ -46,7 +46,7 @@ def hf_state_dict(spec: dict[str, Any]) -> dict[str, Any]:
 
 def load_reference(spec: dict[str, Any], torch_dtype: Any, device: str) -> Any:
     """The reference decoder holding the checkpoint's real weights."""
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 
     if spec.get("rope_scaling"):

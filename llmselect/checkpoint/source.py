@@ -1,13 +1,11 @@
-"""One way in for a model: ``resolve_model(text)`` turns what a user typed into a ``ModelSource``.
+"""``ModelSource``: a model as resolved, and the readers of checkpoints on disk or on the hub.
 
-Accepted, in this order:
-
-1. a local path: a ``.gguf`` file, a ``.safetensors`` file (its shard set and the
-   ``config.json`` beside it), or a folder holding a ``config.json`` (Hugging Face layout) or a
-   single ``.gguf`` file;
-2. a catalog id or alias (``qwen2.5-7b``) and a ``family:size`` preset (``llama:7b``);
-3. a hub id (``org/name``): the config, tokenizer, license and safetensors files through
-   ``huggingface_hub``, from the local cache when ``HF_HUB_OFFLINE=1`` (never the network then).
+``source_from_path`` reads a local path: a ``.gguf`` file, a ``.safetensors`` file (its shard
+set and the ``config.json`` beside it), or a folder holding a ``config.json`` (Hugging Face
+layout) or a single ``.gguf`` file. ``source_from_hub`` reads a hub id (``org/name``): the
+config, tokenizer, license and safetensors files through ``huggingface_hub``, from the local
+cache when ``HF_HUB_OFFLINE=1`` (never the network then). Which of these a typed name means,
+beside catalog ids and presets, is decided in one place: ``llmselect.targets``.
 
 A ``ModelSource`` is also a probe target (``id``, ``arch``, ``name``). A checkpoint's ``id``
 names the checkpoint itself (file or folder name plus the first 12 hex digits of its sha256), so
@@ -61,7 +59,7 @@ class ModelSource:
         """The ``GGUFFile`` header (GGUF sources only)."""
         if self.kind != "gguf" or self.path is None:
             return None
-        from llmselect.checkpoint.gguf_file import read_gguf
+        from llmselect.formats.gguf_file import read_gguf
 
         return read_gguf(self.path)
 
@@ -108,7 +106,7 @@ class ModelSource:
         return FTYPE_CODES.get(int(code)) if code is not None else None
 
     def rope_scaling(self) -> dict[str, Any] | None:
-        from llmselect.checkpoint.arch import gguf_rope_scaling, rope_scaling_of
+        from llmselect.arch.readers import gguf_rope_scaling, rope_scaling_of
 
         if self.kind == "gguf":
             return gguf_rope_scaling(self.gguf)
@@ -143,8 +141,8 @@ def _short(sha: str) -> str:
 
 
 def _from_gguf(path: Path) -> ModelSource:
-    from llmselect.checkpoint.arch import arch_from_gguf
-    from llmselect.checkpoint.gguf_file import read_gguf
+    from llmselect.arch.readers import arch_from_gguf
+    from llmselect.formats.gguf_file import read_gguf
 
     header = read_gguf(path)
     arch = arch_from_gguf(header)
@@ -156,8 +154,8 @@ def _from_gguf(path: Path) -> ModelSource:
 
 
 def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> ModelSource:
-    from llmselect.checkpoint.arch import arch_from_hf_config
-    from llmselect.checkpoint.safetensors_file import read_safetensors_header, safetensors_files
+    from llmselect.arch.readers import arch_from_hf_config
+    from llmselect.formats.safetensors_file import read_safetensors_header, safetensors_files
 
     config_path = folder / "config.json"
     if not config_path.is_file():
@@ -174,7 +172,8 @@ def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> Model
     return src
 
 
-def _from_path(text: str) -> ModelSource:
+def source_from_path(text: str) -> ModelSource:
+    """The checkpoint at a local path (file or folder); defects are one-line errors."""
     path = Path(text).expanduser()
     if not path.exists():
         raise LLMSelectError(f"no such file or folder: {path}")
@@ -184,7 +183,7 @@ def _from_path(text: str) -> ModelSource:
         if suffix == ".gguf":
             return _from_gguf(path)
         if suffix == ".safetensors":
-            from llmselect.checkpoint.safetensors_file import safetensors_files
+            from llmselect.formats.safetensors_file import safetensors_files
 
             return _from_hf_folder(path.parent, safetensors_files(path), "safetensors")
         if path.name == "config.json":
@@ -203,7 +202,7 @@ def _from_path(text: str) -> ModelSource:
     raise LLMSelectError(f"{path}: no config.json and no .gguf file (not a checkpoint folder)")
 
 
-def _from_hub(repo_id: str) -> ModelSource:
+def source_from_hub(repo_id: str) -> ModelSource:
     """Download (or find in the cache) the files of a hub checkpoint."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
@@ -227,28 +226,3 @@ def _from_hub(repo_id: str) -> ModelSource:
     src.name = repo_id
     src.id = f"{repo_id}@{_short(src.sha256)}"
     return src
-
-
-def resolve_model(text: str, *, hub: bool = True) -> ModelSource:
-    """What ``text`` names: a local checkpoint, a catalog model, a preset or a hub checkpoint."""
-    from llmselect.catalog import CATALOG_FILE, load_catalog
-    from llmselect.memory.presets import describe, is_preset, preset_arch, preset_names
-    from llmselect.names import lookup, normalize
-
-    text = text.strip()
-    if not text:
-        raise LLMSelectError("empty model name")
-    if looks_like_path(text):
-        return _from_path(text)
-    if CATALOG_FILE.is_file():
-        spec = load_catalog().find(text)
-        if spec is not None:
-            return ModelSource(kind="catalog", id=spec.id, name=spec.name, arch=spec.arch,
-                               spec=spec, params_b=spec.params_b)  # fmt: skip
-    if is_preset(text):
-        key = next(k for k in preset_names() if normalize(k) == normalize(text))
-        return ModelSource(kind="preset", id=key, name=describe(key), arch=preset_arch(key))
-    if hub and HUB_ID.match(text):
-        return _from_hub(text)
-    extra = preset_names() + ([m.id for m in load_catalog()] if CATALOG_FILE.is_file() else [])
-    return lookup(text, {}, "model, checkpoint path or preset", extra_names=extra)

@@ -42,7 +42,7 @@ ParamsOpt = Annotated[
 
 
 def _model(name: str) -> Any:
-    from llmselect.memory.presets import resolve_target
+    from llmselect.targets import resolve_target
 
     return resolve_target(name.strip())
 

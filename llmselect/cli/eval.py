@@ -38,7 +38,7 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
 
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf" or (path.is_dir() and not (path / "config.json").is_file()):
-        from llmselect.checkpoint.source import resolve_model as resolve_checkpoint
+        from llmselect.targets import resolve_model as resolve_checkpoint
 
         src = resolve_checkpoint(str(path))  # a .gguf file, or a folder holding one
         if src.kind == "gguf":
@@ -238,12 +238,10 @@ def eval_command(
     from pydantic import ValidationError
 
     from llmselect.config import data_root, home_dir
-    from llmselect.probes.base import RunContext
     from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
-    from llmselect.records import RunInfo, new_run_id
-    from llmselect.runner import execute, plan
+    from llmselect.runner import open_run
     from llmselect.scores import aggregate_records, aggregate_scores, published_records
-    from llmselect.store import RunWriter
+    from llmselect.units import plan
 
     if not model:
         raise LLMSelectError(
@@ -281,24 +279,19 @@ def eval_command(
         task_names = parse_task_names(_ask_tasks())
         config = config.model_copy(update={"tasks": task_names})
 
-    run_id = new_run_id()
-    info = RunInfo.collect(
-        run_id, command=f"eval {target.id} {','.join(task_names)}", device=device
-    )
-    writer = RunWriter(info)
-    ctx = RunContext(
-        run_id=run_id, device=device, data_root=data_root(), cache_dir=home_dir() / "cache"
-    )
+    run = open_run(
+        f"eval {target.id} {','.join(task_names)}", device=device, data_root=data_root(),
+        cache_dir=home_dir() / "cache",
+    )  # fmt: skip
+    run_id, ctx = run.run_id, run.ctx
     err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
     # One unit per task, so Ctrl-C during the second task keeps the first task's scores.
     probes = [LmEvalScoresProbe(config.model_copy(update={"tasks": [t]})) for t in task_names]
     with _progress() as progress:
         if getattr(runner, "name", "local") == "local":  # callbacks stay in this process
             ctx.progress = progress.task_callback  # label -> callback(done, total)
-        summary = execute(
+        summary = run.execute(
             plan([target], probes),
-            ctx,
-            writer,
             executor=runner,
             # zh/en scores over the task units just measured, written by the runner with them
             derive=lambda recs: aggregate_records(
@@ -322,7 +315,7 @@ def eval_command(
             {
                 "run_id": run_id,
                 "model_id": target.id,
-                "results_dir": str(writer.dir),
+                "results_dir": str(run.writer.dir),
                 "records": [r.model_dump(mode="json") for r in measured],
                 "aggregates": [r.model_dump(mode="json") for r in aggregates],
                 "published": [r.model_dump(mode="json") for r in published],
@@ -338,7 +331,7 @@ def eval_command(
 
         rows = sorted([*shown, *published], key=position) + aggregates
         _print_table([_row(r) for r in rows], target.id)
-    err.print(f"stored {len(measured) + len(aggregates)} records in {writer.dir}")
+    err.print(f"stored {len(measured) + len(aggregates)} records in {run.writer.dir}")
     for rec in failures:
         err.print(f"{rec.status}: {rec.error}", markup=False, highlight=False)
     if failures:

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """What a model is, read from its own files without loading the weights."""
         from llmselect.checkpoint.inspect import inspect_model
-        from llmselect.checkpoint.source import resolve_model
+        from llmselect.targets import resolve_model
 
         report = inspect_model(resolve_model(model), tokenizer=tokenizer)
         if as_json:

@@ -96,6 +96,7 @@ def estimate(
     as_json: JsonOpt = False,
 ) -> None:
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
+    from llmselect.arch.count import count_model
     from llmselect.errors import LLMSelectError
     from llmselect.memory.estimate import (
         MIB,
@@ -103,9 +104,8 @@ def estimate(
         estimate_memory,
         plan_tensor_parallel,
     )
-    from llmselect.memory.params import count_model
-    from llmselect.memory.presets import resolve_target
     from llmselect.names import split_csv
+    from llmselect.targets import resolve_target
 
     if dtype is not None:
         dtype = check_weight_dtype(dtype)
@@ -243,18 +243,16 @@ def measure(
     """Measure peak memory, prefill and decode latency (one child process per point)."""
     from llmselect.errors import LLMSelectError
     from llmselect.memory.dtypes import parse_dtype
-    from llmselect.memory.presets import resolve_target
     from llmselect.names import split_csv
-    from llmselect.probes.base import RunContext
     from llmselect.probes.reference_latency import (
         ENGINES,
         ReferenceLatencyProbe,
         check_engine,
         resolve_device,
     )
-    from llmselect.records import RunInfo, new_run_id
-    from llmselect.runner import execute, plan
-    from llmselect.store import RunWriter
+    from llmselect.runner import open_run
+    from llmselect.targets import resolve_target
+    from llmselect.units import plan
 
     if engine not in ENGINES:
         raise LLMSelectError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -274,8 +272,8 @@ def measure(
         raise LLMSelectError("name a model with -m (catalog id, family:size or checkpoint)")
     targets = [resolve_target(n) for n in names]
     if checkpoint:
-        from llmselect.checkpoint.source import resolve_model
         from llmselect.probes.reference_latency import checkpoint_for
+        from llmselect.targets import resolve_model
 
         # Shape check first (exit 2); the records then belong to the checkpoint itself.
         targets = [checkpoint_for(t, checkpoint) for t in targets] or [resolve_model(checkpoint)]
@@ -295,12 +293,9 @@ def measure(
             engine=engine, check_logits=check_logits, bandwidth_gb_s=bandwidth_gb_s,
         )
     )  # fmt: skip
-    run_id = new_run_id()
-    ctx = RunContext(run_id=run_id, device=resolved)
-    writer = None
-    if save:
-        writer = RunWriter(RunInfo.collect(run_id, command="perf measure", device=resolved))
-    summary = execute(plan(targets, [probe]), ctx, writer)
+    run = open_run("perf measure", device=resolved, store=save)
+    run_id = run.run_id
+    summary = run.execute(plan(targets, [probe]))
     rows = _measure_rows(summary.records)
     if as_json:
         print_json(rows)
@@ -360,8 +355,8 @@ def sweep(
     from llmselect.errors import LLMSelectError
     from llmselect.executors import build_executor
     from llmselect.memory.dtypes import parse_dtype
-    from llmselect.memory.sweep import TABLE, parse_points, run_sweep
     from llmselect.names import split_csv
+    from llmselect.sweep import TABLE, parse_points, run_sweep
 
     runner = build_executor(executor, address)
     if executor == "local":  # on a cluster, the GPUs are the workers', not this machine's
@@ -394,7 +389,7 @@ def sweep(
 @perf_app.command("archs")
 def archs(as_json: JsonOpt = False) -> None:
     """Architecture presets (family:size) usable with -m, each copied from a published config."""
-    from llmselect.memory.presets import describe, preset_arch, preset_names
+    from llmselect.arch.presets import describe, preset_arch, preset_names
 
     rows = [
         {"name": n, "checkpoint": describe(n), **preset_arch(n).model_dump()}

@@ -266,10 +266,10 @@ def register(app: typer.Typer) -> None:
         catalog = load_catalog()
         if candidates:
             from llmselect.catalog import Catalog
-            from llmselect.checkpoint.candidate import candidates as local_candidates
             from llmselect.names import split_csv
+            from llmselect.targets import resolve_candidates
 
-            catalog = Catalog([*catalog, *local_candidates(split_csv(candidates))])
+            catalog = Catalog([*catalog, *resolve_candidates(split_csv(candidates))])
         result = recommend(catalog, request, evidence=load_evidence(results, request.corpus))
         if explain_model:
             data = explain(result, explain_model, catalog)

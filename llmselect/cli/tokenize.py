@@ -223,19 +223,9 @@ def tokenize_bench(
 
 def _resolve_names(names: list[str]) -> list[tuple[str, Any]]:
     """Tokenizer families, catalog ids, and checkpoint paths (their own tokenizer file)."""
-    from llmselect.checkpoint.source import looks_like_path
-    from llmselect.tokenizers.spec import resolve_tokenizer_names
+    from llmselect.targets import resolve_tokenizers
 
-    out: list[tuple[str, Any]] = []
-    for name in names:
-        if looks_like_path(name):
-            from llmselect.checkpoint.inspect import tokenizer_spec
-            from llmselect.checkpoint.source import resolve_model
-
-            out.append((name, tokenizer_spec(resolve_model(name))))
-        else:
-            out += resolve_tokenizer_names([name])
-    return list({spec.id: (asked, spec) for asked, spec in out}.values())
+    return resolve_tokenizers(names)
 
 
 def _run(
@@ -250,12 +240,10 @@ def _run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from llmselect.config import data_root
-    from llmselect.probes.base import RunContext
     from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
     from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
-    from llmselect.records import RunInfo, new_run_id
-    from llmselect.runner import execute, plan
-    from llmselect.store import RunWriter
+    from llmselect.runner import open_run
+    from llmselect.units import plan
 
     folder = str(tokenizer_dir) if tokenizer_dir else None
     probes: list[Any] = [
@@ -277,9 +265,7 @@ def _run(
                 )
             )
         )
-    run_id = new_run_id()
-    writer = RunWriter(RunInfo.collect(run_id, command=" ".join(["llmselect", *sys.argv[1:]])))
-    ctx = RunContext(run_id=run_id, data_root=data_root(), limit=limit)
+    run = open_run(" ".join(["llmselect", *sys.argv[1:]]), data_root=data_root(), limit=limit)
     units = plan([spec for _asked, spec in families], probes)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -290,7 +276,7 @@ def _run(
         def done(unit: Any, _records: Any) -> None:
             progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
 
-        return execute(units, ctx, writer, on_unit_done=done)
+        return run.execute(units, on_unit_done=done)
 
 
 def register(app: typer.Typer) -> None:

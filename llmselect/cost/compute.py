@@ -5,7 +5,7 @@ Every figure here is **estimated** by the formulas below; the GPU peaks they div
 
 * Dense matmuls: ``6 · N`` FLOPs per trained token (2 forward + 4 backward per parameter,
   Kaplan et al. 2020 §2.1). ``N`` is the exact parameter count of the model
-  (``llmselect.memory.params.count_model``: the family's counter, or for family ``other`` the
+  (``llmselect.arch.count.count_model``: the family's counter, or for family ``other`` the
   common layout where it reproduces the recorded total), either ``total`` (embeddings and
   output matrix included, the convention of the Llama 3 paper's "3.8 × 10^25 FLOPs" =
   6 · 405B · 15.6T) or ``non-embedding`` (Kaplan's N: no embedding table, no output matrix).
@@ -26,11 +26,12 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmselect.arch.count import count_model
+from llmselect.arch.params import ParamCount
 from llmselect.errors import LLMSelectError
-from llmselect.memory.params import ParamCount, count_model
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.hardware import GpuSpec
 
 ParamBasis = Literal["total", "non-embedding"]

@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmselect.arch.count import count_model
 from llmselect.cost.compute import (
     DEFAULT_MFU,
     attention_flops_per_token,
@@ -55,10 +56,9 @@ from llmselect.cost.compute import (
 )
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, is_gated
-from llmselect.memory.params import count_model
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.hardware import GpuSpec
 
 GIB = 1024**3

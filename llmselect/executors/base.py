@@ -11,10 +11,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
+from llmselect.units import Unit
+
 if TYPE_CHECKING:
     from llmselect.probes.base import RunContext
     from llmselect.records import Measurement
-    from llmselect.runner import Unit
 
 
 class Executor(ABC):

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from llmselect.executors.base import Executor
+from llmselect.units import Unit, run_unit
 
 if TYPE_CHECKING:
     from llmselect.probes.base import RunContext
     from llmselect.records import Measurement
-    from llmselect.runner import Unit
 
 
 class LocalExecutor(Executor):
@@ -26,7 +26,5 @@ class LocalExecutor(Executor):
     def run(
         self, units: Iterable[Unit], ctx: RunContext
     ) -> Iterator[tuple[Unit, list[Measurement]]]:
-        from llmselect.runner import run_unit
-
         for unit in units:
             yield unit, run_unit(unit, ctx)

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 from llmselect.config import DATA_ROOT_ENV, data_root
 from llmselect.errors import LLMSelectError
 from llmselect.executors.base import Executor
+from llmselect.units import Unit, lost_unit_record, run_unit, unit_error_record
 
 if TYPE_CHECKING:
     from llmselect.probes.base import RunContext
     from llmselect.records import Measurement
-    from llmselect.runner import Unit
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ def _run_remote(
     ``data``: the driver's data-root manifests (None: the driver has no data root). A worker
     whose data root is missing or holds other data fails the unit with that reason.
     """
-    from llmselect.runner import run_unit, unit_error_record
 
     if data is not None:
         from llmselect.datacheck import data_root_problem
@@ -177,7 +176,6 @@ class RayExecutor(Executor):
         try:
             return ray.get(ref)  # type: ignore[no-any-return]
         except ray.exceptions.RayError as exc:
-            from llmselect.runner import lost_unit_record
 
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             message = f"lost on the Ray cluster after {self.max_retries} retries: {first}"

@@ -154,7 +154,7 @@ def added_text(license_id: str, text: str) -> tuple[str | None, bool]:
 
 def _gguf_evidence(path: Path) -> list[Evidence]:
     """``general.license`` of a GGUF file (its own metadata, never a fingerprint of the binary)."""
-    from llmselect.checkpoint.gguf_file import read_gguf
+    from llmselect.formats.gguf_file import read_gguf
 
     value = read_gguf(path).metadata.get("general.license")
     if not value:

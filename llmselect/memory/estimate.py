@@ -5,7 +5,7 @@ Pure Python (no torch import): the recommender sizes models with it, and the
 
 What is counted, per device, all in bytes:
 
-* **weights**: parameters (``llmselect.memory.params.count_params``) × bytes per weight. For
+* **weights**: parameters (``llmselect.arch.count.count_params``) × bytes per weight. For
   ``int8``/``int4`` only the linear layers inside the blocks are quantized (with their fp16 scales
   and zero points, see ``dtypes``); embeddings, the LM head and norms stay in fp16. llama.cpp
   file types (``q4_k_m``, ``q8_0``, ...) are sized tensor by tensor with llama.cpp's recipe
@@ -42,7 +42,7 @@ from llmselect.errors import LLMSelectError
 from llmselect.memory.dtypes import DType, compute_dtype, parse_dtype
 
 if TYPE_CHECKING:
-    from llmselect.refmodels.family import Traits
+    from llmselect.arch.family import Traits
 
 MIB = 1024**2
 GIB = 1024**3
@@ -73,7 +73,7 @@ TP_COMM_OVERHEAD_MIB = 256.0
 
 
 class ArchLike(Protocol):
-    """The fields of ``llmselect.catalog.ArchSpec`` this module reads."""
+    """The fields of ``llmselect.arch.spec.ArchSpec`` this module reads."""
 
     family: str
     hidden: int
@@ -136,14 +136,14 @@ class MemoryEstimate:
 
 
 def _params_total(arch: ArchLike) -> int:
-    from llmselect.memory.params import count_params
+    from llmselect.arch.count import count_params
 
     return int(count_params(arch).total)  # type: ignore[arg-type]
 
 
 def traits(arch: ArchLike) -> Traits:
     """The layout traits of the model's family (``other``: the common modern decoder)."""
-    from llmselect.refmodels.family import traits_of
+    from llmselect.arch.family import traits_of
 
     return traits_of(arch.family)
 
@@ -156,7 +156,7 @@ def is_gated(arch: ArchLike) -> bool:
 def layer_linear_shapes(arch: ArchLike, layer: int) -> list[tuple[int, int]]:
     """(in_features, out_features) of every linear layer in block ``layer`` (MoE: every
     expert; the router stays in the unquantized rest, as GPTQ/AWQ MoE checkpoints keep it)."""
-    from llmselect.memory.params import attention_linear_shapes, mlp_linear_shapes
+    from llmselect.arch.params import attention_linear_shapes, mlp_linear_shapes
 
     arch_ = arch  # type: Any
     return attention_linear_shapes(arch_) + mlp_linear_shapes(arch_, layer)
@@ -176,7 +176,7 @@ def _quantized_bytes(shapes: list[tuple[int, int]], dt: DType) -> tuple[float, i
 def _block_bytes(arch: ArchLike, layer: int, dt: DType) -> tuple[float, int]:
     """``_quantized_bytes(layer_linear_shapes(arch, layer), dt)``, with the routed experts of
     a MoE block (all the same shape) sized once and multiplied by their number."""
-    from llmselect.memory.params import (
+    from llmselect.arch.params import (
         attention_linear_shapes,
         gated_mlp_shapes,
         is_moe_layer,
@@ -202,7 +202,7 @@ def _linear_bytes(arch: ArchLike, dt: DType) -> tuple[float, int, float, int]:
     Inactive = the routed experts one token does not use, per MoE block. Blocks come in two
     kinds (dense MLP, MoE MLP), so each kind is sized once and multiplied by its count.
     """
-    from llmselect.memory.params import gated_mlp_shapes, is_moe_layer
+    from llmselect.arch.params import gated_mlp_shapes, is_moe_layer
 
     arch_: Any = arch
     moe_idx = [i for i in range(arch.layers) if is_moe_layer(arch_, i)] if arch_.moe else []
@@ -376,7 +376,7 @@ def activation_bytes(
 
 def _mlp_width(arch: ArchLike) -> int:
     """Widest MLP working set of any block (MoE: shared expert + one routed expert)."""
-    from llmselect.memory.params import moe_layers, shared_intermediate
+    from llmselect.arch.params import moe_layers, shared_intermediate
 
     moe = getattr(arch, "moe", None)
     if moe is None:

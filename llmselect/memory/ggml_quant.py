@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from llmselect.errors import LLMSelectError
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
 
 QK_K = 256  # elements in a k-quant super-block
 
@@ -123,7 +123,7 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     """llama.cpp tensor names and shapes (ne0 = input features first) for ``arch``."""
     if arch.moe is not None or arch.mla is not None:
         raise LLMSelectError("GGUF sizes of MoE and latent-attention models are not modelled")
-    from llmselect.refmodels.family import traits_of
+    from llmselect.arch.family import traits_of
 
     d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
     q_out, kv_out = arch.heads * hd, arch.kv_heads * hd

@@ -186,7 +186,7 @@ def _build(spec: LatencyPoint, torch_dtype: Any, device: str) -> tuple[Any, int,
         model = model.to(device).eval()  # no device_map: that would need accelerate
         adapter = _HFAdapter(model)
         return adapter, adapter.vocab, "transformers-checkpoint"
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.refmodels import build_model
 
     arch = ArchSpec.model_validate(spec.arch)

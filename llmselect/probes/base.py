@@ -37,7 +37,7 @@ class ModelTarget(Protocol):
     def id(self) -> str: ...
 
     @property
-    def arch(self) -> Any: ...  # llmselect.catalog.ArchSpec | None
+    def arch(self) -> Any: ...  # llmselect.arch.spec.ArchSpec | None
 
 
 class ProbeConfig(BaseModel):

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from llmselect.arch.family import NO_REFERENCE
 from llmselect.errors import ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
-from llmselect.refmodels.family import NO_REFERENCE
 
 SOURCE = "llmselect.memory.estimate (analytic)"
 
@@ -92,8 +92,8 @@ class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
         if arch is None:
             raise ProbeSkipped(f"{target.id}: no architecture numbers in the catalog")
         cfg = self.config
+        from llmselect.arch.count import count_model
         from llmselect.errors import LLMSelectError
-        from llmselect.memory.params import count_model
 
         try:  # family 'other': the common layout, only where it reproduces the recorded total
             params_total = count_model(target).total

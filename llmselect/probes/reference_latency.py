@@ -212,7 +212,7 @@ ARCH_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_size", "intermedia
 def checkpoint_for(target: Any, checkpoint: str) -> Any:
     """The checkpoint as the target to measure, after checking it has the named model's shape:
     its records carry the checkpoint's own id, never the named model's."""
-    from llmselect.checkpoint.source import resolve_model
+    from llmselect.targets import resolve_model
 
     source = resolve_model(checkpoint)
     if not source.is_checkpoint:
@@ -238,8 +238,8 @@ def worker_spec(
     cfg: ReferenceLatencyConfig, target: Any, batch: int, seq: int, device: str
 ) -> LatencyPoint:
     """The JSON spec one child process measures."""
+    from llmselect.arch.family import traits_of
     from llmselect.memory.dtypes import parse_dtype
-    from llmselect.refmodels.family import traits_of
 
     arch = getattr(target, "arch", None)
     checkpoint = target if getattr(target, "is_checkpoint", False) else None

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmselect.arch.params import ParamCount
 from llmselect.catalog import ModelSpec
-from llmselect.memory.params import ParamCount
 from llmselect.recommend.fit import MemoryFit, choose_precision, exact_count
 from llmselect.recommend.licensing import LicenseCheck, check_license
 

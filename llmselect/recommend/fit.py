@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from llmselect.catalog import ArchSpec, ModelSpec
+from llmselect.arch.params import ParamCount
+from llmselect.arch.spec import ArchSpec
+from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError
 from llmselect.hardware import GpuBudget
-from llmselect.memory.params import ParamCount
 
 GIB = 1024**3
 
@@ -43,7 +44,7 @@ def exact_count(model: ModelSpec) -> tuple[ParamCount | None, str | None]:
     if model.arch is None:
         missing = ", ".join(model.arch_missing) if model.arch_missing else "no numbers recorded"
         return None, f"architecture unknown ({missing})"
-    from llmselect.memory.params import count_model
+    from llmselect.arch.count import count_model
 
     try:
         return count_model(model), None

@@ -43,15 +43,15 @@ from llmselect.errors import LLMSelectError
 if TYPE_CHECKING:
     import torch
 
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.family import Family
+    from llmselect.arch.spec import ArchSpec
     from llmselect.refmodels.common import DecoderLM
-    from llmselect.refmodels.family import Family
 
 __all__ = ["build_model", "load_hf_state_dict", "load_safetensors_checkpoint"]
 
 
 def _family(arch: ArchSpec) -> Family:
-    from llmselect.refmodels.family import family
+    from llmselect.arch.family import family
 
     return family(arch.family)
 
@@ -127,7 +127,7 @@ def _copy_in(model: DecoderLM, hf_state_dict: dict[str, torch.Tensor]) -> set[st
     """Copy the tensors of one (partial) HF state dict into ``model``; return the names filled."""
     import torch
 
-    from llmselect.refmodels.family import family
+    from llmselect.arch.family import family
 
     ours, unknown = family(model.family).convert(hf_state_dict, model.cfg)
     params = dict(model.named_parameters())

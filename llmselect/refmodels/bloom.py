@@ -6,13 +6,13 @@ family (traits, config builder, parameter count), importable without torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from llmselect.arch.family import Family, Traits
+from llmselect.arch.readers import need
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
-from llmselect.refmodels.family import Family, Traits
-
-if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
 
 
 def build_config(arch: ArchSpec) -> Any:
@@ -32,6 +32,28 @@ def build_config(arch: ArchSpec) -> Any:
     )
 
 
+def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
+    """``ArchSpec`` from a BLOOM ``config.json``."""
+    mt = str(cfg.get("model_type") or "").lower()
+    src = f"{where} (model_type {mt})"
+    hidden = int(need(cfg, where, "hidden_size", "n_embed"))
+    heads = int(need(cfg, where, "n_head", "num_attention_heads"))
+    return ArchSpec(
+        family="bloom",
+        hidden=hidden,
+        layers=int(need(cfg, where, "n_layer", "num_hidden_layers")),
+        heads=heads,
+        kv_heads=heads,
+        intermediate=4 * hidden,
+        vocab=int(need(cfg, where, "vocab_size")),
+        tied_embeddings=True,
+        qkv_bias=True,
+        mlp_bias=True,
+        norm_eps=float(cfg.get("layer_norm_epsilon", 1e-5)),
+        source=src,
+    )
+
+
 FAMILY = Family(
     name="bloom",
     description="BLOOM: ALiBi, embedding LayerNorm, GELU MLP, biases (BloomForCausalLM)",
@@ -42,4 +64,7 @@ FAMILY = Family(
     model="llmselect.refmodels.bloom_model:Bloom",
     converter="llmselect.refmodels.bloom_model:convert_hf_state_dict",
     hf_model_type="bloom",
+    hf_config_types=frozenset({"bloom"}),
+    from_hf_config=from_hf_config,
+    gguf_architectures=frozenset({"bloom"}),
 )

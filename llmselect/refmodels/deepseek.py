@@ -9,8 +9,8 @@ Parameters are counted from those fields (tests compare with transformers' Deeps
 
 from __future__ import annotations
 
+from llmselect.arch.family import Family, estimator_only
 from llmselect.refmodels import llama
-from llmselect.refmodels.family import Family, estimator_only
 
 FAMILY = Family(
     name="deepseek",

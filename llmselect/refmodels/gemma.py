@@ -10,8 +10,8 @@ gain) is left to the reference model this family does not have yet.
 
 from __future__ import annotations
 
+from llmselect.arch.family import Family, estimator_only
 from llmselect.refmodels import llama
-from llmselect.refmodels.family import Family, estimator_only
 
 FAMILY = Family(
     name="gemma",

@@ -6,13 +6,13 @@ family (traits, config builder, parameter count), importable without torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from llmselect.arch.family import Family, Traits
+from llmselect.arch.readers import need
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
-from llmselect.refmodels.family import Family, Traits
-
-if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
 
 
 def build_config(arch: ArchSpec) -> Any:
@@ -36,6 +36,28 @@ def build_config(arch: ArchSpec) -> Any:
     )
 
 
+def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
+    """``ArchSpec`` from a GPT-2 ``config.json``."""
+    mt = str(cfg.get("model_type") or "").lower()
+    src = f"{where} (model_type {mt})"
+    hidden = int(need(cfg, where, "n_embd"))
+    return ArchSpec(
+        family="gpt2",
+        hidden=hidden,
+        layers=int(need(cfg, where, "n_layer")),
+        heads=int(need(cfg, where, "n_head")),
+        kv_heads=int(need(cfg, where, "n_head")),
+        intermediate=int(cfg.get("n_inner") or 4 * hidden),
+        vocab=int(need(cfg, where, "vocab_size")),
+        tied_embeddings=True,
+        max_position=int(need(cfg, where, "n_positions")),
+        qkv_bias=True,
+        mlp_bias=True,
+        norm_eps=float(cfg.get("layer_norm_epsilon", 1e-5)),
+        source=src,
+    )
+
+
 FAMILY = Family(
     name="gpt2",
     description="GPT-2: learned positions, LayerNorm, GELU MLP, biases (GPT2LMHeadModel)",
@@ -44,4 +66,7 @@ FAMILY = Family(
     model="llmselect.refmodels.gpt2_model:GPT2",
     converter="llmselect.refmodels.gpt2_model:convert_hf_state_dict",
     hf_model_type="gpt2",
+    hf_config_types=frozenset({"gpt2"}),
+    from_hf_config=from_hf_config,
+    gguf_architectures=frozenset({"gpt2"}),
 )

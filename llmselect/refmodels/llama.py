@@ -8,13 +8,13 @@ without torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from llmselect.arch.family import Family, Traits
+from llmselect.arch.readers import need
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
-from llmselect.refmodels.family import Family, Traits
-
-if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
 
 
 def build_config(arch: ArchSpec, *, rope_interleaved: bool = False) -> Any:
@@ -53,6 +53,35 @@ def build_config(arch: ArchSpec, *, rope_interleaved: bool = False) -> Any:
 
 TRAITS = Traits(mlp="swiglu", position="rope", attention="plain", norm="rmsnorm")
 
+
+def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
+    """``ArchSpec`` from a LLaMA-style ``config.json`` (Llama, Mistral, Qwen2, Yi, ...)."""
+    mt = str(cfg.get("model_type") or "").lower()
+    src = f"{where} (model_type {mt})"
+    hidden = int(need(cfg, where, "hidden_size"))
+    heads = int(need(cfg, where, "num_attention_heads"))
+    return ArchSpec(
+        family="llama",
+        hidden=hidden,
+        layers=int(need(cfg, where, "num_hidden_layers")),
+        heads=heads,
+        kv_heads=int(cfg.get("num_key_value_heads") or heads),
+        intermediate=int(need(cfg, where, "intermediate_size")),
+        vocab=int(need(cfg, where, "vocab_size")),
+        head_dim=cfg.get("head_dim") if cfg.get("head_dim") != hidden // heads else None,
+        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        max_position=cfg.get("max_position_embeddings"),
+        rope_theta=float(cfg.get("rope_theta", 10000.0)),
+        qkv_bias=mt == "qwen2" or bool(cfg.get("attention_bias", False)),
+        mlp_bias=bool(cfg.get("mlp_bias", False)),
+        sliding_window=cfg.get("sliding_window")
+        if cfg.get("use_sliding_window", mt == "mistral")
+        else None,
+        norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+        source=src,
+    )
+
+
 FAMILY = Family(
     name="llama",
     description="LLaMA: pre-RMSNorm, RoPE, SwiGLU, MHA/GQA/MQA, optional QKV bias and QK-norm, "
@@ -62,4 +91,7 @@ FAMILY = Family(
     model="llmselect.refmodels.llama_model:Transformer",
     converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
     hf_model_type="llama",
+    hf_config_types=frozenset({"llama", "mistral", "qwen2", "yi", "internlm2", "deepseek"}),
+    from_hf_config=from_hf_config,
+    gguf_architectures=frozenset({"llama", "qwen2"}),
 )

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmselect.arch.family import Family
 from llmselect.errors import LLMSelectError
 from llmselect.refmodels import llama
-from llmselect.refmodels.family import Family
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
 
 
 def build_config(arch: ArchSpec) -> Any:
     """``MoEConfig`` from catalog numbers (needs ``arch.moe`` and plain attention)."""
-    from llmselect.memory.params import shared_intermediate
+    from llmselect.arch.params import shared_intermediate
     from llmselect.refmodels.moe_model import MoEConfig
 
     if arch.moe is None or arch.mla is not None:

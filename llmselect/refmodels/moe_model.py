@@ -56,7 +56,7 @@ class MoEConfig(LlamaConfig):
     layer_step: int = 1  # decoder_sparse_step
 
     def is_moe_layer(self, layer: int) -> bool:
-        """Same rule as ``llmselect.memory.params.is_moe_layer``."""
+        """Same rule as ``llmselect.arch.params.is_moe_layer``."""
         if layer < self.dense_layers:
             return False
         return (layer - self.dense_layers + 1) % self.layer_step == 0

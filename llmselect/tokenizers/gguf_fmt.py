@@ -72,11 +72,11 @@ NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 def read_gguf_vocab(path: Path) -> dict[str, Any]:
     """The ``tokenizer.ggml.*`` fields (and ``general.name``) of a GGUF file as Python values.
 
-    The header is parsed from a memory map (``llmselect.checkpoint.gguf_file``), so a full
+    The header is parsed from a memory map (``llmselect.formats.gguf_file``), so a full
     model file costs no more than a vocab-only one; ``GGUFReader``'s per-item numpy views of a
     100k-token vocabulary would take seconds. Tests check both agree.
     """
-    from llmselect.checkpoint.gguf_file import read_gguf
+    from llmselect.formats.gguf_file import read_gguf
 
     metadata = read_gguf(path).metadata
     fields = {

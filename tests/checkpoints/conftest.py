@@ -41,7 +41,7 @@ def smollm2_license_text() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_source(smollm2_gguf: Path) -> Any:
-    from llmselect.checkpoint.source import resolve_model
+    from llmselect.targets import resolve_model
 
     return resolve_model(str(smollm2_gguf))
 

@@ -191,7 +191,7 @@ def test_bad_inputs_are_one_line_exit_2(
 
 @pytest.mark.parametrize("model", ["llama-2-7b", "chatglm3-6b", "bloom-7b1", "qwen2.5-7b", "gpt2"])
 def test_gguf_tensor_list_holds_every_parameter(model: str) -> None:
-    from llmselect.memory.params import count_params
+    from llmselect.arch.count import count_params
 
     arch = load_catalog().get(model).arch
     planned = tensor_types(arch, "f16")

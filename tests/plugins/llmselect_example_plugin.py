@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from llmselect.arch.family import Family
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
 from llmselect.refmodels import llama
-from llmselect.refmodels.family import Family
 from llmselect.tokenizers.kinds import TokenizerKind
 from llmselect.tokenizers.spec import TokenizerSpec
 

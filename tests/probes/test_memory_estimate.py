@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.memory.dtypes import parse_dtype
 from llmselect.memory.estimate import (
@@ -219,7 +219,7 @@ def test_estimator_does_not_import_torch() -> None:
 
 def test_last_token_logits_drops_the_full_prompt_logits() -> None:
     """Qwen2-0.5B-like vocab: the (T, V) logits dominate prefill activations at 4096 tokens."""
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.memory.estimate import activation_bytes
 
     # Qwen2-0.5B config.json (Qwen/Qwen2-0.5B): 896 hidden, 24 layers, 14/2 heads, 4864 MLP.
@@ -260,9 +260,9 @@ def test_probe_keeps_the_last_positions_logits_as_served() -> None:
     """Qwen2-0.5B (config.json: vocab 151,936): the full bf16 prefill logits of 4096 tokens are
     1187 MiB on their own; the probe's default (serving) activations hold one row of them, and
     its peak is the recommender's for the same point."""
+    from llmselect.arch.count import count_model
     from llmselect.catalog import load_catalog
     from llmselect.hardware import GpuBudget
-    from llmselect.memory.params import count_model
     from llmselect.recommend.fit import memory_fit
 
     model = load_catalog().get("qwen2-0.5b")

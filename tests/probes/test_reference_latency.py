@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 from llmselect.probes import reference_latency as rl
 from llmselect.probes.base import RunContext
 from llmselect.probes.reference_latency import ReferenceLatencyProbe
-from llmselect.runner import Unit, run_unit
+from llmselect.units import Unit, run_unit
 
 # A tiny llama-style config in the shape of transformers' Llama tests (GQA: 4 heads, 2 KV).
 TINY = ArchSpec(family="llama", hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128,

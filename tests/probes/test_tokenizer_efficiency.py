@@ -12,8 +12,8 @@ import pytest
 from llmselect.corpora import Corpus, Segment, register_corpus, unregister_corpus
 from llmselect.probes.base import RunContext
 from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
-from llmselect.runner import Unit, run_unit
 from llmselect.tokenizers.spec import load_tokenizer_catalog
+from llmselect.units import Unit, run_unit
 
 PAIRS = [
     ("大语言模型的选型需要结合自身的目的和资源决定。",

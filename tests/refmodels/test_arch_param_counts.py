@@ -10,8 +10,8 @@ import torch
 import transformers
 from _real_archs import REAL
 
-from llmselect.catalog import ArchSpec
-from llmselect.memory.params import count_params
+from llmselect.arch.count import count_params
+from llmselect.arch.spec import ArchSpec
 
 
 def hf_count(config_cls: str, model_cls: str, **config: object) -> int:

@@ -10,7 +10,7 @@ import torch
 from transformers import BloomConfig, BloomForCausalLM
 from transformers.models.bloom.modeling_bloom import _get_alibi_slopes
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 from llmselect.refmodels.common import alibi_slopes
 from tests.refmodels._weights import randomize

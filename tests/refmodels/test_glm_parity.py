@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import GlmConfig, GlmForCausalLM
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 from tests.refmodels._weights import randomize
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.refmodels import build_model, load_hf_state_dict, load_safetensors_checkpoint
 from llmselect.refmodels.gpt2_model import GPT2
 from tests.refmodels._weights import randomize

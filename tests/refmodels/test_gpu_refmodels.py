@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from llmselect.catalog import ArchSpec
-from llmselect.memory.params import count_params
+from llmselect.arch.count import count_params
+from llmselect.arch.spec import ArchSpec
 from llmselect.refmodels import build_model
 
 pytestmark = pytest.mark.gpu

@@ -19,7 +19,7 @@ from transformers import (
     Qwen3ForCausalLM,
 )
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 from llmselect.refmodels import build_model, load_hf_state_dict
 from tests.refmodels._weights import randomize

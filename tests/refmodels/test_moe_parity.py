@@ -19,9 +19,9 @@ from transformers import (
     Qwen3MoeForCausalLM,
 )
 
-from llmselect.catalog import ArchSpec, MoESpec
+from llmselect.arch.count import count_params
+from llmselect.arch.spec import ArchSpec, MoESpec
 from llmselect.errors import LLMSelectError
-from llmselect.memory.params import count_params
 from llmselect.refmodels import build_model, load_hf_state_dict
 from tests.refmodels._weights import randomize
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmselect.catalog import ArchSpec
+from llmselect.arch.count import count_params
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
-from llmselect.memory.params import count_params
 
 # ---------------------------------------------------------------------------------------------
 # 1. Our counter agrees with torch on every family and option
@@ -76,7 +76,7 @@ def test_breakdown_parts() -> None:
 def test_params_module_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import sys, llmselect.memory.params; print('torch' in sys.modules)"
+    code = "import sys, llmselect.arch.params; print('torch' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

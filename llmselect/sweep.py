@@ -1,10 +1,11 @@
 """Memory/latency sweep: many (model, batch, seq) points, each in its own child process.
 
-``run_sweep`` runs one ``reference_latency`` unit per (model, point) through the runner
-(``llmselect.runner.execute``) and writes, as each point finishes, ``raw.jsonl`` (the child's
-result and spec, so estimates can be recomputed later from the same measurement) and
-``measurements.jsonl`` (the result store's records, estimate next to measurement), then
-``run.json`` and ``table.md``.
+``run_sweep`` opens a run in its output folder (``llmselect.runner.open_run``) and runs one
+``reference_latency`` unit per (model, point) through the runner; as each point finishes, the
+store's writer appends its records (estimate next to measurement) to ``measurements.jsonl``
+and the child's result and spec go to ``raw.jsonl`` (so estimates can be recomputed later from
+the same measurement); ``run.json`` (kept by the writer) and ``table.md`` follow. Sits beside
+the suite runner: it drives probes, the math lives in ``llmselect.memory``.
 ``render_table`` turns records into the Markdown table. No torch in this process.
 """
 
@@ -20,6 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from llmselect.errors import LLMSelectError
+from llmselect.probes.reference_latency import (
+    WORKER_RESULT,
+    RecordedPoint,
+    ReferenceLatencyProbe,
+    resolve_device,
+    worker_spec,
+)
+from llmselect.records import RunInfo
+from llmselect.runner import open_run
+from llmselect.targets import resolve_target
+from llmselect.units import Unit
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +90,6 @@ def run_sweep(
     out_dir: Path,
     *,
     probe_options: dict[str, Any] | None = None,
-    run_id: str | None = None,
     command: str = "",
     executor: Any = "local",
 ) -> list[Any]:
@@ -87,17 +98,6 @@ def run_sweep(
     One unit per (model, point): a ``reference_latency`` probe whose config names that point
     and keeps each child's raw result, so ``raw.jsonl`` can be written beside the records.
     """
-    from llmselect.memory.presets import resolve_target
-    from llmselect.probes.base import RunContext
-    from llmselect.probes.reference_latency import (
-        WORKER_RESULT,
-        ReferenceLatencyProbe,
-        resolve_device,
-        worker_spec,
-    )
-    from llmselect.records import RunInfo, new_run_id
-    from llmselect.runner import Unit, execute
-
     targets = [resolve_target(m) for m in models]
     opts = dict(probe_options or {})
     opts["device"] = resolve_device(opts.get("device", "auto"))
@@ -110,19 +110,16 @@ def run_sweep(
         for target in targets
         for pt in points
     ]
-    run_id = run_id or new_run_id()
-    ctx = RunContext(run_id=run_id, device=opts["device"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    info = RunInfo.collect(run_id, command=command, device=opts["device"])
+    # The run's records, run.json and lock live in the sweep's folder, written by the store's
+    # writer (whole units, resumable); each child's raw result goes beside them in raw.jsonl.
+    run = open_run(command, device=opts["device"], folder=out_dir)
     gpu = gpu_description() if opts["device"].startswith("cuda") else {}
     records: list[Any] = []
-    with (
-        (out_dir / RAW).open("a", encoding="utf-8") as raw_fh,
-        (out_dir / RECORDS).open("a", encoding="utf-8") as rec_fh,
-    ):
+    with (out_dir / RAW).open("a", encoding="utf-8") as raw_fh, run.writer as writer:
 
-        def write(unit: Unit, recs: list[Any]) -> None:
-            """Append one finished point: its child result to raw.jsonl, records to JSONL."""
+        def keep_raw(unit: Unit, recs: list[Any]) -> list[Any]:
+            """One finished point: its child's result to raw.jsonl, the rest to the store."""
             nonlocal gpu
             cfg = unit.probe.config
             kept = []
@@ -149,16 +146,15 @@ def run_sweep(
                     r = r.model_copy(update={"params": params})
                 kept.append(r)
             raw_fh.flush()
-            for r in kept:
-                rec_fh.write(r.model_dump_json() + "\n")
-            rec_fh.flush()
             records.extend(kept)
+            return kept
 
-        execute(units, ctx, None, on_unit_done=write, executor=executor)
-    info = info.model_copy(
-        update={"device_name": gpu.get("gpu_name") or _device_name(records), **_finished()}
-    )
-    (out_dir / "run.json").write_text(info.model_dump_json(indent=2), encoding="utf-8")
+        run.execute(units, prepare=keep_raw, executor=executor)
+        writer.run_info = writer.run_info.model_copy(
+            update={"device_name": gpu.get("gpu_name") or _device_name(records)}
+        )
+        writer.write_run_info()
+        info = writer.run_info
     (out_dir / TABLE).write_text(render_table(records, header=_header(info, gpu)), encoding="utf-8")
     return records
 
@@ -169,12 +165,6 @@ def rerender(out_dir: Path) -> list[Any]:
     The same path as a measurement: one ``reference_latency`` unit per stored point, through
     the runner, whose config replays the child's stored result instead of starting a child.
     """
-    from llmselect.memory.presets import resolve_target
-    from llmselect.probes.base import RunContext
-    from llmselect.probes.reference_latency import RecordedPoint, ReferenceLatencyProbe
-    from llmselect.records import RunInfo
-    from llmselect.runner import Unit, execute
-
     info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (out_dir / RAW).read_text().splitlines() if line.strip()]
     units: list[Unit] = []
@@ -193,9 +183,9 @@ def rerender(out_dir: Path) -> list[Any]:
         result = point.result
         if result.get("driver"):
             gpu = {"gpu_name": result.get("device_name", ""), "driver": result["driver"]}
-    ctx = RunContext(run_id=info.run_id, device=info.device)
+    run = open_run(info.command, device=info.device, store=False, resume=info)
     records: list[Any] = []
-    for rec in execute(units, ctx, None).records:
+    for rec in run.execute(units).records:
         if rec.metric == "probe_status":  # a point whose records cannot be rebuilt
             log.warning("%s: %s", rec.model_id, rec.error)
             continue
@@ -205,12 +195,6 @@ def rerender(out_dir: Path) -> list[Any]:
             fh.write(r.model_dump_json() + "\n")
     (out_dir / TABLE).write_text(render_table(records, header=_header(info, gpu)), encoding="utf-8")
     return records
-
-
-def _finished() -> dict[str, Any]:
-    from llmselect.records import utcnow
-
-    return {"finished_at": utcnow()}
 
 
 def _device_name(records: Iterable[Any]) -> str | None:

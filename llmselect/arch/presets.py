@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 from llmselect.names import lookup, normalize
+from llmselect.registry import FAMILIES
 
 _HF = "https://huggingface.co/{}/blob/main/config.json"
 
@@ -76,8 +78,6 @@ PRESET_CHECKPOINTS = {
 def _family_presets() -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Presets a registered family brings (``Family.presets``: size → arch numbers with
     ``source`` and the ``checkpoint`` they copy), named ``<family>:<size>``."""
-    from llmselect.registry import FAMILIES
-
     presets: dict[str, dict[str, Any]] = {}
     names: dict[str, str] = {}
     for fam_name in FAMILIES.names():
@@ -101,7 +101,6 @@ def preset_names() -> list[str]:
 
 def preset_arch(name: str) -> Any:
     """The ``ArchSpec`` of a ``family:size`` name (unknown → one-line error with suggestions)."""
-    from llmselect.catalog import ArchSpec
 
     presets = _all_presets()[0]
     fields = lookup(name, {normalize(k): v for k, v in presets.items()}, "architecture preset")
@@ -132,21 +131,3 @@ class ArchTarget:
 
     def __repr__(self) -> str:
         return f"ArchTarget({self.id!r})"
-
-
-def resolve_target(name: str) -> Any:
-    """A local checkpoint path, a catalog model (by id or alias), a ``family:size`` preset or a
-    hub id (``llmselect.checkpoint.source.resolve_model``)."""
-    from llmselect.catalog import CATALOG_FILE, load_catalog
-    from llmselect.checkpoint.source import looks_like_path, resolve_model
-
-    if looks_like_path(name):
-        return resolve_model(name)
-    if CATALOG_FILE.is_file():
-        spec = load_catalog().find(name)
-        if spec is not None:
-            return spec
-    if is_preset(name):
-        key = next(k for k in preset_names() if normalize(k) == normalize(name))
-        return ArchTarget(key, preset_arch(key), describe(key))
-    return resolve_model(name)  # a hub id, or the one-line error with suggestions

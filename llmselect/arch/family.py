@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmselect.arch.params import ParamCount, count_from_traits
 from llmselect.errors import LLMSelectError
+from llmselect.registry import FAMILIES, import_path
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
-    from llmselect.memory.params import ParamCount
+    from llmselect.arch.spec import ArchSpec
 
 # ArchSpec.family value of models with no reference implementation (published numbers only).
 NO_REFERENCE = "other"
@@ -62,19 +63,21 @@ class Family:
     hf_model_type: str | None = None  # transformers model_type with the same tensors
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # size → arch + source
     param_counter: Callable[[ArchSpec], ParamCount] | None = None  # default: from the traits
+    # Checkpoint readers: the config.json ``model_type`` values this family reads, with its
+    # reader (config, where) → ArchSpec, and the GGUF ``general.architecture`` values whose
+    # metadata ``llmselect.arch.readers`` turns into this family's ArchSpec.
+    hf_config_types: frozenset[str] = frozenset()
+    from_hf_config: Callable[[Mapping[str, Any], str], ArchSpec] | None = None
+    gguf_architectures: frozenset[str] = frozenset()
 
     def model_class(self) -> type:
         """The family's ``DecoderLM`` subclass."""
-        from llmselect.registry import import_path
-
         if self.model is None:
             raise LLMSelectError(_no_model(self.name))
         return import_path(self.model)  # type: ignore[no-any-return]
 
     def convert(self, hf_state_dict: dict[str, Any], cfg: Any) -> tuple[dict[str, Any], list[str]]:
         """Rename a transformers state dict to this family's parameter names."""
-        from llmselect.registry import import_path
-
         if self.converter is None:
             raise LLMSelectError(_no_model(self.name))
         return import_path(self.converter)(hf_state_dict, cfg)  # type: ignore[no-any-return]
@@ -83,8 +86,6 @@ class Family:
         """Exact parameter count of ``arch`` as this family builds it."""
         if self.param_counter is not None:
             return self.param_counter(arch)
-        from llmselect.memory.params import count_from_traits
-
         return count_from_traits(arch, self.traits)
 
 
@@ -106,8 +107,6 @@ def estimator_only(name: str) -> Callable[[ArchSpec], Any]:
 
 def family(name: str) -> Family:
     """The registered family ``name`` (``other`` has none: a clear error)."""
-    from llmselect.registry import FAMILIES
-
     if name == NO_REFERENCE:
         raise LLMSelectError(
             f"no reference implementation for family {name!r} (have: {', '.join(FAMILIES.names())})"

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmselect.arch.family import NO_REFERENCE, family
 from llmselect.errors import LLMSelectError
-from llmselect.refmodels.family import NO_REFERENCE, family
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
 
 # Remote-code checkpoints → the transformers class with the same parameter tensors, and why.
 LAYOUT_TWINS: dict[str, tuple[str, str]] = {

@@ -33,13 +33,13 @@ is not sent to (a dense model's active count is its total).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmselect.errors import LLMSelectError
 
 if TYPE_CHECKING:
-    from llmselect.catalog import ArchSpec
-    from llmselect.refmodels.family import Traits
+    from llmselect.arch.family import Traits
+    from llmselect.arch.spec import ArchSpec
 
 
 @dataclass(frozen=True)
@@ -70,15 +70,6 @@ class ParamCount:
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total, "active": self.active}
-
-
-def count_params(arch: ArchSpec) -> ParamCount:
-    """Exact parameter count of ``arch`` as built by ``llmselect.refmodels``."""
-    from llmselect.refmodels.family import NO_REFERENCE, family
-
-    if arch.family == NO_REFERENCE:
-        raise LLMSelectError(f"cannot count parameters of family {arch.family!r}")
-    return family(arch.family).count_params(arch)
 
 
 def is_moe_layer(arch: ArchSpec, layer: int) -> bool:
@@ -204,38 +195,3 @@ def count_from_traits(arch: ArchSpec, traits: Traits) -> ParamCount:
         routed_experts=routed,
         routed_active=routed_active,
     )
-
-
-# A layout with no registered family is counted as the common modern decoder (SwiGLU, RoPE,
-# RMSNorm, plus the ArchSpec fields); that count is used only where it reproduces the total the
-# catalog records for the checkpoint, within this share.
-UNREGISTERED_TOLERANCE = 0.005
-
-
-def count_model(target: Any) -> ParamCount:
-    """Exact count of a catalog model (or any object with ``arch``, ``id``, ``params_exact``).
-
-    Registered families: their counter. ``other``: the common layout's count when it lands
-    within 0.5 % of ``params_exact`` (GPT-J or ChatGLM-6B, whose blocks differ, do not);
-    otherwise a one-line error saying the architecture is unknown.
-    """
-    from llmselect.refmodels.family import NO_REFERENCE, NO_REFERENCE_TRAITS
-
-    arch = target.arch
-    if arch is None:
-        raise LLMSelectError(f"{target.id}: no architecture numbers in the catalog")
-    if arch.family != NO_REFERENCE:
-        return count_params(arch)
-    count = count_from_traits(arch, NO_REFERENCE_TRAITS)
-    published = getattr(target, "params_exact", None)
-    if not published:
-        raise LLMSelectError(
-            f"{target.id}: family 'other' (no known block layout) and no recorded total to "
-            "confirm a count"
-        )
-    if abs(count.total - published) > UNREGISTERED_TOLERANCE * published:
-        raise LLMSelectError(
-            f"{target.id}: family 'other' and the common decoder layout gives "
-            f"{count.total / 1e9:.3f}B, not the recorded {published / 1e9:.3f}B"
-        )
-    return count

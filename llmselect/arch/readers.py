@@ -1,0 +1,114 @@
+"""Architecture numbers (``ArchSpec``) from a checkpoint's own files: ``config.json`` or GGUF
+metadata. Nothing is filled in from elsewhere: a number the file does not state is an error.
+
+Each family reads its own configs (``Family.from_hf_config`` for the ``model_type`` values it
+declares) and names the GGUF architectures it owns, so a plugin family teaches the checkpoint
+readers by registering itself; this module only dispatches.
+
+Both readers also return the values the reference implementation needs beyond ``ArchSpec``
+(``rope_scaling``) so a caller can refuse what the reference decoders do not implement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmselect.arch.family import Family
+from llmselect.arch.spec import ArchSpec
+from llmselect.errors import LLMSelectError
+from llmselect.registry import FAMILIES
+
+
+def need(cfg: Mapping[str, Any], where: str, *keys: str) -> Any:
+    """The first of ``keys`` that ``cfg`` states (not null), or a one-line error."""
+    for key in keys:
+        if cfg.get(key) is not None:
+            return cfg[key]
+    raise LLMSelectError(f"{where}: {' / '.join(keys)} missing")
+
+
+def _families() -> list[Family]:
+    return [FAMILIES.load(name) for name in FAMILIES.names()]
+
+
+def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
+    """``ArchSpec`` from a transformers ``config.json``, read by the family that declares its
+    ``model_type`` (``Family.hf_config_types``)."""
+    mt = str(cfg.get("model_type") or "").lower()
+    readers = {
+        mt: f.from_hf_config for f in _families() if f.from_hf_config for mt in f.hf_config_types
+    }
+    if mt not in readers:
+        raise LLMSelectError(
+            f"{where}: model_type {mt or '(none)'!r} is not supported "
+            f"(supported: {', '.join(sorted(readers))})"
+        )
+    try:
+        return readers[mt](cfg, where)
+    except (TypeError, ValueError) as exc:
+        raise LLMSelectError(f"{where}: architecture numbers do not fit: {exc}") from exc
+
+
+def rope_scaling_of(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint's RoPE scaling (None when it uses plain RoPE)."""
+    scaling = cfg.get("rope_scaling")
+    if not scaling or str(scaling.get("rope_type", scaling.get("type", ""))) == "default":
+        return None
+    return dict(scaling)
+
+
+def arch_from_gguf(gguf: Any) -> ArchSpec:
+    """``ArchSpec`` from GGUF metadata and tensor shapes (``gguf`` is a ``GGUFFile``), for the
+    family that declares its ``general.architecture`` (``Family.gguf_architectures``). The
+    numbers are llama.cpp's own keys; what differs between layouts comes from the traits."""
+    name = gguf.architecture
+    where = str(gguf.path.name)
+    owners = {a: f for f in _families() for a in f.gguf_architectures}
+    if name not in owners:
+        raise LLMSelectError(
+            f"{where}: GGUF architecture {name or '(none)'!r} is not supported "
+            f"(supported: {', '.join(sorted(owners))})"
+        )
+    family = owners[name]
+    md = {k.removeprefix(name + "."): v for k, v in gguf.metadata.items() if k.startswith(name)}
+    shapes = {t.name: t.shape for t in gguf.tensors}
+    if "token_embd.weight" not in shapes:
+        raise LLMSelectError(f"{where}: no token_embd.weight tensor")
+    hidden, vocab = shapes["token_embd.weight"]
+    heads = int(need(md, where, "attention.head_count"))
+    kv_heads = int(md.get("attention.head_count_kv") or heads)
+    head_dim = int(md.get("attention.key_length") or hidden // heads)
+    rope_dims = md.get("rope.dimension_count")
+    rotary = family.traits.position == "rope"
+    positional = family.traits.position != "learned"  # a learned table has no RoPE base
+    eps = md.get("attention.layer_norm_rms_epsilon", md.get("attention.layer_norm_epsilon"))
+    try:
+        return ArchSpec(
+            family=family.name,
+            hidden=int(hidden),
+            layers=int(need(md, where, "block_count")),
+            heads=heads,
+            kv_heads=kv_heads,
+            intermediate=int(need(md, where, "feed_forward_length")),
+            vocab=int(vocab),
+            head_dim=head_dim if head_dim != hidden // heads else None,
+            tied_embeddings="output.weight" not in shapes,
+            max_position=md.get("context_length"),
+            rope_theta=float(md.get("rope.freq_base", 10000.0)) if positional else None,
+            rope_fraction=(int(rope_dims) / head_dim) if rope_dims and rotary else 1.0,
+            qkv_bias="blk.0.attn_q.bias" in shapes or "blk.0.attn_qkv.bias" in shapes,
+            mlp_bias="blk.0.ffn_up.bias" in shapes,
+            norm_eps=float(eps) if eps is not None else 1e-5,
+            source=f"GGUF metadata of {where} (general.architecture {name})",
+        )
+    except (TypeError, ValueError) as exc:
+        raise LLMSelectError(f"{where}: architecture numbers do not fit: {exc}") from exc
+
+
+def gguf_rope_scaling(gguf: Any) -> dict[str, Any] | None:
+    """RoPE scaling stated in GGUF metadata (None for plain RoPE)."""
+    kind = gguf.arch_key("rope.scaling.type")
+    if not kind or kind == "none":
+        return None
+    return {"type": kind, "factor": gguf.arch_key("rope.scaling.factor")}
