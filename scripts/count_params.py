@@ -4,7 +4,8 @@ Builds each model with transformers on the meta device (``llmselect.arch.hf_layo
 config class of the checkpoint's ``model_type``, no weights allocated) and writes
 ``scripts/params_exact.yaml``, which ``scripts/import_facts.py`` merges into the catalog as
 ``params_exact`` with how it was computed. Models whose layout transformers cannot build are
-listed with the reason and keep their published size. Needs the ``models`` extra (torch, transformers).
+listed with the reason and keep their published size. Needs the ``models`` extra (torch,
+transformers).
 
 Usage: ``python scripts/count_params.py [--catalog PATH] [--check]`` then re-run import_facts.py.
 """
