@@ -226,3 +226,27 @@ def test_transformers_qwen2_tokenizer(load_family, flores_lines, tokenizers_root
     tok = load_family("qwen2")
     for text in _texts(flores_lines):
         assert tok.encode(text) == ref.encode(text, add_special_tokens=False), text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pattern_from": "tokenizer_config.json#no_such_key"}, "has no key 'no_such_key'"),
+        ({"pattern_from": "tokenizer_config.json"}, "must name a JSON file and a key"),
+        ({"pattern_from": "config.json#pretokenize_regex"}, "not one of the family's files"),
+        ({"specials_from": "tokenizer_config.json#pretokenize_regex"}, "must be a JSON object"),
+        ({"normalize": "NFX"}, "unknown normal form"),
+    ],
+)
+def test_bad_json_options_are_one_clear_error(
+    options, message, catalog, tokenizers_root: Path
+) -> None:
+    """A wrong file, key or form in the options is an LLMSelectError, not a traceback."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.tokenizers.load import build_tokenizer
+    from llmselect.tokenizers.resolve import resolve_files
+
+    spec = catalog.get("qwen3.5")
+    bad = spec.model_copy(update={"options": {**spec.options, **options}})
+    with pytest.raises(LLMSelectError, match=message):
+        build_tokenizer(bad, resolve_files(spec, tokenizers_root).paths)
