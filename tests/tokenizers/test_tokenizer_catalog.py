@@ -16,6 +16,7 @@ REQUIRED_IDS = {
     "internlm2", "chinese-llama-2", "mistral", "llama3", "gpt2", "gpt-neox", "glm4", "aquila",
     "deepseek-coder", "falcon", "baichuan", "deepseek-llm", "phi-3", "mpt", "starcoder",
     "deepseek-v3", "llama4", "gemma2", "gemma3", "gemma4", "minicpm3", "mistral-tekken", "qwen3",
+    "qwen3.5", "deepseek-v4", "gpt-oss",
 }  # fmt: skip
 
 

@@ -115,13 +115,23 @@ def test_fast_gguf_reader_agrees_with_gguf_package(tokenizers_root: Path) -> Non
         assert ours[key] == reader.fields[f"tokenizer.ggml.{key}"].contents(), key
 
 
-@pytest.mark.parametrize("family", ["mistral-tekken", "llama4"])
+@pytest.mark.parametrize("family", ["mistral-tekken", "llama4", "qwen3.5", "gpt-oss"])
 def test_tiktoken_style_pieces_match(family, manifest, load_family) -> None:
-    """Tekken (ids shifted past 1000 control tokens) and Llama 4 (O200K regex) split the test
-    sentences into the same pieces as the reference loaders recorded in MANIFEST.json."""
+    """Tekken (ids shifted past 1000 control tokens), Llama 4 and gpt-oss (O200K regex) and
+    Qwen3.5 (its config's regex, NFC) split the test sentences into the same pieces as the
+    reference loaders recorded in MANIFEST.json."""
     verified = next(f for f in manifest["families"] if f["family"] == family)["verified"]
     tok = load_family(family)
     for lang in ("zh", "en"):
         ids = tok.encode(manifest["test_sentences"][lang])
         pieces = [tok.token_bytes(i).decode("utf-8") for i in ids]
+        assert pieces == verified[f"pieces_{lang}"], lang
+
+
+def test_deepseek_v4_pieces_match(manifest, load_family) -> None:
+    """Byte-level pieces of the test sentences as the tokenizers library recorded them."""
+    verified = next(f for f in manifest["families"] if f["family"] == "deepseek-v4")["verified"]
+    tok = load_family("deepseek-v4")
+    for lang in ("zh", "en"):
+        pieces = [tok.tok.id_to_token(i) for i in tok.encode(manifest["test_sentences"][lang])]
         assert pieces == verified[f"pieces_{lang}"], lang
