@@ -105,6 +105,27 @@ def test_perf_estimate_counts_the_plugin_family_as_transformers_does(
     assert row["kind"] == "estimated" and row["weights_bytes"] == 2 * row["params_total"]
 
 
+def test_the_plugin_family_reads_its_own_checkpoints(example_plugin: None, tmp_path: Path) -> None:
+    """A config.json whose model_type only the plugin family declares (``smollm3``): ``perf
+    estimate`` reads it through the plugin and counts what transformers' own SmolLM3 class
+    holds."""
+    import torch
+    from transformers import SmolLM3Config, SmolLM3ForCausalLM
+
+    config = dict(
+        model_type="smollm3", hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=96, vocab_size=300, rope_theta=5000000.0,
+        rms_norm_eps=1e-6, max_position_embeddings=256, tie_word_embeddings=True,
+        no_rope_layer_interval=4,
+    )  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (row,) = invoke_json(["perf", "estimate", "-m", str(tmp_path), "--json"])
+    with torch.device("meta"):
+        # special-token ids shape no tensor; the class default pad id exceeds this vocab
+        model = SmolLM3ForCausalLM(SmolLM3Config(**config, pad_token_id=None))
+    assert row["params_total"] == sum(p.numel() for p in model.parameters())
+
+
 def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_path: Path) -> None:
     """The plugin's declared metric gets its own report section, table and chart, and the
     recommender reads it as tokens per character (its declared evidence role) when asked for

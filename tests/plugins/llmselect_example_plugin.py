@@ -5,7 +5,9 @@ It adds, through the entry-point groups of ``llmselect.registry``:
 * a tokenizer kind, ``hf-auto``: a tokenizer folder loaded by transformers' ``AutoTokenizer``
   (local files, built-in classes only), and one tokenizer family that uses it;
 * a model family, ``smollm``: SmolLM2, built from LLaMA's layers, with the 135M preset copied
-  from its published ``config.json``;
+  from its published ``config.json``; it also reads SmolLM3 checkpoints (``model_type``
+  ``smollm3``, whose NoPE layers hold the same tensors), so ``inspect`` and ``perf estimate``
+  understand their ``config.json``;
 * a probe, ``tokenizer_nfkc``, with one metric: tokens per character after NFKC normalisation
   (full-width punctuation and digits folded to ASCII, as many Chinese pipelines do first). It
   declares its own report section, summary table, chart, and that the recommender may read it
@@ -22,6 +24,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from llmselect.arch.family import Family
+from llmselect.arch.readers import need
+from llmselect.arch.spec import ArchSpec
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
@@ -62,6 +66,29 @@ HF_AUTO = TokenizerKind(
 
 # --- model family -----------------------------------------------------------------------
 
+def read_smollm3_config(cfg: Any, where: str) -> ArchSpec:
+    """SmolLM3's ``config.json``: LLaMA's tensors; every ``no_rope_layer_interval``-th layer
+    skips RoPE, which changes no parameter and no cache size."""
+    heads = int(need(cfg, where, "num_attention_heads"))
+    return ArchSpec(
+        family="smollm",
+        model_type="smollm3",
+        hidden=int(need(cfg, where, "hidden_size")),
+        layers=int(need(cfg, where, "num_hidden_layers")),
+        heads=heads,
+        kv_heads=int(cfg.get("num_key_value_heads") or heads),
+        intermediate=int(need(cfg, where, "intermediate_size")),
+        vocab=int(need(cfg, where, "vocab_size")),
+        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        max_position=cfg.get("max_position_embeddings"),
+        rope_theta=float(need(cfg, where, "rope_theta")),
+        qkv_bias=bool(cfg.get("attention_bias", False)),
+        mlp_bias=bool(cfg.get("mlp_bias", False)),
+        norm_eps=float(need(cfg, where, "rms_norm_eps")),
+        source=f"{where} (model_type smollm3)",
+    )
+
+
 SMOLLM = Family(
     name="smollm",
     description="SmolLM2: LLaMA layout (RMSNorm, RoPE, SwiGLU, GQA), tied embeddings",
@@ -69,6 +96,8 @@ SMOLLM = Family(
     build_config=llama.build_config,
     model="llmselect.refmodels.llama_model:Transformer",
     converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
+    hf_config_types=frozenset({"smollm3"}),
+    from_hf_config=read_smollm3_config,
     presets={
         "135m": {
             "hidden": 576, "layers": 30, "heads": 9, "kv_heads": 3, "intermediate": 1536,
