@@ -1,6 +1,6 @@
 """Benchmark suites: a YAML file naming probes, their configs, targets, shared data and limits.
 
-A suite turns into a plan of ``runner.Unit`` (one probe config on one target), in file order,
+A suite turns into a plan of ``units.Unit`` (one probe config on one target), in file order,
 so cheap probes listed first finish first. Each probe declares what it runs on
 (``Probe.target_kind``: ``"model"`` = catalog ``ModelSpec``, ``"tokenizer"`` = tokenizer
 family); a small resolver per kind turns names (or ``all``) into targets. The canonical
@@ -231,7 +231,7 @@ class Plan:
     """The units of a suite, in order, plus entries whose probe could not be loaded."""
 
     suite: Suite
-    units: list[Any] = field(default_factory=list)  # list[runner.Unit]
+    units: list[Any] = field(default_factory=list)  # list[units.Unit]
     problems: list[PlanProblem] = field(default_factory=list)
 
     def describe(self) -> list[dict[str, Any]]:

@@ -30,6 +30,6 @@ class Executor(ABC):
     ) -> Iterator[tuple[Unit, list[Measurement]]]:
         """Run ``units`` (pulled lazily) and yield each one's records as it finishes.
 
-        A probe failure is already a status record (``runner.run_unit``); anything raised here
+        A probe failure is already a status record (``units.run_unit``); anything raised here
         is a fault of the executor itself and stops the run.
         """

@@ -15,10 +15,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from llmselect.errors import LLMSelectError
 from llmselect.metrics import MetricSpec
 from llmselect.records import Kind, Measurement, ParamValue, utcnow
 
@@ -98,16 +99,22 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
     def run(self, target: TargetT, ctx: RunContext) -> Iterable[Measurement]:
         """Yield records for one target."""
 
+    @classmethod
+    def declared(cls, metric: str) -> MetricSpec | None:
+        """This probe's declaration of ``metric`` (or its ``*`` one), if it has one."""
+        by_name = {spec.name: spec for spec in cls.metrics}
+        return by_name.get(metric) or by_name.get("*")
+
     def record(
         self,
         ctx: RunContext,
         target_id: str,
         metric: str,
         value: float | None,
-        unit: str,
+        unit: str | None = None,
         *,
         kind: Kind = "measured",
-        higher_is_better: bool | None = None,
+        higher_is_better: bool | None | Literal["declared"] = "declared",
         subset: str = "",
         n: int | None = None,
         stderr: float | None = None,
@@ -116,7 +123,25 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
         source: str | None = None,
         duration_s: float = 0.0,
     ) -> Measurement:
-        """Build an ``ok`` record stamped with this probe's name and version."""
+        """Build an ``ok`` record stamped with this probe's name and version.
+
+        The unit and direction come from the metric's declaration (``metrics``); a value passed
+        here must agree with it, so a record never contradicts what the report and the
+        recommender read from the declaration. An undeclared metric names both itself.
+        """
+        spec = self.declared(metric)
+        where = f"{self.name}.{metric}"
+        if spec is not None and not spec.wildcard:
+            if unit is not None and unit != spec.unit:
+                raise LLMSelectError(f"{where}: unit {unit!r}, declared {spec.unit!r}")
+            if higher_is_better not in ("declared", spec.higher_is_better):
+                raise LLMSelectError(f"{where}: direction differs from its declaration")
+        if spec is not None:  # a ``*`` declaration gives defaults for the metrics it covers
+            unit = unit if unit is not None else spec.unit
+            if higher_is_better == "declared":
+                higher_is_better = spec.higher_is_better
+        if unit is None or higher_is_better == "declared":
+            raise LLMSelectError(f"{where}: not declared, so give its unit and direction")
         return Measurement(
             run_id=ctx.run_id,
             model_id=target_id,

@@ -60,9 +60,7 @@ class LicenseProbe(Probe[LicenseProbeConfig, Target]):
                 spec.id,
                 f"license_{purpose}_allowed",
                 VERDICT_VALUE.get(v.allowed),
-                "verdict",
                 kind="published",
-                higher_is_better=True,
                 subset=purpose,
                 params={
                     "allowed": v.allowed,
