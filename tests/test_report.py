@@ -512,3 +512,18 @@ def test_report_of_a_real_suite_run_shows_the_real_numbers(
     )
     assert f"| llama2 | {fmt_value(zh.value)} | {fmt_value(row.value)} |" in render_markdown(report)
     assert [c.status for c in report.coverage] == ["ok"]
+
+
+def test_a_declared_table_in_a_built_in_section_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table a probe declares in a section that has built-in tables (here: the tokenizer
+    section) is drawn beside them, not replaced by them."""
+    from llmselect.metrics import DeclaredMetric, MetricIndex, MetricSpec
+    from llmselect.report import compose
+
+    index = compose._index()
+    extra = DeclaredMetric(TE, MetricSpec("zh_en_parity_ratio", "ratio", None, "tokenizers",
+                                          table="Parity on parallel text"))  # fmt: skip
+    monkeypatch.setattr(compose, "_index", lambda: MetricIndex([*index.declared, extra]))
+    section = next(s for s in build_document(make()).sections if s.id == "tokenizers")
+    titles = [b.title for b in section.blocks if hasattr(b, "header")]
+    assert titles[-1] == "Parity on parallel text" and len(titles) >= 3  # built-in ones first

@@ -90,11 +90,16 @@ def pivot(rows: Sequence[ValueRow], metrics: Sequence[str]) -> tuple[list[str], 
     return header, body
 
 
-def declared_tables(report: Report, section: str) -> list[Table]:
-    """The summary tables a section's metrics declare (``MetricSpec.table``)."""
+def declared_tables(
+    report: Report, section: str, drawn: frozenset[str] = frozenset()
+) -> list[Table]:
+    """The summary tables a section's metrics declare (``MetricSpec.table``), less the titles
+    already ``drawn`` in a built-in form."""
     rows = [v for v in report.values if detail_group(v) == section]
     out = []
     for title, metrics in _index().tables(section):
+        if title in drawn:
+            continue
         header, body = pivot(rows, metrics)
         if body:
             out.append(
@@ -337,17 +342,34 @@ def _license_table(report: Report) -> Table | None:
 
 
 # Sections with tables written for them; the others get their declared summary tables.
-SPECIAL_TABLES = {
-    "tokenizers": (_tokenizer_table, _throughput_table),
-    "memory": (_context_table,),
-    "latency": (_latency_table,),
-    "licenses": (_license_table,),
+# Built-in renderings, per section: a declared summary table (by its title) drawn in a richer
+# form, or (title None) a table no metric declares, placed before the declared ones. Every other
+# declared table of the section (a plugin's too) is drawn from its declaration.
+SPECIAL_TABLES: dict[str, tuple[tuple[str | None, Any], ...]] = {
+    "tokenizers": (("Efficiency", _tokenizer_table), ("Throughput", _throughput_table)),
+    "memory": ((None, _context_table),),
+    "latency": (("Reference model on this machine", _latency_table),),
+    "licenses": ((None, _license_table),),
 }
 TITLES = {  # a reader's title for the built-in sections
     "tokenizers": "Tokenizers: what Chinese and English cost",
     "latency": "Speed of the reference models on this machine",
 }
 QUALITY = ("quality", "Quality for the memory")
+
+
+def section_tables(report: Report, section: str) -> list[Table]:
+    """A section's tables: the built-in ones first, then every other declared table."""
+    special = SPECIAL_TABLES.get(section, ())
+    declared = {title for title, _metrics in _index().tables(section)}
+    built = [
+        table
+        for title, make in special
+        if title is None or title in declared
+        if (table := make(report)) is not None
+    ]
+    drawn = frozenset(title for title, _make in special if title is not None)
+    return built + declared_tables(report, section, drawn)
 
 
 def topic_sections(report: Report) -> list[Section]:
@@ -361,13 +383,7 @@ def topic_sections(report: Report) -> list[Section]:
     order.insert(at, QUALITY)
     out = []
     for sid, title in order:
-        if sid in SPECIAL_TABLES:
-            tables = [t for make in SPECIAL_TABLES[sid] if (t := make(report)) is not None]
-            if sid == "memory":
-                tables += declared_tables(report, sid)
-        else:
-            tables = declared_tables(report, sid)
-        blocks = by_section.get(sid, []) + tables
+        blocks = by_section.get(sid, []) + section_tables(report, sid)
         if blocks:
             out.append(Section(sid, TITLES.get(sid, title), blocks))
     return out
