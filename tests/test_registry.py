@@ -123,3 +123,20 @@ def test_arch_family_must_be_registered_or_other() -> None:
     assert ArchSpec(family="bloom", source="x", **numbers).traits.position == "alibi"
     with pytest.raises(ValidationError, match="unknown family 'mamba'"):
         ArchSpec(family="mamba", source="x", **numbers)
+
+
+def test_record_takes_unit_and_direction_from_the_declaration() -> None:
+    """A declared metric's record carries its declared unit and direction; a contradicting
+    unit or direction is refused, so a record never disagrees with what the report reads."""
+    from llmselect.probes.memory_estimate import MemoryEstimateProbe
+
+    probe = MemoryEstimateProbe(MemoryEstimateProbe.Config())
+    ctx = RunContext(run_id="r")
+    rec = probe.record(ctx, "m", "est_weights_mib", 1.0, kind="estimated")
+    assert (rec.unit, rec.higher_is_better) == ("MiB", False)
+    with pytest.raises(LLMSelectError, match="declared 'MiB'"):
+        probe.record(ctx, "m", "est_weights_mib", 1.0, "GiB")
+    with pytest.raises(LLMSelectError, match="direction"):
+        probe.record(ctx, "m", "est_weights_mib", 1.0, higher_is_better=True)
+    with pytest.raises(LLMSelectError, match="give its unit"):
+        probe.record(ctx, "m", "not_declared", 1.0)

@@ -127,7 +127,8 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
 
         The unit and direction come from the metric's declaration (``metrics``); a value passed
         here must agree with it, so a record never contradicts what the report and the
-        recommender read from the declaration. An undeclared metric names both itself.
+        recommender read from the declaration. An undeclared metric names its unit (and has no
+        direction unless it gives one).
         """
         spec = self.declared(metric)
         where = f"{self.name}.{metric}"
@@ -140,8 +141,10 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
             unit = unit if unit is not None else spec.unit
             if higher_is_better == "declared":
                 higher_is_better = spec.higher_is_better
-        if unit is None or higher_is_better == "declared":
-            raise LLMSelectError(f"{where}: not declared, so give its unit and direction")
+        if unit is None:
+            raise LLMSelectError(f"{where}: not declared, so give its unit")
+        if higher_is_better == "declared":  # undeclared: no direction unless one is given
+            higher_is_better = None
         return Measurement(
             run_id=ctx.run_id,
             model_id=target_id,
