@@ -204,6 +204,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
 BUILTIN_EXECUTORS: dict[str, str] = {
     "local": "llmselect.executors.local:LocalExecutor",
     "ray": "llmselect.executors.ray:RayExecutor",
+    "slurm": "llmselect.executors.slurm:SlurmExecutor",
 }
 
 ENTRY_POINT_GROUP = "llmselect.probes"  # the probe group (kept under its historical name)

@@ -11,12 +11,16 @@ interrupted run keeps every finished result. ``resume`` skips units already in t
 A unit's key is ``(target id, probe name, hash of the probe's name and config)``; the hash is
 stored as ``params._unit``. Once the ``deadline`` (a ``clock()`` time) has passed, no further
 unit starts: each unit left gets a ``skipped`` record saying so, without a unit key, so a
-resumed run picks it up. The deadline is checked by the runner between units, never by
-raising from a callback.
+resumed run picks it up. The runner enforces this whatever the executor does: the iterator it
+hands out yields nothing past the deadline, every unit it yields carries the wall-clock time
+by which it must start (``Unit.start_by``, checked by ``units.run_unit`` where the unit runs),
+and a unit the executor never gives back is recorded as not started. An executor that pulls
+every unit first (a batch of cluster jobs) therefore still starts none after the deadline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,16 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmselect.errors import LLMSelectError
+from llmselect.executors import build_executor
 from llmselect.executors.base import Executor
 from llmselect.probes.base import RunContext
 from llmselect.records import Measurement, RunInfo, new_run_id
-from llmselect.registry import EXECUTORS
 from llmselect.store import RunWriter, completed_keys, stamp_unit
-from llmselect.units import Unit, not_started_record
+from llmselect.units import Unit, is_not_started, not_started_record
 
 log = logging.getLogger(__name__)
 
 OUT_OF_TIME = "time budget reached before this unit started"
+NOT_GIVEN_BACK = "handed to the executor, which never gave it back (not run)"
 
 
 @dataclass
@@ -46,7 +52,13 @@ class RunSummary:
     errors: int = 0
     resumed: int = 0
     out_of_time: int = 0
+    not_given_back: int = 0
     records: list[Measurement] = field(default_factory=list)
+
+    @property
+    def not_started(self) -> int:
+        """Units of the plan that did not run in this run (a resume runs them)."""
+        return self.out_of_time + self.not_given_back
 
 
 def _count(summary: RunSummary, records: list[Measurement]) -> None:
@@ -87,27 +99,53 @@ def execute(
     """
     summary = RunSummary(run_id=ctx.run_id)
     done = completed_keys(writer.dir) if (writer and resume) else set()
-    unstarted: list[Unit] = []
+    unstarted: list[Unit] = []  # past the deadline: never handed out, or refused at start
+    handed: dict[tuple[str, str, str], list[Unit]] = {}  # handed out, not yet given back
+
+    def hand(unit: Unit, start_by: float | None) -> Unit:
+        given = dataclasses.replace(unit, start_by=start_by) if start_by is not None else unit
+        handed.setdefault(given.id, []).append(given)
+        return given
 
     def pending() -> Iterator[Unit]:
-        """Units in plan order, pulled by the executor; after the first, none starts past the
-        deadline (so a run always makes progress, and a resumed one continues)."""
+        """Units in plan order, pulled by the executor; after the first, none is handed out
+        past the deadline (so a run always makes progress, and a resumed one continues), and
+        each carries the wall-clock time by which it must start."""
         started = 0
         for i, unit in enumerate(units):
             if unit.id in done:
                 summary.resumed += 1
                 if on_unit_done:
                     on_unit_done(unit, [])
-            elif started and deadline is not None and clock() > deadline:
+                continue
+            if not started or deadline is None:
+                started += 1
+                yield hand(unit, None)
+                continue
+            now = clock()
+            if now > deadline:
                 unstarted.extend(u for u in units[i:] if u.id not in done)
                 return
-            else:
-                started += 1
-                yield unit
+            started += 1
+            yield hand(unit, time.time() + (deadline - now))
+
+    def given_back(unit: Unit) -> None:
+        """Check off a unit the executor gave back; one it was never handed is a fault."""
+        copies = handed.get(unit.id)
+        if not copies:
+            raise LLMSelectError(
+                f"executor gave back a unit it was not handed ({unit.probe.name} on "
+                f"{unit.target.id}): results are taken only for units the runner handed out"
+            )
+        copies.pop()
 
     try:
-        runner = EXECUTORS.load(executor)() if isinstance(executor, str) else executor
+        runner = build_executor(executor) if isinstance(executor, str) else executor
         for unit, produced in runner.run(pending(), ctx):
+            given_back(unit)
+            if is_not_started(produced):  # refused by its start_by: the deadline had passed
+                unstarted.append(unit)
+                continue
             records = prepare(unit, produced) if prepare is not None else produced
             if writer is not None:
                 writer.append(stamp_unit(records, unit.key))
@@ -115,17 +153,21 @@ def execute(
             _count(summary, records)
             if on_unit_done:
                 on_unit_done(unit, records)
+        lost = [u for copies in handed.values() for u in copies]
         if derive is not None:
             derived = derive(list(summary.records))
             if derived and writer is not None:
                 writer.append(derived)
             summary.records.extend(derived)
+        notes = [not_started_record(u, ctx.run_id, deadline_note) for u in unstarted]
+        notes += [not_started_record(u, ctx.run_id, NOT_GIVEN_BACK) for u in lost]
+        if notes and writer is not None:
+            writer.append(notes)
+        summary.out_of_time, summary.not_given_back = len(unstarted), len(lost)
         if unstarted:
-            notes = [not_started_record(u, ctx.run_id, deadline_note) for u in unstarted]
-            if writer is not None:
-                writer.append(notes)
-            summary.out_of_time = len(unstarted)
             log.warning("%d units not started: %s", len(unstarted), deadline_note)
+        if lost:
+            log.warning("%d units handed to the executor never came back", len(lost))
     except KeyboardInterrupt:
         if writer is not None:  # the run is over: free its lock for a --resume
             writer.finish("interrupted", "interrupted (Ctrl-C or SIGTERM)")
@@ -136,8 +178,10 @@ def execute(
             writer.finish("failed", f"{type(exc).__name__}: {exc}"[:300])
         raise
     if writer is not None:
-        if unstarted:
+        if summary.out_of_time:
             writer.finish("interrupted", deadline_note)
+        elif summary.not_given_back:
+            writer.finish("interrupted", NOT_GIVEN_BACK)
         else:
             writer.finish("finished")
     return summary

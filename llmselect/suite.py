@@ -14,6 +14,8 @@ Example::
     models: all                        # default targets of model probes
     corpora: [default]                 # given to every probe whose Config has a `corpora` field
     limits: {max_minutes: 5, limit: 50}
+    executor: {name: ray, address: auto}   # optional: where units run, with the executor's
+                                           # options (`llmselect executors list`)
     probes:
       - probe: tokenizer_efficiency
       - probe: memory_estimate
@@ -90,6 +92,11 @@ class Suite(_Strict):
     corpora: list[str] | None = Field(default=None, description="Shared corpora setting.")
     tasks: list[str] | None = Field(default=None, description="Shared eval-task setting.")
     limits: Limits = Field(default_factory=Limits)
+    executor: dict[str, Any] | None = Field(
+        default=None,
+        description="Where units run: `name` (an executor; default local) and that "
+        "executor's options (`llmselect executors list`); --executor overrides it.",
+    )
     probes: list[ProbeEntry] = Field(min_length=1)
 
     def default_targets(self, kind: str) -> TargetNames:
@@ -98,8 +105,10 @@ class Suite(_Strict):
 
     @property
     def hash(self) -> str:
-        """Short hash of the canonical content: same plan ⇔ same hash."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """Short hash of the canonical content: same plan ⇔ same hash. Where the units run is
+        not part of the plan (a run started locally may resume on a cluster)."""
+        plan = self.model_dump(mode="json", exclude={"executor"})
+        canon = json.dumps(plan, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
 
@@ -139,11 +148,19 @@ def parse_suite(raw: object, origin: str) -> Suite:
     if not isinstance(raw, dict):
         raise LLMSelectError(f"{origin}: a suite is a mapping with 'name' and 'probes'")
     try:
-        return Suite.model_validate(raw)
+        suite = Suite.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(top)"
         raise LLMSelectError(f"{origin}: {loc}: {first['msg']}") from exc
+    if suite.executor is not None:
+        from llmselect.executors import split_block
+
+        try:
+            split_block(suite.executor)  # the executor exists and takes these options
+        except LLMSelectError as exc:
+            raise LLMSelectError(f"{origin}: executor: {exc}") from exc
+    return suite
 
 
 def load_suite(name_or_path: str) -> Suite:
@@ -393,18 +410,22 @@ def run_suite(
     command: str = "",
     clock: Callable[[], float] = time.monotonic,
     on_unit_done: Callable[[Any, list[Measurement]], None] | None = None,
-    executor: Any = "local",
+    executor: Any = None,
 ) -> SuiteRun:
     """Run a suite into the result store; ``resume_run_id`` continues an interrupted run.
 
-    ``executor`` is a registered executor name or an executor instance (``build_executor``).
+    ``executor`` is a registered executor name or an executor instance (``build_executor``);
+    None: the suite's ``executor:`` block, else ``local``.
 
     The suite's time budget becomes the runner's deadline: no unit starts after it.
     """
     from llmselect.config import data_root, results_dir
+    from llmselect.executors import choose_executor
     from llmselect.runner import open_run
     from llmselect.store import read_run_info
 
+    if executor is None:
+        executor = choose_executor(None, (), suite.executor)
     plan = plan or build_plan(suite)
     root = Path(results_root) if results_root else results_dir()
     rows = limit if limit is not None else suite.limits.limit
@@ -457,10 +478,10 @@ def run_suite(
         raise SuiteInterrupted(info.run_id) from exc
     finally:
         writer.close()  # frees the run's lock; execute has already recorded how it ended
-    if summary.out_of_time:
+    if summary.not_started:
         result.out_of_time = summary.out_of_time
         _count(result, writer.dir)  # this run's units and those of the run it resumes
-        log.warning("suite %s: %d units not run (time budget)", suite.name, summary.out_of_time)
+        log.warning("suite %s: %d units not run", suite.name, summary.not_started)
         return result
     result.ok, result.skipped, result.errors = summary.ok, summary.skipped, summary.errors
     result.resumed = summary.resumed

@@ -3,7 +3,9 @@
 The layer between the runner and the executors: an executor calls ``run_unit`` wherever it runs
 a unit (in process, in a child, on a Ray worker); the runner plans units and writes their
 records. A probe's skip or failure becomes one status record here, never an exception, and
-every record is stamped with the unit key and with the host and device it ran on.
+every record is stamped with the unit key and with the host and device it ran on. A unit
+handed out with a ``start_by`` time does not start after it, wherever it runs: the runner's
+deadline holds even for an executor that takes every unit at once (a batch of cluster jobs).
 """
 
 from __future__ import annotations
@@ -25,12 +27,22 @@ from llmselect.records import Measurement, utcnow
 log = logging.getLogger(__name__)
 
 
+# The note of a unit refused by its ``start_by``; the runner replaces it with its own note.
+PAST_START_BY = "the run's deadline passed before this unit started"
+
+
 @dataclass
 class Unit:
-    """One probe with one config on one target."""
+    """One probe with one config on one target.
+
+    ``start_by``: the latest wall-clock time (``time.time()``, so it holds on another machine
+    with a synchronised clock) at which the unit may start; set by the runner when the run has
+    a deadline, None otherwise.
+    """
 
     target: Any
     probe: Probe[Any, Any]
+    start_by: float | None = None
 
     @property
     def key(self) -> str:
@@ -117,9 +129,22 @@ def _where(unit: Unit, ctx: RunContext, records: list[Measurement]) -> list[Meas
 def run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:
     """Run one unit; a skip or failure becomes one status record instead of an exception.
 
-    Every record names the host and device the unit ran on.
+    Every record names the host and device the unit ran on. Past its ``start_by`` the unit
+    does not start: it gives back one not-started record (``is_not_started``).
     """
+    if unit.start_by is not None and time.time() > unit.start_by:
+        return [not_started_record(unit, ctx.run_id, PAST_START_BY)]
     return _where(unit, ctx, _run_unit(unit, ctx))
+
+
+def is_not_started(records: list[Measurement]) -> bool:
+    """True for what ``run_unit`` gives back for a unit refused by its ``start_by``."""
+    return (
+        len(records) == 1
+        and records[0].status == "skipped"
+        and records[0].error == PAST_START_BY
+        and "_unit" not in records[0].params
+    )
 
 
 def _run_unit(unit: Unit, ctx: RunContext) -> list[Measurement]:

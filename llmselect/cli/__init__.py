@@ -34,6 +34,7 @@ COMMANDS = {
     "cost": "cost",
     "results": "results",
     "probes": "probes",
+    "executors": "executors",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

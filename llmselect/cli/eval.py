@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 from llmselect.errors import LLMSelectError
 
 log = logging.getLogger(__name__)
@@ -207,12 +208,9 @@ def eval_command(
     ),
     revision: str | None = typer.Option(None, "--revision", help="Hub revision (commit)."),
     per_subject: bool = typer.Option(False, "--per-subject", help="Also list every subject."),
-    executor: str = typer.Option(
-        "local", "--executor", help="Where tasks run: local, or ray (one Ray task per task)."
-    ),
-    address: str | None = typer.Option(
-        None, "--address", help="Ray cluster: auto or ray://HOST:10001 (default: a new one)."
-    ),
+    executor: ExecutorOpt = None,
+    executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
+    address: AddressOpt = None,
     list_tasks: bool = typer.Option(False, "--list-tasks", help="List the tasks and exit."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
 ) -> None:
@@ -247,9 +245,8 @@ def eval_command(
         raise LLMSelectError(
             "--model is required (a checkpoint folder, GGUF file, catalog id or hub id)"
         )
-    from llmselect.executors import build_executor
-
-    runner = build_executor(executor, address)  # unknown executor, Ray-less install: say so now
+    # unknown executor, bad option, Ray-less install: say so now
+    runner = pick_executor(executor, executor_option, address)
     given = split_csv(tasks)
     task_names = parse_task_names(given) if given else []
     data = resolve_data_dir(data_dir)

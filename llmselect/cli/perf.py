@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 
 perf_app = typer.Typer(
     help="Memory estimates and measured memory/latency of reference models.",
@@ -27,13 +28,6 @@ ModelOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
-ExecutorOpt = Annotated[
-    str, typer.Option("--executor", help="Where points run: local, or ray (one task per point).")
-]
-AddressOpt = Annotated[
-    str | None,
-    typer.Option("--address", help="Ray cluster: auto or ray://HOST:10001 (default: a new one)."),
-]
 
 
 def _ints(values: list[str], what: str) -> list[int]:
@@ -347,19 +341,19 @@ def sweep(
         int | None, typer.Option(min=1, help="CPU threads per point (default 1 on CPU).")
     ] = None,
     memory_cap_mib: Annotated[float | None, typer.Option()] = None,
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = None,
+    executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
     address: AddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure many (model, point) pairs; writes raw.jsonl, measurements.jsonl and table.md."""
     from llmselect.errors import LLMSelectError
-    from llmselect.executors import build_executor
     from llmselect.memory.dtypes import parse_dtype
     from llmselect.names import split_csv
     from llmselect.sweep import TABLE, parse_points, run_sweep
 
-    runner = build_executor(executor, address)
-    if executor == "local":  # on a cluster, the GPUs are the workers', not this machine's
+    runner = pick_executor(executor, executor_option, address)
+    if runner.name == "local":  # on a cluster, the GPUs are the workers', not this machine's
         _require_device(device)
     elif device not in ("auto", "cpu", "cuda"):
         raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")

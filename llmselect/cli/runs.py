@@ -7,6 +7,7 @@ import sys
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, setup_logging
+from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 
 
 def run(
@@ -19,15 +20,9 @@ def run(
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."
     ),
-    executor: str = typer.Option(
-        "local", "--executor", help="Where units run: local (this process) or ray (a cluster)."
-    ),
-    address: str | None = typer.Option(
-        None,
-        "--address",
-        help="Ray cluster to join: auto (a `ray start` cluster here) or ray://HOST:10001; "
-        "default: a new local cluster.",
-    ),
+    executor: ExecutorOpt = None,
+    executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
+    address: AddressOpt = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run nothing."),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs on stderr."),
@@ -37,12 +32,12 @@ def run(
     Exit code 0: all units ok or skipped; 1: a probe errored; 2: bad suite or arguments.
     Interrupted runs keep finished units: continue with --resume RUN_ID.
     """
-    from llmselect.executors import build_executor
     from llmselect.suite import SuiteInterrupted, build_plan, load_suite, run_suite
 
     setup_logging(verbose)
-    runner = build_executor(executor, address)  # a Ray-less install says so here
     spec = load_suite(suite)
+    # --executor wins over the suite's executor: block; a Ray-less install says so here
+    runner = pick_executor(executor, executor_option, address, spec.executor)
     plan = build_plan(spec)
     if dry_run:
         rows = plan.describe()

@@ -2,14 +2,22 @@
 
 The runner is the only writer of the store: an executor never writes files, it yields
 ``(unit, records)`` as units finish (in any order). Units arrive through an iterator that the
-runner stops feeding when the run's deadline passes, so an executor needs no clock of its own.
+runner stops feeding when the run's deadline passes, and each unit carries the latest time it
+may start (``Unit.start_by``, checked by ``units.run_unit``), so an executor needs no clock of
+its own and one that takes every unit at once still starts none after the deadline.
+
+Each executor declares its settings as a pydantic ``Options`` model (every field with a default
+and a description): the CLI's ``--executor-option k=v``, a suite's ``executor:`` block and
+``llmselect executors list`` all read it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from llmselect.units import Unit
 
@@ -18,11 +26,24 @@ if TYPE_CHECKING:
     from llmselect.records import Measurement
 
 
+class ExecutorOptions(BaseModel):
+    """An executor's settings; unknown names are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Executor(ABC):
     """Base class of every executor (built-in or plugin)."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    Options: ClassVar[type[ExecutorOptions]] = ExecutorOptions
+
+    def __init__(self, options: ExecutorOptions | None = None, **fields: Any) -> None:
+        """``options`` (this executor's ``Options``), or its fields by name."""
+        if options is not None and fields:
+            raise TypeError("give options or fields, not both")
+        self.options = options if options is not None else self.Options(**fields)
 
     @abstractmethod
     def run(
@@ -30,6 +51,7 @@ class Executor(ABC):
     ) -> Iterator[tuple[Unit, list[Measurement]]]:
         """Run ``units`` (pulled lazily) and yield each one's records as it finishes.
 
-        A probe failure is already a status record (``units.run_unit``); anything raised here
-        is a fault of the executor itself and stops the run.
+        Every unit runs through ``units.run_unit`` (in process, in a child, on a worker), which
+        refuses to start it past its ``start_by``. A probe failure is already a status record;
+        anything raised here is a fault of the executor itself and stops the run.
         """

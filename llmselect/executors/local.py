@@ -1,7 +1,8 @@
 """The ``local`` executor: units run one after another in this process.
 
-Probes that need isolation (``reference_latency``) start their own child process per point,
-so running the unit itself in process is enough here.
+Probes that need isolation (``reference_latency``, ``tokenizer_throughput``) start their own
+child process per point (``llmselect.childproc``), so running the unit itself in process is
+enough here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class LocalExecutor(Executor):
-    """In process, in plan order."""
+    """In process, in plan order (no options)."""
 
     name = "local"
     description = "in this process, one unit after another, in plan order"

@@ -1,6 +1,7 @@
 """The ``ray`` executor: each unit is a Ray task, on a local or a remote Ray cluster.
 
-``llmselect run --suite nightly --executor ray [--address auto|ray://host:10001]``
+``llmselect run --suite nightly --executor ray [--executor-option address=auto|ray://host:10001]``
+(``--address`` is the same as ``--executor-option address=``; options: ``llmselect executors list``)
 
 - **Resources.** A unit of a probe that computes on its device (``Probe.uses_device``) with a
   cuda device asks for one GPU; every other unit asks for one CPU. On a cluster whose nodes
@@ -17,9 +18,8 @@
   driver, is the only writer of the store. Nothing is written on the workers.
 
 - **Same data.** Every node needs llmselect installed and the driver's data root at the same
-  path: workers get the driver's ``LLMSELECT_DATA_ROOT``, and before each unit a worker checks
-  that the folder exists and that its manifests hash as the driver's (``llmselect.datacheck``);
-  a node without it fails that unit with the reason recorded, and the run goes on.
+  path: workers get the driver's ``LLMSELECT_DATA_ROOT`` and check it before each unit
+  (``executors.remote``); a node without it fails that unit with the reason recorded.
 - **Hub.** As in the local executor, the Hugging Face hub is asked only when an input is not
   local, once per process that needs it (here: the worker's); the driver asks nothing before
   the cluster starts. ``HF_HUB_OFFLINE`` and an answer the driver already has reach every
@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from llmselect.config import DATA_ROOT_ENV, data_root
 from llmselect.errors import LLMSelectError
-from llmselect.executors.base import Executor
-from llmselect.units import Unit, lost_unit_record, run_unit, unit_error_record
+from llmselect.executors.base import Executor, ExecutorOptions
+from llmselect.executors.remote import FORWARDED_ENV, driver_data, run_remote, wants_gpu
+from llmselect.units import Unit, lost_unit_record
 
 if TYPE_CHECKING:
     from llmselect.probes.base import RunContext
@@ -48,9 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'llmselect[ray]'"
-# Settings the driver passes to every worker, so a worker behaves as the driver decided
-# (HF_HUB_OFFLINE=1 also when a hub check in the driver found no hub) and reads the same data.
-FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "LLMSELECT_PLUGINS", DATA_ROOT_ENV)
 
 
 def import_ray() -> Any:
@@ -64,38 +63,23 @@ def import_ray() -> Any:
 
 def unit_resources(unit: Unit, ctx: RunContext) -> dict[str, float]:
     """What one unit asks the cluster for: a GPU for a cuda unit of a device probe, else a CPU."""
-    if getattr(unit.probe, "uses_device", False):
-        device = str(getattr(unit.probe.config, "device", None) or ctx.device or "cpu")
-        if device.startswith("cuda"):
-            return {"num_cpus": 1, "num_gpus": 1}
-    return {"num_cpus": 1}
+    return {"num_cpus": 1, "num_gpus": 1} if wants_gpu(unit, ctx) else {"num_cpus": 1}
 
 
-def _run_remote(
-    unit: Unit, ctx: RunContext, data: dict[str, str] | None = None
-) -> list[Measurement]:
-    """The body of a unit's Ray task (in the worker process).
+class RayOptions(ExecutorOptions):
+    """Where the Ray cluster is and how units are sent to it."""
 
-    ``data``: the driver's data-root manifests (None: the driver has no data root). A worker
-    whose data root is missing or holds other data fails the unit with that reason.
-    """
-
-    if data is not None:
-        from llmselect.datacheck import data_root_problem
-
-        problem = data_root_problem(data_root(), data)
-        if problem is not None:
-            message = f"not run on {socket.gethostname()}: {problem} (the driver's data root)"
-            return [unit_error_record(unit, ctx, message)]
-    return run_unit(unit, ctx)
-
-
-def driver_data(ctx: RunContext) -> dict[str, str] | None:
-    """What workers check their data root against: the driver's manifests' sha256."""
-    from llmselect.datacheck import manifest_hashes
-
-    root = data_root() or ctx.data_root
-    return manifest_hashes(root) if root is not None and root.is_dir() else None
+    address: str | None = Field(
+        default=None,
+        description="cluster to join: auto (a `ray start` cluster on this machine), HOST:PORT "
+        "or ray://HOST:10001; default: a new local cluster",
+    )
+    max_retries: int = Field(
+        default=3, ge=0, description="tries again for a unit whose worker or node died"
+    )
+    in_flight: int | None = Field(
+        default=None, ge=1, description="units submitted at once; default: twice the cluster CPUs"
+    )
 
 
 class RayExecutor(Executor):
@@ -104,17 +88,21 @@ class RayExecutor(Executor):
     name = "ray"
     description = "a Ray task per unit (GPU units get a GPU), fresh worker per measured unit"
 
+    Options = RayOptions
+    options: RayOptions
+
     @staticmethod
     def check_available() -> None:
         """Raise the one-line install hint when Ray is missing."""
         import_ray()
 
-    def __init__(
-        self, address: str | None = None, max_retries: int = 3, in_flight: int | None = None
-    ) -> None:
-        self.address = address
-        self.max_retries = max_retries
-        self.in_flight = in_flight  # units submitted at once; default: twice the cluster CPUs
+    @property
+    def address(self) -> str | None:
+        return self.options.address
+
+    @property
+    def max_retries(self) -> int:
+        return self.options.max_retries
 
     def _connect(self, ray: Any) -> bool:
         """Join the cluster (or start a local one); True when this call started Ray."""
@@ -144,9 +132,9 @@ class RayExecutor(Executor):
         ray = import_ray()
         started_here = self._connect(ray)
         # Units that time or weigh work get a fresh worker each; the others reuse workers.
-        fresh = ray.remote(max_calls=1, max_retries=self.max_retries)(_run_remote)
-        reused = ray.remote(max_retries=self.max_retries)(_run_remote)
-        window = self.in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+        fresh = ray.remote(max_calls=1, max_retries=self.max_retries)(run_remote)
+        reused = ray.remote(max_retries=self.max_retries)(run_remote)
+        window = self.options.in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
         ctx_ref = ray.put(ctx)
         data = driver_data(ctx)
         pending: dict[Any, Unit] = {}
