@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install llmselect. `scripts/setup.sh` installs the light core (tokenizer bench,
 # catalog, license, recommend); `scripts/setup.sh all` adds torch, transformers, lm-eval, Ray
-# (the tests run the Ray executor on a local cluster) and llama.cpp (llama-cpp-python).
+# (the tests run the Ray executor on a local cluster), submitit (the Slurm executor, tested on
+# its local cluster) and llama.cpp (llama-cpp-python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-core}" = "all" ]; then
   # The CPU build of torch 2.13.0; a newer range would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e '.[all,dev,ray]'
+  .venv/bin/python -m pip install -q -e '.[all,dev,ray,slurm]'
   # llama.cpp for `perf measure --engine llama.cpp`: only an sdist exists, built here with cmake
   # (CPU only: no BLAS, CUDA, Metal or Vulkan; minutes the first time, then from pip's wheel
   # cache). Its dependencies (numpy, jinja2, diskcache) never include torch.

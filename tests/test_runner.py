@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from llmselect.errors import ProbeSkipped
+from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.executors.base import Executor
 from llmselect.probes.base import Probe, RunContext
 from llmselect.records import Measurement, RunInfo
-from llmselect.runner import execute
-from llmselect.store import RunWriter, load_records
-from llmselect.units import plan
+from llmselect.runner import NOT_GIVEN_BACK, OUT_OF_TIME, execute
+from llmselect.store import RunWriter, load_records, read_run_info
+from llmselect.units import Unit, is_not_started, plan, run_unit
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class Echo(Probe):
             raise ProbeSkipped("no tokenizer on disk")
         if target.id == "stop":
             raise KeyboardInterrupt
-        yield self.record(ctx, target.id, "len_chars", len(target.id), "chars")
+        yield self.record(
+            ctx, target.id, "len_chars", len(target.id), "chars", higher_is_better=None
+        )
 
 
 def _writer(tmp_path: Path, run_id: str = "20260101T000000Z-r00001") -> RunWriter:
@@ -91,8 +95,112 @@ def test_deadline_starts_no_unit_after_it_and_records_the_rest(tmp_path: Path) -
 
 
 def test_unknown_executor_is_a_clear_error(tmp_path: Path) -> None:
-    from llmselect.errors import LLMSelectError
-
     units = plan([T("a")], [Echo()])
     with pytest.raises(LLMSelectError, match="unknown executor 'nope'; known: local"):
         execute(units, RunContext(run_id="r"), None, executor="nope")
+
+
+class Sleepy(Probe):
+    """Sleeps ``SLEEP_S`` per unit, then records the target's length."""
+
+    name = "sleepy"
+    calls: list[str] = []
+    SLEEP_S = 1.0
+
+    def run(self, target: T, ctx: RunContext) -> Iterable[Measurement]:
+        Sleepy.calls.append(target.id)
+        time.sleep(Sleepy.SLEEP_S)
+        yield self.record(
+            ctx, target.id, "len_chars", len(target.id), "chars", higher_is_better=None
+        )
+
+
+class Eager(Executor):
+    """Takes every unit before running any (as a batch of cluster jobs would), then runs
+    them one after another in process."""
+
+    name = "eager"
+
+    def run(self, units: Iterable[Unit], ctx: RunContext) -> Iterator[tuple[Unit, list]]:
+        taken = list(units)
+        for unit in taken:
+            yield unit, run_unit(unit, ctx)
+
+
+def test_eager_executor_starts_no_unit_after_the_deadline(tmp_path: Path) -> None:
+    """The executor pulls all four units at once, before the deadline; each unit lasts 1 s and
+    the deadline is 1.5 s away: the first two start in time, the last two are refused where
+    they would run, recorded as not started (no unit key) and run on resume."""
+    Sleepy.calls = []
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    units = plan([T("a"), T("bb"), T("ccc"), T("dddd")], [Sleepy()])
+    deadline = time.monotonic() + 1.5 * Sleepy.SLEEP_S
+    summary = execute(units, ctx, writer, executor=Eager(), deadline=deadline)
+    writer.close()
+    assert Sleepy.calls == ["a", "bb"]
+    assert (summary.ok, summary.out_of_time) == (2, 2)
+    notes = [r for r in load_records(tmp_path) if r.status == "skipped"]
+    assert sorted(r.model_id for r in notes) == ["ccc", "dddd"]
+    assert all("_unit" not in r.params and r.error == OUT_OF_TIME for r in notes)
+    assert read_run_info(writer.dir).state == "interrupted"
+
+    Sleepy.calls = []
+    resumed = execute(units, ctx, _writer(tmp_path), executor=Eager(), resume=True)
+    assert Sleepy.calls == ["ccc", "dddd"] and resumed.resumed == 2
+
+
+def test_run_unit_refuses_to_start_past_start_by() -> None:
+    Echo.calls = []
+    ctx = RunContext(run_id="r")
+    (unit,) = plan([T("late")], [Echo()])
+    late = Unit(unit.target, unit.probe, start_by=time.time() - 1)
+    records = run_unit(late, ctx)
+    assert Echo.calls == [] and is_not_started(records)
+    in_time = Unit(unit.target, unit.probe, start_by=time.time() + 60)
+    assert run_unit(in_time, ctx)[0].value == 4.0 and Echo.calls == ["late"]
+
+
+class DropsUnits(Executor):
+    """Takes every unit and gives back only the first."""
+
+    name = "drops"
+
+    def run(self, units: Iterable[Unit], ctx: RunContext) -> Iterator[tuple[Unit, list]]:
+        first, *_rest = list(units)
+        yield first, run_unit(first, ctx)
+
+
+class MakesUnits(Executor):
+    """Gives back a unit of its own making instead of the one it was handed."""
+
+    name = "makes"
+
+    def run(self, units: Iterable[Unit], ctx: RunContext) -> Iterator[tuple[Unit, list]]:
+        (handed,) = list(units)
+        made = Unit(T("other"), handed.probe)
+        yield made, run_unit(made, ctx)
+
+
+def test_units_never_given_back_are_recorded_as_not_started(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    summary = execute(
+        plan([T("a"), T("bb"), T("ccc")], [Echo()]), ctx, writer, executor=DropsUnits()
+    )
+    writer.close()
+    assert (summary.ok, summary.not_given_back) == (1, 2)
+    notes = [r for r in load_records(tmp_path) if r.status == "skipped"]
+    assert sorted(r.model_id for r in notes) == ["bb", "ccc"]
+    assert {r.error for r in notes} == {NOT_GIVEN_BACK}
+    assert read_run_info(writer.dir).state == "interrupted"
+
+
+def test_records_of_a_unit_never_handed_out_are_refused(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    ctx = RunContext(run_id=writer.run_info.run_id)
+    with pytest.raises(LLMSelectError, match="gave back a unit it was not handed"):
+        execute(plan([T("a")], [Echo()]), ctx, writer, executor=MakesUnits())
+    writer.close()
+    assert load_records(tmp_path) == []
+    assert read_run_info(writer.dir).state == "failed"

@@ -44,7 +44,7 @@ class CountProbe(Probe):
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
         for corpus in self.config.corpora:
             yield self.record(ctx, target.id, "chars", len(target.id) * self.config.scale, "char",
-                              subset=corpus)  # fmt: skip
+                              higher_is_better=None, subset=corpus)  # fmt: skip
 
 
 class SizeProbe(Probe):
@@ -54,7 +54,8 @@ class SizeProbe(Probe):
     Config = ProbeConfig
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        yield self.record(ctx, target.id, "size_b", 7.0, "B", kind="published", source="test")
+        yield self.record(ctx, target.id, "size_b", 7.0, "B", kind="published", source="test",
+                          higher_is_better=None)  # fmt: skip
 
 
 PROBES: dict[str, type] = {"count": CountProbe, "size": SizeProbe}
@@ -133,11 +134,24 @@ def test_suite_hash_is_stable_and_tracks_content() -> None:
         ({"name": "t", "limits": {"max_minutes": -1}, "probes": [{"probe": "size"}]},
          "limits.max_minutes"),
         (["not", "a", "mapping"], "a suite is a mapping"),
+        ({"name": "t", "executor": {"name": "nope"}, "probes": [{"probe": "size"}]},
+         "executor: unknown executor 'nope'"),
+        ({"name": "t", "executor": {"name": "ray", "adress": "auto"}, "probes": [{"probe": "size"}]},
+         "executor: executor 'ray' has no option 'adress'"),
+        ({"name": "t", "executor": {"name": "slurm", "cpus": 0}, "probes": [{"probe": "size"}]},
+         "executor: executor 'slurm' option cpus=0: Input should be greater than or equal to 1"),
     ],
 )  # fmt: skip
 def test_bad_suites_are_one_line_errors(raw: Any, message: str) -> None:
     with pytest.raises(LLMSelectError, match=message.replace("(", r"\(")):
         plan_of(raw)
+
+
+def test_executor_block_is_not_part_of_the_plan_hash() -> None:
+    """Where units run is not what they are: a suite run locally may resume on a cluster."""
+    base = {"name": "t", "probes": [{"probe": "size"}]}
+    on_slurm = {**base, "executor": {"name": "slurm", "partition": "gpu"}}
+    assert parse_suite(on_slurm, "t").hash == parse_suite(base, "t").hash
 
 
 def test_probe_that_fails_to_load_is_a_problem_not_a_crash(tmp_path: Path) -> None:
@@ -213,7 +227,9 @@ class OneCorpusProbe(Probe):
     Config = OneCorpusConfig
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        yield self.record(ctx, target.id, "x", 1.0, "unit", subset=self.config.corpus)
+        yield self.record(
+            ctx, target.id, "x", 1.0, "unit", higher_is_better=None, subset=self.config.corpus
+        )
 
 
 def test_suite_corpora_expand_a_single_corpus_field() -> None:
