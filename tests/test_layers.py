@@ -33,7 +33,7 @@ LAYERS: list[set[str]] = [
     {"formats", "store_index", "datacheck", "scores", "measure", "hub"},
     {"store"},
     {"records", "metrics", "datafiles"},
-    {"registry", "config", "names"},
+    {"registry", "config", "names", "childproc"},  # childproc: the workers' spec/result contract
     {"errors"},
 ]
 

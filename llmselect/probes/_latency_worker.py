@@ -1,7 +1,7 @@
 """Child process of the ``reference_latency`` probe: one (model, dtype, batch, seq) point.
 
-Run as ``python -m llmselect.probes._latency_worker SPEC.json RESULT.json``. It builds the model
-(random weights from an ``ArchSpec`` through ``llmselect.refmodels``; or a checkpoint's real
+Run as ``python -m llmselect.probes._latency_worker SPEC.json RESULT.json`` (the contract:
+``llmselect.childproc``). It builds the model (random weights from an ``ArchSpec`` through ``llmselect.refmodels``; or a checkpoint's real
 weights, GGUF or safetensors, in the reference decoders with a logits check against transformers
 after the timed phase, or in transformers with ``engine: transformers``), runs warm-up then
 timed prefill and decode, and writes one JSON object. Running each point in a fresh process
@@ -32,15 +32,14 @@ dominates a small point's wall time.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llmselect.childproc import serve
 from llmselect.probes.latency_spec import LatencyPoint
 
 MIB = 1024**2
@@ -409,20 +408,10 @@ def main(argv: list[str]) -> int:
 
 
 def run_worker(argv: list[str], measure_point: Callable[[LatencyPoint], dict[str, Any]]) -> int:
-    """The child's contract, shared by every engine's worker: read the spec, measure, write the
-    result (an error as one line); exit 0 whenever a result (ok or oom) was written."""
-    spec_path, result_path = Path(argv[1]), Path(argv[2])
-    try:
-        spec = LatencyPoint.model_validate_json(spec_path.read_text(encoding="utf-8"))
-        result = measure_point(spec)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
-        # One line for the user; the whole traceback goes to this child's stderr (kept by -v).
-        traceback.print_exception(exc, file=sys.stderr)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = {"status": "error", "error": f"{type(exc).__name__}: {first}"[:500]}
-    result["pid"] = os.getpid()
-    result_path.write_text(json.dumps(result), encoding="utf-8")
-    return 0 if result["status"] in ("ok", "oom") else 3
+    """The child's side of ``childproc``, shared by every engine's worker: read the point,
+    measure, write the result (an error as one line); exit 0 whenever a result (ok or oom) was
+    written."""
+    return serve(argv, LatencyPoint.model_validate_json, measure_point, ok=("ok", "oom"))
 
 
 if __name__ == "__main__":

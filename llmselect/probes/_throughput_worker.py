@@ -17,16 +17,14 @@ on a shared machine barely move.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmselect.childproc import serve
 from llmselect.probes.throughput_spec import ThroughputSpec, loops_key
 
 
@@ -133,19 +131,8 @@ def measure(spec: ThroughputSpec) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """``SPEC.json RESULT.json``; exit 0 when a result was written."""
-    spec_path, result_path = Path(argv[1]), Path(argv[2])
-    try:
-        spec = ThroughputSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
-        result = {"status": "ok", **measure(spec)}
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as an error result
-        result = {
-            "status": "error",
-            "error": "".join(traceback.format_exception(exc)[-3:]).strip()[-2000:],
-        }
-    result["pid"] = os.getpid()
-    result_path.write_text(json.dumps(result), encoding="utf-8")
-    return 0 if result["status"] == "ok" else 3
+    """``SPEC.json RESULT.json`` (``llmselect.childproc``); exit 0 when a result was written."""
+    return serve(argv, ThroughputSpec.model_validate_json, lambda s: {"status": "ok", **measure(s)})
 
 
 if __name__ == "__main__":

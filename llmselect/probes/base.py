@@ -10,7 +10,6 @@ turned into a ``status="error"`` record by the runner, so one bad model never st
 from __future__ import annotations
 
 import logging
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from llmselect.childproc import child_env
 from llmselect.errors import LLMSelectError
 from llmselect.metrics import MetricSpec
 from llmselect.records import Kind, Measurement, ParamValue, utcnow
@@ -167,10 +167,7 @@ class Probe(ABC, Generic[ConfigT, TargetT]):
 
 
 def worker_env() -> dict[str, str]:
-    """The environment for a probe's worker child process: this process's environment with the
-    folder holding this very ``llmselect`` first on PYTHONPATH, so the child runs the same code
-    wherever the parent found it."""
-    env = dict(os.environ)
-    pkg_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
-    return env
+    """The environment for a probe's worker child process (``childproc.child_env``): this
+    process's environment with the folder holding this very ``llmselect`` first on PYTHONPATH,
+    so the child runs the same code wherever the parent found it."""
+    return child_env()

@@ -36,16 +36,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext, worker_env
@@ -166,43 +162,24 @@ def engine_subset(subset: str, engine: str) -> str:
 
 
 def run_worker(spec: LatencyPoint, timeout_s: float) -> dict[str, Any]:
-    """Run one point in a child process; OOM and SIGKILL come back as ``status == "oom"``."""
+    """Run one point in a child process (``childproc``); OOM and SIGKILL come back as
+    ``status == "oom"``, any other signal as an error naming it (``"llama.cpp child died with
+    SIGSEGV"``)."""
     module = LLAMACPP_WORKER_MODULE if spec.engine == "llama.cpp" else WORKER_MODULE
-    with tempfile.TemporaryDirectory(prefix="llmselect-latency-") as tmp:
-        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
-        env = worker_env()
-        if spec.threads:  # size the OpenMP/MKL pools before torch starts them
-            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[var] = str(spec.threads)
-        started = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", module, str(spec_path), str(result_path)],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return {"status": "error", "error": f"timed out after {timeout_s:.0f} s"}
-        wall_s = time.perf_counter() - started
-        if result_path.is_file():
-            result = json.loads(result_path.read_text(encoding="utf-8"))
-        elif proc.returncode in (-signal.SIGKILL, 137):
-            result = {
-                "status": "oom",
-                "phase": "unknown",
-                "error": "child killed by SIGKILL (the kernel's out-of-memory killer)",
-            }
-        else:
-            # The last line of a traceback names the exception; the frames are noise here.
-            lines = (proc.stderr or proc.stdout or "").strip().splitlines()
-            last = lines[-1].strip()[:500] if lines else "no output"
-            result = {"status": "error", "error": f"child exited {proc.returncode}: {last}"}
-        result["wall_s"] = wall_s
-        return result
+    env = worker_env()
+    if spec.threads:  # size the OpenMP/MKL pools before torch starts them
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(spec.threads)
+    result = run_child(
+        module, spec.model_dump_json(), timeout_s=timeout_s, label=spec.engine, env=env
+    )
+    if result.get("signal") == signal.SIGKILL.name:
+        result.update(
+            status="oom",
+            phase="unknown",
+            error="child killed by SIGKILL (the kernel's out-of-memory killer)",
+        )
+    return result
 
 
 ARCH_FIELDS = ("hidden", "layers", "heads", "kv_heads", "head_size", "intermediate", "vocab",

@@ -29,17 +29,13 @@ machine load and are not compared as regressions.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError
 from llmselect.measure import summarize
 from llmselect.metrics import ChartSpec, MetricSpec
@@ -100,26 +96,11 @@ def time_batch(
 
 
 def run_worker(spec: ThroughputSpec, timeout_s: float) -> dict[str, Any]:
-    """Time one tokenizer in a child process; returns the worker's result."""
-    with tempfile.TemporaryDirectory(prefix="llmselect-throughput-") as tmp:
-        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
-        env = worker_env()
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", WORKER_MODULE, str(spec_path), str(result_path)],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LLMSelectError(f"throughput worker timed out after {timeout_s:.0f} s") from exc
-        if not result_path.is_file():
-            tail = (proc.stderr or proc.stdout or "").strip()[-1500:]
-            raise LLMSelectError(f"throughput worker exited {proc.returncode}: {tail}")
-        result = json.loads(result_path.read_text(encoding="utf-8"))
+    """Time one tokenizer in a child process (``childproc``); returns the worker's result."""
+    result = run_child(
+        WORKER_MODULE, spec.model_dump_json(), timeout_s=timeout_s, label="tokenizer",
+        env=worker_env(),
+    )  # fmt: skip
     if result.get("status") != "ok":
         raise LLMSelectError(f"throughput worker failed: {result.get('error')}")
     return result

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from llmselect import childproc
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 from llmselect.probes import reference_latency as rl
@@ -98,7 +99,7 @@ def _fake_run(returncode: int):  # type: ignore[no-untyped-def]
 
 
 def test_child_killed_by_sigkill_is_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rl.subprocess, "run", _fake_run(-signal.SIGKILL))
+    monkeypatch.setattr(childproc.subprocess, "run", _fake_run(-signal.SIGKILL))
     cfg = ReferenceLatencyProbe.Config(device="cpu", seq=[64, 128])
     recs = list(ReferenceLatencyProbe(cfg).run(_Target("tiny", TINY), RunContext("r")))
     fits = [r for r in recs if r.metric == "fits"]
@@ -107,7 +108,7 @@ def test_child_killed_by_sigkill_is_does_not_fit(monkeypatch: pytest.MonkeyPatch
 
 
 def test_child_crash_is_an_error_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rl.subprocess, "run", _fake_run(1))
+    monkeypatch.setattr(childproc.subprocess, "run", _fake_run(1))
     probe = ReferenceLatencyProbe(ReferenceLatencyProbe.Config(device="cpu", seq=[64, 128]))
     recs = run_unit(Unit(_Target("tiny", TINY), probe), RunContext("r"))
     failed = [r for r in recs if r.status == "error"]
