@@ -1,10 +1,11 @@
 """Child process of the ``reference_latency`` probe: one (model, dtype, batch, seq) point.
 
 Run as ``python -m llmselect.probes._latency_worker SPEC.json RESULT.json`` (the contract:
-``llmselect.childproc``). It builds the model (random weights from an ``ArchSpec`` through ``llmselect.refmodels``; or a checkpoint's real
-weights, GGUF or safetensors, in the reference decoders with a logits check against transformers
-after the timed phase, or in transformers with ``engine: transformers``), runs warm-up then
-timed prefill and decode, and writes one JSON object. Running each point in a fresh process
+``llmselect.childproc``). It builds the model (random weights from an ``ArchSpec`` through
+``llmselect.refmodels``; or a checkpoint's real weights, GGUF or safetensors, in the reference
+decoders with a logits check against transformers after the timed phase, or in transformers
+with ``engine: transformers``), runs warm-up then timed prefill and decode, and writes one JSON
+object. Running each point in a fresh process
 keeps the memory numbers clean (no cache of an earlier model) and turns an out-of-memory into a
 result (``"status": "oom"``) instead of a crash of the whole sweep.
 
