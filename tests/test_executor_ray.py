@@ -238,7 +238,8 @@ def test_worker_without_the_drivers_data_fails_the_unit_with_the_reason(
 ) -> None:
     """A worker checks its data root against the driver's manifests before each unit: a
     missing folder or other data is that unit's recorded error; the same data runs it."""
-    from llmselect.executors.ray import _run_remote, driver_data
+    from llmselect.executors.remote import driver_data
+    from llmselect.executors.remote import run_remote as _run_remote
 
     ctx = RunContext(run_id="r")
     unit = Unit(targets(1)[0], FaultRowsProbe())
