@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,29 @@ def test_local_cluster_jobs_give_the_in_process_records(
     # Each unit was its own job: submitit kept one folder (with its log) per job.
     jobs = [p for p in folder.iterdir() if p.name.isdigit()]  # local job ids are pids
     assert len(jobs) == 2 and all(list(p.glob("*_log.out")) for p in jobs)
+
+
+def test_a_job_that_starts_past_its_units_start_by_runs_nothing(
+    with_data_root: Path, tmp_path: Path
+) -> None:
+    """The deadline holds inside the job: a unit whose start_by has passed when its job starts
+    (it waited in the queue) gives back one not-started record and measures nothing."""
+    from llmselect.probes.base import RunContext
+    from llmselect.registry import PROBES
+    from llmselect.suite import resolve_tokenizer_families
+    from llmselect.units import Unit, is_not_started
+
+    probe_cls = PROBES.load("tokenizer_efficiency")
+    (target,) = resolve_tokenizer_families(["qwen2"])
+    probe = probe_cls(probe_cls.Config())
+    late = Unit(target, probe, start_by=time.time() - 1)
+    in_time = Unit(target, probe, start_by=time.time() + 600)
+    slurm = build_executor("slurm", {"cluster": "local", "folder": str(tmp_path), "poll_s": 0.2})
+    ctx = RunContext(run_id="r", data_root=with_data_root, limit=5)
+    back = {id(u): records for u, records in slurm.run([late, in_time], ctx)}
+    assert is_not_started(back[id(late)])
+    measured = back[id(in_time)]
+    assert measured and all(r.status == "ok" for r in measured) and not is_not_started(measured)
 
 
 def test_slurm_options_are_typed_and_listed() -> None:
