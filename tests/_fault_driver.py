@@ -47,9 +47,8 @@ class FaultRowsProbe(Probe):
         i = int(target.id[1:])
         for power in range(1, RECORDS_PER_UNIT + 1):
             yield self.record(
-                ctx, target.id, f"power_{power}", float(i**power), "1", higher_is_better=None,
-                params={"pad": pad},
-            )  # fmt: skip
+                ctx, target.id, f"power_{power}", float(i**power), "1", params={"pad": pad}
+            )
 
 
 def install() -> None:

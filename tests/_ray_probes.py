@@ -33,7 +33,5 @@ class DieOnceProbe(Probe):
         if target.id == "t001" and not marker.exists():
             marker.write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-unit, as on a lost node
-        yield self.record(ctx, target.id, "pid", os.getpid(), "1", higher_is_better=None)
-        yield self.record(
-            ctx, target.id, "name_chars", len(target.id), "char", higher_is_better=None
-        )
+        yield self.record(ctx, target.id, "pid", os.getpid(), "1")
+        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")

@@ -35,9 +35,7 @@ class Echo(Probe):
             raise ProbeSkipped("no tokenizer on disk")
         if target.id == "stop":
             raise KeyboardInterrupt
-        yield self.record(
-            ctx, target.id, "len_chars", len(target.id), "chars", higher_is_better=None
-        )
+        yield self.record(ctx, target.id, "len_chars", len(target.id), "chars")
 
 
 def _writer(tmp_path: Path, run_id: str = "20260101T000000Z-r00001") -> RunWriter:
@@ -110,9 +108,7 @@ class Sleepy(Probe):
     def run(self, target: T, ctx: RunContext) -> Iterable[Measurement]:
         Sleepy.calls.append(target.id)
         time.sleep(Sleepy.SLEEP_S)
-        yield self.record(
-            ctx, target.id, "len_chars", len(target.id), "chars", higher_is_better=None
-        )
+        yield self.record(ctx, target.id, "len_chars", len(target.id), "chars")
 
 
 class Eager(Executor):

@@ -49,8 +49,7 @@ class FakeProbe(Probe):
             raise KeyboardInterrupt
         if target.id in FAIL_ON:
             raise RuntimeError(f"cannot measure {target.id}")
-        yield self.record(ctx, target.id, "name_chars", len(target.id), "char",
-                          higher_is_better=None)  # fmt: skip
+        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
 
 
 TARGETS = [Thing("alpha"), Thing("beta"), Thing("gamma")]
@@ -111,8 +110,7 @@ class SlowProbe(Probe):
     def run(self, target, ctx):
         if target.id != "alpha":
             time.sleep(60)  # killed here
-        yield self.record(ctx, target.id, "name_chars", len(target.id), "char",
-                          higher_is_better=None)  # fmt: skip
+        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
 
 spec = parse_suite({SUITE!r}, "driver")
 targets = [Thing(n) for n in ("alpha", "beta", "gamma")]

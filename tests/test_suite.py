@@ -44,7 +44,7 @@ class CountProbe(Probe):
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
         for corpus in self.config.corpora:
             yield self.record(ctx, target.id, "chars", len(target.id) * self.config.scale, "char",
-                              higher_is_better=None, subset=corpus)  # fmt: skip
+                              subset=corpus)  # fmt: skip
 
 
 class SizeProbe(Probe):
@@ -54,8 +54,7 @@ class SizeProbe(Probe):
     Config = ProbeConfig
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        yield self.record(ctx, target.id, "size_b", 7.0, "B", kind="published", source="test",
-                          higher_is_better=None)  # fmt: skip
+        yield self.record(ctx, target.id, "size_b", 7.0, "B", kind="published", source="test")
 
 
 PROBES: dict[str, type] = {"count": CountProbe, "size": SizeProbe}
@@ -228,9 +227,7 @@ class OneCorpusProbe(Probe):
     Config = OneCorpusConfig
 
     def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
-        yield self.record(
-            ctx, target.id, "x", 1.0, "unit", higher_is_better=None, subset=self.config.corpus
-        )
+        yield self.record(ctx, target.id, "x", 1.0, "unit", subset=self.config.corpus)
 
 
 def test_suite_corpora_expand_a_single_corpus_field() -> None:
