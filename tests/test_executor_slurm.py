@@ -16,8 +16,6 @@ from llmselect.executors import build_executor, describe_executors
 from llmselect.store import iter_records, read_run_info
 from llmselect.suite import parse_suite, run_suite
 
-submitit = pytest.importorskip("submitit")
-
 TINY = {
     "name": "tiny-slurm",
     "tokenizers": ["llama2", "qwen2"],
@@ -37,6 +35,7 @@ def _comparable(run_dir: Path) -> list[tuple[object, ...]]:
 def test_local_cluster_jobs_give_the_in_process_records(
     with_data_root: Path, tmp_path: Path
 ) -> None:
+    pytest.importorskip("submitit")  # the slurm extra; scripts/setup.sh all installs it
     spec = parse_suite(TINY, "test")
     local = run_suite(spec, results_root=tmp_path / "local")
     folder = tmp_path / "jobs"
@@ -57,6 +56,7 @@ def test_a_job_that_starts_past_its_units_start_by_runs_nothing(
 ) -> None:
     """The deadline holds inside the job: a unit whose start_by has passed when its job starts
     (it waited in the queue) gives back one not-started record and measures nothing."""
+    pytest.importorskip("submitit")
     from llmselect.probes.base import RunContext
     from llmselect.registry import PROBES
     from llmselect.suite import resolve_tokenizer_families
