@@ -52,14 +52,36 @@ def test_json_run_counts_match_sentencepiece(with_data_root: Path, monkeypatch, 
 
 def test_table_has_units_and_throughput(with_data_root: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("RAYON_NUM_THREADS", "1")  # --threads sets it; restored after the test
-    code, out, _err = run_main(
-        ["tokenize-bench", "--models", "llama2", "--limit", "10", "--repeats", "1",
-         "--processes", "2", "--threads", "1"], monkeypatch, capsys,
+    code, out, err = run_main(
+        ["tokenize-bench", "--models", "llama2", "--limit", "10", "--repeats", "2",
+         "--threads", "1"], monkeypatch, capsys,
     )  # fmt: skip
     assert code == 0
     for header in ("[tok/char]", "[tok/word]", "[byte/tok]", "[chars/s]", "[tokens/s]", "measured"):
         assert header in out
     assert "[gMASK]" in out  # the counting convention is printed
+    # The answer first: the efficiency table, then the throughput table, labelled quick, with
+    # its spread and the thread count of each timing.
+    assert out.index("Tokenizer efficiency") < out.index("Tokenizer throughput")
+    assert "quick: 1 process(es) x 2 passes" in out and "spread" in out and "threads" in out
+    from llmselect.store import load_records
+
+    run_id = err.split("run ", 1)[1].split(":", 1)[0]
+    timed = [r for r in load_records(run_ids=[run_id]) if r.probe == "tokenizer_throughput"]
+    assert timed and all(r.params["timing"] == "quick" for r in timed)
+    assert all(r.params["processes"] == 1 and len(r.samples) == 2 for r in timed)
+    assert {r.params["threads"] for r in timed if r.params["mode"] == "single"} == {1}
+
+
+def test_precise_keeps_the_between_process_design(with_data_root: Path, monkeypatch, capsys):
+    code, out, _err = run_main(
+        ["tokenize-bench", "--models", "llama2", "--limit", "5", "--repeats", "1",
+         "--processes", "2", "--threads", "1", "--json"], monkeypatch, capsys,
+    )  # fmt: skip
+    assert code == 0
+    timed = [r for r in json.loads(out)["records"] if r["probe"] == "tokenizer_throughput"]
+    assert timed and all(r["params"]["timing"] == "precise" for r in timed)
+    assert all(r["params"]["processes"] == 2 and len(r["samples"]) == 2 for r in timed)
 
 
 def test_csv_parses(with_data_root: Path, monkeypatch, capsys) -> None:

@@ -223,3 +223,20 @@ def test_an_estimates_error_in_percent_is_judged_by_the_measurement_it_stands_fo
     assert d is not None and d.flagged == 0 and d.changes[0].rule == "threshold"
     d = compute_deltas([ValueRow.model_validate(row(12.0))], before)
     assert d is not None and d.flagged == 1
+
+
+def test_quick_timings_are_never_compared_with_precise_ones(stored) -> None:
+    """``tokenize-bench``'s default quick timing (one process) against a nightly's precise one
+    (records from before the label count as precise): a method change, never a finding."""
+    before = _timed_run(stored, "r1", FAST)
+    now = _timed_run(stored, "r2", SLOW)
+    for item in now["values"]:
+        if item["probe"] == "tokenizer_throughput":
+            item["params"] = dict(item["params"], timing="quick", processes=1)
+    d = compute_deltas(_rows(now), before, now["run"])
+    assert d is not None and d.flagged == 0
+    assert not any(c.probe == "tokenizer_throughput" for c in d.changes)
+    timing = [m for m in d.method_changes if "timing precise → quick" in m.detail]
+    assert timing and sum(m.values for m in timing) == sum(
+        v["probe"] == "tokenizer_throughput" for v in now["values"]
+    )

@@ -3,6 +3,11 @@
 Parse → resolve names and files (errors exit 2 before anything runs) → run the
 ``tokenizer_efficiency`` and ``tokenizer_throughput`` probes through the runner (records go
 to the result store as they finish; a failing tokenizer becomes an error record) → render.
+
+Answer first: every efficiency unit runs before any timing, and its table is printed as soon as
+the last one finishes; the throughput table follows. Throughput is timed "quick" by default (one
+fresh process per tokenizer, its passes' spread shown); ``--precise``/``--processes N`` keep the
+between-process design the nightly uses. The label is stored in the records' params.
 """
 
 from __future__ import annotations
@@ -45,9 +50,7 @@ def _fmt(rec: Any, pattern: str) -> str:
     return "–" if rec is None or rec.value is None else pattern.format(rec.value)
 
 
-def _render_tables(
-    records: list[Any], families: list[tuple[str, Any]], corpus: Any, throughput: bool
-) -> None:
+def _render_efficiency(records: list[Any], families: list[tuple[str, Any]], corpus: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -71,30 +74,58 @@ def _render_tables(
         ]
         table.add_row(label, *cells)
     _table_console().print(table)
-    if not throughput:
-        return
-    speed = Table(title="Tokenizer throughput on this machine (measured, p50 of repeats)")
-    speed.add_column("tokenizer", no_wrap=True)
-    speed.add_column("lang")
-    for header in (
-        "one text/call\n[chars/s]\nmeasured", "one text/call\n[tokens/s]\nmeasured",
-        "batched\n[chars/s]\nmeasured", "batched\n[tokens/s]\nmeasured", "batch\nthreads",
-    ):  # fmt: skip
-        speed.add_column(escape(header), justify="right", overflow="fold")
+
+
+def _spread(rec: Any) -> str:
+    """The passes' range relative to the median rate, in percent."""
+    if rec is None or not rec.samples or not rec.value:
+        return "–"
+    return f"{(max(rec.samples) - min(rec.samples)) / rec.value:.0%}"
+
+
+def _render_speed(records: list[Any], families: list[tuple[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows = []
+    how = set()
     for _asked, spec in families:
         for lang in ("zh", "en"):
-            cells = []
-            batch = None
-            for metric in (
-                "single_chars_per_s", "single_tokens_per_s",
-                "batch_chars_per_s", "batch_tokens_per_s",
-            ):  # fmt: skip
-                rec = _find(records, spec.id, "tokenizer_throughput", metric, lang)
-                batch = rec if metric.startswith("batch") and rec is not None else batch
-                cells.append(_fmt(rec, "{:,.0f}"))
-            threads = str(batch.params.get("threads")) if batch is not None else "–"
+            cells: list[str] = []
+            for mode in ("single", "batch"):
+                chars = _find(records, spec.id, "tokenizer_throughput", f"{mode}_chars_per_s", lang)
+                tokens = _find(
+                    records, spec.id, "tokenizer_throughput", f"{mode}_tokens_per_s", lang
+                )
+                cells += [_fmt(chars, "{:,.0f}"), _fmt(tokens, "{:,.0f}"), _spread(chars)]
+                cells.append(str(chars.params.get("threads")) if chars is not None else "–")
+                if chars is not None:
+                    p = chars.params
+                    how.add(
+                        f"{p.get('timing', 'precise')}: {p.get('processes')} process(es) x "
+                        f"{p.get('repeats')} passes"
+                    )
             if any(c != "–" for c in cells):
-                speed.add_row(spec.id, lang, *cells, threads)
+                rows.append((spec.id, lang, *cells))
+    if not rows:
+        return
+    speed = Table(
+        title="Tokenizer throughput on this machine (measured, p50 of passes; "
+        + "; ".join(sorted(how))
+        + ")",
+        caption="spread: (fastest - slowest pass) / p50. quick = one fresh process per tokenizer "
+        "(--precise or --processes N time several, for comparisons between runs).",
+    )
+    speed.add_column("tokenizer", no_wrap=True)
+    speed.add_column("lang")
+    for mode in ("one text/call", "batched"):
+        for header in (
+            f"{mode}\n[chars/s]\nmeasured", f"{mode}\n[tokens/s]\nmeasured", "spread",
+            "CPU\nthreads",
+        ):  # fmt: skip
+            speed.add_column(escape(header), justify="right", overflow="fold")
+    for row in rows:
+        speed.add_row(*row)
     _table_console().print(speed)
 
 
@@ -154,13 +185,17 @@ def tokenize_bench(
     repeats: int = typer.Option(
         5, "--repeats", min=1, max=100, help="Timed passes per mode and process."
     ),
-    processes: int = typer.Option(
-        3,
+    processes: int | None = typer.Option(
+        None,
         "--processes",
         min=1,
         max=20,
-        help="Fresh processes timing each tokenizer, one after another (their passes pooled).",
+        help="Precise timing in N fresh processes per tokenizer, one after another (passes "
+        "pooled; --precise: 3). Default: quick, one process with short passes.",
     ),  # fmt: skip
+    precise: bool = typer.Option(
+        False, "--precise", help="Time throughput in 3 fresh processes per tokenizer (slower)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
     as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
     list_families: bool = typer.Option(False, "--list", help="List tokenizer families and exit."),
@@ -190,9 +225,20 @@ def tokenize_bench(
     except ImportError as exc:
         raise LLMSelectError(f"corpus support is not available: {exc}") from exc
     text = shared_corpus(corpus, limit=limit)  # a bad corpus exits 2 here; probes reuse it
+    timing = "precise" if precise or processes is not None else "quick"
+    tables = not (as_json or as_csv)
+
+    def efficiency_done(records: list[Any]) -> None:
+        # The answer the user came for, printed before the throughput phase starts.
+        if tables:
+            _render_efficiency(records, families, text)
+            sys.stdout.flush()  # also when stdout is a pipe
+
     summary = _run(
-        families, corpus, tokenizer_dir, limit, threads, (repeats, processes), not no_throughput
-    )
+        families, corpus, tokenizer_dir, limit, threads,
+        (repeats, processes or (3 if precise else 1), timing), not no_throughput,
+        efficiency_done,
+    )  # fmt: skip
     records = summary.records
     if as_json:
         from llmselect.tokenizers.spec import COUNTING_CONVENTION
@@ -214,7 +260,8 @@ def tokenize_bench(
     elif as_csv:
         print_csv(_flat(r) for r in records)
     else:
-        _render_tables(records, families, text, not no_throughput)
+        if not no_throughput:
+            _render_speed(records, families)
         err.print(f"run {summary.run_id}: {len(records)} records stored", highlight=False)
     _print_errors(records)
     if summary.errors:
@@ -234,8 +281,9 @@ def _run(
     tokenizer_dir: Path | None,
     limit: int | None,
     threads: int | None,
-    timing: tuple[int, int],
+    timing: tuple[int, int, str],
     throughput: bool,
+    efficiency_done: Any,
 ):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -260,21 +308,31 @@ def _run(
                     corpus=corpus,
                     repeats=timing[0],
                     processes=timing[1],
+                    timing=timing[2],
                     threads=threads or 0,
                     tokenizer_dir=folder,
                 )
             )
         )
     run = open_run(" ".join(["llmselect", *sys.argv[1:]]), data_root=data_root(), limit=limit)
+    # Every efficiency unit first, so its table prints before the (longer) timing starts.
     units = plan([spec for _asked, spec in families], probes)
+    units.sort(key=lambda u: u.probe.name != TokenizerEfficiencyProbe.name)
+    left = [sum(u.probe.name == TokenizerEfficiencyProbe.name for u in units)]
+    seen: list[Any] = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=err.console, transient=True, disable=not err.is_terminal,
     ) as progress:  # fmt: skip
         task = progress.add_task("tokenize-bench", total=len(units))
 
-        def done(unit: Any, _records: Any) -> None:
+        def done(unit: Any, records: Any) -> None:
             progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
+            if unit.probe.name == TokenizerEfficiencyProbe.name:
+                seen.extend(records)
+                left[0] -= 1
+                if left[0] == 0:
+                    efficiency_done(seen)
 
         return run.execute(units, on_unit_done=done)
 

@@ -25,13 +25,18 @@ pass of every process, so their spread is the between-process spread a later rep
 against. ``params["cpu_share"]`` is the CPU time the processes got per wall second while timing
 (about the thread count on a free machine): runs whose shares differ were timed under different
 machine load and are not compared as regressions.
+
+``timing="quick"`` is the first answer ``tokenize-bench`` gives by default: one fresh process,
+short warm-up and passes (``QUICK_WARMUP_S``, ``QUICK_MIN_PASS_S``), still ``repeats`` passes
+whose spread is kept. It is labelled in ``params["timing"]`` so a report never compares a quick
+timing with a precise one (the default, and the nightly's).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -47,6 +52,10 @@ from llmselect.tokenizers.base import cpu_threads
 from llmselect.tokenizers.spec import TokenizerSpec
 
 WORKER_MODULE = "llmselect.probes._throughput_worker"
+# Quick timing: one process, passes of 0.1 s after 0.05 s of warm-up per mode. A 0.1 s pass is
+# still ~25 scheduler ticks long; the between-process spread it leaves out is what "precise" adds.
+QUICK_WARMUP_S = 0.05
+QUICK_MIN_PASS_S = 0.1
 
 
 class TokenizerThroughputConfig(ProbeConfig):
@@ -60,6 +69,11 @@ class TokenizerThroughputConfig(ProbeConfig):
         le=20,
         description="fresh child processes timed one after another; the spread of the kept "
         "passes is then the spread between processes, not only within one",
+    )
+    timing: Literal["precise", "quick"] = Field(
+        default="precise",
+        description="precise: `processes` fresh processes with passes of `min_pass_s`; quick: "
+        "one process, warm-up and passes capped at QUICK_WARMUP_S / QUICK_MIN_PASS_S",
     )
     threads: int = Field(default=0, ge=0, description="batch-mode threads (0 = all CPU cores)")
     warmup_s: float = Field(
@@ -179,16 +193,20 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
         texts = {lang: t for lang, t in texts.items() if t}
         if not texts:
             return []
+        quick = cfg.timing == "quick"
+        processes = 1 if quick else cfg.processes
+        warmup_s = min(cfg.warmup_s, QUICK_WARMUP_S) if quick else cfg.warmup_s
+        min_pass_s = min(cfg.min_pass_s, QUICK_MIN_PASS_S) if quick else cfg.min_pass_s
         spec = ThroughputSpec(
             tokenizer=target.model_dump(mode="json"),
             tokenizer_dir=str(cfg.tokenizer_dir) if cfg.tokenizer_dir else None,
             texts=texts,
             threads=threads,
             repeats=cfg.repeats,
-            warmup_s=cfg.warmup_s,
-            min_pass_s=cfg.min_pass_s,
+            warmup_s=warmup_s,
+            min_pass_s=min_pass_s,
         )
-        result = time_in_processes(spec, cfg.processes, cfg.timeout_s)
+        result = time_in_processes(spec, processes, cfg.timeout_s)
         out: list[Measurement] = []
         for mode in result["modes"]:
             lang, chars, tokens, loops = mode["lang"], mode["chars"], mode["tokens"], mode["loops"]
@@ -203,8 +221,10 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
                 "mode": mode["mode"],
                 "threads": mode["threads"],
                 "threads_requested": mode["threads_requested"],
+                "timing": cfg.timing,
                 "repeats": cfg.repeats,
-                "processes": cfg.processes,
+                "processes": processes,
+                "min_pass_s": min_pass_s,
                 "loops": loops,
                 "isolation": "child process",
                 "cpu_share": round(share, 2),

@@ -18,15 +18,16 @@ Each value is compared by one of three rules:
   change exceeds the stated threshold; a signed error in percent (an estimate's error against a
   measurement) by the change of the ratio it stands for (1 + error/100).
 
-Values are not compared when how they were measured changed: another probe version, another
-setting that decides the number (threads, device, dtype, isolation, clock), another machine,
-(for measured values that are not exact) other library versions, or a machine that was loaded
-differently: timings record the CPU time their process got per wall second (``cpu_share``); when
-the two runs' shares differ by more than ``LOAD_TOLERANCE``, the runs measured the machine's
-contention, not the code. Those are listed as method changes, with their count, and never as
-regressions. Two runs that got the same share of a busy machine are compared: that load is part
-of the noise their repeats (and the earlier runs') measured, so a busy machine widens the noise
-instead of setting the timings aside; the summary counts the timings compared and set aside.
+Values are not compared when how they were measured changed: another probe version, another setting
+that decides the number (threads, device, dtype, isolation, clock, quick or precise timing),
+another machine, (for measured values that are not exact) other library versions, or a machine that
+was loaded differently: timings record the CPU time their process got per wall second
+(``cpu_share``); when the two runs' shares differ by more than ``LOAD_TOLERANCE``, the runs
+measured the machine's contention, not the code. Those are listed as method changes, with their
+count, and never as regressions. Two runs that got the same share of a busy machine are compared:
+that load is part of the noise their repeats (and the earlier runs') measured, so a busy machine
+widens the noise instead of setting the timings aside; the summary counts the timings compared and
+set aside.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ from llmselect.report.model import (
 # Params that decide a measured number: a different value means a different method.
 METHOD_PARAMS = (
     "threads", "cpu_threads", "device", "device_name", "dtype", "isolation", "clock",
-    "prefill_logits", "backend", "mode",
+    "prefill_logits", "backend", "mode", "timing",
 )  # fmt: skip
+# A method param's value where a record predates it (timings before "quick" were all precise).
+METHOD_DEFAULTS: dict[str, str] = {"timing": "precise"}
 LOAD_TOLERANCE = 1.15  # cpu_share ratio between runs beyond which the machine's load differed
 # Run facts that name the machine.
 MACHINE_FIELDS = ("platform", "cpu_count", "device", "device_name")
@@ -143,10 +146,12 @@ def _method_change(old: ValueRow, row: ValueRow) -> tuple[str, str] | None:
         return "probe version", f"{row.probe} {old.probe_version} → {row.probe_version}"
     if old.unit != row.unit:
         return "unit", f"{row.metric} {old.unit} → {row.unit}"
+    a_params = {**METHOD_DEFAULTS, **old.params}
+    b_params = {**METHOD_DEFAULTS, **row.params}
     diffs = [
-        f"{p} {old.params[p]} → {row.params[p]}"
+        f"{p} {a_params[p]} → {b_params[p]}"
         for p in METHOD_PARAMS
-        if p in old.params and p in row.params and old.params[p] != row.params[p]
+        if p in a_params and p in b_params and a_params[p] != b_params[p]
     ]
     if diffs:
         return "method params", f"{row.probe}: " + ", ".join(diffs)

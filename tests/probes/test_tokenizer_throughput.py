@@ -114,3 +114,17 @@ def test_worker_spec_is_typed(tmp_path: Path) -> None:
     result = json.loads(result_path.read_text(encoding="utf-8"))
     assert proc.returncode == 3 and result["status"] == "error"
     assert "repeats" in result["error"] and "repeat" in result["error"]
+
+
+def test_quick_timing_is_one_process_and_labelled(corpus, tokenizers_root: Path) -> None:
+    probe = TokenizerThroughputProbe(
+        TokenizerThroughputProbe.Config(
+            corpus=corpus.name, tokenizer_dir=str(tokenizers_root), timing="quick",
+            repeats=3, processes=3, threads=1, warmup_s=0.0,
+        )
+    )  # fmt: skip
+    recs = list(probe.run(load_tokenizer_catalog().get("llama2"), RunContext(run_id="t")))
+    assert recs and all(r.params["timing"] == "quick" for r in recs)
+    # processes=3 is overridden: one fresh process, passes capped at the quick length.
+    assert all(r.params["processes"] == 1 and len(r.samples) == 3 for r in recs)
+    assert all(r.params["min_pass_s"] <= 0.1 for r in recs)
