@@ -34,6 +34,7 @@ from llmselect.executors.base import Executor
 from llmselect.probes.base import RunContext
 from llmselect.records import Measurement, RunInfo, new_run_id
 from llmselect.store import RunWriter, completed_keys, stamp_unit
+from llmselect.store_index import index_run
 from llmselect.units import Unit, is_not_started, not_started_record
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,17 @@ def execute(
             writer.finish("interrupted", NOT_GIVEN_BACK)
         else:
             writer.finish("finished")
+        _index(writer)
     return summary
+
+
+def _index(writer: RunWriter) -> None:
+    """Fold the finished run into the store's latest-value index (derived data: a failure only
+    leaves the work to the next reader)."""
+    try:
+        index_run(writer.dir)
+    except (OSError, ValueError) as exc:
+        log.warning("latest-value index not updated for %s: %s", writer.dir.name, exc)
 
 
 @dataclass

@@ -8,11 +8,13 @@ metric, subset and tokenizer files), the newest ok value with what a reader need
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
-vanished or shrank, or an index of another format, rebuilds it). "Newest" is the store's
-order, ``records.latest_order``: run id, then the start instant parsed as the store parses it
-(``Z`` or ``+00:00``, any fractional digits), never the text;
-records are read as plain JSON, and a line that is not a record is skipped, as the store's
-readers skip a torn last line.
+vanished or shrank, or an index of another format, rebuilds it). A run that ends through the
+runner is folded in at once by ``index_run``, which reads that run's records only, so the first
+reader after a nightly reads no run at all; runs copied in by hand are read by the next reader.
+"Newest" is the store's order, ``records.latest_order``: run id, then the start instant parsed
+as the store parses it (``Z`` or ``+00:00``, any fractional digits), never the text; records are
+read as plain JSON, and a line that is not a record is skipped, as the store's readers skip a
+torn last line.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def _load_index(path: Path) -> tuple[dict[str, list[int]], dict[Key, LatestValue
         return None
 
 
-def _save_index(path: Path, runs: dict[str, list[int]], latest: dict[Key, LatestValue]) -> None:
+def _save_index(path: Path, runs: dict[str, list[int]], latest: dict[Key, LatestValue]) -> bool:
     doc = {"format": FORMAT, "runs": runs, "values": [asdict(v) for v in latest.values()]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -145,6 +147,32 @@ def _save_index(path: Path, runs: dict[str, list[int]], latest: dict[Key, Latest
         os.replace(tmp, path)
     except OSError:  # a read-only store still answers, from a fresh scan
         tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def index_run(run_dir: Path) -> bool:
+    """Fold one run's records into the index beside it (``<run_dir>/../latest-index.json``);
+    True when the index now covers the run. Reads only that run; the other runs' fingerprints
+    are not checked here (the next reader does that). Where no index exists yet, or the run
+    shrank since it was indexed (rewritten), nothing is written and the next reader builds or
+    rebuilds the index. Two writers at once can lose one update: the run's fingerprint then
+    does not match and the next reader reads it again."""
+    run_dir = Path(run_dir)
+    path = run_dir.parent / INDEX_FILE
+    loaded = _load_index(path) if path.is_file() else None
+    if loaded is None or not (run_dir / MEASUREMENTS).is_file():
+        return False
+    runs, latest = loaded
+    fingerprint = _fingerprint(run_dir)
+    old = runs.get(run_dir.name)
+    if old == fingerprint:
+        return True
+    if old is not None and fingerprint[0] < old[0]:
+        return False
+    _read_run(run_dir, latest)
+    runs[run_dir.name] = fingerprint
+    return _save_index(path, runs, latest)
 
 
 def latest_values(root: Path | None = None) -> list[LatestValue]:

@@ -263,3 +263,79 @@ def test_junk_bytes_in_a_run_are_skipped(tmp_path: Path) -> None:
     with shard.open("ab") as fh:
         fh.write(b"\xff\xfe not utf-8 \x80\n[]\nnull\n42\nnot json\n" + b'{"run_id": 7}\n')
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def _index_doc(root: Path) -> dict:
+    doc = json.loads((root / INDEX_FILE).read_text(encoding="utf-8"))
+    doc["values"] = sorted(doc["values"], key=lambda v: json.dumps(v, sort_keys=True))
+    return doc
+
+
+def test_adding_runs_one_by_one_equals_a_full_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``index_run`` (what the runner calls when a run ends) reads only the new run, and the
+    index it leaves is the one a rebuild from every run writes, value for value."""
+    from llmselect.store_index import index_run
+
+    write_store(tmp_path, 30)
+    latest_values(tmp_path)  # the index as the first reader built it
+    read: list[str] = []
+    real_read = store_index._read_run
+
+    def spy(run_dir: Path, latest: dict) -> None:
+        read.append(run_dir.name)
+        real_read(run_dir, latest)
+
+    monkeypatch.setattr(store_index, "_read_run", spy)
+    for night in range(30, 36):
+        write_store(tmp_path, 1, first=night)
+        new = tmp_path / f"2026-11-01T00-00-{night:03d}"
+        assert index_run(new) and read[-1] == new.name
+    assert read == [f"2026-11-01T00-00-{n:03d}" for n in range(30, 36)]
+    assert index_run(new) and len(read) == 6  # indexed already: nothing read
+    incremental = _index_doc(tmp_path)
+    # The next reader finds nothing to read again ...
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path) and len(read) == 6
+    # ... and the index equals a rebuild from scratch.
+    (tmp_path / INDEX_FILE).unlink()
+    monkeypatch.setattr(store_index, "_read_run", real_read)
+    latest_values(tmp_path)
+    assert _index_doc(tmp_path) == incremental
+
+
+def test_index_run_leaves_missing_or_rewritten_indexes_to_the_reader(tmp_path: Path) -> None:
+    from llmselect.store_index import index_run
+
+    write_store(tmp_path, 2)
+    first = tmp_path / "2026-11-01T00-00-000"
+    assert not index_run(first) and not (tmp_path / INDEX_FILE).exists()  # no index yet
+    latest_values(tmp_path)
+    (first / "measurements.jsonl").write_text("", encoding="utf-8")  # rewritten shorter
+    assert not index_run(first)
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def test_a_run_through_the_runner_updates_the_index(
+    tmp_path: Path, with_data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real ``tokenize-bench`` run (efficiency only) lands in the index when it ends."""
+    monkeypatch.setenv("LLMSELECT_RESULTS", str(tmp_path))
+    write_store(tmp_path, 3)
+    latest_values(tmp_path)
+    from llmselect.probes.base import RunContext
+    from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
+    from llmselect.records import RunInfo
+    from llmselect.runner import execute, plan
+    from llmselect.store import RunWriter
+    from llmselect.tokenizers.spec import load_tokenizer_catalog
+
+    probe = TokenizerEfficiencyProbe(TokenizerEfficiencyProbe.Config(corpus="default"))
+    writer = RunWriter(RunInfo.collect("r-new"), root=tmp_path)
+    execute(plan([load_tokenizer_catalog().get("gpt2")], [probe]), RunContext("r-new", limit=5),
+            writer)  # fmt: skip
+    doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    assert "r-new" in doc["runs"]
+    assert any(v["run_id"] == "r-new" and v["model_id"] == "gpt2" for v in doc["values"])
+    monkeypatch.setattr(store_index, "_read_run", lambda *_: pytest.fail("a run was re-read"))
+    assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
