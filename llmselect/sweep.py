@@ -85,7 +85,7 @@ def gpu_description() -> dict[str, str]:
 
 
 def run_sweep(
-    models: Sequence[str],
+    models: Sequence[Any],
     points: Sequence[Point],
     out_dir: Path,
     *,
@@ -98,7 +98,8 @@ def run_sweep(
     One unit per (model, point): a ``reference_latency`` probe whose config names that point
     and keeps each child's raw result, so ``raw.jsonl`` can be written beside the records.
     """
-    targets = [resolve_target(m) for m in models]
+    # a name, or a target already built (an ``ArchTarget`` of an arch that has no preset)
+    targets = [m if hasattr(m, "arch") else resolve_target(m) for m in models]
     opts = dict(probe_options or {})
     opts["device"] = resolve_device(opts.get("device", "auto"))
     base = ReferenceLatencyProbe.Config(**opts, keep_worker_result=True)

@@ -50,6 +50,9 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "llama:7b": dict(family="llama", hidden=4096, layers=32, heads=32, kv_heads=32,
                      intermediate=11008, vocab=32000, rope_theta=10000.0,
                      source=_HF.format("meta-llama/Llama-2-7b-hf")),
+    "llama:8b": dict(family="llama", hidden=4096, layers=32, heads=32, kv_heads=8,
+                     intermediate=14336, vocab=128256, rope_theta=500000.0, norm_eps=1e-5,
+                     max_position=8192, source=_HF.format("meta-llama/Meta-Llama-3-8B")),
     "llama:13b": dict(family="llama", hidden=5120, layers=40, heads=40, kv_heads=40,
                       intermediate=13824, vocab=32000, rope_theta=10000.0,
                       source=_HF.format("meta-llama/Llama-2-13b-hf")),
@@ -70,6 +73,7 @@ PRESET_CHECKPOINTS = {
     "llama:1.1b": "TinyLlama-1.1B",
     "llama:3b": "Qwen2.5-3B (llama-style)",
     "llama:7b": "Llama-2-7B",
+    "llama:8b": "Llama-3-8B",
     "llama:13b": "Llama-2-13B",
     "glm:6b": "ChatGLM3-6B",
 }

@@ -50,8 +50,27 @@ def lookup_bandwidth(device_name: str) -> DeviceBandwidth | None:
     return None
 
 
+def driver_name_candidates(device_name: str) -> list[str]:
+    """Names to look up in ``data/gpus.yaml`` for a name as the driver reports it:
+    "NVIDIA H100 80GB HBM3" → "h100 80gb hbm3", "h100-80gb", ..., "h100"; a PCIe or NVL board
+    is tried by that name before the bare model (whose entry is the SXM board)."""
+    low = device_name.lower()
+    for vendor in ("nvidia", "tesla", "geforce"):
+        low = low.replace(vendor, " ")
+    words = low.split()
+    out = [device_name, " ".join(words)]
+    if words:
+        first = words[0]
+        variants = [w for w in ("pcie", "nvl") if w in low]
+        out += [f"{first}-{w}" for w in variants]
+        out += [f"{first}-{w}" for w in words[1:]]
+        if not variants:
+            out.append(first)
+    return list(dict.fromkeys(out))
+
+
 def _from_hardware_table(device_name: str) -> DeviceBandwidth | None:
-    """Ask the recommender's GPU table first, if it exists and knows the device."""
+    """Ask the recommender's GPU table (``data/gpus.yaml``, every entry sourced) first."""
     try:
         from llmselect import hardware  # type: ignore[attr-defined]
     except ImportError:
@@ -59,13 +78,17 @@ def _from_hardware_table(device_name: str) -> DeviceBandwidth | None:
     finder = getattr(hardware, "find_gpu", None) or getattr(hardware, "lookup_gpu", None)
     if finder is None:
         return None
-    try:
-        gpu = finder(device_name)
-    except Exception:  # noqa: BLE001 - an unknown name in another table is not our error
-        return None
+    gpu = None
+    for name in driver_name_candidates(device_name):
+        try:
+            gpu = finder(name)
+        except Exception:  # noqa: BLE001 - an unknown name in another table is not our error
+            gpu = None
+        if gpu is not None:
+            break
     bw = getattr(gpu, "bandwidth_bytes_per_s", None)
     if bw is None:
-        gbs = getattr(gpu, "bandwidth_gb_s", None) or getattr(gpu, "bandwidth_gbps", None)
+        gbs = getattr(gpu, "bandwidth_gbs", None) or getattr(gpu, "bandwidth_gb_s", None)
         bw = gbs * 1e9 if gbs else None
     if not bw:
         return None
@@ -74,5 +97,5 @@ def _from_hardware_table(device_name: str) -> DeviceBandwidth | None:
         match=(),
         bandwidth_bytes_per_s=float(bw),
         memory_gib=float(getattr(gpu, "memory_gib", 0) or 0),
-        source=str(getattr(gpu, "source", "llmselect.hardware")),
+        source=f"llmselect/data/gpus.yaml: {getattr(gpu, 'source', '')}",
     )

@@ -186,6 +186,11 @@ def _build(spec: LatencyPoint, torch_dtype: Any, device: str) -> tuple[Any, int,
         model = model.to(device).eval()  # no device_map: that would need accelerate
         adapter = _HFAdapter(model)
         return adapter, adapter.vocab, "transformers-checkpoint"
+    if spec.engine == "transformers":  # no checkpoint: the arch in transformers' own classes
+        from llmselect.refmodels.transformers_twin import random_model
+
+        adapter = _HFAdapter(random_model(spec.arch or {}, torch_dtype, device, spec.seed))
+        return adapter, adapter.vocab, "transformers-random"
     from llmselect.arch.spec import ArchSpec
     from llmselect.refmodels import build_model
 
@@ -250,7 +255,7 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
         if cap:
             _cap_cpu_memory(float(cap))
     # Import what the build needs before the baseline, so the baseline is "after imports".
-    if spec.checkpoint:
+    if spec.checkpoint or spec.engine == "transformers":
         import gguf.quants  # noqa: F401
         import transformers  # noqa: F401
 

@@ -13,13 +13,14 @@ as many threads as cores, a loaded machine's contention, not the model, decides 
 Prefill computes the last position's logits only, as serving does.
 
 Engines (``engine``): ``reference`` (``llmselect.refmodels``: random weights from the ``arch``, or
-a checkpoint's real weights), ``transformers`` (a checkpoint in transformers) and ``llama.cpp``
-(a GGUF file in llama.cpp through ``llama-cpp-python``, in ``_llamacpp_worker``: the file's own
-quantized tensors, memory-mapped, no torch in the process). Every record names its engine and
-the engine's version (``torch``/``transformers``/``llama_cpp_python`` + ``llama_cpp``); records
-of an engine other than ``reference`` carry ``,engine=<name>`` in their subset, so the engines'
-numbers for one model never replace each other in the store. llama.cpp points store no memory
-estimate: the estimator models our torch runtime (its activations and runtime constant), not
+a checkpoint's real weights), ``transformers`` (a checkpoint in transformers, or a llama-family
+``arch`` with random weights in transformers' own classes: ``refmodels.transformers_twin``) and
+``llama.cpp`` (a GGUF file in llama.cpp through ``llama-cpp-python``, in ``_llamacpp_worker``: the
+file's own quantized tensors, memory-mapped, no torch in the process). Every record names its
+engine and the engine's version (``torch``/``transformers``/``llama_cpp_python`` + ``llama_cpp``);
+records of an engine other than ``reference`` carry ``,engine=<name>`` in their subset, so the
+engines' numbers for one model never replace each other in the store. llama.cpp points store no
+memory estimate: the estimator models our torch runtime (its activations and runtime constant), not
 llama.cpp's compute buffers.
 
 Records per point, subset ``bs=<B>,seq=<T>,dtype=<dtype>``:
@@ -90,7 +91,8 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
     engine: Literal["reference", "transformers", "llama.cpp"] = Field(
         default="reference",
         description="reference = llmselect.refmodels (checkpoint weights included); "
-        "transformers = the checkpoint in transformers; llama.cpp = a GGUF file in llama.cpp "
+        "transformers = the checkpoint (or a random-weight llama-family arch) in transformers; "
+        "llama.cpp = a GGUF file in llama.cpp "
         "(llama-cpp-python, CPU, batch 1, the file's own quant types).",
     )
     check_logits: bool = Field(
@@ -135,10 +137,13 @@ def check_engine(engine: str, target: Any, device: str, batches: list[int]) -> N
     if engine not in ENGINES:
         raise LLMSelectError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     kind = getattr(target, "kind", None)
-    if engine == "transformers" and not getattr(target, "is_checkpoint", False):
+    arch = getattr(target, "arch", None)
+    twin = arch is not None and getattr(arch, "family", None) == "llama"  # random weights
+    if engine == "transformers" and not getattr(target, "is_checkpoint", False) and not twin:
         raise LLMSelectError(
-            f"--engine transformers runs a checkpoint's weights; {target.id} is not a checkpoint "
-            "(give a GGUF file, a safetensors folder or file, or a hub id)"
+            f"--engine transformers runs a checkpoint's weights or a random-weight llama-family "
+            f"arch; {target.id} is neither (give a GGUF file, a safetensors folder or file, or "
+            "a hub id)"
         )
     if engine != "llama.cpp":
         return
