@@ -285,8 +285,6 @@ def _run(
     throughput: bool,
     efficiency_done: Any,
 ):  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from llmselect.config import data_root
     from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
     from llmselect.probes.tokenizer_throughput import TokenizerThroughputProbe
@@ -320,14 +318,12 @@ def _run(
     units.sort(key=lambda u: u.probe.name != TokenizerEfficiencyProbe.name)
     left = [sum(u.probe.name == TokenizerEfficiencyProbe.name for u in units)]
     seen: list[Any] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err.console, transient=True, disable=not err.is_terminal,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("tokenize-bench", total=len(units))
+    with _progress() as progress:
+        task = progress.add_task("tokenize-bench", total=len(units)) if progress else None
 
         def done(unit: Any, records: Any) -> None:
-            progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
+            if progress:
+                progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
             if unit.probe.name == TokenizerEfficiencyProbe.name:
                 seen.extend(records)
                 left[0] -= 1
@@ -335,6 +331,20 @@ def _run(
                     efficiency_done(seen)
 
         return run.execute(units, on_unit_done=done)
+
+
+def _progress() -> Any:
+    """A progress bar on a terminal's stderr; elsewhere none (and rich.progress not imported)."""
+    if not sys.stderr.isatty():  # not err.is_terminal: that would build a rich console
+        import contextlib
+
+        return contextlib.nullcontext(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err.console, transient=True,
+    )  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -10,9 +10,13 @@ assuming every byte but 0xC0, 0xC1, 0xF2, 0xF5–0xFF only affects the ids of th
 tokens. Segmentation, counts and all merged-token ids are exact.
 
 The rebuild takes seconds and ~200 MiB in Python, so the built tokenizer is serialised once to
-``$LLMSELECT_HOME/cache/tokenizers/bloom-<sha256 of merges.txt>.json`` and later processes load
-that file (the library parses it natively). The key is the content hash, so edited or replaced
-merges never reuse a stale build; an unreadable or unwritable cache falls back to the rebuild.
+``$LLMSELECT_HOME/cache/tokenizers/bloom-v2-<sha256 of merges.txt>.json`` and later processes
+load that file (the library parses it natively). The cached file is compact JSON with each merge
+as one ``"left right"`` string, the library's older merge form: it parses in ~0.7 s of CPU on a
+2-core EPYC against ~1.0 s for the default pretty-printed ``[left, right]`` pairs (a merge part
+with a space would be ambiguous there, so such a build keeps the pairs; BLOOM's byte-level parts
+have none). The key is the content hash, so edited or replaced merges never reuse a stale build;
+an unreadable or unwritable cache falls back to the rebuild.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 SPECIALS = ("<unk>", "<s>", "</s>", "<pad>")
 BLOOM_SPLIT = r" ?[^(\s|[.,!?…。，、।۔،])]+"
 MISSING_BYTES = frozenset({0xC0, 0xC1, 0xF2, *range(0xF5, 0x100)})
-CACHE_FORMAT = 1  # bump when the rebuild rule changes, so older cached builds are not reused
+CACHE_FORMAT = 2  # bump when the rebuild rule or the file changes (2: compact, "a b" merges)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,15 @@ def build_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
     return tok
 
 
+def fast_json(serialized: str) -> str:
+    """The library's JSON with merges as ``"left right"`` strings, compact (see the docstring)."""
+    doc = json.loads(serialized)
+    merges = doc["model"]["merges"]
+    if all(isinstance(m, list) and " " not in m[0] and " " not in m[1] for m in merges):
+        doc["model"]["merges"] = [f"{left} {right}" for left, right in merges]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
 def _cached_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
     """Load the cached build, or rebuild and cache it (write to a temp file, then rename)."""
     from tokenizers import Tokenizer
@@ -123,7 +136,7 @@ def _cached_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tok.save(str(tmp))
+        tmp.write_text(fast_json(tok.to_str()), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("cannot cache the BLOOM tokenizer at %s: %s", path, exc)
