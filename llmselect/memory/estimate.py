@@ -22,7 +22,14 @@ What is counted, per device, all in bytes:
   ``(B, T, I)`` tensors for a gated MLP, two otherwise), and attention scores ``(B, H, T, T)``
   only when the attention kernel materializes them; and (b) the LM head: the final hidden state
   plus logits ``(B, T, V)`` in the compute dtype and their fp32 copy. Decode steps (T = 1) are
-  small; their KV cache at the full context is covered by the KV term.
+  small; their KV cache at the full context is covered by the KV term. On the CPU the term is
+  counted twice (``CPU_HEAP_RETENTION``): glibc's malloc raises its mmap threshold to the size
+  of each mmapped block it frees (up to 32 MiB), so after the first prefill transients are freed
+  the later ones come from the heap, which keeps their pages; the process peak then holds the
+  prefill working set about twice. This is the leftover that grew with the prompt (SmolLM2-135M
+  at 2,048 tokens: 762 MiB measured with glibc's default, 715 MiB with a fixed 128 KiB mmap
+  threshold, 711 MiB estimated with the working set once; ``reports/perf/2026-12-06-cpu-long-
+  prompts``).
 * **overhead**: a constant for the runtime: on CUDA the context plus cuBLAS/allocator
   reservations, on CPU the allocator and thread-pool footprint. The constants are calibrated
   against the measured sweeps in ``reports/perf/`` (see ``CALIBRATION``), once per device kind,
@@ -68,6 +75,9 @@ CALIBRATION = (
     "cuBLAS workspace of torch 2.x, not yet checked on a GPU here; the GPU sweep records the "
     "context it measures (cuda_context_mib, NVML) to replace it."
 )
+# How many times the CPU process peak holds the prefill working set (see the module docstring:
+# glibc's heap keeps the pages of transients freed after its mmap threshold rose).
+CPU_HEAP_RETENTION = 2
 # Megatron-style TP keeps communication buffers per device (NCCL); a documented constant.
 TP_COMM_OVERHEAD_MIB = 256.0
 
@@ -464,6 +474,8 @@ def estimate_memory(
         fused_attention=fused,
         last_token_logits=last_token_logits,
     )
+    if device == "cpu":
+        act *= CPU_HEAP_RETENTION
     overhead_mib = CUDA_OVERHEAD_MIB if device == "cuda" else CPU_OVERHEAD_MIB
     if tp > 1:
         overhead_mib += TP_COMM_OVERHEAD_MIB
