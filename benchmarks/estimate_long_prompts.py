@@ -34,8 +34,8 @@ GOAL_PCT = 3.0
 
 def measure(name: str, seq: int) -> dict[str, Any]:
     """One point in the measuring worker: its spec and result."""
-    from llmselect.memory.presets import resolve_target
     from llmselect.probes.reference_latency import ReferenceLatencyConfig, run_worker, worker_spec
+    from llmselect.targets import resolve_target
 
     target = resolve_target(name)
     cfg = ReferenceLatencyConfig(
@@ -51,7 +51,7 @@ def measure(name: str, seq: int) -> dict[str, Any]:
 def estimate_row(point: dict[str, Any]) -> dict[str, Any]:
     """The estimate's parts for a measured point and its error (MiB, %)."""
     from llmselect.memory.estimate import MIB
-    from llmselect.memory.presets import resolve_target
+    from llmselect.targets import resolve_target
 
     target = resolve_target(point["model"])
     est = _estimate(target, point["seq"])

@@ -6,7 +6,7 @@ Llama-2-7B, ``llama:8b`` Llama-3-8B; shapes copied from the published configs) a
 prompts of 512 and 2,048 tokens, 128 decoded tokens, bf16, in both engines: ``reference``
 (``llmselect.refmodels``) and ``transformers`` (the same shapes in transformers' own classes,
 ``refmodels.transformers_twin``). Every point runs in its own child process
-(``llmselect.memory.sweep.run_sweep``, as ``llmselect perf sweep`` does), which measures peak
+(``llmselect.sweep.run_sweep``, as ``llmselect perf sweep`` does), which measures peak
 memory (NVML context + torch peak reserved) beside the estimate for the same point, and times
 prefill and decode with CUDA events after warm-up.
 
@@ -78,8 +78,8 @@ def targets(dry_run: bool) -> list[Any]:
     """The sweep's models: preset names, or built tiny targets for the dry run."""
     if not dry_run:
         return list(MODELS)
-    from llmselect.catalog import ArchSpec
-    from llmselect.memory.presets import ArchTarget
+    from llmselect.arch.presets import ArchTarget
+    from llmselect.arch.spec import ArchSpec
 
     source = "a tiny shape for the dry run (benchmarks/gpu_run.py)"
     return [ArchTarget(name, ArchSpec(**arch, source=source)) for name, arch in TINY.items()]
@@ -212,11 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default reports/perf/<date>-<gpu>)")
     args = ap.parse_args(argv)
 
+    from llmselect.arch.count import count_params
     from llmselect.memory.estimate import CPU_OVERHEAD_MIB, CUDA_OVERHEAD_MIB
-    from llmselect.memory.params import count_params
-    from llmselect.memory.presets import resolve_target
-    from llmselect.memory.sweep import TABLE, gpu_description, parse_points, render_table, run_sweep
-    from llmselect.records import Measurement, RunInfo, new_run_id
+    from llmselect.records import RunInfo
+    from llmselect.store import LOCK
+    from llmselect.sweep import TABLE, gpu_description, parse_points, render_table, run_sweep
+    from llmselect.targets import resolve_target
 
     start = time.perf_counter()
     dry = args.dry_run
@@ -245,19 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         "threads": 1 if dry else None,
     }  # fmt: skip
     points = parse_points("1x32" if dry else POINTS)
-    run_id = new_run_id()
     command = " ".join(["benchmarks/gpu_run.py", *(argv if argv is not None else sys.argv[1:])])
-    for engine in ENGINES:
-        run_sweep(models, points, out_dir, probe_options={**options, "engine": engine},
-                  run_id=run_id, command=command)  # fmt: skip
-    records = [
-        Measurement.model_validate_json(line)
-        for line in (out_dir / "measurements.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    records = run_sweep(
+        models, points, out_dir, probe_options=options, command=command,
+        variants=[{"engine": engine} for engine in ENGINES],
+    )  # fmt: skip
+    # The writer's lock file stays after the run, released; a report folder does not need it.
+    (out_dir / LOCK).unlink(missing_ok=True)
     info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))
     header = (
-        f"GPU run `{run_id}`: {gpu.get('gpu_name') or info.device_name or device}"
+        f"GPU run `{info.run_id}`: {gpu.get('gpu_name') or info.device_name or device}"
         + (f", driver {gpu['driver']}" if gpu.get("driver") else "")
         + f", torch {(info.versions or {}).get('torch')}, "
         f"transformers {(info.versions or {}).get('transformers')}; "

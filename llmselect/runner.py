@@ -191,7 +191,10 @@ def execute(
 
 def _index(writer: RunWriter) -> None:
     """Fold the finished run into the store's latest-value index (derived data: a failure only
-    leaves the work to the next reader)."""
+    leaves the work to the next reader). A run written to a folder of its own (a sweep's output
+    folder) is not in the store, and is left out."""
+    if writer.dir.parent != writer.root:
+        return
     try:
         index_run(writer.dir)
     except (OSError, ValueError) as exc:

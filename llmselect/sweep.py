@@ -92,11 +92,14 @@ def run_sweep(
     probe_options: dict[str, Any] | None = None,
     command: str = "",
     executor: Any = "local",
+    variants: Sequence[dict[str, Any]] = ({},),
 ) -> list[Any]:
     """Measure every (model, point) through the runner; returns the records.
 
     One unit per (model, point): a ``reference_latency`` probe whose config names that point
     and keeps each child's raw result, so ``raw.jsonl`` can be written beside the records.
+    ``variants`` are config updates measured at every point, in one run (e.g. the engines
+    ``[{"engine": "reference"}, {"engine": "transformers"}]``).
     """
     # a name, or a target already built (an ``ArchTarget`` of an arch that has no preset)
     targets = [m if hasattr(m, "arch") else resolve_target(m) for m in models]
@@ -106,9 +109,12 @@ def run_sweep(
     units = [
         Unit(
             target,
-            ReferenceLatencyProbe(base.model_copy(update={"batch": [pt.batch], "seq": [pt.seq]})),
+            ReferenceLatencyProbe(
+                base.model_copy(update={**variant, "batch": [pt.batch], "seq": [pt.seq]})
+            ),
         )
         for target in targets
+        for variant in variants
         for pt in points
     ]
     out_dir.mkdir(parents=True, exist_ok=True)

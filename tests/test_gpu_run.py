@@ -18,6 +18,7 @@ from gpu_run import COLUMNS, OUTPUT_FILES, TINY  # noqa: E402
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # four child processes with torch and transformers: ~30 s on 2 quiet cores
 def test_dry_run_writes_every_file_and_column(tmp_path: Path) -> None:
     out = tmp_path / "perf"
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
@@ -35,7 +36,7 @@ def test_dry_run_writes_every_file_and_column(tmp_path: Path) -> None:
     assert {(r["model"], r["engine"]) for r in rows} == {
         (m, e) for m in TINY for e in ("reference", "transformers")
     }
-    from llmselect.catalog import ArchSpec
+    from llmselect.arch.spec import ArchSpec
     from llmselect.refmodels.transformers_twin import random_model
 
     for r in rows:
@@ -67,8 +68,8 @@ def test_dry_run_writes_every_file_and_column(tmp_path: Path) -> None:
     ],
 )
 def test_transformers_twin_has_the_published_parameter_count(preset: str, published: int) -> None:
-    from llmselect.memory.params import count_params
-    from llmselect.memory.presets import preset_arch
+    from llmselect.arch.count import count_params
+    from llmselect.arch.presets import preset_arch
     from llmselect.refmodels.transformers_twin import random_model
 
     arch = preset_arch(preset)

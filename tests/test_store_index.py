@@ -326,9 +326,10 @@ def test_a_run_through_the_runner_updates_the_index(
     from llmselect.probes.base import RunContext
     from llmselect.probes.tokenizer_efficiency import TokenizerEfficiencyProbe
     from llmselect.records import RunInfo
-    from llmselect.runner import execute, plan
+    from llmselect.runner import execute
     from llmselect.store import RunWriter
     from llmselect.tokenizers.spec import load_tokenizer_catalog
+    from llmselect.units import plan
 
     probe = TokenizerEfficiencyProbe(TokenizerEfficiencyProbe.Config(corpus="default"))
     writer = RunWriter(RunInfo.collect("r-new"), root=tmp_path)
