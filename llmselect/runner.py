@@ -33,7 +33,7 @@ from llmselect.executors import build_executor
 from llmselect.executors.base import Executor
 from llmselect.probes.base import RunContext
 from llmselect.records import Measurement, RunInfo, new_run_id
-from llmselect.store import RunWriter, completed_keys, stamp_unit
+from llmselect.store import ResumeState, RunWriter, resume_state, stamp_unit
 from llmselect.store_index import index_run
 from llmselect.units import Unit, is_not_started, not_started_record
 
@@ -52,6 +52,7 @@ class RunSummary:
     skipped: int = 0
     errors: int = 0
     resumed: int = 0
+    retried: int = 0  # units whose stored outcome was an error, run again on resume
     out_of_time: int = 0
     not_given_back: int = 0
     records: list[Measurement] = field(default_factory=list)
@@ -82,6 +83,7 @@ def execute(
     deadline_note: str = OUT_OF_TIME,
     clock: Callable[[], float] = time.monotonic,
     resume: bool = False,
+    keep_failed: bool = False,
     on_unit_done: Callable[[Unit, list[Measurement]], None] | None = None,
     prepare: Callable[[Unit, list[Measurement]], list[Measurement]] | None = None,
     derive: Callable[[list[Measurement]], list[Measurement]] | None = None,
@@ -97,9 +99,17 @@ def execute(
     child's raw result out of them into its own file). ``derive`` turns the run's records into
     records that span units (eval's zh/en scores over
     its task units); they are written last, before the run is marked finished.
+
+    With ``resume``, whole units already stored are not run again, except those whose stored
+    outcome is an error (a full disk, a lost node): they run again as a new attempt, which
+    replaces the old one for every reader, unless ``keep_failed``.
     """
     summary = RunSummary(run_id=ctx.run_id)
-    done = completed_keys(writer.dir) if (writer and resume) else set()
+    stored = resume_state(writer.dir) if (writer and resume) else ResumeState(set(), set(), {})
+    done = stored.done if keep_failed else stored.done - stored.failed
+    summary.retried = sum(1 for u in units if u.id in stored.done and u.id not in done)
+    if summary.retried:
+        log.info("%d units whose stored outcome is an error run again", summary.retried)
     unstarted: list[Unit] = []  # past the deadline: never handed out, or refused at start
     handed: dict[tuple[str, str, str], list[Unit]] = {}  # handed out, not yet given back
 
@@ -149,7 +159,8 @@ def execute(
                 continue
             records = prepare(unit, produced) if prepare is not None else produced
             if writer is not None:
-                writer.append(stamp_unit(records, unit.key))
+                attempt = stored.attempts.get(unit.id, 0) + 1 if unit.id in stored.failed else 1
+                writer.append(stamp_unit(records, unit.key, attempt))
             summary.records.extend(records)
             _count(summary, records)
             if on_unit_done:

@@ -56,6 +56,9 @@ LOCK = ".lock"
 TORN_PREFIX = "measurements.torn."
 UNIT_PARAM = "_unit"
 PART_PARAM = "_part"
+# A unit run again by --resume (its stored outcome was an error) is stored as attempt 2, 3, ...;
+# readers keep only a unit's newest attempt. The first attempt carries no such param.
+ATTEMPT_PARAM = "_attempt"
 
 
 class RunLockedError(LLMSelectError):
@@ -138,6 +141,33 @@ def _unit_part(rec: Measurement) -> tuple[str, int, int] | None:
     return unit, int(i), int(n)
 
 
+def _attempt(rec: Measurement) -> int:
+    value = rec.params.get(ATTEMPT_PARAM, 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _unit_id(rec: Measurement) -> tuple[str, str, str, str] | None:
+    """``(run id, target, probe, unit key)`` of a record written by this store."""
+    unit = rec.params.get(UNIT_PARAM)
+    return (rec.run_id, rec.model_id, rec.probe, unit) if isinstance(unit, str) else None
+
+
+def _drop_superseded(scan: ShardScan) -> None:
+    """Keep only each unit's newest attempt (a failed unit run again replaces its error)."""
+    newest: dict[tuple[str, str, str, str], int] = {}
+    for rec in scan.records:
+        if (uid := _unit_id(rec)) is not None:
+            newest[uid] = max(newest.get(uid, 1), _attempt(rec))
+    if all(n == 1 for n in newest.values()):
+        return
+    kept = [
+        (o, r)
+        for o, r in zip(scan.offsets, scan.records, strict=True)
+        if (uid := _unit_id(r)) is None or _attempt(r) == newest[uid]
+    ]
+    scan.offsets, scan.records = [o for o, _ in kept], [r for _, r in kept]
+
+
 def _parse_line(raw: bytes) -> Measurement | str:
     """A record, or the reason the line is not one."""
     try:
@@ -162,7 +192,9 @@ def scan_shard(path: Path) -> ShardScan:
     """Read a shard as bytes, line by line; nothing in it can raise, everything odd is counted.
 
     A last line without its newline is a write in progress or a torn one: skipped and counted.
-    A part of a unit seen before (same run, target, probe, unit key and part) is a duplicate.
+    A part of a unit seen before (same run, target, probe, unit key, attempt and part) is a
+    duplicate. Of a unit stored more than once (a failed unit run again), only the newest attempt
+    is kept.
     """
     scan = ShardScan(path=path)
     try:
@@ -173,7 +205,7 @@ def scan_shard(path: Path) -> ShardScan:
         scan.skipped.append(SkippedLine(0, 0, f"cannot read the file: {exc.strerror}"))
         return scan
     scan.size = len(data)
-    seen: dict[tuple[str, str, str, str, int], int] = {}
+    seen: dict[tuple[str, str, str, str, int, int], int] = {}
     offset, line_no = 0, 0
     while offset < len(data):
         end = data.find(b"\n", offset)
@@ -190,7 +222,11 @@ def scan_shard(path: Path) -> ShardScan:
                 scan.skipped.append(SkippedLine(line_no, offset, parsed))
             else:
                 up = _unit_part(parsed)
-                key = (parsed.run_id, parsed.model_id, parsed.probe, up[0], up[1]) if up else None
+                key = (
+                    (parsed.run_id, parsed.model_id, parsed.probe, up[0], _attempt(parsed), up[1])
+                    if up
+                    else None
+                )
                 if key is not None and key in seen:
                     scan.skipped.append(
                         SkippedLine(line_no, offset, f"duplicate of line {seen[key]}")
@@ -201,6 +237,7 @@ def scan_shard(path: Path) -> ShardScan:
                     scan.records.append(parsed)
                     scan.offsets.append(offset)
         offset = end + 1
+    _drop_superseded(scan)
     return scan
 
 
@@ -319,12 +356,44 @@ def completed_keys(run_dir: Path) -> set[tuple[str, str, str]]:
     return _complete_units(scan_shard(run_dir / MEASUREMENTS).records)
 
 
-def stamp_unit(records: Iterable[Measurement], unit_key: str) -> list[Measurement]:
-    """Mark a unit's records with its key and ``i/n`` part, so readers can tell a whole unit."""
+@dataclass(frozen=True)
+class ResumeState:
+    """What a resumed run finds stored: whole units, those among them whose outcome is an
+    error (``--resume`` runs them again unless told to keep them), and each unit's attempt."""
+
+    done: set[tuple[str, str, str]]
+    failed: set[tuple[str, str, str]]
+    attempts: dict[tuple[str, str, str], int]
+
+
+def resume_state(run_dir: Path) -> ResumeState:
+    """The stored outcome of every unit of a run (its newest attempt only)."""
+    records = scan_shard(run_dir / MEASUREMENTS).records
+    failed: set[tuple[str, str, str]] = set()
+    attempts: dict[tuple[str, str, str], int] = {}
+    for rec in records:
+        if (uid := _unit_id(rec)) is None:
+            continue
+        key = uid[1:]
+        attempts[key] = max(attempts.get(key, 1), _attempt(rec))
+        if rec.status == "error":
+            failed.add(key)
+    done = _complete_units(records)
+    return ResumeState(done=done, failed=failed & done, attempts=attempts)
+
+
+def stamp_unit(
+    records: Iterable[Measurement], unit_key: str, attempt: int = 1
+) -> list[Measurement]:
+    """Mark a unit's records with its key and ``i/n`` part, so readers can tell a whole unit,
+    and, from the second attempt on, with the attempt (readers keep the newest)."""
     recs = list(records)
     n = len(recs)
+    extra = {ATTEMPT_PARAM: attempt} if attempt > 1 else {}
     return [
-        r.model_copy(update={"params": {**r.params, UNIT_PARAM: unit_key, PART_PARAM: f"{i}/{n}"}})
+        r.model_copy(
+            update={"params": {**r.params, UNIT_PARAM: unit_key, PART_PARAM: f"{i}/{n}", **extra}}
+        )
         for i, r in enumerate(recs, start=1)
     ]
 

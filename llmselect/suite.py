@@ -357,6 +357,7 @@ class SuiteRun:
     skipped: int = 0
     errors: int = 0
     resumed: int = 0
+    retried: int = 0
     out_of_time: int = 0
     load_errors: int = 0
 
@@ -373,6 +374,7 @@ class SuiteRun:
             "skipped": self.skipped,
             "errors": self.errors,
             "resumed": self.resumed,
+            "retried": self.retried,
             "out_of_time": self.out_of_time,
             "load_errors": self.load_errors,
         }
@@ -411,13 +413,16 @@ def run_suite(
     clock: Callable[[], float] = time.monotonic,
     on_unit_done: Callable[[Any, list[Measurement]], None] | None = None,
     executor: Any = None,
+    keep_failed: bool = False,
 ) -> SuiteRun:
     """Run a suite into the result store; ``resume_run_id`` continues an interrupted run.
 
     ``executor`` is a registered executor name or an executor instance (``build_executor``);
     None: the suite's ``executor:`` block, else ``local``.
 
-    The suite's time budget becomes the runner's deadline: no unit starts after it.
+    The suite's time budget becomes the runner's deadline: no unit starts after it. An
+    executor that joins a cluster connects before the run is created, so a cluster that cannot
+    be reached leaves no run behind. ``keep_failed``: a resume does not run failed units again.
     """
     from llmselect.config import data_root, results_dir
     from llmselect.executors import choose_executor
@@ -441,6 +446,8 @@ def run_suite(
                 f"{suite.name} is now {suite.hash}: start a new run instead"
             )
         check_resume_settings(resume_run_id, resumed.settings, settings)
+    if not isinstance(executor, str):
+        executor.start()  # e.g. Ray: connect now; a failure leaves no empty run
     run = open_run(
         command, device=suite.device, data_root=data_root(), cache_dir=home_dir() / "cache",
         limit=rows, results_root=root, resume=resumed, suite=suite.name, suite_hash=suite.hash,
@@ -470,6 +477,7 @@ def run_suite(
             deadline_note=note,
             clock=clock,
             resume=bool(resume_run_id),
+            keep_failed=keep_failed,
             on_unit_done=on_unit_done,
         )
     except SuiteInterrupted:
@@ -478,6 +486,7 @@ def run_suite(
         raise SuiteInterrupted(info.run_id) from exc
     finally:
         writer.close()  # frees the run's lock; execute has already recorded how it ended
+    result.retried = summary.retried
     if summary.not_started:
         result.out_of_time = summary.out_of_time
         _count(result, writer.dir)  # this run's units and those of the run it resumes

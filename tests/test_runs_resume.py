@@ -187,9 +187,10 @@ def test_cli_run_exit_codes_and_resume(tmp_path: Path) -> None:
     CALLS.clear()
     again = CliRunner().invoke(app, ["run", "--suite", path, "--resume", summary["run_id"],
                                      "--json"])  # fmt: skip
-    # The error of gamma is a finished unit too: resume does not retry it.
+    # gamma's stored outcome is an error: resume runs it again (--keep-failed would not).
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout)["resumed"] == 3 and CALLS == []
+    healed = json.loads(again.stdout)
+    assert (healed["resumed"], healed["retried"]) == (2, 1) and CALLS == ["gamma"]
 
     bad = CliRunner().invoke(app, ["run", "--suite", path, "--resume", "nope"])
     assert bad.exit_code != 0 and "no run 'nope' to resume" in str(bad.exception)

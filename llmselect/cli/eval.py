@@ -276,6 +276,7 @@ def eval_command(
         task_names = parse_task_names(_ask_tasks())
         config = config.model_copy(update={"tasks": task_names})
 
+    runner.start()  # join a cluster before the run exists: a failed connect leaves no run
     run = open_run(
         f"eval {target.id} {','.join(task_names)}", device=device, data_root=data_root(),
         cache_dir=home_dir() / "cache",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from llmselect.cli.common import out, parse_date, print_json
+from llmselect.cli.common import err, out, parse_date, print_json
 from llmselect.errors import LLMSelectError
 
 
@@ -34,7 +34,9 @@ def _published_for(frame) -> list:  # type: ignore[no-untyped-def]
 def report(
     run_id: str | None = typer.Option(None, "--run", help="Run id to report on."),
     latest: bool = typer.Option(
-        False, "--latest", help="The newest suite run (`llmselect run`; the default)."
+        False,
+        "--latest",
+        help="The newest suite run that ended with results (`llmselect run`; the default).",
     ),
     out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
     previous: Path | None = typer.Option(
@@ -65,34 +67,21 @@ def report(
         standard_recommendations,
         write_report,
     )
-    from llmselect.store import iter_run_dirs, load, read_run_info
+    from llmselect.report.source import choose_run, refuse_empty_overwrite
     from llmselect.store import latest as latest_records
+    from llmselect.store import load
 
     if run_id and latest:
         raise LLMSelectError("give --run or --latest, not both")
-    runs = iter_run_dirs()
-    if not runs:
-        raise LLMSelectError("no runs in the result store; run `llmselect run --suite smoke` first")
-    if run_id:
-        matches = [p for p in runs if p.name == run_id]
-        if not matches:
-            raise LLMSelectError(f"no run {run_id!r} in the result store")
-        run_dir = matches[0]
-    else:
-        # The newest suite run: a one-model `eval` or `tokenize-bench` run must not become
-        # reports/latest.* by being newer.
-        suite_runs = [p for p in runs if (i := read_run_info(p)) is not None and i.suite]
-        if not suite_runs:
-            raise LLMSelectError(
-                "no suite run in the result store; run `llmselect run --suite smoke` first "
-                "or name a run with --run RUN_ID (see `llmselect results list`)"
-            )
-        run_dir = suite_runs[-1]
-    info = read_run_info(run_dir)
+    chosen = choose_run(run_id)
+    if chosen.note:
+        err.print(chosen.note, highlight=False, markup=False, soft_wrap=True)
+    run_dir, info = chosen.run_dir, chosen.info
     frame = load(latest_only=False, run_ids=[run_dir.name])
     report_day = parse_date(day) or (info.started_at.date() if info else None)
     stamp = _parse_now(now)
     report_day = report_day or stamp.date()
+    refuse_empty_overwrite(chosen, out_dir, report_day.isoformat())
     prev_path = previous or find_previous(out_dir, report_day.isoformat())
     prev = read_report_json(prev_path) if prev_path else None
     from llmselect.catalog import load_catalog

@@ -15,7 +15,13 @@ def run(
         ..., "--suite", "-s", help="Suite name (nightly, smoke: benchmarks/<name>.yaml) or a path."
     ),
     resume: str | None = typer.Option(
-        None, "--resume", help="Continue this interrupted run id; finished units are not re-run."
+        None,
+        "--resume",
+        help="Continue this run id: units stored whole are not run again, except those whose "
+        "stored outcome is an error.",
+    ),
+    keep_failed: bool = typer.Option(
+        False, "--keep-failed", help="With --resume: keep failed units' errors, do not re-run."
     ),
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."
@@ -32,9 +38,12 @@ def run(
     Exit code 0: all units ok or skipped; 1: a probe errored; 2: bad suite or arguments.
     Interrupted runs keep finished units: continue with --resume RUN_ID.
     """
+    from llmselect.errors import LLMSelectError
     from llmselect.suite import SuiteInterrupted, build_plan, load_suite, run_suite
 
     setup_logging(verbose)
+    if keep_failed and not resume:
+        raise LLMSelectError("--keep-failed applies to --resume RUN_ID")
     spec = load_suite(suite)
     # --executor wins over the suite's executor: block; a Ray-less install says so here
     runner = pick_executor(executor, executor_option, address, spec.executor)
@@ -67,7 +76,7 @@ def run(
     try:
         result = run_suite(
             spec, plan=plan, resume_run_id=resume, limit=limit, command=command,
-            on_unit_done=progress, executor=runner,
+            on_unit_done=progress, executor=runner, keep_failed=keep_failed,
         )  # fmt: skip
     except SuiteInterrupted as exc:
         err.print(
@@ -78,13 +87,20 @@ def run(
             soft_wrap=True,
         )
         raise
+    if result.retried:
+        err.print(
+            f"{result.retried} units whose stored outcome was an error ran again "
+            "(--keep-failed keeps them)",
+            highlight=False,
+        )
     if as_json:
         print_json(result.as_dict())
     else:
         d = result.as_dict()
         out.print(
             f"run {d['run_id']}: {d['ok']} ok, {d['skipped']} skipped, {d['errors']} errors, "
-            f"{d['resumed']} already done, {d['out_of_time']} not started (time budget), "
+            f"{d['resumed']} already done, {d['retried']} failed units run again, "
+            f"{d['out_of_time']} not started (time budget), "
             f"{d['load_errors']} probe load errors\nresults: {d['run_dir']}",
             highlight=False,
             soft_wrap=True,

@@ -45,6 +45,10 @@ class Executor(ABC):
             raise TypeError("give options or fields, not both")
         self.options = options if options is not None else self.Options(**fields)
 
+    def start(self) -> None:  # noqa: B027 - optional hook, most executors need nothing
+        """Get ready before the run is created (join a cluster); raise ``LLMSelectError`` in one
+        line when that fails, so a run that could never start leaves nothing in the store."""
+
     @abstractmethod
     def run(
         self, units: Iterable[Unit], ctx: RunContext

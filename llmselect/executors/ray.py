@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,29 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise LLMSelectError(INSTALL_HINT) from exc
     return ray
+
+
+CONNECT_TIMEOUT_S = 10.0  # per TCP connect to the cluster's address
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Something accepts TCP connections at ``HOST:PORT`` (or ``ray://HOST:PORT``), else one
+    line saying so, within ``timeout_s``."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise LLMSelectError(
+            f"--address must be auto, HOST:PORT or ray://HOST:PORT, got {address!r}"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise LLMSelectError(
+            f"cannot reach the Ray cluster at {address}: {reason} "
+            f"(nothing accepted a connection within {timeout_s:g} s)"
+        ) from exc
 
 
 def unit_resources(unit: Unit, ctx: RunContext) -> dict[str, float]:
@@ -104,10 +128,18 @@ class RayExecutor(Executor):
     def max_retries(self) -> int:
         return self.options.max_retries
 
+    _started_here = False  # this executor started or joined Ray (shut down after its run)
+
+    def start(self) -> None:
+        """Join the cluster (or start a local one) now, before the run is created."""
+        self._started_here = self._connect(import_ray()) or self._started_here
+
     def _connect(self, ray: Any) -> bool:
         """Join the cluster (or start a local one); True when this call started Ray."""
         if ray.is_initialized():
             return False
+        if self.address not in (None, "auto", "local"):
+            check_reachable(self.address)  # Ray itself retries for minutes on a dead address
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         root = data_root()
         if root is not None:  # absolute: a worker's working folder is not this one
@@ -120,7 +152,7 @@ class RayExecutor(Executor):
                 log_to_driver=False,
                 logging_level=logging.WARNING,
             )
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except (ConnectionError, RuntimeError, ValueError, ImportError) as exc:
             where = self.address or "a new local cluster"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LLMSelectError(f"cannot start or reach Ray ({where}): {first}") from exc
@@ -130,7 +162,7 @@ class RayExecutor(Executor):
         self, units: Iterable[Unit], ctx: RunContext
     ) -> Iterator[tuple[Unit, list[Measurement]]]:
         ray = import_ray()
-        started_here = self._connect(ray)
+        self._started_here = self._connect(ray) or self._started_here
         # Units that time or weigh work get a fresh worker each; the others reuse workers.
         fresh = ray.remote(max_calls=1, max_retries=self.max_retries)(run_remote)
         reused = ray.remote(max_retries=self.max_retries)(run_remote)
@@ -156,15 +188,15 @@ class RayExecutor(Executor):
         finally:
             for ref in pending:  # stopped early (Ctrl-C, deadline, error): drop the rest
                 ray.cancel(ref, force=True)
-            if started_here:
+            if self._started_here:
                 ray.shutdown()
+                self._started_here = False
 
     def _records(self, ray: Any, ref: Any, unit: Unit, ctx: RunContext) -> list[Measurement]:
         """The unit's records; a unit lost on every try becomes one error record."""
         try:
             return ray.get(ref)  # type: ignore[no-any-return]
         except ray.exceptions.RayError as exc:
-
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             message = f"lost on the Ray cluster after {self.max_retries} retries: {first}"
             log.warning("%s %s: %s", unit.probe.name, unit.target.id, message)

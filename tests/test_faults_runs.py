@@ -1,0 +1,213 @@
+"""Fault cases of runs and reports: a failed unit is healed by ``--resume``, a run without
+results never becomes the report, and a cluster that does not answer fails fast in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from _cli import run_main
+from typer.testing import CliRunner
+
+from llmselect import registry, suite
+from llmselect.cli import app
+from llmselect.probes.base import Probe, ProbeConfig, RunContext
+from llmselect.records import Measurement
+from llmselect.store import iter_records, iter_run_dirs, resume_state
+
+
+@dataclass(frozen=True)
+class Thing:
+    id: str
+
+
+FAIL_ON: set[str] = set()
+CALLS: list[str] = []
+
+
+class FlakyProbe(Probe):
+    """Records the target name's length; fails (as a full disk would) where the test says."""
+
+    name = "flaky_len"
+    target_kind = "flaky"
+    Config = ProbeConfig
+
+    def run(self, target: Any, ctx: RunContext) -> Iterable[Measurement]:
+        CALLS.append(target.id)
+        if target.id in FAIL_ON:
+            raise OSError(28, "No space left on device")
+        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
+
+
+TARGETS = [Thing("alpha"), Thing("beta"), Thing("gamma")]
+SUITE = {"name": "flaky", "probes": [{"probe": "flaky_len"}]}
+
+
+def _resolve(names: list[str] | None) -> list[Thing]:
+    return [t for t in TARGETS if not names or t.id in names]
+
+
+@pytest.fixture(autouse=True)
+def _flaky_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.BUILTIN_PROBES, "flaky_len", f"{__name__}:FlakyProbe")
+    monkeypatch.setitem(
+        suite.DEFAULT_RESOLVERS,
+        "flaky",
+        lambda names: [t for t in TARGETS if not names or t.id in names],
+    )
+    FAIL_ON.clear()
+    CALLS.clear()
+
+
+@pytest.fixture
+def suite_path(tmp_path: Path) -> str:
+    path = tmp_path / "flaky.yaml"
+    path.write_text(yaml.safe_dump(SUITE))
+    return str(path)
+
+
+def _run(args: list[str]) -> tuple[int, dict[str, Any], str]:
+    result = CliRunner().invoke(app, ["run", *args, "--json"])
+    data = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result.exit_code, data, result.stderr
+
+
+# --- resume heals failed units ---------------------------------------------------------------
+
+
+def test_resume_reruns_failed_units_and_says_how_many(suite_path: str) -> None:
+    FAIL_ON.add("gamma")
+    code, first, _ = _run(["--suite", suite_path])
+    assert code == 1 and (first["ok"], first["errors"]) == (2, 1)
+    run_dir = Path(first["run_dir"])
+    assert resume_state(run_dir).failed == {("gamma", "flaky_len", _unit_key(run_dir, "gamma"))}
+
+    FAIL_ON.clear()  # the disk has space again
+    CALLS.clear()
+    code, again, err = _run(["--suite", suite_path, "--resume", first["run_id"]])
+    assert code == 0, err
+    assert CALLS == ["gamma"] and again["retried"] == 1 and again["resumed"] == 2
+    assert "1 units whose stored outcome was an error ran again" in err
+    # Every reader sees the new attempt only: three ok records, no error left.
+    records = list(iter_records(run_dir))
+    assert sorted((r.model_id, r.status) for r in records) == [
+        ("alpha", "ok"), ("beta", "ok"), ("gamma", "ok"),
+    ]  # fmt: skip
+    assert {r.params.get("_attempt") for r in records if r.model_id == "gamma"} == {2}
+
+    CALLS.clear()  # healed: nothing left to do
+    code, third, _ = _run(["--suite", suite_path, "--resume", first["run_id"]])
+    assert code == 0 and CALLS == [] and third["retried"] == 0 and third["resumed"] == 3
+
+
+def test_keep_failed_keeps_the_stored_error(suite_path: str) -> None:
+    FAIL_ON.add("gamma")
+    _code, first, _ = _run(["--suite", suite_path])
+    FAIL_ON.clear()
+    CALLS.clear()
+    code, again, _ = _run(["--suite", suite_path, "--resume", first["run_id"], "--keep-failed"])
+    assert CALLS == [] and again["retried"] == 0 and again["resumed"] == 3
+    assert code == 0
+    errors = [r for r in iter_records(Path(first["run_dir"])) if r.status == "error"]
+    assert [r.model_id for r in errors] == ["gamma"]
+    assert "No space left on device" in (errors[0].error or "")
+
+
+def test_keep_failed_without_resume_is_refused(
+    suite_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["run", "--suite", suite_path, "--keep-failed"], monkeypatch) == 2
+    assert capsys.readouterr().err.strip() == "Error: --keep-failed applies to --resume RUN_ID"
+
+
+def _unit_key(run_dir: Path, target: str) -> str:
+    (key,) = {r.params["_unit"] for r in iter_records(run_dir) if r.model_id == target}
+    return str(key)
+
+
+# --- an empty run never replaces a good report ----------------------------------------------
+
+
+REPORT = ["--now", "2026-11-23T03:00:00+00:00", "--date", "2026-11-23"]
+
+
+def test_report_passes_over_a_run_without_results(
+    suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "reports"
+    _code, good, _ = _run(["--suite", suite_path])
+    assert run_main(["report", "--out", str(out), *REPORT], monkeypatch) == 0
+    before = {p.name: p.read_bytes() for p in out.glob("latest.*")}
+
+    FAIL_ON.update(t.id for t in TARGETS)  # every unit fails: a run with 0 ok records
+    _code, empty, _ = _run(["--suite", suite_path])
+    assert empty["ok"] == 0 and len(iter_run_dirs()) == 2
+    capsys.readouterr()
+    assert run_main(["report", "--out", str(out), *REPORT], monkeypatch) == 0
+    err = capsys.readouterr().err
+    assert f"report on run {good['run_id']} (suite flaky)" in err
+    assert f"{empty['run_id']} (finished, 0 ok records)" in err  # says what it passed over
+    assert {p.name: p.read_bytes() for p in out.glob("latest.*")} == before
+
+
+def test_report_refuses_to_overwrite_with_an_empty_one(
+    suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "reports"
+    _run(["--suite", suite_path])
+    assert run_main(["report", "--out", str(out), *REPORT], monkeypatch) == 0
+    before = (out / "2026-11-23" / "report.json").read_bytes()
+    FAIL_ON.update(t.id for t in TARGETS)
+    _code, empty, _ = _run(["--suite", suite_path])
+    capsys.readouterr()
+    args = ["report", "--run", empty["run_id"], "--out", str(out), *REPORT]
+    assert run_main(args, monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"Error: run {empty['run_id']} has no ok record; not overwriting")
+    assert (out / "2026-11-23" / "report.json").read_bytes() == before
+    # Into an empty folder it may write (nothing is replaced): the report says what failed.
+    fresh = tmp_path / "fresh"
+    args = ["report", "--run", empty["run_id"], "--out", str(fresh), *REPORT]
+    assert run_main(args, monkeypatch) == 0
+
+
+def test_report_with_only_runs_without_results_is_an_error(
+    suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    FAIL_ON.update(t.id for t in TARGETS)
+    _run(["--suite", suite_path])
+    capsys.readouterr()
+    assert run_main(["report", "--out", str(tmp_path / "r"), *REPORT], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("Error: no suite run in the result store ended with results")
+    assert not (tmp_path / "r").exists()
+
+
+# --- a cluster that does not answer -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9"])
+def test_unreachable_ray_cluster_fails_fast_and_leaves_no_run(
+    suite_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    address: str,
+) -> None:  # fmt: skip
+    pytest.importorskip("ray")
+    started = time.monotonic()
+    args = ["run", "--suite", suite_path, "--executor", "ray", "--address", address]
+    assert run_main(args, monkeypatch) == 2
+    assert time.monotonic() - started < 30
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"Error: cannot reach the Ray cluster at {address}: ")
+    assert "refused" in line.lower()
+    assert CALLS == [] and iter_run_dirs() == []  # no empty run left for a report to pick up
+    assert not os.environ.get("RAY_ADDRESS")
