@@ -19,8 +19,10 @@ def read_yaml_cached(path: Path) -> object:
     in ``<home>/cache`` loads in milliseconds, and any edit to the YAML changes the key. PyYAML
     itself is imported only on a miss: its import alone costs more than reading every copy.
     """
+    import contextlib
     import hashlib
     import json
+    import os
 
     from llmselect.config import home_dir
 
@@ -41,13 +43,14 @@ def read_yaml_cached(path: Path) -> object:
         raw = yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - safe loader
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise LLMSelectError(f"cannot parse {path}: {exc}") from exc
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
         tmp.replace(cache)
-    except OSError:
-        pass  # a read-only home only costs speed
+    except OSError:  # a full or read-only home only costs speed; leave no partial file
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return raw
 
 

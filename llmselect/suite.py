@@ -168,7 +168,7 @@ def load_suite(name_or_path: str) -> Suite:
     path = find_suite(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise LLMSelectError(f"cannot read suite {path}: {exc}") from exc
     return parse_suite(raw, str(path))
 

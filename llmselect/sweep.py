@@ -117,7 +117,10 @@ def run_sweep(
         for variant in variants
         for pt in points
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, a read-only or full disk
+        raise LLMSelectError(f"--out {out_dir}: cannot create the folder: {exc.strerror}") from exc
     # The run's records, run.json and lock live in the sweep's folder, written by the store's
     # writer (whole units, resumable); each child's raw result goes beside them in raw.jsonl.
     run = open_run(command, device=opts["device"], folder=out_dir)

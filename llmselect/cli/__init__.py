@@ -15,6 +15,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from llmselect.cli.common import EXIT_USAGE, fail
+from llmselect.cli.numbers import require_finite
 from llmselect.errors import LLMSelectError
 
 # Typer may bundle its own click; its usage errors derive from the ClickException it uses.
@@ -53,7 +54,10 @@ class LazyCommands(TyperGroup):
                 add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
             )
             importlib.import_module(f"llmselect.cli.{COMMANDS[cmd_name]}").register(sub)
-            self.commands.update(typer.main.get_group(sub).commands)
+            built = typer.main.get_group(sub).commands
+            for command in built.values():
+                require_finite(command)  # no float option takes nan or inf
+            self.commands.update(built)
         return super().get_command(ctx, cmd_name)
 
 

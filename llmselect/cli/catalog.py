@@ -39,8 +39,12 @@ def list_models(
     family: Annotated[
         str | None, typer.Option(help="model family (e.g. Qwen2.5) or arch family (llama)")
     ] = None,
-    min_params: Annotated[float | None, typer.Option(help="minimum parameters, billions")] = None,
-    max_params: Annotated[float | None, typer.Option(help="maximum parameters, billions")] = None,
+    min_params: Annotated[
+        float | None, typer.Option(min=0, help="minimum parameters, billions")
+    ] = None,
+    max_params: Annotated[
+        float | None, typer.Option(min=0, help="maximum parameters, billions")
+    ] = None,
     lang: Annotated[
         str | None, typer.Option(help="language code the model serves, e.g. zh")
     ] = None,

@@ -28,7 +28,9 @@ ModelOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
 MfuOpt = Annotated[
     float,
-    typer.Option(help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."),
+    typer.Option(
+        min=0, max=1, help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."
+    ),
 ]
 DtypeOpt = Annotated[
     str,
@@ -79,16 +81,16 @@ def train(
     model: ModelOpt,
     tokens: Annotated[str, typer.Option(help="Training tokens: 2T, 1.4T, 500B, 3e9.")],
     gpu: Annotated[str, typer.Option(help="GPU name (A100-80G, H100, H800, H20, 910B, ...).")],
-    gpus: Annotated[int | None, typer.Option(help="GPU count, for wall-clock days.")] = None,
+    gpus: Annotated[int | None, typer.Option(min=1, help="GPU count, for wall-clock days.")] = None,
     mfu: MfuOpt = 0.40,
-    seq: Annotated[int, typer.Option(help="Training sequence length, tokens.")] = 4096,
+    seq: Annotated[int, typer.Option(min=1, help="Training sequence length, tokens.")] = 4096,
     dtype: DtypeOpt = "auto",
     params: ParamsOpt = "total",
     power_w: Annotated[
-        float | None, typer.Option(help="Power per GPU, W (for energy; e.g. its TDP).")
+        float | None, typer.Option(min=0, help="Power per GPU, W (for energy; e.g. its TDP).")
     ] = None,
     price: Annotated[
-        float | None, typer.Option(help="Price per GPU-hour, in your currency (for cost).")
+        float | None, typer.Option(min=0, help="Price per GPU-hour, in your currency (for cost).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -172,14 +174,19 @@ def _print_training_rows(rows: list[Any]) -> None:
 def finetune(
     model: ModelOpt,
     method: Annotated[str, typer.Option(help="full, lora or qlora.")] = "lora",
-    seq: Annotated[int, typer.Option(help="Tokens per training sequence.")] = 2048,
-    batch: Annotated[int, typer.Option(help="Sequences per GPU per step (micro-batch).")] = 1,
+    seq: Annotated[int, typer.Option(min=1, help="Tokens per training sequence.")] = 2048,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Sequences per GPU per step (micro-batch).")
+    ] = 1,
     gpu: Annotated[
         str | None, typer.Option(help="Memory per GPU (24GB, 2x80GB) or a GPU name (H100, 4090).")
     ] = None,
-    gpus: Annotated[int | None, typer.Option(help="GPU count (default: from --gpu or 1).")] = None,
+    gpus: Annotated[
+        int | None, typer.Option(min=1, help="GPU count (default: from --gpu or 1).")
+    ] = None,
     zero: Annotated[
-        int | None, typer.Option(help="ZeRO stage 0-3 (3 = FSDP); default 3 on several GPUs.")
+        int | None,
+        typer.Option(min=0, max=3, help="ZeRO stage 0-3 (3 = FSDP); default 3 on several GPUs."),
     ] = None,
     precision: Annotated[
         str, typer.Option(help="Full fine-tuning: amp (fp32 master + bf16 autocast), bf16, fp32.")
@@ -188,7 +195,7 @@ def finetune(
     checkpointing: Annotated[
         bool, typer.Option("--checkpointing/--no-checkpointing", help="Gradient checkpointing.")
     ] = True,
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank (lora, qlora).")] = 16,
+    lora_rank: Annotated[int, typer.Option(min=1, help="LoRA rank (lora, qlora).")] = 16,
     quant_bits: Annotated[int, typer.Option(help="QLoRA base weights: 4 (NF4) or 8.")] = 4,
     tokens: Annotated[
         str | None, typer.Option(help="Tokens per epoch, for time per epoch (e.g. 100M).")

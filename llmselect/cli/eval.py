@@ -269,7 +269,9 @@ def eval_command(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise LLMSelectError(f"--{first['loc'][0]}: {first['msg']}") from exc
+        raise LLMSelectError(
+            f"--{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"
+        ) from exc
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
     if not task_names:  # asked only once the model and options are known to be good

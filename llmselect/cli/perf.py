@@ -13,6 +13,7 @@ import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
+from llmselect.cli.numbers import check_threads
 
 perf_app = typer.Typer(
     help="Memory estimates and measured memory/latency of reference models.",
@@ -83,9 +84,12 @@ def estimate(
     new_tokens: Annotated[int, typer.Option(min=0, help="Tokens generated after it.")] = 0,
     device: Annotated[str, typer.Option(help="cuda or cpu (runtime overhead model).")] = "cuda",
     tp: Annotated[int, typer.Option(min=1, help="Tensor-parallel degree.")] = 1,
-    group_size: Annotated[int | None, typer.Option(help="int4/int8 scale group size.")] = None,
+    group_size: Annotated[
+        int | None, typer.Option(min=1, help="int4/int8 scale group size.")
+    ] = None,
     gpu_mem_gib: Annotated[
-        float | None, typer.Option(help="Per-GPU memory: pick the smallest TP split that fits.")
+        float | None,
+        typer.Option(min=0, help="Per-GPU memory: pick the smallest TP split that fits."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -206,10 +210,14 @@ def measure(
     warmup: Annotated[int, typer.Option(min=0, help="Untimed rounds first.")] = 2,
     iterations: Annotated[int, typer.Option(min=1, help="Timed prefills.")] = 5,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads in the child (default 1 on CPU).")
+        int | None,
+        typer.Option(
+            min=1, callback=check_threads, help="CPU threads in the child (default 1 on CPU)."
+        ),
     ] = None,
     memory_cap_mib: Annotated[
-        float | None, typer.Option(help="Memory the child may use; beyond it = does not fit.")
+        float | None,
+        typer.Option(min=0, help="Memory the child may use; beyond it = does not fit."),
     ] = None,
     checkpoint: Annotated[
         str | None,
@@ -229,7 +237,7 @@ def measure(
         bool, typer.Option(help="Check a checkpoint's logits against transformers.")
     ] = True,
     bandwidth_gb_s: Annotated[
-        float | None, typer.Option(help="Memory bandwidth for the decode roofline (GB/s).")
+        float | None, typer.Option(min=0, help="Memory bandwidth for the decode roofline (GB/s).")
     ] = None,
     save: Annotated[bool, typer.Option(help="Store the records in the result store.")] = True,
     as_json: JsonOpt = False,
@@ -338,9 +346,12 @@ def sweep(
     warmup: Annotated[int, typer.Option(min=0)] = 2,
     iterations: Annotated[int, typer.Option(min=1)] = 5,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads per point (default 1 on CPU).")
+        int | None,
+        typer.Option(
+            min=1, callback=check_threads, help="CPU threads per point (default 1 on CPU)."
+        ),
     ] = None,
-    memory_cap_mib: Annotated[float | None, typer.Option()] = None,
+    memory_cap_mib: Annotated[float | None, typer.Option(min=0)] = None,
     executor: ExecutorOpt = None,
     executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
     address: AddressOpt = None,

@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
+from llmselect.cli.numbers import check_threads
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
 
@@ -180,7 +181,11 @@ def tokenize_bench(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N pairs."),
     no_throughput: bool = typer.Option(False, "--no-throughput", help="Skip the speed probe."),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="Threads for batched encoding (default: all cores)."
+        None,
+        "--threads",
+        min=1,
+        callback=check_threads,
+        help="Threads for batched encoding (default: all cores).",
     ),
     repeats: int = typer.Option(
         5, "--repeats", min=1, max=100, help="Timed passes per mode and process."

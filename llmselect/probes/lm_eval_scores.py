@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError, ProbeSkipped
@@ -74,7 +75,7 @@ class LmEvalScoresConfig(ProbeConfig):
     limit: int | None = Field(default=None, description="Documents per task (per subject).")
     num_fewshot: int | None = Field(default=None, description="Shots; None = the task's own.")
     batch_size: int = Field(default=1, ge=1, description="Requests per forward pass.")
-    device: str = Field(default="cpu", description="torch device: cpu, cuda, cuda:1, ...")
+    device: str = Field(default="cpu", description="torch device: cpu, cuda, cuda:1, ... or mps")
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         default="float32", description="Weights dtype."
     )
@@ -91,6 +92,14 @@ class LmEvalScoresConfig(ProbeConfig):
     max_length: int | None = Field(
         default=None, description="Context tokens; default the model's (at most 4096)."
     )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        """Checked before any model loads: torch would fail only after the load."""
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f"must be cpu, cuda, cuda:N or mps, got {value!r}")
+        return value
 
 
 def _data_sha256(files: Iterable[Path]) -> str:

@@ -70,6 +70,13 @@ def resolve(
         raise LLMSelectError(f"--context must be a positive number of tokens, got {context}")
     if request.max_params_b is not None and request.max_params_b <= 0:
         raise LLMSelectError("--max-params must be a positive number of billions")
+    if request.min_tokens_per_s is not None and not request.gpu.bandwidth_gbs:
+        # A floor that cannot be checked would silently keep every model.
+        raise LLMSelectError(
+            f"--min-tokens-per-s needs a memory bandwidth to check decode speed against, and "
+            f"--gpu {request.gpu.name} has none known: name a GPU (e.g. --gpu RTX-4090 or "
+            "A100-80G)"
+        )
     return Query(
         request=request,
         profile=profile,

@@ -21,6 +21,7 @@ an unreadable or unwritable cache falls back to the rebuild.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -133,13 +134,15 @@ def _cached_bloom(merges_path: Path):  # type: ignore[no-untyped-def]
         except Exception as exc:  # noqa: BLE001 - a corrupt cache entry is rebuilt
             log.warning("ignoring unreadable tokenizer cache %s: %s", path, exc)
     tok = build_bloom(merges_path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(fast_json(tok.to_str()), encoding="utf-8")
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError as exc:  # a full or read-only disk only costs speed
         log.warning("cannot cache the BLOOM tokenizer at %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # no partial file left in the cache
     return tok
 
 
