@@ -37,7 +37,9 @@ def test_text_output() -> None:
     result = runner.invoke(app, ["license", "yi-6b", "--date", "2024-01-01"])
     assert result.exit_code == 0
     assert "yi-6b: commercial as of 2024-01-01: conditional" in result.stdout
-    assert "source (published):" in result.stdout
+    # the model's own evidence (its README's license history), then the license's text
+    assert "  source: facts licenses.yaml yi-license notes" in result.stdout
+    assert "  license text: https://github.com/01-ai/Yi/" in result.stdout
 
 
 def test_detect(tokenizers_root: Path) -> None:

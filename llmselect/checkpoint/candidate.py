@@ -36,6 +36,11 @@ def candidate_spec(source: ModelSource) -> ModelSpec:
     if source.kind == "gguf":
         languages = [str(x) for x in source.gguf.metadata.get("general.languages", [])]
     total = params.get("total")
+    if source.has_weights:
+        tags, note = ["local"], f"checkpoint {source.checkpoint_ref} sha256 {source.sha256[:16]}"
+    else:  # ranked on its architecture alone, never as weights someone has
+        note = f"{source.checkpoint_ref}: config.json only, no weights"
+        tags = ["local", "no weights"]
     return ModelSpec(
         id=source.id,
         name=source.name,
@@ -49,6 +54,6 @@ def candidate_spec(source: ModelSource) -> ModelSpec:
         arch_source=source.arch.source if source.arch is not None else None,
         license=license_ref,
         languages=languages,
-        tags=["local"],
-        notes=[f"checkpoint {source.checkpoint_ref} sha256 {source.sha256[:16]}"],
+        tags=tags,
+        notes=[note],
     )

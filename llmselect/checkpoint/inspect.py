@@ -209,8 +209,10 @@ def inspect_model(source: ModelSource, *, tokenizer: bool = True) -> dict[str, A
     }
     if source.is_checkpoint:
         out["checkpoint"] = source.identity()
-        out["file_bytes"] = sum(f.stat().st_size for f in source.weight_files)
-        out["tensor_bytes"] = sum(r["bytes"] for r in storage)
+        out["weights"] = source.has_weights
+        if source.has_weights:
+            out["file_bytes"] = sum(f.stat().st_size for f in source.weight_files)
+            out["tensor_bytes"] = sum(r["bytes"] for r in storage)
     arch = source.arch
     out["architecture"] = arch.model_dump(exclude_none=True) if arch is not None else None
     if source.is_checkpoint:

@@ -54,6 +54,12 @@ class ModelSource:
     def is_checkpoint(self) -> bool:
         return self.kind in ("folder", "safetensors", "gguf", "hub")
 
+    @property
+    def has_weights(self) -> bool:
+        """A checkpoint with weight files (a folder may hold only config.json and a tokenizer:
+        its architecture counts, but it has nothing to hash, load or rank as weights)."""
+        return self.kind == "gguf" or (self.is_checkpoint and bool(self.weight_files))
+
     @cached_property
     def gguf(self) -> Any:
         """The ``GGUFFile`` header (GGUF sources only)."""
@@ -90,6 +96,8 @@ class ModelSource:
         """Params that name the exact checkpoint in every record."""
         if not self.is_checkpoint:
             return {}
+        if not self.has_weights:
+            return {"checkpoint": self.checkpoint_ref, "checkpoint_weights": "none"}
         out = {"checkpoint": self.checkpoint_ref, "checkpoint_sha256": self.sha256,
                "checkpoint_format": "gguf" if self.kind == "gguf" else "safetensors"}  # fmt: skip
         if self.kind == "gguf":

@@ -28,7 +28,9 @@ def _render(v: Any, header: str) -> None:
         _line(f"  - {c}")
     for n in v.notes:
         _line(f"  note: {n}")
-    _line(f"  source (published): {v.source or 'none'}")
+    _line(f"  source: {v.source or 'none recorded for this model'}")
+    if v.url or v.terms_source:  # the license's own text, not a note about another model
+        _line(f"  license text: {v.url or v.terms_source}")
 
 
 def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:

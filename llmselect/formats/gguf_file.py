@@ -148,14 +148,16 @@ def _SCALARS() -> dict[int, str]:  # noqa: N802 - a constant built lazily (gguf 
 
 
 def _parse(path: Path, buf: Any, file_size: int) -> GGUFFile:
-    from gguf import GGUF_MAGIC, GGMLQuantizationType
+    from gguf import GGUF_MAGIC, GGUF_VERSION, GGMLQuantizationType
 
     cur = _Cursor(buf)
     magic, version = cur.unpack("<II")
     if magic != GGUF_MAGIC:
         raise ValueError("not a GGUF file (bad magic)")
-    if version < 2:
-        raise ValueError(f"GGUF version {version} is not supported (need 2 or later)")
+    if not 2 <= version <= GGUF_VERSION:  # v1 had another layout; a newer one is unknown here
+        raise ValueError(
+            f"GGUF version {version} is not supported (this reader knows 2 to {GGUF_VERSION})"
+        )
     n_tensors, n_kv = cur.unpack("<QQ")
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):

@@ -229,6 +229,7 @@ def _verdict_for(
     purpose: str,
     on: date | None,
     table: LicenseTable,
+    where: str | None = None,
 ) -> LicenseVerdict:
     lic = table.find(license_id)
     if on is None and lic is not None and version is not None:
@@ -239,7 +240,7 @@ def _verdict_for(
     ref = LicenseRef(
         id=license_id,
         commercial=lic.commercial if lic else None,
-        source=f"detected in {name}",
+        source=where or f"detected in {name}",
     )
     spec = ModelSpec(id=name, name=name, family="local", license=ref)
     return verdict(spec, purpose, on, catalog=Catalog([spec]), licenses=table)
@@ -312,9 +313,12 @@ def detect(
         v = v.model_copy(update={"conditions": ["No model card license and no license file."]})
         return LicenseDetection(path=str(root), license_id=None, evidence=[], verdict=v)
     candidates = {
-        (e.license_id, e.version): _verdict_for(e.license_id, e.version, name, purpose, on, table)
+        (e.license_id, e.version): _verdict_for(
+            e.license_id, e.version, name, purpose, on, table,
+            where=f"{name}/{e.file} ({e.method}: {e.detail})"[:300],
+        )
         for e in evidence
-    }
+    }  # fmt: skip
     for e in evidence:
         if e.added_text:
             key = (e.license_id, e.version)

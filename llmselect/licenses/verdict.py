@@ -43,7 +43,12 @@ class LicenseVerdict(BaseModel):
     version: str | None = None
     effective_date: date | None = None
     as_of: date | None = Field(default=None, description="day evaluated; None = current terms")
-    source: str | None = None
+    source: str | None = Field(
+        default=None, description="this model's own license file or card (what says it applies)"
+    )
+    terms_source: str | None = Field(
+        default=None, description="where the license's terms were read (the license text)"
+    )
     url: str | None = None
     resolved_via: str | None = Field(default=None, description="base model whose license applies")
     notes: list[str] = Field(default_factory=list)
@@ -110,6 +115,7 @@ def verdict(
             source=ref_source,
             notes=notes,
         )
+    base["source"] = ref_source  # the model's own evidence, never a text about another model
     return _judge(lic, purpose, on, holder, license_id != (holder.license.id), base, notes)
 
 
@@ -137,9 +143,11 @@ def _judge(
             **common,
             allowed="unknown",
             conditions=[f"{lic.name} was not yet in effect on {on} (first version {first})."],
-            source=lic.source,
+            terms_source=lic.source,
         )
-    common.update(version=terms.version, effective_date=terms.effective_date, source=terms.source)
+    common.update(
+        version=terms.version, effective_date=terms.effective_date, terms_source=terms.source
+    )
     # The catalog's own verdict for the checkpoint counts only for current terms: a null there
     # means this checkpoint's license was never verified.
     unverified = not historical and holder.license is not None and holder.license.commercial is None

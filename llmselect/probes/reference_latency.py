@@ -139,7 +139,7 @@ def check_engine(engine: str, target: Any, device: str, batches: list[int]) -> N
     kind = getattr(target, "kind", None)
     arch = getattr(target, "arch", None)
     twin = arch is not None and getattr(arch, "family", None) == "llama"  # random weights
-    if engine == "transformers" and not getattr(target, "is_checkpoint", False) and not twin:
+    if engine == "transformers" and not getattr(target, "has_weights", False) and not twin:
         raise LLMSelectError(
             f"--engine transformers runs a checkpoint's weights or a random-weight llama-family "
             f"arch; {target.id} is neither (give a GGUF file, a safetensors folder or file, or "
@@ -199,6 +199,8 @@ def checkpoint_for(target: Any, checkpoint: str) -> Any:
     source = resolve_model(checkpoint)
     if not source.is_checkpoint:
         raise LLMSelectError(f"--checkpoint {checkpoint!r} is not a checkpoint file or folder")
+    if not source.has_weights:
+        raise LLMSelectError(f"--checkpoint {checkpoint!r} has no weights (config.json only)")
     want, have = getattr(target, "arch", None), source.arch
     if want is not None and have is not None:
         diffs = [
@@ -224,7 +226,8 @@ def worker_spec(
     from llmselect.memory.dtypes import parse_dtype
 
     arch = getattr(target, "arch", None)
-    checkpoint = target if getattr(target, "is_checkpoint", False) else None
+    # A config-only folder is measured like a preset: random weights of its architecture.
+    checkpoint = target if getattr(target, "has_weights", False) else None
     learned_positions = (
         arch is not None and traits_of(arch.family).position == "learned" and arch.max_position
     )

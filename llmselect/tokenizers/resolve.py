@@ -1,8 +1,10 @@
 """Find a family's files: ``--tokenizer-dir`` → data root → Hugging Face cache → hub.
 
 The first location holding every required file wins; optional files are taken from the same
-place. The hub is used only when not offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``).
-When nothing works, one ``LLMSelectError`` lists every location tried and why it failed.
+place. A ``--tokenizer-dir`` that holds some of a family's files (or its folder) but not all is
+an error, never a silent fall back to the data root's files. The hub is used only when not
+offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``). When nothing works, one
+``LLMSelectError`` lists every location tried and why it failed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def _from_folder(spec: TokenizerSpec, folder: Path) -> dict[str, Path] | str:
     paths = {f: folder / f for f in spec.files}
     paths.update({f: folder / f for f in spec.optional_files if (folder / f).is_file()})
     return paths
+
+
+def _meant_for(spec: TokenizerSpec, folder: Path, tokenizer_dir: Path | None) -> bool:
+    """The folder was given for this family: its own subfolder, or it holds one of its files."""
+    if tokenizer_dir is not None and folder == Path(tokenizer_dir) / spec.folder:
+        return folder.is_dir()
+    return any((folder / f).is_file() for f in (*spec.files, *spec.optional_files))
 
 
 def _from_hf_cache(spec: TokenizerSpec) -> dict[str, Path] | str:
@@ -92,6 +101,10 @@ def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> Res
         got = _from_folder(spec, folder)
         if isinstance(got, dict):
             return ResolvedFiles(got, f"{label} {folder}", tried)
+        if label == "--tokenizer-dir" and _meant_for(spec, folder, tokenizer_dir):
+            # Files the user pointed at are used or refused, never swapped for other ones.
+            needs = ", ".join(spec.files)
+            raise LLMSelectError(f"--tokenizer-dir: {got}; {spec.id} needs {needs}")
         tried.append(f"{label} {got}")
     if not spec.hub_repo or not any(spec.hub_path(f) for f in spec.files):
         tried.append(f"Hugging Face cache/hub (no {spec.kind} files published for {spec.id})")
