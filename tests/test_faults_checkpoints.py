@@ -37,7 +37,7 @@ def _tiny_gguf(path: Path, version: int | None = None) -> Path:
 def test_gguf_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
     from gguf import GGUF_VERSION
 
-    from llmselect.checkpoint.gguf_file import read_gguf
+    from llmselect.formats.gguf_file import read_gguf
 
     assert read_gguf(_tiny_gguf(tmp_path / "v3.gguf")).version == GGUF_VERSION
     for version in (99, 1):
