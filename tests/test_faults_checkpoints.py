@@ -116,7 +116,7 @@ def test_config_only_folder_says_no_weights(
 
 def test_config_only_folder_is_never_a_candidate_with_weights(config_only: Path) -> None:
     from llmselect.checkpoint.candidate import candidate_spec
-    from llmselect.checkpoint.source import resolve_model
+    from llmselect.targets import resolve_model
 
     spec = candidate_spec(resolve_model(str(config_only)))
     assert "no weights" in spec.tags

@@ -43,7 +43,9 @@ class FlakyProbe(Probe):
         CALLS.append(target.id)
         if target.id in FAIL_ON:
             raise OSError(28, "No space left on device")
-        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
+        yield self.record(
+            ctx, target.id, "name_chars", len(target.id), "char", higher_is_better=None
+        )
 
 
 TARGETS = [Thing("alpha"), Thing("beta"), Thing("gamma")]

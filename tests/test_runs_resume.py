@@ -49,7 +49,9 @@ class FakeProbe(Probe):
             raise KeyboardInterrupt
         if target.id in FAIL_ON:
             raise RuntimeError(f"cannot measure {target.id}")
-        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
+        yield self.record(
+            ctx, target.id, "name_chars", len(target.id), "char", higher_is_better=None
+        )
 
 
 TARGETS = [Thing("alpha"), Thing("beta"), Thing("gamma")]
@@ -110,7 +112,8 @@ class SlowProbe(Probe):
     def run(self, target, ctx):
         if target.id != "alpha":
             time.sleep(60)  # killed here
-        yield self.record(ctx, target.id, "name_chars", len(target.id), "char")
+        yield self.record(ctx, target.id, "name_chars", len(target.id), "char",
+                          higher_is_better=None)
 
 spec = parse_suite({SUITE!r}, "driver")
 targets = [Thing(n) for n in ("alpha", "beta", "gamma")]

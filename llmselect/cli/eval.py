@@ -47,7 +47,7 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
             ident = spec.id if spec else (model_id or src.id)
             return EvalModel(id=ident, source=str(src.path), revision=None), spec
     if path.is_dir():
-        from llmselect.checkpoint.safetensors_file import safetensors_files
+        from llmselect.formats.safetensors_file import safetensors_files
 
         if not safetensors_files(path):  # a config-only folder: `inspect` says "no weights"
             raise LLMSelectError(f"--model {model}: no weights (config.json only); nothing to eval")
