@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build llama-cpp-python (the `llamacpp` extra: `perf measure --engine llama.cpp`) into the
 # Python given as $1 (default .venv/bin/python), portably. Only an sdist exists, so pip compiles
-# llama.cpp here with cmake: about 4 minutes on 2 quiet cores (measured on an AMD EPYC VM), much
-# longer on a loaded machine. CPU only: no BLAS, CUDA, Metal or Vulkan.
+# llama.cpp here with cmake: 11 CPU-minutes (measured on a 2-core AMD EPYC VM; 24.5 minutes of
+# wall time there while another build shared the cores, so about 6 on 2 free cores). Only
+# `scripts/setup.sh all` runs it; the core install never does. CPU only: no BLAS, CUDA, Metal or
+# Vulkan.
 #
 # Why not llama.cpp's default (GGML_NATIVE=ON, -march=native): it compiles every instruction the
 # build machine's CPU reports, including AVX-512 and AMX on recent Xeons. A VM can report AMX

@@ -4,8 +4,12 @@ calling process."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +80,23 @@ def test_exit_status_names_the_signal() -> None:
     assert exit_reason("llama.cpp", 3, "Traceback\nValueError: bad") == (
         "llama.cpp child exited 3: ValueError: bad"
     )
+
+
+def test_installed_llama_cpp_has_no_avx512_or_amx_code() -> None:
+    """The build is portable (scripts/install-llamacpp.sh): ggml's CPU backend holds no AVX-512
+    (zmm registers) and no AMX (tile) instruction, which a CPU or VM may list and still refuse.
+    Read from the machine code itself, without loading the library."""
+    spec = importlib.util.find_spec("llama_cpp")  # finds the package without importing it
+    if spec is None or spec.origin is None:
+        pytest.skip("llama-cpp-python (the llamacpp extra) is not installed")
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    libs = sorted((Path(spec.origin).parent / "lib").glob("libggml-cpu*.so*"))
+    assert libs, "no libggml-cpu in the llama_cpp package"
+    for lib in libs:
+        code = subprocess.run(["objdump", "-d", str(lib)], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+        assert "%ymm" in code  # AVX2 kernels are there (x86-64-v3)
+        assert "%zmm" not in code, f"{lib} holds AVX-512 code: rebuild with install-llamacpp.sh"
+        assert "ldtilecfg" not in code and "tdpb" not in code, f"{lib} holds AMX code"
+    assert "llama_cpp" not in sys.modules

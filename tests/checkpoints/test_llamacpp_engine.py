@@ -144,3 +144,15 @@ def test_engine_without_the_extra_says_how_to_install_it(
     assert run_main(args, monkeypatch) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "pip install 'llmselect[llamacpp]'" in line
+
+
+def test_llama_cpp_never_loads_in_the_test_process(
+    llama_logits: dict[str, dict[str, Any]], smollm2_gguf: Path
+) -> None:
+    """Logits and timings came from children: a crash in llama.cpp cannot end this process."""
+    import sys
+
+    invoke_json(["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp", "--no-save",
+                 *POINT])  # fmt: skip
+    assert llama_logits["en"]["greedy"]
+    assert "llama_cpp" not in sys.modules
