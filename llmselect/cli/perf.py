@@ -14,6 +14,7 @@ import typer
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 from llmselect.cli.numbers import check_threads
+from llmselect.cli.progress import UnitProgress
 
 perf_app = typer.Typer(
     help="Memory estimates and measured memory/latency of reference models.",
@@ -297,7 +298,9 @@ def measure(
     )  # fmt: skip
     run = open_run("perf measure", device=resolved, store=save)
     run_id = run.run_id
-    summary = run.execute(plan(targets, [probe]))
+    units = plan(targets, [probe])
+    with UnitProgress("perf measure", len(units)) as progress:  # a bar, or plain lines
+        summary = run.execute(units, on_unit_done=progress.done)
     rows = _measure_rows(summary.records)
     if as_json:
         print_json(rows)

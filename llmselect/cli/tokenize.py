@@ -21,6 +21,7 @@ import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
 from llmselect.cli.numbers import check_threads
+from llmselect.cli.progress import UnitProgress
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
 
@@ -323,12 +324,10 @@ def _run(
     units.sort(key=lambda u: u.probe.name != TokenizerEfficiencyProbe.name)
     left = [sum(u.probe.name == TokenizerEfficiencyProbe.name for u in units)]
     seen: list[Any] = []
-    with _progress() as progress:
-        task = progress.add_task("tokenize-bench", total=len(units)) if progress else None
+    with UnitProgress("tokenize-bench", len(units)) as progress:  # a bar, or plain lines
 
         def done(unit: Any, records: Any) -> None:
-            if progress:
-                progress.update(task, advance=1, description=f"{unit.target.id} {unit.probe.name}")
+            progress.done(unit)
             if unit.probe.name == TokenizerEfficiencyProbe.name:
                 seen.extend(records)
                 left[0] -= 1
@@ -336,20 +335,6 @@ def _run(
                     efficiency_done(seen)
 
         return run.execute(units, on_unit_done=done)
-
-
-def _progress() -> Any:
-    """A progress bar on a terminal's stderr; elsewhere none (and rich.progress not imported)."""
-    if not sys.stderr.isatty():  # not err.is_terminal: that would build a rich console
-        import contextlib
-
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err.console, transient=True,
-    )  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
