@@ -213,3 +213,79 @@ def test_unreachable_ray_cluster_fails_fast_and_leaves_no_run(
     assert "refused" in line.lower()
     assert CALLS == [] and iter_run_dirs() == []  # no empty run left for a report to pick up
     assert not os.environ.get("RAY_ADDRESS")
+
+
+def test_ray_extra_installs_the_client() -> None:
+    """``--address ray://`` is Ray Client, which needs ``ray[client]`` (grpcio): the extra that
+    the README names must bring it."""
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    ray_extra = extras["project"]["optional-dependencies"]["ray"]
+    assert any(req.replace(" ", "").startswith("ray[client]") for req in ray_extra), ray_extra
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_run_through_the_ray_client_protocol(suite_path: str, tmp_path: Path) -> None:
+    """A head started here with its client server, then ``run --address ray://HOST:PORT``: the
+    driver connects through Ray Client and the units come back (loopback only)."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    pytest.importorskip("grpc", reason="ray[client] (grpcio) is not installed")
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
+    assert ray_cli, "the ray command of this environment"
+    gcs, client = _free_port(), _free_port()
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+           "RAY_AUTH_MODE": "disabled"}  # a loopback cluster of this test only  # fmt: skip
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths have a limit
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", "--block", f"--port={gcs}", "--num-cpus=2",
+         f"--ray-client-server-port={client}", "--node-ip-address=127.0.0.1",
+         "--include-dashboard=false", f"--temp-dir={temp}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        suite_file = tmp_path / "builtin.yaml"
+        suite_file.write_text(yaml.safe_dump({
+            "name": "client", "models": ["llama-2-7b", "qwen2.5-7b-instruct"],
+            "probes": [{"probe": "license"}],
+        }))  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "llmselect",
+            "run",
+            "--suite",
+            str(suite_file),
+            "--executor",
+            "ray",
+            "--address",
+            f"ray://127.0.0.1:{client}",
+            "--json",
+        ]
+        deadline = time.monotonic() + 120
+        while True:  # the client server answers once the head is up
+            proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+            if proc.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summary = json.loads(proc.stdout)
+        assert summary["ok"] == 2 and summary["errors"] == 0
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(60)
+        shutil.rmtree(temp, ignore_errors=True)

@@ -140,6 +140,10 @@ class RayExecutor(Executor):
             return False
         if self.address not in (None, "auto", "local"):
             check_reachable(self.address)  # Ray itself retries for minutes on a dead address
+        if (self.address or "").startswith("ray://"):
+            # Ray Client's own retries (5 s, then doubling to this cap, 3 tries) end within
+            # 30 s instead of 35 s; read when its client module first loads, i.e. here.
+            os.environ.setdefault("RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S", "10")
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         root = data_root()
         if root is not None:  # absolute: a worker's working folder is not this one
