@@ -1,16 +1,18 @@
 """Child process of ``llamacpp.logits_in_child``: next-token logits of prompts in llama.cpp.
 
-Run as ``python -m llmselect.checkpoint._llamacpp_logits REQUEST.json RESULT.json``. llama.cpp is
-native code: run here, a crash in it (a signal) ends this child, and the parent reports it as one
-error naming the signal instead of losing its own process.
+Run as ``python -m llmselect.checkpoint._llamacpp_logits REQUEST.json RESULT.json`` (the workers'
+contract, ``llmselect.childproc``). llama.cpp is native code: run here, a crash in it (a signal)
+ends this child, and the parent reports it as one error naming the signal instead of losing its
+own process.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
+
+from llmselect.childproc import serve
 
 
 def compute(request: dict[str, Any]) -> dict[str, Any]:
@@ -33,14 +35,8 @@ def compute(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """``REQUEST.json RESULT.json``; an exception is written as one line, exit 3."""
-    request = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-    try:
-        result = {"status": "ok", **compute(request)}
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:500]}
-    Path(argv[2]).write_text(json.dumps(result), encoding="utf-8")
-    return 0 if result["status"] == "ok" else 3
+    """``REQUEST.json RESULT.json`` through the workers' contract (``childproc.serve``)."""
+    return serve(argv, json.loads, lambda request: {"status": "ok", **compute(request)})
 
 
 if __name__ == "__main__":

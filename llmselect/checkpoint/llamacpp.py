@@ -14,14 +14,11 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from llmselect.childproc import child_env, exit_reason
+from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError
 
 ENGINE = "llama.cpp"
@@ -160,23 +157,11 @@ def logits_in_child(
     import numpy as np
 
     require()
-    with tempfile.TemporaryDirectory(prefix="llmselect-llamacpp-") as tmp:
-        request_path, result_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        request = {"path": str(path), "prompts": prompts, "greedy_steps": greedy_steps,
-                   "n_ctx": n_ctx, "threads": threads}  # fmt: skip
-        request_path.write_text(json.dumps(request), encoding="utf-8")
-        cmd = [sys.executable, "-m", LOGITS_CHILD, str(request_path), str(result_path)]
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env(), check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise LLMSelectError(f"{ENGINE} child timed out after {timeout_s:.0f} s") from exc
-        if not result_path.is_file():
-            raise LLMSelectError(exit_reason(ENGINE, proc.returncode, proc.stderr or proc.stdout))
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    if result["status"] != "ok":
-        raise LLMSelectError(f"{ENGINE} child: {result['error']}")
+    request = {"path": str(path), "prompts": prompts, "greedy_steps": greedy_steps,
+               "n_ctx": n_ctx, "threads": threads}  # fmt: skip
+    result = run_child(LOGITS_CHILD, json.dumps(request), timeout_s=timeout_s, label=ENGINE)
+    if result["status"] != "ok":  # "llama.cpp child died with SIGSEGV", or its exception
+        raise LLMSelectError(str(result["error"]))
     for row in result["prompts"]:
         row["logits"] = np.asarray(row["logits"], dtype=np.float32)
-    return result["prompts"]
+    return list(result["prompts"])
