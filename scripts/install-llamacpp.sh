@@ -21,8 +21,8 @@
 #
 # pip caches a wheel built from an sdist under the sdist's URL only; CMAKE_ARGS are not part of
 # that key, so a natively tuned wheel from an earlier build would be reused silently. Hence
-# --no-cache-dir (neither read nor written) and a reinstall unless the installed build carries
-# this script's stamp with the same flags.
+# --no-cache-dir (pip's cache neither read nor written), a wheel cache of our own keyed by the
+# flags, and a reinstall unless the installed build carries this script's stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-.venv/bin/python}"
@@ -51,10 +51,19 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
   echo "llama-cpp-python $VERSION already built with these flags ($stamp)" >&2
   exit 0
 fi
-echo "building llama-cpp-python $VERSION (minutes): CMAKE_ARGS=$args" >&2
-start=$(date +%s)
-CMAKE_ARGS="$args" "$PY" -m pip install -q --no-cache-dir --force-reinstall --no-deps \
-  "llama-cpp-python==$VERSION"
+# The wheel built with these flags is kept under the user's cache, keyed by the flags, so a
+# fresh clone or venv on the same machine installs it in seconds instead of compiling again.
+key="$(printf '%s' "$want" | sha256sum | cut -c1-16)"
+wheels="${XDG_CACHE_HOME:-$HOME/.cache}/llmselect/llama-cpp-wheels/$key"
+if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
+  echo "building llama-cpp-python $VERSION (minutes): CMAKE_ARGS=$args" >&2
+  start=$(date +%s)
+  rm -rf "$wheels.partial"
+  CMAKE_ARGS="$args" "$PY" -m pip wheel -q --no-cache-dir --no-deps -w "$wheels.partial" \
+    "llama-cpp-python==$VERSION"
+  rm -rf "$wheels" && mv "$wheels.partial" "$wheels"
+  echo "llama-cpp-python built in $(($(date +%s) - start)) s ($wheels)" >&2
+fi
+"$PY" -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
 "$PY" -m pip install -q "llama-cpp-python==$VERSION"  # its dependencies (numpy, jinja2, ...)
 echo "$want" >"$stamp"
-echo "llama-cpp-python built in $(($(date +%s) - start)) s" >&2
