@@ -8,7 +8,10 @@ so ``import llmselect.cli`` stays free of torch and transformers.
 * ``PROBES`` (group ``llmselect.probes``): ``Probe`` subclasses;
 * ``TOKENIZER_KINDS`` (``llmselect.tokenizer_kinds``): ``TokenizerKind`` loaders, one per format;
 * ``FAMILIES`` (``llmselect.families``): ``Family`` objects (reference model and traits);
-* ``EXECUTORS`` (``llmselect.executors``): ``Executor`` subclasses.
+* ``EXECUTORS`` (``llmselect.executors``): ``Executor`` subclasses;
+* ``SCORE_TERMS`` (``llmselect.score_terms``): the recommender's ``ScoreTerm`` entries;
+* ``CONSTRAINTS`` (``llmselect.constraints``): the recommender's ``Constraint`` entries, run
+  in registry order (built-ins first).
 
 Each extension point is a name → object map, so entry points are all the plugin machinery
 needed; pluggy's hook calls would add a protocol none of them uses.
@@ -207,6 +210,25 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "slurm": "llmselect.executors.slurm:SlurmExecutor",
 }
 
+BUILTIN_SCORE_TERMS: dict[str, str] = {
+    "quality_zh": "llmselect.recommend.terms:QUALITY_ZH",
+    "quality_en": "llmselect.recommend.terms:QUALITY_EN",
+    "scale": "llmselect.recommend.terms:SCALE",
+    "tokenizer": "llmselect.recommend.terms:TOKENIZER",
+    "speed": "llmselect.recommend.terms:SPEED",
+    "cost": "llmselect.recommend.terms:COST",
+}
+BUILTIN_CONSTRAINTS: dict[str, str] = {
+    "license": "llmselect.recommend.constraints:LICENSE",
+    "architecture": "llmselect.recommend.constraints:ARCHITECTURE",
+    "deployment": "llmselect.recommend.constraints:DEPLOYMENT",
+    "size": "llmselect.recommend.constraints:SIZE",
+    "context": "llmselect.recommend.constraints:CONTEXT",
+    "memory": "llmselect.recommend.constraints:MEMORY",
+    "finetune": "llmselect.recommend.constraints:FINETUNE",
+    "throughput": "llmselect.recommend.constraints:THROUGHPUT",
+}
+
 ENTRY_POINT_GROUP = "llmselect.probes"  # the probe group (kept under its historical name)
 
 PROBES: Registry[Any] = Registry(
@@ -223,6 +245,19 @@ FAMILIES: Registry[Any] = Registry(
 )
 EXECUTORS: Registry[Any] = Registry(
     "executor", "llmselect.executors", BUILTIN_EXECUTORS, "llmselect.executors.base:Executor"
+)
+
+SCORE_TERMS: Registry[Any] = Registry(
+    "score term",
+    "llmselect.score_terms",
+    BUILTIN_SCORE_TERMS,
+    "llmselect.recommend.terms:ScoreTerm",
+)
+CONSTRAINTS: Registry[Any] = Registry(
+    "constraint",
+    "llmselect.constraints",
+    BUILTIN_CONSTRAINTS,
+    "llmselect.recommend.constraints:Constraint",
 )
 
 
