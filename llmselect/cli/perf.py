@@ -87,6 +87,13 @@ def estimate(
     gpu_mem_gib: Annotated[
         float | None, typer.Option(help="Per-GPU memory: pick the smallest TP split that fits.")
     ] = None,
+    logits: Annotated[
+        str,
+        typer.Option(
+            help="Prefill logits kept: last (the sampled position, as served; default, the "
+            "recommender's convention) or all (every position: scoring, training)."
+        ),
+    ] = "last",
     as_json: JsonOpt = False,
 ) -> None:
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
@@ -103,6 +110,8 @@ def estimate(
 
     if dtype is not None:
         dtype = check_weight_dtype(dtype)
+    if logits not in ("last", "all"):
+        raise LLMSelectError(f"--logits must be last or all, got {logits!r}")
     names = split_csv(model)
     if not names:
         raise LLMSelectError("name a model with -m (catalog id or family:size)")
@@ -114,6 +123,7 @@ def estimate(
         kw: dict[str, Any] = dict(
             dtype=dtype or "bf16", batch=batch, seq=seq, new_tokens=new_tokens, device=device,
             group_size=group_size, params_total=count_model(target).total,
+            last_token_logits=logits == "last",
         )  # fmt: skip
         gguf = getattr(target, "gguf", None)
         if gguf is not None and dtype is None:  # the file as it is: its exact tensor bytes
