@@ -123,11 +123,17 @@ class QualityModel:
             + sum(d * v for d, v in zip(self.offsets[b], f, strict=True))
         )
 
-    def design(self, b: int) -> list[float]:
-        """Row of the latent vector ``(z, u)`` that score ``b`` loads on."""
-        row = list(self.loadings[b]) + [0.0] * len(self.benchmarks)
-        row[self.rank + b] = 1.0
-        return row
+    def design(self, b: int) -> tuple[float, ...]:
+        """Row of the latent vector ``(z, u)`` that score ``b`` loads on (cached)."""
+        rows = self.__dict__.get("_designs")
+        if rows is None:
+            rows = []
+            for i in range(len(self.benchmarks)):
+                row = list(self.loadings[i]) + [0.0] * len(self.benchmarks)
+                row[self.rank + i] = 1.0
+                rows.append(tuple(row))
+            object.__setattr__(self, "_designs", rows)
+        return rows[b]
 
 
 @lru_cache(maxsize=2)
@@ -322,7 +328,8 @@ class QualityEstimate:
     def mean_of(self, benches: Sequence[str], qm: QualityModel) -> tuple[float, float]:
         """Mean and standard deviation of the average of ``benches`` (correlations kept)."""
         idx = [qm.benchmarks.index(b) for b in benches]
-        g = [sum(qm.design(b)[i] for b in idx) / len(idx) for i in range(len(qm.design(0)))]
+        rows = [qm.design(b) for b in idx]
+        g = [sum(col) / len(idx) for col in zip(*rows, strict=True)]
         latent, var = linear(self.post, g)
         fixed = sum(qm.fixed_part(b, self.x, self.ref) for b in idx) / len(idx)
         return fixed + latent, math.sqrt(var)
@@ -344,6 +351,7 @@ class QualityIndex:
         self.measured = measured or {}
         self._members: dict[str, list[ModelSpec]] | None = None
         self._posts: dict[str, tuple[Posterior, tuple[float, ...], tuple[str, ...]]] = {}
+        self._obs: dict[str, list[Observation]] = {}
 
     def members(self, root_id: str) -> list[ModelSpec]:
         if self._members is None:
@@ -353,6 +361,8 @@ class QualityIndex:
         return self._members.get(root_id, [])
 
     def observations(self, root: ModelSpec) -> list[Observation]:
+        if root.id in self._obs:
+            return self._obs[root.id]
         out: list[Observation] = []
         for m in self.members(root.id) or [root]:
             out += published_observations(m, root.id, self.qm.benchmarks)
@@ -360,6 +370,7 @@ class QualityIndex:
                 v = self.measured.get((m.id, bench))
                 if v is not None:
                     out.append(measured_observation(m, root.id, bench, v.value, v.source, self.qm))
+        self._obs[root.id] = out
         return out
 
     def estimate(self, model: ModelSpec) -> QualityEstimate:
