@@ -294,6 +294,11 @@ def linear(post: Posterior, g: Sequence[float]) -> tuple[float, float]:
     return mean, max(var, 0.0)
 
 
+def percent(value: float) -> float:
+    """A score estimate kept on the benchmark's scale (the linear model knows no ceiling)."""
+    return min(max(value, 0.0), 100.0)
+
+
 # ---- estimates per checkpoint --------------------------------------------------------------
 
 
@@ -332,7 +337,7 @@ class QualityEstimate:
         g = [sum(col) / len(idx) for col in zip(*rows, strict=True)]
         latent, var = linear(self.post, g)
         fixed = sum(qm.fixed_part(b, self.x, self.ref) for b in idx) / len(idx)
-        return fixed + latent, math.sqrt(var)
+        return percent(fixed + latent), math.sqrt(var)
 
 
 class QualityIndex:
@@ -388,7 +393,7 @@ class QualityIndex:
             label = next((lab for lab in LABELS if any(o.label == lab for o in mine)), "predicted")
             cells[bench] = Cell(
                 bench,
-                self.qm.fixed_part(b, x, ref) + latent,
+                percent(self.qm.fixed_part(b, x, ref) + latent),
                 math.sqrt(var),
                 label,
                 tuple((o.value, o.setting.describe(), o.source) for o in mine),

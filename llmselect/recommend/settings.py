@@ -46,7 +46,7 @@ class Setting:
     split: str | None
     shots: int | None
     cot: bool
-    tuned: str  # base | instruct
+    tuned: str  # base | instruct | unknown
     thinking: bool
     runner: str  # publisher | third-party | llmselect
 
@@ -65,13 +65,14 @@ class Setting:
 
 
 def checkpoint_tuning(model: ModelSpec) -> str:
-    """``base`` or ``instruct`` for a checkpoint: its tags, else whether it has a base model."""
+    """``base``, ``instruct`` or ``unknown`` for a checkpoint: its tags, else ``instruct`` when
+    it names a base model it was tuned from; an untagged local file stays ``unknown``."""
     tags = {t.lower() for t in model.tags}
     if tags & {"chat", "instruct"}:
         return "instruct"
     if "base" in tags:
         return "base"
-    return "instruct" if model.base_model else "base"
+    return "instruct" if model.base_model else "unknown"
 
 
 def read_setting(score: PublishedScore, model: ModelSpec) -> Setting | None:

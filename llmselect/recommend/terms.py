@@ -19,6 +19,7 @@ missing evidence never raises a score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -116,7 +117,9 @@ def quality_term(lang: str) -> Callable[[Candidate, Query], Term]:
 
 
 def scale_term(c: Candidate, q: Query) -> Term:
-    """Parameters (exact count from the architecture); the profile says whether more is better."""
+    """log10 of the parameters (exact count from the architecture): capability grows with the
+    logarithm of scale, and the quality estimate already carries most of it. The profile says
+    whether more is better."""
     assert c.count is not None
     arch_source = c.model.arch.source if c.model.arch else None
     b = c.count.total / 1e9
@@ -124,7 +127,7 @@ def scale_term(c: Candidate, q: Query) -> Term:
     if c.count.active != c.count.total:
         detail += f", {c.count.active / 1e9:.2f}B active per token"
     return Term(
-        "scale", b, "B params", "published", detail, arch_source,
+        "scale", math.log10(c.count.total), "log10 params", "published", detail, arch_source,
         q.profile.scale_direction == "higher",
     )  # fmt: skip
 
@@ -201,8 +204,8 @@ QUALITY_EN = ScoreTerm(
     "quality_en", "higher", ("quality",), "%", quality_term("en"),
     "mean of MMLU and GSM8K, estimated with an interval",
 )  # fmt: skip
-SCALE = ScoreTerm("scale", "profile", ("architecture",), "B params", scale_term,
-                  "exact parameter count")  # fmt: skip
+SCALE = ScoreTerm("scale", "profile", ("architecture",), "log10 params", scale_term,
+                  "exact parameter count, in log10")  # fmt: skip
 TOKENIZER = ScoreTerm("tokenizer", "lower", ("tokens_per_char",), "tok/char", tokenizer_term,
                       "tokens per character of the language mix")  # fmt: skip
 SPEED = ScoreTerm("speed", "higher", ("decode_ms", "memory_fit"), "tok/s", speed_term,
