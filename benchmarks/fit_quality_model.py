@@ -28,8 +28,10 @@ def main() -> None:
     doc = qm.to_dict()
     doc["meta"]["fitted_by"] = "benchmarks/fit_quality_model.py"
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}: rank {qm.rank}, {doc['meta']['n_observations']} scores of "
-          f"{doc['meta']['n_lineages']} lineages")
+    print(
+        f"wrote {args.out}: rank {qm.rank}, {doc['meta']['n_observations']} scores of "
+        f"{doc['meta']['n_lineages']} lineages"
+    )
 
 
 if __name__ == "__main__":

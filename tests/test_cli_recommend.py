@@ -80,7 +80,9 @@ def test_table_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     assert "purpose learning" in out and "T4 (16 GiB)" in out
     assert "15 GiB visible of 16 GiB" in out  # the T4's usable memory, with its source
     assert "excluded" in out and "ranked" in out
-    assert "measured on flores200" in " ".join(out.split())  # zh chars from the shipped baseline, fresh store
+    assert "measured on flores200" in " ".join(
+        out.split()
+    )  # zh chars from the shipped baseline, fresh store
 
 
 def test_show_excluded_lists_reasons(
@@ -130,10 +132,14 @@ def test_json_options_flow_through(
         assert rec["finetune"]["mode"] == "lora"
         assert rec["finetune"]["total_gib"] <= 160
         for t in rec["terms"]:
-            assert t["kind"] in ("measured", "estimated", "published") or (
-                t["name"].startswith("quality")
-                and set(t["kind"].split("+")) <= {"measured", "published", "predicted"}
-            ) or t["kind"].startswith("missing")
+            assert (
+                t["kind"] in ("measured", "estimated", "published")
+                or (
+                    t["name"].startswith("quality")
+                    and set(t["kind"].split("+")) <= {"measured", "published", "predicted"}
+                )
+                or t["kind"].startswith("missing")
+            )
 
 
 def test_explain_one_model(

@@ -3,9 +3,9 @@
 ``llmselect.memory.estimate`` with the KV cache for the requested context, batch 1, the last
 position's logits (as served; ``--logits all`` keeps every position's, for scoring and
 training), tensor-parallel over the GPUs: the same call and defaults as ``llmselect perf
-estimate``, whose command line ``perf_estimate_command`` writes out. The parameter count is the exact one computed
-from the architecture; a model without architecture numbers has no fit at all (the recommender
-excludes it as "architecture unknown" rather than guessing).
+estimate``, whose command line ``perf_estimate_command`` writes out. The parameter count is the
+exact one computed from the architecture; a model without architecture numbers has no fit at
+all (the recommender excludes it as "architecture unknown" rather than guessing).
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from llmselect.catalog import Catalog, ModelSpec
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
 from llmselect.recommend.settings import (
-    BENCHMARKS,
     Setting,
     checkpoint_tuning,
     measured_setting,
@@ -211,8 +210,14 @@ def published_observations(
             continue
         out.append(
             Observation(
-                lineage, model.id, benchmarks.index(setting.benchmark), float(score.value),
-                features_of(setting), "published", score.source, setting,
+                lineage,
+                model.id,
+                benchmarks.index(setting.benchmark),
+                float(score.value),
+                features_of(setting),
+                "published",
+                score.source,
+                setting,
             )  # fmt: skip
         )
     return out

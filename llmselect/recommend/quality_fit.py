@@ -152,7 +152,9 @@ def fit_lineages(
         new = _m_step(qm, lineages, posts)
         delta = max(
             abs(a - b)
-            for a, b in zip(new.mu + new.sigma_u + new.sigma_e, qm.mu + qm.sigma_u + qm.sigma_e)
+            for a, b in zip(
+                new.mu + new.sigma_u + new.sigma_e, qm.mu + qm.sigma_u + qm.sigma_e, strict=True
+            )
         )
         qm = new
         if delta < tol:

@@ -200,6 +200,7 @@ def finish_ranking(
     """Sort by score, then coverage, then id; number, mark the Pareto front, explain."""
     recs.sort(key=lambda r: (-(r.score or 0.0), -r.coverage, r.model_id))
     from llmselect.recommend.score import quantile_z
+
     mark_pareto(recs)
     for i, rec in enumerate(recs, 1):
         rec.rank = i

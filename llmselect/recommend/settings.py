@@ -85,7 +85,9 @@ def read_setting(score: PublishedScore, model: ModelSpec) -> Setting | None:
     if shots is None:
         m = _SHOTS.search(text)
         shots = int(m.group(1)) if m else (0 if "zero-shot" in text else None)
-    split = "val" if re.search(r"\bval\b", text) else "test" if re.search(r"\btest\b", text) else None
+    split = (
+        "val" if re.search(r"\bval\b", text) else "test" if re.search(r"\btest\b", text) else None
+    )
     if "base model" in text or "pre-trained" in text or "base table" in text:
         tuned = "base"
     elif any(w in text for w in ("instruct", "chat", "post-trained", "reasoning")):
