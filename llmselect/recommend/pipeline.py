@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from llmselect.catalog import Catalog, ModelSpec
 from llmselect.cost.finetune import FINETUNE_MODES
 from llmselect.errors import LLMSelectError
-from llmselect.recommend.constraints import Candidate, constraints
+from llmselect.recommend.constraints import Candidate, Constraint, constraints
 from llmselect.recommend.evidence import REFERENCE_CORPUS, Evidence
 from llmselect.recommend.profiles import (
     ENGINES,
@@ -40,7 +40,7 @@ from llmselect.recommend.result import (
     to_recommendation,
 )
 from llmselect.recommend.score import coverage_of, normalize_terms, quantile_z, score_of
-from llmselect.recommend.terms import Term
+from llmselect.recommend.terms import ScoreTerm, Term
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,12 @@ def resolve(
     )
 
 
-def apply_constraints(c: Candidate, q: Query) -> Exclusion | None:
+def apply_constraints(
+    c: Candidate, q: Query, rules: tuple[Constraint, ...] | None = None
+) -> Exclusion | None:
     """Run every constraint; the first broken one names the exclusion, the rest are listed."""
-    broken = [(con, why) for con in constraints() if (why := con.check(c, q))]
+    rules = constraints() if rules is None else rules
+    broken = [(con, why) for con in rules if (why := con.check(c, q))]
     if not broken:
         return None
     (first, reason), rest = broken[0], broken[1:]
@@ -132,11 +135,16 @@ def apply_constraints(c: Candidate, q: Query) -> Exclusion | None:
     )
 
 
-def compute_terms(c: Candidate, q: Query) -> list[Term]:
-    """Every registered term the profile weighs, in registry order."""
+def weighed_terms(q: Query) -> list[ScoreTerm]:
+    """The registered terms the profile weighs, in registry order."""
     from llmselect.registry import SCORE_TERMS
 
-    return [SCORE_TERMS.load(name)(c, q) for name in SCORE_TERMS.names() if name in q.weights]
+    return [SCORE_TERMS.load(name) for name in SCORE_TERMS.names() if name in q.weights]
+
+
+def compute_terms(c: Candidate, q: Query, terms: list[ScoreTerm] | None = None) -> list[Term]:
+    """Every registered term the profile weighs, computed for one candidate."""
+    return [term(c, q) for term in (weighed_terms(q) if terms is None else terms)]
 
 
 def recommend(
@@ -150,13 +158,14 @@ def recommend(
     q = resolve(cat, request, evidence or Evidence(), profiles)
     excluded: list[Exclusion] = []
     ranked: dict[str, tuple[Candidate, list[Term]]] = {}
+    rules, terms = constraints(), weighed_terms(q)  # loaded once: registry look-ups cost
     for model in sorted(cat, key=lambda m: m.id):
         c = Candidate.of(model)
-        exclusion = apply_constraints(c, q)
+        exclusion = apply_constraints(c, q, rules)
         if exclusion is not None:
             excluded.append(exclusion)
             continue
-        ranked[model.id] = (c, compute_terms(c, q))
+        ranked[model.id] = (c, compute_terms(c, q, terms))
     normalize_terms({mid: terms for mid, (_, terms) in ranked.items()}, q.weights)
     recs = []
     for c, terms in ranked.values():
