@@ -12,8 +12,9 @@ links down to its root: a chat model and its base share one pretrained network) 
 * ``z_L ~ N(0, I)``: the lineage's latent abilities (``rank`` components);
 * ``u_Lb ~ N(0, sigma_u_b²)``: what the components do not explain for this lineage;
 * ``f``: the setting of the score (``settings.Setting``): instruction-tuned, thinking mode,
-  run by a third party; ``d_b`` are the fitted offsets, so unlike settings are compared through
-  a documented adjustment instead of as equals;
+  run by a third party, zero-shot, shots not stated; ``d_b`` are the fitted offsets (in
+  ``data/quality_model.json``), so unlike settings are compared through a documented
+  adjustment instead of as equals;
 * ``e ~ N(0, sigma_e_b²)``: the noise of one published number on benchmark ``b`` (settings the
   offsets do not capture: shots, prompt, harness).
 
@@ -21,8 +22,9 @@ The global parameters are fitted offline by ``benchmarks/fit_quality_model.py`` 
 ``quality_fit``) and shipped as ``data/quality_model.json``; at run time each lineage's
 posterior over ``(z_L, u_L)`` is a small Gaussian update in pure Python from its published and
 measured scores. A checkpoint's estimate on a benchmark is its expected score in its own tuning,
-non-thinking, as its publisher would run it; the interval is the posterior's. No evidence means
-the prior (covariates only): a wide interval, never a better score.
+non-thinking, few-shot with the shots stated, as its publisher would run it; the interval is
+the posterior's. No evidence means the prior (covariates only): a wide interval, never a better
+score. Measured scores (``llmselect eval``) enter as observations run by a third party.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from llmselect.recommend.settings import (
 )
 
 MODEL_FILE = PACKAGE_DATA / "quality_model.json"
-FEATURES = ("instruct", "thinking", "third_party")
+FEATURES = ("instruct", "thinking", "third_party", "zero_shot", "shots_unstated")
 LABELS = ("measured", "published", "predicted")  # strongest evidence first
 Z90 = 1.6448536269514722  # two-sided 90 % interval of a normal
 
@@ -191,13 +193,15 @@ def features_of(setting: Setting) -> tuple[float, ...]:
         1.0 if setting.tuned == "instruct" else 0.0,
         1.0 if setting.thinking else 0.0,
         1.0 if setting.runner != "publisher" else 0.0,
+        1.0 if setting.shots == 0 else 0.0,
+        1.0 if setting.shots is None else 0.0,
     )
 
 
 def reference_features(model: ModelSpec) -> tuple[float, ...]:
     """The setting an estimate is given in: the checkpoint's own tuning, non-thinking, as its
     publisher runs it."""
-    return (1.0 if checkpoint_tuning(model) == "instruct" else 0.0, 0.0, 0.0)
+    return (1.0 if checkpoint_tuning(model) == "instruct" else 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def published_observations(
