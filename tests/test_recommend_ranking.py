@@ -67,7 +67,9 @@ def test_extra_evidence_at_the_estimate_keeps_the_order(risk: float) -> None:
     less = _copy(model, "a-less", [])
     est = QualityIndex(Catalog([*cat, less])).estimate(less).cells["CMMLU"]
     assert est.label == "predicted"
-    extra = {"benchmark": "CMMLU", "value": est.estimate, "source": "test: the estimate itself"}
+    # in the estimate's own setting: the checkpoint's tuning, shots stated, its publisher
+    extra = {"benchmark": "CMMLU", "value": est.estimate, "setting": "5-shot",
+             "source": "test: the estimate itself"}  # fmt: skip
     more = _copy(model, "b-more", [extra])
     result = rank("24GB", "commercial", Catalog([*cat, less, more]), risk=risk)
     by_id = {r.model_id: r for r in result.recommendations}
