@@ -8,7 +8,9 @@ links down to its root: a chat model and its base share one pretrained network) 
 
     y = mu_b + c_b · x_L + a_b · z_L + u_Lb + d_b · f + e
 
-* ``x_L``: covariates of the lineage: log10 of the parameters, release year;
+* ``x_L``: covariates of the lineage: log10 of the parameters, release year, and log10 of the
+  share of parameters a token uses (0 for a dense model; a mixture of experts holds more
+  parameters than it computes with);
 * ``z_L ~ N(0, I)``: the lineage's latent abilities (``rank`` components);
 * ``u_Lb ~ N(0, sigma_u_b²)``: what the components do not explain for this lineage;
 * ``f``: the setting of the score (``settings.Setting``): instruction-tuned, thinking mode,
@@ -48,6 +50,7 @@ from llmselect.recommend.settings import (
 )
 
 MODEL_FILE = PACKAGE_DATA / "quality_model.json"
+COVARIATES = ("log10_params_b", "release_year", "log10_active_share")
 FEATURES = ("instruct", "thinking", "third_party", "zero_shot", "shots_unstated")
 LABELS = ("measured", "published", "predicted")  # strongest evidence first
 Z90 = 1.6448536269514722  # two-sided 90 % interval of a normal
@@ -79,7 +82,7 @@ class QualityModel:
     offsets: tuple[tuple[float, ...], ...]  # per benchmark, over FEATURES
     sigma_u: tuple[float, ...]
     sigma_e: tuple[float, ...]  # per benchmark
-    covariate_means: tuple[float, ...]  # log10 params (B), release year: for centring
+    covariate_means: tuple[float, ...]  # see COVARIATES: for centring
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -105,7 +108,7 @@ class QualityModel:
             "benchmarks": list(self.benchmarks),
             "rank": self.rank,
             "features": list(FEATURES),
-            "covariates": ["log10_params_b", "release_year"],
+            "covariates": list(COVARIATES),
             "mu": list(self.mu),
             "coef": [list(r) for r in self.coef],
             "loadings": [list(r) for r in self.loadings],
@@ -172,8 +175,23 @@ def release_year(model: ModelSpec) -> float | None:
     return year + (month - 0.5) / 12
 
 
-def covariates(root: ModelSpec, qm: QualityModel) -> tuple[tuple[float, float], list[str]]:
-    """Centred ``(log10 params_b, release year)`` of a lineage, and what had to be assumed."""
+def active_share(model: ModelSpec) -> float | None:
+    """Parameters a token uses over those held (exact counts; 1 for a dense model), or None."""
+    if model.arch is None:
+        return None
+    from llmselect.arch.count import count_model
+
+    try:
+        count = count_model(model)
+    except LLMSelectError:
+        return None
+    return count.active / count.total if count.total else None
+
+
+def covariates(
+    root: ModelSpec, qm: QualityModel
+) -> tuple[tuple[float, float, float], list[str]]:
+    """Centred covariates (``COVARIATES``) of a lineage, and what had to be assumed."""
     notes = []
     params = root.params_b
     if params is None or params <= 0:
@@ -185,7 +203,14 @@ def covariates(root: ModelSpec, qm: QualityModel) -> tuple[tuple[float, float], 
     if year is None:
         notes.append("release date unknown: the covariate is the catalog's mean")
         year = qm.covariate_means[1]
-    return (lp - qm.covariate_means[0], year - qm.covariate_means[1]), notes
+    share = active_share(root)
+    if share is None:
+        notes.append("active share unknown (no exact count): the covariate is the catalog's mean")
+        ls = qm.covariate_means[2]
+    else:
+        ls = math.log10(share)
+    means = qm.covariate_means
+    return (lp - means[0], year - means[1], ls - means[2]), notes
 
 
 def features_of(setting: Setting) -> tuple[float, ...]:

@@ -24,6 +24,7 @@ from llmselect.recommend.quality import (
     Observation,
     Posterior,
     QualityModel,
+    active_share,
     covariates,
     lineage_root,
     linear,
@@ -57,22 +58,23 @@ def catalog_lineages(
     return [lin for lin in by_root.values() if lin.obs]
 
 
-def covariate_means(catalog: Catalog) -> tuple[float, float]:
-    """Means of log10 params and release year over lineage roots, for centring."""
+def covariate_means(catalog: Catalog) -> tuple[float, float, float]:
+    """Means of the covariates over lineage roots, for centring."""
     roots = {lineage_root(m, catalog).id: lineage_root(m, catalog) for m in catalog}
     lps = [np.log10(r.params_b) for r in roots.values() if r.params_b]
     years = [y for r in roots.values() if (y := release_year(r)) is not None]
-    return float(np.mean(lps)), float(np.mean(years))
+    shares = [np.log10(a) for r in roots.values() if (a := active_share(r)) is not None]
+    return float(np.mean(lps)), float(np.mean(years)), float(np.mean(shares))
 
 
-def _initial(rank: int, means: tuple[float, float], benchmarks: Sequence[str]) -> QualityModel:
+def _initial(rank: int, means: tuple[float, ...], benchmarks: Sequence[str]) -> QualityModel:
     rng = np.random.default_rng(0)
     nb = len(benchmarks)
     return QualityModel(
         benchmarks=tuple(benchmarks),
         rank=rank,
         mu=(50.0,) * nb,
-        coef=((0.0, 0.0),) * nb,
+        coef=((0.0,) * len(means),) * nb,
         loadings=tuple(tuple(float(v) for v in rng.normal(5.0, 1.0, rank)) for _ in range(nb)),
         offsets=((0.0,) * len(FEATURES),) * nb,
         sigma_u=(5.0,) * nb,
@@ -82,8 +84,8 @@ def _initial(rank: int, means: tuple[float, float], benchmarks: Sequence[str]) -
 
 
 def _m_step(qm: QualityModel, lineages: list[Lineage], posts: list[Posterior]) -> QualityModel:
-    k, nb, nf = qm.rank, len(qm.benchmarks), len(FEATURES)
-    p = 1 + 2 + nf + k  # intercept, covariates, offsets, loadings
+    k, nb, nf, nc = qm.rank, len(qm.benchmarks), len(FEATURES), len(qm.covariate_means)
+    p = 1 + nc + nf + k  # intercept, covariates, offsets, loadings
     mu, coef, offs, loads, sig_u, sig_e = [], [], [], [], [], []
     for b in range(nb):
         xtx = np.zeros((p, p))
@@ -109,12 +111,12 @@ def _m_step(qm: QualityModel, lineages: list[Lineage], posts: list[Posterior]) -
                 xty += phi * ob.value - e_phiu
                 rows.append((ob.value, phi, m[ui], c, zi, ui))
         reg = np.zeros(p)
-        reg[3:] = RIDGE
+        reg[1 + nc :] = RIDGE
         w = np.linalg.solve(xtx + np.diag(reg), xty)
         mu.append(float(w[0]))
-        coef.append(tuple(float(v) for v in w[1:3]))
-        offs.append(tuple(float(v) for v in w[3 : 3 + nf]))
-        a = w[3 + nf :]
+        coef.append(tuple(float(v) for v in w[1 : 1 + nc]))
+        offs.append(tuple(float(v) for v in w[1 + nc : 1 + nc + nf]))
+        a = w[1 + nc + nf :]
         loads.append(tuple(float(v) for v in a))
         for y, phi, mu_u, c, zi, ui in rows:  # E[(y - w·phi - u)²]
             g = np.concatenate([a, [1.0]])
