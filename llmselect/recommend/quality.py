@@ -188,9 +188,7 @@ def active_share(model: ModelSpec) -> float | None:
     return count.active / count.total if count.total else None
 
 
-def covariates(
-    root: ModelSpec, qm: QualityModel
-) -> tuple[tuple[float, float, float], list[str]]:
+def covariates(root: ModelSpec, qm: QualityModel) -> tuple[tuple[float, float, float], list[str]]:
     """Centred covariates (``COVARIATES``) of a lineage, and what had to be assumed."""
     notes = []
     params = root.params_b
