@@ -319,10 +319,10 @@ def posterior(
 
 
 def linear(post: Posterior, g: Sequence[float]) -> tuple[float, float]:
-    """Mean and variance of ``g · (z, u)`` under the posterior."""
-    n = len(g)
-    mean = sum(g[i] * post.mean[i] for i in range(n))
-    var = sum(g[i] * post.cov[i][j] * g[j] for i in range(n) for j in range(n) if g[i] and g[j])
+    """Mean and variance of ``g · (z, u)`` under the posterior (``g`` is sparse)."""
+    nz = [(i, v) for i, v in enumerate(g) if v]
+    mean = sum(v * post.mean[i] for i, v in nz)
+    var = sum(vi * post.cov[i][j] * vj for i, vi in nz for j, vj in nz)
     return mean, max(var, 0.0)
 
 

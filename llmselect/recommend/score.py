@@ -17,17 +17,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from statistics import NormalDist
 
 from llmselect.errors import LLMSelectError
 from llmselect.recommend.terms import Term
 
 
 def quantile_z(risk: float) -> float:
-    """Standard deviations below the mean that ``risk`` ranks at."""
+    """Standard deviations below the mean that ``risk`` ranks at: ``-Φ⁻¹((1 - risk) / 2)``,
+    by bisection on ``math.erf`` (``statistics.NormalDist`` costs its imports at start-up)."""
     if not 0.0 <= risk < 1.0 or math.isnan(risk):
         raise LLMSelectError(f"--risk must be in [0, 1), got {risk:g}")
-    return -NormalDist().inv_cdf((1.0 - risk) / 2.0)
+    p = (1.0 - risk) / 2.0
+    lo, hi = 0.0, 40.0  # Φ(-z) = p for z in [0, 40]
+    for _ in range(80):
+        mid = (lo + hi) / 2.0
+        if 0.5 * math.erfc(mid / math.sqrt(2.0)) > p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
 
 
 def normalize_terms(terms_by_model: Mapping[str, list[Term]], weights: Mapping[str, float]) -> None:
