@@ -66,18 +66,44 @@ def _warn_unknown_plugins(names: set[str]) -> None:
             )
 
 
-_ENTRY_POINTS: dict[tuple[str, Any], list[tuple[str, str, str]]] = {}
+_ENTRY_POINTS: dict[tuple[str | None, Any], list[tuple[str, str, str]]] = {}
+
+
+_REAL_ENTRY_POINTS = metadata.entry_points
+_OWN_GROUPS = "llmselect."
+
+
+def _scan_own_groups() -> None:
+    """Every ``llmselect.*`` group in one pass over the installed distributions (a pass costs
+    ~10 ms, and a ranking reads five registries); the first distribution of a name wins, as in
+    ``metadata.entry_points``."""
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        key = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points:
+            if ep.group.startswith(_OWN_GROUPS):
+                found = _ENTRY_POINTS.setdefault((ep.group, _REAL_ENTRY_POINTS), [])
+                found.append((ep.name, ep.value, dist.name))
 
 
 def _entry_points(group: str) -> list[tuple[str, str, str]]:
-    """(name, value, distribution) of a group, read once per process (scanning the installed
-    distributions costs ~10 ms a call); a replaced ``metadata.entry_points`` (tests) is re-read."""
+    """(name, value, distribution) of a group, read once per process; a replaced
+    ``metadata.entry_points`` (tests) is asked per group and re-read."""
     key = (group, metadata.entry_points)  # the function itself: kept alive, never reused
-    if key not in _ENTRY_POINTS:
-        _ENTRY_POINTS[key] = [
-            (ep.name, ep.value, ep.dist.name if ep.dist is not None else "")
-            for ep in metadata.entry_points(group=group)
-        ]
+    if key in _ENTRY_POINTS:
+        return _ENTRY_POINTS[key]
+    if metadata.entry_points is _REAL_ENTRY_POINTS and group.startswith(_OWN_GROUPS):
+        if (None, _REAL_ENTRY_POINTS) not in _ENTRY_POINTS:
+            _ENTRY_POINTS[(None, _REAL_ENTRY_POINTS)] = []  # the pass is done
+            _scan_own_groups()
+        return _ENTRY_POINTS.setdefault(key, [])
+    _ENTRY_POINTS[key] = [
+        (ep.name, ep.value, ep.dist.name if ep.dist is not None else "")
+        for ep in metadata.entry_points(group=group)
+    ]
     return _ENTRY_POINTS[key]
 
 
