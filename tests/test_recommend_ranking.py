@@ -186,3 +186,12 @@ def test_shipped_quality_model_is_the_one_the_catalog_fits() -> None:
         1 for m in load_catalog() for s in m.scores if read_setting(s, m) is not None
     )
     assert qm.rank == doc["rank"] == 2
+
+
+def test_base_checkpoints_rank_for_fine_tuning_with_their_label() -> None:
+    res = runner.invoke(
+        app, ["recommend", "--gpu", "24GB", "--purpose", "commercial", "--finetune", "qlora",
+              "-n", "10"], env={"COLUMNS": "250"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert re.search(r"-base \([\d.]+B\) · base, for fine-tuning", res.output)

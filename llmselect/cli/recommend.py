@@ -58,7 +58,7 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
     for rec in result.recommendations[:top]:
         table.add_row(
             str(rec.rank) + ("*" if rec.pareto else ""),
-            _fmt_params(rec) + (" [base: for fine-tuning]" if rec.tuning == "base" else ""),
+            _fmt_params(rec) + (" · base, for fine-tuning" if rec.tuning == "base" else ""),
             f"{rec.score:.3f}",
             f"{rec.coverage:.0%}",
             _fmt_quality(rec),
