@@ -195,3 +195,16 @@ def test_base_checkpoints_rank_for_fine_tuning_with_their_label() -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert re.search(r"-base \([\d.]+B\) · base, for fine-tuning", res.output)
+
+
+@pytest.mark.parametrize("gpu,purpose", [("16GB", "student"), ("T4", "learning")])
+def test_tight_fit_caveat_within_ten_percent_of_usable_memory(gpu: str, purpose: str) -> None:
+    result = rank(gpu, purpose)
+    usable = result.request["usable_gib_each"]
+    tight = 0
+    for r in result.recommendations:
+        share = r.memory_detail["per_device_gib"] / usable
+        has = any(c.startswith("tight fit") for c in r.caveats)
+        assert has == (share > 0.9), (r.model_id, share)
+        tight += has
+    assert tight  # the budgets above have models between 90 % and 95 % of usable memory

@@ -186,7 +186,8 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
 
 
 def throughput_constraint(c: Candidate, q: Query) -> str | None:
-    """With ``--min-tokens-per-s``, decode speed (measured, else roofline) above the floor."""
+    """With ``--min-tokens-per-s`` or the purpose's floor, decode speed (measured, else roofline)
+    above it; unchecked where the bandwidth is unknown."""
     floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor is None or c.fit is None:
         return None
