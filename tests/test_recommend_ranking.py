@@ -208,3 +208,16 @@ def test_tight_fit_caveat_within_ten_percent_of_usable_memory(gpu: str, purpose:
         assert has == (share > 0.9), (r.model_id, share)
         tight += has
     assert tight  # the budgets above have models between 90 % and 95 % of usable memory
+
+
+@pytest.mark.slow
+def test_shipped_parameters_are_what_the_fit_script_gives() -> None:
+    """``benchmarks/fit_quality_model.py`` on the current catalog reproduces the shipped file
+    (re-run it after the catalog's scores change)."""
+    from llmselect.recommend.quality_fit import fit
+
+    refit, shipped = fit(load_catalog()), load_quality_model()
+    for a, b in zip(refit.mu + refit.sigma_e, shipped.mu + shipped.sigma_e, strict=True):
+        assert a == pytest.approx(b, abs=0.01)
+    for ra, rb in zip(refit.offsets, shipped.offsets, strict=True):
+        assert ra == pytest.approx(rb, abs=0.01)
