@@ -134,8 +134,9 @@ def test_t4_uses_its_visible_memory_and_24gb_names_the_card() -> None:
 
 
 @pytest.mark.parametrize("context", [4096, 32768])
-def test_perf_estimate_reproduces_the_recommended_fit(context: int) -> None:
-    result = rank("2x80GB", "commercial", context=context)
+@pytest.mark.parametrize("gpu,engine", [("2x80GB", "transformers"), ("24GB", "llama.cpp")])
+def test_perf_estimate_reproduces_the_recommended_fit(context: int, gpu: str, engine: str) -> None:
+    result = rank(gpu, "commercial", context=context, engine=engine)
     for rec in result.recommendations[:3]:
         cmd = rec.perf_estimate.split()[1:]
         rows = invoke_json([*cmd, "--json"])
@@ -153,7 +154,8 @@ def test_explain_prints_the_perf_estimate_command() -> None:
 @pytest.mark.parametrize(
     "args",
     [["--risk", "2"], ["--headroom", "-1"], ["--engine", "tensorrt"],
-     ["--engine", "vllm", "--gpu", "cpu:16GB"], ["--logits", "some"]],
+     ["--engine", "vllm", "--gpu", "cpu:16GB"], ["--logits", "some"], ["--engine", "vllm"],
+     ["--engine", "llama.cpp", "--finetune", "lora"]],
 )  # fmt: skip
 def test_bad_input_is_one_error_line(
     args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -221,3 +223,16 @@ def test_shipped_parameters_are_what_the_fit_script_gives() -> None:
         assert a == pytest.approx(b, abs=0.01)
     for ra, rb in zip(refit.offsets, shipped.offsets, strict=True):
         assert ra == pytest.approx(rb, abs=0.01)
+
+
+def test_llama_cpp_fit_is_gguf_weights_kv_and_compute_buffer() -> None:
+    """The same model is smaller at llama.cpp's Q4_K_M than at our int4 (weights + scales,
+    fp16 embeddings and head); MoE and latent attention are excluded with the reason."""
+    t = {r.model_id: r for r in rank("24GB", "commercial").recommendations}
+    g = {r.model_id: r for r in rank("24GB", "commercial", engine="llama.cpp").recommendations}
+    assert g["qwen3-14b"].perf_estimate.startswith("llmselect perf estimate -m qwen3-14b --engine")
+    both = [m for m in t if m in g and t[m].precision == g[m].precision == "int4"]
+    assert both
+    result = rank("24GB", "commercial", engine="llama.cpp")
+    moe = {e.model_id: e for e in result.excluded}["qwen3-30b-a3b"]
+    assert moe.constraint == "memory" and "not modelled" in moe.reason

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmselect.arch.params import ParamCount
 from llmselect.catalog import ModelSpec
+from llmselect.errors import LLMSelectError
 from llmselect.recommend.fit import MemoryFit, choose_precision, exact_count
 from llmselect.recommend.licensing import LicenseCheck, check_license
 from llmselect.recommend.settings import checkpoint_tuning
@@ -138,10 +139,13 @@ def memory_constraint(c: Candidate, q: Query) -> str | None:
     estimator, requested context, the same convention as ``perf estimate``)."""
     if c.count is None:
         return None
-    budget = q.budget_gib
-    c.fit, c.tried = choose_precision(
-        c.model, c.count, q.precisions, q.context, q.request.gpu, budget, q.request.logits
-    )
+    budget, req = q.budget_gib, q.request
+    try:
+        c.fit, c.tried = choose_precision(
+            c.model, c.count, q.precisions, q.context, req.gpu, budget, req.logits, req.engine
+        )
+    except LLMSelectError as exc:  # a layout the engine's memory model does not cover
+        return f"{req.engine} memory not modelled for this architecture: {exc}"
     if c.fit is not None:
         if c.fit.precision == "int4":
             c.caveats.append("int4: expect some quality loss against the published fp16 scores")
@@ -167,7 +171,6 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
     if mode == "none" or c.model.arch is None:
         return None
     from llmselect.cost.finetune import FinetuneSetup, finetune_memory
-    from llmselect.errors import LLMSelectError
 
     setup = FinetuneSetup(
         mode, seq=min(q.context, FINETUNE_TRAIN_SEQ), gpus=max(q.request.gpu.count, 1)

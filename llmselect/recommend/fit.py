@@ -36,6 +36,7 @@ class MemoryFit:
     tp: int
     read_per_token_gb: float  # bytes one decode step reads per device (active weights + KV), GB
     device: str = "cuda"  # the estimator's runtime overhead model: cuda | cpu
+    engine: str = "transformers"
 
     @property
     def fits(self) -> bool:
@@ -70,40 +71,68 @@ def memory_fit(
     gpu: GpuBudget,
     budget_gib: float | None = None,
     logits: str = "last",
+    engine: str = "transformers",
 ) -> MemoryFit:
-    """Inference memory of ``model`` at ``precision`` for ``context`` tokens, batch 1."""
+    """Inference memory of ``model`` at ``precision`` for ``context`` tokens, batch 1.
+
+    ``engine="llama.cpp"``: the GGUF recipe of the precision (``PRECISION_FTYPES``), F16 KV cache
+    and llama.cpp's compute buffer (``memory.llamacpp``); several GPUs split the layers
+    (llama.cpp's default ``--split-mode layer``), each keeping a compute buffer.
+    """
     from llmselect.memory.estimate import bytes_read_per_decode_token, estimate_memory
 
     arch = model.arch
     assert arch is not None
-    tp = tp_degree(arch, gpu.count)
-    est = estimate_memory(
-        arch,
-        dtype=precision,
-        batch=1,
-        seq=context,
-        device="cpu" if gpu.is_cpu else "cuda",
-        tp=tp,
-        params_total=count.total,
-        last_token_logits=logits == "last",  # serving keeps only the sampled position's
-    )
-    parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
-    per_device = parts.pop("peak")
+    device = "cpu" if gpu.is_cpu else "cuda"
+    if engine == "llama.cpp":
+        from llmselect.memory.llamacpp import PRECISION_FTYPES, estimate_llamacpp
+
+        est = estimate_llamacpp(
+            arch, PRECISION_FTYPES[precision], context, device=device, params_total=count.total
+        )
+        split = max(gpu.count, 1)
+        parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
+        parts["weights"] /= split
+        parts["kv_cache"] /= split
+        parts.pop("peak")
+        per_device = sum(parts.values())
+        tp = 1
+    else:
+        tp = tp_degree(arch, gpu.count)
+        est = estimate_memory(
+            arch,
+            dtype=precision,
+            batch=1,
+            seq=context,
+            device=device,
+            tp=tp,
+            params_total=count.total,
+            last_token_logits=logits == "last",  # serving keeps only the sampled position's
+        )
+        parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
+        per_device = parts.pop("peak")
     read = bytes_read_per_decode_token(
         arch, dtype=precision, batch=1, context=context, params_total=count.total
     )
+    split = max(gpu.count, 1) if engine == "llama.cpp" else tp
     return MemoryFit(
         precision=precision,
-        total_gib=per_device * tp,
+        total_gib=per_device * split,
         per_device_gib=per_device,
         budget_gib=gpu.usable_gib_each if budget_gib is None else budget_gib,
         parts_gib={k: round(v, 3) for k, v in parts.items()},
         kind="estimated",
-        method=f"weights + KV cache ({context} tokens) + activations + runtime"
-        + (f", tensor-parallel over {tp} GPUs" if tp > 1 else ""),
+        method=(
+            f"llama.cpp: GGUF weights + F16 KV cache ({context} tokens) + compute buffer"
+            + (f", layers split over {split} GPUs" if split > 1 else "")
+            if engine == "llama.cpp"
+            else f"weights + KV cache ({context} tokens) + activations + runtime"
+            + (f", tensor-parallel over {tp} GPUs" if tp > 1 else "")
+        ),
         tp=tp,
         read_per_token_gb=read / tp / 1e9,
-        device="cpu" if gpu.is_cpu else "cuda",
+        device=device,
+        engine=engine,
     )
 
 
@@ -115,11 +144,12 @@ def choose_precision(
     gpu: GpuBudget,
     budget_gib: float | None = None,
     logits: str = "last",
+    engine: str = "transformers",
 ) -> tuple[MemoryFit | None, list[MemoryFit]]:
     """First precision (in profile order) that fits, and every estimate tried."""
     tried: list[MemoryFit] = []
     for prec in precisions:
-        fit = memory_fit(model, count, prec, context, gpu, budget_gib, logits)
+        fit = memory_fit(model, count, prec, context, gpu, budget_gib, logits, engine)
         tried.append(fit)
         if fit.fits:
             return fit, tried
@@ -128,7 +158,15 @@ def choose_precision(
 
 def perf_estimate_command(model_id: str, fit: MemoryFit, context: int, logits: str) -> str:
     """The ``llmselect perf estimate`` call that reproduces ``fit`` (same estimator, same
-    convention): its peak per device is ``fit.per_device_gib``."""
+    convention): its peak per device is ``fit.per_device_gib`` (one device's share for llama.cpp
+    over several GPUs)."""
+    if fit.engine == "llama.cpp":
+        from llmselect.memory.llamacpp import PRECISION_FTYPES
+
+        return (
+            f"llmselect perf estimate -m {model_id} --engine llama.cpp --dtype "
+            f"{PRECISION_FTYPES[fit.precision]} --seq {context} --device {fit.device}"
+        )
     cmd = f"llmselect perf estimate -m {model_id} --dtype {fit.precision} --seq {context}"
     cmd += f" --device {fit.device}"
     if fit.tp > 1:

@@ -86,11 +86,13 @@ def check_request(request: Request) -> None:
         raise LLMSelectError(f"unknown engine {request.engine!r}; use {', '.join(ENGINES)}")
     if request.engine == "vllm" and request.gpu.is_cpu:
         raise LLMSelectError("--engine vllm needs a GPU (vLLM serves from GPU memory), not cpu")
-    if request.engine != "transformers":
+    if request.engine == "vllm":
         raise LLMSelectError(
-            f"--engine {request.engine}: its memory model (recipe buffers, pre-allocated pool) "
-            "is not implemented yet; use --engine transformers"
+            "--engine vllm: its memory model (the pre-allocated KV pool) is not implemented "
+            "yet; use --engine transformers or llama.cpp"
         )
+    if request.engine == "llama.cpp" and request.finetune != "none":
+        raise LLMSelectError("--engine llama.cpp serves models; --finetune needs transformers")
 
 
 def resolve(

@@ -262,8 +262,14 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
     count, _ = exact_count(model)
     if result.query is not None and count is not None:
         gpu, context = result.query.request.gpu, result.request["context"]
-        budget, logits = result.query.budget_gib, result.query.request.logits
-        fits = [memory_fit(model, count, p, context, gpu, budget, logits) for p in PRECISIONS]
+        req, budget = result.query.request, result.query.budget_gib
+        try:
+            fits = [
+                memory_fit(model, count, p, context, gpu, budget, req.logits, req.engine)
+                for p in PRECISIONS
+            ]
+        except LLMSelectError:  # the engine's memory model does not cover this layout
+            fits = []
         out["memory_by_precision"] = [
             {
                 "precision": f.precision,
@@ -273,7 +279,7 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
                 "kind": f.kind,
                 "method": f.method,
                 "parts_gib": f.parts_gib,
-                "perf_estimate": perf_estimate_command(model.id, f, context, logits),
+                "perf_estimate": perf_estimate_command(model.id, f, context, req.logits),
             }
             for f in fits
         ]
