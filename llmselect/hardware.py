@@ -1,8 +1,14 @@
 """Hardware budgets: ``--gpu`` specs such as ``24GB``, ``16GiB``, ``2x80GB``, ``4090`` or ``cpu``.
 
-Units: sizes written by the user in ``GB``/``MB``/``TB`` are decimal (``24GB`` = 24·10⁹ bytes =
-22.35 GiB); ``GiB``/``MiB``/``G`` are binary. Named GPUs use their datasheet memory
-(``data/gpus.yaml``), which for GPU memory is a binary size (an RTX 4090 has 24 GiB).
+Units: GPU memory is sold in binary units (a "24 GB" RTX 4090 has 24 GiB), so a ``--gpu`` size
+in ``GB`` names the card it describes: ``24GB`` = 24 GiB, as ``24GiB`` and ``24G``. Elsewhere
+(``--ram``, ``cpu:16GB``, ``parse_size_gib``) ``GB``/``MB``/``TB`` are decimal (10⁹ bytes).
+
+Usable memory, one rule for every GPU: what the driver lets processes allocate (``visible_gib``
+in ``data/gpus.yaml``: the total ``nvidia-smi`` and ``torch.cuda.mem_get_info`` report, after
+the ECC and driver reserve; a T4 shows 15 GiB of its 16), with the CUDA context counted inside
+the memory estimate (``memory.estimate.CUDA_OVERHEAD_MIB``). A card without a recorded visible
+figure, or a bare size, uses its full size and says so.
 
 ``cpu`` means "no GPU: weights in system RAM, quantized (int8/int4) as llama.cpp-style runtimes
 do". Its budget is ``--ram`` when given (``cpu:32GB`` works too), else the machine's physical RAM.
@@ -50,6 +56,8 @@ class GpuSpec:
     note: str | None = None
     fp8_tflops: float | None = None  # dense FP8 tensor peak; None where the part has no FP8
     power_w: float | None = None  # board power (TDP/TGP) from the same datasheet
+    visible_gib: float | None = None  # what the driver reports as total (after its reserve)
+    visible_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,13 @@ class GpuBudget:
     bf16_tflops: float | None = None
     source: str | None = None  # datasheet, or how the size was read
     note: str | None = None  # unit conversion or assumption, shown to the user
+    usable_gib: float | None = None  # per device, what a process can allocate; None: the size
+    usable_note: str | None = None
+
+    @property
+    def usable_gib_each(self) -> float:
+        """Memory a process can use per device (GiB): the driver's visible total, else the size."""
+        return self.usable_gib if self.usable_gib is not None else self.memory_gib_each
 
     @property
     def total_gib(self) -> float:
@@ -114,6 +129,8 @@ def load_gpus(path: Path = GPUS_FILE) -> dict[str, GpuSpec]:
             note=entry.get("note"),
             fp8_tflops=entry.get("fp8_tflops"),
             power_w=entry.get("power_w"),
+            visible_gib=entry.get("visible_gib"),
+            visible_source=entry.get("visible_source"),
         )
         for alias in (spec.name, *entry.get("aliases", [])):
             key = normalize(alias)
@@ -143,13 +160,18 @@ def system_ram_gib() -> float | None:
         return None
 
 
+_CARD_UNITS = {"gb": "gib", "mb": "mib", "tb": "tib"}  # GPU memory is sold in binary units
+
+
 def _size_budget(count: int, text: str, shown: str) -> GpuBudget:
-    gib = parse_size_gib(text)
-    unit = _SIZE.match(text.strip().lower()).group(3)  # type: ignore[union-attr]
-    decimal = unit in {"gb", "mb", "tb"}
+    match = _SIZE.match(text.strip().lower())
+    unit = match.group(3) if match else ""
+    binary = _CARD_UNITS.get(unit)
+    gib = parse_size_gib(text[: match.start(3)] + binary if match and binary else text)
     note = (
-        f"{shown} read as decimal {unit.upper()} (10^9 bytes): {gib:.2f} GiB per device"
-        if decimal
+        f"{shown} read as the card it names: {gib:g} GiB per device (GPU memory is sold in "
+        "binary units; a '24 GB' card has 24 GiB)"
+        if binary
         else f"{shown} = {gib:.2f} GiB per device"
     )
     return GpuBudget(
@@ -157,7 +179,9 @@ def _size_budget(count: int, text: str, shown: str) -> GpuBudget:
         memory_gib_each=gib,
         name=shown,
         source="memory size given on the command line",
-        note=note + "; bandwidth unknown (name a GPU for speed estimates)",
+        note=note + "; the driver's reserve of an unnamed card is unknown: the full size is "
+        "used (name the GPU, e.g. T4, for its visible memory); bandwidth unknown (name a GPU "
+        "for speed estimates)",
     )
 
 
@@ -223,6 +247,13 @@ def parse_gpu(spec: str, ram: str | None = None) -> GpuBudget:
         bf16_tflops=gpu.bf16_tflops or gpu.fp16_tflops,
         source=gpu.source,
         note=gpu.note,
+        usable_gib=gpu.visible_gib,
+        usable_note=(
+            f"{gpu.name}: {gpu.visible_gib:g} GiB visible of {gpu.memory_gib:g} GiB "
+            f"({gpu.visible_source})"
+            if gpu.visible_gib is not None
+            else f"{gpu.name}: visible memory not recorded; the card's {gpu.memory_gib:g} GiB used"
+        ),
     )
 
 

@@ -8,7 +8,10 @@ so ``import llmselect.cli`` stays free of torch and transformers.
 * ``PROBES`` (group ``llmselect.probes``): ``Probe`` subclasses;
 * ``TOKENIZER_KINDS`` (``llmselect.tokenizer_kinds``): ``TokenizerKind`` loaders, one per format;
 * ``FAMILIES`` (``llmselect.families``): ``Family`` objects (reference model and traits);
-* ``EXECUTORS`` (``llmselect.executors``): ``Executor`` subclasses.
+* ``EXECUTORS`` (``llmselect.executors``): ``Executor`` subclasses;
+* ``SCORE_TERMS`` (``llmselect.score_terms``): the recommender's ``ScoreTerm`` entries;
+* ``CONSTRAINTS`` (``llmselect.constraints``): the recommender's ``Constraint`` entries, run
+  in registry order (built-ins first).
 
 Each extension point is a name → object map, so entry points are all the plugin machinery
 needed; pluggy's hook calls would add a protocol none of them uses.
@@ -63,18 +66,44 @@ def _warn_unknown_plugins(names: set[str]) -> None:
             )
 
 
-_ENTRY_POINTS: dict[tuple[str, Any], list[tuple[str, str, str]]] = {}
+_ENTRY_POINTS: dict[tuple[str | None, Any], list[tuple[str, str, str]]] = {}
+
+
+_REAL_ENTRY_POINTS = metadata.entry_points
+_OWN_GROUPS = "llmselect."
+
+
+def _scan_own_groups() -> None:
+    """Every ``llmselect.*`` group in one pass over the installed distributions (a pass costs
+    ~10 ms, and a ranking reads five registries); the first distribution of a name wins, as in
+    ``metadata.entry_points``."""
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        key = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        if key in seen:
+            continue
+        seen.add(key)
+        for ep in dist.entry_points:
+            if ep.group.startswith(_OWN_GROUPS):
+                found = _ENTRY_POINTS.setdefault((ep.group, _REAL_ENTRY_POINTS), [])
+                found.append((ep.name, ep.value, dist.name))
 
 
 def _entry_points(group: str) -> list[tuple[str, str, str]]:
-    """(name, value, distribution) of a group, read once per process (scanning the installed
-    distributions costs ~10 ms a call); a replaced ``metadata.entry_points`` (tests) is re-read."""
+    """(name, value, distribution) of a group, read once per process; a replaced
+    ``metadata.entry_points`` (tests) is asked per group and re-read."""
     key = (group, metadata.entry_points)  # the function itself: kept alive, never reused
-    if key not in _ENTRY_POINTS:
-        _ENTRY_POINTS[key] = [
-            (ep.name, ep.value, ep.dist.name if ep.dist is not None else "")
-            for ep in metadata.entry_points(group=group)
-        ]
+    if key in _ENTRY_POINTS:
+        return _ENTRY_POINTS[key]
+    if metadata.entry_points is _REAL_ENTRY_POINTS and group.startswith(_OWN_GROUPS):
+        if (None, _REAL_ENTRY_POINTS) not in _ENTRY_POINTS:
+            _ENTRY_POINTS[(None, _REAL_ENTRY_POINTS)] = []  # the pass is done
+            _scan_own_groups()
+        return _ENTRY_POINTS.setdefault(key, [])
+    _ENTRY_POINTS[key] = [
+        (ep.name, ep.value, ep.dist.name if ep.dist is not None else "")
+        for ep in metadata.entry_points(group=group)
+    ]
     return _ENTRY_POINTS[key]
 
 
@@ -207,6 +236,25 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "slurm": "llmselect.executors.slurm:SlurmExecutor",
 }
 
+BUILTIN_SCORE_TERMS: dict[str, str] = {
+    "quality_zh": "llmselect.recommend.terms:QUALITY_ZH",
+    "quality_en": "llmselect.recommend.terms:QUALITY_EN",
+    "scale": "llmselect.recommend.terms:SCALE",
+    "tokenizer": "llmselect.recommend.terms:TOKENIZER",
+    "speed": "llmselect.recommend.terms:SPEED",
+    "cost": "llmselect.recommend.terms:COST",
+}
+BUILTIN_CONSTRAINTS: dict[str, str] = {
+    "license": "llmselect.recommend.constraints:LICENSE",
+    "architecture": "llmselect.recommend.constraints:ARCHITECTURE",
+    "deployment": "llmselect.recommend.constraints:DEPLOYMENT",
+    "size": "llmselect.recommend.constraints:SIZE",
+    "context": "llmselect.recommend.constraints:CONTEXT",
+    "memory": "llmselect.recommend.constraints:MEMORY",
+    "finetune": "llmselect.recommend.constraints:FINETUNE",
+    "throughput": "llmselect.recommend.constraints:THROUGHPUT",
+}
+
 ENTRY_POINT_GROUP = "llmselect.probes"  # the probe group (kept under its historical name)
 
 PROBES: Registry[Any] = Registry(
@@ -223,6 +271,19 @@ FAMILIES: Registry[Any] = Registry(
 )
 EXECUTORS: Registry[Any] = Registry(
     "executor", "llmselect.executors", BUILTIN_EXECUTORS, "llmselect.executors.base:Executor"
+)
+
+SCORE_TERMS: Registry[Any] = Registry(
+    "score term",
+    "llmselect.score_terms",
+    BUILTIN_SCORE_TERMS,
+    "llmselect.recommend.terms:ScoreTerm",
+)
+CONSTRAINTS: Registry[Any] = Registry(
+    "constraint",
+    "llmselect.constraints",
+    BUILTIN_CONSTRAINTS,
+    "llmselect.recommend.constraints:Constraint",
 )
 
 

@@ -11,12 +11,14 @@ from llmselect.hardware import GPUS_FILE, load_gpus, parse_gpu, parse_size_gib, 
 GIB = 1024**3
 
 
-def test_decimal_gb_is_converted_to_gib() -> None:
+def test_a_gpu_size_in_gb_names_the_card() -> None:
+    """GPU memory is sold in binary units: a "24 GB" RTX 4090 has 24 GiB (datasheet)."""
     budget = parse_gpu("24GB")
     assert budget.count == 1
-    assert budget.memory_gib_each == pytest.approx(24 * 10**9 / GIB)  # 22.35 GiB
-    assert "decimal" in (budget.note or "") and "22.35 GiB" in (budget.note or "")
+    assert budget.memory_gib_each == 24 == load_gpus()["rtx-4090"].memory_gib
+    assert "read as the card it names" in (budget.note or "")
     assert budget.bandwidth_gbs is None  # a bare size says nothing about speed
+    assert parse_size_gib("24GB") == pytest.approx(24 * 10**9 / GIB)  # decimal elsewhere
 
 
 @pytest.mark.parametrize(
@@ -25,14 +27,15 @@ def test_decimal_gb_is_converted_to_gib() -> None:
 )
 def test_sizes_and_units(spec: str, gib: float) -> None:
     assert parse_size_gib(spec) == pytest.approx(gib)
-    assert parse_gpu(spec).memory_gib_each == pytest.approx(gib)
+    card = {"1TB": 1024.0}.get(spec, gib)  # --gpu reads a decimal unit as the card it names
+    assert parse_gpu(spec).memory_gib_each == pytest.approx(card)
 
 
 def test_count_times_size() -> None:
     budget = parse_gpu("2x80GB")
     assert budget.count == 2
-    assert budget.memory_gib_each == pytest.approx(80e9 / GIB)
-    assert budget.total_gib == pytest.approx(2 * 80e9 / GIB)
+    assert budget.memory_gib_each == 80
+    assert budget.total_gib == 160
     assert budget.total == budget.total_gib
     assert budget.name == "80GB"
 

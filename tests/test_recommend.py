@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,24 @@ from llmselect.recommend import (
     parse_lang_mix,
     recommend,
 )
-from llmselect.recommend.terms import QUALITY_BENCHMARKS
+from llmselect.recommend.score import quantile_z
+from llmselect.recommend.settings import benchmark_key
 from llmselect.records import Measurement
 
 GIB = 1024**3
-LABELS = {"measured", "estimated", "published", "missing", "measured+published"}
+LABELS = {"measured", "estimated", "published"}
+QUALITY_LABELS = {"measured", "published", "predicted"}
+CELL = re.compile(r"([\w-]+) ([\d.]+)±([\d.]+)% (measured|published|predicted)")
+
+
+def label_ok(term: Any) -> bool:
+    """A term's label: measured/estimated/published; quality joins its benchmarks' labels;
+    a term without evidence says it was counted at the worst candidate's value."""
+    if term.kind.startswith("missing"):
+        return "worst candidate" in term.kind
+    if term.name.startswith("quality_"):
+        return set(term.kind.split("+")) <= QUALITY_LABELS
+    return term.kind in LABELS
 
 
 def run(gpu: str, purpose: str, ram: str | None = None, **kw: Any) -> RecommendResult:
@@ -72,15 +86,17 @@ def scenario(request: pytest.FixtureRequest) -> tuple[str, RecommendResult]:
 def test_every_shown_model_fits_at_its_precision_and_context(
     scenario: tuple[str, RecommendResult],
 ) -> None:
-    """Ranked and apart models: the exact estimate (KV cache for the requested context) fits
-    each device, and the reported parts are that estimate's."""
+    """Every ranked model: the exact estimate (KV cache for the requested context) fits each
+    device's usable memory less the headroom, and the reported parts are that estimate's."""
     name, result = scenario
     catalog = load_catalog()
-    budget = result.request["memory_gib_each"]
+    budget = result.request["budget_gib_each"]
+    assert budget == pytest.approx(
+        result.request["usable_gib_each"] * (1 - result.request["headroom"]), abs=1e-3
+    )
     context = result.request["context"]
-    shown = result.recommendations + result.no_quality_evidence
     assert result.recommendations, name
-    for rec in shown:
+    for rec in result.recommendations:
         model = catalog.get(rec.model_id)
         assert model.arch is not None
         count = count_model(model)
@@ -96,43 +112,37 @@ def test_every_shown_model_fits_at_its_precision_and_context(
             params_total=count.total,
             last_token_logits=True,
         )
-        assert est.total_bytes / GIB <= budget, (name, rec.model_id)
+        assert est.total_bytes / GIB <= budget + 1e-3, (name, rec.model_id)
         assert rec.memory_detail["per_device_gib"] == pytest.approx(est.total_bytes / GIB, abs=0.01)
         kv = kv_cache_bytes(model.arch, batch=1, context=context, kv_dtype=est.kv_dtype, tp=tp)
         assert rec.memory_detail["kv_cache"] == pytest.approx(kv / GIB, abs=0.002)
         assert model.context_length is not None and model.context_length >= context
         for term in rec.terms:
-            assert term.kind in LABELS, term
+            assert label_ok(term), term
 
 
-def test_no_model_without_quality_evidence_is_ranked(
-    scenario: tuple[str, RecommendResult],
-) -> None:
-    """A model with no C-Eval/CMMLU/MMLU/GSM8K score for the requested languages (checked on
-    the catalog's own score lists) is listed apart, never ranked among those with evidence."""
+def test_quality_labels_follow_the_catalog(scenario: tuple[str, RecommendResult]) -> None:
+    """Every ranked model has a quality estimate on every benchmark; a benchmark is labelled
+    published exactly when the checkpoint has its own score for it in the catalog, else
+    predicted (no store here)."""
     _, result = scenario
     catalog = load_catalog()
-    langs = list(result.request["lang"])
-    wanted = {b.lower() for lang in langs for b in QUALITY_BENCHMARKS[lang]}
-
-    def published(model: ModelSpec) -> set[str]:
-        own = {s.benchmark.lower() for s in model.scores}
-        base = catalog.find(model.base_model) if model.base_model else None
-        return own | ({s.benchmark.lower() for s in base.scores} if base else set())
-
     for rec in result.recommendations:
-        assert published(catalog.get(rec.model_id)) & wanted, rec.model_id
-        assert rec.score is not None
-    for rec in result.no_quality_evidence:
-        assert not published(catalog.get(rec.model_id)) & wanted, rec.model_id
-        assert rec.score is None and rec.rank == 0
+        own = {benchmark_key(s.benchmark) for s in catalog.get(rec.model_id).scores}
+        for t in rec.terms:
+            if not t.name.startswith("quality_"):
+                continue
+            cells = CELL.findall(t.detail)
+            assert len(cells) == 2, t.detail
+            for bench, _, half, label in cells:
+                assert label == ("published" if bench in own else "predicted"), (rec.model_id, t)
+                assert float(half) > 0
 
 
 def test_license_gate_on_the_whole_catalog() -> None:
     result = run("24GB", "commercial")
     catalog = load_catalog()
-    shown = result.recommendations + result.no_quality_evidence
-    for rec in shown:
+    for rec in result.recommendations:
         assert verdict(catalog.get(rec.model_id), "commercial").allowed in {"yes", "conditional"}
     for model in catalog:
         if verdict(model, "commercial").allowed in {"no", "unknown"}:
@@ -179,9 +189,9 @@ def test_commercial_puts_current_models_with_higher_scores_on_top(gpu: str) -> N
     """The top of the list is 2024+ models, and no older model shown (the top 10) outranks a
     2024+ model whose quality is higher in every language the older one has evidence for.
 
-    Deeper in the list the percentile-ranked tokenizer, speed and cost terms can outweigh a
-    small quality gap (ChatGLM2-6B vs Llama-3-8B: C-Eval 50.1 vs 51.2), so the check is on
-    the models a user reads, as the purpose asks ("current models at the top")."""
+    Deeper in the list the tokenizer, speed and cost terms can outweigh a small quality gap,
+    so the check is on the models a user reads, as the purpose asks ("current models at the
+    top")."""
     result = run(gpu, "commercial")
     top = result.recommendations[:3]
     assert _year(top[0]) >= 2024 and sum(_year(r) >= 2024 for r in top) >= 2, [
@@ -212,22 +222,16 @@ def test_2x80gb_commercial_ranks_a_70b_class_model_high() -> None:
     assert result.request["gpu_count"] == 2
 
 
-def test_size_caps_use_the_exact_count() -> None:
-    """Gemma-7B holds 8.54B parameters: over the student profile's 7.9B cap."""
-    result = run("24GB", "student")
-    catalog = load_catalog()
-    for rec in result.recommendations + result.no_quality_evidence:
-        assert count_model(catalog.get(rec.model_id)).total <= 7.9e9
-    gemma = catalog.get("gemma-7b")
-    if gemma.arch is not None and gemma.arch.family != "other":
-        exc = next(e for e in result.excluded if e.model_id == "gemma-7b")
-        assert exc.constraint in {"license", "size"}
-        assert any("8.54B parameters (exact) > 7.9B" in r for r in [exc.reason, *exc.other_reasons])
+def test_max_params_uses_the_exact_count_and_purposes_have_budgets_not_caps() -> None:
+    """--max-params compares the exact count; the device purposes cap nothing: an 8B-class
+    model that fits 16 GB at int4 is ranked for a student."""
     capped = run("24GB", "commercial", max_params_b=8.0)
     assert capped.recommendations
     assert all(r.params_b <= 8.0 for r in capped.recommendations)
     over = [e for e in capped.excluded if e.constraint == "size"]
     assert over and all("--max-params" in e.reason for e in over)
+    student = run("16GB", "student")
+    assert any(r.params_b > 7.9 for r in student.recommendations)
 
 
 def test_cpu_budget_runs_quantized_in_ram() -> None:
@@ -241,8 +245,7 @@ def test_research_allows_research_only_licenses_commercial_does_not() -> None:
     research = run("24GB", "research", context=2048)
     commercial = run("24GB", "commercial", context=2048)
     assert verdict(load_catalog().get("llama-7b"), "commercial").allowed == "no"
-    shown = ids(research) + [r.model_id for r in research.no_quality_evidence]
-    assert "llama-7b" in shown
+    assert "llama-7b" in ids(research)
     exc = next(e for e in commercial.excluded if e.model_id == "llama-7b")
     assert exc.constraint == "license" and "does not allow commercial" in exc.reason
 
@@ -269,22 +272,28 @@ def test_throughput_floor_uses_datasheet_bandwidth_and_active_weights() -> None:
         speed = next(t for t in rec.terms if t.name == "speed")
         assert speed.unit == "tok/s" and speed.raw >= floor
     slow = [e for e in result.excluded if e.constraint == "throughput"]
-    assert slow and all("tok/s floor" in e.reason for e in slow)
+    assert slow and all("tok/s (--min-tokens-per-s)" in e.reason for e in slow)
 
 
-def test_ranking_is_sorted_and_every_score_is_a_weighted_mean() -> None:
+def test_ranking_is_sorted_and_every_score_is_a_lower_quantile() -> None:
     result = run("A100-80G", "commercial")
     recs = result.recommendations
     keys = [(-r.score, -r.coverage, r.model_id) for r in recs]
     assert keys == sorted(keys)
     assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
+    z = quantile_z(0.8)
+    assert z == pytest.approx(1.2816, abs=1e-4)  # the 10th percentile of a normal
     for rec in recs:
-        present = [t for t in rec.terms if t.norm is not None]
-        mean = sum(t.norm * t.weight for t in present) / sum(t.weight for t in present)
-        assert rec.score == pytest.approx(mean, abs=1e-3)
+        mean = sum(t.norm * t.weight for t in rec.terms) / sum(t.weight for t in rec.terms)
+        assert rec.score_mean == pytest.approx(mean, abs=1e-3)
+        assert rec.score == pytest.approx(rec.score_mean - z * rec.score_sd, abs=1e-3)
+        for t in rec.terms:  # value normalisation: 1 is the best candidate
+            assert 0 < t.norm <= 1 + 1e-9
         assert 0 < rec.coverage <= 1
         assert rec.why.startswith(f"#{rec.rank} for 'commercial'")
     assert any(r.pareto for r in recs)
+    for name in ("quality_zh", "speed", "cost"):
+        assert max(next(t for t in r.terms if t.name == name).norm for r in recs) == 1.0
 
 
 def test_fresh_install_shows_zh_chars_for_every_known_tokenizer() -> None:
@@ -293,9 +302,8 @@ def test_fresh_install_shows_zh_chars_for_every_known_tokenizer() -> None:
 
     families = {t.id for t in load_tokenizer_catalog()}
     result = run("2x80GB", "research")
-    shown = result.recommendations + result.no_quality_evidence
-    assert shown
-    for rec in shown:
+    assert result.recommendations
+    for rec in result.recommendations:
         model = load_catalog().get(rec.model_id)
         if model.tokenizer in families:
             assert rec.usable_zh_chars is not None, rec.model_id
@@ -335,11 +343,16 @@ def test_measured_lm_eval_overrides_published_score() -> None:
     subject = rec.model_copy(update={"subset": "cmmlu/agronomy", "value": 99.0})
     ev = evidence_from_records([rec, subject])
     assert ev.scores[("yi-6b", "CMMLU")].value == 12.5  # group row only
-    result = recommend(catalog, Request(gpu=parse_gpu("24GB"), purpose="commercial"), ev)
-    yi = next(r for r in result.recommendations if r.model_id == "yi-6b")
-    zh = next(t for t in yi.terms if t.name == "quality_zh")
-    assert zh.components["CMMLU"] == 12.5
-    assert "measured" in zh.kind and "published" in zh.kind  # C-Eval stays published
+    request = Request(gpu=parse_gpu("24GB"), purpose="research")
+
+    def zh(result: RecommendResult) -> Any:
+        yi = next(r for r in result.recommendations if r.model_id == "yi-6b")
+        return next(t for t in yi.terms if t.name == "quality_zh")
+
+    before, after = zh(recommend(catalog, request)), zh(recommend(catalog, request, ev))
+    assert "CMMLU" in after.detail and re.search(r"CMMLU [\d.]+±[\d.]+% measured", after.detail)
+    assert after.components["CMMLU"] < before.components["CMMLU"] - 5  # pulled toward 12.5
+    assert set(after.kind.split("+")) == {"measured", "published"}  # C-Eval stays published
 
 
 def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Path) -> None:
@@ -429,9 +442,10 @@ def test_small_catalog_exclusions_carry_every_reason() -> None:
     assert noarch.reason == "architecture unknown (num_key_value_heads)"
 
 
-def test_missing_benchmark_lowers_coverage_not_score() -> None:
-    """c has MMLU only, between a's and b's: it ranks between them (a missing GSM8K read as 0
-    would put it last), with lower coverage."""
+def test_missing_evidence_widens_the_interval_and_lowers_coverage() -> None:
+    """a dominates b on both benchmarks and ranks above it; c has MMLU only, so its GSM8K is
+    predicted (wider interval, lower coverage); "none" has no score and is ranked with predicted
+    quality, labelled so, with the widest interval."""
     cat = Catalog(
         [
             _model("a", scores=[_score("MMLU", 70), _score("GSM8K", 50)]),
@@ -442,34 +456,40 @@ def test_missing_benchmark_lowers_coverage_not_score() -> None:
     )
     request = Request(gpu=parse_gpu("A100-80G"), purpose="commercial", lang={"en": 1.0})
     result = recommend(cat, request)
-    assert ids(result) == ["a", "c", "b"]
+    order = ids(result)
+    assert order.index("a") < order.index("b")
     recs = {r.model_id: r for r in result.recommendations}
     qen = {m: next(t for t in r.terms if t.name == "quality_en") for m, r in recs.items()}
-    assert (qen["a"].norm, qen["c"].norm, qen["b"].norm) == (1.0, 0.5, 0.0)
     assert qen["c"].coverage == 0.5 and qen["a"].coverage == 1.0
+    assert qen["none"].coverage == 0 and qen["none"].kind == "predicted"
+    assert qen["a"].sd < qen["c"].sd < qen["none"].sd
     assert recs["c"].coverage < recs["a"].coverage
-    assert [r.model_id for r in result.no_quality_evidence] == ["none"]
 
 
-def test_base_model_scores_fill_missing_benchmarks_with_a_label() -> None:
+def test_base_model_scores_inform_the_chat_model_through_its_lineage() -> None:
+    """A chat model shares its base's pretrained network: the base's C-Eval 55 informs the chat
+    model's C-Eval estimate (labelled predicted, never published) and narrows its interval."""
     cat = Catalog(
         [
-            _model("base", scores=[_score("C-Eval", 55)]),
-            _model("chat", base_model="base", scores=[_score("MMLU", 45)]),
+            _model("base", tags=["base"], scores=[_score("C-Eval", 55)]),
+            _model("chat", base_model="base", tags=["chat"], scores=[_score("MMLU", 45)]),
+            _model("alone", tags=["chat"], scores=[_score("MMLU", 45)]),
         ]
     )
-    result = recommend(cat, Request(gpu=parse_gpu("A100-80G"), purpose="commercial"))
-    chat = next(r for r in result.recommendations if r.model_id == "chat")
-    zh = next(t for t in chat.terms if t.name == "quality_zh")
-    assert zh.components == {"C-Eval": 55}
-    assert "base model base" in (zh.source or "") and "(base)" in zh.detail
+    result = recommend(cat, Request(gpu=parse_gpu("A100-80G"), purpose="research"))
+    recs = {r.model_id: r for r in result.recommendations}
+    zh = {m: next(t for t in r.terms if t.name == "quality_zh") for m, r in recs.items()}
+    cells = dict((b, (float(v), label)) for b, v, _, label in CELL.findall(zh["chat"].detail))
+    assert cells["C-Eval"][1] == "predicted" and abs(cells["C-Eval"][0] - 55) < 5
+    assert zh["chat"].sd < zh["alone"].sd
+    assert recs["base"].tuning == "base" and "for fine-tuning" in " ".join(recs["base"].caveats)
 
 
 def test_no_candidate_gives_empty_list_not_error() -> None:
     result = recommend(load_catalog(), Request(gpu=parse_gpu("100MB"), purpose="commercial"))
-    assert result.recommendations == [] and result.no_quality_evidence == []
+    assert result.recommendations == []
     assert {e.constraint for e in result.excluded} <= {
-        "memory", "license", "context", "size", "architecture",
+        "memory", "license", "context", "size", "architecture", "deployment",
     }  # fmt: skip
 
 

@@ -6,6 +6,8 @@ values come from the catalog, the license table, the exact parameter count and d
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import pytest
@@ -16,10 +18,11 @@ from llmselect.catalog import Catalog, ModelSpec, load_catalog
 from llmselect.hardware import parse_gpu
 from llmselect.recommend import Evidence, Request
 from llmselect.recommend.constraints import (
-    CONSTRAINTS,
     Candidate,
     architecture_constraint,
+    constraints,
     context_constraint,
+    deployment_constraint,
     finetune_constraint,
     license_constraint,
     memory_constraint,
@@ -28,15 +31,15 @@ from llmselect.recommend.constraints import (
 )
 from llmselect.recommend.evidence import Value, load_baseline
 from llmselect.recommend.pipeline import Query, resolve
+from llmselect.recommend.score import score_of
 from llmselect.recommend.terms import (
-    TERMS,
     cost_term,
     quality_term,
     scale_term,
-    score_and_coverage,
     speed_term,
     tokenizer_term,
 )
+from llmselect.registry import SCORE_TERMS
 
 GIB = 1024**3
 
@@ -66,10 +69,21 @@ def moe_model(arch_name: str, **kw: Any) -> ModelSpec:
 
 
 def test_pipeline_order_is_the_documented_one() -> None:
-    assert [c.name for c in CONSTRAINTS] == [
-        "license", "architecture", "size", "context", "memory", "finetune", "throughput",
+    assert [c.name for c in constraints()] == [
+        "license", "architecture", "deployment", "size", "context", "memory", "finetune",
+        "throughput",
     ]  # fmt: skip
-    assert list(TERMS) == ["quality_zh", "quality_en", "scale", "tokenizer", "speed", "cost"]
+    assert SCORE_TERMS.names() == [
+        "quality_zh",
+        "quality_en",
+        "scale",
+        "tokenizer",
+        "speed",
+        "cost",
+    ]
+    declared = {n: SCORE_TERMS.load(n) for n in SCORE_TERMS.names()}
+    assert declared["cost"].direction == "lower" and declared["scale"].direction == "profile"
+    assert declared["quality_zh"].reads == ("quality",)
 
 
 def test_license_constraint_follows_the_license_table() -> None:
@@ -95,12 +109,23 @@ def test_architecture_constraint_names_what_is_missing() -> None:
 
 
 def test_size_constraint_uses_the_exact_count() -> None:
-    q = query(purpose="student")  # 7.9B cap
+    q = query(purpose="student")  # no parameter cap: a budget
     c = candidate("qwen2.5-7b")
     assert c.count is not None and c.count.total == 7_615_616_512  # 7.62B, model card
     assert size_constraint(c, q) is None
     q_cap = query(max_params_b=7.6)
     assert size_constraint(c, q_cap) == "7.62B parameters (exact) > 7.6B --max-params"
+
+
+def test_deployment_constraint_keeps_base_checkpoints_for_fine_tuning() -> None:
+    base = candidate("qwen2.5-7b")  # tagged base in the catalog
+    why = deployment_constraint(base, query(purpose="commercial"))
+    assert why is not None and "for fine-tuning" in why
+    assert deployment_constraint(candidate("qwen2.5-7b"), query(finetune="lora")) is None
+    research = candidate("qwen2.5-7b")
+    assert deployment_constraint(research, query(purpose="research")) is None
+    assert "for fine-tuning" in research.caveats[0]
+    assert deployment_constraint(candidate("qwen2.5-7b-instruct"), query()) is None
 
 
 def test_context_constraint() -> None:
@@ -157,7 +182,7 @@ def test_throughput_constraint_uses_the_roofline_over_active_weights() -> None:
     dense = candidate("qwen2.5-32b")  # 65.5 GB of bf16 weights read per token: ~50 tok/s
     memory_constraint(dense, q)
     why = throughput_constraint(dense, q)
-    assert why is not None and "tok/s (estimated) < 100 tok/s floor" in why
+    assert why is not None and "tok/s (estimated) < 100 tok/s (--min-tokens-per-s)" in why
     moe = Candidate.of(moe_model("qwen3-30b-a3b"))
     memory_constraint(moe, q)
     assert throughput_constraint(moe, q) is None  # reads ~3.3B active parameters per token
@@ -166,26 +191,29 @@ def test_throughput_constraint_uses_the_roofline_over_active_weights() -> None:
 
 def test_quality_term_measured_first_then_published() -> None:
     ev = Evidence(scores={("yi-6b", "CMMLU"): Value(12.5, "measured", "store: run r1")})
-    q = query(ev=ev)
     c = candidate("yi-6b")
-    term = quality_term("zh")(c, q)
-    published_ceval = [s.value for s in c.model.scores if s.benchmark == "C-Eval"]
-    assert term.components["CMMLU"] == 12.5
-    assert term.components["C-Eval"] == pytest.approx(sum(published_ceval) / len(published_ceval))
+    before = quality_term("zh")(c, query())
+    term = quality_term("zh")(c, query(ev=ev))
+    assert re.search(r"CMMLU [\d.]+±[\d.]+% measured \(.*12.5 [^)]*run by llmselect", term.detail)
+    assert term.components["CMMLU"] < before.components["CMMLU"]  # pulled toward 12.5
+    assert "C-Eval" in term.detail and "% published (" in term.detail
     assert term.kind == "measured+published" and term.coverage == 1.0
 
 
-def test_quality_term_without_scores_is_missing_not_zero() -> None:
+def test_quality_term_without_scores_is_predicted_with_a_wide_interval() -> None:
     c = Candidate.of(moe_model("qwen3-30b-a3b"))
     term = quality_term("en")(c, query())
-    assert term.raw is None and term.kind == "missing" and term.coverage == 0.0
+    scored = quality_term("en")(candidate("qwen3-30b-a3b-base"), query())
+    assert term.kind == "predicted" and term.coverage == 0.0 and term.raw is not None
+    assert term.sd > 2 * scored.sd
 
 
 def test_scale_term_is_the_exact_count_with_active_parameters() -> None:
     c = Candidate.of(moe_model("qwen3-30b-a3b"))
     term = scale_term(c, query())
     count = count_params(REAL["qwen3-30b-a3b"])
-    assert term.raw == count.total / 1e9 and term.kind == "published"
+    assert term.raw == pytest.approx(math.log10(count.total)) and term.kind == "published"
+    assert f"{count.total / 1e9:.2f}B parameters" in term.detail
     assert f"{count.active / 1e9:.2f}B active" in term.detail
 
 
@@ -211,22 +239,20 @@ def test_speed_and_cost_terms() -> None:
     assert cost.raw == c.fit.total_gib and cost.kind == "estimated"
 
 
-def test_score_is_the_weighted_mean_of_terms_with_evidence() -> None:
+def test_score_is_a_lower_quantile_of_the_weighted_terms() -> None:
     q = query()
-    c = candidate("qwen2.5-7b")
+    c = candidate("qwen2.5-7b-instruct")
     memory_constraint(c, q)
-    terms = [TERMS[n](c, q) for n in TERMS if n in q.weights]
-    for t, norm in zip(terms, (None, 0.5, 1.0, 0.25, 0.0, 1.0), strict=True):
-        t.norm, t.weight = norm, q.weights[t.name]
-        t.contribution = (norm or 0.0) * t.weight
-    score, coverage = score_and_coverage(terms)
-    present = [t for t in terms if t.norm is not None]
-    assert score == pytest.approx(
-        sum(t.norm * t.weight for t in present) / sum(t.weight for t in present)
-    )
-    # coverage: the weight with evidence, quality counted per benchmark present
-    assert coverage == pytest.approx(sum(t.weight * t.coverage for t in present))
-    assert coverage <= 1 - q.weights["quality_zh"] + 1e-9
+    terms = [SCORE_TERMS.load(n)(c, q) for n in SCORE_TERMS.names() if n in q.weights]
+    for t, norm, sd in zip(terms, (0.9, 0.5, 1.0, 0.25, 0.0, 1.0), (0.1, 0.2, 0, 0, 0, 0),
+                           strict=True):  # fmt: skip
+        t.norm, t.norm_sd, t.weight = norm, sd, q.weights[t.name]
+        t.contribution = norm * t.weight
+    score, mean, sd = score_of(terms, risk=0.8)
+    assert mean == pytest.approx(sum(t.norm * t.weight for t in terms))
+    assert sd == pytest.approx(0.1 * q.weights["quality_zh"] + 0.2 * q.weights["quality_en"])
+    assert score == pytest.approx(mean - 1.2815515655446004 * sd)
+    assert score_of(terms, risk=0.0)[0] == pytest.approx(mean)
 
 
 def test_query_resolves_profile_defaults() -> None:

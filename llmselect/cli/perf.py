@@ -92,6 +92,20 @@ def estimate(
         float | None,
         typer.Option(min=0, help="Per-GPU memory: pick the smallest TP split that fits."),
     ] = None,
+    logits: Annotated[
+        str,
+        typer.Option(
+            help="Prefill logits kept: last (the sampled position, as served; default, the "
+            "recommender's convention) or all (every position: scoring, training)."
+        ),
+    ] = "last",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="transformers (default) or llama.cpp (a GGUF file type as --dtype, F16 KV "
+            "cache, llama.cpp's compute buffer with flash attention)."
+        ),
+    ] = "transformers",
     as_json: JsonOpt = False,
 ) -> None:
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
@@ -108,6 +122,12 @@ def estimate(
 
     if dtype is not None:
         dtype = check_weight_dtype(dtype)
+    if logits not in ("last", "all"):
+        raise LLMSelectError(f"--logits must be last or all, got {logits!r}")
+    if engine not in ("transformers", "llama.cpp"):
+        raise LLMSelectError(f"unknown engine {engine!r}; use transformers or llama.cpp")
+    if engine == "llama.cpp" and (tp > 1 or gpu_mem_gib is not None):
+        raise LLMSelectError("--engine llama.cpp sizes one device: drop --tp and --gpu-mem-gib")
     names = split_csv(model)
     if not names:
         raise LLMSelectError("name a model with -m (catalog id or family:size)")
@@ -119,11 +139,27 @@ def estimate(
         kw: dict[str, Any] = dict(
             dtype=dtype or "bf16", batch=batch, seq=seq, new_tokens=new_tokens, device=device,
             group_size=group_size, params_total=count_model(target).total,
+            last_token_logits=logits == "last",
         )  # fmt: skip
         gguf = getattr(target, "gguf", None)
         if gguf is not None and dtype is None:  # the file as it is: its exact tensor bytes
             kw.update(dtype=target.gguf_file_type or "fp16", weights_bytes=gguf.tensor_bytes)
-        if gpu_mem_gib is not None:
+        if engine == "llama.cpp":
+            from llmselect.memory.ggml_quant import FTYPE_BASE
+            from llmselect.memory.llamacpp import estimate_llamacpp
+
+            ftype = {"fp16": "f16", "fp32": "f32"}.get(kw["dtype"], kw["dtype"])
+            if ftype not in FTYPE_BASE:
+                known = ", ".join(FTYPE_BASE)
+                raise LLMSelectError(
+                    f"--engine llama.cpp: give a GGUF file type as --dtype ({known})"
+                )
+            est = estimate_llamacpp(
+                target.arch, ftype, seq + new_tokens, device=device,
+                params_total=kw["params_total"], weights_bytes=kw.get("weights_bytes"),
+            )  # fmt: skip
+            fits = None
+        elif gpu_mem_gib is not None:
             plan = plan_tensor_parallel(target.arch, gpu_mem_gib, **kw)
             est, fits = plan.per_device, plan.fits
         else:

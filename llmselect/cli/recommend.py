@@ -32,13 +32,12 @@ def _fmt_params(rec: Any) -> str:
 
 
 def _fmt_quality(rec: Any) -> str:
-    """Quality per language: mean score in percent, its label and benchmark coverage."""
+    """Quality per language: estimate ± 90 % half-width, and what backs it."""
     parts = []
     for t in rec.terms:
         if t.name.startswith("quality_") and t.raw is not None:
             lang = t.name.removeprefix("quality_")
-            n = len(t.components)
-            parts.append(f"{lang} {t.raw:.1f}% {t.kind} ({n}/{round(n / t.coverage)})")
+            parts.append(f"{lang} {t.raw:.1f}±{1.645 * t.sd:.1f} {t.kind}")
     return "; ".join(parts) or "—"
 
 
@@ -53,13 +52,13 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
         highlight=False,
     )
     table = Table(show_lines=False)
-    cols = ("#", "model", "score", "cov", "quality", "prec", "GiB/dev", "zh chars", "license")
+    cols = ("#", "model", "score", "cov", "quality %", "prec", "GiB/dev", "zh chars", "license")
     for col in cols:
         table.add_column(col, no_wrap=col in ("model", "license"), overflow="fold")
     for rec in result.recommendations[:top]:
         table.add_row(
             str(rec.rank) + ("*" if rec.pareto else ""),
-            _fmt_params(rec),
+            _fmt_params(rec) + (" · base, for fine-tuning" if rec.tuning == "base" else ""),
             f"{rec.score:.3f}",
             f"{rec.coverage:.0%}",
             _fmt_quality(rec),
@@ -71,26 +70,20 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
     out.print(table)
     out.print(
         "* = Pareto front on (quality, memory). Parameters: exact count from the architecture. "
-        "cov = share of the profile's weight with evidence. quality = mean of C-Eval+CMMLU (zh) "
-        "or MMLU+GSM8K (en), measured or published (benchmarks present/wanted). GiB/dev = "
-        "estimated peak per GPU (weights + KV cache for the context + activations + runtime). "
+        "score = risk-adjusted (a lower quantile; --risk). cov = share of the profile's weight "
+        "with direct evidence. quality = the quality model's estimate of C-Eval+CMMLU (zh) or "
+        "MMLU+GSM8K (en) ± its 90 % interval, from measured > published > predicted scores. "
+        "GiB/dev = estimated peak per GPU (weights + KV cache for the context + activations + "
+        "runtime), as `llmselect perf estimate` gives it. "
         f"zh chars = context window ÷ zh tokens/char measured on {req['corpus']}. "
         "Every term and caveat: --explain MODEL or --json.",
         highlight=False,
     )
-    apart = result.no_quality_evidence
     out.print(
-        f"{len(result.recommendations)} ranked, {len(apart)} without quality evidence, "
-        f"{len(result.excluded)} excluded"
+        f"{len(result.recommendations)} ranked, {len(result.excluded)} excluded"
         + ("" if show_excluded else " (--show-excluded lists them)"),
         highlight=False,
     )
-    if apart:
-        out.print(
-            "no quality evidence (fit the constraints, not ranked): "
-            + ", ".join(f"{r.model_id} ({r.precision}, {r.memory_gib:.1f} GiB)" for r in apart),
-            highlight=False,
-        )
     for note in result.notes:
         out.print(f"  · {note}", highlight=False)
     if show_excluded and result.excluded:
@@ -110,8 +103,6 @@ def _render_explain(data: dict[str, Any]) -> None:
     out.print(
         f"[bold]{data['name']}[/bold] ({data['model_id']}): {data['status']}", highlight=False
     )
-    if data["status"] == "no quality evidence":
-        out.print("fits every constraint but has no quality evidence: listed apart, not ranked")
     if data["status"] == "excluded":
         exc = data["exclusion"]
         out.print(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
@@ -120,9 +111,8 @@ def _render_explain(data: dict[str, Any]) -> None:
     else:
         rec = data["recommendation"]
         place = (
-            f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} · "
-            if rec["score"] is not None
-            else ""
+            f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} (mean "
+            f"{rec['score_mean']:.3f} ± sd {rec['score_sd']:.3f}) · "
         )
         out.print(
             f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
@@ -136,7 +126,7 @@ def _render_explain(data: dict[str, Any]) -> None:
                 t["name"],
                 t["detail"],
                 t["kind"],
-                "—" if t["norm"] is None else f"{t['norm']:.3f}",  # no evidence: left out
+                f"{t['norm']:.3f}" + (f" ± {t['norm_sd']:.3f}" if t["norm_sd"] else ""),
                 f"{t['weight']:.3f}",
                 f"{t['contribution']:.3f}",
                 t["source"] or "",
@@ -161,6 +151,7 @@ def _render_explain(data: dict[str, Any]) -> None:
                 highlight=False,
             )
         out.print(rec["why"], highlight=False)
+        out.print(f"reproduce the memory fit: {rec['perf_estimate']}", highlight=False)
     if not data.get("memory_by_precision"):
         return  # no exact count: nothing is sized
     mem = Table("precision", "per device GiB", "total GiB", "fits", "label", "parts GiB")
@@ -241,6 +232,24 @@ def register(app: typer.Typer) -> None:
         candidates: list[str] = typer.Option(
             [], "--candidates", help="Local checkpoints (GGUF, folder) ranked beside the catalog."
         ),
+        risk: float = typer.Option(
+            0.8,
+            "--risk",
+            help="In [0, 1): rank by the (1 - risk)/2 quantile of the score; 0 = the mean, "
+            "0.8 (default) = the 10th percentile: less evidence, lower rank.",
+        ),
+        headroom: float = typer.Option(
+            0.05, "--headroom", help="Share of the usable GPU memory kept free, in [0, 1)."
+        ),
+        logits: str = typer.Option(
+            "last",
+            "--logits",
+            help="Prefill logits kept: last (as served, default) or all (scoring, training); "
+            "the same convention as perf estimate.",
+        ),
+        engine: str = typer.Option(
+            "transformers", "--engine", help="Runtime whose memory is modelled: transformers."
+        ),
     ) -> None:
         """Rank models: license and memory constraints first, then the purpose profile's score."""
         from llmselect.catalog import load_catalog
@@ -262,6 +271,10 @@ def register(app: typer.Typer) -> None:
             finetune=finetune.strip().lower(),
             max_params_b=max_params,
             corpus=_corpus_name(corpus),
+            risk=risk,
+            headroom=headroom,
+            logits=logits.strip().lower(),
+            engine=engine.strip().lower(),
         )
         catalog = load_catalog()
         if candidates:

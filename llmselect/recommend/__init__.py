@@ -1,9 +1,12 @@
-"""The recommender: named constraints, then named score terms, over the catalog. Pure functions.
+"""The recommender: registered constraints, then registered score terms, over the catalog.
 
 ``pipeline.recommend`` is the whole idea in a page; ``constraints`` and ``terms`` hold one small
-function per rule; ``profiles`` reads the purpose data; ``evidence`` reads the result store
-(through its latest-value index) and the shipped tokenizer baseline; ``fit`` sizes a model
-with the exact memory estimator; ``result`` shapes the answer.
+function per rule (each a registry entry); ``profiles`` reads the purpose data; ``evidence``
+reads the result store (through its latest-value index) and the shipped tokenizer baseline;
+``settings`` reads how each score was obtained and ``quality`` puts every model on one quality
+scale with an interval (fitted offline by ``quality_fit``); ``score`` normalises by value and
+ranks by a lower quantile; ``fit`` sizes a model with the exact memory estimator; ``result``
+shapes the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from llmselect.recommend.profiles import (
     term_weights,
 )
 from llmselect.recommend.result import Exclusion, Recommendation, RecommendResult, explain
-from llmselect.recommend.terms import Term
+from llmselect.recommend.terms import ScoreTerm, Term
 
 __all__ = [
     "FINETUNE_MODES",
@@ -40,6 +43,7 @@ __all__ = [
     "Recommendation",
     "RecommendResult",
     "Request",
+    "ScoreTerm",
     "Term",
     "evidence_from_latest",
     "evidence_from_records",

@@ -1,8 +1,10 @@
 """Hard constraints, one small function each: ``check(candidate, query) -> reason | None``.
 
-A constraint may also fill the candidate (the memory constraint chooses the precision) or add a
-caveat. ``CONSTRAINTS`` lists them in the order they run; every reason found is kept, so an
-excluded model shows all the rules it breaks.
+Each is a ``Constraint`` registry entry (``llmselect.registry.CONSTRAINTS``; plugins add theirs
+through the ``llmselect.constraints`` entry-point group) that declares its name, the label of
+its evidence and what it reads. A constraint may also fill the candidate (the memory constraint
+chooses the precision) or add a caveat. They run in registry order; every reason found is kept,
+so an excluded model shows all the rules it breaks.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from llmselect.arch.params import ParamCount
 from llmselect.catalog import ModelSpec
+from llmselect.errors import LLMSelectError
 from llmselect.recommend.fit import MemoryFit, choose_precision, exact_count
 from llmselect.recommend.licensing import LicenseCheck, check_license
+from llmselect.recommend.settings import checkpoint_tuning
 
 if TYPE_CHECKING:
     from llmselect.recommend.pipeline import Query
@@ -49,11 +53,19 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Constraint:
-    """A named hard rule and the label of the evidence it judges on."""
+    """A named hard rule, the label of the evidence it judges on, and what it reads."""
 
     name: str
     kind: str  # published | estimated | measured
     check: Callable[[Candidate, Query], str | None]
+    reads: tuple[str, ...] = ()
+
+
+def constraints() -> tuple[Constraint, ...]:
+    """The registered constraints in order (built-ins, then plugins)."""
+    from llmselect.registry import CONSTRAINTS
+
+    return tuple(CONSTRAINTS.load(name) for name in CONSTRAINTS.names())
 
 
 def license_constraint(c: Candidate, q: Query) -> str | None:
@@ -86,6 +98,20 @@ def architecture_constraint(c: Candidate, q: Query) -> str | None:
     return c.count_problem
 
 
+def deployment_constraint(c: Candidate, q: Query) -> str | None:
+    """What the purpose deploys: a base checkpoint is ranked only where the profile deploys base
+    or any checkpoint, or with ``--finetune``; it is then labelled "for fine-tuning"."""
+    if checkpoint_tuning(c.model) != "base":
+        return None
+    if q.profile.deploys == "instruct" and q.request.finetune == "none":
+        return (
+            f"base checkpoint (for fine-tuning): purpose '{q.profile.name}' deploys "
+            "instruction-tuned models; --finetune lora|qlora|full ranks base checkpoints"
+        )
+    c.caveats.append("base checkpoint: for fine-tuning (not instruction-tuned)")
+    return None
+
+
 def size_constraint(c: Candidate, q: Query) -> str | None:
     """The exact parameter count under the purpose's cap and ``--max-params``."""
     if c.count is None:
@@ -109,18 +135,32 @@ def context_constraint(c: Candidate, q: Query) -> str | None:
 
 
 def memory_constraint(c: Candidate, q: Query) -> str | None:
-    """Some allowed precision fits the budget per device (exact estimator, requested context)."""
+    """Some allowed precision fits the usable memory per device less the headroom (exact
+    estimator, requested context, the same convention as ``perf estimate``)."""
     if c.count is None:
         return None
-    c.fit, c.tried = choose_precision(c.model, c.count, q.precisions, q.context, q.request.gpu)
+    budget, req = q.budget_gib, q.request
+    try:
+        c.fit, c.tried = choose_precision(
+            c.model, c.count, q.precisions, q.context, req.gpu, budget, req.logits, req.engine
+        )
+    except LLMSelectError as exc:  # a layout the engine's memory model does not cover
+        return f"{req.engine} memory not modelled for this architecture: {exc}"
     if c.fit is not None:
         if c.fit.precision == "int4":
             c.caveats.append("int4: expect some quality loss against the published fp16 scores")
+        usable = q.request.gpu.usable_gib_each
+        if c.fit.per_device_gib > TIGHT_FIT * usable:
+            c.caveats.append(
+                f"tight fit: {c.fit.per_device_gib:.1f} GiB of {usable:.1f} GiB usable "
+                f"({c.fit.per_device_gib / usable:.0%}); a longer prompt or batch may not fit"
+            )
         return None
     smallest = min(c.tried, key=lambda f: f.per_device_gib)
     return (
         f"needs {smallest.per_device_gib:.1f} GiB per device even at {smallest.precision} "
-        f"({q.context} tokens) > {q.request.gpu.memory_gib_each:.1f} GiB available"
+        f"({q.context} tokens) > {budget:.1f} GiB ({q.request.gpu.usable_gib_each:.1f} GiB "
+        f"usable less {q.request.headroom:.0%} headroom)"
     )
 
 
@@ -131,7 +171,6 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
     if mode == "none" or c.model.arch is None:
         return None
     from llmselect.cost.finetune import FinetuneSetup, finetune_memory
-    from llmselect.errors import LLMSelectError
 
     setup = FinetuneSetup(
         mode, seq=min(q.context, FINETUNE_TRAIN_SEQ), gpus=max(q.request.gpu.count, 1)
@@ -140,7 +179,7 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
         c.finetune = finetune_memory(c.model, setup)
     except LLMSelectError as exc:  # an architecture the cost model does not cover
         return str(exc)
-    budget = q.request.gpu.memory_gib_each
+    budget = q.budget_gib
     if c.finetune.per_gpu_gib > budget:
         return (
             f"{mode} fine-tuning needs {c.finetune.per_gpu_gib:.1f} GiB per GPU > "
@@ -150,27 +189,31 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
 
 
 def throughput_constraint(c: Candidate, q: Query) -> str | None:
-    """With ``--min-tokens-per-s``, decode speed (measured, else roofline) above the floor."""
-    floor = q.request.min_tokens_per_s
+    """With ``--min-tokens-per-s`` or the purpose's floor, decode speed (measured, else roofline)
+    above it; unchecked where the bandwidth is unknown."""
+    floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor is None or c.fit is None:
         return None
     from llmselect.recommend.terms import speed_term
 
     c.speed = speed_term(c, q)
+    floor_from = "--min-tokens-per-s" if q.request.min_tokens_per_s else "the purpose's floor"
     if c.speed.unit != "tok/s" or c.speed.raw is None:
-        c.caveats.append("throughput floor not checked: GPU bandwidth unknown (name the GPU)")
+        if q.request.min_tokens_per_s:  # the purpose's floor is noted once, in the result
+            c.caveats.append("throughput floor not checked: GPU bandwidth unknown (name the GPU)")
         return None
     if c.speed.raw < floor:
-        return f"{c.speed.raw:.1f} tok/s ({c.speed.kind}) < {floor:g} tok/s floor"
+        return f"{c.speed.raw:.1f} tok/s ({c.speed.kind}) < {floor:g} tok/s ({floor_from})"
     return None
 
 
-CONSTRAINTS: tuple[Constraint, ...] = (
-    Constraint("license", "published", license_constraint),
-    Constraint("architecture", "published", architecture_constraint),
-    Constraint("size", "published", size_constraint),
-    Constraint("context", "published", context_constraint),
-    Constraint("memory", "estimated", memory_constraint),
-    Constraint("finetune", "estimated", finetune_constraint),
-    Constraint("throughput", "estimated", throughput_constraint),
-)
+TIGHT_FIT = 0.90  # within 10 % of the usable memory: shown as a caveat
+
+LICENSE = Constraint("license", "published", license_constraint, ("license",))
+ARCHITECTURE = Constraint("architecture", "published", architecture_constraint, ("architecture",))
+DEPLOYMENT = Constraint("deployment", "published", deployment_constraint, ("tags", "base_model"))
+SIZE = Constraint("size", "published", size_constraint, ("architecture",))
+CONTEXT = Constraint("context", "published", context_constraint, ("context_length",))
+MEMORY = Constraint("memory", "estimated", memory_constraint, ("architecture", "gpu"))
+FINETUNE = Constraint("finetune", "estimated", finetune_constraint, ("architecture", "gpu"))
+THROUGHPUT = Constraint("throughput", "estimated", throughput_constraint, ("decode_ms", "gpu"))

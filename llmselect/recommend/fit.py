@@ -1,9 +1,11 @@
 """Memory of one model on the user's budget, from the exact estimator only.
 
-``llmselect.memory.estimate`` with the KV cache for the requested context, batch 1, last-token
-logits (serving), tensor-parallel over the GPUs. The parameter count is the exact one computed
-from the architecture; a model without architecture numbers has no fit at all (the recommender
-excludes it as "architecture unknown" rather than guessing).
+``llmselect.memory.estimate`` with the KV cache for the requested context, batch 1, the last
+position's logits (as served; ``--logits all`` keeps every position's, for scoring and
+training), tensor-parallel over the GPUs: the same call and defaults as ``llmselect perf
+estimate``, whose command line ``perf_estimate_command`` writes out. The parameter count is the
+exact one computed from the architecture; a model without architecture numbers has no fit at
+all (the recommender excludes it as "architecture unknown" rather than guessing).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ class MemoryFit:
     precision: str
     total_gib: float  # all devices together
     per_device_gib: float
-    budget_gib: float  # per device
+    budget_gib: float  # per device: usable memory less the headroom
     parts_gib: dict[str, float]
     kind: str  # estimated
     method: str
     tp: int
     read_per_token_gb: float  # bytes one decode step reads per device (active weights + KV), GB
+    device: str = "cuda"  # the estimator's runtime overhead model: cuda | cpu
+    engine: str = "transformers"
 
     @property
     def fits(self) -> bool:
@@ -60,51 +64,111 @@ def tp_degree(arch: ArchSpec, count: int) -> int:
 
 
 def memory_fit(
-    model: ModelSpec, count: ParamCount, precision: str, context: int, gpu: GpuBudget
+    model: ModelSpec,
+    count: ParamCount,
+    precision: str,
+    context: int,
+    gpu: GpuBudget,
+    budget_gib: float | None = None,
+    logits: str = "last",
+    engine: str = "transformers",
 ) -> MemoryFit:
-    """Inference memory of ``model`` at ``precision`` for ``context`` tokens, batch 1."""
+    """Inference memory of ``model`` at ``precision`` for ``context`` tokens, batch 1.
+
+    ``engine="llama.cpp"``: the GGUF recipe of the precision (``PRECISION_FTYPES``), F16 KV cache
+    and llama.cpp's compute buffer (``memory.llamacpp``); several GPUs split the layers
+    (llama.cpp's default ``--split-mode layer``), each keeping a compute buffer.
+    """
     from llmselect.memory.estimate import bytes_read_per_decode_token, estimate_memory
 
     arch = model.arch
     assert arch is not None
-    tp = tp_degree(arch, gpu.count)
-    est = estimate_memory(
-        arch,
-        dtype=precision,
-        batch=1,
-        seq=context,
-        device="cpu" if gpu.is_cpu else "cuda",
-        tp=tp,
-        params_total=count.total,
-        last_token_logits=True,  # serving keeps only the sampled position's logits
-    )
-    parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
-    per_device = parts.pop("peak")
+    device = "cpu" if gpu.is_cpu else "cuda"
+    if engine == "llama.cpp":
+        from llmselect.memory.llamacpp import PRECISION_FTYPES, estimate_llamacpp
+
+        est = estimate_llamacpp(
+            arch, PRECISION_FTYPES[precision], context, device=device, params_total=count.total
+        )
+        split = max(gpu.count, 1)
+        parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
+        parts["weights"] /= split
+        parts["kv_cache"] /= split
+        parts.pop("peak")
+        per_device = sum(parts.values())
+        tp = 1
+    else:
+        tp = tp_degree(arch, gpu.count)
+        est = estimate_memory(
+            arch,
+            dtype=precision,
+            batch=1,
+            seq=context,
+            device=device,
+            tp=tp,
+            params_total=count.total,
+            last_token_logits=logits == "last",  # serving keeps only the sampled position's
+        )
+        parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
+        per_device = parts.pop("peak")
     read = bytes_read_per_decode_token(
         arch, dtype=precision, batch=1, context=context, params_total=count.total
     )
+    split = max(gpu.count, 1) if engine == "llama.cpp" else tp
     return MemoryFit(
         precision=precision,
-        total_gib=per_device * tp,
+        total_gib=per_device * split,
         per_device_gib=per_device,
-        budget_gib=gpu.memory_gib_each,
+        budget_gib=gpu.usable_gib_each if budget_gib is None else budget_gib,
         parts_gib={k: round(v, 3) for k, v in parts.items()},
         kind="estimated",
-        method=f"weights + KV cache ({context} tokens) + activations + runtime"
-        + (f", tensor-parallel over {tp} GPUs" if tp > 1 else ""),
+        method=(
+            f"llama.cpp: GGUF weights + F16 KV cache ({context} tokens) + compute buffer"
+            + (f", layers split over {split} GPUs" if split > 1 else "")
+            if engine == "llama.cpp"
+            else f"weights + KV cache ({context} tokens) + activations + runtime"
+            + (f", tensor-parallel over {tp} GPUs" if tp > 1 else "")
+        ),
         tp=tp,
         read_per_token_gb=read / tp / 1e9,
+        device=device,
+        engine=engine,
     )
 
 
 def choose_precision(
-    model: ModelSpec, count: ParamCount, precisions: Iterable[str], context: int, gpu: GpuBudget
+    model: ModelSpec,
+    count: ParamCount,
+    precisions: Iterable[str],
+    context: int,
+    gpu: GpuBudget,
+    budget_gib: float | None = None,
+    logits: str = "last",
+    engine: str = "transformers",
 ) -> tuple[MemoryFit | None, list[MemoryFit]]:
     """First precision (in profile order) that fits, and every estimate tried."""
     tried: list[MemoryFit] = []
     for prec in precisions:
-        fit = memory_fit(model, count, prec, context, gpu)
+        fit = memory_fit(model, count, prec, context, gpu, budget_gib, logits, engine)
         tried.append(fit)
         if fit.fits:
             return fit, tried
     return None, tried
+
+
+def perf_estimate_command(model_id: str, fit: MemoryFit, context: int, logits: str) -> str:
+    """The ``llmselect perf estimate`` call that reproduces ``fit`` (same estimator, same
+    convention): its peak per device is ``fit.per_device_gib`` (one device's share for llama.cpp
+    over several GPUs)."""
+    if fit.engine == "llama.cpp":
+        from llmselect.memory.llamacpp import PRECISION_FTYPES
+
+        return (
+            f"llmselect perf estimate -m {model_id} --engine llama.cpp --dtype "
+            f"{PRECISION_FTYPES[fit.precision]} --seq {context} --device {fit.device}"
+        )
+    cmd = f"llmselect perf estimate -m {model_id} --dtype {fit.precision} --seq {context}"
+    cmd += f" --device {fit.device}"
+    if fit.tp > 1:
+        cmd += f" --tp {fit.tp}"
+    return cmd + f" --logits {logits}"

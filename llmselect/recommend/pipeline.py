@@ -1,34 +1,46 @@
-"""The recommender as a pipeline: constraints, then terms, then a weighted score.
+"""The recommender as a pipeline: constraints, then terms, then a risk-adjusted score.
 
     candidates = catalog models
-    → each constraint in CONSTRAINTS (license, architecture, size, context, memory,
+    → each registered constraint (license, architecture, deployment, size, context, memory,
       fine-tuning, throughput): a model that breaks one is excluded with every reason found
-    → models without any quality evidence for the requested languages are listed apart
-    → each term in TERMS the profile weighs, normalized to a rank-percentile among the rest
-    → score = weighted mean over the terms with evidence; coverage = weight that had evidence
+    → each registered score term the profile weighs; quality from the quality model, so every
+      model has an estimate with an interval (measured > published > predicted)
+    → terms normalised by value against the best candidate (``score.py``)
+    → ranked by a lower quantile of the score (``--risk``): less evidence, wider interval,
+      lower rank; never a higher one
 
-Purpose profiles (``data/purposes/*.yaml``) hold the weights and the selection practice; the
-code holds no opinion about which model is good.
+Purpose profiles (``data/purposes/*.yaml``) hold the weights, what is deployed and the budgets;
+the code holds no opinion about which model is good.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from llmselect.catalog import Catalog, ModelSpec
 from llmselect.cost.finetune import FINETUNE_MODES
 from llmselect.errors import LLMSelectError
-from llmselect.recommend.constraints import CONSTRAINTS, Candidate
+from llmselect.recommend.constraints import Candidate, Constraint, constraints
 from llmselect.recommend.evidence import REFERENCE_CORPUS, Evidence
-from llmselect.recommend.profiles import Profile, Request, get_profile, term_weights
+from llmselect.recommend.profiles import (
+    ENGINES,
+    LOGITS,
+    Profile,
+    Request,
+    get_profile,
+    term_weights,
+)
+from llmselect.recommend.quality import QualityIndex
 from llmselect.recommend.result import (
     Exclusion,
     RecommendResult,
     finish_ranking,
     to_recommendation,
 )
-from llmselect.recommend.terms import TERMS, Term, normalize_terms, score_and_coverage
+from llmselect.recommend.score import coverage_of, normalize_terms, quantile_z, score_of
+from llmselect.recommend.terms import ScoreTerm, Term
 
 
 @dataclass(frozen=True)
@@ -44,11 +56,43 @@ class Query:
     mix: dict[str, float]
     weights: dict[str, float]
     corpus: str
+    quality: QualityIndex
 
     @property
     def uses_baseline(self) -> bool:
         """The shipped baseline is FLORES-200; another corpus is compared only with itself."""
         return self.corpus == REFERENCE_CORPUS
+
+    @property
+    def budget_gib(self) -> float:
+        """Per device: the usable memory less the headroom."""
+        return self.request.gpu.usable_gib_each * (1.0 - self.request.headroom)
+
+
+def check_request(request: Request) -> None:
+    """One-line errors for options that make no sense alone or together."""
+    if request.finetune not in FINETUNE_MODES:
+        raise LLMSelectError(
+            f"unknown fine-tuning mode {request.finetune!r}; use {', '.join(FINETUNE_MODES)}"
+        )
+    if request.finetune != "none" and request.gpu.is_cpu:
+        raise LLMSelectError("--finetune needs a GPU budget (--gpu 24GB, A100-80G, ...), not cpu")
+    quantile_z(request.risk)
+    if not 0.0 <= request.headroom < 1.0 or math.isnan(request.headroom):
+        raise LLMSelectError(f"--headroom must be in [0, 1), got {request.headroom:g}")
+    if request.logits not in LOGITS:
+        raise LLMSelectError(f"--logits must be one of {', '.join(LOGITS)}")
+    if request.engine not in ENGINES:
+        raise LLMSelectError(f"unknown engine {request.engine!r}; use {', '.join(ENGINES)}")
+    if request.engine == "vllm" and request.gpu.is_cpu:
+        raise LLMSelectError("--engine vllm needs a GPU (vLLM serves from GPU memory), not cpu")
+    if request.engine == "vllm":
+        raise LLMSelectError(
+            "--engine vllm: its memory model (the pre-allocated KV pool) is not implemented "
+            "yet; use --engine transformers or llama.cpp"
+        )
+    if request.engine == "llama.cpp" and request.finetune != "none":
+        raise LLMSelectError("--engine llama.cpp serves models; --finetune needs transformers")
 
 
 def resolve(
@@ -59,12 +103,7 @@ def resolve(
 ) -> Query:
     """Check the request (one-line errors) and fill in the profile's defaults."""
     profile = get_profile(request.purpose, profiles)
-    if request.finetune not in FINETUNE_MODES:
-        raise LLMSelectError(
-            f"unknown fine-tuning mode {request.finetune!r}; use {', '.join(FINETUNE_MODES)}"
-        )
-    if request.finetune != "none" and request.gpu.is_cpu:
-        raise LLMSelectError("--finetune needs a GPU budget (--gpu 24GB, A100-80G, ...), not cpu")
+    check_request(request)
     context = request.context if request.context is not None else profile.default_context
     if context < 1:
         raise LLMSelectError(f"--context must be a positive number of tokens, got {context}")
@@ -87,12 +126,16 @@ def resolve(
         mix=request.lang,
         weights=term_weights(profile, request.lang),
         corpus=request.corpus or REFERENCE_CORPUS,
+        quality=QualityIndex(catalog, evidence.scores),
     )
 
 
-def apply_constraints(c: Candidate, q: Query) -> Exclusion | None:
+def apply_constraints(
+    c: Candidate, q: Query, rules: tuple[Constraint, ...] | None = None
+) -> Exclusion | None:
     """Run every constraint; the first broken one names the exclusion, the rest are listed."""
-    broken = [(con, why) for con in CONSTRAINTS if (why := con.check(c, q))]
+    rules = constraints() if rules is None else rules
+    broken = [(con, why) for con in rules if (why := con.check(c, q))]
     if not broken:
         return None
     (first, reason), rest = broken[0], broken[1:]
@@ -101,8 +144,16 @@ def apply_constraints(c: Candidate, q: Query) -> Exclusion | None:
     )
 
 
-def has_quality_evidence(terms: list[Term]) -> bool:
-    return any(t.name.startswith("quality_") and t.raw is not None for t in terms)
+def weighed_terms(q: Query) -> list[ScoreTerm]:
+    """The registered terms the profile weighs, in registry order."""
+    from llmselect.registry import SCORE_TERMS
+
+    return [SCORE_TERMS.load(name) for name in SCORE_TERMS.names() if name in q.weights]
+
+
+def compute_terms(c: Candidate, q: Query, terms: list[ScoreTerm] | None = None) -> list[Term]:
+    """Every registered term the profile weighs, computed for one candidate."""
+    return [term(c, q) for term in (weighed_terms(q) if terms is None else terms)]
 
 
 def recommend(
@@ -116,22 +167,19 @@ def recommend(
     q = resolve(cat, request, evidence or Evidence(), profiles)
     excluded: list[Exclusion] = []
     ranked: dict[str, tuple[Candidate, list[Term]]] = {}
-    apart: dict[str, tuple[Candidate, list[Term]]] = {}
+    rules, terms = constraints(), weighed_terms(q)  # loaded once: registry look-ups cost
     for model in sorted(cat, key=lambda m: m.id):
         c = Candidate.of(model)
-        exclusion = apply_constraints(c, q)
+        exclusion = apply_constraints(c, q, rules)
         if exclusion is not None:
             excluded.append(exclusion)
             continue
-        terms = [TERMS[name](c, q) for name in TERMS if name in q.weights]
-        (ranked if has_quality_evidence(terms) else apart)[model.id] = (c, terms)
+        ranked[model.id] = (c, compute_terms(c, q, terms))
     normalize_terms({mid: terms for mid, (_, terms) in ranked.items()}, q.weights)
-    for _, terms in apart.values():
-        for t in terms:
-            t.weight = q.weights.get(t.name, 0.0)
     recs = []
     for c, terms in ranked.values():
-        score, coverage = score_and_coverage(terms)
-        recs.append(to_recommendation(c, terms, score, coverage, q))
-    unranked = [to_recommendation(c, terms, None, 0.0, q) for c, terms in apart.values()]
-    return finish_ranking(recs, unranked, excluded, q)
+        score, mean, sd = score_of(terms, request.risk)
+        rec = to_recommendation(c, terms, score, coverage_of(terms), q)
+        rec.score_mean, rec.score_sd = round(mean, 4), round(sd, 4)
+        recs.append(rec)
+    return finish_ranking(recs, excluded, q)

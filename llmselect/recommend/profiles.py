@@ -1,5 +1,6 @@
-"""Purpose profiles (``data/purposes/*.yaml``: weights over terms, size and precision rules,
-license use) and the user's request. The profiles are data; nothing here ranks models."""
+"""Purpose profiles (``data/purposes/*.yaml``: weights over terms, what is deployed, precision
+and speed budgets, license use) and the user's request. The profiles are data, validated
+against the score-term registry; nothing here ranks models."""
 
 from __future__ import annotations
 
@@ -19,7 +20,18 @@ from llmselect.names import normalize
 PURPOSES_DIR = PACKAGE_DATA / "purposes"
 LANGS = ("zh", "en")
 PRECISIONS = ("fp16", "int8", "int4")
-PROFILE_TERMS = ("quality", "scale", "tokenizer", "speed", "cost")
+DEPLOYS = ("instruct", "base", "any")
+LOGITS = ("last", "all")
+ENGINES = ("transformers", "llama.cpp", "vllm")
+DEFAULT_RISK = 0.8  # rank by the 10th percentile of the score: (1 - risk) / 2
+DEFAULT_HEADROOM = 0.05  # of the usable memory, kept free
+
+
+def profile_terms() -> set[str]:
+    """Names a profile may weigh: ``quality`` (split over --lang) and every registered term."""
+    from llmselect.registry import SCORE_TERMS
+
+    return {"quality", *SCORE_TERMS.names()}
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class Profile:
     weights: dict[str, float]
     practice: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    deploys: str = "instruct"  # instruct | base | any: which checkpoints rank without --finetune
+    min_tokens_per_s: float | None = None  # speed floor of the purpose (decode, batch 1)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,10 @@ class Request:
     finetune: str = "none"
     max_params_b: float | None = None  # --max-params, on the exact count
     corpus: str | None = None  # --corpus: tokenizer evidence from this corpus, not FLORES-200
+    risk: float = DEFAULT_RISK  # --risk: rank by the (1 - risk) / 2 quantile of the score
+    headroom: float = DEFAULT_HEADROOM  # --headroom: share of usable memory kept free
+    logits: str = "last"  # --logits: last position (served) or all (scoring, training)
+    engine: str = "transformers"  # --engine
 
 
 def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
@@ -71,15 +89,22 @@ def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
             weights=weights,
             practice=tuple(str(p) for p in raw.get("practice", [])),
             aliases=tuple(str(a) for a in raw.get("aliases", [])),
+            deploys=str(raw.get("deploys", "instruct")),
+            min_tokens_per_s=raw.get("min_tokens_per_s"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LLMSelectError(f"purpose profile {origin}: bad or missing field {exc}") from exc
-    unknown = set(weights) - set(PROFILE_TERMS)
+    known = profile_terms()
+    unknown = set(weights) - known
     bad_prec = set(precisions) - set(PRECISIONS)
     if unknown or bad_prec or not precisions:
         raise LLMSelectError(
-            f"purpose profile {origin}: unknown terms {sorted(unknown)} or precisions "
-            f"{sorted(bad_prec)}"
+            f"purpose profile {origin}: unknown terms {sorted(unknown)} (registered: "
+            f"{', '.join(sorted(known))}) or precisions {sorted(bad_prec)}"
+        )
+    if profile.deploys not in DEPLOYS:
+        raise LLMSelectError(
+            f"purpose profile {origin}: deploys must be one of {', '.join(DEPLOYS)}"
         )
     return profile
 

@@ -1,5 +1,5 @@
-"""What the recommender returns: ranked models, models without quality evidence (listed apart,
-not ranked), exclusions with their reasons; plus ``explain`` for one model."""
+"""What the recommender returns: ranked models, exclusions with their reasons; plus ``explain``
+for one model (with the ``perf estimate`` command that reproduces its memory fit)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from llmselect.catalog import Catalog
 from llmselect.errors import LLMSelectError
 from llmselect.recommend.evidence import load_baseline, tokens_per_char
+from llmselect.recommend.fit import perf_estimate_command
 from llmselect.recommend.profiles import PRECISIONS, Profile
+from llmselect.recommend.settings import checkpoint_tuning
 from llmselect.recommend.terms import Term
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ class Exclusion:
 
     model_id: str
     name: str
-    constraint: str  # license | architecture | size | context | memory | finetune | throughput
+    constraint: str  # a registered constraint: license, architecture, deployment, memory, ...
     reason: str
     kind: str  # published | estimated | measured
     other_reasons: list[str] = field(default_factory=list)
@@ -33,7 +35,8 @@ class Exclusion:
 class Recommendation:
     """A model that passed every constraint, with its precision, memory, terms and caveats.
 
-    ``score`` is None for a model listed apart (no quality evidence): it is never ranked.
+    ``score`` is the ranked (risk-adjusted) score: the ``(1 - risk) / 2`` quantile of a normal
+    with ``score_mean`` and ``score_sd``.
     """
 
     model_id: str
@@ -57,6 +60,10 @@ class Recommendation:
     why: str = ""
     pareto: bool = False
     finetune: dict[str, Any] | None = None
+    score_mean: float | None = None
+    score_sd: float | None = None
+    tuning: str = "instruct"  # instruct | base ("for fine-tuning")
+    perf_estimate: str = ""  # the command that reproduces the memory fit
 
 
 @dataclass
@@ -68,7 +75,6 @@ class RecommendResult:
     recommendations: list[Recommendation]
     excluded: list[Exclusion]
     notes: list[str]
-    no_quality_evidence: list[Recommendation] = field(default_factory=list)
     query: Any = None  # the resolved query, for explain()
 
     def to_dict(self, top: int | None = None, show_excluded: bool = True) -> dict[str, Any]:
@@ -79,7 +85,6 @@ class RecommendResult:
             "profile": asdict(self.profile),
             "recommendations": [asdict(r) for r in recs],
             "candidates": len(self.recommendations),
-            "no_quality_evidence": [asdict(r) for r in self.no_quality_evidence],
             "excluded_count": len(self.excluded),
             "excluded": [asdict(e) for e in self.excluded] if show_excluded else [],
             "notes": self.notes,
@@ -135,6 +140,8 @@ def to_recommendation(
         caveats=c.caveats,
         terms=terms,
         release_date=c.model.release_date,
+        tuning=checkpoint_tuning(c.model),
+        perf_estimate=perf_estimate_command(c.model.id, fit, q.context, q.request.logits),
         finetune=(
             {
                 "mode": ft.mode,
@@ -175,39 +182,57 @@ def why(rec: Recommendation, profile: Profile) -> str:
     """One sentence: the two terms that decided, the fit, and what had no evidence."""
     top = sorted((t for t in rec.terms if t.contribution > 0), key=lambda t: -t.contribution)[:2]
     lead = ", ".join(f"{t.name} {t.contribution:.2f} ({t.detail})" for t in top)
-    missing = [t.name for t in rec.terms if t.norm is None and t.weight > 0]
+    missing = [t.name for t in rec.terms if t.kind.startswith("missing") and t.weight > 0]
     text = f"#{rec.rank} for '{profile.name}': " + (lead or "no term had data")
+    if rec.tuning == "base":
+        text += "; base checkpoint, for fine-tuning"
     text += f"; fits at {rec.precision} in {rec.memory_gib:.1f} GiB (estimated)"
     if missing:
-        text += f"; no evidence for {', '.join(missing)} (coverage {rec.coverage:.0%})"
+        text += f"; no evidence for {', '.join(missing)} (counted at the worst candidate's value)"
     return text
 
 
 def finish_ranking(
     recs: list[Recommendation],
-    unranked: list[Recommendation],
     excluded: list[Exclusion],
     q: Query,
 ) -> RecommendResult:
     """Sort by score, then coverage, then id; number, mark the Pareto front, explain."""
     recs.sort(key=lambda r: (-(r.score or 0.0), -r.coverage, r.model_id))
+    from llmselect.recommend.score import quantile_z
+
     mark_pareto(recs)
     for i, rec in enumerate(recs, 1):
         rec.rank = i
         rec.why = why(rec, q.profile)
-    for rec in unranked:
-        rec.why = "listed apart: no quality evidence (no measured or published C-Eval, CMMLU, "
-        rec.why += "MMLU or GSM8K score for the requested languages)"
-    unranked.sort(key=lambda r: r.model_id)
     notes = [f"purpose '{q.profile.name}': {q.profile.description}", *q.profile.practice]
-    if q.request.gpu.note:
-        notes.append(q.request.gpu.note)
-    gpu = q.request.gpu
+    gpu, req = q.request.gpu, q.request
+    if gpu.note:
+        notes.append(gpu.note)
+    if gpu.usable_note:
+        notes.append(gpu.usable_note)
+    floor = req.min_tokens_per_s or q.profile.min_tokens_per_s
+    if floor and not gpu.bandwidth_gbs:
+        notes.append(
+            f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown (name the GPU)"
+        )
+    p = (1.0 - req.risk) / 2.0
+    notes.append(
+        f"ranked by the {p:.0%} quantile of the score (--risk {req.risk:g}: mean − "
+        f"{quantile_z(req.risk):.2f} sd); fits need ≤ {q.budget_gib:.2f} GiB per device "
+        f"({gpu.usable_gib_each:.2f} GiB usable less {req.headroom:.0%} headroom; --headroom)"
+    )
     return RecommendResult(
         request={
             "gpu": gpu.describe(),
             "gpu_count": gpu.count,
             "memory_gib_each": round(gpu.memory_gib_each, 3),
+            "usable_gib_each": round(gpu.usable_gib_each, 3),
+            "headroom": req.headroom,
+            "budget_gib_each": round(q.budget_gib, 3),
+            "risk": req.risk,
+            "logits": req.logits,
+            "engine": req.engine,
             "bandwidth_gbs": gpu.bandwidth_gbs,
             "purpose": q.profile.name,
             "lang": q.mix,
@@ -223,7 +248,6 @@ def finish_ranking(
         recommendations=recs,
         excluded=sorted(excluded, key=lambda e: (e.constraint, e.model_id)),
         notes=notes,
-        no_quality_evidence=unranked,
         query=q,
     )
 
@@ -238,7 +262,14 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
     count, _ = exact_count(model)
     if result.query is not None and count is not None:
         gpu, context = result.query.request.gpu, result.request["context"]
-        fits = [memory_fit(model, count, p, context, gpu) for p in PRECISIONS]
+        req, budget = result.query.request, result.query.budget_gib
+        try:
+            fits = [
+                memory_fit(model, count, p, context, gpu, budget, req.logits, req.engine)
+                for p in PRECISIONS
+            ]
+        except LLMSelectError:  # the engine's memory model does not cover this layout
+            fits = []
         out["memory_by_precision"] = [
             {
                 "precision": f.precision,
@@ -248,16 +279,13 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
                 "kind": f.kind,
                 "method": f.method,
                 "parts_gib": f.parts_gib,
+                "perf_estimate": perf_estimate_command(model.id, f, context, req.logits),
             }
             for f in fits
         ]
     for rec in result.recommendations:
         if rec.model_id == model.id:
             out.update(status="ranked", of=len(result.recommendations), recommendation=asdict(rec))
-            return out
-    for rec in result.no_quality_evidence:
-        if rec.model_id == model.id:
-            out.update(status="no quality evidence", recommendation=asdict(rec))
             return out
     for exc in result.excluded:
         if exc.model_id == model.id:

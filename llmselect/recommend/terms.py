@@ -1,16 +1,16 @@
-"""Score terms, one small function each: ``term(candidate, query) -> Term``, and how they are
-combined.
+"""Score terms, one small function each: ``compute(candidate, query) -> Term``, declared as
+``ScoreTerm`` registry entries (``llmselect.registry.SCORE_TERMS``; plugins add their own through
+the ``llmselect.score_terms`` entry-point group) with their direction and the evidence they read.
 
-Each term holds its raw value with its label (measured / estimated / published) and source. A
-term without evidence has ``raw = None``: it is left out of the score (the remaining weights
-are renormalized) and lowers ``coverage`` instead; nothing missing is read as 0.
+Each term holds its raw value with its label (measured / estimated / published / predicted) and
+source, and for quality an interval. A term without evidence has ``raw = None``; ``score.py``
+then counts it at the worst candidate's value with the candidates' spread as its uncertainty, so
+missing evidence never raises a score.
 
-* ``quality_zh`` / ``quality_en``: C-Eval + CMMLU, MMLU + GSM8K in percent, measured (store)
-  first, then published (the checkpoint's, else its base model's, labelled so). Normalized as
-  the mean of per-benchmark rank-percentiles over the models that have that benchmark, so a
-  model is neither rewarded nor punished for one more, harder benchmark; a missing benchmark
-  lowers the term's coverage.
-* ``scale``: the exact parameter count from the architecture.
+* ``quality_zh`` / ``quality_en``: the quality model's estimate (``quality.py``) of the mean of
+  C-Eval + CMMLU, MMLU + GSM8K in percent, every benchmark estimated for every model with an
+  interval; each benchmark labelled measured > published > predicted.
+* ``scale``: the exact parameter count from the architecture (the profile gives the direction).
 * ``tokenizer``: tokens per character on FLORES-200 for the language mix (lower is better).
 * ``speed``: decode tokens/s, measured, else the memory-bandwidth roofline over the active
   weights and the KV cache the step reads.
@@ -19,19 +19,12 @@ are renormalized) and lowers ``coverage`` instead; nothing missing is read as 0.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from llmselect.catalog import Catalog, ModelSpec
-from llmselect.recommend.evidence import (
-    Baseline,
-    Evidence,
-    Value,
-    load_baseline,
-    tokens_per_char,
-)
+from llmselect.recommend.evidence import Baseline, load_baseline, tokens_per_char
 
 if TYPE_CHECKING:
     from llmselect.recommend.constraints import Candidate
@@ -47,7 +40,7 @@ class Term:
     name: str
     raw: float | None
     unit: str
-    kind: str  # measured | estimated | published | measured+published | missing
+    kind: str  # measured | estimated | published | predicted (joined by +) | missing
     detail: str  # human-readable raw value(s) with labels
     source: str | None
     higher_is_better: bool
@@ -56,73 +49,67 @@ class Term:
     contribution: float = 0.0
     coverage: float = 1.0  # share of this term's evidence present (quality: benchmarks)
     components: dict[str, float] = field(default_factory=dict)  # benchmark → value
+    sd: float = 0.0  # standard deviation of raw (quality: the model's posterior)
+    norm_sd: float = 0.0  # of norm, after normalisation
 
 
-def _norm_bench(name: str) -> str:
-    return name.lower().replace("-", "").replace("_", "").replace(" ", "")
+@dataclass(frozen=True)
+class ScoreTerm:
+    """A registered score term: its name, direction, the evidence it reads and its function.
 
-
-def published_scores(model: ModelSpec, catalog: Catalog | None) -> dict[str, Value]:
-    """Benchmark → mean published percent; a benchmark the checkpoint lacks is taken from its
-    base model and labelled so. Rows from different sources are averaged, and the label says so.
+    ``direction`` is ``higher`` or ``lower`` (better), or ``profile`` when the purpose profile
+    decides (``scale_direction``). ``reads`` names the evidence: ``quality`` (published and
+    measured benchmark scores through the quality model), ``tokens_per_char``, ``decode_ms``,
+    ``architecture``, ``memory_fit``, or a plugin's own.
     """
-    wanted = {_norm_bench(b): b for bs in QUALITY_BENCHMARKS.values() for b in bs}
 
-    def collect(spec: ModelSpec) -> dict[str, list[tuple[float, str]]]:
-        found: dict[str, list[tuple[float, str]]] = {}
-        for s in spec.scores:
-            bench = wanted.get(_norm_bench(s.benchmark))
-            if bench is not None:
-                found.setdefault(bench, []).append((s.value, s.source))
-        return found
+    name: str
+    direction: str
+    reads: tuple[str, ...]
+    unit: str
+    compute: Callable[[Candidate, Query], Term]
+    description: str = ""
 
-    rows = {bench: (vals, "") for bench, vals in collect(model).items()}
-    base = catalog.find(model.base_model) if model.base_model and catalog is not None else None
-    if base is not None and base.id != model.id:
-        for bench, vals in collect(base).items():
-            rows.setdefault(bench, (vals, f" (published for base model {base.id})"))
-    out: dict[str, Value] = {}
-    for bench, (vals, origin) in rows.items():
-        mean = sum(v for v, _ in vals) / len(vals)
-        src = vals[0][1] + (f" (+{len(vals) - 1} more rows averaged)" if len(vals) > 1 else "")
-        out[bench] = Value(mean, "published", src + origin)
-    return out
+    def __post_init__(self) -> None:
+        if self.direction not in ("higher", "lower", "profile"):
+            raise ValueError(f"score term {self.name}: direction must be higher/lower/profile")
 
-
-def quality_evidence(
-    lang: str, model: ModelSpec, catalog: Catalog | None, ev: Evidence
-) -> dict[str, Value]:
-    """Benchmark → score for ``lang``: measured where the store has it, else published."""
-    published = published_scores(model, catalog)
-    found: dict[str, Value] = {}
-    for bench in QUALITY_BENCHMARKS[lang]:
-        value = ev.scores.get((model.id, bench)) or published.get(bench)
-        if value is not None:
-            found[bench] = value
-    return found
+    def __call__(self, c: Candidate, q: Query) -> Term:
+        return self.compute(c, q)
 
 
 def quality_term(lang: str) -> Callable[[Candidate, Query], Term]:
-    """The quality term for one language."""
+    """The quality term for one language: the quality model's estimate with its interval."""
 
     def term(c: Candidate, q: Query) -> Term:
-        found = quality_evidence(lang, c.model, q.catalog, q.evidence)
-        wanted = QUALITY_BENCHMARKS[lang]
-        labels = [
-            f"{b} {v.value:.1f}% {v.kind}" + (" (base)" if "base model" in v.source else "")
-            for b, v in found.items()
-        ]
-        kinds = sorted({v.kind for v in found.values()})
+        est = q.quality.estimate(c.model)
+        benches = QUALITY_BENCHMARKS[lang]
+        mean, sd = est.mean_of(benches, q.quality.qm)
+        cells = [est.cells[b] for b in benches]
+        labels = []
+        for cell in cells:
+            text = f"{cell.benchmark} {cell.estimate:.1f}±{cell.half90:.1f}% {cell.label}"
+            if cell.observed:
+                text += " (" + ", ".join(f"{v:g} {how}" for v, how, _ in cell.observed) + ")"
+            labels.append(text)
+        kinds = [k for k in ("measured", "published", "predicted") if k in {c.label for c in cells}]
+        sources = sorted({src for cell in cells for _, _, src in cell.observed})
+        if any(cell.label == "predicted" for cell in cells):
+            sources.append(
+                f"predicted by the quality model from lineage {est.lineage} "
+                f"({est.post.n_obs} scores; {', '.join(est.notes) or 'covariates known'})"
+            )
         return Term(
             name=f"quality_{lang}",
-            raw=sum(v.value for v in found.values()) / len(found) if found else None,
+            raw=mean,
             unit="%",
-            kind="+".join(kinds) if kinds else "missing",
-            detail="; ".join(labels) if labels else f"no {'/'.join(wanted)} score",
-            source="; ".join(v.source for v in found.values()) or None,
+            kind="+".join(kinds),
+            detail="; ".join(labels),
+            source="; ".join(sources) or None,
             higher_is_better=True,
-            coverage=len(found) / len(wanted),
-            components={b: v.value for b, v in found.items()},
+            coverage=sum(cell.label != "predicted" for cell in cells) / len(cells),
+            components={cell.benchmark: cell.estimate for cell in cells},
+            sd=sd,
         )
 
     term.__name__ = f"quality_{lang}_term"
@@ -130,7 +117,9 @@ def quality_term(lang: str) -> Callable[[Candidate, Query], Term]:
 
 
 def scale_term(c: Candidate, q: Query) -> Term:
-    """Parameters (exact count from the architecture); the profile says whether more is better."""
+    """log10 of the parameters (exact count from the architecture): capability grows with the
+    logarithm of scale, and the quality estimate already carries most of it. The profile says
+    whether more is better."""
     assert c.count is not None
     arch_source = c.model.arch.source if c.model.arch else None
     b = c.count.total / 1e9
@@ -138,7 +127,7 @@ def scale_term(c: Candidate, q: Query) -> Term:
     if c.count.active != c.count.total:
         detail += f", {c.count.active / 1e9:.2f}B active per token"
     return Term(
-        "scale", b, "B params", "published", detail, arch_source,
+        "scale", math.log10(c.count.total), "log10 params", "published", detail, arch_source,
         q.profile.scale_direction == "higher",
     )  # fmt: skip
 
@@ -207,67 +196,19 @@ def cost_term(c: Candidate, q: Query) -> Term:
 
 _NO_BASELINE = Baseline({}, {}, "")
 
-TERMS: dict[str, Callable[[Candidate, Query], Term]] = {
-    "quality_zh": quality_term("zh"),
-    "quality_en": quality_term("en"),
-    "scale": scale_term,
-    "tokenizer": tokenizer_term,
-    "speed": speed_term,
-    "cost": cost_term,
-}
-
-
-def percentile_ranks(values: Mapping[str, float], higher_is_better: bool) -> dict[str, float]:
-    """Rank-percentile in [0, 1] (ties share the mean rank); a single value scores 1."""
-    n = len(values)
-    if n == 0:
-        return {}
-    if n == 1:
-        return {k: 1.0 for k in values}
-    ordered = sorted(values.values())
-    out = {}
-    for key, v in values.items():
-        below = bisect_left(ordered, v)
-        equal = bisect_right(ordered, v) - below
-        pct = (below + (equal - 1) / 2) / (n - 1)
-        out[key] = pct if higher_is_better else 1.0 - pct
-    return out
-
-
-def normalize_terms(terms_by_model: dict[str, list[Term]], weights: Mapping[str, float]) -> None:
-    """Fill ``norm``, ``weight`` and ``contribution`` of every term in place."""
-    names = {t.name for terms in terms_by_model.values() for t in terms}
-    for name in names:
-        terms = {mid: t for mid, ts in terms_by_model.items() for t in ts if t.name == name}
-        higher = next(iter(terms.values())).higher_is_better
-        if name.startswith("quality_"):  # mean of per-benchmark percentiles
-            benches = {b for t in terms.values() for b in t.components}
-            per_bench = {
-                b: percentile_ranks(
-                    {m: t.components[b] for m, t in terms.items() if b in t.components}, higher
-                )
-                for b in benches
-            }
-            for mid, t in terms.items():
-                ranks = [per_bench[b][mid] for b in t.components]
-                t.norm = sum(ranks) / len(ranks) if ranks else None
-        else:
-            ranks = percentile_ranks(
-                {m: t.raw for m, t in terms.items() if t.raw is not None}, higher
-            )
-            for mid, t in terms.items():
-                t.norm = ranks.get(mid)
-        for t in terms.values():
-            t.weight = weights.get(name, 0.0)
-            t.contribution = (t.norm or 0.0) * t.weight
-
-
-def score_and_coverage(terms: list[Term]) -> tuple[float, float]:
-    """Weighted mean over the terms with evidence (weights renormalized), and the share of the
-    profile's weight that had evidence (quality counted per benchmark)."""
-    total = sum(t.weight for t in terms)
-    present = [t for t in terms if t.norm is not None]
-    present_weight = sum(t.weight for t in present)
-    score = sum(t.contribution for t in present) / present_weight if present_weight else 0.0
-    coverage = sum(t.weight * t.coverage for t in present) / total if total else 0.0
-    return score, coverage
+QUALITY_ZH = ScoreTerm(
+    "quality_zh", "higher", ("quality",), "%", quality_term("zh"),
+    "mean of C-Eval and CMMLU, estimated with an interval",
+)  # fmt: skip
+QUALITY_EN = ScoreTerm(
+    "quality_en", "higher", ("quality",), "%", quality_term("en"),
+    "mean of MMLU and GSM8K, estimated with an interval",
+)  # fmt: skip
+SCALE = ScoreTerm("scale", "profile", ("architecture",), "log10 params", scale_term,
+                  "exact parameter count, in log10")  # fmt: skip
+TOKENIZER = ScoreTerm("tokenizer", "lower", ("tokens_per_char",), "tok/char", tokenizer_term,
+                      "tokens per character of the language mix")  # fmt: skip
+SPEED = ScoreTerm("speed", "higher", ("decode_ms", "memory_fit"), "tok/s", speed_term,
+                  "decode tokens/s: measured, else the bandwidth roofline")  # fmt: skip
+COST = ScoreTerm("cost", "lower", ("memory_fit",), "GiB", cost_term,
+                 "memory at the chosen precision")  # fmt: skip

@@ -10,11 +10,7 @@ from _cli import invoke_json
 
 
 def _entries(payload: dict[str, Any], model_id: str) -> tuple[list[Any], list[Any]]:
-    ranked = [
-        r
-        for r in payload["recommendations"] + payload.get("no_quality_evidence", [])
-        if r["model_id"] == model_id
-    ]
+    ranked = [r for r in payload["recommendations"] if r["model_id"] == model_id]
     excluded = [e for e in payload["excluded"] if e["model_id"] == model_id]
     return ranked, excluded
 
@@ -26,8 +22,10 @@ def test_gguf_candidate_passes_the_constraints(smollm2_gguf: Path, smollm2_sourc
     ranked, excluded = _entries(payload, smollm2_source.id)
     assert len(ranked) == 1 and not excluded  # passes the constraints beside the catalog
     (rec,) = ranked
-    # no scores measured for it yet: listed apart, never ranked by a guess
-    assert rec in payload["no_quality_evidence"] and rec["score"] is None
+    # no scores measured for it yet: ranked on predicted quality, labelled so, never published
+    quality = [t for t in rec["terms"] if t["name"].startswith("quality_")]
+    assert quality and all(t["kind"] == "predicted" and t["coverage"] == 0 for t in quality)
+    assert rec["score"] is not None and rec["score"] < rec["score_mean"]
     assert rec["license"]["id"] == "apache-2.0" and rec["license"]["allowed"] == "yes"
     assert rec["params_b"] == 0.135 and rec["context_length"] == 8192
     assert len(payload["recommendations"]) > 1  # the catalog is ranked beside it

@@ -1,0 +1,433 @@
+"""One quality scale with an interval: every model estimated on every benchmark.
+
+Benchmark scores across models are strongly correlated; a few components explain most of the
+variance (Ruan et al. 2024, "Observational Scaling Laws", arXiv:2405.10938). The model, per
+observed score ``y`` (percent) of a checkpoint in lineage ``L`` (the chain of ``base_model``
+links down to its root: a chat model and its base share one pretrained network) on benchmark
+``b``::
+
+    y = mu_b + c_b · x_L + a_b · z_L + u_Lb + d_b · f + e
+
+* ``x_L``: covariates of the lineage: log10 of the parameters, release year, and log10 of the
+  share of parameters a token uses (0 for a dense model; a mixture of experts holds more
+  parameters than it computes with);
+* ``z_L ~ N(0, I)``: the lineage's latent abilities (``rank`` components);
+* ``u_Lb ~ N(0, sigma_u_b²)``: what the components do not explain for this lineage;
+* ``f``: the setting of the score (``settings.Setting``): instruction-tuned, thinking mode,
+  run by a third party, zero-shot, shots not stated; ``d_b`` are the fitted offsets (in
+  ``data/quality_model.json``), so unlike settings are compared through a documented
+  adjustment instead of as equals;
+* ``e ~ N(0, sigma_e_b²)``: the noise of one published number on benchmark ``b`` (settings the
+  offsets do not capture: shots, prompt, harness).
+
+The global parameters are fitted offline by ``benchmarks/fit_quality_model.py`` (numpy,
+``quality_fit``) and shipped as ``data/quality_model.json``; at run time each lineage's
+posterior over ``(z_L, u_L)`` is a small Gaussian update in pure Python from its published and
+measured scores. A checkpoint's estimate on a benchmark is its expected score in its own tuning,
+non-thinking, few-shot with the shots stated, as its publisher would run it; the interval is
+the posterior's. No evidence means the prior (covariates only): a wide interval, never a better
+score. Measured scores (``llmselect eval``) enter as observations run by a third party.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from llmselect.catalog import Catalog, ModelSpec
+from llmselect.config import PACKAGE_DATA
+from llmselect.errors import LLMSelectError
+from llmselect.recommend.settings import (
+    Setting,
+    checkpoint_tuning,
+    measured_setting,
+    read_setting,
+)
+
+MODEL_FILE = PACKAGE_DATA / "quality_model.json"
+COVARIATES = ("log10_params_b", "release_year", "log10_active_share")
+FEATURES = ("instruct", "thinking", "third_party", "zero_shot", "shots_unstated")
+LABELS = ("measured", "published", "predicted")  # strongest evidence first
+Z90 = 1.6448536269514722  # two-sided 90 % interval of a normal
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One score: which lineage and benchmark, the value (percent), its setting and origin."""
+
+    lineage: str
+    model_id: str
+    bench: int  # index into the model's benchmarks
+    value: float
+    features: tuple[float, ...]
+    label: str  # measured | published
+    source: str
+    setting: Setting
+
+
+@dataclass(frozen=True)
+class QualityModel:
+    """The fitted global parameters (see the module doc for the symbols)."""
+
+    benchmarks: tuple[str, ...]
+    rank: int
+    mu: tuple[float, ...]
+    coef: tuple[tuple[float, ...], ...]  # per benchmark, over the covariates
+    loadings: tuple[tuple[float, ...], ...]  # per benchmark, rank entries
+    offsets: tuple[tuple[float, ...], ...]  # per benchmark, over FEATURES
+    sigma_u: tuple[float, ...]
+    sigma_e: tuple[float, ...]  # per benchmark
+    covariate_means: tuple[float, ...]  # see COVARIATES: for centring
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> QualityModel:
+        try:
+            return cls(
+                benchmarks=tuple(d["benchmarks"]),
+                rank=int(d["rank"]),
+                mu=tuple(d["mu"]),
+                coef=tuple(tuple(r) for r in d["coef"]),
+                loadings=tuple(tuple(r) for r in d["loadings"]),
+                offsets=tuple(tuple(r) for r in d["offsets"]),
+                sigma_u=tuple(d["sigma_u"]),
+                sigma_e=tuple(d["sigma_e"]),
+                covariate_means=tuple(d["covariate_means"]),
+                meta=dict(d.get("meta", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LLMSelectError(f"quality model file: bad or missing field {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "benchmarks": list(self.benchmarks),
+            "rank": self.rank,
+            "features": list(FEATURES),
+            "covariates": list(COVARIATES),
+            "mu": list(self.mu),
+            "coef": [list(r) for r in self.coef],
+            "loadings": [list(r) for r in self.loadings],
+            "offsets": [list(r) for r in self.offsets],
+            "sigma_u": list(self.sigma_u),
+            "sigma_e": list(self.sigma_e),
+            "covariate_means": list(self.covariate_means),
+            "meta": dict(self.meta),
+        }
+
+    def fixed_part(self, b: int, x: Sequence[float], f: Sequence[float]) -> float:
+        """``mu_b + c_b·x + d_b·f``: the part of a score no latent explains."""
+        return (
+            self.mu[b]
+            + sum(c * v for c, v in zip(self.coef[b], x, strict=True))
+            + sum(d * v for d, v in zip(self.offsets[b], f, strict=True))
+        )
+
+    def design(self, b: int) -> tuple[float, ...]:
+        """Row of the latent vector ``(z, u)`` that score ``b`` loads on (cached)."""
+        rows = self.__dict__.get("_designs")
+        if rows is None:
+            rows = []
+            for i in range(len(self.benchmarks)):
+                row = list(self.loadings[i]) + [0.0] * len(self.benchmarks)
+                row[self.rank + i] = 1.0
+                rows.append(tuple(row))
+            object.__setattr__(self, "_designs", rows)
+        return rows[b]
+
+
+@lru_cache(maxsize=2)
+def load_quality_model(path: Path = MODEL_FILE) -> QualityModel:
+    """The shipped fitted parameters."""
+    try:
+        return QualityModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LLMSelectError(f"quality model file {path}: {exc}") from exc
+
+
+# ---- covariates, lineages and observations -------------------------------------------------
+
+
+def lineage_root(model: ModelSpec, catalog: Catalog | None) -> ModelSpec:
+    """The root of the ``base_model`` chain (the checkpoint itself when it has no base)."""
+    seen = {model.id}
+    while model.base_model and catalog is not None:
+        base = catalog.find(model.base_model)
+        if base is None or base.id in seen:
+            break
+        seen.add(base.id)
+        model = base
+    return model
+
+
+def release_year(model: ModelSpec) -> float | None:
+    """``2024-09-19`` → 2024.71; None when the catalog has no date."""
+    text = (model.release_date or "").strip()
+    try:
+        year = int(text[:4])
+    except ValueError:
+        return None
+    month = int(text[5:7]) if len(text) >= 7 and text[5:7].isdigit() else 6
+    return year + (month - 0.5) / 12
+
+
+def active_share(model: ModelSpec) -> float | None:
+    """Parameters a token uses over those held (exact counts; 1 for a dense model), or None."""
+    if model.arch is None:
+        return None
+    from llmselect.arch.count import count_model
+
+    try:
+        count = count_model(model)
+    except LLMSelectError:
+        return None
+    return count.active / count.total if count.total else None
+
+
+def covariates(root: ModelSpec, qm: QualityModel) -> tuple[tuple[float, float, float], list[str]]:
+    """Centred covariates (``COVARIATES``) of a lineage, and what had to be assumed."""
+    notes = []
+    params = root.params_b
+    if params is None or params <= 0:
+        notes.append("parameter count unknown: the covariate is the catalog's mean")
+        lp = qm.covariate_means[0]
+    else:
+        lp = math.log10(params)
+    year = release_year(root)
+    if year is None:
+        notes.append("release date unknown: the covariate is the catalog's mean")
+        year = qm.covariate_means[1]
+    share = active_share(root)
+    if share is None:
+        notes.append("active share unknown (no exact count): the covariate is the catalog's mean")
+        ls = qm.covariate_means[2]
+    else:
+        ls = math.log10(share)
+    means = qm.covariate_means
+    return (lp - means[0], year - means[1], ls - means[2]), notes
+
+
+def features_of(setting: Setting) -> tuple[float, ...]:
+    return (
+        1.0 if setting.tuned == "instruct" else 0.0,
+        1.0 if setting.thinking else 0.0,
+        1.0 if setting.runner != "publisher" else 0.0,
+        1.0 if setting.shots == 0 else 0.0,
+        1.0 if setting.shots is None else 0.0,
+    )
+
+
+def reference_features(model: ModelSpec) -> tuple[float, ...]:
+    """The setting an estimate is given in: the checkpoint's own tuning, non-thinking, as its
+    publisher runs it."""
+    return (1.0 if checkpoint_tuning(model) == "instruct" else 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def published_observations(
+    model: ModelSpec, lineage: str, benchmarks: Sequence[str]
+) -> list[Observation]:
+    out = []
+    for score in model.scores:
+        setting = read_setting(score, model)
+        if setting is None or setting.benchmark not in benchmarks:
+            continue
+        out.append(
+            Observation(
+                lineage,
+                model.id,
+                benchmarks.index(setting.benchmark),
+                float(score.value),
+                features_of(setting),
+                "published",
+                score.source,
+                setting,
+            )  # fmt: skip
+        )
+    return out
+
+
+def measured_observation(
+    model: ModelSpec, lineage: str, bench: str, value: float, source: str, qm: QualityModel
+) -> Observation:
+    setting = measured_setting(bench, model)
+    return Observation(
+        lineage, model.id, qm.benchmarks.index(bench), value, features_of(setting),
+        "measured", source, setting,
+    )  # fmt: skip
+
+
+# ---- the Gaussian update -------------------------------------------------------------------
+
+
+def _cholesky_inverse(a: list[list[float]]) -> list[list[float]]:
+    """Inverse of a small symmetric positive-definite matrix (pure Python)."""
+    n = len(a)
+    low = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            s = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
+            low[i][j] = math.sqrt(s) if i == j else s / low[j][j]
+    inv_low = [[0.0] * n for _ in range(n)]  # L⁻¹, lower triangular
+    for i in range(n):
+        inv_low[i][i] = 1.0 / low[i][i]
+        for j in range(i):
+            inv_low[i][j] = -sum(low[i][k] * inv_low[k][j] for k in range(j, i)) / low[i][i]
+    return [
+        [sum(inv_low[k][i] * inv_low[k][j] for k in range(max(i, j), n)) for j in range(n)]
+        for i in range(n)
+    ]
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """The posterior of one lineage's latent vector ``(z, u)``: mean and covariance."""
+
+    mean: tuple[float, ...]
+    cov: tuple[tuple[float, ...], ...]
+    n_obs: int
+
+
+def posterior(
+    qm: QualityModel, x: Sequence[float], observations: Iterable[Observation]
+) -> Posterior:
+    """Prior ``N(0, diag(1, sigma_u²))`` updated with each observation (noise ``sigma_e_b``)."""
+    n = qm.rank + len(qm.benchmarks)
+    prec = [[0.0] * n for _ in range(n)]
+    for i in range(qm.rank):
+        prec[i][i] = 1.0
+    for b, s in enumerate(qm.sigma_u):
+        prec[qm.rank + b][qm.rank + b] = 1.0 / (s * s)
+    rhs = [0.0] * n
+    count = 0
+    for ob in observations:
+        count += 1
+        h = qm.design(ob.bench)
+        w = 1.0 / (qm.sigma_e[ob.bench] ** 2)
+        r = ob.value - qm.fixed_part(ob.bench, x, ob.features)
+        nz = [i for i, v in enumerate(h) if v != 0.0]
+        for i in nz:
+            rhs[i] += w * h[i] * r
+            for j in nz:
+                prec[i][j] += w * h[i] * h[j]
+    cov = _cholesky_inverse(prec)
+    mean = tuple(sum(cov[i][j] * rhs[j] for j in range(n)) for i in range(n))
+    return Posterior(mean, tuple(tuple(r) for r in cov), count)
+
+
+def linear(post: Posterior, g: Sequence[float]) -> tuple[float, float]:
+    """Mean and variance of ``g · (z, u)`` under the posterior (``g`` is sparse)."""
+    nz = [(i, v) for i, v in enumerate(g) if v]
+    mean = sum(v * post.mean[i] for i, v in nz)
+    var = sum(vi * post.cov[i][j] * vj for i, vi in nz for j, vj in nz)
+    return mean, max(var, 0.0)
+
+
+def percent(value: float) -> float:
+    """A score estimate kept on the benchmark's scale (the linear model knows no ceiling)."""
+    return min(max(value, 0.0), 100.0)
+
+
+# ---- estimates per checkpoint --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One checkpoint on one benchmark: the estimate, its 90 % interval half-width, the label
+    (measured > published > predicted) and the numbers behind it."""
+
+    benchmark: str
+    estimate: float
+    sd: float
+    label: str
+    observed: tuple[tuple[float, str, str], ...]  # (value, setting, source) of own scores
+
+    @property
+    def half90(self) -> float:
+        return Z90 * self.sd
+
+
+@dataclass(frozen=True)
+class QualityEstimate:
+    """A checkpoint's estimates on every benchmark, and a mean over any benchmark subset."""
+
+    model_id: str
+    lineage: str
+    cells: dict[str, Cell]
+    post: Posterior
+    x: tuple[float, ...]
+    ref: tuple[float, ...]
+    notes: tuple[str, ...]
+
+    def mean_of(self, benches: Sequence[str], qm: QualityModel) -> tuple[float, float]:
+        """Mean and standard deviation of the average of ``benches`` (correlations kept)."""
+        idx = [qm.benchmarks.index(b) for b in benches]
+        rows = [qm.design(b) for b in idx]
+        g = [sum(col) / len(idx) for col in zip(*rows, strict=True)]
+        latent, var = linear(self.post, g)
+        fixed = sum(qm.fixed_part(b, self.x, self.ref) for b in idx) / len(idx)
+        return percent(fixed + latent), math.sqrt(var)
+
+
+class QualityIndex:
+    """Estimates for the checkpoints of a catalog, from its published scores and measured ones
+    (``(model_id, benchmark) → Value`` with ``value``, ``source``). Lineages are computed
+    lazily and cached: a ranking touches only the candidates'."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        measured: Mapping[tuple[str, str], Any] | None = None,
+        qm: QualityModel | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.qm = qm or load_quality_model()
+        self.measured = measured or {}
+        self._members: dict[str, list[ModelSpec]] | None = None
+        self._posts: dict[str, tuple[Posterior, tuple[float, ...], tuple[str, ...]]] = {}
+        self._obs: dict[str, list[Observation]] = {}
+
+    def members(self, root_id: str) -> list[ModelSpec]:
+        if self._members is None:
+            self._members = {}
+            for m in self.catalog:
+                self._members.setdefault(lineage_root(m, self.catalog).id, []).append(m)
+        return self._members.get(root_id, [])
+
+    def observations(self, root: ModelSpec) -> list[Observation]:
+        if root.id in self._obs:
+            return self._obs[root.id]
+        out: list[Observation] = []
+        for m in self.members(root.id) or [root]:
+            out += published_observations(m, root.id, self.qm.benchmarks)
+            for bench in self.qm.benchmarks:
+                v = self.measured.get((m.id, bench))
+                if v is not None:
+                    out.append(measured_observation(m, root.id, bench, v.value, v.source, self.qm))
+        self._obs[root.id] = out
+        return out
+
+    def estimate(self, model: ModelSpec) -> QualityEstimate:
+        root = lineage_root(model, self.catalog)
+        if root.id not in self._posts:
+            x, notes = covariates(root, self.qm)
+            self._posts[root.id] = (posterior(self.qm, x, self.observations(root)), x, tuple(notes))
+        post, x, notes = self._posts[root.id]
+        own = [o for o in self.observations(root) if o.model_id == model.id]
+        ref = reference_features(model)
+        cells = {}
+        for b, bench in enumerate(self.qm.benchmarks):
+            latent, var = linear(post, self.qm.design(b))
+            mine = [o for o in own if o.bench == b]
+            label = next((lab for lab in LABELS if any(o.label == lab for o in mine)), "predicted")
+            cells[bench] = Cell(
+                bench,
+                percent(self.qm.fixed_part(b, x, ref) + latent),
+                math.sqrt(var),
+                label,
+                tuple((o.value, o.setting.describe(), o.source) for o in mine),
+            )
+        return QualityEstimate(model.id, root.id, cells, post, x, ref, notes)

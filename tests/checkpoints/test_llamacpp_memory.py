@@ -1,0 +1,48 @@
+"""llama.cpp's memory model (``memory.llamacpp``) against the buffer sizes llama.cpp itself
+prints when it creates a context for the real SmolLM2-135M GGUF (in a child process, as every
+llama.cpp run here)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmselect.memory.estimate import MIB
+from llmselect.memory.llamacpp import llamacpp_buffers
+
+CHILD = """
+import sys, llama_cpp
+path, n_ctx, fa = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+llm = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=1, n_batch=512, flash_attn=fa,
+                      verbose=True)
+"""
+SIZE = re.compile(r"CPU (KV|compute) buffer size =\s+([\d.]+) MiB")
+
+
+def reported(path: Path, n_ctx: int, flash_attn: bool) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(n_ctx), "1" if flash_attn else "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {kind: float(mib) for kind, mib in SIZE.findall(proc.stderr)}
+
+
+@pytest.mark.parametrize("n_ctx", [512, 2048, 8192, 16384])
+@pytest.mark.parametrize("flash_attn", [False, True])
+def test_buffers_match_what_llama_cpp_allocates(
+    smollm2_gguf: Path, smollm2_source: Any, n_ctx: int, flash_attn: bool
+) -> None:
+    got = reported(smollm2_gguf, n_ctx, flash_attn)
+    ours = llamacpp_buffers(
+        smollm2_source.arch, smollm2_source.gguf_file_type, n_ctx, flash_attn=flash_attn,
+        weights_bytes=smollm2_source.gguf.tensor_bytes,
+    )  # fmt: skip
+    assert ours.kv_cache / MIB == pytest.approx(got["KV"], abs=0.01)
+    # an upper bound within 5 %: the small tensors of the graph are counted at their largest
+    assert got["compute"] <= ours.compute / MIB <= got["compute"] * 1.05
