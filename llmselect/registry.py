@@ -69,8 +69,14 @@ def _warn_unknown_plugins(names: set[str]) -> None:
 _ENTRY_POINTS: dict[tuple[str | None, Any], list[tuple[str, str, str]]] = {}
 
 
-_REAL_ENTRY_POINTS = metadata.entry_points
 _OWN_GROUPS = "llmselect."
+_REAL = "installed"  # cache key of what the installed distributions declare
+
+
+def _reads_installed() -> bool:
+    """Whether ``metadata.entry_points`` is the library's own (not a test's stand-in, which may
+    be in place already when this module is first imported)."""
+    return getattr(metadata.entry_points, "__module__", None) == metadata.__name__
 
 
 def _scan_own_groups() -> None:
@@ -85,19 +91,21 @@ def _scan_own_groups() -> None:
         seen.add(key)
         for ep in dist.entry_points:
             if ep.group.startswith(_OWN_GROUPS):
-                found = _ENTRY_POINTS.setdefault((ep.group, _REAL_ENTRY_POINTS), [])
+                found = _ENTRY_POINTS.setdefault((ep.group, _REAL), [])
                 found.append((ep.name, ep.value, dist.name))
 
 
 def _entry_points(group: str) -> list[tuple[str, str, str]]:
     """(name, value, distribution) of a group, read once per process; a replaced
     ``metadata.entry_points`` (tests) is asked per group and re-read."""
-    key = (group, metadata.entry_points)  # the function itself: kept alive, never reused
+    installed = _reads_installed()
+    # a stand-in is keyed by the function itself: kept alive in the key, so never reused
+    key = (group, _REAL if installed else metadata.entry_points)
     if key in _ENTRY_POINTS:
         return _ENTRY_POINTS[key]
-    if metadata.entry_points is _REAL_ENTRY_POINTS and group.startswith(_OWN_GROUPS):
-        if (None, _REAL_ENTRY_POINTS) not in _ENTRY_POINTS:
-            _ENTRY_POINTS[(None, _REAL_ENTRY_POINTS)] = []  # the pass is done
+    if installed and group.startswith(_OWN_GROUPS):
+        if (None, _REAL) not in _ENTRY_POINTS:
+            _ENTRY_POINTS[(None, _REAL)] = []  # the pass is done
             _scan_own_groups()
         return _ENTRY_POINTS.setdefault(key, [])
     _ENTRY_POINTS[key] = [

@@ -21,6 +21,7 @@ ENTRY_POINTS = {
     "llmselect.probes": {"tokenizer_nfkc": f"{PLUGIN}:NFKCTokensProbe"},
     "llmselect.tokenizer_kinds": {"hf-auto": f"{PLUGIN}:HF_AUTO"},
     "llmselect.families": {"smollm": f"{PLUGIN}:SMOLLM"},
+    "llmselect.executors": {"threads": f"{PLUGIN}:ThreadsExecutor"},
 }
 
 
@@ -171,3 +172,30 @@ def test_report_and_recommend_read_the_plugin_metric(example_plugin: None, tmp_p
         if t["name"] == "tokenizer"
     ]
     assert terms and all("flores200-nfkc/zh" in t["source"] for t in terms)
+
+
+def test_the_plugin_executor_runs_a_suite_as_the_local_one_does(
+    example_plugin: None, tmp_path: Path
+) -> None:
+    """``--executor threads -X workers=2`` from the plugin: the same records as in process."""
+    from llmselect.store import iter_records
+
+    def values(run_dir: str) -> list[tuple[object, ...]]:
+        return sorted(
+            (r.model_id, r.metric, r.subset, r.value)
+            for r in iter_records(Path(run_dir))
+            if r.status == "ok"
+        )
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: threads-check\ntokenizers: [llama2, qwen2, chatglm3]\nlimits: {limit: 5}\n"
+        "probes:\n  - probe: tokenizer_efficiency\n"
+    )
+    runs = {}
+    for name, extra in (("local", []), ("threads", ["-X", "workers=2"])):
+        args = ["run", "-s", str(suite), "--executor", name, *extra, "--json"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        runs[name] = values(json.loads(result.stdout)["run_dir"])
+    assert runs["threads"] == runs["local"] and len(runs["local"]) > 10

@@ -8,6 +8,8 @@ It adds, through the entry-point groups of ``llmselect.registry``:
   from its published ``config.json``; it also reads SmolLM3 checkpoints (``model_type``
   ``smollm3``, whose NoPE layers hold the same tensors), so ``inspect`` and ``perf estimate``
   understand their ``config.json``;
+* an executor, ``threads``: units on a pool of threads in this process (for units that wait
+  on I/O, such as hub downloads or licence look-ups), with one option, ``workers``;
 * a probe, ``tokenizer_nfkc``, with one metric: tokens per character after NFKC normalisation
   (full-width punctuation and digits folded to ASCII, as many Chinese pipelines do first). It
   declares its own report section, summary table, chart, and that the recommender may read it
@@ -17,13 +19,15 @@ It adds, through the entry-point groups of ``llmselect.registry``:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from llmselect.arch.family import Family
+from llmselect.executors.base import Executor, ExecutorOptions
 from llmselect.arch.readers import need
 from llmselect.arch.spec import ArchSpec
 from llmselect.metrics import ChartSpec, MetricSpec
@@ -32,6 +36,7 @@ from llmselect.records import Measurement
 from llmselect.refmodels import llama
 from llmselect.tokenizers.kinds import TokenizerKind
 from llmselect.tokenizers.spec import TokenizerSpec
+from llmselect.units import Unit, run_unit
 
 # --- tokenizer kind ---------------------------------------------------------------------
 
@@ -107,6 +112,40 @@ SMOLLM = Family(
         },
     },
 )  # fmt: skip
+
+# --- executor ---------------------------------------------------------------------------
+
+
+class ThreadsOptions(ExecutorOptions):
+    """Options of the ``threads`` executor."""
+
+    workers: int = Field(default=4, ge=1, le=64, description="Threads running units at once.")
+
+
+class ThreadsExecutor(Executor):
+    """Units on a thread pool; at most ``workers`` taken from the runner at a time, so the
+    runner's deadline still stops the feed."""
+
+    name: ClassVar[str] = "threads"
+    description: ClassVar[str] = "a pool of threads in this process (units that wait on I/O)"
+    Options = ThreadsOptions
+
+    def run(self, units: Iterable[Unit], ctx: RunContext) -> Iterator[tuple[Unit, list[Any]]]:
+        feed = iter(units)
+        with ThreadPoolExecutor(self.options.workers) as pool:  # type: ignore[attr-defined]
+            running: dict[Future[list[Any]], Unit] = {}
+            while True:
+                while len(running) < self.options.workers:  # type: ignore[attr-defined]
+                    unit = next(feed, None)
+                    if unit is None:
+                        break
+                    running[pool.submit(run_unit, unit, ctx)] = unit
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield running.pop(future), future.result()
+
 
 # --- probe and its metric ---------------------------------------------------------------
 
