@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from llmselect.arch.family import Family
-from llmselect.executors.base import Executor, ExecutorOptions
 from llmselect.arch.readers import need
 from llmselect.arch.spec import ArchSpec
+from llmselect.executors.base import Executor, ExecutorOptions
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
