@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmselect.arch.sizing import Sizing
 from llmselect.arch.spec import ArchSpec
 from llmselect.config import PACKAGE_DATA
 from llmselect.datafiles import read_yaml_cached, validate_entries
@@ -87,6 +88,11 @@ class ModelSpec(_Strict):
         default_factory=list, description="required arch numbers not published (arch is null)"
     )
     arch_source: str | None = None
+    sizing: Sizing | None = Field(
+        default=None,
+        description="exact counts, cache per layer type and stored bytes, computed from the "
+        "config by transformers (llmselect.arch.hf_sizing); what recommend sizes with",
+    )
     tokenizer: str | None = Field(default=None, description="tokenizer family id")
     tokenizer_kind: str | None = None
     tokenizer_vocab: int | None = Field(default=None, description="tokenizer's own vocab size")

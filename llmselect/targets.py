@@ -57,7 +57,7 @@ def resolve_model(text: str, *, hub: bool = True) -> ModelSource:
     spec = _catalog_model(text)
     if spec is not None:
         return ModelSource(kind="catalog", id=spec.id, name=spec.name, arch=spec.arch,
-                           spec=spec, params_b=spec.params_b)  # fmt: skip
+                           spec=spec, params_b=spec.params_b, sizing=spec.sizing)  # fmt: skip
     key = _preset_key(text)
     if key is not None:
         return ModelSource(kind="preset", id=key, name=describe(key), arch=preset_arch(key))

@@ -10,6 +10,7 @@ from llmselect.arch.params import ParamCount, count_from_traits
 from llmselect.errors import LLMSelectError
 
 if TYPE_CHECKING:
+    from llmselect.arch.sizing import Sizing
     from llmselect.arch.spec import ArchSpec
 
 
@@ -29,10 +30,14 @@ UNREGISTERED_TOLERANCE = 0.005
 def count_model(target: Any) -> ParamCount:
     """Exact count of a catalog model (or any object with ``arch``, ``id``, ``params_exact``).
 
-    Registered families: their counter. ``other``: the common layout's count when it lands
+    A stored ``sizing`` (transformers' own count of the config): its numbers. Registered
+    families: their counter. ``other``: the common layout's count when it lands
     within 0.5 % of ``params_exact`` (GPT-J or ChatGLM-6B, whose blocks differ, do not);
     otherwise a one-line error saying the architecture is unknown.
     """
+    sizing = getattr(target, "sizing", None)
+    if sizing is not None:
+        return count_from_sizing(sizing)
     arch = target.arch
     if arch is None:
         raise LLMSelectError(f"{target.id}: no architecture numbers in the catalog")
@@ -51,3 +56,16 @@ def count_model(target: Any) -> ParamCount:
             f"{count.total / 1e9:.3f}B, not the recorded {published / 1e9:.3f}B"
         )
     return count
+
+
+def count_from_sizing(sizing: Sizing) -> ParamCount:
+    """A ``Sizing``'s counts as a ``ParamCount`` (same total and active count)."""
+    return ParamCount(
+        embeddings=sizing.params_input_embedding,
+        attention=sizing.params_attention,
+        mlp=sizing.params_mlp,
+        norms=sizing.params_norms,
+        lm_head=sizing.params_lm_head,
+        routed_experts=sizing.params_routed_experts,
+        routed_active=sizing.params_routed_active,
+    )

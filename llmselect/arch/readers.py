@@ -32,6 +32,13 @@ def _families() -> list[Family]:
     return [FAMILIES.load(name) for name in FAMILIES.names()]
 
 
+def reads_model_type(cfg: Mapping[str, Any]) -> bool:
+    """Whether a registered family reads this config's ``model_type`` (else the generic
+    transformers path, ``llmselect.arch.hf_sizing``, sizes it)."""
+    mt = str(cfg.get("model_type") or "").lower()
+    return any(mt in f.hf_config_types for f in _families() if f.from_hf_config)
+
+
 def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a transformers ``config.json``, read by the family that declares its
     ``model_type`` (``Family.hf_config_types``)."""

@@ -48,9 +48,25 @@ def storage_rows(source: ModelSource) -> list[dict[str, Any]]:
     return rows
 
 
-def kv_cache_per_token(arch: Any, kv_dtype: str = KV_DTYPE) -> dict[str, Any]:
+def kv_cache_per_token(arch: Any, kv_dtype: str = KV_DTYPE, sizing: Any = None) -> dict[str, Any]:
     """Bytes of K and V per token over all layers (estimated, formula stated)."""
     from llmselect.memory.estimate import kv_cache_bytes
+
+    if sizing is not None:  # per layer type: windows and states do not grow with the context
+        width = 4 if kv_dtype == "fp32" else 2
+        groups = []
+        for g in sizing.cache:
+            row = g.model_dump(exclude_defaults=True)
+            row["bytes_per_token_per_layer"] = (g.values_per_token
+                                                + g.indexer_values_per_token) * width
+            if g.state_values:
+                row["state_bytes_per_layer"] = g.state_values * width
+            groups.append(row)
+        full = sum(g.layers * (g.values_per_token + g.indexer_values_per_token)
+                   for g in sizing.cache if g.window_tokens is None)  # fmt: skip
+        return {"bytes": full * width, "kv_dtype": kv_dtype, "kind": "estimated",
+                "formula": "per token, layers without a window (windows and constant states "
+                "per layer type below)", "by_layer_type": groups}  # fmt: skip
 
     per_token = kv_cache_bytes(arch, batch=1, context=1, kv_dtype=kv_dtype)
     return {
@@ -80,8 +96,19 @@ def context_length(source: ModelSource) -> dict[str, Any]:
 def params_info(source: ModelSource, storage: list[dict[str, Any]]) -> dict[str, Any]:
     from llmselect.arch.count import count_params
 
+    sizing = source.sizing
+    if sizing is not None and not (source.is_checkpoint and storage):
+        return {
+            "total": sizing.params_total,
+            "active": sizing.params_active,
+            "active_no_input_embedding": sizing.params_active_no_input_embedding,
+            "kind": "exact",
+            "source": f"{sizing.model_class}, {sizing.counted_with}",
+            "active_convention": sizing.active_convention,
+            "other_parts": [p.model_dump(exclude_none=True) for p in sizing.other_parts],
+        }
     formula = None
-    if source.arch is not None:
+    if source.arch is not None and sizing is None:
         try:
             formula = count_params(source.arch).total
         except LLMSelectError:
@@ -222,7 +249,15 @@ def inspect_model(source: ModelSource, *, tokenizer: bool = True) -> dict[str, A
     out["context_length"] = context_length(source)
     out["params"] = params_info(source, storage)
     out["storage"] = storage
-    out["kv_cache_per_token"] = kv_cache_per_token(arch) if arch is not None else None
+    out["kv_cache_per_token"] = (
+        kv_cache_per_token(arch, sizing=source.sizing) if arch is not None else None
+    )
+    if source.sizing is not None:
+        out["stored_weights"] = {
+            "summary": source.sizing.stored_dtype,
+            "bytes": source.sizing.stored_bytes,
+            "formats": [s.model_dump(exclude_none=True) for s in source.sizing.stored],
+        }
     out["license"] = license_info(source)
     if tokenizer:
         out["tokenizer"] = tokenizer_info(source)

@@ -49,6 +49,9 @@ class ModelSource:
     config: dict[str, Any] = field(default_factory=dict)
     spec: Any = None  # the catalog ModelSpec, for catalog ids
     params_b: float | None = None
+    # exact counts + cache layout + stored bytes (llmselect.arch.sizing.Sizing): from a catalog
+    # entry, or computed by transformers from a config.json the families do not read
+    sizing: Any = None
 
     @property
     def is_checkpoint(self) -> bool:
@@ -162,20 +165,27 @@ def _from_gguf(path: Path) -> ModelSource:
 
 
 def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> ModelSource:
-    from llmselect.arch.readers import arch_from_hf_config
+    from llmselect.arch.readers import arch_from_hf_config, reads_model_type
     from llmselect.formats.safetensors_file import read_safetensors_header, safetensors_files
 
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise LLMSelectError(f"{folder}: no config.json (not a Hugging Face checkpoint folder)")
     cfg = _read_config(config_path)
-    arch = arch_from_hf_config(cfg, str(config_path))
+    sizing = None
+    if reads_model_type(cfg):
+        arch = arch_from_hf_config(cfg, str(config_path))
+    else:  # any model_type transformers knows: its own class, no hand-written family
+        from llmselect.arch.hf_sizing import sizing_from_config
+
+        arch, sizing = sizing_from_config(cfg, str(config_path))
     weights = files if files is not None else safetensors_files(folder)
     for f in weights:
         read_safetensors_header(f)  # refuses truncated or garbled files now, in one line
     name = folder.name if files is None or len(weights) != 1 else weights[0].name
     src = ModelSource(kind=kind, id="", name=name, arch=arch, path=folder if files is None
-                      else weights[0], weight_files=weights, config=cfg)  # fmt: skip
+                      else weights[0], weight_files=weights, config=cfg,
+                      sizing=sizing)  # fmt: skip
     src.id = f"{name}@{_short(src.sha256)}" if weights else name
     return src
 

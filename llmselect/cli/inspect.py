@@ -46,6 +46,12 @@ def _render(r: dict[str, Any]) -> None:
                 " (same)" if same else ""
             )
         _line(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
+        if p.get("active") is not None and p["active"] != p["total"]:
+            _line(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
+                  f"without the input embedding; {p['active_convention']})")  # fmt: skip
+        for part in p.get("other_parts", []):
+            _line(f"    not in the text decoder: {part['name']} {part['params']:,} "
+                  f"({part['kind']}{'; ' + part['note'] if part.get('note') else ''})")  # fmt: skip
     if r["storage"]:
         _line("  storage:")
         for s in r["storage"]:
@@ -58,6 +64,18 @@ def _render(r: dict[str, Any]) -> None:
     if kv:
         _line(f"  KV cache: {kv['bytes']:,} bytes/token in {kv['kv_dtype']} (estimated: "
               f"{kv['formula']})")  # fmt: skip
+        for g in kv.get("by_layer_type", []):
+            extra = f", window {g['window_tokens']} tokens" if g.get("window_tokens") else ""
+            if g.get("compress_ratio"):
+                extra += (f", + {g['compressed_values_per_entry']} values per "
+                          f"{g['compress_ratio']} tokens")  # fmt: skip
+            if g.get("state_bytes_per_layer"):
+                extra += f", constant state {g['state_bytes_per_layer']:,} bytes"
+            _line(f"    {g['layers']} x {g['kind']}: {g['bytes_per_token_per_layer']:,} "
+                  f"bytes/token/layer{extra}")  # fmt: skip
+    sw = r.get("stored_weights")
+    if sw and sw.get("bytes") is not None:
+        _line(f"  weights as stored (config): {sw['bytes']:,} bytes ({sw['summary']})")
     lic = r["license"]
     _line(f"  license: {lic['license_id'] or 'unknown'}; commercial use: {lic['commercial']}")
     for e in lic["evidence"]:

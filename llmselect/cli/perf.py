@@ -136,14 +136,22 @@ def estimate(
         target = resolve_target(name)
         if target.arch is None:
             raise LLMSelectError(f"{target.id}: the catalog has no architecture numbers")
+        sizing = getattr(target, "sizing", None)
         kw: dict[str, Any] = dict(
             dtype=dtype or "bf16", batch=batch, seq=seq, new_tokens=new_tokens, device=device,
             group_size=group_size, params_total=count_model(target).total,
-            last_token_logits=logits == "last",
+            last_token_logits=logits == "last", sizing=sizing,
         )  # fmt: skip
         gguf = getattr(target, "gguf", None)
+        stored_source = None
         if gguf is not None and dtype is None:  # the file as it is: its exact tensor bytes
             kw.update(dtype=target.gguf_file_type or "fp16", weights_bytes=gguf.tensor_bytes)
+            stored_source = "tensor bytes of the GGUF file"
+        elif sizing is not None and dtype is None and sizing.stored_bytes is not None and (
+            engine != "llama.cpp"  # llama.cpp converts: its file type decides the bytes
+        ):
+            kw.update(weights_bytes=sizing.stored_bytes)  # as the config says it is stored
+            stored_source = f"as stored, from the config: {sizing.stored_dtype}"
         if engine == "llama.cpp":
             from llmselect.memory.ggml_quant import FTYPE_BASE
             from llmselect.memory.llamacpp import estimate_llamacpp
@@ -172,8 +180,14 @@ def estimate(
                 f"warning: --seq {seq} + --new-tokens {new_tokens} exceeds the model's context of "
                 f"{context} tokens: the estimate is for a length it cannot run",
             ]
-        if "weights_bytes" in kw:
-            row["weights_source"] = "tensor bytes of the GGUF file"
+        if stored_source is not None:
+            row["weights_source"] = stored_source
+            if gguf is None:
+                row["dtype"] = "stored"
+        if sizing is not None:
+            row["params_total"] = sizing.params_total
+            row["params_active"] = sizing.params_active
+            row["cache"] = [g.model_dump(exclude_defaults=True) for g in sizing.cache]
         if fits is not None:
             row["fits"] = fits
             row["gpu_mem_gib"] = gpu_mem_gib

@@ -50,6 +50,7 @@ from llmselect.memory.dtypes import DType, compute_dtype, parse_dtype
 
 if TYPE_CHECKING:
     from llmselect.arch.family import Traits
+    from llmselect.arch.sizing import Sizing
 
 MIB = 1024**2
 GIB = 1024**3
@@ -244,13 +245,17 @@ def weight_bytes(
     tp: int = 1,
     params_total: int | None = None,
     active_only: bool = False,
+    sizing: Sizing | None = None,
 ) -> int:
     """Bytes of the weights on one device.
 
     ``active_only``: only what one decode step reads (MoE: the routed experts a token is sent
-    to, not all of them).
+    to, not all of them). With a ``sizing`` (a config read by transformers), the counts come
+    from it: every block matrix is quantized for int8/int4, the rest stays fp16.
     """
     dt = parse_dtype(dtype) if isinstance(dtype, str) else dtype
+    if sizing is not None:
+        return _sizing_weight_bytes(sizing, dt, tp=tp, active_only=active_only)
     total = params_total if params_total is not None else _params_total(arch)
     if not dt.quantized:
         if active_only:
@@ -263,6 +268,23 @@ def weight_bytes(
     rest = max(total - q_count, 0) * 2
     if active_only:
         q_bytes -= idle_bytes
+    return math.ceil((q_bytes + rest) / tp)
+
+
+def _sizing_weight_bytes(sizing: Sizing, dt: DType, *, tp: int, active_only: bool) -> int:
+    """``weight_bytes`` from a ``Sizing``'s exact counts (block matrices, rows, experts)."""
+    idle = sizing.params_routed_experts - sizing.params_routed_active if active_only else 0
+    if not dt.quantized:
+        return math.ceil((sizing.params_total - idle) * dt.element_bytes / tp)
+    linear = sizing.params_block_linear
+    scales = (
+        sizing.block_linear_rows * (dt.scale_bytes + dt.zero_bytes)
+        if dt.group_size is None
+        else math.ceil(linear / dt.group_size) * (dt.scale_bytes + dt.zero_bytes)
+    )
+    per_weight = (linear * dt.element_bytes + scales) / linear if linear else 0.0
+    q_bytes = (linear - idle) * per_weight  # routed experts are block matrices
+    rest = (sizing.params_total - linear) * 2
     return math.ceil((q_bytes + rest) / tp)
 
 
@@ -318,12 +340,22 @@ def kv_cache_bytes(
     context: int,
     kv_dtype: DType | str = "bf16",
     tp: int = 1,
+    sizing: Sizing | None = None,
 ) -> int:
     """KV cache on one device: per-token-per-layer bytes x cached tokens of each layer x batch.
 
-    Plain attention: ``2 · layers · kv_heads · head_dim · context · batch · bytes``.
+    Plain attention: ``2 · layers · kv_heads · head_dim · context · batch · bytes``. With a
+    ``sizing``: its cache groups (windows, chunks, latents, indexer keys, compressed entries,
+    linear-attention states; shared-KV layers hold nothing). Under TP the KV heads split
+    while there are enough of them; latent and linear-attention states are replicated.
     """
     dt = parse_dtype(kv_dtype) if isinstance(kv_dtype, str) else kv_dtype
+    if sizing is not None:
+        share = min(tp, arch.kv_heads) if getattr(arch, "mla", None) is None else 1
+        cache = sizing.cache_bytes(
+            context_tokens=context, batch=batch, bytes_per_value=dt.element_bytes
+        )
+        return math.ceil(cache / share)
     tokens = cached_tokens(arch, context)
     return math.ceil(kv_bytes_per_token_layer(arch, dt, tp) * tokens * batch)
 
@@ -435,12 +467,15 @@ def estimate_memory(
     params_total: int | None = None,
     last_token_logits: bool = False,
     weights_bytes: int | None = None,
+    sizing: Sizing | None = None,
 ) -> MemoryEstimate:
     """Peak memory per device for a prefill of ``seq`` tokens then ``new_tokens`` decode steps.
 
     ``kv_dtype`` defaults to the compute dtype (fp16 for int8/int4 weights and GGUF file
     types). ``fused_attention`` defaults to True (SDPA kernels that never hold the (T, T) score
     matrix). ``weights_bytes`` replaces the weight term with a known total (a file's tensors).
+    ``sizing`` (a catalog entry's or a config's exact numbers) gives the parameter counts and
+    the cache layout; without it they come from the family's formula.
     """
     from llmselect.memory.ggml_quant import gguf_weight_bytes, is_gguf_ftype
 
@@ -460,15 +495,19 @@ def estimate_memory(
     kv_dt = parse_dtype(kv_dtype) if kv_dtype else compute_dtype(dt)
     if kv_dt.quantized:
         raise LLMSelectError("the KV cache is kept in fp32, bf16 or fp16")
-    total = params_total if params_total is not None else _params_total(arch)
+    if sizing is not None:
+        total = sizing.params_total
+    else:
+        total = params_total if params_total is not None else _params_total(arch)
     fused = True if fused_attention is None else fused_attention
     if weights_bytes is not None:
         weights = math.ceil(weights_bytes / tp)
     elif gguf:
         weights = math.ceil(gguf_weight_bytes(arch, dtype) / tp)  # type: ignore[arg-type]
     else:
-        weights = weight_bytes(arch, dt, tp=tp, params_total=total)
-    kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp)
+        weights = weight_bytes(arch, dt, tp=tp, params_total=total, sizing=sizing)
+    kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp,
+                        sizing=sizing)  # fmt: skip
     act = activation_bytes(
         arch,
         batch=batch,
@@ -484,13 +523,17 @@ def estimate_memory(
     if tp > 1:
         overhead_mib += TP_COMM_OVERHEAD_MIB
     notes = []
-    if arch.sliding_window and seq + new_tokens > arch.sliding_window:
+    if sizing is not None:
+        notes.append("cache by layer type: " + ", ".join(
+            f"{g.layers} {g.kind}" + (f" (window {g.window_tokens})" if g.window_tokens else "")
+            for g in sizing.cache))  # fmt: skip
+    elif arch.sliding_window and seq + new_tokens > arch.sliding_window:
         pattern = getattr(arch, "sliding_window_pattern", None)
         which = f"all but every {pattern}-th layer" if pattern else "every layer"
         notes.append(
             f"KV cache of {which} capped by the sliding window ({arch.sliding_window} tokens)"
         )
-    if getattr(arch, "mla", None) is not None:
+    if getattr(arch, "mla", None) is not None and sizing is None:
         notes.append("latent attention: the KV cache holds the compressed latent + RoPE key")
     if arch.kv_heads < tp and getattr(arch, "mla", None) is None:
         notes.append(f"{arch.kv_heads} KV heads are replicated over tp={tp} devices")
@@ -558,16 +601,23 @@ def bytes_read_per_decode_token(
     batch: int = 1,
     context: int = 2048,
     params_total: int | None = None,
+    sizing: Sizing | None = None,
+    weights_bytes: int | None = None,
 ) -> int:
     """Bytes a decode step must read from memory: the active weights once + the whole KV cache.
 
     Active weights: all of a dense model; a mixture-of-experts model reads only the routed
-    experts a token is sent to (batch 1). The lower bound on a memory-bound decode step is this
-    divided by the device bandwidth.
+    experts a token is sent to (batch 1). ``weights_bytes``: the weights as stored (the
+    sizing's stored bytes are scaled to the active experts; a file's bytes are read whole).
+    The lower bound on a memory-bound decode step is this divided by the device bandwidth.
     """
     dt = parse_dtype(dtype)
-    w = weight_bytes(arch, dt, params_total=params_total, active_only=batch == 1)
-    kv = kv_cache_bytes(arch, batch=batch, context=context, kv_dtype=compute_dtype(dt))
+    w = weight_bytes(arch, dt, params_total=params_total, active_only=batch == 1, sizing=sizing)
+    if weights_bytes is not None:  # the weights as stored (a file, or the config's format)
+        stored = sizing.stored_bytes if sizing is not None else None
+        w = sizing.stored_bytes_active if stored == weights_bytes and batch == 1 else weights_bytes
+    kv = kv_cache_bytes(arch, batch=batch, context=context, kv_dtype=compute_dtype(dt),
+                        sizing=sizing)  # fmt: skip
     return w + kv
 
 

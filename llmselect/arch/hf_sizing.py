@@ -1,0 +1,225 @@
+"""Any config.json whose ``model_type`` transformers knows → ``ArchSpec`` + ``Sizing``.
+
+The text decoder that generation loads is built with transformers' own class on the meta device
+(shapes only) and counted parameter by parameter; vision/audio towers of a multimodal config
+are counted from the full model and reported apart, and multi-token-prediction layers (which
+transformers does not build) are estimated from the last decoder layer plus DeepSeek's fusion
+projection and norms. The cache comes from ``cache_layout`` on the decoder's config values, the
+stored bytes from ``stored``. No hand-written family is needed, and remote code is never run:
+a ``model_type`` transformers lacks is one error naming it.
+
+Imports torch and transformers lazily: only ``inspect``, ``perf estimate -m PATH``,
+``catalog add`` and scripts read configs; ``recommend`` reads the stored ``Sizing``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from llmselect.arch.cache_layout import cache_groups
+from llmselect.arch.sizing import ParamPart, Sizing
+from llmselect.arch.spec import ArchSpec, MLASpec, MoESpec
+from llmselect.arch.stored import is_block_matrix, is_expert_tensor, stored_weights
+from llmselect.errors import LLMSelectError
+
+# Remote-code model types whose modules are a transformers class's, and why.
+TWINS: dict[str, tuple[str, str]] = {
+    "kimi_k2": ("deepseek_v3", "Kimi-K2/K2.5 remote code is DeepSeek-V3's modules"),
+}
+_EXPERT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
+_TOP_K_KEYS = ("num_experts_per_tok", "moe_k", "top_k", "moe_topk")
+_MTP_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers")
+
+
+def config_sha256(cfg: Mapping[str, Any]) -> str:
+    """sha256 of a config's canonical JSON (sorted keys): the same numbers, the same hash."""
+    text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _first(cfg: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((cfg[k] for k in keys if cfg.get(k) is not None), None)
+
+
+def _configs(cfg: Mapping[str, Any], where: str) -> tuple[Any, Any, str]:
+    """(full transformers config, its text-decoder config, note on a twin class)."""
+    import transformers
+    from transformers import CONFIG_MAPPING
+
+    mt = str(cfg.get("model_type") or "")
+    twin_note = ""
+    if mt in TWINS:
+        mt, twin_note = TWINS[mt]
+    if mt not in CONFIG_MAPPING:
+        raise LLMSelectError(
+            f"{where}: model_type {mt or '(none)'!r} is not known to transformers "
+            f"{transformers.__version__} (needed: a transformers release with that class; "
+            "remote code is never run)"
+        )
+    clean = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map")}
+    clean["model_type"] = mt
+    try:
+        config = CONFIG_MAPPING[mt].from_dict(clean)
+        text = config.get_text_config(decoder=True)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise LLMSelectError(f"{where}: transformers rejects the config: {exc}") from exc
+    return config, text, twin_note
+
+
+def _meta_model(config: Any, auto: str) -> Any:
+    import torch
+    import transformers
+
+    cls = getattr(transformers, auto)
+    with torch.device("meta"):
+        return cls.from_config(config)
+
+
+def _classify(name: str) -> str:
+    if "embed" in name and ".layers." not in name:
+        return "input_embedding"
+    if name.startswith("lm_head") or name.endswith("lm_head.weight"):
+        return "lm_head"
+    module = name.rsplit(".", 2)[-2] if name.count(".") else name
+    if "norm" in module:
+        return "norms"
+    if any(k in name for k in (".mlp.", ".feed_forward.", ".block_sparse_moe.", ".moe.")):
+        return "mlp"
+    return "attention"
+
+
+def _layer_types(text: Any) -> tuple[list[str] | None, dict[int, dict[str, Any]], list[bool]]:
+    types = getattr(text, "layer_types", None)
+    per_layer = {int(k): dict(v) for k, v in (text.to_dict().get(
+        "per_layer_config") or {}).items()}  # fmt: skip
+    n = int(text.num_hidden_layers)
+    try:
+        modes = getattr(text, "kv_sharing_modes", None)
+    except ValueError:
+        modes = None
+    if modes is not None:
+        reuse = [m == "reuse" for m in modes]
+    else:
+        shared = int(getattr(text, "num_kv_shared_layers", 0) or 0)
+        reuse = [i >= n - shared for i in range(n)]
+    return (list(types) if types is not None else None), per_layer, reuse
+
+
+def _arch(text_cfg: Mapping[str, Any], sizing: Sizing, source: str) -> ArchSpec:
+    """The ``ArchSpec`` fields the estimator reads (activations, TP), from the text config."""
+    d = text_cfg
+    heads = int(d["num_attention_heads"])
+    hidden = int(d["hidden_size"])
+    kv = int(d.get("num_key_value_heads") or heads)
+    experts = _first(d, _EXPERT_KEYS)
+    inter = d.get("intermediate_size")
+    if isinstance(inter, list):  # Gemma-3n: one width per layer
+        inter = max(inter)
+    moe = None
+    if experts and _first(d, _TOP_K_KEYS):
+        e_inter = d.get("moe_intermediate_size") or d.get("intermediate_size")
+        moe = MoESpec(experts=int(experts), experts_per_token=int(_first(d, _TOP_K_KEYS)),
+                      expert_intermediate=int(e_inter))  # fmt: skip
+    # no dense MLP width stated (all-MoE models): the expert's; activations only read it
+    inter = inter or (moe.expert_intermediate if moe else None)
+    mla = None
+    if d.get("kv_lora_rank"):
+        mla = MLASpec(kv_lora_rank=int(d["kv_lora_rank"]), q_lora_rank=d.get("q_lora_rank"),
+                      qk_nope_head_dim=int(d.get("qk_nope_head_dim") or 0),
+                      qk_rope_head_dim=int(d["qk_rope_head_dim"]),
+                      v_head_dim=int(d.get("v_head_dim") or 0))  # fmt: skip
+    head_dim = d.get("head_dim")
+    if kv and heads % kv:
+        kv = 1  # an unusual split: activations only need a divisor of heads
+    return ArchSpec(
+        family="other", model_type=str(d.get("model_type")), hidden=hidden,
+        layers=int(d["num_hidden_layers"]), heads=heads, kv_heads=kv,
+        intermediate=int(inter or hidden),
+        vocab=int(d["vocab_size"]), head_dim=int(head_dim) if head_dim else None,
+        tied_embeddings=sizing.params_lm_head == 0, max_position=d.get("max_position_embeddings"),
+        moe=moe, mla=mla, source=source,
+    )  # fmt: skip
+
+
+def sizing_from_config(
+    cfg: Mapping[str, Any], where: str, *, source: str | None = None
+) -> tuple[ArchSpec, Sizing]:
+    """(``ArchSpec``, ``Sizing``) of a config.json; one ``LLMSelectError`` line on a defect."""
+    import transformers
+
+    if not isinstance(cfg, Mapping):
+        raise LLMSelectError(f"{where}: config is not a JSON object")
+    config, text, twin_note = _configs(cfg, where)
+    try:
+        model = _meta_model(text, "AutoModelForCausalLM")
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        raise LLMSelectError(f"{where}: transformers cannot build the decoder: {exc}") from exc
+    text_cfg = text.to_dict()
+    experts = _first(text_cfg, _EXPERT_KEYS)
+    top_k = _first(text_cfg, _TOP_K_KEYS)
+    parts = dict.fromkeys(("input_embedding", "lm_head", "attention", "mlp", "norms"), 0)
+    routed = linear = rows = 0
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    for name, p in model.named_parameters():  # tied weights appear once
+        shape = tuple(p.shape)
+        shapes.append((name, shape))
+        parts[_classify(name)] += p.numel()
+        if experts and is_expert_tensor(name):
+            routed += p.numel()
+        if is_block_matrix(name, shape, experts):
+            linear += p.numel()
+            rows += math.prod(shape[:-1])
+    routed_active = routed * int(top_k) // int(experts) if routed and top_k else 0
+    others = _other_parts(config, text, model, cfg)
+    types, per_layer, reuse = _layer_types(text)
+    groups = cache_groups(text_cfg, where, layer_types=types, per_layer=per_layer,
+                          reuses_kv=reuse)  # fmt: skip
+    stored, stored_summary = stored_weights(shapes, cfg, int(experts) if experts else None)
+    cls = type(model).__name__ + (f" ({twin_note})" if twin_note else "")
+    sizing = Sizing(
+        model_type=str(cfg.get("model_type")), model_class=cls,
+        counted_with=f"transformers {transformers.__version__}, meta device",
+        config_sha256=config_sha256(cfg), config_source=source or where,
+        params_total=sum(parts.values()), params_input_embedding=parts["input_embedding"],
+        params_lm_head=parts["lm_head"], params_attention=parts["attention"],
+        params_mlp=parts["mlp"], params_norms=parts["norms"], params_routed_experts=routed,
+        params_routed_active=routed_active, params_block_linear=linear, block_linear_rows=rows,
+        other_parts=others, cache=groups,
+        cache_note="numbers per token and layer; a sliding window keeps `window` tokens "
+        "(transformers' dynamic cache keeps window - 1 between steps)",
+        stored=stored, stored_dtype=stored_summary,
+    )  # fmt: skip
+    arch = _arch(text_cfg, sizing, f"{source or where} (model_type {cfg.get('model_type')})")
+    return arch, sizing
+
+
+def _other_parts(config: Any, text: Any, decoder: Any, cfg: Mapping[str, Any]) -> list[ParamPart]:
+    """Towers of a multimodal config and multi-token-prediction layers, each on its own line."""
+    out: list[ParamPart] = []
+    if config is not text:
+        full = _meta_model(config, "AutoModel")
+        base = getattr(full, "model", full)
+        for name, child in base.named_children():
+            if name in ("language_model", "text_model", "lm_head"):
+                continue
+            n = sum(p.numel() for p in child.parameters())
+            if n:
+                note = f"{type(child).__name__}, not in the text decoder"
+                out.append(ParamPart(name=name, params=n, kind="counted", note=note))
+    text_cfg = text.to_dict()
+    mtp = _first(text_cfg, _MTP_KEYS) or _first(cfg, _MTP_KEYS)
+    layers = getattr(getattr(decoder, "model", None), "layers", None)
+    if mtp and layers is not None and len(layers):
+        d = int(text_cfg["hidden_size"])
+        per = sum(p.numel() for p in layers[-1].parameters()) + 2 * d * d + 3 * d
+        out.append(ParamPart(
+            name="mtp_layers", params=int(mtp) * per, kind="estimated",
+            note=f"{mtp} multi-token-prediction layer(s), not built by transformers: the last "
+            "decoder layer + fusion projection (2D x D) + 3 norms each; checkpoints may also "
+            "store their own embedding/head copies",
+        ))  # fmt: skip
+    return out
