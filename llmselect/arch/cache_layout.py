@@ -18,8 +18,9 @@ Per layer, numbers (not bytes) kept per token:
   heads x value dim``) plus the recurrent state ``value heads x key dim x value dim``;
 * DeepSeek-V4 compressed attention: a sliding window of one shared K=V head
   (``kv_heads x head_dim``), plus one compressed entry of ``head_dim`` per ``compress_rate``
-  tokens (CSA layers also one indexer entry of ``index_head_dim``). Tokens waiting for their
-  window to close (fewer than the ratio) are left out: at most ``ratio - 1`` per layer;
+  tokens (CSA layers also one indexer entry of ``index_head_dim``, and the overlapping
+  windows' carried state, ``2 x ratio x (head_dim + index_head_dim)``). Tokens waiting for
+  their window to close (fewer than the ratio) are left out: at most ``ratio - 1`` per layer;
 * layers reusing another layer's KV: nothing.
 
 A layer type outside these is an error naming it, never a guess.
@@ -71,13 +72,17 @@ def layer_group(cfg: Mapping[str, Any], layer_type: str, where: str) -> CacheGro
         rates = _need(cfg, where, "compress_rates")
         ratio = int(rates[layer_type])
         hd = _head_dim(cfg, where)
-        entry = hd + (int(_need(cfg, where, "index_head_dim")) if "sparse" in layer_type else 0)
+        index = int(_need(cfg, where, "index_head_dim")) if "sparse" in layer_type else 0
         return CacheGroup(
             kind="compressed_attention", layers=1, values_per_token=_kv_heads(cfg, where) * hd,
             window_tokens=int(_need(cfg, where, "sliding_window")), compress_ratio=ratio,
-            compressed_values_per_entry=entry,
+            compressed_values_per_entry=hd + index,
+            # CSA windows overlap: the last window's K and gate, for the compressor and the
+            # indexer, are carried to the next one (ratio x width each)
+            state_values=2 * ratio * (hd + index) if index else 0,
             note=f"{layer_type}: shared K=V window + one entry per {ratio} tokens "
-            "(indexer entry included on CSA layers); the open window's buffer is left out",
+            "(+ indexer entry and overlap state on CSA layers); tokens waiting for their "
+            f"window to close (< {ratio}) are left out",
         )  # fmt: skip
     if layer_type not in _ATTENTION:
         raise LLMSelectError(f"{where}: layer type {layer_type!r} has no cache formula")
