@@ -39,6 +39,12 @@ def reads_model_type(cfg: Mapping[str, Any]) -> bool:
     return any(mt in f.hf_config_types for f in _families() if f.from_hf_config)
 
 
+def reads_gguf_architecture(name: str) -> bool:
+    """Whether a registered family owns this GGUF ``general.architecture`` (else the generic
+    reader, ``llmselect.arch.gguf_sizing``, sizes it)."""
+    return any(name in f.gguf_architectures for f in _families())
+
+
 def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a transformers ``config.json``, read by the family that declares its
     ``model_type`` (``Family.hf_config_types``)."""

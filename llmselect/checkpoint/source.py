@@ -152,13 +152,19 @@ def _short(sha: str) -> str:
 
 
 def _from_gguf(path: Path) -> ModelSource:
-    from llmselect.arch.readers import arch_from_gguf
+    from llmselect.arch.readers import arch_from_gguf, reads_gguf_architecture
     from llmselect.formats.gguf_file import read_gguf
 
     header = read_gguf(path)
-    arch = arch_from_gguf(header)
+    sizing = None
+    if reads_gguf_architecture(header.architecture):
+        arch = arch_from_gguf(header)
+    else:  # any architecture llama.cpp writes: its metadata keys and tensor infos
+        from llmselect.arch.gguf_sizing import sizing_from_gguf
+
+        arch, sizing = sizing_from_gguf(header)
     src = ModelSource(kind="gguf", id="", name=path.name, arch=arch, path=path,
-                      weight_files=[path])  # fmt: skip
+                      weight_files=[path], sizing=sizing)  # fmt: skip
     src.__dict__["gguf"] = header
     src.id = f"{path.stem}@{_short(src.sha256)}"
     return src
