@@ -1,6 +1,9 @@
 """The model catalog: ``data/catalog.yaml`` validated into ``ModelSpec`` on load.
 
-Facts carry their source; unknown values stay null, nothing is guessed.
+Facts carry their source; unknown values stay null, nothing is guessed. Two more files join
+it, validated by the same schema: the shipped additions (``data/catalog_additions.yaml``,
+generated from reviewed records by ``scripts/build_additions.py``) and the user's overlay
+(``<LLMSELECT_HOME>/catalog/user.json``, written by ``llmselect catalog add``).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llmselect.arch.sizing import Sizing
 from llmselect.arch.spec import ArchSpec
-from llmselect.config import PACKAGE_DATA
+from llmselect.config import PACKAGE_DATA, home_dir
 from llmselect.datafiles import read_yaml_cached, validate_entries
+from llmselect.errors import LLMSelectError
 from llmselect.names import NameIndex
 
 CATALOG_FILE = PACKAGE_DATA / "catalog.yaml"
+ADDITIONS_FILE = "catalog_additions.yaml"  # beside the catalog file
 
 Commercial = Literal["yes", "no", "conditional"]
 
@@ -125,8 +130,84 @@ def parse_catalog(raw: object, origin: str) -> Catalog:
     return Catalog(validate_entries(raw, ModelSpec, origin, "model"))
 
 
-@lru_cache(maxsize=4)
+def user_catalog_file() -> Path:
+    """The user's overlay: entries ``llmselect catalog add`` wrote (JSON: loads in ms)."""
+    return home_dir() / "catalog" / "user.json"
+
+
+def _read_user(path: Path) -> list[dict[str, object]]:
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise LLMSelectError(f"{path}: unreadable user catalog: {exc}") from exc
+    if not isinstance(raw, list):
+        raise LLMSelectError(f"{path}: the user catalog is not a list of entries")
+    return raw
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, user: Path, user_stamp: int) -> Catalog:
+    raw = list(read_yaml_cached(Path(path)) or [])  # type: ignore[call-overload]
+    extra = Path(path).with_name(ADDITIONS_FILE)
+    if extra.is_file():
+        raw += list(read_yaml_cached(extra) or [])  # type: ignore[call-overload]
+    entries = validate_entries(raw, ModelSpec, str(path), "model")
+    if user_stamp:
+        entries += validate_entries(_read_user(user), ModelSpec, str(user), "model")
+    return Catalog(entries)
+
+
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
-    """The validated catalog (cached in memory and, as JSON, on disk)."""
-    raw = read_yaml_cached(Path(path))
-    return parse_catalog(raw or [], str(path))
+    """The validated catalog with the shipped additions and the user's overlay (cached in
+    memory per overlay version, and the YAML as JSON on disk)."""
+    user = user_catalog_file()
+    try:
+        stamp = user.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _load(Path(path), user, stamp)
+
+
+load_catalog.cache_clear = _load.cache_clear  # type: ignore[attr-defined]
+
+
+def write_user_entries(entries: list[dict[str, object]]) -> Path:
+    """Replace the overlay with ``entries`` (validated first; written atomically)."""
+    import json
+    import os
+
+    validate_entries(entries, ModelSpec, "user catalog", "model")
+    path = user_catalog_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def add_user_entry(spec: ModelSpec) -> Path:
+    """Append ``spec`` to the overlay; an id or alias the catalog already has is an error."""
+    catalog = load_catalog()
+    taken = catalog.find(spec.id)
+    if taken is not None:
+        where = "your catalog" if spec.id in {str(e.get("id")) for e in
+                                              _read_user(user_catalog_file())} else "the catalog"
+        raise LLMSelectError(f"{spec.id!r} is already in {where} ({taken.id}); "
+                             "`llmselect catalog remove` it first or pass --name")  # fmt: skip
+    entries = _read_user(user_catalog_file()) + [spec.model_dump(mode="json", exclude_none=True)]
+    return write_user_entries(entries)
+
+
+def remove_user_entry(model_id: str) -> Path:
+    """Drop ``model_id`` from the overlay (shipped entries cannot be removed)."""
+    entries = _read_user(user_catalog_file())
+    kept = [e for e in entries if e.get("id") != model_id]
+    if len(kept) == len(entries):
+        shipped = load_catalog().find(model_id) is not None
+        why = "it is a shipped entry, not one you added" if shipped else "no such entry"
+        raise LLMSelectError(f"cannot remove {model_id!r} from your catalog: {why}")
+    return write_user_entries(kept)

@@ -210,8 +210,10 @@ def _other_parts(config: Any, text: Any, decoder: Any, cfg: Mapping[str, Any]) -
             if n:
                 note = f"{type(child).__name__}, not in the text decoder"
                 out.append(ParamPart(name=name, params=n, kind="counted", note=note))
+    # only what the file states: a class default (DeepSeek-V3's 1) is not the checkpoint's
     text_cfg = text.to_dict()
-    mtp = _first(text_cfg, _MTP_KEYS) or _first(cfg, _MTP_KEYS)
+    nested = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
+    mtp = _first(cfg, _MTP_KEYS) or _first(nested, _MTP_KEYS)
     layers = getattr(getattr(decoder, "model", None), "layers", None)
     if mtp and layers is not None and len(layers):
         d = int(text_cfg["hidden_size"])

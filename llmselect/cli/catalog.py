@@ -1,4 +1,5 @@
-"""CLI commands: ``catalog list`` and ``catalog show`` (published facts, each with its source)."""
+"""CLI commands: ``catalog list|show`` (published facts, each with its source) and
+``catalog add|remove`` (the user's own entries, numbers computed from a config)."""
 
 from __future__ import annotations
 
@@ -158,6 +159,42 @@ def show(
         lines.append(f"note: {n}")
     for line in lines:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+@catalog_app.command("add")
+def add(
+    model: Annotated[str, typer.Argument(help="checkpoint folder, config.json or hub id")],
+    license_id: Annotated[
+        str | None, typer.Option("--license", help="license id (llmselect license list)")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="catalog id and name to file it under")] = None,
+) -> None:
+    """Add a model to your catalog (LLMSELECT_HOME) with numbers computed from its config."""
+    from llmselect.catalog import add_user_entry
+    from llmselect.checkpoint.catalog_entry import entry_from_source
+    from llmselect.targets import resolve_model
+
+    source = resolve_model(model)
+    if not source.is_checkpoint:
+        from llmselect.errors import LLMSelectError
+
+        raise LLMSelectError(f"{model!r} is already a catalog entry or preset, not a config")
+    spec = entry_from_source(source, license_id=license_id, name=name)
+    path = add_user_entry(spec)
+    s = spec.sizing
+    assert s is not None
+    out.print(f"added {spec.id}: {s.params_total:,} parameters ({s.params_active:,} active), "
+              f"cache {', '.join(f'{g.layers} {g.kind}' for g in s.cache)} -> {path}",
+              highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+
+
+@catalog_app.command("remove")
+def remove(model: Annotated[str, typer.Argument(help="id of an entry you added")]) -> None:
+    """Remove an entry you added with `catalog add`."""
+    from llmselect.catalog import remove_user_entry
+
+    path = remove_user_entry(model)
+    out.print(f"removed {model} from {path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

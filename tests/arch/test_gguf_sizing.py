@@ -29,7 +29,7 @@ def gemma_gguf() -> Path:
 
 def test_gemma3_gguf_counts_and_windows_match_transformers(gemma_gguf: Path) -> None:
     torch = pytest.importorskip("torch")
-    from transformers import Gemma3TextConfig, Gemma3ForCausalLM
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     arch, sizing = sizing_from_gguf(read_gguf(gemma_gguf))
     # google/gemma-3-270m config.json numbers (hidden 640, 18 layers, 4 heads, 1 KV head of
