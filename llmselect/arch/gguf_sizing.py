@@ -128,10 +128,11 @@ def sizing_from_gguf(gguf: Any) -> tuple[ArchSpec, Sizing]:
             parts["attention"] += count
         if "_exps." in name and "shexp" not in name:
             routed += count
-        if name.startswith("blk.") and len(t.shape) >= 2 and "norm" not in name:
-            if "ffn_gate_inp" not in name:  # the router stays unquantized
-                linear += count
-                rows += math.prod(t.shape[1:])
+        # block matrices; the router (ffn_gate_inp) stays unquantized
+        matrix = name.startswith("blk.") and len(t.shape) >= 2 and "norm" not in name
+        if matrix and "ffn_gate_inp" not in name:
+            linear += count
+            rows += math.prod(t.shape[1:])
     if vocab is None:
         raise LLMSelectError(f"{where}: no token_embd.weight tensor")
     experts = md.get("expert_count")

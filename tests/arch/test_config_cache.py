@@ -82,8 +82,8 @@ def _measured(cfg: dict) -> int:
     from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
 
     torch.manual_seed(0)
-    config = AutoConfig.for_model(cfg["model_type"], pad_token_id=None,
-                                  **{k: v for k, v in cfg.items() if k != "model_type"})  # fmt: skip
+    kw = {k: v for k, v in cfg.items() if k != "model_type"}
+    config = AutoConfig.for_model(cfg["model_type"], pad_token_id=None, **kw)
     model = AutoModelForCausalLM.from_config(config).eval()
     cache = DynamicCache(config=config)
     with torch.no_grad():
