@@ -45,6 +45,39 @@ def _first(cfg: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return next((cfg[k] for k in keys if cfg.get(k) is not None), None)
 
 
+# Sizes the file itself must state (in it or its text_config): transformers would otherwise
+# fill its class defaults (a 7B Llama for {"model_type": "llama"}), a number nobody published.
+REQUIRED = (
+    ("hidden_size", "d_model", "n_embd"),
+    ("num_hidden_layers", "num_layers", "n_layer"),
+    ("num_attention_heads", "n_head"),
+    ("vocab_size", "padded_vocab_size"),
+)
+_SIZE_WORDS = ("size", "dim", "num_", "n_", "heads", "layers", "rank", "experts", "window")
+
+
+def check_sizes(cfg: Mapping[str, Any], where: str) -> None:
+    """Every required size stated and positive, no negative size anywhere (one error line)."""
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
+    check_not_negative(cfg, where)
+    for keys in REQUIRED:
+        value = _first(cfg, keys) if _first(cfg, keys) is not None else _first(text, keys)
+        if value is None:
+            raise LLMSelectError(f"{where}: {' / '.join(keys)} missing (the config must state it)")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise LLMSelectError(f"{where}: {keys[0]} must be a positive integer, got {value!r}")
+
+
+def check_not_negative(cfg: Mapping[str, Any], where: str) -> None:
+    """No size (a ``*_size``, ``*_dim``, ``num_*`` ... key) below zero, here or in text_config."""
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
+    for scope in (cfg, text):
+        for key, value in scope.items():
+            negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
+            if negative and "token" not in key and any(w in key for w in _SIZE_WORDS):
+                raise LLMSelectError(f"{where}: {key} is negative ({value})")
+
+
 def _configs(cfg: Mapping[str, Any], where: str) -> tuple[Any, Any, str]:
     """(full transformers config, its text-decoder config, note on a twin class)."""
     import transformers
@@ -65,8 +98,9 @@ def _configs(cfg: Mapping[str, Any], where: str) -> tuple[Any, Any, str]:
     try:
         config = CONFIG_MAPPING[mt].from_dict(clean)
         text = config.get_text_config(decoder=True)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise LLMSelectError(f"{where}: transformers rejects the config: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - its validators raise their own classes; one line
+        why = " ".join(str(exc).split())[:300]
+        raise LLMSelectError(f"{where}: transformers rejects the config: {why}") from exc
     return config, text, twin_note
 
 
@@ -153,11 +187,13 @@ def sizing_from_config(
 
     if not isinstance(cfg, Mapping):
         raise LLMSelectError(f"{where}: config is not a JSON object")
+    check_sizes(cfg, where)
     config, text, twin_note = _configs(cfg, where)
     try:
         model = _meta_model(text, "AutoModelForCausalLM")
-    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        raise LLMSelectError(f"{where}: transformers cannot build the decoder: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any build failure of a user's config: one line
+        why = " ".join(str(exc).split())[:300]
+        raise LLMSelectError(f"{where}: transformers cannot build the decoder: {why}") from exc
     text_cfg = text.to_dict()
     experts = _first(text_cfg, _EXPERT_KEYS)
     top_k = _first(text_cfg, _TOP_K_KEYS)

@@ -171,6 +171,7 @@ def _from_gguf(path: Path) -> ModelSource:
 
 
 def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> ModelSource:
+    from llmselect.arch.hf_sizing import check_not_negative
     from llmselect.arch.readers import arch_from_hf_config, reads_model_type
     from llmselect.formats.safetensors_file import read_safetensors_header, safetensors_files
 
@@ -178,6 +179,7 @@ def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> Model
     if not config_path.is_file():
         raise LLMSelectError(f"{folder}: no config.json (not a Hugging Face checkpoint folder)")
     cfg = _read_config(config_path)
+    check_not_negative(cfg, str(config_path))
     sizing = None
     if reads_model_type(cfg):
         arch = arch_from_hf_config(cfg, str(config_path))

@@ -3,9 +3,12 @@
 ``llmselect.memory.estimate`` with the KV cache for the requested context, batch 1, the last
 position's logits (as served; ``--logits all`` keeps every position's, for scoring and
 training), tensor-parallel over the GPUs: the same call and defaults as ``llmselect perf
-estimate``, whose command line ``perf_estimate_command`` writes out. The parameter count is the
-exact one computed from the architecture; a model without architecture numbers has no fit at
-all (the recommender excludes it as "architecture unknown" rather than guessing).
+estimate``, whose command line ``perf_estimate_command`` writes out. An entry with a ``sizing``
+block (computed from its config) is sized from it: exact counts, the cache per layer type
+(windows, latents, linear-attention states), the active experts a decode step reads. The
+parameter count is the exact one computed from the architecture; a model without architecture
+numbers has no fit at all (the recommender excludes it as "architecture unknown" rather than
+guessing).
 """
 
 from __future__ import annotations
@@ -108,12 +111,14 @@ def memory_fit(
             tp=tp,
             params_total=count.total,
             last_token_logits=logits == "last",  # serving keeps only the sampled position's
+            sizing=model.sizing,  # exact counts and cache per layer type, when the entry has them
         )
         parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
         per_device = parts.pop("peak")
     read = bytes_read_per_decode_token(
-        arch, dtype=precision, batch=1, context=context, params_total=count.total
-    )
+        arch, dtype=precision, batch=1, context=context, params_total=count.total,
+        sizing=model.sizing,
+    )  # fmt: skip
     split = max(gpu.count, 1) if engine == "llama.cpp" else tp
     return MemoryFit(
         precision=precision,
