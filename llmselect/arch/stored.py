@@ -1,35 +1,43 @@
 """Weights as a checkpoint stores them: bytes from the config's dtype or ``quantization_config``.
 
 Pure arithmetic on (parameter name, shape) pairs, so it serves a meta-device model's parameters
-and a safetensors index alike. Formats, with what each stores per weight:
+and a safetensors index alike. Formats, with what each stores per matrix of ``n`` weights:
 
 * plain (no ``quantization_config``): ``torch_dtype`` / ``dtype`` bytes per weight;
-* ``fp8`` with ``weight_block_size`` (DeepSeek-V3.x, GLM, Qwen FP8): the blocks' matrices in one
-  byte, plus one fp32 scale per block (``weight_scale_inv``); everything else in ``dtype``;
-* ``mxfp4`` (gpt-oss): the MoE experts in 4-bit blocks of 32 with one uint8 exponent each
-  (4.25 bits per weight), the rest in ``dtype``;
-* ``modelopt`` NVFP4: 4-bit values with an fp8 scale per 16 (4.5 bits) plus two fp32
-  per-tensor scales; modelopt FP8: one byte plus those two scales;
+* ``fp8`` with ``weight_block_size`` (DeepSeek-V3.x, Kimi-K2, GLM-5, Qwen FP8): ``n`` bytes
+  plus one fp32 scale per block (``weight_scale_inv``), the layout transformers'
+  ``FP8Linear`` / ``FP8Experts`` load;
+* ``mxfp4`` (gpt-oss): the MoE experts in 4-bit values with one uint8 exponent per 32
+  (4.25 bits per weight, OpenAI's model card), the rest in ``dtype``;
+* ``modelopt`` (NVIDIA): NVFP4 = 4-bit values, an fp8 scale per ``group_size`` (16) and fp32
+  per-tensor scales (``weight_scale_2``, plus ``input_scale`` when activations are quantized);
+  FP8 = one byte plus those per-tensor scales; ``MIXED_PRECISION`` names the algorithm of each
+  layer (``quantized_layers``). A folder's ``hf_quant_config.json`` counts as this config;
 * ``awq`` / ``gptq``: ``bits``-wide values packed in int32, an fp16 scale and a packed zero
   point per ``group_size`` weights of each output column; GPTQ also stores ``g_idx`` (one int32
   per input feature).
 
 What is quantized: the matrices inside the decoder blocks (routed experts included), never the
 embeddings, the LM head, norms or routers, and nothing the config's ``modules_to_not_convert`` /
-``ignore`` / ``exclude_modules`` names. A ``quant_method`` outside these is reported as not
-sized (empty list), never guessed.
+``ignore`` / ``exclude_modules`` names (names are compared from their ``layers.N`` part on, so
+``model.language_model.layers.0`` and ``model.layers.0`` are the same module). A method or an
+algorithm outside these is reported as not sized (empty list), never guessed.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from llmselect.arch.sizing import StoredWeights
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+Shape = tuple[int, ...]
+# (matrices, rows, cols) → bytes of those matrices in a format
+MatrixBytes = Callable[[int, int, int], int]
 
 
 def stored_dtype_name(cfg: Mapping[str, Any]) -> str | None:
@@ -42,24 +50,43 @@ def stored_dtype_name(cfg: Mapping[str, Any]) -> str | None:
     return stored_dtype_name(text) if isinstance(text, Mapping) else None
 
 
-def _skip_patterns(q: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
-    for key in ("modules_to_not_convert", "ignore", "exclude_modules", "ignored_layers"):
-        value = q.get(key) or []
-        out += [str(v) for v in value] if isinstance(value, list) else []
-    return out
+def canonical(name: str) -> str:
+    """A module name from its ``layers.N`` part on (wrappers such as ``language_model`` vary
+    between a checkpoint's names and transformers' modules)."""
+    i = name.find("layers.")
+    return name[i:] if i >= 0 else name
 
 
-def _skipped(name: str, patterns: list[str]) -> bool:
-    module = name.rsplit(".", 1)[0]
-    for p in patterns:
-        p = p.removeprefix("re:")
-        if p in module or fnmatch.fnmatch(module, p) or fnmatch.fnmatch(module, f"*{p}"):
+class _Skip:
+    """The modules a quantization config leaves unquantized, matched fast (GLM-5 lists ~700):
+    exact names as a set (a module or any parent), wildcards as one regex, names outside the
+    blocks (``lm_head``) as substrings."""
+
+    def __init__(self, q: Mapping[str, Any]) -> None:
+        names: list[str] = []
+        for key in ("modules_to_not_convert", "ignore", "exclude_modules", "ignored_layers"):
+            value = q.get(key) or []
+            names += [str(v).removeprefix("re:") for v in value] if isinstance(value, list) else []
+        layered = [canonical(p) for p in names if "layers." in p]
+        self.exact = {p for p in layered if not any(c in p for c in "*?[")}
+        wild = [p for p in layered if p not in self.exact]
+        self.regex = (
+            re.compile("|".join(f"(?:{fnmatch.translate(p)[:-2]}(?:\\..*)?)\\Z" for p in wild))
+            if wild else None
+        )  # fmt: skip
+        self.plain = [p for p in names if "layers." not in p]
+
+    def __call__(self, module: str) -> bool:
+        mod = canonical(module)
+        parts = mod.split(".")
+        if any(".".join(parts[:i]) in self.exact for i in range(1, len(parts) + 1)):
             return True
-    return False
+        if self.regex is not None and self.regex.match(mod):
+            return True
+        return any(p in module for p in self.plain)
 
 
-def is_block_matrix(name: str, shape: tuple[int, ...], experts: int | None) -> bool:
+def is_block_matrix(name: str, shape: Shape, experts: int | None) -> bool:
     """A matrix inside a decoder block that quantization touches (not a router or norm)."""
     if len(shape) < 2 or ".layers." not in name or "norm" in name or "embed" in name:
         return False
@@ -73,15 +100,92 @@ def is_expert_tensor(name: str) -> bool:
     return ".experts." in name and "shared" not in name
 
 
-def _matrices(shape: tuple[int, ...]) -> tuple[int, int, int]:
+def _matrices(shape: Shape) -> tuple[int, int, int]:
     """(matrices, rows, cols) of a 2-D weight or a fused (experts, rows, cols) tensor."""
     if len(shape) == 2:
         return 1, shape[0], shape[1]
     return math.prod(shape[:-2]), shape[-2], shape[-1]
 
 
+def _module(name: str) -> str:
+    """The module a parameter belongs to (``...q_proj.weight`` → ``...q_proj``; a fused expert
+    tensor ``...experts.gate_up_proj`` → ``...experts``)."""
+    return name.rsplit(".", 1)[0]
+
+
+def _fp8_blocks(br: int, bc: int) -> MatrixBytes:
+    return lambda m, r, c: m * (r * c + 4 * math.ceil(r / br) * math.ceil(c / bc))
+
+
+def _nvfp4(group: int, tensor_scales: int) -> MatrixBytes:
+    return lambda m, r, c: m * (r * c // 2 + math.ceil(r * c / group) + 4 * tensor_scales)
+
+
+def _int_packed(bits: int, group: int, g_idx: bool) -> MatrixBytes:
+    def size(m: int, r: int, c: int) -> int:
+        groups = math.ceil(r * c / group)
+        per = r * c * bits // 8 + groups * 2 + groups * bits // 8
+        return m * (per + (min(r, c) * 4 if g_idx else 0))  # g_idx: int32 per input feature
+
+    return size
+
+
+MODELOPT_ALGOS: dict[str, tuple[str, MatrixBytes]] = {
+    "NVFP4": ("nvfp4 (16-value groups, fp8 scales, fp32 tensor scales)", _nvfp4(16, 2)),
+    "W4A16_NVFP4": ("nvfp4 weights only (16-value groups, fp8 scales)", _nvfp4(16, 1)),
+    "FP8": ("fp8_e4m3 (fp32 tensor scales)", lambda m, r, c: m * (r * c + 8)),
+}
+
+
+Chooser = Callable[[str, Shape], "tuple[str, MatrixBytes] | None"]
+
+
+def _plan(q: Mapping[str, Any]) -> tuple[Chooser, bool] | str:
+    """(chooser of each matrix's format, whether the config lists its layers explicitly), or
+    why the config is not sized. An explicit list (ModelOpt ``quantized_layers``) is the
+    authority on every matrix, the LM head included; otherwise only block matrices qualify."""
+    method = str(q.get("quant_method", "")).lower()
+    algo = str(q.get("quant_algo", "")).upper()
+    if method == "fp8" and q.get("weight_block_size"):
+        br, bc = (int(x) for x in q["weight_block_size"])
+        fmt = (f"fp8_e4m3 ({br}x{bc} blocks, fp32 scales)", _fp8_blocks(br, bc))
+        return (lambda name, shape: fmt), False
+    if method == "mxfp4":
+        mx = ("mxfp4 (32-value blocks, uint8 scales)",
+              lambda m, r, c: m * (r * c // 2 + r * c // 32))  # fmt: skip
+        return (lambda name, shape: mx if is_expert_tensor(name) else None), False
+    if method == "modelopt" and algo in MODELOPT_ALGOS:
+        one = MODELOPT_ALGOS[algo]
+        if algo == "NVFP4" and q.get("group_size"):
+            one = (one[0], _nvfp4(int(q["group_size"]), 2))
+        return (lambda name, shape: one), False
+    if method == "modelopt" and algo == "MIXED_PRECISION":
+        layers = {canonical(k): v for k, v in (q.get("quantized_layers") or {}).items()}
+        unknown = {str(v.get("quant_algo")) for v in layers.values()} - set(MODELOPT_ALGOS)
+        if unknown:
+            return f"modelopt layer algorithms {sorted(unknown)} are not sized"
+
+        def choose(name: str, shape: Shape) -> tuple[str, MatrixBytes] | None:
+            mod = canonical(_module(name))
+            hit = layers.get(mod) or next(
+                (v for k, v in layers.items() if k.startswith(mod + ".")), None
+            )
+            return MODELOPT_ALGOS[str(hit["quant_algo"])] if hit else None
+
+        return choose, True
+    if method in ("awq", "gptq"):
+        bits = int(q.get("bits") or q.get("w_bit") or 0)
+        group = int(q.get("group_size") or q.get("q_group_size") or 0)
+        if bits not in (2, 3, 4, 8) or group <= 0:
+            return f"{method}: bits/group_size not stated"
+        fmt = (f"int{bits} {method} (group {group}, fp16 scales, packed zeros)",
+               _int_packed(bits, group, method == "gptq"))  # fmt: skip
+        return (lambda name, shape: fmt), False
+    return f"quant_method {method or '(none)'!r} {algo} is not sized".replace("  ", " ").strip()
+
+
 def stored_weights(
-    params: Iterable[tuple[str, tuple[int, ...]]],
+    params: Iterable[tuple[str, Shape]],
     cfg: Mapping[str, Any],
     experts: int | None = None,
 ) -> tuple[list[StoredWeights], str | None]:
@@ -95,58 +199,35 @@ def stored_weights(
         n = sum(math.prod(s) for _, s in params)
         return [StoredWeights(format=base, params=n, bytes=n * DTYPE_BYTES[base],
                               routed_expert_params=_experts(params))], base  # fmt: skip
-    method = str(q.get("quant_method", "")).lower()
-    algo = str(q.get("quant_algo", "")).upper()
+    plan = _plan(q)
+    if isinstance(plan, str):
+        return [], plan
+    choose, explicit = plan
     rest_dtype = base or "bfloat16"
     rest_note = None if base else "the config states no dtype for unquantized tensors: bf16"
-    skip = _skip_patterns(q)
-
-    def chosen(name: str, shape: tuple[int, ...]) -> bool:
-        if _skipped(name, skip) or not is_block_matrix(name, shape, experts):
-            return False
-        return is_expert_tensor(name) if method == "mxfp4" else True
-
-    picked = [(n, s) for n, s in params if chosen(n, s)]
-    q_params = sum(math.prod(s) for _, s in picked)
-    if method == "fp8" and q.get("weight_block_size"):
-        br, bc = (int(x) for x in q["weight_block_size"])
-        scales = sum(m * math.ceil(r / br) * math.ceil(c / bc)
-                     for m, r, c in (_matrices(s) for _, s in picked))  # fmt: skip
-        fmt, q_bytes = f"fp8_e4m3 ({br}x{bc} blocks, fp32 scales)", q_params + 4 * scales
-    elif method == "mxfp4":
-        fmt, q_bytes = "mxfp4 (32-value blocks, uint8 scales)", q_params // 2 + q_params // 32
-    elif method == "modelopt" and algo == "NVFP4":
-        group = int(q.get("group_size") or 16)
-        n_mat = sum(_matrices(s)[0] for _, s in picked)
-        fmt = f"nvfp4 ({group}-value groups, fp8 scales, 2 fp32 scales per matrix)"
-        q_bytes = q_params // 2 + math.ceil(q_params / group) + 8 * n_mat
-    elif method == "modelopt" and algo == "FP8":
-        n_mat = sum(_matrices(s)[0] for _, s in picked)
-        fmt, q_bytes = "fp8_e4m3 (per-tensor fp32 scales)", q_params + 8 * n_mat
-    elif method in ("awq", "gptq"):
-        bits = int(q.get("bits") or q.get("w_bit") or 0)
-        group = int(q.get("group_size") or q.get("q_group_size") or 0)
-        if bits not in (2, 3, 4, 8) or group <= 0:
-            return [], f"{method}: bits/group_size not stated"
-        q_bytes = 0
-        for _, s in picked:
-            m, r, c = _matrices(s)
-            groups = math.ceil(r * c / group)
-            q_bytes += m * (r * c * bits // 8 + groups * 2 + groups * bits // 8)
-            if method == "gptq":
-                q_bytes += m * min(r, c) * 4  # g_idx: one int32 per input feature
-        fmt = f"int{bits} {method} (group {group}, fp16 scales, packed zeros)"
-    else:
-        return [], f"quant_method {method or '(none)'!r} {algo} is not sized"
-    rest = sum(math.prod(s) for _, s in params) - q_params
-    q_experts = _experts(picked)
-    return [
-        StoredWeights(format=fmt, params=q_params, bytes=int(q_bytes),
-                      routed_expert_params=q_experts),
-        StoredWeights(format=rest_dtype, params=rest, bytes=rest * DTYPE_BYTES[rest_dtype],
-                      routed_expert_params=_experts(params) - q_experts, note=rest_note),
-    ], f"{fmt} + {rest_dtype}"  # fmt: skip
+    skipped = _Skip(q)
+    by_format: dict[str, list[int]] = {}  # label → [params, bytes, routed expert params]
+    rest: list[tuple[str, Shape]] = []
+    for name, shape in params:
+        listed = explicit and len(shape) >= 2 and "norm" not in name
+        block = is_block_matrix(name, shape, experts) and not skipped(_module(name))
+        fmt = choose(name, shape) if listed or block else None
+        if fmt is None:
+            rest.append((name, shape))
+            continue
+        label, size = fmt
+        row = by_format.setdefault(label, [0, 0, 0])
+        row[0] += math.prod(shape)
+        row[1] += size(*_matrices(shape))
+        row[2] += math.prod(shape) if is_expert_tensor(name) else 0
+    n_rest = sum(math.prod(s) for _, s in rest)
+    out = [StoredWeights(format=label, params=p, bytes=b, routed_expert_params=e)
+           for label, (p, b, e) in by_format.items()]  # fmt: skip
+    out.append(StoredWeights(format=rest_dtype, params=n_rest,
+                             bytes=n_rest * DTYPE_BYTES[rest_dtype],
+                             routed_expert_params=_experts(rest), note=rest_note))  # fmt: skip
+    return out, " + ".join(s.format for s in out if s.params)
 
 
-def _experts(params: list[tuple[str, tuple[int, ...]]]) -> int:
+def _experts(params: list[tuple[str, Shape]]) -> int:
     return sum(math.prod(s) for n, s in params if is_expert_tensor(n))

@@ -179,7 +179,8 @@ def entry_from_source(source: Any, *, license_id: str | None, name: str | None) 
         raise LLMSelectError(f"{source.checkpoint_ref}: catalog add reads a config.json "
                              "(a folder, the file itself or a hub id)")  # fmt: skip
     path = source.folder / "config.json"
-    cfg, sha = read_config_file(path)
+    _, sha = read_config_file(path)
+    cfg = source.config  # with a side hf_quant_config.json merged in
     ref = source.hub_id or str(path)
     model_id = (name or (source.hub_id or source.folder.name).split("/")[-1]).strip().lower()
     lic = None

@@ -147,6 +147,18 @@ def _read_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
+def with_side_quant_config(cfg: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``cfg`` with NVIDIA ModelOpt's ``hf_quant_config.json`` (a file beside config.json that
+    some quantized checkpoints use instead of ``quantization_config``) merged in."""
+    side = folder / "hf_quant_config.json"
+    if "quantization_config" in cfg or not side.is_file():
+        return cfg
+    block = _read_config(side).get("quantization")
+    if not isinstance(block, dict):
+        raise LLMSelectError(f"{side}: no 'quantization' object")
+    return {**cfg, "quantization_config": {"quant_method": "modelopt", **block}}
+
+
 def _short(sha: str) -> str:
     return sha[:12]
 
@@ -178,7 +190,7 @@ def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> Model
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise LLMSelectError(f"{folder}: no config.json (not a Hugging Face checkpoint folder)")
-    cfg = _read_config(config_path)
+    cfg = with_side_quant_config(_read_config(config_path), folder)
     check_not_negative(cfg, str(config_path))
     sizing = None
     if reads_model_type(cfg):

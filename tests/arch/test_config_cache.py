@@ -92,7 +92,6 @@ def _measured(cfg: dict) -> int:
     return sum(_tensor_bytes(vars(layer), seen) for layer in cache.layers)
 
 
-@pytest.mark.slow  # builds and runs 11 models on CPU (about 20 s with the imports)
 @pytest.mark.parametrize("name", list(CASES))
 def test_cache_bytes_match_transformers(name: str) -> None:
     cfg = {**BASE, **CASES[name]}
