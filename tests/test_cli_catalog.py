@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from _cli import invoke_json as _json
 from _cli import run_main, runner
 
@@ -65,3 +69,91 @@ def test_unknown_model_exits_2(monkeypatch, capsys) -> None:
 def test_bad_license_class_exits_2(monkeypatch, capsys) -> None:
     assert run_main(["catalog", "list", "--license-class", "maybe"], monkeypatch) == 2
     assert "--license-class" in capsys.readouterr().err
+
+
+# --- catalog add / remove: the user's own entries ------------------------------------------
+
+CONFIGS = Path(__file__).resolve().parent / "data" / "configs"
+
+
+def _folder(tmp_path: Path, config: str | dict, name: str = "ckpt") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    text = config if isinstance(config, str) else json.dumps(config)
+    (folder / "config.json").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _overlay() -> Path:
+    from llmselect.catalog import user_catalog_file
+
+    return user_catalog_file()
+
+
+def test_add_is_used_by_show_estimate_license_and_recommend(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    folder = _folder(tmp_path, (CONFIGS / "gpt-oss-20b.json").read_text(encoding="utf-8"))
+    result = runner.invoke(app, ["catalog", "add", str(folder), "--license", "apache-2.0",
+                                 "--name", "my-gpt-oss"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    entry = _json(["catalog", "show", "my-gpt-oss", "--json"])
+    sizing = entry["sizing"]
+    assert sizing["params_total"] == 20_914_757_184  # OpenAI's card: 20.9B
+    assert sizing["config_sha256"] and sizing["config_source"].endswith("config.json")
+    assert entry["license_verdict"]["allowed"] == "yes"
+    rows = _json(["perf", "estimate", "-m", "my-gpt-oss", "--seq", "4096", "--json"])
+    stored = sum(s["bytes"] for s in sizing["stored"])
+    assert rows[0]["weights_bytes"] == stored and rows[0]["dtype"] == "stored"
+    # 12 full layers x 4096 tokens + 12 sliding layers x 128 tokens, 8 KV heads x 64 x 2, bf16
+    assert rows[0]["kv_cache_bytes"] == (12 * 4096 + 12 * 128) * 1024 * 2
+    verdicts = _json(["license", "my-gpt-oss", "--json"])
+    assert verdicts[0]["license_id"] == "apache-2.0"
+    rec = _json(["recommend", "--gpu", "24GB", "--purpose", "commercial", "--json"])
+    assert "my-gpt-oss" in json.dumps(rec)
+    assert runner.invoke(app, ["catalog", "remove", "my-gpt-oss"]).exit_code == 0
+    assert json.loads(_overlay().read_text(encoding="utf-8")) == []
+
+
+BAD = {
+    "malformed JSON": '{"model_type": "llama",',
+    "missing size": {"model_type": "qwen3", "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "vocab_size": 100},
+    "negative size": {"model_type": "qwen3", "hidden_size": 64, "num_hidden_layers": -2,
+                      "num_attention_heads": 4, "vocab_size": 100},
+    "unknown layer type": {"model_type": "qwen3", "hidden_size": 64, "num_hidden_layers": 2,
+                           "num_attention_heads": 4, "num_key_value_heads": 2,
+                           "vocab_size": 100, "layer_types": ["foo_attention", "full_attention"]},
+    "unknown model_type": {"model_type": "not_a_model", "hidden_size": 64,
+                           "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_is_one_error_line_and_writes_nothing(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("transformers")
+    folder = _folder(tmp_path, BAD[case])
+    assert run_main(["catalog", "add", str(folder)], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: "), err
+    assert not _overlay().exists()
+
+
+def test_offline_hub_id_and_duplicate_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("transformers")
+    assert run_main(["catalog", "add", "no-such-org/no-such-model"], monkeypatch) == 2
+    assert "hub model" in capsys.readouterr().err and not _overlay().exists()
+    cfg = json.loads((CONFIGS / "qwen3-30b-a3b-fp8.json").read_text(encoding="utf-8"))
+    folder = _folder(tmp_path, cfg)
+    assert run_main(["catalog", "add", str(folder), "--name", "q30"], monkeypatch) == 0
+    before = _overlay().read_bytes()
+    assert run_main(["catalog", "add", str(folder), "--name", "q30"], monkeypatch) == 2
+    assert "already in your catalog" in capsys.readouterr().err
+    assert run_main(["catalog", "add", str(folder), "--name", "qwen2.5-7b"], monkeypatch) == 2
+    assert "already in the catalog" in capsys.readouterr().err
+    assert _overlay().read_bytes() == before
+    assert run_main(["catalog", "remove", "qwen2.5-7b"], monkeypatch) == 2
+    assert "shipped entry" in capsys.readouterr().err

@@ -125,7 +125,7 @@ def _int_packed(bits: int, group: int, g_idx: bool) -> MatrixBytes:
     def size(m: int, r: int, c: int) -> int:
         groups = math.ceil(r * c / group)
         per = r * c * bits // 8 + groups * 2 + groups * bits // 8
-        return m * (per + (min(r, c) * 4 if g_idx else 0))  # g_idx: int32 per input feature
+        return m * (per + (c * 4 if g_idx else 0))  # g_idx: int32 per input feature (cols)
 
     return size
 

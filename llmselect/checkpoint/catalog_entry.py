@@ -190,7 +190,10 @@ def entry_from_source(source: Any, *, license_id: str | None, name: str | None) 
         known = load_licenses().find(license_id)
         if known is None:
             raise LLMSelectError(f"--license {license_id!r}: not in the license table")
-        lic = LicenseRef(id=known.id, source="given with --license by the user")
+        terms = known.terms_on(None)  # the current terms of the license the user names
+        lic = LicenseRef(id=known.id, commercial=terms.commercial if terms else None,
+                         source="stated by the user (catalog add --license); terms from the "
+                         "license table")  # fmt: skip
     return entry_from_config(
         cfg, sha, ref, id=model_id.replace(" ", "-"), name=name or source.name,
         family="user", hf_repo=source.hub_id, license=lic, tags=["user"],

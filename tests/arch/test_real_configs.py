@@ -183,3 +183,22 @@ def test_record_path_builds_a_validated_entry(tmp_path: Path) -> None:
 
     with pytest.raises(LLMSelectError, match="sha256"):
         entry_from_record(path)
+
+
+@pytest.mark.parametrize("method", ["gptq", "awq"])
+def test_int4_packed_layout(method: str) -> None:
+    """AutoGPTQ/AutoAWQ checkpoint tensors of one Linear (out 4096, in 11008), group 128:
+    qweight int32 holding 8 values each, qzeros int32 (8 per int32) and fp16 scales per group
+    and output column; GPTQ adds g_idx (one int32 per input feature)."""
+    from llmselect.arch.stored import stored_weights
+
+    out_f, in_f, g = 4096, 11008, 128
+    cfg = {"torch_dtype": "float16",
+           "quantization_config": {"quant_method": method, "bits": 4, "group_size": g}}
+    params = [("model.layers.0.mlp.down_proj.weight", (out_f, in_f))]
+    stored, _ = stored_weights(params, cfg)
+    qweight = 4 * (in_f * 4 // 32) * out_f
+    qzeros = 4 * (in_f // g) * (out_f * 4 // 32)
+    scales = 2 * (in_f // g) * out_f
+    g_idx = 4 * in_f if method == "gptq" else 0
+    assert stored[0].bytes == qweight + qzeros + scales + g_idx
