@@ -31,7 +31,7 @@ TWINS: dict[str, tuple[str, str]] = {
     "kimi_k2": ("deepseek_v3", "Kimi-K2/K2.5 remote code is DeepSeek-V3's modules"),
 }
 _EXPERT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
-_TOP_K_KEYS = ("num_experts_per_tok", "moe_k", "top_k", "moe_topk")
+_TOP_K_KEYS = ("num_experts_per_tok", "moe_k", "top_k", "moe_topk", "top_k_experts")
 _MTP_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers")
 
 
@@ -121,7 +121,9 @@ def _classify(name: str) -> str:
     module = name.rsplit(".", 2)[-2] if name.count(".") else name
     if "norm" in module:
         return "norms"
-    if any(k in name for k in (".mlp.", ".feed_forward.", ".block_sparse_moe.", ".moe.")):
+    mlp = (".mlp.", ".feed_forward.", ".block_sparse_moe.", ".moe.", ".experts.", ".router.",
+           ".shared_expert")  # Gemma-4 keeps its router and experts beside the dense MLP
+    if any(k in name for k in mlp):
         return "mlp"
     return "attention"
 
@@ -190,7 +192,7 @@ def sizing_from_config(
     check_sizes(cfg, where)
     config, text, twin_note = _configs(cfg, where)
     try:
-        model = _meta_model(text, "AutoModelForCausalLM")
+        named, layers, class_name, full = _decoder(config, text)
     except Exception as exc:  # noqa: BLE001 - any build failure of a user's config: one line
         why = " ".join(str(exc).split())[:300]
         raise LLMSelectError(f"{where}: transformers cannot build the decoder: {why}") from exc
@@ -200,7 +202,7 @@ def sizing_from_config(
     parts = dict.fromkeys(("input_embedding", "lm_head", "attention", "mlp", "norms"), 0)
     routed = linear = rows = 0
     shapes: list[tuple[str, tuple[int, ...]]] = []
-    for name, p in model.named_parameters():  # tied weights appear once
+    for name, p in named:  # tied weights appear once
         shape = tuple(p.shape)
         shapes.append((name, shape))
         parts[_classify(name)] += p.numel()
@@ -210,13 +212,13 @@ def sizing_from_config(
             linear += p.numel()
             rows += math.prod(shape[:-1])
     routed_active = routed * int(top_k) // int(experts) if routed and top_k else 0
-    others = _other_parts(config, text, model, cfg)
+    others = _other_parts(config, text, layers, cfg, full)
     types, per_layer, reuse = _layer_types(text)
     groups = cache_groups(text_cfg, where, layer_types=types, per_layer=per_layer,
                           reuses_kv=reuse)  # fmt: skip
     stored, stored_summary = stored_weights(shapes, cfg, int(experts) if experts else None)
-    cls = type(model).__name__ + (f" ({twin_note})" if twin_note else "")
-    sizing = Sizing(
+    cls = class_name + (f" ({twin_note})" if twin_note else "")
+    return _assemble(cfg, where, source, text_cfg, dict(
         model_type=str(cfg.get("model_type")), model_class=cls,
         counted_with=f"transformers {transformers.__version__}, meta device",
         config_sha256=config_sha256(cfg), config_source=source or where,
@@ -228,20 +230,61 @@ def sizing_from_config(
         cache_note="numbers per token and layer; a sliding window keeps `window` tokens "
         "(transformers' dynamic cache keeps window - 1 between steps)",
         stored=stored, stored_dtype=stored_summary,
-    )  # fmt: skip
-    arch = _arch(text_cfg, sizing, f"{source or where} (model_type {cfg.get('model_type')})")
+    ))  # fmt: skip
+
+
+def _assemble(
+    cfg: Mapping[str, Any], where: str, source: str | None, text_cfg: dict[str, Any],
+    fields: dict[str, Any],
+) -> tuple[ArchSpec, Sizing]:
+    """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line)."""
+    from pydantic import ValidationError
+
+    try:
+        sizing = Sizing(**fields)
+        arch = _arch(text_cfg, sizing, f"{source or where} (model_type {cfg.get('model_type')})")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LLMSelectError(f"{where}: the counted numbers do not validate: "
+                             f"{first['msg']}") from exc  # fmt: skip
     return arch, sizing
 
 
-def _other_parts(config: Any, text: Any, decoder: Any, cfg: Mapping[str, Any]) -> list[ParamPart]:
+_TEXT_CHILDREN = ("language_model", "text_model", "lm_head")
+
+
+def _towers(full: Any) -> list[tuple[str, Any]]:
+    """The top-level children of a multimodal model that are not its text decoder."""
+    base = getattr(full, "model", full)
+    return [(n, c) for n, c in base.named_children() if n not in _TEXT_CHILDREN]
+
+
+def _decoder(config: Any, text: Any) -> tuple[list[tuple[str, Any]], Any, str, Any]:
+    """(parameters of the text decoder generation loads, its layer list, class name, the full
+    multimodal model when it had to be built). transformers maps most text configs to a causal
+    LM; where it does not (Qwen3-VL, Step-3.7), the image-text model is built and its towers
+    are left out."""
+    try:
+        model = _meta_model(text, "AutoModelForCausalLM")
+        return list(model.named_parameters()), model.model.layers, type(model).__name__, None
+    except ValueError:
+        if config is text:
+            raise
+    full = _meta_model(config, "AutoModelForImageTextToText")
+    towers = {f"model.{n}." for n, _ in _towers(full)}
+    named = [(n, p) for n, p in full.named_parameters() if not n.startswith(tuple(towers))]
+    lm = getattr(full.model, "language_model", None)
+    return named, getattr(lm, "layers", None), f"{type(full).__name__} (text part)", full
+
+
+def _other_parts(
+    config: Any, text: Any, layers: Any, cfg: Mapping[str, Any], full: Any = None
+) -> list[ParamPart]:
     """Towers of a multimodal config and multi-token-prediction layers, each on its own line."""
     out: list[ParamPart] = []
     if config is not text:
-        full = _meta_model(config, "AutoModel")
-        base = getattr(full, "model", full)
-        for name, child in base.named_children():
-            if name in ("language_model", "text_model", "lm_head"):
-                continue
+        full = full if full is not None else _meta_model(config, "AutoModel")
+        for name, child in _towers(full):
             n = sum(p.numel() for p in child.parameters())
             if n:
                 note = f"{type(child).__name__}, not in the text decoder"
@@ -250,7 +293,6 @@ def _other_parts(config: Any, text: Any, decoder: Any, cfg: Mapping[str, Any]) -
     text_cfg = text.to_dict()
     nested = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
     mtp = _first(cfg, _MTP_KEYS) or _first(nested, _MTP_KEYS)
-    layers = getattr(getattr(decoder, "model", None), "layers", None)
     if mtp and layers is not None and len(layers):
         d = int(text_cfg["hidden_size"])
         per = sum(p.numel() for p in layers[-1].parameters()) + 2 * d * d + 3 * d
