@@ -66,8 +66,9 @@ def _sliding(md: dict[str, Any], arch: str, n: int, where: str) -> list[bool]:
 
 def _cache(md: dict[str, Any], arch: str, n: int, hidden: int, where: str) -> list[CacheGroup]:
     if any(k.startswith("ssm.") for k in md):
-        raise LLMSelectError(f"{where}: recurrent (ssm.*) layers of {arch!r} are not sized from "
-                             "GGUF yet; read its config.json instead")  # fmt: skip
+        raise LLMSelectError(f"{where}: GGUF architecture {arch!r} is not supported: its "
+                             "recurrent (ssm.*) layers are not sized from GGUF yet; read its "
+                             "config.json instead")  # fmt: skip
     heads = _per_layer(md.get("attention.head_count"), n, "head_count", where)
     kv = _per_layer(md.get("attention.head_count_kv") or heads, n, "head_count_kv", where)
     kv_rank = md.get("attention.kv_lora_rank")
@@ -105,9 +106,11 @@ def sizing_from_gguf(gguf: Any) -> tuple[ArchSpec, Sizing]:
     md = {k.removeprefix(arch + "."): v for k, v in gguf.metadata.items() if k.startswith(arch)}
     n = md.get("block_count")
     hidden = md.get("embedding_length")
-    if not arch or n is None or hidden is None or md.get("attention.head_count") is None:
-        raise LLMSelectError(f"{where}: GGUF metadata lacks {arch or '(architecture)'}."
-                             "block_count / embedding_length / attention.head_count")  # fmt: skip
+    needed = ("block_count", "embedding_length", "attention.head_count")
+    missing = [f"{arch}.{k}" for k in needed if md.get(k) is None]
+    if not arch or missing:
+        raise LLMSelectError(f"{where}: GGUF architecture {arch or '(none)'!r} is not supported: "
+                             f"its metadata lacks {', '.join(missing)}")  # fmt: skip
     n, hidden = int(n), int(hidden)
     parts = dict.fromkeys(("embd", "head", "attention", "mlp", "norms"), 0)
     routed = linear = rows = 0
