@@ -103,7 +103,8 @@ def sizing_from_gguf(gguf: Any) -> tuple[ArchSpec, Sizing]:
     """(``ArchSpec``, ``Sizing``) of a GGUF file of any architecture."""
     arch = str(gguf.architecture or "")
     where = str(gguf.path.name)
-    md = {k.removeprefix(arch + "."): v for k, v in gguf.metadata.items() if k.startswith(arch)}
+    md = {k.removeprefix(arch + "."): v for k, v in gguf.metadata.items()
+          if k.startswith(arch + ".")}  # fmt: skip
     n = md.get("block_count")
     hidden = md.get("embedding_length")
     needed = ("block_count", "embedding_length", "attention.head_count")
