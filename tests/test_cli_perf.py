@@ -149,3 +149,47 @@ def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
     assert all(r.params["_unit"] for r in again)
     table = (tmp_path / TABLE).read_text()
     assert table.count("| gpt2:124m | bs=1,seq=8,dtype=fp32 | 1 | yes |") == 1
+
+
+CONFIGS = Path(__file__).resolve().parent / "data" / "configs"
+
+
+def test_config_only_folder_of_a_2025_model(tmp_path: Path) -> None:
+    """Qwen3-Next-80B-A3B's config.json alone (no weights, no hand-written family): inspect
+    and perf estimate count transformers' own class and cache only the 12 full-attention
+    layers; the 36 Gated DeltaNet layers hold a constant state."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cfg = json.loads((CONFIGS / "qwen3-next-80b-a3b-thinking.json").read_text(encoding="utf-8"))
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg))
+    total = sum(p.numel() for p in model.parameters())
+    report = runner.invoke(app, ["inspect", str(tmp_path), "--no-tokenizer", "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["params"]["total"] == total
+    result = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--dtype", "bf16",
+                                 "--seq", "8192", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["weights_bytes"] == 2 * total
+    # 12 layers x 2 KV heads x 256 x (K, V) x 8192 tokens x 2 bytes, plus 36 layers' state:
+    # conv (2 x 16 x 128 + 32 x 128) x kernel 4 and recurrent 32 x 128 x 128, 2 bytes each
+    state = 36 * ((2 * 16 * 128 + 32 * 128) * 4 + 32 * 128 * 128) * 2
+    assert row["kv_cache_bytes"] == 12 * 2 * 256 * 2 * 8192 * 2 + state
+    stored = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--json"])
+    assert json.loads(stored.stdout)[0]["dtype"] == "stored"  # bf16 as the config states
+
+
+def test_unknown_model_type_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = {"model_type": "no_such_arch", "hidden_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 100}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    pytest.importorskip("transformers")
+    for args in (["inspect", str(tmp_path)], ["perf", "estimate", "-m", str(tmp_path)]):
+        assert run_main(args, monkeypatch) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "'no_such_arch' is not known to transformers" in err[0]

@@ -95,6 +95,10 @@ def _configs(cfg: Mapping[str, Any], where: str) -> tuple[Any, Any, str]:
         )
     clean = {k: v for k, v in cfg.items() if k not in ("quantization_config", "auto_map")}
     clean["model_type"] = mt
+    # special-token ids shape no tensor, and a class default can exceed a small vocabulary
+    clean["pad_token_id"] = None
+    if isinstance(clean.get("text_config"), Mapping):
+        clean["text_config"] = {**clean["text_config"], "pad_token_id": None}
     try:
         config = CONFIG_MAPPING[mt].from_dict(clean)
         text = config.get_text_config(decoder=True)

@@ -139,6 +139,14 @@ def show(
         )
     else:
         lines.append(f"arch: unknown (not published: {', '.join(spec.arch_missing) or '-'})")
+    if spec.sizing:
+        z = spec.sizing
+        cache = ", ".join(f"{g.layers} {g.kind}" + (f" (window {g.window_tokens})"
+                          if g.window_tokens else "") for g in z.cache)  # fmt: skip
+        lines.append(f"sizing (computed, {z.model_class}, {z.counted_with}): {z.params_total:,} "
+                     f"parameters, {z.params_active:,} active per token; cache: {cache}; "
+                     f"stored: {z.stored_dtype or 'not stated'}; config {z.config_source} "
+                     f"sha256 {(z.config_sha256 or '-')[:16]}")  # fmt: skip
     lines.append(f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})")
     lines.append(f"languages: {', '.join(spec.languages) or 'unknown'} ({spec.languages_source})")
     lines.append(

@@ -62,6 +62,13 @@ CASES = {
         num_attention_heads=4, hc_mult=2, vocab_size=128),
     "MLA + indexer keys (glm_moe_dsa)": dict(model_type="glm_moe_dsa", index_head_dim=16,
                                              index_n_heads=2, index_topk=4, **MLA),
+    "Gated DeltaNet + full (qwen3_5_text)": dict(
+        model_type="qwen3_5_text", linear_num_key_heads=2, linear_num_value_heads=4,
+        linear_key_head_dim=8, linear_value_head_dim=8, full_attention_interval=4),
+    "full, MoE (minimax_m2)": dict(model_type="minimax_m2", num_local_experts=4,
+                                   num_experts_per_tok=2),
+    "full (seed_oss)": dict(model_type="seed_oss"),
+    "full (smollm3)": dict(model_type="smollm3"),
 }  # fmt: skip
 
 
