@@ -123,7 +123,9 @@ def show(
     lines.append(f"hub repo: {spec.hf_repo or 'unknown'}  revision: {pinned}")
     if spec.base_model:
         lines.append(f"base model: {spec.base_model}")
-    if spec.params_b is not None:
+    if spec.params_b is not None and spec.sizing is not None and not spec.params_nominal:
+        lines.append(f"parameters: {spec.params_b:g} B ({spec.params_source})")
+    elif spec.params_b is not None:
         lines.append(
             f"parameters: {spec.params_b:g} B (published: {spec.params_nominal}; "
             f"{spec.params_source or 'source not given'})"
