@@ -157,3 +157,27 @@ def test_offline_hub_id_and_duplicate_are_errors(
     assert _overlay().read_bytes() == before
     assert run_main(["catalog", "remove", "qwen2.5-7b"], monkeypatch) == 2
     assert "shipped entry" in capsys.readouterr().err
+
+
+def test_add_a_hub_id_from_the_local_cache_records_its_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a hub id is read from the Hugging Face cache (its layout: refs/main names the
+    snapshot); only the config is needed, and the snapshot commit becomes the revision."""
+    pytest.importorskip("transformers")
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--someorg--qwen3-30b-fp8"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    snap = repo / "snapshots" / sha
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_bytes((CONFIGS / "qwen3-30b-a3b-fp8.json").read_bytes())
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hf"))  # read once at import
+    assert run_main(["catalog", "add", "someorg/qwen3-30b-fp8"], monkeypatch) == 0
+    [entry] = json.loads(_overlay().read_text(encoding="utf-8"))
+    assert entry["id"] == "qwen3-30b-fp8" and entry["revision"] == sha
+    assert entry["hf_repo"] == "someorg/qwen3-30b-fp8"
+    assert entry["sizing"]["stored_dtype"].startswith("fp8_e4m3 (128x128 blocks")

@@ -116,7 +116,7 @@ def entry_from_config(
     try:
         return ModelSpec(
             params_b=round(total / 1e9, 3), params_exact=total,
-            params_source=f"computed: {sizing.model_class}, {sizing.counted_with}",
+            params_source=f"sizing: {sizing.model_class}, {sizing.counted_with}",
             arch=arch, arch_source=config_source, sizing=sizing, context_length=context,
             context_source=context_source, notes=notes, **facts,
         )  # fmt: skip
@@ -173,6 +173,25 @@ def entry_from_record(record_path: Path) -> ModelSpec:
     )  # fmt: skip
 
 
+def entry_from_name(text: str, *, license_id: str | None, name: str | None) -> ModelSpec:
+    """``catalog add``'s argument: a local folder or config.json, or a hub id (only its config,
+    card and license are fetched; its snapshot commit becomes the entry's revision)."""
+    from llmselect.checkpoint.source import (
+        HUB_ID,
+        looks_like_path,
+        source_from_hub,
+        source_from_path,
+    )
+
+    text = text.strip()
+    if looks_like_path(text):
+        return entry_from_source(source_from_path(text), license_id=license_id, name=name)
+    if not HUB_ID.match(text):
+        raise LLMSelectError(f"{text!r}: not a checkpoint folder, config.json or hub id (org/name)")
+    source = source_from_hub(text, config_only=True)
+    return entry_from_source(source, license_id=license_id, name=name)
+
+
 def entry_from_source(source: Any, *, license_id: str | None, name: str | None) -> ModelSpec:
     """``catalog add``: the entry of a checkpoint folder, config.json or hub id."""
     if source.kind == "gguf" or not source.config:
@@ -194,8 +213,10 @@ def entry_from_source(source: Any, *, license_id: str | None, name: str | None) 
         lic = LicenseRef(id=known.id, commercial=terms.commercial if terms else None,
                          source="stated by the user (catalog add --license); terms from the "
                          "license table")  # fmt: skip
+    revision = source.folder.name if source.hub_id else None  # the hub cache's snapshot commit
     return entry_from_config(
         cfg, sha, ref, id=model_id.replace(" ", "-"), name=name or source.name,
-        family="user", hf_repo=source.hub_id, license=lic, tags=["user"],
+        family="user", hf_repo=source.hub_id, license=lic, tags=["user"], revision=revision,
+        revision_source="the hub snapshot `catalog add` read" if revision else None,
         notes=[f"added by `llmselect catalog add` from {ref} (config sha256 {sha[:16]})"],
     )  # fmt: skip

@@ -33,6 +33,9 @@ HUB_PATTERNS = [
     "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
     "README.md", "LICENSE*", "*LICENSE*", "*.txt",
 ]  # fmt: skip
+# What sizing a hub model needs (``catalog add``): its config, never its weights.
+HUB_CONFIG_PATTERNS = ["config.json", "hf_quant_config.json", "README.md", "LICENSE*",
+                       "*LICENSE*"]  # fmt: skip
 
 
 @dataclass
@@ -240,8 +243,9 @@ def source_from_path(text: str) -> ModelSource:
     raise LLMSelectError(f"{path}: no config.json and no .gguf file (not a checkpoint folder)")
 
 
-def source_from_hub(repo_id: str) -> ModelSource:
-    """Download (or find in the cache) the files of a hub checkpoint."""
+def source_from_hub(repo_id: str, *, config_only: bool = False) -> ModelSource:
+    """Download (or find in the cache) the files of a hub checkpoint (``config_only``: its
+    config, card and license, no weights)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -249,7 +253,8 @@ def source_from_hub(repo_id: str) -> ModelSource:
 
     offline = not hub_available()  # HF_HUB_OFFLINE, or a hub that does not answer
     try:
-        folder = snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=offline)
+        patterns = HUB_CONFIG_PATTERNS if config_only else HUB_PATTERNS
+        folder = snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline)
     except LocalEntryNotFoundError as exc:
         why = (
             f"not in the local cache, and the hub is not used ({offline_reason()})"

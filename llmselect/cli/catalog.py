@@ -124,6 +124,7 @@ def show(
     if spec.base_model:
         lines.append(f"base model: {spec.base_model}")
     if spec.params_b is not None and spec.sizing is not None and not spec.params_nominal:
+        # counted from the config by transformers (the entry's sizing block)
         lines.append(f"parameters: {spec.params_b:g} B ({spec.params_source})")
     elif spec.params_b is not None:
         lines.append(
@@ -181,15 +182,9 @@ def add(
 ) -> None:
     """Add a model to your catalog (LLMSELECT_HOME) with numbers computed from its config."""
     from llmselect.catalog import add_user_entry
-    from llmselect.checkpoint.catalog_entry import entry_from_source
-    from llmselect.targets import resolve_model
+    from llmselect.checkpoint.catalog_entry import entry_from_name
 
-    source = resolve_model(model)
-    if not source.is_checkpoint:
-        from llmselect.errors import LLMSelectError
-
-        raise LLMSelectError(f"{model!r} is already a catalog entry or preset, not a config")
-    spec = entry_from_source(source, license_id=license_id, name=name)
+    spec = entry_from_name(model, license_id=license_id, name=name)
     path = add_user_entry(spec)
     s = spec.sizing
     assert s is not None
