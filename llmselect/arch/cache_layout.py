@@ -98,6 +98,9 @@ def layer_group(cfg: Mapping[str, Any], layer_type: str, where: str) -> CacheGro
     values = 2 * _kv_heads(cfg, where) * _head_dim(cfg, where)
     if layer_type == "sliding_attention":
         window = int(_need(cfg, where, "sliding_window"))
+        if cfg.get("compress_rates"):  # DeepSeek-V4: one tensor is both K and V
+            return CacheGroup(kind="sliding_attention", layers=1, values_per_token=values // 2,
+                              window_tokens=window, note="shared K=V (DeepSeek-V4)")  # fmt: skip
         return CacheGroup(kind="sliding_attention", layers=1, values_per_token=values,
                           window_tokens=window)  # fmt: skip
     if layer_type == "chunked_attention":
