@@ -36,7 +36,29 @@ def facts(facts_root: Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    """``catalog.yaml`` alone: what the research facts generate (the shipped 2025-26
+    additions and the user's overlay join it in ``load_catalog``, tested below on their own)."""
+    return parse_catalog(_read_yaml(CATALOG_FILE.read_text(encoding="utf-8")), str(CATALOG_FILE))
+
+
+def test_every_loaded_entry_keeps_the_cross_field_rules() -> None:
+    """The whole catalog as commands load it (additions and overlay included): license and
+    tokenizer ids resolve, every number has its source, a missing language list says why."""
+    from llmselect.tokenizers.spec import load_tokenizer_catalog
+
+    licenses, tokenizers = load_licenses(), load_tokenizer_catalog()
+    for spec in load_catalog():
+        assert spec.license is None or spec.license.id is None or licenses.find(spec.license.id)
+        assert spec.tokenizer is None or tokenizers.get(spec.tokenizer).id == spec.tokenizer
+        assert all(s.source and 0 <= s.value <= 100 for s in spec.scores), spec.id
+        for s in spec.scores:
+            if s.shots is not None:
+                assert f"{s.shots}-shot" in s.setting.replace(" ", "") or "zero" in s.setting
+        assert spec.context_length is None or spec.context_source, spec.id
+        assert spec.languages_source, spec.id  # a list, or why there is none
+        if spec.sizing is not None:
+            assert spec.params_exact == spec.sizing.params_total, spec.id
+            assert spec.sizing.config_source, spec.id
 
 
 def test_every_facts_checkpoint_is_in_the_catalog(facts, catalog) -> None:

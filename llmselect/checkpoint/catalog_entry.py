@@ -151,7 +151,8 @@ def entry_from_record(record_path: Path) -> ModelSpec:
     scores = [
         PublishedScore(benchmark=s.benchmark, value=s.value, shots=s.shots, source=s.source,
                        setting="; ".join(str(x) for x in (
-                           s.setting, s.split and f"split {s.split}", s.model,
+                           s.setting, s.shots is not None and f"{s.shots}-shot",
+                           s.split and f"split {s.split}", s.model,
                            s.thinking is not None and f"thinking {s.thinking}") if x) or None)
         for s in rec.scores
     ]  # fmt: skip
@@ -217,6 +218,7 @@ def entry_from_source(source: Any, *, license_id: str | None, name: str | None) 
     return entry_from_config(
         cfg, sha, ref, id=model_id.replace(" ", "-"), name=name or source.name,
         family="user", hf_repo=source.hub_id, license=lic, tags=["user"], revision=revision,
+        languages_source="not stated: a config names no languages (catalog add)",
         revision_source="the hub snapshot `catalog add` read" if revision else None,
         notes=[f"added by `llmselect catalog add` from {ref} (config sha256 {sha[:16]})"],
     )  # fmt: skip

@@ -176,7 +176,7 @@ def test_record_path_builds_a_validated_entry(tmp_path: Path) -> None:
     assert spec.sizing is not None and spec.params_exact == spec.sizing.params_total
     assert spec.sizing.config_sha256 == record["config"]["sha256"]
     assert spec.sizing.config_source == record["config"]["source"]
-    assert spec.scores[0].setting == "high reasoning; instruct; thinking True"
+    assert spec.scores[0].setting == "high reasoning; 0-shot; instruct; thinking True"
     # a copy that is not the recorded bytes is refused
     (tmp_path / "configs" / "gpt-oss-20b.json").write_bytes(data + b"\n")
     from llmselect.errors import LLMSelectError
