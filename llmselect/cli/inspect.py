@@ -18,7 +18,7 @@ def _render(r: dict[str, Any]) -> None:
     _line(f"{r['model']}  ({r['input']})")
     ck = r.get("checkpoint") or {}
     if ck and not r.get("weights", True):
-        _line(f"  file: {ck['checkpoint']}  no weights (config.json only: numbers are estimated)")
+        _line(f"  file: {ck['checkpoint']}  no weights (config.json only)")
     elif ck:
         _line(f"  file: {ck['checkpoint']}  sha256 {ck['checkpoint_sha256'][:16]}")
         _line(f"  size: {r['file_bytes']:,} bytes on disk, {r['tensor_bytes']:,} bytes of tensors")
