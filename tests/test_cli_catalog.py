@@ -108,8 +108,10 @@ def test_add_is_used_by_show_estimate_license_and_recommend(tmp_path: Path) -> N
     assert rows[0]["kv_cache_bytes"] == (12 * 4096 + 12 * 128) * 1024 * 2
     verdicts = _json(["license", "my-gpt-oss", "--json"])
     assert verdicts[0]["license_id"] == "apache-2.0"
-    rec = _json(["recommend", "--gpu", "24GB", "--purpose", "commercial", "--json"])
-    assert "my-gpt-oss" in json.dumps(rec)
+    rec = _json(["recommend", "--gpu", "24GB", "--purpose", "commercial", "--top", "500",
+                 "--json"])  # fmt: skip
+    [ranked] = [r for r in rec["recommendations"] if r["model_id"] == "my-gpt-oss"]
+    assert ranked["params_b"] == pytest.approx(20.915, abs=1e-3)
     assert runner.invoke(app, ["catalog", "remove", "my-gpt-oss"]).exit_code == 0
     assert json.loads(_overlay().read_text(encoding="utf-8")) == []
 
