@@ -44,6 +44,8 @@ def test_record_is_complete(path: Path):
     assert rec["id"] == path.stem == rec["id"].lower()
     for key in ("name", "family", "variant", "hf_repo"):
         assert isinstance(rec[key], str) and rec[key].strip(), key
+    # the tuning agrees with the variant the card states (a pretrained checkpoint is base)
+    assert rec["tuning"] == ("base" if rec["variant"].startswith("pretrained") else "instruct")
     assert rec["revision"] is not None or rec["revision_note"]
     for key in ("context_source", "release_date_source", "languages_source"):
         assert isinstance(rec[key], str) and rec[key].strip(), key

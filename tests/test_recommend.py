@@ -111,10 +111,14 @@ def test_every_shown_model_fits_at_its_precision_and_context(
             device="cpu" if result.request["gpu_count"] == 0 else "cuda",
             params_total=count.total,
             last_token_logits=True,
+            sizing=model.sizing,  # an entry read from its config.json: its exact layer types
         )
         assert est.total_bytes / GIB <= budget + 1e-3, (name, rec.model_id)
         assert rec.memory_detail["per_device_gib"] == pytest.approx(est.total_bytes / GIB, abs=0.01)
-        kv = kv_cache_bytes(model.arch, batch=1, context=context, kv_dtype=est.kv_dtype, tp=tp)
+        kv = kv_cache_bytes(
+            model.arch, batch=1, context=context, kv_dtype=est.kv_dtype, tp=tp,
+            sizing=model.sizing,
+        )  # fmt: skip
         assert rec.memory_detail["kv_cache"] == pytest.approx(kv / GIB, abs=0.002)
         assert model.context_length is not None and model.context_length >= context
         for term in rec.terms:

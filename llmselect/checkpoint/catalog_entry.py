@@ -10,7 +10,7 @@ written; a defect is one ``LLMSelectError`` line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,6 +60,9 @@ class AdditionRecord(_Record):
     name: str
     family: str
     variant: str | None = None
+    tuning: Literal["instruct", "base"] = Field(
+        description="what the checkpoint is, as its card states: instruction/chat-tuned or base"
+    )
     hf_repo: str | None = None
     revision: str | None = None
     revision_note: str | None = None
@@ -170,7 +173,7 @@ def entry_from_record(record_path: Path) -> ModelSpec:
         context_length=rec.context_length, context_source=rec.context_source,
         tokenizer=rec.tokenizer.family, tokenizer_source=rec.tokenizer.source,
         languages=rec.languages or [], languages_source=rec.languages_source, scores=scores,
-        notes=notes, tags=["2025-26 addition"],
+        notes=notes, tags=["2025-26 addition", rec.tuning],
     )  # fmt: skip
 
 
