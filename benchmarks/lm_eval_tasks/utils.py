@@ -187,3 +187,109 @@ def cmrc2018_process_results(doc: dict, results: list[str]) -> dict[str, float]:
         "exact_match": max(cmrc_em(prediction, gold) for gold in doc["answers"]),
         "f1": max(cmrc_f1(prediction, gold) for gold in doc["answers"]),
     }
+
+
+# ---------------------------------------------------------------- English tasks (lm-eval names)
+
+
+def _read_lines(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as fh:
+        return [line.rstrip("\n") for line in fh if line.strip()]
+
+
+def piqa_rows(questions: Path, labels: Path) -> list[dict[str, Any]]:
+    """PIQA questions (JSONL ``{goal, sol1, sol2}``) joined line by line with their 0/1 labels."""
+    docs = [json.loads(line) for line in _read_lines(questions)]
+    gold = _read_lines(labels)
+    if len(docs) != len(gold):
+        raise ValueError(
+            f"{labels.name} has {len(gold)} labels for {len(docs)} questions in {questions.name}"
+        )
+    return [doc | {"label": int(g)} for doc, g in zip(docs, gold, strict=True)]
+
+
+def piqa_dataset(data_files: dict[str, str], **_: Any) -> Any:
+    """PIQA as a ``DatasetDict``: ``<split>`` questions with ``<split>_labels`` labels."""
+    import datasets
+
+    out = {}
+    for split, parts in _split_files(data_files).items():
+        files = dict(parts)
+        out[split] = datasets.Dataset.from_list(piqa_rows(files[""], files["labels"]))
+    return datasets.DatasetDict(out)
+
+
+def hellaswag_preprocess(text: str) -> str:
+    """lm-eval's hellaswag ``preprocess``: WikiHow ``[title]`` and ``[...]`` artefacts removed."""
+    text = text.strip()
+    text = text.replace(" [title]", ". ")
+    text = re.sub("\\[.*?\\]", "", text)
+    return text.replace("  ", " ")
+
+
+def hellaswag_rows(path: Path) -> list[dict[str, Any]]:
+    """Items of llama.cpp's HellaSwag text file (bz2): 6 lines each, context, gold, 4 endings."""
+    import bz2
+
+    with bz2.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) % 6:
+        raise ValueError(f"{path.name}: {len(lines)} lines, not 6 per item")
+    return [
+        {
+            "query": hellaswag_preprocess(lines[i]),
+            "choices": [hellaswag_preprocess(e) for e in lines[i + 2 : i + 6]],
+            "label": int(lines[i + 1]),
+        }
+        for i in range(0, len(lines), 6)
+    ]
+
+
+def hellaswag_dataset(data_files: dict[str, str], **_: Any) -> Any:
+    import datasets
+
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_list(
+                [row for _, path in parts for row in hellaswag_rows(path)]
+            )
+            for split, parts in _split_files(data_files).items()
+        }
+    )
+
+
+def winogrande_doc_to_text(doc: dict) -> int:
+    """Index of the right context (lm-eval's partial scoring: the contexts are the choices)."""
+    return {"1": 0, "2": 1}[doc["answer"]]
+
+
+def winogrande_doc_to_target(doc: dict) -> str:
+    """The sentence after the blank (the continuation scored after each context)."""
+    idx = doc["sentence"].index("_") + 1
+    return doc["sentence"][idx:].strip()
+
+
+def winogrande_doc_to_choice(doc: dict) -> list[str]:
+    """The sentence up to the blank with each option filled in."""
+    idx = doc["sentence"].index("_")
+    return [doc["sentence"][:idx] + opt for opt in (doc["option1"], doc["option2"])]
+
+
+def boolq_dataset(data_files: dict[str, str], **_: Any) -> Any:
+    """BoolQ's original release (``answer`` true/false) with lm-eval's ``label`` = int(answer)."""
+    import datasets
+
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_list(
+                [
+                    json.loads(line) | {"label": int(json.loads(line)["answer"])}
+                    for _, path in parts
+                    for line in _read_lines(path)
+                ]
+            )
+            for split, parts in _split_files(data_files).items()
+        }
+    )

@@ -82,10 +82,12 @@ def _without_extra_buffer_types() -> Iterator[None]:
         api.llama_model_default_params = default
 
 
-def open_model(path: str | Path, n_ctx: int, threads: int, n_batch: int = 512) -> Any:
+def open_model(
+    path: str | Path, n_ctx: int, threads: int, n_batch: int = 512, **extra: Any
+) -> Any:
     """The file loaded as llama.cpp loads it by default (mmap, no mlock), CPU only, with the
     thread count pinned for prompt processing and decoding alike, and the extra CPU buffer types
-    off (see ``_without_extra_buffer_types``)."""
+    off (see ``_without_extra_buffer_types``); ``extra`` goes to ``Llama``."""
     from llama_cpp import Llama
 
     with _without_extra_buffer_types():
@@ -102,6 +104,7 @@ def open_model(path: str | Path, n_ctx: int, threads: int, n_batch: int = 512) -
             logits_all=False,  # the last position's logits only, as the other engines' prefill
             seed=0,
             verbose=False,
+            **extra,
         )
     if llm.model_params.use_extra_bufts:  # the binding changed how it builds its parameters
         llm.close()

@@ -39,6 +39,8 @@ class TaskInfo:
     subjects_glob: str | None
     subject_suffix: str
     data_files: dict[str, str]
+    # (questions, labels) data-file keys whose files must have one label line per question line
+    line_pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -117,6 +119,7 @@ def _read_info(path: Path) -> TaskInfo:
         subjects_glob=meta.get("subjects_glob"),
         subject_suffix=str(meta.get("subject_suffix", "")),
         data_files=dict(meta.get("data_files") or {}),
+        line_pairs=tuple((str(a), str(b)) for a, b in meta.get("line_pairs") or ()),
     )
 
 
@@ -235,12 +238,30 @@ def check_task_files(
         chosen = _select_subjects(info, all_subjects, subjects, max_subjects)
     files = []
     for subject in chosen:
-        for rel in info.data_files.values():
-            path = data_dir / rel.replace("{subject}", subject)
+        paths = {key: data_dir / rel.replace("{subject}", subject)
+                 for key, rel in info.data_files.items()}  # fmt: skip
+        for path in paths.values():
             if not path.is_file():
                 raise LLMSelectError(f"task {info.name}: data file missing: {path}")
             files.append(path)
+        for questions, labels in info.line_pairs:
+            _check_line_pair(info.name, paths[questions], paths[labels])
     return files
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _check_line_pair(task: str, questions: Path, labels: Path) -> None:
+    """A label file must have one line per question line (a shorter one would shift labels)."""
+    n_questions, n_labels = _count_lines(questions), _count_lines(labels)
+    if n_questions != n_labels:
+        raise LLMSelectError(
+            f"task {task}: {labels} has {n_labels} labels for {n_questions} questions "
+            f"in {questions.name}"
+        )
 
 
 def build_task(
