@@ -127,3 +127,47 @@ def test_ctrl_c_during_eval_keeps_the_finished_tasks(
     assert set(stored["subset"].str.split("/").str[0]) == {"cmmlu"}
     (run_dir,) = iter_run_dirs()
     assert read_run_info(run_dir).state == "interrupted" and run_state(run_dir) == "interrupted"
+
+
+def _bad_data_dir(datasets_root: Path, tmp_path: Path, files: dict[str, str | None]) -> Path:
+    """A datasets folder holding copies of some real files (None = the file left out);
+    a string value replaces the file's text."""
+    root = tmp_path / "datasets"
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("task", "files", "message"),
+    [
+        # a task that is not shipped
+        ("piqa_mc", {}, "unknown lm-eval task 'piqa_mc'"),
+        # the few-shot split (train) of arc_challenge is missing
+        ("arc_challenge", {"arc/ARC-Challenge-test.jsonl": "copy"}, "ARC-Challenge-train.jsonl"),
+        # a PIQA label file one line short of its questions
+        (
+            "piqa",
+            {"piqa/valid.jsonl": "copy", "piqa/valid-labels.lst": "drop-last"},
+            "has 1837 labels for 1838 questions",
+        ),
+    ],
+)
+def test_bad_task_data_exits_2(
+    task, files, message, datasets_root, tmp_path, capsys, monkeypatch
+) -> None:
+    """Refused with one Error line before any model is loaded (the model folder is empty)."""
+    made = {}
+    for rel, how in files.items():
+        text = (datasets_root / rel).read_text(encoding="utf-8")
+        made[rel] = text if how == "copy" else "".join(text.splitlines(keepends=True)[:-1])
+    data = _bad_data_dir(datasets_root, tmp_path, made)
+    (tmp_path / "model").mkdir()
+    args = ["eval", "--model", str(tmp_path / "model"), "--tasks", task, "--data-dir", str(data)]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert err.startswith("Error: ") and err.count("Error") == 1 and "Traceback" not in err
+    assert message in " ".join(err.split())  # a long path may wrap the line on a narrow terminal

@@ -198,6 +198,14 @@ def eval_command(
     chat_template: bool = typer.Option(
         False, "--chat-template/--no-chat-template", help="Wrap prompts in the chat template."
     ),
+    engine: str = typer.Option(
+        "auto",
+        "--engine",
+        help="auto (a GGUF file in llama.cpp when installed), llama.cpp or transformers.",
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="llama.cpp threads (default: all cores)."
+    ),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Datasets folder (default <LLMSELECT_DATA_ROOT>/datasets)."
     ),
@@ -267,6 +275,8 @@ def eval_command(
             device=device,
             dtype=dtype,  # type: ignore[arg-type]
             chat_template=chat_template,
+            engine=engine,  # type: ignore[arg-type]
+            threads=threads,
             data_dir=str(data),
             subjects=split_csv(subjects) or None,
             max_subjects=max_subjects,
@@ -278,6 +288,9 @@ def eval_command(
         ) from exc
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
+    from llmselect.probes.lm_eval_scores import choose_engine
+
+    choose_engine(target.source, config.engine)  # a missing or misused engine: say so now
     if not task_names:  # asked only once the model and options are known to be good
         task_names = parse_task_names(_ask_tasks())
         config = config.model_copy(update={"tasks": task_names})

@@ -67,7 +67,12 @@ class TransformersLM(TemplateLM):
     def tok_encode(
         self, string: str, add_special_tokens: bool | None = None, **kwargs: Any
     ) -> list[int]:
-        return list(self.tokenizer.encode(string, add_special_tokens=bool(add_special_tokens)))
+        """Unless told, the tokenizer's own rule for special tokens (Gemma adds BOS, SmolLM2
+        adds nothing), not twice when the text already starts with BOS; as lm-eval's HFLM."""
+        if add_special_tokens is None:
+            bos = self.tokenizer.bos_token
+            add_special_tokens = not (bos and string.startswith(bos))
+        return list(self.tokenizer.encode(string, add_special_tokens=add_special_tokens))
 
     def tok_decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -147,7 +152,7 @@ class TransformersLM(TemplateLM):
             windows = [
                 lm_utils.make_disjoint_window(w)
                 for w in lm_utils.get_rolling_token_windows(
-                    token_list=self.tok_encode(text),
+                    token_list=self.tok_encode(text, add_special_tokens=False),
                     prefix_token=self.prefix_token_id,
                     max_seq_len=self.max_length,
                     context_len=1,

