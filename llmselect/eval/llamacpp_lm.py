@@ -77,8 +77,9 @@ class LlamaCppLM(TemplateLM):
 
     def __del__(self) -> None:
         batch = getattr(self, "_batch", None)
-        if batch is not None:
-            self._lib.llama_batch_free(batch)
+        free = getattr(getattr(self, "_lib", None), "llama_batch_free", None)
+        if batch is not None and callable(free):  # not at interpreter exit (module torn down)
+            free(batch)
             self._batch = None
 
     # ------------------------------------------------------------ tokenizer
