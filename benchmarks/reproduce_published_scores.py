@@ -108,6 +108,13 @@ PUBLISHED = [
               "lighteval, 0-shot, chat template, mean of ARC-Easy and ARC-Challenge", 0, True),
     Published("smollm2", "PIQA", ("piqa",), 66.3, 0, "acc_norm",
               "lighteval, 0-shot, chat template", 0, True),
+    # The same three figures beside SmolLM2 scored without the chat template (lm-eval's default)
+    Published("smollm2", "HellaSwag", ("hellaswag",), 40.9, 0, "acc_norm",
+              "lighteval, 0-shot, chat template", 0, False),
+    Published("smollm2", "ARC (Average)", ("arc_easy", "arc_challenge"), 37.3, 0, "acc_norm",
+              "lighteval, 0-shot, chat template, mean of ARC-Easy and ARC-Challenge", 0, False),
+    Published("smollm2", "PIQA", ("piqa",), 66.3, 0, "acc_norm",
+              "lighteval, 0-shot, chat template", 0, False),
     # Gemma 3 270M model card, "Pre-trained models" benchmark table (Google's own harness;
     # the metric is not stated, so acc and acc_norm are both shown).
     Published("gemma3", "PIQA", ("piqa",), 67.7, 0, "both", "Google harness, 0-shot", 0, False),
@@ -123,41 +130,53 @@ PUBLISHED = [
               "Google harness, 10-shot", 0, False),
 ]  # fmt: skip
 
-# What runs, sized to the CPU budget: one thread of a shared 2-core machine scores about 1.5-2.5
-# items a CPU second (measured with --limit 20, see the README), so the whole splits of both
-# models (about 40,000 items with few-shot contexts) would take hours. Each comparison row
-# scores a seeded subsample instead; n and the standard error in the table are the subsample's.
-# Published rows first, so a cut-short run still fills them; the zh rows are measured only.
+# Why a gap over two standard errors is there: (model, label, metric, chat template) -> reason.
+# Written from the measured rows (see the README); an empty reason leaves the gap unexplained.
+EXPLAIN: dict[tuple[str, str, str, bool], str] = {}
+
+# What runs, sized to the CPU budget. Measured with --limit 20 on one thread of a shared 2-core
+# AMD EPYC (2026-12-06): 0.3-0.8 CPU s an item for the English tasks (winogrande cheapest,
+# hellaswag dearest), about 1.4 for a C-Eval item through SmolLM2's English tokenizer, several
+# for a 25-shot ARC item. The whole splits of both models (about 40,000 items) would take
+# 5-8 CPU hours, so every row scores a growing seeded subsample instead (``item_order``: the first
+# KEEP_FIRST items, then a seeded shuffle; passes of --step items per row up to ``take``), and
+# grouped zh tasks a seeded share of each subject. n and the standard error in the table are the
+# subsample's. Published rows come first in every pass; the zh rows are measured only, zero-shot.
 PLAN = [
     Run("smollm2", "piqa", 0, True, take=200),
     Run("smollm2", "arc_easy", 0, True, take=200),
     Run("smollm2", "arc_challenge", 0, True, take=200),
     Run("smollm2", "hellaswag", 0, True, take=150),
+    # SmolLM2 without its chat template (lm-eval's default): tells the prompt format's share
+    Run("smollm2", "piqa", 0, False, take=200),
+    Run("smollm2", "arc_easy", 0, False, take=200),
+    Run("smollm2", "arc_challenge", 0, False, take=200),
+    Run("smollm2", "hellaswag", 0, False, take=150),
     Run("gemma3", "piqa", 0, False, take=200),
     Run("gemma3", "arc_easy", 0, False, take=200),
     Run("gemma3", "arc_challenge", 0, False, take=200),
     Run("gemma3", "winogrande", 0, False, take=300),
     Run("gemma3", "boolq", 0, False, take=150),
     Run("gemma3", "hellaswag", 0, False, take=150),
-    Run("gemma3", "arc_challenge", 25, False, take=40),
+    Run("gemma3", "arc_challenge", 25, False, take=20),
     # Chinese, measured only (no published figure for these models); zero-shot to fit the budget
     Run("smollm2", "xcopa_zh", 0, False, take=100),
+    Run("smollm2", "ceval", 0, False, share=0.03),
+    Run("smollm2", "cmmlu", 0, False, share=0.005),
     Run("gemma3", "xcopa_zh", 0, False, take=100),
-    Run("smollm2", "ceval", 0, False, share=0.05),
-    Run("gemma3", "ceval", 0, False, share=0.05),
-    Run("smollm2", "cmmlu", 0, False, share=0.01),
-    Run("gemma3", "cmmlu", 0, False, share=0.01),
+    Run("gemma3", "ceval", 0, False, share=0.03),
+    Run("gemma3", "cmmlu", 0, False, share=0.005),
 ]
 
 
 # ---------------------------------------------------------------- sampling
-def subsample(n: int, take: int | None, seed: int = SEED) -> list[int] | None:
-    """Item indices scored: None (all), else the first KEEP_FIRST plus a seeded sample."""
-    if take is None or take >= n:
-        return None
-    first = list(range(min(KEEP_FIRST, take)))
-    rest = random.Random(seed).sample(range(len(first), n), take - len(first))
-    return sorted(first + rest)
+def item_order(n: int, seed: int = SEED) -> list[int]:
+    """The order items are scored in: the first KEEP_FIRST, then the rest in a seeded shuffle.
+    Any prefix of it is a seeded random subsample (plus the first items), so a run can grow."""
+    first = list(range(min(KEEP_FIRST, n)))
+    rest = list(range(len(first), n))
+    random.Random(seed).shuffle(rest)
+    return first + rest
 
 
 def subject_sample(n: int, share: float, seed: int) -> list[int] | None:
@@ -192,8 +211,17 @@ def make_lm(model: Model, engine: str, threads: int) -> tuple[Any, str]:
     return TransformersLM(hf_model, tokenizer, max_length=2048, name=model.name), used
 
 
-def evaluate(lm: Any, run: Run, data_dir: Path, limit: int | None = None) -> dict[str, Any]:
-    """Scores and per-item outcomes of one run (lm-eval ``simple_evaluate``, samples logged)."""
+def evaluate(
+    lm: Any,
+    run: Run,
+    data_dir: Path,
+    limit: int | None = None,
+    done: frozenset[tuple[str, int]] = frozenset(),
+    step: int | None = None,
+) -> dict[str, Any] | None:
+    """Scores and per-item outcomes (lm-eval ``simple_evaluate``, samples logged) of the next
+    ``step`` items of a run not in ``done`` (None when the run is complete), or of the first
+    ``limit`` items."""
     import datasets
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
@@ -203,19 +231,27 @@ def evaluate(lm: Any, run: Run, data_dir: Path, limit: int | None = None) -> dic
     datasets.disable_progress_bars()
     built = build_task(run.task, data_dir, cache_dir=Path.home() / ".cache" / "llmselect-eval")
     task_obj = built.to_lm_eval()
-    samples = None
+    samples: dict[str, list[int]] | None = None
+    total = None
     if limit is None:
         samples = {}
         if built.group is None:
-            idx = subsample(len(task_obj.eval_docs), run.take)
-            if idx is not None:
-                samples[built.info.name] = idx
-        elif run.share is not None:
-            for i, sub_task in enumerate(task_obj.get_all_tasks()):
-                idx = subject_sample(len(sub_task.eval_docs), run.share, SEED + i)
-                if idx is not None:
-                    samples[sub_task.config.task] = idx
-        samples = samples or None
+            total = len(task_obj.eval_docs)
+            target = total if run.take is None else min(run.take, total)
+            if step is not None:
+                target = min(target, len(done) + step)
+            want = [i for i in item_order(total)[:target] if (built.info.name, i) not in done]
+            if want:
+                samples[built.info.name] = sorted(want)
+        elif not done:  # a grouped task runs once: a seeded share of every subject
+            members = task_obj.get_all_tasks()
+            total = sum(len(t.eval_docs) for t in members)
+            for i, sub_task in enumerate(members):
+                n = len(sub_task.eval_docs)
+                idx = subject_sample(n, run.share or 1.0, SEED + i)
+                samples[sub_task.config.task] = list(range(n)) if idx is None else idx
+        if not samples:
+            return None
     started, cpu_started = time.perf_counter(), time.process_time()
     results = simple_evaluate(
         model=lm,
@@ -235,6 +271,7 @@ def evaluate(lm: Any, run: Run, data_dir: Path, limit: int | None = None) -> dic
     seconds = time.perf_counter() - started
     out = summarize(results, built, seconds)
     out["cpu_seconds"] = round(time.process_time() - cpu_started, 1)
+    out["total"] = total
     return out
 
 
@@ -261,14 +298,44 @@ def summarize(results: dict[str, Any], built: Any, seconds: float) -> dict[str, 
             items.append(item)
     out["n"] = len(items)
     out["items"] = items
-    for metric, got in out["metrics"].items():
-        if got["stderr"] is None and len(items) > 1:
-            # lm-eval pools per-subject errors and has none for a subject of one item: the
-            # binomial standard error of all items scored, labelled in the table
-            p = sum(i[metric] for i in items) / len(items)
-            got["stderr"] = round(100 * math.sqrt(p * (1 - p) / (len(items) - 1)), 3)
-            got["stderr_from"] = "items (binomial)"
     return out
+
+
+def item_metrics(items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """acc / acc_norm (%) over the scored items and their standard error, as lm-eval computes a
+    task's (mean; sample std / sqrt(n)); a grouped task's size-weighted mean is the same mean."""
+    out = {}
+    for metric in ("acc", "acc_norm"):
+        values = [i[metric] for i in items if metric in i]
+        if len(values) != len(items) or len(values) < 2:
+            continue
+        p = sum(values) / len(values)
+        se = math.sqrt(p * (1 - p) / (len(values) - 1))
+        out[metric] = {"value": round(100 * p, 3), "stderr": round(100 * se, 3)}
+    return out
+
+
+def merge(entry: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A run's stored entry with newly scored items added, scores recomputed from all items.
+    The first time, lm-eval's own scores must equal the ones recomputed from its items."""
+    old_items = (entry or {}).get("items", [])
+    items = sorted(old_items + new["items"], key=lambda i: (i["task"], i["doc"]))
+    metrics = item_metrics(items)
+    if entry is None:
+        for metric, got in new["metrics"].items():
+            if abs(got["value"] - metrics[metric]["value"]) > 1e-2:
+                raise SystemExit(f"{metric}: lm-eval {got} != items {metrics[metric]}")
+    merged = dict(entry or {})
+    merged |= {
+        "metrics": metrics,
+        "n": len(items),
+        "total": new["total"],
+        "full": len(items) == new["total"],
+        "items": items,
+        "seconds": round((entry or {}).get("seconds", 0) + new["seconds"], 1),
+        "cpu_seconds": round((entry or {}).get("cpu_seconds", 0) + new["cpu_seconds"], 1),
+    }
+    return merged
 
 
 # ---------------------------------------------------------------- table
@@ -286,13 +353,21 @@ def _combined(entries: list[dict[str, Any]], metric: str) -> tuple[float, float,
     return value, se, sum(e["n"] for e in entries)
 
 
+def _sample_text(entry: dict[str, Any], run_share: float | None) -> str:
+    if entry.get("full"):
+        return "whole split"
+    if run_share is not None:
+        return f"seeded {run_share:.1%} of each subject ({entry['n']} of {entry['total']})"
+    return f"seeded subsample ({entry['n']} of {entry['total']})"
+
+
 def table(store: dict[str, Any]) -> str:
     """The Markdown comparison table (and the measured-only Chinese table)."""
     runs = store["runs"]
     lines = [
         "| model (quantization) | benchmark | published | setting (published) | ours: metric "
-        "| ours | diff | SE | diff / SE | n | setting (ours) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ours | diff | SE | diff / SE | n | setting (ours) | why the gap |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for pub in PUBLISHED:
         model = MODELS[pub.model]
@@ -304,18 +379,22 @@ def table(store: dict[str, Any]) -> str:
             row = [f"{model.name} ({model.quantization})", pub.label, _fmt(pub.value),
                    pub.setting, metric]  # fmt: skip
             if got is None:
-                lines.append("| " + " | ".join(row + ["not run"] + [""] * 5) + " |")
+                lines.append("| " + " | ".join(row + ["not run"] + [""] * 6) + " |")
                 continue
             value, se, n = got
             diff = value - pub.value
-            full = all(e.get("full", False) for e in entries)  # type: ignore[union-attr]
-            setting = f"lm-eval prompt, {pub.run_shots}-shot, {'chat template' if pub.chat_template else 'no chat template'}"  # noqa: E501
-            setting += ", whole split" if full else ", seeded subsample"
+            chat_text = "chat template" if pub.chat_template else "no chat template"
+            samples = "; ".join(_sample_text(e, None) for e in entries if e is not None)
+            setting = f"lm-eval prompt, {pub.run_shots}-shot, {chat_text}, {samples}"
+            z = diff / se if se else None
+            why = EXPLAIN.get((pub.model, pub.label, metric, pub.chat_template), "")
+            if z is not None and abs(z) <= 2:
+                why = why or "within 2 SE"
             lines.append(
-                "| " + " | ".join(row + [_fmt(value), f"{diff:+.1f}", _fmt(se),
-                                         _fmt(diff / se if se else None), str(n), setting]) + " |"
+                "| " + " | ".join(row + [_fmt(value), f"{diff:+.1f}", _fmt(se), _fmt(z), str(n),
+                                         setting, why]) + " |"
             )  # fmt: skip
-    lines += ["", "Measured only (no published figure for these models; zh tasks):", "",
+    lines += ["", "Measured only (no published figure for these models; zh tasks, zero-shot):", "",
               "| model (quantization) | task | metric | ours | SE | n | setting |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in PLAN:
@@ -323,22 +402,16 @@ def table(store: dict[str, Any]) -> str:
             continue
         entry = runs.get(run.key)
         model = MODELS[run.model]
-        for metric in ("acc",):
-            if entry is None:
-                lines.append(f"| {model.name} ({model.quantization}) | {run.task} | {metric} | "
-                             "not run | | | |")  # fmt: skip
-                continue
-            m = entry["metrics"][metric]
-            sample = (
-                "whole split"
-                if entry.get("full")
-                else f"seeded subsample ({run.share:.0%} of each subject)"
-            )  # noqa: E501
-            lines.append(
-                f"| {model.name} ({model.quantization}) | {run.task} | {metric} | "
-                f"{_fmt(m['value'])} | {_fmt(m['stderr'])} | {entry['n']} | "
-                f"{run.shots}-shot, {sample} |"
-            )
+        if entry is None:
+            lines.append(f"| {model.name} ({model.quantization}) | {run.task} | acc | not run "
+                         "| | | |")  # fmt: skip
+            continue
+        m = entry["metrics"]["acc"]
+        lines.append(
+            f"| {model.name} ({model.quantization}) | {run.task} | acc | {_fmt(m['value'])} | "
+            f"{_fmt(m['stderr'])} | {entry['n']} | {run.shots}-shot, "
+            f"{_sample_text(entry, run.share)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -365,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", default=[], help="MODEL:TASK[:SHOTS] to run")
     ap.add_argument("--table", action="store_true", help="only rewrite the table")
     ap.add_argument("--limit", type=int, help="first N items only (timing); nothing stored")
+    ap.add_argument("--step", type=int, default=KEEP_FIRST, help="items added per run a pass")
     args = ap.parse_args(argv)
 
     from llmselect.config import data_subdir
@@ -377,37 +451,66 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.model}:{r.task}:{r.shots}".startswith(o) or f"{r.model}:{r.task}" == o
             for o in args.only)]  # fmt: skip
         lms: dict[str, tuple[Any, str]] = {}
-        for run in wanted:
-            if args.limit is None and run.key in store["runs"] and not args.only:
-                continue
-            if run.model not in lms:
-                lms.clear()
-                lms[run.model] = make_lm(MODELS[run.model], args.engine, args.threads)
-            lm, engine = lms[run.model]
-            result = evaluate(lm, run, data_dir, limit=args.limit)
-            summary = {m: v["value"] for m, v in result["metrics"].items()}
-            print(f"{run.key}: {summary} n={result['n']} in {result['seconds']} s, "
-                  f"{result['cpu_seconds']} CPU s ({engine})", flush=True)  # fmt: skip
-            if args.limit is not None:
-                continue
-            result |= {
-                "model": MODELS[run.model].name,
-                "quantization": MODELS[run.model].quantization,
-                "file": MODELS[run.model].path().name,
-                "task": run.task, "shots": run.shots, "chat_template": run.chat_template,
-                "full": run.take is None and run.share is None,
-                "take": run.take, "share": run.share, "seed": SEED, "keep_first": KEEP_FIRST,
-                "engine": engine, "threads": args.threads,
-                "versions": _versions(engine),
-                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "cpu": _cpu(),
-            }  # fmt: skip
-            store["runs"][run.key] = result
-            save_store(args.out, store)
+
+        def lm_for(model: str) -> tuple[Any, str]:
+            if model not in lms:
+                lms.clear()  # one model in memory
+                lms[model] = make_lm(MODELS[model], args.engine, args.threads)
+            return lms[model]
+
+        if args.limit is not None:  # timing: the first items of each run, nothing stored
+            for run in wanted:
+                lm, engine = lm_for(run.model)
+                result = evaluate(lm, run, data_dir, limit=args.limit)
+                assert result is not None
+                summary = {m: v["value"] for m, v in result["metrics"].items()}
+                print(f"{run.key}: {summary} n={result['n']} in {result['seconds']} s, "
+                      f"{result['cpu_seconds']} CPU s ({engine})", flush=True)  # fmt: skip
+            return 0
+        # Passes: each adds up to --step items to every unfinished run, so all rows fill early
+        # and grow together; a stopped run keeps what it scored.
+        progressed = True
+        while progressed:
+            progressed = False
+            for run in wanted:
+                entry = store["runs"].get(run.key)
+                if _complete(run, entry):
+                    continue
+                lm, engine = lm_for(run.model)
+                done = frozenset((i["task"], i["doc"]) for i in (entry or {}).get("items", []))
+                result = evaluate(lm, run, data_dir, done=done, step=args.step)
+                if result is None:
+                    continue
+                progressed = True
+                merged = merge(entry, result) | {
+                    "model": MODELS[run.model].name,
+                    "quantization": MODELS[run.model].quantization,
+                    "file": MODELS[run.model].path().name,
+                    "task": run.task, "shots": run.shots, "chat_template": run.chat_template,
+                    "take": run.take, "share": run.share, "seed": SEED, "keep_first": KEEP_FIRST,
+                    "engine": engine, "threads": args.threads,
+                    "versions": _versions(engine),
+                    "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "cpu": _cpu(),
+                }  # fmt: skip
+                store["runs"][run.key] = merged
+                save_store(args.out, store)
+                summary = {m: v["value"] for m, v in merged["metrics"].items()}
+                print(f"{run.key}: {summary} n={merged['n']}/{merged['total']} "
+                      f"(+{result['n']} in {result['seconds']} s, {result['cpu_seconds']} CPU s, "
+                      f"{engine})", flush=True)  # fmt: skip
     if args.limit is None:
         args.md.write_text(table(store), encoding="utf-8")
         print(table(store))
     return 0
+
+
+def _complete(run: Run, entry: dict[str, Any] | None) -> bool:
+    if entry is None:
+        return False
+    if run.share is not None or entry["full"]:
+        return True
+    return run.take is not None and entry["n"] >= run.take
 
 
 def _versions(engine: str) -> dict[str, str]:

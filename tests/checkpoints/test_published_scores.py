@@ -105,22 +105,25 @@ def test_loglikelihoods_match_stored_items(
 
 @pytest.mark.slow
 def test_rerun_reproduces_the_table(bench: Any, stored: dict[str, Any], tmp_path: Path) -> None:
-    """The whole plan again (about as long as the committed run: see its ``seconds``)."""
-    out = tmp_path / "rerun.json"
-    assert bench.main(["--out", str(out), "--md", str(tmp_path / "rerun.md")]) == 0
+    """The whole plan again, into a fresh file: every item both runs scored has the same
+    outcome (ties may flip on another CPU's kernels: at most 0.5 %), the same rows are filled,
+    and the table is written. Takes about the committed run's summed ``cpu_seconds``."""
+    out, md = tmp_path / "rerun.json", tmp_path / "rerun.md"
+    assert bench.main(["--out", str(out), "--md", str(md)]) == 0
     rerun = json.loads(out.read_text(encoding="utf-8"))["runs"]
-    assert set(rerun) == set(stored)
+    assert set(stored) <= set(rerun)
     for key, run in stored.items():
-        again = rerun[key]
-        assert again["n"] == run["n"], key
+        again = {(i["task"], i["doc"]): i for i in rerun[key]["items"]}
+        common = [i for i in run["items"] if (i["task"], i["doc"]) in again]
+        assert len(common) == min(run["n"], rerun[key]["n"]), key
         same = sum(
-            (a["acc"], a.get("acc_norm")) == (b["acc"], b.get("acc_norm"))
-            for a, b in zip(again["items"], run["items"], strict=True)
+            (i["acc"], i.get("acc_norm"))
+            == (again[(i["task"], i["doc"])]["acc"], again[(i["task"], i["doc"])].get("acc_norm"))
+            for i in common
         )
-        assert same >= 0.995 * run["n"], key  # ties may flip on another CPU's kernels
-        for metric, value in run["metrics"].items():
-            assert again["metrics"][metric]["value"] == pytest.approx(value["value"], abs=0.5)
-    assert (tmp_path / "rerun.md").read_text(encoding="utf-8").count("|") > 50
+        assert same >= 0.995 * len(common), key
+    text = md.read_text(encoding="utf-8")
+    assert "not run" not in text and text.count("\n|") > 15
 
 
 def test_acc_norm_is_lightevals_character_norm(stored: dict[str, Any], datasets_root: Path) -> None:
@@ -128,7 +131,7 @@ def test_acc_norm_is_lightevals_character_norm(stored: dict[str, Any], datasets_
     written " answer": recomputed from the stored log-likelihoods it picks what acc_norm did."""
     from llmselect.eval.tasks import build_task
 
-    run = stored["smollm2:arc_easy:0shot:plain"]
+    run = stored["smollm2:arc_easy:0shot:chat"]
     task = build_task("arc_easy", datasets_root).to_lm_eval()
     docs = list(task.eval_docs)
     items = [i for i in run["items"] if "ll" in i]
