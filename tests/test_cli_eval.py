@@ -82,6 +82,8 @@ def test_catalog_model_id_shows_published_scores(
         (["--tasks", "cmmlx"], "unknown lm-eval task 'cmmlx'"),
         (["--dtype", "float8"], "--dtype"),
         (["--data-dir", "/nonexistent/datasets"], "is not a folder"),
+        (["--tasks", "piqa", "--engine", "llama.cpp"], "needs a GGUF file"),
+        (["--tasks", "piqa", "--engine", "vllm"], "--engine"),
     ],
 )
 def test_bad_input_exits_2(tiny_model, with_data_root, capsys, monkeypatch, args, message) -> None:
