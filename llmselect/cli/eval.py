@@ -41,7 +41,18 @@ def resolve_model(model: str, model_id: str | None, revision: str | None) -> tup
     if path.suffix.lower() == ".gguf" or (path.is_dir() and not (path / "config.json").is_file()):
         from llmselect.targets import resolve_model as resolve_checkpoint
 
-        src = resolve_checkpoint(str(path))  # a .gguf file, or a folder holding one
+        try:
+            src = resolve_checkpoint(str(path))  # a .gguf file, or a folder holding one
+        except LLMSelectError as exc:
+            # An architecture our own decoders do not read (e.g. gemma3) still runs in llama.cpp.
+            from llmselect.checkpoint import llamacpp
+
+            unknown_arch = path.is_file() and "is not supported" in str(exc)
+            if not unknown_arch or llamacpp.installed_version() is None:
+                raise
+            spec = _catalog_spec(model_id) if model_id else None
+            ident = spec.id if spec else (model_id or path.name)
+            return EvalModel(id=ident, source=str(path.resolve()), revision=None), spec
         if src.kind == "gguf":
             spec = _catalog_spec(model_id) if model_id else None
             ident = spec.id if spec else (model_id or src.id)
