@@ -61,8 +61,8 @@ class Model:
 
 
 MODELS = {
-    "smollm2": Model("smollm2", "SmolLM2-135M-Instruct", "Q4_1 (GGUF)", SMOLLM2_CARD),
-    "gemma3": Model("gemma3", "Gemma-3-270M (pre-trained)", "Q4_K_M (GGUF)", GEMMA_CARD),
+    "smollm2": Model("smollm2", "SmolLM2-135M-Instruct", "Q4_1", SMOLLM2_CARD),
+    "gemma3": Model("gemma3", "Gemma-3-270M pre-trained", "Q4_K_M", GEMMA_CARD),
 }
 
 
@@ -132,7 +132,30 @@ PUBLISHED = [
 
 # Why a gap over two standard errors is there: (model, label, metric, chat template) -> reason.
 # Written from the measured rows (see the README); an empty reason leaves the gap unexplained.
-EXPLAIN: dict[tuple[str, str, str, bool], str] = {}
+_SETTING_HS = (
+    "setting differs: published 10-shot, ours 0-shot (no HellaSwag train split offline); ctx_b "
+    "keeps its lower-case first letter (llama.cpp's file)"
+)
+_ARC_C_25 = (
+    "sampling: n = 20 (a 25-shot item costs about 6 CPU s); the same 20 items score {same} at "
+    "0-shot against {wide} over our 160-item 0-shot sample, so these are harder items, not a "
+    "few-shot fault"
+)
+EXPLAIN: dict[tuple[str, str, str, bool], str] = {
+    ("gemma3", "HellaSwag", "acc", False): (
+        "metric: only acc_norm matches the card (within 1 SE; raw acc is 2.8 SE below), so the "
+        "card's figure is most likely length-normalised; " + _SETTING_HS
+    ),
+    ("gemma3", "HellaSwag", "acc_norm", False): _SETTING_HS,
+    ("gemma3", "ARC-c", "acc", False): _ARC_C_25.format(same="15.0 %", wide="21.9 %"),
+    ("gemma3", "ARC-c", "acc_norm", False): _ARC_C_25.format(same="5.0 %", wide="25.6 %"),
+    ("gemma3", "WinoGrande", "acc", False): (
+        "not explained: published 5-shot, ours 0-shot (no WinoGrande train split offline), and "
+        "the card does not say how it scores WinoGrande (lm-eval scores the words after the "
+        "blank given each filled-in option); the first 40 items (20 twin pairs) and the seeded "
+        "rest agree (62.5 vs 60.8 %), so it is not the subsample's start"
+    ),
+}
 
 # What runs, sized to the CPU budget. Measured with --limit 20 on one thread of a shared 2-core
 # AMD EPYC (2026-12-06): 0.3-0.8 CPU s an item for the English tasks (winogrande cheapest,
@@ -143,12 +166,12 @@ EXPLAIN: dict[tuple[str, str, str, bool], str] = {}
 # grouped zh tasks a seeded share of each subject. n and the standard error in the table are the
 # subsample's. Published rows come first in every pass; the zh rows are measured only, zero-shot.
 PLAN = [
-    Run("gemma3", "piqa", 0, False, take=200),
-    Run("gemma3", "arc_easy", 0, False, take=200),
-    Run("gemma3", "arc_challenge", 0, False, take=200),
-    Run("gemma3", "winogrande", 0, False, take=300),
+    Run("gemma3", "piqa", 0, False, take=160),
+    Run("gemma3", "arc_easy", 0, False, take=160),
+    Run("gemma3", "arc_challenge", 0, False, take=160),
+    Run("gemma3", "winogrande", 0, False, take=160),
     Run("gemma3", "boolq", 0, False, take=150),
-    Run("gemma3", "hellaswag", 0, False, take=150),
+    Run("gemma3", "hellaswag", 0, False, take=120),
     Run("gemma3", "arc_challenge", 25, False, take=20),
     Run("smollm2", "piqa", 0, True, take=200),
     Run("smollm2", "arc_easy", 0, True, take=200),
@@ -365,7 +388,7 @@ def table(store: dict[str, Any]) -> str:
     """The Markdown comparison table (and the measured-only Chinese table)."""
     runs = store["runs"]
     lines = [
-        "| model (quantization) | benchmark | published | setting (published) | ours: metric "
+        "| model, GGUF quantization | benchmark | published | setting (published) | ours: metric "
         "| ours | diff | SE | diff / SE | n | setting (ours) | why the gap |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -376,7 +399,7 @@ def table(store: dict[str, Any]) -> str:
         metrics = ["acc", "acc_norm"] if pub.metric == "both" else [pub.metric]
         for metric in metrics:
             got = None if any(e is None for e in entries) else _combined(entries, metric)
-            row = [f"{model.name} ({model.quantization})", pub.label, _fmt(pub.value),
+            row = [f"{model.name} {model.quantization}", pub.label, _fmt(pub.value),
                    pub.setting, metric]  # fmt: skip
             if got is None:
                 lines.append("| " + " | ".join(row + ["not run"] + [""] * 6) + " |")
@@ -384,8 +407,12 @@ def table(store: dict[str, Any]) -> str:
             value, se, n = got
             diff = value - pub.value
             chat_text = "chat template" if pub.chat_template else "no chat template"
-            samples = "; ".join(_sample_text(e, None) for e in entries if e is not None)
-            setting = f"lm-eval prompt, {pub.run_shots}-shot, {chat_text}, {samples}"
+            done = [e for e in entries if e is not None]
+            sample = (
+                "whole split" if all(e.get("full") for e in done)
+                else "seeded subsample of " + " + ".join(str(e["total"]) for e in done)
+            )  # fmt: skip
+            setting = f"{pub.run_shots}-shot, {chat_text}, {sample}"
             z = diff / se if se else None
             why = EXPLAIN.get((pub.model, pub.label, metric, pub.chat_template), "")
             if z is not None and abs(z) <= 2:
@@ -395,7 +422,7 @@ def table(store: dict[str, Any]) -> str:
                                          setting, why]) + " |"
             )  # fmt: skip
     lines += ["", "Measured only (no published figure for these models; zh tasks, zero-shot):", "",
-              "| model (quantization) | task | metric | ours | SE | n | setting |",
+              "| model, GGUF quantization | task | metric | ours | SE | n | setting |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in PLAN:
         if run.task not in ("xcopa_zh", "ceval", "cmmlu"):
@@ -403,12 +430,12 @@ def table(store: dict[str, Any]) -> str:
         entry = runs.get(run.key)
         model = MODELS[run.model]
         if entry is None:
-            lines.append(f"| {model.name} ({model.quantization}) | {run.task} | acc | not run "
+            lines.append(f"| {model.name} {model.quantization} | {run.task} | acc | not run "
                          "| | | |")  # fmt: skip
             continue
         m = entry["metrics"]["acc"]
         lines.append(
-            f"| {model.name} ({model.quantization}) | {run.task} | acc | {_fmt(m['value'])} | "
+            f"| {model.name} {model.quantization} | {run.task} | acc | {_fmt(m['value'])} | "
             f"{_fmt(m['stderr'])} | {entry['n']} | {run.shots}-shot, "
             f"{_sample_text(entry, run.share)} |"
         )
