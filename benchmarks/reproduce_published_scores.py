@@ -10,12 +10,12 @@ figure our score, the difference, our standard error, n and the setting of both 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/reproduce_published_scores.py
 
 Where the whole split would cost too much CPU time (see ``PLAN``), a fixed, seeded subsample
-is scored: the first ``KEEP_FIRST`` items plus a random sample of the rest
-(``random.Random(SEED)``); its standard error is the subsample's, n says how many were scored.
-Each finished (model, task, setting) is saved at once to ``--out`` (JSON; a rerun skips what is
-there), with every scored item's outcome (acc, acc_norm) and, for the first ``KEEP_FIRST``
+is scored: the first ``KEEP_FIRST`` items, then the rest in a ``random.Random(SEED)`` shuffle,
+up to the row's ``take``; its standard error is the subsample's, n says how many were scored.
+Rows grow in passes of ``--step`` items, each step saved at once to ``--out`` (JSON; a rerun
+resumes), with every scored item's outcome (acc, acc_norm) and, for the first ``KEEP_FIRST``
 items, the choices' log-likelihoods, so a test can rerun a few items and compare. ``--table``
-rewrites the Markdown table from the JSON. ``--only MODEL:TASK`` reruns one row.
+rewrites the Markdown table from the JSON. ``--only MODEL:TASK`` runs only those rows.
 """
 
 from __future__ import annotations
