@@ -3,35 +3,100 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, setup_logging
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
+from llmselect.cli.options import JsonOpt, VerboseOpt
 
-
-def run(
-    suite: str = typer.Option(
-        ..., "--suite", "-s", help="Suite name (nightly, smoke: benchmarks/<name>.yaml) or a path."
+SuiteOpt = Annotated[
+    str,
+    typer.Option(
+        "--suite", "-s", help="Suite name (nightly, smoke: benchmarks/<name>.yaml) or a path."
     ),
-    resume: str | None = typer.Option(
-        None,
+]
+ResumeOpt = Annotated[
+    str | None,
+    typer.Option(
         "--resume",
         help="Continue this run id: units stored whole are not run again, except those whose "
         "stored outcome is an error.",
     ),
-    keep_failed: bool = typer.Option(
-        False, "--keep-failed", help="With --resume: keep failed units' errors, do not re-run."
-    ),
-    limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."
-    ),
+]
+KeepFailedOpt = Annotated[
+    bool,
+    typer.Option("--keep-failed", help="With --resume: keep failed units' errors, do not re-run."),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="Rows per corpus/task (overrides the suite's limit)."),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; run nothing.")]
+
+
+def _render_plan(spec: Any, plan: Any, as_json: bool) -> None:
+    rows = plan.describe()
+    if as_json:
+        print_json({"suite": spec.name, "suite_hash": spec.hash, "units": rows})
+        return
+    for r in rows:
+        extra = f"  ERROR {r['error']}" if r.get("error") else ""
+        out.print(f"{r['probe']}\t{r['target']}\t{r.get('unit') or ''}{extra}", highlight=False)
+    out.print(f"{len(plan.units)} units ({spec.name}, {spec.hash})", highlight=False)
+
+
+def _progress(total: int) -> Callable[[Any, Any], None]:
+    """One stderr line per finished unit: ``[done/total] probe target: statuses``."""
+    done = 0
+
+    def progress(unit: Any, records: Any) -> None:
+        nonlocal done
+        done += 1
+        statuses = sorted({r.status for r in records}) or ["already done"]
+        err.print(
+            f"[{done}/{total}] {unit.probe.name} {unit.target.id}: {', '.join(statuses)}",
+            highlight=False,
+            markup=False,
+        )
+
+    return progress
+
+
+def _render_result(result: Any, as_json: bool) -> None:
+    if result.retried:
+        err.print(
+            f"{result.retried} units whose stored outcome was an error ran again "
+            "(--keep-failed keeps them)",
+            highlight=False,
+        )
+    if as_json:
+        print_json(result.as_dict())
+        return
+    d = result.as_dict()
+    out.print(
+        f"run {d['run_id']}: {d['ok']} ok, {d['skipped']} skipped, {d['errors']} errors, "
+        f"{d['resumed']} already done, {d['retried']} failed units run again, "
+        f"{d['out_of_time']} not started (time budget), "
+        f"{d['load_errors']} probe load errors\nresults: {d['run_dir']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def run(
+    suite: SuiteOpt,
+    resume: ResumeOpt = None,
+    keep_failed: KeepFailedOpt = False,
+    limit: LimitOpt = None,
     executor: ExecutorOpt = None,
     executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
     address: AddressOpt = None,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run nothing."),
-    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs on stderr."),
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run every probe of a suite on its targets; results go to the JSONL store.
 
@@ -49,34 +114,13 @@ def run(
     runner = pick_executor(executor, executor_option, address, spec.executor)
     plan = build_plan(spec)
     if dry_run:
-        rows = plan.describe()
-        if as_json:
-            print_json({"suite": spec.name, "suite_hash": spec.hash, "units": rows})
-            return
-        for r in rows:
-            extra = f"  ERROR {r['error']}" if r.get("error") else ""
-            out.print(f"{r['probe']}\t{r['target']}\t{r.get('unit') or ''}{extra}", highlight=False)
-        out.print(f"{len(plan.units)} units ({spec.name}, {spec.hash})", highlight=False)
+        _render_plan(spec, plan, as_json)
         return
-
-    total = len(plan.units)
-    done = 0
-
-    def progress(unit, records) -> None:  # type: ignore[no-untyped-def]
-        nonlocal done
-        done += 1
-        statuses = sorted({r.status for r in records}) or ["already done"]
-        err.print(
-            f"[{done}/{total}] {unit.probe.name} {unit.target.id}: {', '.join(statuses)}",
-            highlight=False,
-            markup=False,
-        )
-
     command = "llmselect " + " ".join(sys.argv[1:]) if sys.argv else "llmselect run"
     try:
         result = run_suite(
             spec, plan=plan, resume_run_id=resume, limit=limit, command=command,
-            on_unit_done=progress, executor=runner, keep_failed=keep_failed,
+            on_unit_done=_progress(len(plan.units)), executor=runner, keep_failed=keep_failed,
         )  # fmt: skip
     except SuiteInterrupted as exc:
         err.print(
@@ -87,24 +131,7 @@ def run(
             soft_wrap=True,
         )
         raise
-    if result.retried:
-        err.print(
-            f"{result.retried} units whose stored outcome was an error ran again "
-            "(--keep-failed keeps them)",
-            highlight=False,
-        )
-    if as_json:
-        print_json(result.as_dict())
-    else:
-        d = result.as_dict()
-        out.print(
-            f"run {d['run_id']}: {d['ok']} ok, {d['skipped']} skipped, {d['errors']} errors, "
-            f"{d['resumed']} already done, {d['retried']} failed units run again, "
-            f"{d['out_of_time']} not started (time budget), "
-            f"{d['load_errors']} probe load errors\nresults: {d['run_dir']}",
-            highlight=False,
-            soft_wrap=True,
-        )
+    _render_result(result, as_json)
     if result.failed:
         raise typer.Exit(EXIT_PROBE_FAILED)
 
