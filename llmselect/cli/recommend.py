@@ -7,7 +7,7 @@ torch, transformers nor pandas, so it answers in well under a second.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -97,61 +97,68 @@ def _fmt_license(lic: dict[str, Any]) -> str:
     return f"{lic['id'] or '?'}" + ("" if lic["allowed"] == "yes" else f" ({lic['allowed']})")
 
 
-def _render_explain(data: dict[str, Any]) -> None:
+def _render_excluded(data: dict[str, Any]) -> None:
+    exc = data["exclusion"]
+    out.print(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
+    for other in exc["other_reasons"]:
+        out.print(f"  also: {other}")
+
+
+def _render_terms(rec: dict[str, Any]) -> None:
     from rich.table import Table
 
-    out.print(
-        f"[bold]{data['name']}[/bold] ({data['model_id']}): {data['status']}", highlight=False
+    terms = Table("term", "raw", "label", "norm", "weight", "contribution", "source")
+    for t in rec["terms"]:
+        terms.add_row(
+            t["name"],
+            t["detail"],
+            t["kind"],
+            f"{t['norm']:.3f}" + (f" ± {t['norm_sd']:.3f}" if t["norm_sd"] else ""),
+            f"{t['weight']:.3f}",
+            f"{t['contribution']:.3f}",
+            t["source"] or "",
+        )
+    out.print(terms)
+
+
+def _render_ranked(data: dict[str, Any]) -> None:
+    rec = data["recommendation"]
+    place = (
+        f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} (mean "
+        f"{rec['score_mean']:.3f} ± sd {rec['score_sd']:.3f}) · "
     )
-    if data["status"] == "excluded":
-        exc = data["exclusion"]
-        out.print(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
-        for other in exc["other_reasons"]:
-            out.print(f"  also: {other}")
-    else:
-        rec = data["recommendation"]
-        place = (
-            f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} (mean "
-            f"{rec['score_mean']:.3f} ± sd {rec['score_sd']:.3f}) · "
-        )
+    out.print(
+        f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
+        f"(exact) · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
+        f"({rec['memory_kind']})",
+        highlight=False,
+    )
+    _render_terms(rec)
+    out.print(
+        f"usable Chinese characters: {rec['usable_zh_chars'] or '—'} "
+        f"({rec['usable_zh_chars_note']})",
+        highlight=False,
+    )
+    lic = rec["license"]
+    out.print(f"license: {lic['name'] or lic['id']} → {lic['allowed']}", highlight=False)
+    for c in lic["conditions"]:
+        out.print(f"  condition: {c}", highlight=False)
+    for c in rec["caveats"]:
+        out.print(f"  caveat: {c}", highlight=False)
+    if rec["finetune"]:
+        ft = rec["finetune"]
         out.print(
-            f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
-            f"(exact) · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
-            f"({rec['memory_kind']})",
+            f"fine-tuning ({ft['mode']}): {ft['per_gpu_gib']:.1f} GiB per GPU estimated — "
+            f"{ft['rule']}",
             highlight=False,
         )
-        terms = Table("term", "raw", "label", "norm", "weight", "contribution", "source")
-        for t in rec["terms"]:
-            terms.add_row(
-                t["name"],
-                t["detail"],
-                t["kind"],
-                f"{t['norm']:.3f}" + (f" ± {t['norm_sd']:.3f}" if t["norm_sd"] else ""),
-                f"{t['weight']:.3f}",
-                f"{t['contribution']:.3f}",
-                t["source"] or "",
-            )
-        out.print(terms)
-        out.print(
-            f"usable Chinese characters: {rec['usable_zh_chars'] or '—'} "
-            f"({rec['usable_zh_chars_note']})",
-            highlight=False,
-        )
-        lic = rec["license"]
-        out.print(f"license: {lic['name'] or lic['id']} → {lic['allowed']}", highlight=False)
-        for c in lic["conditions"]:
-            out.print(f"  condition: {c}", highlight=False)
-        for c in rec["caveats"]:
-            out.print(f"  caveat: {c}", highlight=False)
-        if rec["finetune"]:
-            ft = rec["finetune"]
-            out.print(
-                f"fine-tuning ({ft['mode']}): {ft['per_gpu_gib']:.1f} GiB per GPU estimated — "
-                f"{ft['rule']}",
-                highlight=False,
-            )
-        out.print(rec["why"], highlight=False)
-        out.print(f"reproduce the memory fit: {rec['perf_estimate']}", highlight=False)
+    out.print(rec["why"], highlight=False)
+    out.print(f"reproduce the memory fit: {rec['perf_estimate']}", highlight=False)
+
+
+def _render_memory(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     if not data.get("memory_by_precision"):
         return  # no exact count: nothing is sized
     mem = Table("precision", "per device GiB", "total GiB", "fits", "label", "parts GiB")
@@ -168,132 +175,147 @@ def _render_explain(data: dict[str, Any]) -> None:
     out.print(mem)
 
 
-def _corpus_name(corpus: str | None) -> str | None:
-    """The store's name for a corpus (``flores`` → ``flores200``); a blank one is an error."""
-    if corpus is None:
-        return None
-    name = corpus.strip()
-    if not name:
-        raise LLMSelectError("--corpus needs a corpus name, e.g. flores200 or ntrex128")
-    from llmselect.corpora import reference_corpus_name
+def _render_explain(data: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]{data['name']}[/bold] ({data['model_id']}): {data['status']}", highlight=False
+    )
+    if data["status"] == "excluded":
+        _render_excluded(data)
+    else:
+        _render_ranked(data)
+    _render_memory(data)
 
-    return reference_corpus_name(name)
+
+GpuOpt = Annotated[
+    str,
+    typer.Option(
+        "--gpu",
+        help="Memory budget: 24GB (decimal), 16GiB, 2x80GB, a GPU name (4090, A100-80G, T4, "
+        "H100, L4, ...) or cpu (quantized weights in RAM; see --ram).",
+    ),
+]
+PurposeOpt = Annotated[
+    str,
+    typer.Option("--purpose", help="commercial, research, learning, student or edge (on-device)."),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="Language mix, e.g. zh=0.7,en=0.3.")]
+ContextOpt = Annotated[
+    int | None,
+    typer.Option("--context", help="Context length needed, tokens (default: the purpose's)."),
+]
+MinTokensOpt = Annotated[
+    float | None,
+    typer.Option("--min-tokens-per-s", help="Throughput floor, decode tokens/s (batch 1)."),
+]
+FinetuneOpt = Annotated[
+    str,
+    typer.Option("--finetune", help="Fine-tuning memory to fit too: none, lora, qlora, full."),
+]
+MaxParamsOpt = Annotated[
+    float | None,
+    typer.Option("--max-params", help="Largest model, billions of parameters (exact count)."),
+]
+CorpusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--corpus",
+        help="Tokenizer evidence from this corpus's runs in the store (default flores200, "
+        "with the shipped baseline).",
+    ),
+]
+TopOpt = Annotated[int, typer.Option("-n", "--top", help="How many ranked models to show.")]
+RamOpt = Annotated[
+    str | None,
+    typer.Option("--ram", help="RAM budget for --gpu cpu (default: this machine's RAM)."),
+]
+ResultsOpt = Annotated[
+    Path | None,
+    typer.Option("--results", help="Read measurements from this result store folder."),
+]
+AllJsonOpt = Annotated[bool, typer.Option("--json", help="Everything as JSON on stdout.")]
+ExplainOpt = Annotated[str | None, typer.Option("--explain", help="Full breakdown for one model.")]
+ShowExcludedOpt = Annotated[
+    bool, typer.Option("--show-excluded", help="List excluded models with their reasons.")
+]
+CandidatesOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--candidates", help="Local checkpoints (GGUF, folder) ranked beside the catalog."
+    ),
+]
+RiskOpt = Annotated[
+    float,
+    typer.Option(
+        "--risk",
+        help="In [0, 1): rank by the (1 - risk)/2 quantile of the score; 0 = the mean, "
+        "0.8 (default) = the 10th percentile: less evidence, lower rank.",
+    ),
+]
+HeadroomOpt = Annotated[
+    float,
+    typer.Option("--headroom", help="Share of the usable GPU memory kept free, in [0, 1)."),
+]
+LogitsOpt = Annotated[
+    str,
+    typer.Option(
+        "--logits",
+        help="Prefill logits kept: last (as served, default) or all (scoring, training); "
+        "the same convention as perf estimate.",
+    ),
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="Runtime whose memory is modelled: transformers.")
+]
+
+
+def recommend_cmd(
+    gpu: GpuOpt,
+    purpose: PurposeOpt,
+    lang: LangOpt = "zh=0.5,en=0.5",
+    context: ContextOpt = None,
+    min_tokens_per_s: MinTokensOpt = None,
+    finetune: FinetuneOpt = "none",
+    max_params: MaxParamsOpt = None,
+    corpus: CorpusOpt = None,
+    top: TopOpt = 10,
+    ram: RamOpt = None,
+    results: ResultsOpt = None,
+    as_json: AllJsonOpt = False,
+    explain_model: ExplainOpt = None,
+    show_excluded: ShowExcludedOpt = False,
+    candidates: CandidatesOpt = [],  # noqa: B006 - typer reads it, never mutated
+    risk: RiskOpt = 0.8,
+    headroom: HeadroomOpt = 0.05,
+    logits: LogitsOpt = "last",
+    engine: EngineOpt = "transformers",
+) -> None:
+    """Rank models: license and memory constraints first, then the purpose profile's score."""
+    from llmselect.recommend import explain
+    from llmselect.recommend.request import build_request, rank
+
+    if top < 1:
+        raise LLMSelectError(f"--top must be at least 1, got {top}")
+    request = build_request(
+        gpu, purpose, lang, ram=ram, context=context, min_tokens_per_s=min_tokens_per_s,
+        finetune=finetune, max_params=max_params, corpus=corpus, risk=risk, headroom=headroom,
+        logits=logits, engine=engine, results=results,
+    )  # fmt: skip
+    result, catalog = rank(request, candidates, results)
+    if explain_model:
+        data = explain(result, explain_model, catalog)
+        if as_json:
+            print_json(data)
+        else:
+            _render_explain(data)
+        return
+    if as_json:
+        print_json(result.to_dict(top=top, show_excluded=True))
+    else:
+        _render_table(result, top, show_excluded)
+    if not result.recommendations:
+        raise typer.Exit(EXIT_NO_CANDIDATE)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
-
-    @app.command("recommend")
-    def recommend_cmd(
-        gpu: str = typer.Option(
-            ...,
-            "--gpu",
-            help="Memory budget: 24GB (decimal), 16GiB, 2x80GB, a GPU name (4090, A100-80G, T4, "
-            "H100, L4, ...) or cpu (quantized weights in RAM; see --ram).",
-        ),
-        purpose: str = typer.Option(
-            ..., "--purpose", help="commercial, research, learning, student or edge (on-device)."
-        ),
-        lang: str = typer.Option(
-            "zh=0.5,en=0.5", "--lang", help="Language mix, e.g. zh=0.7,en=0.3."
-        ),
-        context: int | None = typer.Option(
-            None, "--context", help="Context length needed, tokens (default: the purpose's)."
-        ),
-        min_tokens_per_s: float | None = typer.Option(
-            None, "--min-tokens-per-s", help="Throughput floor, decode tokens/s (batch 1)."
-        ),
-        finetune: str = typer.Option(
-            "none", "--finetune", help="Fine-tuning memory to fit too: none, lora, qlora, full."
-        ),
-        max_params: float | None = typer.Option(
-            None, "--max-params", help="Largest model, billions of parameters (exact count)."
-        ),
-        corpus: str | None = typer.Option(
-            None,
-            "--corpus",
-            help="Tokenizer evidence from this corpus's runs in the store (default flores200, "
-            "with the shipped baseline).",
-        ),
-        top: int = typer.Option(10, "-n", "--top", help="How many ranked models to show."),
-        ram: str | None = typer.Option(
-            None, "--ram", help="RAM budget for --gpu cpu (default: this machine's RAM)."
-        ),
-        results: Path | None = typer.Option(
-            None, "--results", help="Read measurements from this result store folder."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Everything as JSON on stdout."),
-        explain_model: str | None = typer.Option(
-            None, "--explain", help="Full breakdown for one model."
-        ),
-        show_excluded: bool = typer.Option(
-            False, "--show-excluded", help="List excluded models with their reasons."
-        ),
-        candidates: list[str] = typer.Option(
-            [], "--candidates", help="Local checkpoints (GGUF, folder) ranked beside the catalog."
-        ),
-        risk: float = typer.Option(
-            0.8,
-            "--risk",
-            help="In [0, 1): rank by the (1 - risk)/2 quantile of the score; 0 = the mean, "
-            "0.8 (default) = the 10th percentile: less evidence, lower rank.",
-        ),
-        headroom: float = typer.Option(
-            0.05, "--headroom", help="Share of the usable GPU memory kept free, in [0, 1)."
-        ),
-        logits: str = typer.Option(
-            "last",
-            "--logits",
-            help="Prefill logits kept: last (as served, default) or all (scoring, training); "
-            "the same convention as perf estimate.",
-        ),
-        engine: str = typer.Option(
-            "transformers", "--engine", help="Runtime whose memory is modelled: transformers."
-        ),
-    ) -> None:
-        """Rank models: license and memory constraints first, then the purpose profile's score."""
-        from llmselect.catalog import load_catalog
-        from llmselect.hardware import parse_gpu
-        from llmselect.recommend import Request, explain, load_evidence, parse_lang_mix, recommend
-
-        if top < 1:
-            raise LLMSelectError(f"--top must be at least 1, got {top}")
-        if min_tokens_per_s is not None and min_tokens_per_s <= 0:
-            raise LLMSelectError("--min-tokens-per-s must be positive")
-        if results is not None and not results.is_dir():
-            raise LLMSelectError(f"--results {results}: no such folder")
-        request = Request(
-            gpu=parse_gpu(gpu, ram=ram),
-            purpose=purpose,
-            lang=parse_lang_mix(lang),
-            context=context,
-            min_tokens_per_s=min_tokens_per_s,
-            finetune=finetune.strip().lower(),
-            max_params_b=max_params,
-            corpus=_corpus_name(corpus),
-            risk=risk,
-            headroom=headroom,
-            logits=logits.strip().lower(),
-            engine=engine.strip().lower(),
-        )
-        catalog = load_catalog()
-        if candidates:
-            from llmselect.catalog import Catalog
-            from llmselect.names import split_csv
-            from llmselect.targets import resolve_candidates
-
-            catalog = Catalog([*catalog, *resolve_candidates(split_csv(candidates))])
-        result = recommend(catalog, request, evidence=load_evidence(results, request.corpus))
-        if explain_model:
-            data = explain(result, explain_model, catalog)
-            if as_json:
-                print_json(data)
-            else:
-                _render_explain(data)
-            return
-        if as_json:
-            print_json(result.to_dict(top=top, show_excluded=True))
-        else:
-            _render_table(result, top, show_excluded)
-        if not result.recommendations:
-            raise typer.Exit(EXIT_NO_CANDIDATE)
+    """Attach ``recommend``."""
+    app.command("recommend")(recommend_cmd)
