@@ -5,41 +5,53 @@ Pure arithmetic on catalog architecture numbers and the GPU table: no torch impo
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import typer
 
 from llmselect.cli.common import err, out, print_json
+from llmselect.cli.options import DtypeFlopsOpt, JsonOpt, MfuOpt, ModelOpt
 
 cost_app = typer.Typer(
     help="What training or fine-tuning a model costs: GPU-hours, memory per GPU, time.",
     no_args_is_help=True,
 )
 
-ModelOpt = Annotated[
-    str,
-    typer.Option(
-        "-m",
-        "--model",
-        help="Catalog id, family:size preset, or a local checkpoint (folder, .safetensors, .gguf).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
-MfuOpt = Annotated[
-    float,
-    typer.Option(
-        min=0, max=1, help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."
-    ),
-]
-DtypeOpt = Annotated[
-    str,
-    typer.Option(
-        help="Dtype whose peak FLOPs apply: auto (bf16, or fp16 without it), bf16, fp16, fp8."
-    ),
-]
 ParamsOpt = Annotated[
     str, typer.Option("--params", help="N in 6·N·D: total or non-embedding parameters.")
+]
+TokensOpt = Annotated[str, typer.Option(help="Training tokens: 2T, 1.4T, 500B, 3e9.")]
+TrainGpuOpt = Annotated[str, typer.Option(help="GPU name (A100-80G, H100, H800, H20, 910B, ...).")]
+TrainGpusOpt = Annotated[int | None, typer.Option(min=1, help="GPU count, for wall-clock days.")]
+TrainSeqOpt = Annotated[int, typer.Option(min=1, help="Training sequence length, tokens.")]
+PowerOpt = Annotated[
+    float | None, typer.Option(min=0, help="Power per GPU, W (for energy; e.g. its TDP).")
+]
+PriceOpt = Annotated[
+    float | None, typer.Option(min=0, help="Price per GPU-hour, in your currency (for cost).")
+]
+MethodOpt = Annotated[str, typer.Option(help="full, lora or qlora.")]
+FtSeqOpt = Annotated[int, typer.Option(min=1, help="Tokens per training sequence.")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Sequences per GPU per step (micro-batch).")]
+FtGpuOpt = Annotated[
+    str | None, typer.Option(help="Memory per GPU (24GB, 2x80GB) or a GPU name (H100, 4090).")
+]
+FtGpusOpt = Annotated[int | None, typer.Option(min=1, help="GPU count (default: from --gpu or 1).")]
+ZeroOpt = Annotated[
+    int | None,
+    typer.Option(min=0, max=3, help="ZeRO stage 0-3 (3 = FSDP); default 3 on several GPUs."),
+]
+PrecisionOpt = Annotated[
+    str, typer.Option(help="Full fine-tuning: amp (fp32 master + bf16 autocast), bf16, fp32.")
+]
+OptimizerOpt = Annotated[str, typer.Option(help="adamw, adamw-8bit or sgd.")]
+CheckpointingOpt = Annotated[
+    bool, typer.Option("--checkpointing/--no-checkpointing", help="Gradient checkpointing.")
+]
+LoraRankOpt = Annotated[int, typer.Option(min=1, help="LoRA rank (lora, qlora).")]
+QuantBitsOpt = Annotated[int, typer.Option(help="QLoRA base weights: 4 (NF4) or 8.")]
+EpochTokensOpt = Annotated[
+    str | None, typer.Option(help="Tokens per epoch, for time per epoch (e.g. 100M).")
 ]
 
 
@@ -47,22 +59,6 @@ def _model(name: str) -> Any:
     from llmselect.targets import resolve_target
 
     return resolve_target(name.strip())
-
-
-def _named_gpu(text: str, gpus: int | None) -> tuple[Any, int]:
-    """``A100-80G`` or ``2048xA100-80G`` → (GpuSpec, count); --gpus wins over the prefix."""
-    from llmselect.errors import LLMSelectError
-    from llmselect.hardware import find_gpu, load_gpus
-
-    count, name = 1, text.strip()
-    prefix = re.match(r"^(\d+)\s*[x×*]\s*(.+)$", name, flags=re.IGNORECASE)
-    if prefix:
-        count, name = int(prefix.group(1)), prefix.group(2)
-    gpu = find_gpu(name)
-    if gpu is None:
-        known = ", ".join(sorted({g.name for g in load_gpus().values()}))
-        raise LLMSelectError(f"unknown GPU {text.strip()!r}: name one of {known}")
-    return gpu, gpus if gpus is not None else count
 
 
 def _fmt_count(x: float) -> str:
@@ -76,41 +72,10 @@ def _fmt_hours(h: float) -> str:
     return f"{h / 1e6:.3g}M" if h >= 1e6 else f"{h:,.0f}" if h >= 100 else f"{h:.3g}"
 
 
-@cost_app.command("train")
-def train(
-    model: ModelOpt,
-    tokens: Annotated[str, typer.Option(help="Training tokens: 2T, 1.4T, 500B, 3e9.")],
-    gpu: Annotated[str, typer.Option(help="GPU name (A100-80G, H100, H800, H20, 910B, ...).")],
-    gpus: Annotated[int | None, typer.Option(min=1, help="GPU count, for wall-clock days.")] = None,
-    mfu: MfuOpt = 0.40,
-    seq: Annotated[int, typer.Option(min=1, help="Training sequence length, tokens.")] = 4096,
-    dtype: DtypeOpt = "auto",
-    params: ParamsOpt = "total",
-    power_w: Annotated[
-        float | None, typer.Option(min=0, help="Power per GPU, W (for energy; e.g. its TDP).")
-    ] = None,
-    price: Annotated[
-        float | None, typer.Option(min=0, help="Price per GPU-hour, in your currency (for cost).")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Compute (6·N·D + attention), GPU-hours, wall-clock days, energy and cost of training."""
-    from llmselect.cost.compute import estimate_training, parse_count
-    from llmselect.cost.published import training_rows
-
-    spec, count = _named_gpu(gpu, gpus)
-    est = estimate_training(
-        _model(model), spec, parse_count(tokens), seq=seq, gpus=count, mfu=mfu,
-        dtype=dtype.strip().lower(),
-        basis=params.strip().lower(), power_w=power_w, price_per_gpu_hour=price,
-    )  # fmt: skip
-    published = [r for r in training_rows() if r.model_id == est.model_id]
-    if as_json:
-        print_json({**est.to_dict(), "published": [_training_row_dict(r) for r in published]})
-        return
-    c = est.compute
+def _render_training(est: Any) -> None:
     from rich.table import Table
 
+    c = est.compute
     table = Table(title=f"Training cost of {est.model_id} (estimated)", show_header=False)
     basis = (
         c.param_basis
@@ -138,6 +103,38 @@ def train(
         table.add_row("cost", f"{est.cost:,.0f} at {est.price_per_gpu_hour:g} per GPU-hour")
     out.print(table)
     err.print(f"GPU source: {est.gpu_source}")
+
+
+@cost_app.command("train")
+def train(
+    model: ModelOpt,
+    tokens: TokensOpt,
+    gpu: TrainGpuOpt,
+    gpus: TrainGpusOpt = None,
+    mfu: MfuOpt = 0.40,
+    seq: TrainSeqOpt = 4096,
+    dtype: DtypeFlopsOpt = "auto",
+    params: ParamsOpt = "total",
+    power_w: PowerOpt = None,
+    price: PriceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute (6·N·D + attention), GPU-hours, wall-clock days, energy and cost of training."""
+    from llmselect.cost.compute import estimate_training, parse_count
+    from llmselect.cost.plans import named_gpu
+    from llmselect.cost.published import training_rows
+
+    spec, count = named_gpu(gpu, gpus)
+    est = estimate_training(
+        _model(model), spec, parse_count(tokens), seq=seq, gpus=count, mfu=mfu,
+        dtype=dtype.strip().lower(),
+        basis=params.strip().lower(), power_w=power_w, price_per_gpu_hour=price,
+    )  # fmt: skip
+    published = [r for r in training_rows() if r.model_id == est.model_id]
+    if as_json:
+        print_json({**est.to_dict(), "published": [_training_row_dict(r) for r in published]})
+        return
+    _render_training(est)
     if published:
         _print_training_rows(published)
 
@@ -170,82 +167,13 @@ def _print_training_rows(rows: list[Any]) -> None:
         err.print(f"{r.label}: {r.source}; MFU used: {r.mfu_basis}")
 
 
-@cost_app.command("finetune")
-def finetune(
-    model: ModelOpt,
-    method: Annotated[str, typer.Option(help="full, lora or qlora.")] = "lora",
-    seq: Annotated[int, typer.Option(min=1, help="Tokens per training sequence.")] = 2048,
-    batch: Annotated[
-        int, typer.Option(min=1, help="Sequences per GPU per step (micro-batch).")
-    ] = 1,
-    gpu: Annotated[
-        str | None, typer.Option(help="Memory per GPU (24GB, 2x80GB) or a GPU name (H100, 4090).")
-    ] = None,
-    gpus: Annotated[
-        int | None, typer.Option(min=1, help="GPU count (default: from --gpu or 1).")
-    ] = None,
-    zero: Annotated[
-        int | None,
-        typer.Option(min=0, max=3, help="ZeRO stage 0-3 (3 = FSDP); default 3 on several GPUs."),
-    ] = None,
-    precision: Annotated[
-        str, typer.Option(help="Full fine-tuning: amp (fp32 master + bf16 autocast), bf16, fp32.")
-    ] = "amp",
-    optimizer: Annotated[str, typer.Option(help="adamw, adamw-8bit or sgd.")] = "adamw",
-    checkpointing: Annotated[
-        bool, typer.Option("--checkpointing/--no-checkpointing", help="Gradient checkpointing.")
-    ] = True,
-    lora_rank: Annotated[int, typer.Option(min=1, help="LoRA rank (lora, qlora).")] = 16,
-    quant_bits: Annotated[int, typer.Option(help="QLoRA base weights: 4 (NF4) or 8.")] = 4,
-    tokens: Annotated[
-        str | None, typer.Option(help="Tokens per epoch, for time per epoch (e.g. 100M).")
-    ] = None,
-    mfu: MfuOpt = 0.40,
-    dtype: DtypeOpt = "auto",
-    as_json: JsonOpt = False,
-) -> None:
-    """Memory per GPU (weights, gradients, optimizer, adapters, activations) and time per epoch."""
-    from llmselect.cost.compute import parse_count, require_arch
-    from llmselect.cost.finetune import FinetuneSetup, finetune_memory, finetune_time
-    from llmselect.errors import LLMSelectError
-    from llmselect.hardware import find_gpu, parse_gpu
-
-    target = _model(model)
-    arch = require_arch(target)
-    budget = parse_gpu(gpu) if gpu else None
-    if budget is not None and budget.is_cpu:
-        raise LLMSelectError("cost finetune sizes GPU memory; --gpu cpu does not apply")
-    count = gpus if gpus is not None else (budget.count if budget else 1)
-    setup = FinetuneSetup(
-        method=method.strip().lower(), seq=seq, batch=batch, gpus=count, zero=zero,
-        precision=precision.strip().lower(), optimizer=optimizer.strip().lower(),
-        checkpointing=checkpointing, lora_rank=lora_rank, quant_bits=quant_bits,
-    )  # fmt: skip
-    est = finetune_memory(target, setup)
-    data: dict[str, Any] = {"model_id": target.id, **est.to_dict()}
-    if budget is not None:
-        data["gpu"] = budget.describe()
-        data["memory_gib_each"] = round(budget.memory_gib_each, 3)
-        data["fits"] = est.per_gpu_gib <= budget.memory_gib_each
-    named = find_gpu(budget.name) if budget is not None else None
-    time = None
-    if tokens is not None:
-        n_tokens = parse_count(tokens)
-        if named is None:
-            data["time_note"] = "time per epoch needs a named GPU (its peak FLOPs): --gpu H100"
-        else:
-            time = finetune_time(
-                target, setup.validated(arch), named, n_tokens, mfu=mfu, dtype=dtype.strip().lower()
-            )
-            data["epoch"] = time.__dict__
-    if as_json:
-        print_json(data)
-        return
+def _render_finetune(model_id: str, plan: Any) -> None:
     from rich.table import Table
 
+    est, budget, time = plan.memory, plan.budget, plan.time
     table = Table(
         "part", "GiB per GPU",
-        title=f"{est.method} fine-tuning memory of {target.id} (estimated)",
+        title=f"{est.method} fine-tuning memory of {model_id} (estimated)",
     )  # fmt: skip
     for part, gib in est.parts_gib.items():
         table.add_row(part, f"{gib:.2f}")
@@ -256,7 +184,7 @@ def finetune(
         f"trainable parameters: {est.trainable_params:,} of {est.params_total:,} (exact, from arch)"
     )
     if budget is not None:
-        verdict = "fits" if data["fits"] else "does NOT fit"
+        verdict = "fits" if plan.data["fits"] else "does NOT fit"
         out.print(f"{budget.describe()}: {est.per_gpu_gib:.1f} GiB per GPU {verdict}")
     if time is not None:
         out.print(
@@ -265,8 +193,46 @@ def finetune(
             f"{time.gpus} GPUs at MFU {time.mfu:.0%} of {time.peak_tflops:g} TFLOP/s {time.dtype} "
             f"({time.flops_per_token:.3g} FLOPs/token, estimated)"
         )
-    elif "time_note" in data:
-        err.print(data["time_note"])
+    elif "time_note" in plan.data:
+        err.print(plan.data["time_note"])
+
+
+@cost_app.command("finetune")
+def finetune(
+    model: ModelOpt,
+    method: MethodOpt = "lora",
+    seq: FtSeqOpt = 2048,
+    batch: BatchOpt = 1,
+    gpu: FtGpuOpt = None,
+    gpus: FtGpusOpt = None,
+    zero: ZeroOpt = None,
+    precision: PrecisionOpt = "amp",
+    optimizer: OptimizerOpt = "adamw",
+    checkpointing: CheckpointingOpt = True,
+    lora_rank: LoraRankOpt = 16,
+    quant_bits: QuantBitsOpt = 4,
+    tokens: EpochTokensOpt = None,
+    mfu: MfuOpt = 0.40,
+    dtype: DtypeFlopsOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Memory per GPU (weights, gradients, optimizer, adapters, activations) and time per epoch."""
+    from llmselect.cost.finetune import FinetuneSetup
+    from llmselect.cost.plans import plan_finetune
+
+    target = _model(model)
+    setup = FinetuneSetup(
+        method=method.strip().lower(), seq=seq, batch=batch, zero=zero,
+        precision=precision.strip().lower(), optimizer=optimizer.strip().lower(),
+        checkpointing=checkpointing, lora_rank=lora_rank, quant_bits=quant_bits,
+    )  # fmt: skip
+    plan = plan_finetune(
+        target, setup, gpu=gpu, gpus=gpus, tokens=tokens, mfu=mfu, dtype=dtype.strip().lower()
+    )
+    if as_json:
+        print_json(plan.data)
+    else:
+        _render_finetune(target.id, plan)
 
 
 @cost_app.command("published")
