@@ -47,46 +47,50 @@ def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:
     _render(result.verdict, result.path)
 
 
+ModelsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="model ids or aliases; or `detect PATH` for a local checkpoint"),
+]
+PurposeOpt = Annotated[str, typer.Option(help="commercial | research | learning | edge")]
+DateOpt = Annotated[str | None, typer.Option("--date", help="evaluate the terms as of YYYY-MM-DD")]
+PathOpt = Annotated[
+    str | None, typer.Option("--path", help="local checkpoint folder or license file")
+]
+MachineJsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def license_cmd(
+    models: ModelsArg = None,
+    purpose: PurposeOpt = "commercial",
+    on: DateOpt = None,
+    path: PathOpt = None,
+    as_json: MachineJsonOpt = False,
+) -> None:
+    """May a model be used for a purpose? Verdict, conditions, version and source."""
+    from llmselect.licenses import verdict
+
+    day = parse_date(on)
+    names = list(models or [])
+    if names and names[0] == "detect":
+        if len(names) != 2:
+            raise LLMSelectError("usage: llmselect license detect PATH")
+        path = names[1]
+        names = []
+    if path:
+        if names:
+            raise LLMSelectError("give model names or --path, not both")
+        _detect(path, purpose, day, as_json)
+        return
+    if not names:
+        raise LLMSelectError("name at least one model (see `llmselect catalog list`)")
+    verdicts = [verdict(name, purpose, day) for name in names]
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in verdicts])
+        return
+    for v in verdicts:
+        _render(v, v.model_id)
+
+
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the app."""
-
-    @app.command("license")
-    def license_cmd(
-        models: Annotated[
-            list[str] | None,
-            typer.Argument(help="model ids or aliases; or `detect PATH` for a local checkpoint"),
-        ] = None,
-        purpose: Annotated[
-            str, typer.Option(help="commercial | research | learning | edge")
-        ] = "commercial",
-        on: Annotated[
-            str | None, typer.Option("--date", help="evaluate the terms as of YYYY-MM-DD")
-        ] = None,
-        path: Annotated[
-            str | None, typer.Option("--path", help="local checkpoint folder or license file")
-        ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    ) -> None:
-        """May a model be used for a purpose? Verdict, conditions, version and source."""
-        from llmselect.licenses import verdict
-
-        day = parse_date(on)
-        names = list(models or [])
-        if names and names[0] == "detect":
-            if len(names) != 2:
-                raise LLMSelectError("usage: llmselect license detect PATH")
-            path = names[1]
-            names = []
-        if path:
-            if names:
-                raise LLMSelectError("give model names or --path, not both")
-            _detect(path, purpose, day, as_json)
-            return
-        if not names:
-            raise LLMSelectError("name at least one model (see `llmselect catalog list`)")
-        verdicts = [verdict(name, purpose, day) for name in names]
-        if as_json:
-            print_json([v.model_dump(mode="json") for v in verdicts])
-            return
-        for v in verdicts:
-            _render(v, v.model_id)
+    """Attach ``license``."""
+    app.command("license")(license_cmd)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
-from llmselect.cli.numbers import check_threads
+from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
@@ -164,73 +164,121 @@ def _list_families() -> None:
     _table_console().print(table)
 
 
-def tokenize_bench(
-    models: str = typer.Option(
-        "",
+ModelsOpt = Annotated[
+    str,
+    typer.Option(
         "--models",
         "-m",
         help="Comma-separated tokenizer families or catalog model ids, e.g. llama2,chatglm3,bloom.",
     ),
-    corpus: str = typer.Option(
-        "default", "--corpus", help="Text: default, flores200, ntrex128, or a file path."
-    ),
-    tokenizer_dir: Path | None = typer.Option(
-        None,
+]
+CorpusOpt = Annotated[
+    str, typer.Option("--corpus", help="Text: default, flores200, ntrex128, or a file path.")
+]
+TokenizerDirOpt = Annotated[
+    Path | None,
+    typer.Option(
         "--tokenizer-dir",
         help="Folder with tokenizer files (<dir>/<family>/ or the files themselves), tried first.",
     ),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Use only the first N pairs."),
-    no_throughput: bool = typer.Option(False, "--no-throughput", help="Skip the speed probe."),
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        min=1,
-        callback=check_threads,
-        help="Threads for batched encoding (default: all cores).",
-    ),
-    repeats: int = typer.Option(
-        5, "--repeats", min=1, max=100, help="Timed passes per mode and process."
-    ),
-    processes: int | None = typer.Option(
-        None,
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N pairs.")]
+NoThroughputOpt = Annotated[bool, typer.Option("--no-throughput", help="Skip the speed probe.")]
+ThreadsOpt = Annotated[
+    int | None, threads_option("Threads for batched encoding (default: all cores).")
+]
+RepeatsOpt = Annotated[
+    int, typer.Option("--repeats", min=1, max=100, help="Timed passes per mode and process.")
+]
+ProcessesOpt = Annotated[
+    int | None,
+    typer.Option(
         "--processes",
         min=1,
         max=20,
         help="Precise timing in N fresh processes per tokenizer, one after another (passes "
         "pooled; --precise: 3). Default: quick, one process with short passes.",
-    ),  # fmt: skip
-    precise: bool = typer.Option(
-        False, "--precise", help="Time throughput in 3 fresh processes per tokenizer (slower)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
-    as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
-    list_families: bool = typer.Option(False, "--list", help="List tokenizer families and exit."),
-) -> None:
-    """Measure tokens per character/word, zh/en parity and speed of tokenizers (offline)."""
+]
+PreciseOpt = Annotated[
+    bool,
+    typer.Option("--precise", help="Time throughput in 3 fresh processes per tokenizer (slower)."),
+]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+ListOpt = Annotated[bool, typer.Option("--list", help="List tokenizer families and exit.")]
+
+
+def _resolve(models: str, tokenizer_dir: Path | None, formats: int) -> list[tuple[str, Any]]:
+    """``--models`` → (asked, TokenizerSpec) pairs whose files are found: a bad name, folder or
+    output choice (``formats``: how many were asked) is one error here, before anything runs."""
     from llmselect.errors import LLMSelectError
     from llmselect.names import split_csv
     from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_files
 
-    if list_families:
-        _list_families()
-        return
     names = split_csv([models])
     if not names:
         raise LLMSelectError("--models is required, e.g. --models llama2,chatglm3,bloom (--list)")
-    if as_json and as_csv:
+    if formats > 1:
         raise LLMSelectError("--json and --csv exclude each other")
     families = _resolve_names(names)
     check_tokenizer_dir(tokenizer_dir)
     for _asked, spec in families:  # missing files: exit 2 before anything runs
         resolve_files(spec, tokenizer_dir)
-    if threads is not None:
-        # tokenizers sizes its thread pool on first parallel use in this process.
-        os.environ["RAYON_NUM_THREADS"] = str(threads)
+    return families
+
+
+def _load_corpus(corpus: str, limit: int | None) -> Any:
+    from llmselect.errors import LLMSelectError
+
     try:
         from llmselect.corpora import shared_corpus
     except ImportError as exc:
         raise LLMSelectError(f"corpus support is not available: {exc}") from exc
-    text = shared_corpus(corpus, limit=limit)  # a bad corpus exits 2 here; probes reuse it
+    return shared_corpus(corpus, limit=limit)  # a bad corpus exits 2 here; probes reuse it
+
+
+def _print_json(summary: Any, text: Any, families: list[tuple[str, Any]]) -> None:
+    from llmselect.tokenizers.spec import COUNTING_CONVENTION
+
+    print_json(
+        {
+            "run_id": summary.run_id,
+            "corpus": {
+                "name": text.name,
+                "license": text.license,
+                "source": text.source,
+                "segments": len(text.segments),
+            },  # fmt: skip
+            "counting_convention": COUNTING_CONVENTION,
+            "tokenizers": {spec.id: asked for asked, spec in families},
+            "records": [r.model_dump(mode="json") for r in summary.records],
+        }
+    )
+
+
+def tokenize_bench(
+    models: ModelsOpt = "",
+    corpus: CorpusOpt = "default",
+    tokenizer_dir: TokenizerDirOpt = None,
+    limit: LimitOpt = None,
+    no_throughput: NoThroughputOpt = False,
+    threads: ThreadsOpt = None,
+    repeats: RepeatsOpt = 5,
+    processes: ProcessesOpt = None,
+    precise: PreciseOpt = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    list_families: ListOpt = False,
+) -> None:
+    """Measure tokens per character/word, zh/en parity and speed of tokenizers (offline)."""
+    if list_families:
+        _list_families()
+        return
+    families = _resolve(models, tokenizer_dir, as_json + as_csv)
+    if threads is not None:
+        # tokenizers sizes its thread pool on first parallel use in this process.
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
+    text = _load_corpus(corpus, limit)
     timing = "precise" if precise or processes is not None else "quick"
     tables = not (as_json or as_csv)
 
@@ -247,22 +295,7 @@ def tokenize_bench(
     )  # fmt: skip
     records = summary.records
     if as_json:
-        from llmselect.tokenizers.spec import COUNTING_CONVENTION
-
-        print_json(
-            {
-                "run_id": summary.run_id,
-                "corpus": {
-                    "name": text.name,
-                    "license": text.license,
-                    "source": text.source,
-                    "segments": len(text.segments),
-                },  # fmt: skip
-                "counting_convention": COUNTING_CONVENTION,
-                "tokenizers": {spec.id: asked for asked, spec in families},
-                "records": [r.model_dump(mode="json") for r in records],
-            }
-        )
+        _print_json(summary, text, families)
     elif as_csv:
         print_csv(_flat(r) for r in records)
     else:
