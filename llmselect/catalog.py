@@ -20,7 +20,7 @@ from llmselect.arch.spec import ArchSpec
 from llmselect.config import PACKAGE_DATA, home_dir
 from llmselect.datafiles import read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
-from llmselect.names import NameIndex
+from llmselect.names import NameIndex, normalize
 
 CATALOG_FILE = PACKAGE_DATA / "catalog.yaml"
 ADDITIONS_FILE = "catalog_additions.yaml"  # beside the catalog file
@@ -123,6 +123,26 @@ class Catalog(NameIndex[ModelSpec]):
     @property
     def models(self) -> dict[str, ModelSpec]:
         return self.by_id
+
+    def select(
+        self,
+        *,
+        family: str | None = None,
+        min_params: float | None = None,
+        max_params: float | None = None,
+        lang: str | None = None,
+    ) -> list[ModelSpec]:
+        """Entries of a model or arch ``family``, a size range in billions (an entry without a
+        published size matches no range) and a served language code, in catalog order."""
+        return [
+            m
+            for m in self
+            if (not family or normalize(family) in {
+                normalize(m.family), normalize(m.arch.family) if m.arch else ""})
+            and (min_params is None or (m.params_b is not None and m.params_b >= min_params))
+            and (max_params is None or (m.params_b is not None and m.params_b <= max_params))
+            and (not lang or lang.lower() in m.languages)
+        ]  # fmt: skip
 
 
 def parse_catalog(raw: object, origin: str) -> Catalog:

@@ -35,53 +35,21 @@ def _row(model: Any) -> dict[str, Any]:
     }
 
 
-@catalog_app.command("list")
-def list_models(
-    family: Annotated[
-        str | None, typer.Option(help="model family (e.g. Qwen2.5) or arch family (llama)")
-    ] = None,
-    min_params: Annotated[
-        float | None, typer.Option(min=0, help="minimum parameters, billions")
-    ] = None,
-    max_params: Annotated[
-        float | None, typer.Option(min=0, help="maximum parameters, billions")
-    ] = None,
-    lang: Annotated[
-        str | None, typer.Option(help="language code the model serves, e.g. zh")
-    ] = None,
-    license_class: Annotated[
-        str | None,
-        typer.Option("--license-class", help="commercial verdict: yes|no|conditional|unknown"),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-) -> None:
-    """List catalog models, filtered by family, size, language and license class."""
-    from llmselect.catalog import load_catalog
-    from llmselect.errors import LLMSelectError
-    from llmselect.names import normalize
+FamilyOpt = Annotated[
+    str | None, typer.Option(help="model family (e.g. Qwen2.5) or arch family (llama)")
+]
+MinParamsOpt = Annotated[float | None, typer.Option(min=0, help="minimum parameters, billions")]
+MaxParamsOpt = Annotated[float | None, typer.Option(min=0, help="maximum parameters, billions")]
+LangOpt = Annotated[str | None, typer.Option(help="language code the model serves, e.g. zh")]
+LicenseClassOpt = Annotated[
+    str | None,
+    typer.Option("--license-class", help="commercial verdict: yes|no|conditional|unknown"),
+]
+MachineJsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+LICENSE_CLASSES = ("yes", "no", "conditional", "unknown")
 
-    if license_class and license_class not in ("yes", "no", "conditional", "unknown"):
-        raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
-    rows = []
-    for model in load_catalog():
-        if family and normalize(family) not in {
-            normalize(model.family),
-            normalize(model.arch.family) if model.arch else "",
-        }:
-            continue
-        if min_params is not None and (model.params_b is None or model.params_b < min_params):
-            continue
-        if max_params is not None and (model.params_b is None or model.params_b > max_params):
-            continue
-        if lang and lang.lower() not in model.languages:
-            continue
-        row = _row(model)
-        if license_class and row["commercial"] != license_class:
-            continue
-        rows.append(row)
-    if as_json:
-        print_json(rows)
-        return
+
+def _render_list(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} models (published facts; `catalog show ID` for sources)")
@@ -102,22 +70,34 @@ def list_models(
     out.print(table)
 
 
-@catalog_app.command("show")
-def show(
-    model: Annotated[str, typer.Argument(help="model id or alias")],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+@catalog_app.command("list")
+def list_models(
+    family: FamilyOpt = None,
+    min_params: MinParamsOpt = None,
+    max_params: MaxParamsOpt = None,
+    lang: LangOpt = None,
+    license_class: LicenseClassOpt = None,
+    as_json: MachineJsonOpt = False,
 ) -> None:
-    """Everything the catalog knows about one model, with sources."""
+    """List catalog models, filtered by family, size, language and license class."""
     from llmselect.catalog import load_catalog
-    from llmselect.licenses import verdict
+    from llmselect.errors import LLMSelectError
 
-    spec = load_catalog().get(model)
-    v = verdict(spec, "commercial")
+    if license_class and license_class not in LICENSE_CLASSES:
+        raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
+    models = load_catalog().select(
+        family=family, min_params=min_params, max_params=max_params, lang=lang
+    )
+    rows = [_row(m) for m in models]
+    rows = [r for r in rows if not license_class or r["commercial"] == license_class]
     if as_json:
-        data = spec.model_dump(mode="json")
-        data["license_verdict"] = v.model_dump(mode="json")
-        print_json(data)
-        return
+        print_json(rows)
+    else:
+        _render_list(rows)
+
+
+def _fact_lines(spec: Any) -> list[str]:
+    """Identity, size, context, architecture and sizing lines of ``catalog show``."""
     lines = [f"{spec.name} ({spec.id})  family {spec.family}, {spec.variant or '-'}"]
     pinned = f"{spec.revision} ({spec.revision_source})" if spec.revision else "not pinned"
     lines.append(f"hub repo: {spec.hf_repo or 'unknown'}  revision: {pinned}")
@@ -150,7 +130,12 @@ def show(
                      f"parameters, {z.params_active:,} active per token; cache: {cache}; "
                      f"stored: {z.stored_dtype or 'not stated'}; config {z.config_source} "
                      f"sha256 {(z.config_sha256 or '-')[:16]}")  # fmt: skip
-    lines.append(f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})")
+    return lines
+
+
+def _usage_lines(spec: Any, v: Any) -> list[str]:
+    """Tokenizer, languages, license verdict, published scores and notes of ``catalog show``."""
+    lines = [f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})"]
     lines.append(f"languages: {', '.join(spec.languages) or 'unknown'} ({spec.languages_source})")
     lines.append(
         f"license: {v.license_id or 'unknown'}; commercial use: {v.allowed} "
@@ -168,7 +153,26 @@ def show(
             )
     for n in spec.notes:
         lines.append(f"note: {n}")
-    for line in lines:
+    return lines
+
+
+@catalog_app.command("show")
+def show(
+    model: Annotated[str, typer.Argument(help="model id or alias")],
+    as_json: MachineJsonOpt = False,
+) -> None:
+    """Everything the catalog knows about one model, with sources."""
+    from llmselect.catalog import load_catalog
+    from llmselect.licenses import verdict
+
+    spec = load_catalog().get(model)
+    v = verdict(spec, "commercial")
+    if as_json:
+        data = spec.model_dump(mode="json")
+        data["license_verdict"] = v.model_dump(mode="json")
+        print_json(data)
+        return
+    for line in [*_fact_lines(spec), *_usage_lines(spec, v)]:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
