@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import out, print_json
+from llmselect.cli.options import JsonOpt
 
 
 def _line(text: str) -> None:
     out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _render(r: dict[str, Any]) -> None:
+def _render_file(r: dict[str, Any]) -> None:
     _line(f"{r['model']}  ({r['input']})")
     ck = r.get("checkpoint") or {}
     if ck and not r.get("weights", True):
@@ -37,21 +38,27 @@ def _render(r: dict[str, Any]) -> None:
         _line(f"  rope scaling: {r['rope_scaling']}")
     c = r["context_length"]
     _line(f"  context length: {c['tokens'] or 'unknown'} tokens ({c['source']})")
-    p = r["params"]
-    if p.get("total") is not None:
-        check = ""
-        if p.get("from_architecture") is not None and p["kind"] == "exact":
-            same = p["from_architecture"] == p["total"]
-            check = f"; architecture formula gives {p['from_architecture']:,}" + (
-                " (same)" if same else ""
-            )
-        _line(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
-        if p.get("active") is not None and p["active"] != p["total"]:
-            _line(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
-                  f"without the input embedding; {p['active_convention']})")  # fmt: skip
-        for part in p.get("other_parts", []):
-            _line(f"    not in the text decoder: {part['name']} {part['params']:,} "
-                  f"({part['kind']}{'; ' + part['note'] if part.get('note') else ''})")  # fmt: skip
+
+
+def _render_params(p: dict[str, Any]) -> None:
+    if p.get("total") is None:
+        return
+    check = ""
+    if p.get("from_architecture") is not None and p["kind"] == "exact":
+        same = p["from_architecture"] == p["total"]
+        check = f"; architecture formula gives {p['from_architecture']:,}" + (
+            " (same)" if same else ""
+        )
+    _line(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
+    if p.get("active") is not None and p["active"] != p["total"]:
+        _line(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
+              f"without the input embedding; {p['active_convention']})")  # fmt: skip
+    for part in p.get("other_parts", []):
+        _line(f"    not in the text decoder: {part['name']} {part['params']:,} "
+              f"({part['kind']}{'; ' + part['note'] if part.get('note') else ''})")  # fmt: skip
+
+
+def _render_bytes(r: dict[str, Any]) -> None:
     if r["storage"]:
         _line("  storage:")
         for s in r["storage"]:
@@ -76,6 +83,9 @@ def _render(r: dict[str, Any]) -> None:
     sw = r.get("stored_weights")
     if sw and sw.get("bytes") is not None:
         _line(f"  weights as stored (config): {sw['bytes']:,} bytes ({sw['summary']})")
+
+
+def _render_license_tokenizer(r: dict[str, Any]) -> None:
     lic = r["license"]
     _line(f"  license: {lic['license_id'] or 'unknown'}; commercial use: {lic['commercial']}")
     for e in lic["evidence"]:
@@ -97,26 +107,33 @@ def _render(r: dict[str, Any]) -> None:
             _line(f"  tokenizer: {name}" + (f" ({tok['note']})" if tok.get("note") else ""))
 
 
+def _render(r: dict[str, Any]) -> None:
+    _render_file(r)
+    _render_params(r["params"])
+    _render_bytes(r)
+    _render_license_tokenizer(r)
+
+
+ModelArg = Annotated[
+    str, typer.Argument(help="GGUF file, checkpoint folder or .safetensors, catalog id, hub id")
+]
+TokenizerOpt = Annotated[
+    bool, typer.Option(help="Load the checkpoint's tokenizer and measure FLORES-200.")
+]
+
+
+def inspect_cmd(model: ModelArg, tokenizer: TokenizerOpt = True, as_json: JsonOpt = False) -> None:
+    """What a model is, read from its own files without loading the weights."""
+    from llmselect.checkpoint.inspect import inspect_model
+    from llmselect.targets import resolve_model
+
+    report = inspect_model(resolve_model(model), tokenizer=tokenizer)
+    if as_json:
+        print_json(report)
+    else:
+        _render(report)
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``inspect``."""
-
-    @app.command("inspect")
-    def inspect_cmd(
-        model: Annotated[
-            str,
-            typer.Argument(help="GGUF file, checkpoint folder or .safetensors, catalog id, hub id"),
-        ],
-        tokenizer: Annotated[
-            bool, typer.Option(help="Load the checkpoint's tokenizer and measure FLORES-200.")
-        ] = True,
-        as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
-    ) -> None:
-        """What a model is, read from its own files without loading the weights."""
-        from llmselect.checkpoint.inspect import inspect_model
-        from llmselect.targets import resolve_model
-
-        report = inspect_model(resolve_model(model), tokenizer=tokenizer)
-        if as_json:
-            print_json(report)
-        else:
-            _render(report)
+    app.command("inspect")(inspect_cmd)
