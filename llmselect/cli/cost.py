@@ -10,13 +10,33 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import err, out, print_json
-from llmselect.cli.options import DtypeFlopsOpt, JsonOpt, MfuOpt, ModelOpt
+from llmselect.cli.options import JsonOpt
 
 cost_app = typer.Typer(
     help="What training or fine-tuning a model costs: GPU-hours, memory per GPU, time.",
     no_args_is_help=True,
 )
 
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "-m",
+        "--model",
+        help="Catalog id, family:size preset, or a local checkpoint (folder, .safetensors, .gguf).",
+    ),
+]
+MfuOpt = Annotated[
+    float,
+    typer.Option(
+        min=0, max=1, help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."
+    ),
+]
+DtypeFlopsOpt = Annotated[
+    str,
+    typer.Option(
+        help="Dtype whose peak FLOPs apply: auto (bf16, or fp16 without it), bf16, fp16, fp8."
+    ),
+]
 ParamsOpt = Annotated[
     str, typer.Option("--params", help="N in 6·N·D: total or non-embedding parameters.")
 ]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import out, print_json
+from llmselect.cli.options import JsonOpt
 
 ExecutorOpt = Annotated[
     str | None,
@@ -59,7 +60,7 @@ def _shown(value: Any) -> str:
 
 
 @executors_app.command("list")
-def list_executors(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+def list_executors(as_json: JsonOpt = False) -> None:
     """List executors with their options (give them as --executor-option KEY=VALUE, or in a
     suite's executor: block)."""
     from llmselect.executors import describe_executors

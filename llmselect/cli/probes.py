@@ -5,12 +5,13 @@ from __future__ import annotations
 import typer
 
 from llmselect.cli.common import out, print_json
+from llmselect.cli.options import JsonOpt
 
 probes_app = typer.Typer(help="Registered probes (built-in and plugins).", no_args_is_help=True)
 
 
 @probes_app.command("list")
-def list_probes(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+def list_probes(as_json: JsonOpt = False) -> None:
     """List probe names and where they load from."""
     from llmselect.registry import probe_paths
 

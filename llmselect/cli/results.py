@@ -7,6 +7,7 @@ import logging
 import typer
 
 from llmselect.cli.common import out, print_csv, print_json
+from llmselect.cli.options import JsonOpt
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ results_app = typer.Typer(help="Stored measurements (JSONL result store).", no_a
 
 
 @results_app.command("list")
-def list_runs(as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+def list_runs(as_json: JsonOpt = False) -> None:
     """List stored runs, oldest first: state, record counts and unreadable lines skipped."""
     from rich.table import Table
 
@@ -53,7 +54,7 @@ def show(
     model: list[str] = typer.Option([], "-m", "--model", help="Only these model/tokenizer ids."),
     probe: list[str] = typer.Option([], "-p", "--probe", help="Only these probes."),
     all_rows: bool = typer.Option(False, "--all", help="Every row, not only the newest ok one."),
-    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    as_json: JsonOpt = False,
     as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
 ) -> None:
     """Show stored measurements (newest ok value per key by default)."""

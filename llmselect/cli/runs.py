@@ -10,8 +10,9 @@ import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, setup_logging
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
-from llmselect.cli.options import JsonOpt, VerboseOpt
+from llmselect.cli.options import JsonOpt
 
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Debug logs on stderr.")]
 SuiteOpt = Annotated[
     str,
     typer.Option(
