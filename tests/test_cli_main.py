@@ -47,8 +47,10 @@ def test_commands_load_when_asked_and_help_lists_every_one() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    # common and numbers (the shared output helpers and numeric-option check) plus the command
-    assert "LOADED=llmselect.cli.common,llmselect.cli.numbers,llmselect.cli.probes\n" in proc.stderr
+    # common, numbers and options (the shared output helpers, numeric-option check and option
+    # aliases) plus the command's own module: no other command module
+    loaded = "llmselect.cli.common,llmselect.cli.numbers,llmselect.cli.options,llmselect.cli.probes"
+    assert f"LOADED={loaded}\n" in proc.stderr
     help_text = subprocess.run(
         [sys.executable, "-m", "llmselect", "--help"], capture_output=True, text=True, check=True
     ).stdout
