@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
+from llmselect.cli.options import JsonOpt
 from llmselect.errors import LLMSelectError
 
 log = logging.getLogger(__name__)
@@ -192,133 +193,87 @@ def _progress() -> _EvalProgress:
     return _EvalProgress()
 
 
-def eval_command(
-    model: str | None = typer.Option(
-        None, "-m", "--model", help="Checkpoint folder, catalog id or hub id (required)."
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Checkpoint folder, catalog id or hub id (required)."),
+]
+TasksOpt = Annotated[
+    list[str],
+    typer.Option(
+        "-t", "--tasks", help="Tasks, comma-separated (see --list-tasks); asked when absent."
     ),
-    tasks: list[str] = typer.Option(
-        [], "-t", "--tasks", help="Tasks, comma-separated (see --list-tasks); asked when absent."
-    ),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Documents per task/subject."),
-    num_fewshot: int | None = typer.Option(
-        None, "--num-fewshot", min=0, help="Shots (default: the task's own, 5 for exams)."
-    ),
-    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Requests per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
-    chat_template: bool = typer.Option(
-        False, "--chat-template/--no-chat-template", help="Wrap prompts in the chat template."
-    ),
-    engine: str = typer.Option(
-        "auto",
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Documents per task/subject.")]
+FewshotOpt = Annotated[
+    int | None,
+    typer.Option("--num-fewshot", min=0, help="Shots (default: the task's own, 5 for exams)."),
+]
+BatchSizeOpt = Annotated[
+    int, typer.Option("--batch-size", min=1, help="Requests per forward pass.")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")]
+ChatTemplateOpt = Annotated[
+    bool,
+    typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the chat template."),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
         "--engine",
         help="auto (a GGUF file in llama.cpp when installed), llama.cpp or transformers.",
     ),
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="llama.cpp threads (default: all cores)."
-    ),
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Datasets folder (default <LLMSELECT_DATA_ROOT>/datasets)."
-    ),
-    subjects: list[str] = typer.Option(
-        [], "--subjects", help="Only these subjects of ceval/cmmlu/mmlu (comma-separated)."
-    ),
-    max_subjects: int | None = typer.Option(
-        None, "--max-subjects", min=1, help="Only the first N subjects of ceval/cmmlu/mmlu."
-    ),
-    model_id: str | None = typer.Option(
-        None, "--model-id", help="Id for the records (a catalog id adds its published scores)."
-    ),
-    revision: str | None = typer.Option(None, "--revision", help="Hub revision (commit)."),
-    per_subject: bool = typer.Option(False, "--per-subject", help="Also list every subject."),
-    executor: ExecutorOpt = None,
-    executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
-    address: AddressOpt = None,
-    list_tasks: bool = typer.Option(False, "--list-tasks", help="List the tasks and exit."),
-    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
-) -> None:
-    """Score a model with lm-evaluation-harness on local zh/en task files; store the records."""
-    from llmselect.eval.tasks import (
-        available_tasks,
-        check_task_files,
-        parse_task_names,
-        resolve_data_dir,
-    )
-    from llmselect.names import split_csv
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, help="llama.cpp threads (default: all cores)."),
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Datasets folder (default <LLMSELECT_DATA_ROOT>/datasets)."),
+]
+SubjectsOpt = Annotated[
+    list[str],
+    typer.Option("--subjects", help="Only these subjects of ceval/cmmlu/mmlu (comma-separated)."),
+]
+MaxSubjectsOpt = Annotated[
+    int | None,
+    typer.Option("--max-subjects", min=1, help="Only the first N subjects of ceval/cmmlu/mmlu."),
+]
+ModelIdOpt = Annotated[
+    str | None,
+    typer.Option("--model-id", help="Id for the records (a catalog id adds its published scores)."),
+]
+RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (commit).")]
+PerSubjectOpt = Annotated[bool, typer.Option("--per-subject", help="Also list every subject.")]
+ListTasksOpt = Annotated[bool, typer.Option("--list-tasks", help="List the tasks and exit.")]
 
-    if list_tasks:
-        infos = available_tasks()
-        rows = [{"task": i.name, "lang": i.lang, "version": i.version} for i in infos.values()]
-        if as_json:
-            print_json(rows)
-        else:
-            for r in rows:
-                out.print(f"{r['task']}\t{r['lang']}\tv{r['version']}")
-        return
 
-    from pydantic import ValidationError
+def _list_tasks(as_json: bool) -> None:
+    from llmselect.eval.tasks import available_tasks
 
-    from llmselect.config import data_root, home_dir
+    infos = available_tasks()
+    rows = [{"task": i.name, "lang": i.lang, "version": i.version} for i in infos.values()]
+    if as_json:
+        print_json(rows)
+    else:
+        for r in rows:
+            out.print(f"{r['task']}\t{r['lang']}\tv{r['version']}")
+
+
+def _score(run: Any, target: Any, task_names: list[str], config: Any, runner: Any) -> Any:
+    """One unit per task, so Ctrl-C during the second task keeps the first task's scores."""
     from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
-    from llmselect.runner import open_run
-    from llmselect.scores import aggregate_records, aggregate_scores, published_records
+    from llmselect.scores import aggregate_records, aggregate_scores
     from llmselect.units import plan
 
-    if not model:
-        raise LLMSelectError(
-            "--model is required (a checkpoint folder, GGUF file, catalog id or hub id)"
-        )
-    # unknown executor, bad option, Ray-less install: say so now
-    runner = pick_executor(executor, executor_option, address)
-    given = split_csv(tasks)
-    task_names = parse_task_names(given) if given else []
-    data = resolve_data_dir(data_dir)
-    for name in task_names:  # missing files are bad input: exit 2 before loading a model
-        check_task_files(
-            name, data, subjects=split_csv(subjects) or None, max_subjects=max_subjects
-        )
-    try:
-        config = LmEvalScoresProbe.Config(
-            tasks=task_names,
-            limit=limit,
-            num_fewshot=num_fewshot,
-            batch_size=batch_size,
-            device=device,
-            dtype=dtype,  # type: ignore[arg-type]
-            chat_template=chat_template,
-            engine=engine,  # type: ignore[arg-type]
-            threads=threads,
-            data_dir=str(data),
-            subjects=split_csv(subjects) or None,
-            max_subjects=max_subjects,
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise LLMSelectError(
-            f"--{first['loc'][0]}: {first['msg'].removeprefix('Value error, ')}"
-        ) from exc
-    target, spec = resolve_model(model, model_id, revision)
-    _require_loadable(model, target)
-    from llmselect.probes.lm_eval_scores import choose_engine
-
-    choose_engine(target.source, config.engine)  # a missing or misused engine: say so now
-    if not task_names:  # asked only once the model and options are known to be good
-        task_names = parse_task_names(_ask_tasks())
-        config = config.model_copy(update={"tasks": task_names})
-
-    runner.start()  # join a cluster before the run exists: a failed connect leaves no run
-    run = open_run(
-        f"eval {target.id} {','.join(task_names)}", device=device, data_root=data_root(),
-        cache_dir=home_dir() / "cache",
-    )  # fmt: skip
     run_id, ctx = run.run_id, run.ctx
     err.print(f"scoring {target.id} on {', '.join(task_names)} (run {run_id}) ...")
-    # One unit per task, so Ctrl-C during the second task keeps the first task's scores.
     probes = [LmEvalScoresProbe(config.model_copy(update={"tasks": [t]})) for t in task_names]
     with _progress() as progress:
         if getattr(runner, "name", "local") == "local":  # callbacks stay in this process
             ctx.progress = progress.task_callback  # label -> callback(done, total)
-        summary = run.execute(
+        return run.execute(
             plan([target], probes),
             executor=runner,
             # zh/en scores over the task units just measured, written by the runner with them
@@ -326,6 +281,14 @@ def eval_command(
                 aggregate_scores(r for r in recs if r.status == "ok"), run_id
             ),
         )
+
+
+def _render(
+    run: Any, target: Any, spec: Any, task_names: list[str], summary: Any, per_subject: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    from llmselect.scores import published_records
+
     ok = [r for r in summary.records if r.status == "ok"]
     measured = [r for r in ok if r.subset != "aggregate"]
     aggregates = [r for r in ok if r.subset == "aggregate"]
@@ -336,20 +299,12 @@ def eval_command(
         if r.subset in task_names
     ]
     failures = [r for r in summary.records if r.status != "ok"]
-
-    shown = [r for r in measured if per_subject or "/" not in r.subset]
     if as_json:
-        print_json(
-            {
-                "run_id": run_id,
-                "model_id": target.id,
-                "results_dir": str(run.writer.dir),
-                "records": [r.model_dump(mode="json") for r in measured],
-                "aggregates": [r.model_dump(mode="json") for r in aggregates],
-                "published": [r.model_dump(mode="json") for r in published],
-                "failures": [r.model_dump(mode="json") for r in failures],
-            }
-        )
+        dump = {k: [r.model_dump(mode="json") for r in v] for k, v in (
+            ("records", measured), ("aggregates", aggregates), ("published", published),
+            ("failures", failures))}  # fmt: skip
+        print_json({"run_id": run.run_id, "model_id": target.id,
+                    "results_dir": str(run.writer.dir), **dump})  # fmt: skip
     else:
         order = {name: i for i, name in enumerate(task_names)}
 
@@ -357,6 +312,7 @@ def eval_command(
             task = rec.subset.split("/", 1)[0]
             return (order.get(task, len(order)), rec.subset, rec.kind != "measured")
 
+        shown = [r for r in measured if per_subject or "/" not in r.subset]
         rows = sorted([*shown, *published], key=position) + aggregates
         _print_table([_row(r) for r in rows], target.id)
     err.print(f"stored {len(measured) + len(aggregates)} records in {run.writer.dir}")
@@ -364,6 +320,65 @@ def eval_command(
         err.print(f"{rec.status}: {rec.error}", markup=False, highlight=False)
     if failures:
         raise typer.Exit(EXIT_PROBE_FAILED)
+
+
+def eval_command(
+    model: ModelOpt = None,
+    tasks: TasksOpt = [],  # noqa: B006 - typer reads it, never mutated
+    limit: LimitOpt = None,
+    num_fewshot: FewshotOpt = None,
+    batch_size: BatchSizeOpt = 1,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "float32",
+    chat_template: ChatTemplateOpt = False,
+    engine: EngineOpt = "auto",
+    threads: ThreadsOpt = None,
+    data_dir: DataDirOpt = None,
+    subjects: SubjectsOpt = [],  # noqa: B006 - typer reads it, never mutated
+    max_subjects: MaxSubjectsOpt = None,
+    model_id: ModelIdOpt = None,
+    revision: RevisionOpt = None,
+    per_subject: PerSubjectOpt = False,
+    executor: ExecutorOpt = None,
+    executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
+    address: AddressOpt = None,
+    list_tasks: ListTasksOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a model with lm-evaluation-harness on local zh/en task files; store the records."""
+    if list_tasks:
+        _list_tasks(as_json)
+        return
+    from llmselect.config import data_root, home_dir
+    from llmselect.eval.tasks import parse_task_names
+    from llmselect.probes.lm_eval_scores import choose_engine
+    from llmselect.probes.lm_eval_setup import eval_config
+    from llmselect.runner import open_run
+
+    if not model:
+        raise LLMSelectError(
+            "--model is required (a checkpoint folder, GGUF file, catalog id or hub id)"
+        )
+    # unknown executor, bad option, Ray-less install: say so now
+    runner = pick_executor(executor, executor_option, address)
+    config = eval_config(
+        tasks, subjects, data_dir, limit=limit, num_fewshot=num_fewshot, batch_size=batch_size,
+        device=device, dtype=dtype, chat_template=chat_template, engine=engine, threads=threads,
+        max_subjects=max_subjects,
+    )  # fmt: skip
+    target, spec = resolve_model(model, model_id, revision)
+    _require_loadable(model, target)
+    choose_engine(target.source, config.engine)  # a missing or misused engine: say so now
+    if not config.tasks:  # asked only once the model and options are known to be good
+        config = config.model_copy(update={"tasks": parse_task_names(_ask_tasks())})
+    task_names = list(config.tasks)
+    runner.start()  # join a cluster before the run exists: a failed connect leaves no run
+    run = open_run(
+        f"eval {target.id} {','.join(task_names)}", device=device, data_root=data_root(),
+        cache_dir=home_dir() / "cache",
+    )  # fmt: skip
+    summary = _score(run, target, task_names, config, runner)
+    _render(run, target, spec, task_names, summary, per_subject, as_json)
 
 
 def register(app: typer.Typer) -> None:
