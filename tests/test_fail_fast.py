@@ -80,7 +80,8 @@ def test_corrupt_checkpoint_is_one_line_before_measuring(tmp_path: Path) -> None
     assert code == 2, err  # the checkpoint is read (and refused) before any child starts
     assert "Traceback" not in err and 'File "' not in err, err
     assert err.strip().splitlines()[-1].startswith("Error: ")
-    assert "model_type '(none)' is not supported" in err
+    # the config is read first and names what it lacks (no model_type, no layer count)
+    assert "config.json: " in err and "missing" in err
 
 
 # --- eval inputs -----------------------------------------------------------------------------
