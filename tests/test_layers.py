@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"units"},  # Unit and run_unit, shared by runner and executors
     {"probes", "recommend"},  # measurements; the ranking pipeline
     {"targets"},  # the one resolver for names a user types
-    {"eval"},  # lm-eval tasks and the model adapters that score a checkpoint (transformers, llama.cpp)
+    {"eval"},  # lm-eval tasks and the adapters that score a checkpoint (transformers, llama.cpp)
     {"checkpoint", "cost"},  # checkpoints on disk or hub; training and fine-tuning cost
     {"tokenizers", "licenses", "memory", "refmodels", "corpora"},
     {"catalog", "hardware"},  # ModelSpec: the catalog entries; GPU specs
