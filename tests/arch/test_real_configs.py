@@ -150,7 +150,7 @@ def test_record_path_builds_a_validated_entry(tmp_path: Path) -> None:
 
     record = {
         "id": "gpt-oss-20b-test", "name": "gpt-oss-20b", "family": "gpt-oss",
-        "variant": None, "hf_repo": "openai/gpt-oss-20b", "revision": None,
+        "variant": None, "tuning": "instruct", "hf_repo": "openai/gpt-oss-20b", "revision": None,
         "revision_note": "not recorded by the copy",
         "config": {"file": "configs/gpt-oss-20b.json",
                    "sha256": hashlib.sha256(data).hexdigest(),
