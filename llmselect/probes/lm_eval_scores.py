@@ -135,21 +135,6 @@ def _as_float(value: Any) -> float | None:
         return None  # lm-eval writes "N/A" where it has no stderr
 
 
-def _cached_llamacpp(target: EvalModel, cfg: LmEvalScoresConfig, progress: Any) -> Any:
-    """The llama.cpp model of the last unit when it is the same file and settings (the eval
-    command runs one unit per task)."""
-    key = (target.source, "llama.cpp", str(cfg.threads), str(cfg.max_length))
-    if key not in _LAST_LOADED:
-        _LAST_LOADED.clear()
-        lm = llamacpp_lm(
-            target.source, threads=cfg.threads, max_length=cfg.max_length, name=target.id
-        )
-        _LAST_LOADED[key] = (lm, None)
-    lm = _LAST_LOADED[key][0]
-    lm.progress = progress
-    return lm
-
-
 def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
     """A GGUF file in transformers: weights dequantized with ``gguf``, config and tokenizer read
     from the file by transformers."""
@@ -192,6 +177,86 @@ def llamacpp_lm(
         path, threads=threads or os.cpu_count() or 1, max_length=max_length or 2048,
         name=name, progress=progress,
     )  # fmt: skip
+
+
+def _score(
+    lm: Any, built: list[Any], cfg: LmEvalScoresConfig, limit: int | None
+) -> tuple[Any, float]:
+    """lm-eval's results for ``built`` tasks on ``lm``, and the seconds it took."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    started = time.perf_counter()
+    results = simple_evaluate(
+        model=lm,
+        tasks=[b.to_lm_eval() for b in built],
+        task_manager=TaskManager(include_defaults=False),
+        num_fewshot=cfg.num_fewshot,
+        limit=limit,
+        batch_size=cfg.batch_size,
+        device=cfg.device,
+        apply_chat_template=cfg.chat_template,
+        fewshot_as_multiturn=cfg.chat_template,
+        log_samples=False,
+    )
+    if not results:
+        raise LLMSelectError("lm-eval returned no results")
+    return results, time.perf_counter() - started
+
+
+GGUF_WORKER = "llmselect.probes._lm_eval_worker"
+GGUF_TIMEOUT_S = 48 * 3600.0  # a whole split on a CPU can take hours; a hung child still ends
+
+
+def _score_gguf_in_child(
+    target: EvalModel, cfg: LmEvalScoresConfig, data_dir: Path, cache_dir: Path | None,
+    limit: int | None,
+) -> tuple[dict[str, Any], dict[str, Any], float]:  # fmt: skip
+    """Score a GGUF file through llama.cpp in a fresh child (``score_gguf`` there): llama.cpp
+    never runs in this process, so a crash in it fails this unit with its signal named."""
+    import json
+
+    from llmselect.childproc import run_child
+
+    spec = json.dumps({
+        "id": target.id, "source": target.source, "config": cfg.model_dump(mode="json"),
+        "data_dir": str(data_dir), "cache_dir": str(cache_dir) if cache_dir else None,
+        "limit": limit,
+    })  # fmt: skip
+    out = run_child(GGUF_WORKER, spec, timeout_s=GGUF_TIMEOUT_S, label="llama.cpp")
+    if out.get("status") != "ok":
+        raise LLMSelectError(str(out.get("error") or "llama.cpp child gave no result"))
+    return out["results"], out["engine_params"], float(out["duration_s"])
+
+
+def score_gguf(spec: dict[str, Any]) -> dict[str, Any]:
+    """The child's side of ``_score_gguf_in_child``: the tasks on the GGUF file in llama.cpp,
+    results as JSON (values lm-eval keeps that JSON cannot hold become text)."""
+    import json
+
+    import datasets
+
+    from llmselect.checkpoint import llamacpp
+    from llmselect.eval.tasks import build_task, parse_task_names
+
+    datasets.disable_progress_bars()
+    cfg = LmEvalScoresConfig.model_validate(spec["config"])
+    cache_dir = Path(spec["cache_dir"]) if spec["cache_dir"] else None
+    built = [
+        build_task(name, Path(spec["data_dir"]), subjects=cfg.subjects,
+                   max_subjects=cfg.max_subjects, cache_dir=cache_dir)
+        for name in parse_task_names(cfg.tasks)
+    ]  # fmt: skip
+    lm = llamacpp_lm(spec["source"], threads=cfg.threads, max_length=cfg.max_length,
+                     name=spec["id"])  # fmt: skip
+    if cfg.chat_template and not lm.chat_template():
+        raise LLMSelectError(f"model {spec['id']} has no chat template; use --no-chat-template")
+    results, duration = _score(lm, built, cfg, spec["limit"])
+    params = {"lm_backend": "llama.cpp", "threads": lm.threads, **llamacpp.version_info()}
+    return {
+        "status": "ok", "results": json.loads(json.dumps(results, default=str)),
+        "engine_params": params, "duration_s": duration,
+    }  # fmt: skip
 
 
 class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
@@ -304,8 +369,6 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         """
         target = as_eval_model(target)
         import datasets
-        from lm_eval import simple_evaluate
-        from lm_eval.tasks import TaskManager
 
         from llmselect.eval.hf_lm import TransformersLM
         from llmselect.eval.tasks import build_task, parse_task_names, resolve_data_dir
@@ -328,39 +391,18 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         progress = ctx.progress  # label -> callback(done, total), from the CLI
         callback = progress(",".join(cfg.tasks)) if progress else None
         engine = choose_engine(target.source, cfg.engine)
-        engine_params: dict[str, Any] = {"lm_backend": "transformers"}  # hf_lm.TransformersLM
-        if engine == "llama.cpp":
-            from llmselect.checkpoint import llamacpp
-
-            lm = _cached_llamacpp(target, cfg, callback)
-            if cfg.chat_template and not lm.chat_template():
-                raise LLMSelectError(
-                    f"model {target.id} has no chat template; use --no-chat-template"
-                )
-            engine_params = {"lm_backend": "llama.cpp", "threads": lm.threads}
-            engine_params |= llamacpp.version_info()
+        if engine == "llama.cpp":  # in a child process only: a crash there is one failed unit
+            results, engine_params, duration = _score_gguf_in_child(
+                target, cfg, data_dir, cache_dir, limit
+            )
         else:
             model, tokenizer = self._load(target)
             lm = TransformersLM(
                 model, tokenizer, batch_size=cfg.batch_size, max_length=cfg.max_length,
                 name=target.id, progress=callback,
             )  # fmt: skip
-        started = time.perf_counter()
-        results = simple_evaluate(
-            model=lm,
-            tasks=[b.to_lm_eval() for b in built],
-            task_manager=TaskManager(include_defaults=False),
-            num_fewshot=cfg.num_fewshot,
-            limit=limit,
-            batch_size=cfg.batch_size,
-            device=cfg.device,
-            apply_chat_template=cfg.chat_template,
-            fewshot_as_multiturn=cfg.chat_template,
-            log_samples=False,
-        )
-        duration = time.perf_counter() - started
-        if not results:
-            raise LLMSelectError("lm-eval returned no results")
+            engine_params = {"lm_backend": "transformers"}  # hf_lm.TransformersLM
+            results, duration = _score(lm, built, cfg, limit)
         base = {
             "limit": limit,
             "batch_size": cfg.batch_size,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fresh import in_fresh_python
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"
@@ -39,17 +40,34 @@ def _reference(path: Path, context: list[int], continuation: list[int]) -> float
     return float(total)
 
 
-def test_cached_scores_match_llama_cpp_python(smollm2_gguf: Path) -> None:
+def cached_and_reference(path: str) -> list[tuple[float, bool, float]]:
+    """In a fresh interpreter: (cached log-likelihood, greedy, all-logits reference) per request."""
     from llmselect.eval.llamacpp_lm import LlamaCppLM
 
-    lm = LlamaCppLM(smollm2_gguf, threads=1, max_length=512)
+    lm = LlamaCppLM(Path(path), threads=1, max_length=512)
     encoded = [
         (lm.tok_encode(c), lm.tok_encode(c + x)[len(lm.tok_encode(c)) :]) for c, x in REQUESTS
     ]
     got = lm._loglikelihood_tokens([((c, x), a, b) for (c, x), (a, b) in
                                     zip(REQUESTS, encoded, strict=True)])  # fmt: skip
-    for (ctx, cont), (ll, _) in zip(encoded, got, strict=True):
-        assert ll == pytest.approx(_reference(smollm2_gguf, ctx, cont), abs=2e-3)
+    return [
+        (ll, greedy, _reference(Path(path), ctx, cont))
+        for (ctx, cont), (ll, greedy) in zip(encoded, got, strict=True)
+    ]
+
+
+def bos_and_ids(path: str, text: str) -> tuple[bool, list[int]]:
+    """In a fresh interpreter: whether the file adds BOS, and the ids of ``text``."""
+    from llmselect.eval.llamacpp_lm import LlamaCppLM
+
+    lm = LlamaCppLM(Path(path), threads=1, max_length=256)
+    return lm.add_bos, lm.tok_encode(text)
+
+
+def test_cached_scores_match_llama_cpp_python(smollm2_gguf: Path) -> None:
+    got = in_fresh_python("test_llamacpp_lm", "cached_and_reference", smollm2_gguf)
+    for ll, _greedy, reference in got:
+        assert ll == pytest.approx(reference, abs=2e-3)
     assert got[2][0] > got[3][0]  # Paris over Berlin, as a 135M model still knows
     assert got[2][1] is True  # " Paris" is the greedy continuation
 
@@ -58,10 +76,8 @@ def test_bos_follows_the_file(smollm2_gguf: Path) -> None:
     """SmolLM2's GGUF says add_bos_token = false: no BOS, as its transformers tokenizer."""
     from transformers import AutoTokenizer
 
-    from llmselect.eval.llamacpp_lm import LlamaCppLM
-
-    lm = LlamaCppLM(smollm2_gguf, threads=1, max_length=256)
     hf = AutoTokenizer.from_pretrained(str(smollm2_gguf.parent), gguf_file=smollm2_gguf.name)
     text = "Question: Which gas do plants take in?\nAnswer: carbon dioxide"
-    assert lm.add_bos is False
-    assert lm.tok_encode(text) == hf.encode(text)
+    add_bos, ids = in_fresh_python("test_llamacpp_lm", "bos_and_ids", smollm2_gguf, text)
+    assert add_bos is False
+    assert ids == hf.encode(text)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _fresh import in_fresh_python
 
 from llmselect.cli import main
 
@@ -89,14 +90,20 @@ def test_eval_limit_matches_stored_items(
         assert got[metric]["value"] == pytest.approx(expected, abs=1e-6), metric
 
 
-@pytest.mark.parametrize("key", CASES)
-def test_loglikelihoods_match_stored_items(
-    key: str, bench: Any, stored: dict[str, Any], datasets_root: Path
-) -> None:
-    run = stored[key]
+def rescore(key: str, datasets_root: str) -> tuple[str, dict[str, Any]]:
+    """In a fresh interpreter: the first 5 items of ``key`` scored again through llama.cpp."""
+    bench = _bench()
     spec = next(r for r in bench.PLAN if r.key == key)
     lm, engine = bench.make_lm(bench.MODELS[spec.model], "llama.cpp", threads=1)
-    again = bench.evaluate(lm, spec, datasets_root, limit=5)
+    return engine, bench.evaluate(lm, spec, Path(datasets_root), limit=5)
+
+
+@pytest.mark.parametrize("key", CASES)
+def test_loglikelihoods_match_stored_items(
+    key: str, stored: dict[str, Any], datasets_root: Path
+) -> None:
+    run = stored[key]
+    engine, again = in_fresh_python("test_published_scores", "rescore", key, datasets_root)
     want = {i["doc"]: i for i in run["items"] if i["doc"] < 5}
     assert engine == "llama.cpp" and len(again["items"]) == 5
     for item in again["items"]:
