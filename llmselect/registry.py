@@ -141,9 +141,23 @@ class Registry(Generic[T]):
         # (name, path) → the checked object: the recommender asks for a family's traits
         # hundreds of times per call; a path names the same object for the whole process.
         self._loaded: dict[tuple[str, str], Any] = {}
+        # the last answer of ``paths`` with what it was computed from: a ranking asks a
+        # registry hundreds of times, and nothing it depends on changes between those calls
+        self._paths: tuple[tuple[Any, ...], dict[str, str]] | None = None
 
     def paths(self) -> dict[str, str]:
         """Every known name → ``"module:attr"``: built-ins, registered, then plugins."""
+        key = (
+            tuple(self.builtins.items()), tuple(self._registered.items()),
+            os.environ.get(PLUGINS_ENV), _reads_installed() or metadata.entry_points,
+        )  # fmt: skip
+        if self._paths is not None and self._paths[0] == key:
+            return dict(self._paths[1])
+        paths = self._compute_paths()
+        self._paths = (key, paths)
+        return dict(paths)
+
+    def _compute_paths(self) -> dict[str, str]:
         paths = dict(self.builtins)
         for name, path in self._registered.items():
             if name in paths:

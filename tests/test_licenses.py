@@ -15,7 +15,8 @@ from _facts import curated_facts
 
 from llmselect.catalog import Catalog, LicenseRef, ModelSpec, load_catalog
 from llmselect.errors import LLMSelectError
-from llmselect.licenses import detect, load_licenses, verdict
+from llmselect.licenses import load_licenses, verdict
+from llmselect.licenses.detect import detect
 from llmselect.probes.base import RunContext
 from llmselect.probes.license import LicenseProbe
 

@@ -34,7 +34,7 @@ def _render(v: Any, header: str) -> None:
 
 
 def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:
-    from llmselect.licenses import detect
+    from llmselect.licenses.detect import detect
 
     result = detect(path, purpose, on)
     if as_json:
