@@ -147,15 +147,17 @@ class Registry(Generic[T]):
 
     def paths(self) -> dict[str, str]:
         """Every known name → ``"module:attr"``: built-ins, registered, then plugins."""
+        return dict(self._current())
+
+    def _current(self) -> dict[str, str]:
+        """``paths`` itself, shared: callers here only read it."""
         key = (
             tuple(self.builtins.items()), tuple(self._registered.items()),
             os.environ.get(PLUGINS_ENV), _reads_installed() or metadata.entry_points,
         )  # fmt: skip
-        if self._paths is not None and self._paths[0] == key:
-            return dict(self._paths[1])
-        paths = self._compute_paths()
-        self._paths = (key, paths)
-        return dict(paths)
+        if self._paths is None or self._paths[0] != key:
+            self._paths = (key, self._compute_paths())
+        return self._paths[1]
 
     def _compute_paths(self) -> dict[str, str]:
         paths = dict(self.builtins)
@@ -178,14 +180,14 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Known names in registration order (built-ins first)."""
-        return list(self.paths())
+        return list(self._current())
 
     def __contains__(self, name: object) -> bool:
-        return name in self.paths()
+        return name in self._current()
 
     def load(self, name: str) -> T:
         """Import and return the entry ``name``, checked against the base type."""
-        paths = self.paths()
+        paths = self._current()
         if name not in paths:
             raise LLMSelectError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(paths))}")
         key = (name, paths[name])
