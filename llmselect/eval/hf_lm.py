@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from lm_eval import utils as lm_utils
 from lm_eval.api.model import TemplateLM
+
+from llmselect.eval.requests import generation, rolling_windows
 
 
 class TransformersLM(TemplateLM):
@@ -149,15 +150,7 @@ class TransformersLM(TemplateLM):
         out = []
         for req in requests:
             (text,) = req.args
-            windows = [
-                lm_utils.make_disjoint_window(w)
-                for w in lm_utils.get_rolling_token_windows(
-                    token_list=self.tok_encode(text, add_special_tokens=False),
-                    prefix_token=self.prefix_token_id,
-                    max_seq_len=self.max_length,
-                    context_len=1,
-                )
-            ]
+            windows = rolling_windows(self, text)
             scores = []
             for start in range(0, len(windows), self.batch_size):
                 scores.extend(self._score_batch(windows[start : start + self.batch_size]))
@@ -169,25 +162,18 @@ class TransformersLM(TemplateLM):
         out = []
         for req in requests:
             context, gen_kwargs = req.args
-            kwargs = dict(gen_kwargs or {})
-            until = kwargs.pop("until", None) or []
-            until = [until] if isinstance(until, str) else list(until)
-            max_new = int(kwargs.pop("max_gen_toks", 256))
-            keep = max(1, self.max_length - max_new)  # room left for the generated tokens
-            ctx_ids = self.tok_encode(context)[-keep:] or [self.prefix_token_id]
-            ids = torch.tensor([ctx_ids], dtype=torch.long, device=self._device)
+            gen = generation(self, context, gen_kwargs)
+            ids = torch.tensor([gen.context_ids], dtype=torch.long, device=self._device)
             generated = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
-                max_new_tokens=max_new,
+                max_new_tokens=gen.max_new,
                 do_sample=False,
                 pad_token_id=self._pad_id,
-                stop_strings=until or None,
-                tokenizer=self.tokenizer if until else None,
+                stop_strings=gen.until or None,
+                tokenizer=self.tokenizer if gen.until else None,
             )
-            text = self.tok_decode(generated[0, len(ctx_ids) :].tolist())
-            for stop in until:
-                text = text.split(stop)[0]
+            text = gen.cut(self.tok_decode(generated[0, len(gen.context_ids) :].tolist()))
             out.append(text)
             self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
             if self.progress is not None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lm_eval import utils as lm_utils
 from lm_eval.api.model import TemplateLM
 
 from llmselect.checkpoint import llamacpp
 from llmselect.errors import LLMSelectError
+from llmselect.eval.requests import generation, rolling_windows
 
 
 def _log_softmax_at(row: np.ndarray, token: int) -> tuple[float, bool]:
@@ -227,15 +227,7 @@ class LlamaCppLM(TemplateLM):
         out = []
         for req in requests:
             (text,) = req.args
-            windows = [
-                lm_utils.make_disjoint_window(w)
-                for w in lm_utils.get_rolling_token_windows(
-                    token_list=self.tok_encode(text, add_special_tokens=False),
-                    prefix_token=self.prefix_token_id,
-                    max_seq_len=self.max_length,
-                    context_len=1,
-                )
-            ]
+            windows = rolling_windows(self, text)
             out.append(sum(self._score(list(c), list(x))[0] for c, x in windows))
         return out
 
@@ -243,13 +235,9 @@ class LlamaCppLM(TemplateLM):
         out = []
         for req in requests:
             context, gen_kwargs = req.args
-            kwargs = dict(gen_kwargs or {})
-            until = kwargs.pop("until", None) or []
-            until = [until] if isinstance(until, str) else list(until)
-            max_new = int(kwargs.pop("max_gen_toks", 256))
-            keep = max(1, self.max_length - max_new)
-            tokens = self.tok_encode(context)[-keep:] or [self.prefix_token_id]
-            row = self._set_context(tokens)
+            gen = generation(self, context, gen_kwargs)
+            until, max_new = gen.until, gen.max_new
+            row = self._set_context(gen.context_ids)
             generated: list[int] = []
             text = ""
             for _ in range(max_new):
@@ -264,8 +252,7 @@ class LlamaCppLM(TemplateLM):
                 row = self._decode([tok], pos, {0})[0]
                 self._cached.append(tok)
                 self._last_row = row
-            for stop in until:
-                text = text.split(stop)[0]
+            text = gen.cut(text)
             out.append(text)
             self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
             if self.progress is not None:

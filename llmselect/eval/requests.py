@@ -1,0 +1,49 @@
+"""What both lm-eval adapters (transformers, llama.cpp) read from lm-eval's requests: the rolling
+windows of a ``loglikelihood_rolling`` text and the settings of a ``generate_until`` request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lm_eval import utils as lm_utils
+
+
+def rolling_windows(lm: Any, text: str) -> list[tuple[list[int], list[int]]]:
+    """(context, continuation) token windows covering ``text``, as lm-eval's HFLM scores it."""
+    return [
+        lm_utils.make_disjoint_window(w)
+        for w in lm_utils.get_rolling_token_windows(
+            token_list=lm.tok_encode(text, add_special_tokens=False),
+            prefix_token=lm.prefix_token_id,
+            max_seq_len=lm.max_length,
+            context_len=1,
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One ``generate_until`` request: its context ids (cut to leave room for the answer), the
+    stop strings and the most tokens to generate."""
+
+    context_ids: list[int]
+    until: list[str]
+    max_new: int
+
+    def cut(self, text: str) -> str:
+        """``text`` up to the first stop string."""
+        for stop in self.until:
+            text = text.split(stop)[0]
+        return text
+
+
+def generation(lm: Any, context: str, gen_kwargs: Any) -> Generation:
+    """A ``generate_until`` request's context, stop strings and length (lm-eval's defaults)."""
+    kwargs = dict(gen_kwargs or {})
+    until = kwargs.pop("until", None) or []
+    until = [until] if isinstance(until, str) else list(until)
+    max_new = int(kwargs.pop("max_gen_toks", 256))
+    keep = max(1, lm.max_length - max_new)  # room left for the generated tokens
+    ids = lm.tok_encode(context)[-keep:] or [lm.prefix_token_id]
+    return Generation(ids, until, max_new)
