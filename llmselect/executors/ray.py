@@ -41,7 +41,13 @@ from pydantic import Field
 from llmselect.config import DATA_ROOT_ENV, data_root
 from llmselect.errors import LLMSelectError
 from llmselect.executors.base import Executor, ExecutorOptions
-from llmselect.executors.remote import FORWARDED_ENV, driver_data, run_remote, wants_gpu
+from llmselect.executors.remote import (
+    FORWARDED_ENV,
+    driver_data,
+    import_extra,
+    run_remote,
+    wants_gpu,
+)
 from llmselect.units import Unit, lost_unit_record
 
 if TYPE_CHECKING:
@@ -50,16 +56,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "--executor ray needs Ray: pip install 'llmselect[ray]'"
-
 
 def import_ray() -> Any:
     """The ``ray`` module, or one clear line when it is not installed."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise LLMSelectError(INSTALL_HINT) from exc
-    return ray
+    return import_extra("ray", "Ray", "ray", "ray")
 
 
 CONNECT_TIMEOUT_S = 10.0  # per TCP connect to the cluster's address

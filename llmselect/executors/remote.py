@@ -8,10 +8,12 @@ run goes on.
 
 from __future__ import annotations
 
+import importlib
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmselect.config import DATA_ROOT_ENV, data_root
+from llmselect.errors import LLMSelectError
 from llmselect.units import Unit, run_unit, unit_error_record
 
 if TYPE_CHECKING:
@@ -56,3 +58,14 @@ def driver_data(ctx: RunContext) -> dict[str, str] | None:
 
     root = data_root() or ctx.data_root
     return manifest_hashes(root) if root is not None and root.is_dir() else None
+
+
+def import_extra(module: str, label: str, executor: str, extra: str) -> Any:
+    """The optional library an executor runs on (``label``: its name in the message), or one
+    line saying which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise LLMSelectError(
+            f"--executor {executor} needs {label}: pip install 'llmselect[{extra}]'"
+        ) from exc

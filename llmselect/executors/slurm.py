@@ -36,9 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from llmselect.config import home_dir
-from llmselect.errors import LLMSelectError
 from llmselect.executors.base import Executor, ExecutorOptions
-from llmselect.executors.remote import driver_data, run_remote, wants_gpu
+from llmselect.executors.remote import driver_data, import_extra, run_remote, wants_gpu
 from llmselect.units import Unit, lost_unit_record
 
 if TYPE_CHECKING:
@@ -47,16 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "--executor slurm needs submitit: pip install 'llmselect[slurm]'"
-
 
 def import_submitit() -> Any:
     """The ``submitit`` module, or one clear line when it is not installed."""
-    try:
-        import submitit
-    except ImportError as exc:
-        raise LLMSelectError(INSTALL_HINT) from exc
-    return submitit
+    return import_extra("submitit", "submitit", "slurm", "slurm")
 
 
 class SlurmOptions(ExecutorOptions):
