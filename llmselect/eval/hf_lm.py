@@ -15,12 +15,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from lm_eval.api.model import TemplateLM
 
-from llmselect.eval.requests import generation, rolling_windows
+from llmselect.eval.requests import Generation, RequestLoops
 
 
-class TransformersLM(TemplateLM):
+class TransformersLM(RequestLoops):
     """lm-eval model over ``(model, tokenizer)``; right-padded batches, causal backend."""
 
     backend = "causal"
@@ -146,39 +145,25 @@ class TransformersLM(TemplateLM):
                 self.progress(done, len(requests))
         return [r for r in results if r is not None]
 
-    def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> list[float]:
-        out = []
-        for req in requests:
-            (text,) = req.args
-            windows = rolling_windows(self, text)
-            scores = []
-            for start in range(0, len(windows), self.batch_size):
-                scores.extend(self._score_batch(windows[start : start + self.batch_size]))
-            out.append(sum(s for s, _ in scores))
-        return out
+    def _windows_loglikelihood(self, windows: list[tuple[list[int], list[int]]]) -> float:
+        scores = []
+        for start in range(0, len(windows), self.batch_size):
+            scores.extend(self._score_batch(windows[start : start + self.batch_size]))
+        return sum(s for s, _ in scores)
 
     @torch.inference_mode()
-    def generate_until(self, requests: Any, disable_tqdm: bool = False) -> list[str]:
-        out = []
-        for req in requests:
-            context, gen_kwargs = req.args
-            gen = generation(self, context, gen_kwargs)
-            ids = torch.tensor([gen.context_ids], dtype=torch.long, device=self._device)
-            generated = self.model.generate(
-                input_ids=ids,
-                attention_mask=torch.ones_like(ids),
-                max_new_tokens=gen.max_new,
-                do_sample=False,
-                pad_token_id=self._pad_id,
-                stop_strings=gen.until or None,
-                tokenizer=self.tokenizer if gen.until else None,
-            )
-            text = gen.cut(self.tok_decode(generated[0, len(gen.context_ids) :].tolist()))
-            out.append(text)
-            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-            if self.progress is not None:
-                self.progress(len(out), len(requests))
-        return out
+    def _generate(self, gen: Generation) -> str:
+        ids = torch.tensor([gen.context_ids], dtype=torch.long, device=self._device)
+        generated = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=gen.max_new,
+            do_sample=False,
+            pad_token_id=self._pad_id,
+            stop_strings=gen.until or None,
+            tokenizer=self.tokenizer if gen.until else None,
+        )
+        return self.tok_decode(generated[0, len(gen.context_ids) :].tolist())
 
     def get_model_info(self) -> dict[str, Any]:
         return {"model_name": self._name, "model_num_parameters": self.model.num_parameters()}

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lm_eval.api.model import TemplateLM
 
 from llmselect.checkpoint import llamacpp
 from llmselect.errors import LLMSelectError
-from llmselect.eval.requests import generation, rolling_windows
+from llmselect.eval.requests import Generation, RequestLoops
 
 
 def _log_softmax_at(row: np.ndarray, token: int) -> tuple[float, bool]:
@@ -33,7 +32,7 @@ def _log_softmax_at(row: np.ndarray, token: int) -> tuple[float, bool]:
     return float(row[token]) - lse, bool(int(row.argmax()) == token)
 
 
-class LlamaCppLM(TemplateLM):
+class LlamaCppLM(RequestLoops):
     """lm-eval model over a GGUF file opened in llama.cpp (CPU, ``threads`` threads)."""
 
     backend = "causal"
@@ -223,41 +222,26 @@ class LlamaCppLM(TemplateLM):
                 self.progress(done, len(requests))
         return [r for r in results if r is not None]
 
-    def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> list[float]:
-        out = []
-        for req in requests:
-            (text,) = req.args
-            windows = rolling_windows(self, text)
-            out.append(sum(self._score(list(c), list(x))[0] for c, x in windows))
-        return out
+    def _windows_loglikelihood(self, windows: list[tuple[list[int], list[int]]]) -> float:
+        return sum(self._score(list(c), list(x))[0] for c, x in windows)
 
-    def generate_until(self, requests: Any, disable_tqdm: bool = False) -> list[str]:
-        out = []
-        for req in requests:
-            context, gen_kwargs = req.args
-            gen = generation(self, context, gen_kwargs)
-            until, max_new = gen.until, gen.max_new
-            row = self._set_context(gen.context_ids)
-            generated: list[int] = []
-            text = ""
-            for _ in range(max_new):
-                tok = int(row.argmax())
-                if tok == self._eos:
-                    break
-                generated.append(tok)
-                text = self.tok_decode(generated)
-                if any(stop in text for stop in until):
-                    break
-                pos = len(self._cached)
-                row = self._decode([tok], pos, {0})[0]
-                self._cached.append(tok)
-                self._last_row = row
-            text = gen.cut(text)
-            out.append(text)
-            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-            if self.progress is not None:
-                self.progress(len(out), len(requests))
-        return out
+    def _generate(self, gen: Generation) -> str:
+        row = self._set_context(gen.context_ids)
+        generated: list[int] = []
+        text = ""
+        for _ in range(gen.max_new):
+            tok = int(row.argmax())
+            if tok == self._eos:
+                break
+            generated.append(tok)
+            text = self.tok_decode(generated)
+            if any(stop in text for stop in gen.until):
+                break
+            pos = len(self._cached)
+            row = self._decode([tok], pos, {0})[0]
+            self._cached.append(tok)
+            self._last_row = row
+        return text
 
     def get_model_info(self) -> dict[str, Any]:
         return {"model_name": self._name, "engine": "llama.cpp", **llamacpp.version_info()}
