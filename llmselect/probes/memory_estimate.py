@@ -12,6 +12,7 @@ full ``(B, T, V)`` logits of a scoring pass instead. Records are
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import product
 from typing import Any, Literal
 
 from pydantic import Field
@@ -47,6 +48,9 @@ class MemoryEstimateConfig(ProbeConfig):
         description="Logits the prefill keeps: the last position (serving) or every position.",
     )
 
+
+# Config fields that ``estimate_memory`` takes under the same names.
+ESTIMATOR_SETTINGS = {"new_tokens", "device", "tp", "group_size"}
 
 WEIGHTS_CHART = ChartSpec(
     "memory-vs-params",
@@ -102,26 +106,18 @@ class MemoryEstimateProbe(Probe[MemoryEstimateConfig, ModelTarget]):
         note = None
         if arch.family == NO_REFERENCE:
             note = "weights from the common decoder layout, confirmed by the recorded total"
-        for dtype in cfg.dtype:
-            for batch in cfg.batch:
-                for seq in cfg.seq:
-                    est = estimate_memory(
-                        arch,
-                        dtype=dtype,
-                        batch=batch,
-                        seq=seq,
-                        new_tokens=cfg.new_tokens,
-                        device=cfg.device,
-                        tp=cfg.tp,
-                        group_size=cfg.group_size,
-                        params_total=params_total,
-                        last_token_logits=cfg.prefill_logits == "last position",
-                    )
-                    if note:
-                        est.notes.append(note)
-                    yield from estimate_records(
-                        self, ctx, target.id, est, prefill_logits=cfg.prefill_logits
-                    )
+        settings = {  # the same at every point
+            **cfg.model_dump(include=ESTIMATOR_SETTINGS),
+            "params_total": params_total,
+            "last_token_logits": cfg.prefill_logits == "last position",
+        }
+        for dtype, batch, seq in product(cfg.dtype, cfg.batch, cfg.seq):
+            est = estimate_memory(arch, dtype=dtype, batch=batch, seq=seq, **settings)
+            if note:
+                est.notes.append(note)
+            yield from estimate_records(
+                self, ctx, target.id, est, prefill_logits=cfg.prefill_logits
+            )
 
 
 def estimate_records(
