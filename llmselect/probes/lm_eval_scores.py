@@ -259,6 +259,19 @@ def score_gguf(spec: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _score_metric(name: str, label: str, **shown: Any) -> MetricSpec:
+    """A task score lm-eval names: a percentage, higher is better, group rows only."""
+    return MetricSpec(name, UNIT, True, "eval", label=label, group_rows_only=True, **shown)
+
+
+def _aggregate_metric(lang: str) -> MetricSpec:
+    """``zh_score``/``en_score``: the mean of one language's tasks."""
+    return MetricSpec(
+        f"{lang}_score", UNIT, True, "eval", label=f"{lang} score",
+        description=f"mean of the {lang} tasks of a run (subset aggregate; eval derives it)",
+    )  # fmt: skip
+
+
 class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
     """lm-eval scores on local data files.
 
@@ -275,40 +288,18 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
     # lm-eval names the metrics of each task; these are the ones the report and recommender
     # single out, "*" places the rest. Subsets are tasks; "task/subject" rows are subjects.
     metrics = (
-        MetricSpec(
-            "acc", UNIT, True, "eval",
+        _score_metric(
+            "acc", "accuracy", table="Scores", evidence="score",
             chart=ChartSpec(
                 "eval-scores", "Evaluation scores", "lm-eval accuracy per task (group score).",
                 group_rows_only=True, order=70,
             ),
-            label="accuracy", table="Scores", evidence="score", group_rows_only=True,
         ),
-        MetricSpec(
-            "acc_norm", UNIT, True, "eval",
-            label="length-normalized accuracy", table="Scores", group_rows_only=True,
-        ),
-        MetricSpec(
-            "exact_match_strict-match", UNIT, True, "eval",
-            label="exact match (strict)", table="Scores", group_rows_only=True,
-        ),
-        MetricSpec(
-            "exact_match_strict_match", UNIT, True, "eval",
-            label="exact match (strict)", evidence="score", group_rows_only=True,
-        ),
-        MetricSpec(
-            "exact_match", UNIT, True, "eval",
-            label="exact match", evidence="score", group_rows_only=True,
-        ),
-        MetricSpec(
-            "zh_score", UNIT, True, "eval",
-            label="zh score",
-            description="mean of the zh tasks of a run (subset aggregate; eval derives it)",
-        ),
-        MetricSpec(
-            "en_score", UNIT, True, "eval",
-            label="en score",
-            description="mean of the en tasks of a run (subset aggregate; eval derives it)",
-        ),
+        _score_metric("acc_norm", "length-normalized accuracy", table="Scores"),
+        _score_metric("exact_match_strict-match", "exact match (strict)", table="Scores"),
+        _score_metric("exact_match_strict_match", "exact match (strict)", evidence="score"),
+        _score_metric("exact_match", "exact match", evidence="score"),
+        *(_aggregate_metric(lang) for lang in ("zh", "en")),
         MetricSpec("*", UNIT, True, "eval", group_rows_only=True),
     )  # fmt: skip
 

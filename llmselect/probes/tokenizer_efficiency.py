@@ -85,6 +85,14 @@ def get_tokenizer(target: TokenizerSpec, tokenizer_dir: str | None) -> LoadedTok
     return load_tokenizer(target, Path(tokenizer_dir) if tokenizer_dir else None)
 
 
+def _per_language(unit: str, fmt: str, ranks: tuple[int, int]) -> tuple[Column, ...]:
+    """One summary-table column per language (``LANGS``), headed by the language and unit."""
+    return tuple(
+        Column(lang, f"{lang}\n[{unit}]", fmt, rank)
+        for lang, rank in zip(LANGS, ranks, strict=True)
+    )
+
+
 class TokenizerEfficiencyProbe(Probe[TokenizerEfficiencyConfig, TokenizerSpec]):
     """Tokens per character/word, bytes per token, zh/en parity, Han coverage, fallback."""
 
@@ -109,10 +117,7 @@ class TokenizerEfficiencyProbe(Probe[TokenizerEfficiencyConfig, TokenizerSpec]):
             label="tokens per character",
             description="content tokens / Unicode characters, per corpus and language",
             table="Efficiency", evidence="tokens_per_char",
-            columns=(
-                Column("zh", "zh\n[tok/char]", "{:.3f}", 20),
-                Column("en", "en\n[tok/char]", "{:.3f}", 30),
-            ),
+            columns=_per_language("tok/char", "{:.3f}", ranks=(20, 30)),
         ),
         MetricSpec(
             "zh_en_parity_ratio", "ratio", False, "tokenizers",
@@ -145,10 +150,7 @@ class TokenizerEfficiencyProbe(Probe[TokenizerEfficiencyConfig, TokenizerSpec]):
         MetricSpec(
             "utf8_bytes_per_token", "byte/tok", True, "tokenizers",
             label="bytes per token", description="UTF-8 bytes / content tokens",
-            columns=(
-                Column("zh", "zh\n[byte/tok]", "{:.2f}", 60),
-                Column("en", "en\n[byte/tok]", "{:.2f}", 70),
-            ),
+            columns=_per_language("byte/tok", "{:.2f}", ranks=(60, 70)),
         ),
         MetricSpec(
             "byte_fallback_token_share", "fraction", False, "tokenizers",
