@@ -131,21 +131,23 @@ def aggregate_scores(
     return result
 
 
+def _score_record(**fields: Any) -> Measurement:
+    """A record of this probe's scores: a percentage, higher is better."""
+    return Measurement(probe=PROBE, unit=UNIT, higher_is_better=True, **fields)
+
+
 def aggregate_records(
     aggregates: Iterable[AggregateScore], run_id: str, probe_version: int = 1
 ) -> list[Measurement]:
     """Aggregates as records (metric ``zh_score``/``en_score``, subset ``aggregate``)."""
     return [
-        Measurement(
+        _score_record(
             run_id=run_id,
             model_id=agg.model_id,
-            probe=PROBE,
             probe_version=probe_version,
             metric=agg.metric,
             value=agg.value,
-            unit=UNIT,
-            kind=agg.kind,  # type: ignore[arg-type]
-            higher_is_better=True,
+            kind=agg.kind,
             subset="aggregate",
             n=len(agg.tasks),
             stderr=agg.stderr,
@@ -180,15 +182,12 @@ def published_records(spec: Any, run_id: str = "catalog") -> list[Measurement]:
         if score.shots is not None:
             params["num_fewshot"] = score.shots
         out.append(
-            Measurement(
+            _score_record(
                 run_id=run_id,
                 model_id=spec.id,
-                probe=PROBE,
                 metric=metric,
                 value=score.value,
-                unit=UNIT,
                 kind="published",
-                higher_is_better=True,
                 subset=task,
                 params=params,
                 source=score.source,
