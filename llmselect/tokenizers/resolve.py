@@ -9,6 +9,7 @@ offline (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``). When nothing works, one
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,20 +50,34 @@ def _meant_for(spec: TokenizerSpec, folder: Path, tokenizer_dir: Path | None) ->
     return any((folder / f).is_file() for f in (*spec.files, *spec.optional_files))
 
 
+def _each_file(
+    spec: TokenizerSpec, fetch: Callable[[str, str | None], Path | str]
+) -> dict[str, Path] | str:
+    """``fetch(name, hub name)`` for each of the family's files: the paths it found, or what it
+    said of the first required file it did not find (a missing optional file is left out)."""
+    paths: dict[str, Path] = {}
+    for name in (*spec.files, *spec.optional_files):
+        got = fetch(name, spec.hub_path(name))
+        if isinstance(got, Path):
+            paths[name] = got
+        elif name in spec.files:
+            return got
+    return paths
+
+
 def _from_hf_cache(spec: TokenizerSpec) -> dict[str, Path] | str:
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return "Hugging Face cache (huggingface_hub not installed)"
-    paths: dict[str, Path] = {}
-    for name in (*spec.files, *spec.optional_files):
-        hub_name = spec.hub_path(name)
+
+    def cached(name: str, hub_name: str | None) -> Path | str:
         found = try_to_load_from_cache(spec.hub_repo, hub_name) if hub_name else None
         if isinstance(found, str):
-            paths[name] = Path(found)
-        elif name in spec.files:
-            return f"Hugging Face cache {spec.hub_repo} (no {hub_name or name})"
-    return paths
+            return Path(found)
+        return f"Hugging Face cache {spec.hub_repo} (no {hub_name or name})"
+
+    return _each_file(spec, cached)
 
 
 def _from_hub(spec: TokenizerSpec) -> dict[str, Path] | str:
@@ -70,16 +85,30 @@ def _from_hub(spec: TokenizerSpec) -> dict[str, Path] | str:
         from huggingface_hub import hf_hub_download
     except ImportError:
         return "Hugging Face hub (huggingface_hub not installed)"
-    paths: dict[str, Path] = {}
-    for name in (*spec.files, *spec.optional_files):
-        hub_name = spec.hub_path(name)
+
+    def downloaded(name: str, hub_name: str | None) -> Path | str:
         try:
-            paths[name] = Path(hf_hub_download(spec.hub_repo, hub_name))  # type: ignore[arg-type]
+            return Path(hf_hub_download(spec.hub_repo, hub_name))  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - network, auth and 404 errors all mean "not here"
-            if name in spec.files:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                return f"Hugging Face hub {spec.hub_repo}/{hub_name} ({first})"
-    return paths
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"Hugging Face hub {spec.hub_repo}/{hub_name} ({first})"
+
+    return _each_file(spec, downloaded)
+
+
+def _hugging_face(
+    spec: TokenizerSpec, tried: list[str]
+) -> Iterator[tuple[str, Callable[[TokenizerSpec], dict[str, Path] | str]]]:
+    """The cache, then the hub, as each comes up: the hub is asked whether it answers only
+    once the cache has failed. Why one is not looked in goes to ``tried``."""
+    if not spec.hub_repo or not any(spec.hub_path(f) for f in spec.files):
+        tried.append(f"Hugging Face cache/hub (no {spec.kind} files published for {spec.id})")
+        return
+    yield "Hugging Face cache", _from_hf_cache
+    if hub_available():
+        yield "Hugging Face hub", _from_hub
+    else:
+        tried.append(f"Hugging Face hub {spec.hub_repo} (skipped: {offline_reason()})")
 
 
 def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> ResolvedFiles:
@@ -106,20 +135,11 @@ def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> Res
             needs = ", ".join(spec.files)
             raise LLMSelectError(f"--tokenizer-dir: {got}; {spec.id} needs {needs}")
         tried.append(f"{label} {got}")
-    if not spec.hub_repo or not any(spec.hub_path(f) for f in spec.files):
-        tried.append(f"Hugging Face cache/hub (no {spec.kind} files published for {spec.id})")
-    else:
-        got = _from_hf_cache(spec)
+    for where, find in _hugging_face(spec, tried):
+        got = find(spec)
         if isinstance(got, dict):
-            return ResolvedFiles(got, f"Hugging Face cache {spec.hub_repo}", tried)
+            return ResolvedFiles(got, f"{where} {spec.hub_repo}", tried)
         tried.append(got)
-        if not hub_available():
-            tried.append(f"Hugging Face hub {spec.hub_repo} (skipped: {offline_reason()})")
-        else:
-            got = _from_hub(spec)
-            if isinstance(got, dict):
-                return ResolvedFiles(got, f"Hugging Face hub {spec.hub_repo}", tried)
-            tried.append(got)
     raise LLMSelectError(
         f"tokenizer files for {spec.id} ({', '.join(spec.files)}) not found; tried: "
         + "; ".join(tried)
