@@ -120,10 +120,6 @@ class Catalog(NameIndex[ModelSpec]):
     def __init__(self, models: list[ModelSpec]) -> None:
         super().__init__(models, "model", duplicate_ids="catalog has duplicate model ids")
 
-    @property
-    def models(self) -> dict[str, ModelSpec]:
-        return self.by_id
-
     def select(
         self,
         *,

@@ -79,10 +79,6 @@ class TokenizerCatalog(NameIndex[TokenizerSpec]):
     def __init__(self, specs: list[TokenizerSpec]) -> None:
         super().__init__(specs, "tokenizer", duplicate_ids="tokenizer catalog has duplicate ids")
 
-    @property
-    def specs(self) -> dict[str, TokenizerSpec]:
-        return self.by_id
-
 
 @lru_cache(maxsize=4)
 def load_tokenizer_catalog(path: Path = TOKENIZERS_FILE) -> TokenizerCatalog:
