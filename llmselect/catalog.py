@@ -210,8 +210,11 @@ def add_user_entry(spec: ModelSpec) -> Path:
     catalog = load_catalog()
     taken = catalog.find(spec.id)
     if taken is not None:
-        where = "your catalog" if spec.id in {str(e.get("id")) for e in
-                                              _read_user(user_catalog_file())} else "the catalog"
+        where = (
+            "your catalog"
+            if spec.id in {str(e.get("id")) for e in _read_user(user_catalog_file())}
+            else "the catalog"
+        )
         raise LLMSelectError(f"{spec.id!r} is already in {where} ({taken.id}); "
                              "`llmselect catalog remove` it first or pass --name")  # fmt: skip
     entries = _read_user(user_catalog_file()) + [spec.model_dump(mode="json", exclude_none=True)]
