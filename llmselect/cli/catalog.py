@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import out, print_json
+from llmselect.cli.common import emit, out, print_json
+from llmselect.cli.options import MachineJsonOpt
 
 catalog_app = typer.Typer(help="Browse the model catalog (published facts with sources).")
 
@@ -45,7 +46,6 @@ LicenseClassOpt = Annotated[
     str | None,
     typer.Option("--license-class", help="commercial verdict: yes|no|conditional|unknown"),
 ]
-MachineJsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 LICENSE_CLASSES = ("yes", "no", "conditional", "unknown")
 
 
@@ -90,10 +90,7 @@ def list_models(
     )
     rows = [_row(m) for m in models]
     rows = [r for r in rows if not license_class or r["commercial"] == license_class]
-    if as_json:
-        print_json(rows)
-    else:
-        _render_list(rows)
+    emit(rows, as_json, _render_list)
 
 
 def _fact_lines(spec: Any) -> list[str]:

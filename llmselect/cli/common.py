@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -67,6 +67,14 @@ def _default(obj: Any) -> Any:
 def print_json(data: Any) -> None:
     """Plain JSON on stdout (no markup, no colour)."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
+
+
+def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """A command's result: ``data`` as JSON with ``--json``, else ``render(data)`` for people."""
+    if as_json:
+        print_json(data)
+    else:
+        render(data)
 
 
 def print_csv(rows: Iterable[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import out, print_json
+from llmselect.cli.common import emit, out
 from llmselect.cli.options import JsonOpt
 
 
@@ -127,11 +127,7 @@ def inspect_cmd(model: ModelArg, tokenizer: TokenizerOpt = True, as_json: JsonOp
     from llmselect.checkpoint.inspect import inspect_model
     from llmselect.targets import resolve_model
 
-    report = inspect_model(resolve_model(model), tokenizer=tokenizer)
-    if as_json:
-        print_json(report)
-    else:
-        _render(report)
+    emit(inspect_model(resolve_model(model), tokenizer=tokenizer), as_json, _render)
 
 
 def register(app: typer.Typer) -> None:

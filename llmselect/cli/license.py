@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import out, parse_date, print_json
+from llmselect.cli.options import MachineJsonOpt
 from llmselect.errors import LLMSelectError
 
 
@@ -56,7 +57,6 @@ DateOpt = Annotated[str | None, typer.Option("--date", help="evaluate the terms 
 PathOpt = Annotated[
     str | None, typer.Option("--path", help="local checkpoint folder or license file")
 ]
-MachineJsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
 def license_cmd(

@@ -14,6 +14,8 @@ import typer
 from llmselect.cli.numbers import check_threads
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout.")]
+MachineJsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
 
 
 def threads_option(help_text: str) -> typer.models.OptionInfo:

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+from llmselect.cli.common import EXIT_PROBE_FAILED, emit, err, out, print_json
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
-from llmselect.cli.numbers import check_threads
 from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
 
@@ -134,11 +133,7 @@ def estimate(
     names = split_csv(model)
     if not names:
         raise LLMSelectError("name a model with -m (catalog id or family:size)")
-    rows = [estimate_row(resolve_target(name), opts) for name in names]
-    if as_json:
-        print_json(rows)
-    else:
-        _render_estimates(rows)
+    emit([estimate_row(resolve_target(name), opts) for name in names], as_json, _render_estimates)
 
 
 def engine_label(row: dict[str, Any]) -> str:
@@ -279,10 +274,7 @@ def measure(
     with UnitProgress("perf measure", len(units)) as progress:  # a bar, or plain lines
         summary = run.execute(units, on_unit_done=progress.done)
     rows = _measure_rows(summary.records)
-    if as_json:
-        print_json(rows)
-    else:
-        _render_measured(rows, setup.device, run.run_id)
+    emit(rows, as_json, lambda rows: _render_measured(rows, setup.device, run.run_id))
     if summary.errors:
         raise typer.Exit(EXIT_PROBE_FAILED)
 
@@ -294,16 +286,13 @@ def sweep(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for JSONL + table.md.")] = Path(
         "perf-sweep"
     ),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOpt = "auto",
     dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "bf16",
     new_tokens: Annotated[int, typer.Option(min=0)] = 32,
     warmup: Annotated[int, typer.Option(min=0)] = 2,
     iterations: Annotated[int, typer.Option(min=1)] = 5,
     threads: Annotated[
-        int | None,
-        typer.Option(
-            min=1, callback=check_threads, help="CPU threads per point (default 1 on CPU)."
-        ),
+        int | None, threads_option("CPU threads per point (default 1 on CPU).")
     ] = None,
     memory_cap_mib: Annotated[float | None, typer.Option(min=0)] = None,
     executor: ExecutorOpt = None,

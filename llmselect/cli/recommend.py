@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import out, print_json
+from llmselect.cli.common import emit, out, print_json
 from llmselect.errors import LLMSelectError
 
 EXIT_NO_CANDIDATE = 1
@@ -302,11 +302,7 @@ def recommend_cmd(
     )  # fmt: skip
     result, catalog = rank(request, candidates, results)
     if explain_model:
-        data = explain(result, explain_model, catalog)
-        if as_json:
-            print_json(data)
-        else:
-            _render_explain(data)
+        emit(explain(result, explain_model, catalog), as_json, _render_explain)
         return
     if as_json:
         print_json(result.to_dict(top=top, show_excluded=True))

@@ -7,7 +7,7 @@ import logging
 import typer
 
 from llmselect.cli.common import out, print_csv, print_json
-from llmselect.cli.options import JsonOpt
+from llmselect.cli.options import CsvOpt, JsonOpt
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def show(
     probe: list[str] = typer.Option([], "-p", "--probe", help="Only these probes."),
     all_rows: bool = typer.Option(False, "--all", help="Every row, not only the newest ok one."),
     as_json: JsonOpt = False,
-    as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
+    as_csv: CsvOpt = False,
 ) -> None:
     """Show stored measurements (newest ok value per key by default)."""
     from llmselect.names import split_csv

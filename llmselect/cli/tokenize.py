@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
-from llmselect.cli.options import JsonOpt, threads_option
+from llmselect.cli.options import CsvOpt, JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
@@ -204,7 +204,6 @@ PreciseOpt = Annotated[
     bool,
     typer.Option("--precise", help="Time throughput in 3 fresh processes per tokenizer (slower)."),
 ]
-CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
 ListOpt = Annotated[bool, typer.Option("--list", help="List tokenizer families and exit.")]
 
 
