@@ -31,13 +31,14 @@ ModelOpt = Annotated[
 ]
 
 
-def _require_device(device: str) -> None:
-    """``--device cuda`` on a machine without a usable GPU is a usage error, not a skip."""
+def _require_device(device: str, here: bool = True) -> None:
+    """``--device`` is auto, cpu or cuda; cuda on a machine without a usable GPU is a usage
+    error, not a skip, when the points run ``here`` (a cluster's workers have their own GPUs)."""
     from llmselect.errors import LLMSelectError
 
     if device not in ("auto", "cpu", "cuda"):
         raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device != "cuda":
+    if device != "cuda" or not here:
         return
     import torch
 
@@ -47,6 +48,17 @@ def _require_device(device: str) -> None:
             f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
             "use --device cpu or auto"
         )
+
+
+def _model_names(model: list[str]) -> list[str]:
+    """The ``-m`` values (repeatable, each comma-separated) as names; none is a usage error."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.names import split_csv
+
+    names = split_csv(model)
+    if not names:
+        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    return names
 
 
 EstDtypeOpt = Annotated[
@@ -121,19 +133,15 @@ def estimate(
     as_json: JsonOpt = False,
 ) -> None:
     """Estimated peak memory per device: weights + KV cache + activations + overhead."""
-    from llmselect.errors import LLMSelectError
     from llmselect.memory.estimate_rows import EstimateOptions, estimate_row
-    from llmselect.names import split_csv
     from llmselect.targets import resolve_target
 
     opts = EstimateOptions(
         dtype=dtype, batch=batch, seq=seq, new_tokens=new_tokens, device=device, tp=tp,
         group_size=group_size, gpu_mem_gib=gpu_mem_gib, logits=logits, engine=engine,
     ).checked()  # fmt: skip
-    names = split_csv(model)
-    if not names:
-        raise LLMSelectError("name a model with -m (catalog id or family:size)")
-    emit([estimate_row(resolve_target(name), opts) for name in names], as_json, _render_estimates)
+    rows = [estimate_row(resolve_target(name), opts) for name in _model_names(model)]
+    emit(rows, as_json, _render_estimates)
 
 
 def engine_label(row: dict[str, Any]) -> str:
@@ -301,20 +309,13 @@ def sweep(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure many (model, point) pairs; writes raw.jsonl, measurements.jsonl and table.md."""
-    from llmselect.errors import LLMSelectError
     from llmselect.memory.dtypes import parse_dtype
-    from llmselect.names import split_csv
     from llmselect.sweep import TABLE, parse_points, run_sweep
 
     runner = pick_executor(executor, executor_option, address)
-    if runner.name == "local":  # on a cluster, the GPUs are the workers', not this machine's
-        _require_device(device)
-    elif device not in ("auto", "cpu", "cuda"):
-        raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
+    _require_device(device, here=runner.name == "local")
     dt = parse_dtype(dtype)
-    names = split_csv(model)
-    if not names:
-        raise LLMSelectError("name a model with -m (catalog id or family:size)")
+    names = _model_names(model)
     pts = parse_points(points)
     records = run_sweep(
         names, pts, out_dir,
