@@ -3,6 +3,7 @@ family is ``other`` and the catalog records a total that confirms it."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from llmselect.arch.family import NO_REFERENCE, NO_REFERENCE_TRAITS, family
@@ -59,13 +60,8 @@ def count_model(target: Any) -> ParamCount:
 
 
 def count_from_sizing(sizing: Sizing) -> ParamCount:
-    """A ``Sizing``'s counts as a ``ParamCount`` (same total and active count)."""
-    return ParamCount(
-        embeddings=sizing.params_input_embedding,
-        attention=sizing.params_attention,
-        mlp=sizing.params_mlp,
-        norms=sizing.params_norms,
-        lm_head=sizing.params_lm_head,
-        routed_experts=sizing.params_routed_experts,
-        routed_active=sizing.params_routed_active,
-    )
+    """A ``Sizing``'s counts as a ``ParamCount`` (same total and active count): each part is
+    the sizing's ``params_<part>``, the embeddings its ``params_input_embedding``."""
+    names = [f.name for f in fields(ParamCount) if f.name != "embeddings"]
+    parts = {name: getattr(sizing, f"params_{name}") for name in names}
+    return ParamCount(embeddings=sizing.params_input_embedding, **parts)

@@ -12,14 +12,16 @@ attention kind, the norm), never about family names.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llmselect.arch.params import ParamCount, count_from_traits
 from llmselect.errors import LLMSelectError
 from llmselect.registry import FAMILIES, import_path
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from llmselect.arch.spec import ArchSpec
 
 # ArchSpec.family value of models with no reference implementation (published numbers only).
@@ -103,6 +105,24 @@ def estimator_only(name: str) -> Callable[[ArchSpec], Any]:
         raise LLMSelectError(_no_model(name))
 
     return build_config
+
+
+C = TypeVar("C")
+
+
+def config_from_arch(config: type[C], *sources: BaseModel, **computed: Any) -> C:
+    """A reference model's config dataclass built from architecture numbers.
+
+    The configs name their fields as ``ArchSpec`` (and ``MoESpec``) do, so each field is taken
+    from ``computed`` when given there, else from the first of ``sources`` that declares it;
+    a field none of them has keeps the dataclass default.
+    """
+    values = dict(computed)
+    for name in (f.name for f in fields(config)):  # type: ignore[arg-type]
+        source = next((s for s in sources if name in type(s).model_fields), None)
+        if name not in values and source is not None:
+            values[name] = getattr(source, name)
+    return config(**values)
 
 
 def family(name: str) -> Family:

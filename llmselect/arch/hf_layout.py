@@ -70,37 +70,48 @@ def _model_type(arch: ArchSpec) -> str:
     return mt
 
 
+# transformers config keyword → the ArchSpec attribute it takes. GPT-2 (and GPT-J) and BLOOM
+# configs name the sizes as GPT-2 does; the other config classes as LlamaConfig does.
+_EVERY_CONFIG = {"vocab_size": "vocab", "tie_word_embeddings": "tied_embeddings"}
+_GPT2_SIZES = {
+    "n_embd": "hidden",
+    "n_layer": "layers",
+    "n_head": "heads",
+    "n_inner": "intermediate",
+    "n_positions": "max_position",
+}
+_BLOOM_SIZES = {"hidden_size": "hidden", "n_layer": "layers", "n_head": "heads"}
+_DECODER_SIZES = {
+    "hidden_size": "hidden",
+    "num_hidden_layers": "layers",
+    "num_attention_heads": "heads",
+    "num_key_value_heads": "kv_heads",
+    "intermediate_size": "intermediate",
+    "head_dim": "head_size",
+}
+# DeepSeek-style MoE keyword → the MoESpec attribute it takes.
+_DEEPSEEK_MOE = {
+    "n_routed_experts": "experts",
+    "num_experts_per_tok": "experts_per_token",
+    "moe_intermediate_size": "expert_intermediate",
+    "n_shared_experts": "shared_experts",
+    "first_k_dense_replace": "dense_layers",
+}
+
+
+def _keywords(numbers: object, names: dict[str, str]) -> dict[str, Any]:
+    """Config keywords (``names``: keyword → attribute) with the values ``numbers`` holds."""
+    return {keyword: getattr(numbers, attribute) for keyword, attribute in names.items()}
+
+
 def hf_config_kwargs(arch: ArchSpec) -> tuple[str, dict[str, Any]]:
     """The transformers ``model_type`` and the config keywords that fix every tensor shape."""
     mt = _model_type(arch)
     if mt in ("gpt2", "gptj"):  # GPT-J's config takes GPT-2's keyword names
-        return mt, dict(
-            n_embd=arch.hidden,
-            n_layer=arch.layers,
-            n_head=arch.heads,
-            n_inner=arch.intermediate,
-            vocab_size=arch.vocab,
-            n_positions=arch.max_position,
-            tie_word_embeddings=arch.tied_embeddings,
-        )
+        return mt, _keywords(arch, _GPT2_SIZES | _EVERY_CONFIG)
     if mt == "bloom":
-        return mt, dict(
-            hidden_size=arch.hidden,
-            n_layer=arch.layers,
-            n_head=arch.heads,
-            vocab_size=arch.vocab,
-            tie_word_embeddings=arch.tied_embeddings,
-        )
-    kw: dict[str, Any] = dict(
-        hidden_size=arch.hidden,
-        num_hidden_layers=arch.layers,
-        num_attention_heads=arch.heads,
-        num_key_value_heads=arch.kv_heads,
-        intermediate_size=arch.intermediate,
-        vocab_size=arch.vocab,
-        tie_word_embeddings=arch.tied_embeddings,
-        head_dim=arch.head_size,
-    )
+        return mt, _keywords(arch, _BLOOM_SIZES | _EVERY_CONFIG)
+    kw = _keywords(arch, _DECODER_SIZES | _EVERY_CONFIG)
     if mt == "llama-all-bias":
         mt = "llama"
         kw.update(attention_bias=True, mlp_bias=arch.mlp_bias)
@@ -165,28 +176,13 @@ def _deepseek_moe(moe) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         and shared != moe.shared_experts * (moe.expert_intermediate)
     ):
         raise LLMSelectError("DeepSeek-style shared experts are expert-sized")
-    return dict(
-        n_routed_experts=moe.experts,
-        num_experts_per_tok=moe.experts_per_token,
-        moe_intermediate_size=moe.expert_intermediate,
-        n_shared_experts=moe.shared_experts,
-        first_k_dense_replace=moe.dense_layers,
-        n_group=1,
-        topk_group=1,
-    )
+    return {**_keywords(moe, _DEEPSEEK_MOE), "n_group": 1, "topk_group": 1}
 
 
 def _mla(arch: ArchSpec) -> dict[str, Any]:
     if arch.mla is None:
         raise LLMSelectError(f"model_type {arch.model_type!r} needs the arch's mla numbers")
-    m = arch.mla
-    return dict(
-        kv_lora_rank=m.kv_lora_rank,
-        q_lora_rank=m.q_lora_rank,
-        qk_nope_head_dim=m.qk_nope_head_dim,
-        qk_rope_head_dim=m.qk_rope_head_dim,
-        v_head_dim=m.v_head_dim,
-    )
+    return arch.mla.model_dump()  # MLASpec's fields are the DeepSeek config keywords
 
 
 def build_meta_model(arch: ArchSpec):  # type: ignore[no-untyped-def]

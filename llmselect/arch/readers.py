@@ -28,6 +28,24 @@ def need(cfg: Mapping[str, Any], where: str, *keys: str) -> Any:
     raise LLMSelectError(f"{where}: {' / '.join(keys)} missing")
 
 
+def need_ints(
+    cfg: Mapping[str, Any], where: str, keys: Mapping[str, tuple[str, ...]]
+) -> dict[str, int]:
+    """Each ``ArchSpec`` number of ``keys`` (number → the config keys that may state it, read
+    in order, each with ``need``) as an int."""
+    return {number: int(need(cfg, where, *names)) for number, names in keys.items()}
+
+
+def model_type_of(cfg: Mapping[str, Any]) -> str:
+    """A config's ``model_type``, lower case ('' when it states none)."""
+    return str(cfg.get("model_type") or "").lower()
+
+
+def hf_source(cfg: Mapping[str, Any], where: str) -> str:
+    """``ArchSpec.source`` of numbers read from the config.json at ``where``."""
+    return f"{where} (model_type {model_type_of(cfg)})"
+
+
 def _families() -> list[Family]:
     return [FAMILIES.load(name) for name in FAMILIES.names()]
 
@@ -35,7 +53,7 @@ def _families() -> list[Family]:
 def reads_model_type(cfg: Mapping[str, Any]) -> bool:
     """Whether a registered family reads this config's ``model_type`` (else the generic
     transformers path, ``llmselect.arch.hf_sizing``, sizes it)."""
-    mt = str(cfg.get("model_type") or "").lower()
+    mt = model_type_of(cfg)
     return any(mt in f.hf_config_types for f in _families() if f.from_hf_config)
 
 
@@ -48,7 +66,7 @@ def reads_gguf_architecture(name: str) -> bool:
 def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a transformers ``config.json``, read by the family that declares its
     ``model_type`` (``Family.hf_config_types``)."""
-    mt = str(cfg.get("model_type") or "").lower()
+    mt = model_type_of(cfg)
     readers = {
         mt: f.from_hf_config for f in _families() if f.from_hf_config for mt in f.hf_config_types
     }

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmselect.arch.family import Family, Traits
-from llmselect.arch.readers import need
+from llmselect.arch.family import Family, Traits, config_from_arch
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
+from llmselect.refmodels.gpt2 import read_gpt_style
 
 
 def build_config(arch: ArchSpec) -> Any:
@@ -21,37 +21,22 @@ def build_config(arch: ArchSpec) -> Any:
 
     if arch.kv_heads != arch.heads or arch.head_size * arch.heads != arch.hidden:
         raise LLMSelectError("bloom family needs kv_heads == heads, head_dim == hidden/heads")
-    return BloomConfig(
-        vocab=arch.vocab,
-        hidden=arch.hidden,
-        layers=arch.layers,
-        heads=arch.heads,
-        intermediate=arch.intermediate,
-        tied_embeddings=arch.tied_embeddings,
-        norm_eps=arch.norm_eps,
-    )
+    return config_from_arch(BloomConfig, arch)
+
+
+# ArchSpec number → the config.json keys that may state it (BLOOM configs use both spellings).
+HF_KEYS = {
+    "hidden": ("hidden_size", "n_embed"),
+    "heads": ("n_head", "num_attention_heads"),
+    "layers": ("n_layer", "num_hidden_layers"),
+    "vocab": ("vocab_size",),
+}
 
 
 def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
-    """``ArchSpec`` from a BLOOM ``config.json``."""
-    mt = str(cfg.get("model_type") or "").lower()
-    src = f"{where} (model_type {mt})"
-    hidden = int(need(cfg, where, "hidden_size", "n_embed"))
-    heads = int(need(cfg, where, "n_head", "num_attention_heads"))
-    return ArchSpec(
-        family="bloom",
-        hidden=hidden,
-        layers=int(need(cfg, where, "n_layer", "num_hidden_layers")),
-        heads=heads,
-        kv_heads=heads,
-        intermediate=4 * hidden,
-        vocab=int(need(cfg, where, "vocab_size")),
-        tied_embeddings=True,
-        qkv_bias=True,
-        mlp_bias=True,
-        norm_eps=float(cfg.get("layer_norm_epsilon", 1e-5)),
-        source=src,
-    )
+    """``ArchSpec`` from a BLOOM ``config.json`` (the MLP is always 4·hidden)."""
+    numbers = read_gpt_style(cfg, where, HF_KEYS)
+    return ArchSpec(family="bloom", intermediate=4 * numbers["hidden"], **numbers)
 
 
 FAMILY = Family(

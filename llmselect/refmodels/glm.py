@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from llmselect.arch.family import Family
-from llmselect.arch.readers import need
+from llmselect.arch.readers import hf_source, need_ints
 from llmselect.arch.spec import ArchSpec
 from llmselect.refmodels import llama
 
@@ -21,26 +21,30 @@ def build_config(arch: ArchSpec) -> Any:
     return llama.build_config(arch, rope_interleaved=True)
 
 
+# ArchSpec number → the config.json key that states it (ChatGLM's own names).
+HF_KEYS = {
+    "heads": ("num_attention_heads",),
+    "hidden": ("hidden_size",),
+    "layers": ("num_layers",),
+    "intermediate": ("ffn_hidden_size",),
+    "vocab": ("padded_vocab_size",),
+}
+
+
 def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a ChatGLM2/3 or GLM-4 (remote-code) ``config.json``."""
-    mt = str(cfg.get("model_type") or "").lower()
-    src = f"{where} (model_type {mt})"
-    heads = int(need(cfg, where, "num_attention_heads"))
+    stated = need_ints(cfg, where, HF_KEYS)
     mqa = bool(cfg.get("multi_query_attention", False))
     return ArchSpec(
         family="glm",
-        hidden=int(need(cfg, where, "hidden_size")),
-        layers=int(need(cfg, where, "num_layers")),
-        heads=heads,
-        kv_heads=int(cfg.get("multi_query_group_num", 1)) if mqa else heads,
-        intermediate=int(need(cfg, where, "ffn_hidden_size")),
-        vocab=int(need(cfg, where, "padded_vocab_size")),
+        **stated,
+        kv_heads=int(cfg.get("multi_query_group_num", 1)) if mqa else stated["heads"],
         max_position=cfg.get("seq_length"),
         rope_theta=10000.0 * float(cfg.get("rope_ratio", 1.0)),
         rope_fraction=0.5,
         qkv_bias=bool(cfg.get("add_qkv_bias", False)),
         norm_eps=float(cfg.get("layernorm_epsilon", 1e-5)),
-        source=src,
+        source=hf_source(cfg, where),
     )
 
 

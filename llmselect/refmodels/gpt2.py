@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmselect.arch.family import Family, Traits
-from llmselect.arch.readers import need
+from llmselect.arch.family import Family, Traits, config_from_arch
+from llmselect.arch.readers import hf_source, need_ints
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 
@@ -23,39 +23,41 @@ def build_config(arch: ArchSpec) -> Any:
         raise LLMSelectError("gpt2 family needs arch.max_position (learned position table)")
     if arch.kv_heads != arch.heads or arch.head_size * arch.heads != arch.hidden:
         raise LLMSelectError("gpt2 family needs kv_heads == heads and head_dim == hidden/heads")
-    return GPT2Config(
-        vocab=arch.vocab,
-        hidden=arch.hidden,
-        layers=arch.layers,
-        heads=arch.heads,
-        intermediate=arch.intermediate,
-        max_position=arch.max_position,
-        tied_embeddings=arch.tied_embeddings,
-        norm_eps=arch.norm_eps,
-        post_ln=arch.post_ln,
+    return config_from_arch(GPT2Config, arch)
+
+
+# ArchSpec number → the config.json key that states it.
+HF_KEYS = {
+    "hidden": ("n_embd",),
+    "layers": ("n_layer",),
+    "heads": ("n_head",),
+    "vocab": ("vocab_size",),
+    "max_position": ("n_positions",),
+}
+
+
+def read_gpt_style(
+    cfg: Mapping[str, Any], where: str, keys: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """``ArchSpec`` numbers of a config.json in GPT-2's style (GPT-2, BLOOM): those ``keys``
+    states, one KV head per query head, tied embeddings, biases on every projection."""
+    stated = need_ints(cfg, where, keys)
+    return dict(
+        stated,
+        kv_heads=stated["heads"],
+        tied_embeddings=True,
+        qkv_bias=True,
+        mlp_bias=True,
+        norm_eps=float(cfg.get("layer_norm_epsilon", 1e-5)),
+        source=hf_source(cfg, where),
     )
 
 
 def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
-    """``ArchSpec`` from a GPT-2 ``config.json``."""
-    mt = str(cfg.get("model_type") or "").lower()
-    src = f"{where} (model_type {mt})"
-    hidden = int(need(cfg, where, "n_embd"))
-    return ArchSpec(
-        family="gpt2",
-        hidden=hidden,
-        layers=int(need(cfg, where, "n_layer")),
-        heads=int(need(cfg, where, "n_head")),
-        kv_heads=int(need(cfg, where, "n_head")),
-        intermediate=int(cfg.get("n_inner") or 4 * hidden),
-        vocab=int(need(cfg, where, "vocab_size")),
-        tied_embeddings=True,
-        max_position=int(need(cfg, where, "n_positions")),
-        qkv_bias=True,
-        mlp_bias=True,
-        norm_eps=float(cfg.get("layer_norm_epsilon", 1e-5)),
-        source=src,
-    )
+    """``ArchSpec`` from a GPT-2 ``config.json`` (``n_inner`` null: 4·hidden)."""
+    numbers = read_gpt_style(cfg, where, HF_KEYS)
+    intermediate = int(cfg.get("n_inner") or 4 * numbers["hidden"])
+    return ArchSpec(family="gpt2", intermediate=intermediate, **numbers)
 
 
 FAMILY = Family(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmselect.arch.family import Family, Traits
-from llmselect.arch.readers import need
+from llmselect.arch.family import Family, Traits, config_from_arch
+from llmselect.arch.readers import hf_source, model_type_of, need_ints
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 
@@ -31,43 +31,38 @@ def build_config(arch: ArchSpec, *, rope_interleaved: bool = False) -> Any:
     rotary_dim = int(hd * arch.rope_fraction)
     if rotary_dim % 2 or not 0 < rotary_dim <= hd:
         raise LLMSelectError(f"rope_fraction {arch.rope_fraction} gives odd rotary dim")
-    return LlamaConfig(
-        vocab=arch.vocab,
-        hidden=arch.hidden,
-        layers=arch.layers,
-        heads=arch.heads,
-        kv_heads=arch.kv_heads,
+    return config_from_arch(
+        LlamaConfig,
+        arch,
         head_dim=hd,
-        intermediate=arch.intermediate,
         rope_theta=arch.rope_theta or 10000.0,
         rotary_dim=rotary_dim,
         rope_interleaved=rope_interleaved,
-        qkv_bias=arch.qkv_bias,
-        mlp_bias=arch.mlp_bias,
-        tied_embeddings=arch.tied_embeddings,
-        norm_eps=arch.norm_eps,
-        sliding_window=arch.sliding_window,
-        qk_norm=arch.qk_norm,
     )
 
 
 TRAITS = Traits(mlp="swiglu", position="rope", attention="plain", norm="rmsnorm")
 
 
+# ArchSpec number → the config.json key that states it (transformers' LlamaConfig names).
+HF_KEYS = {
+    "hidden": ("hidden_size",),
+    "heads": ("num_attention_heads",),
+    "layers": ("num_hidden_layers",),
+    "intermediate": ("intermediate_size",),
+    "vocab": ("vocab_size",),
+}
+
+
 def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a LLaMA-style ``config.json`` (Llama, Mistral, Qwen2, Yi, ...)."""
-    mt = str(cfg.get("model_type") or "").lower()
-    src = f"{where} (model_type {mt})"
-    hidden = int(need(cfg, where, "hidden_size"))
-    heads = int(need(cfg, where, "num_attention_heads"))
+    mt = model_type_of(cfg)
+    stated = need_ints(cfg, where, HF_KEYS)
+    hidden, heads = stated["hidden"], stated["heads"]
     return ArchSpec(
         family="llama",
-        hidden=hidden,
-        layers=int(need(cfg, where, "num_hidden_layers")),
-        heads=heads,
+        **stated,
         kv_heads=int(cfg.get("num_key_value_heads") or heads),
-        intermediate=int(need(cfg, where, "intermediate_size")),
-        vocab=int(need(cfg, where, "vocab_size")),
         head_dim=cfg.get("head_dim") if cfg.get("head_dim") != hidden // heads else None,
         tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         max_position=cfg.get("max_position_embeddings"),
@@ -78,7 +73,7 @@ def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
         if cfg.get("use_sliding_window", mt == "mistral")
         else None,
         norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
-        source=src,
+        source=hf_source(cfg, where),
     )
 
 

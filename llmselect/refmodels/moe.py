@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmselect.arch.family import Family
+from llmselect.arch.family import Family, config_from_arch
 from llmselect.errors import LLMSelectError
 from llmselect.refmodels import llama
 
@@ -29,29 +29,13 @@ def build_config(arch: ArchSpec) -> Any:
         raise LLMSelectError(
             "moe family rotates the whole head, has two norms per block and one window"
         )
-    moe = arch.moe
-    return MoEConfig(
-        vocab=arch.vocab,
-        hidden=arch.hidden,
-        layers=arch.layers,
-        heads=arch.heads,
-        kv_heads=arch.kv_heads,
+    return config_from_arch(
+        MoEConfig,
+        arch,
+        arch.moe,
         head_dim=arch.head_size,
-        intermediate=arch.intermediate,
         rope_theta=arch.rope_theta or 10000.0,
-        qkv_bias=arch.qkv_bias,
-        tied_embeddings=arch.tied_embeddings,
-        norm_eps=arch.norm_eps,
-        sliding_window=arch.sliding_window,
-        qk_norm=arch.qk_norm,
-        experts=moe.experts,
-        experts_per_token=moe.experts_per_token,
-        expert_intermediate=moe.expert_intermediate,
         shared_intermediate=shared_intermediate(arch),
-        shared_expert_gate=moe.shared_expert_gate,
-        norm_topk_prob=moe.norm_topk_prob,
-        dense_layers=moe.dense_layers,
-        layer_step=moe.layer_step,
     )
 
 
