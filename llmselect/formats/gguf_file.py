@@ -17,26 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from llmselect.errors import LLMSelectError
+from llmselect.formats.tensor import TensorInfo
 
 DEFAULT_ALIGNMENT = 32  # GGUF spec: general.alignment when absent
 
 
 @dataclass(frozen=True)
-class GGUFTensor:
-    """One tensor of a GGUF file: llama.cpp name, shape (ne0 first, as stored), ggml type."""
+class GGUFTensor(TensorInfo):
+    """One tensor of a GGUF file: llama.cpp name, shape (ne0, the contiguous row, first, as
+    stored), ggml type."""
 
-    name: str
-    shape: tuple[int, ...]  # ne0 (the contiguous row) first
     ggml_type: str  # ggml type name: F32, F16, Q4_K, ...
     offset: int  # from the start of the data section
     n_bytes: int
-
-    @property
-    def n_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
 
 
 @dataclass(frozen=True)

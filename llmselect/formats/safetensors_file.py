@@ -8,12 +8,12 @@ of the file means the file is truncated.
 from __future__ import annotations
 
 import json
-import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmselect.errors import LLMSelectError
+from llmselect.formats.tensor import TensorInfo
 
 DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
@@ -23,17 +23,11 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class STensor:
+class STensor(TensorInfo):
     """One tensor listed in a safetensors header."""
 
-    name: str
     dtype: str
-    shape: tuple[int, ...]
     n_bytes: int
-
-    @property
-    def n_elements(self) -> int:
-        return math.prod(self.shape)
 
 
 def read_safetensors_header(path: Path) -> list[STensor]:
@@ -57,7 +51,7 @@ def read_safetensors_header(path: Path) -> list[STensor]:
             continue
         try:
             start, stop = info["data_offsets"]
-            tensors.append(STensor(name, info["dtype"], tuple(info["shape"]), stop - start))
+            tensors.append(STensor(name, tuple(info["shape"]), info["dtype"], stop - start))
             end = max(end, stop)
         except (KeyError, TypeError, ValueError) as exc:
             raise LLMSelectError(f"{path}: bad header entry {name!r}") from exc

@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from llmselect.errors import LLMSelectError
+from llmselect.formats.tensor import TensorInfo
 
 if TYPE_CHECKING:
     from llmselect.arch.spec import ArchSpec
@@ -103,16 +104,10 @@ def is_gguf_ftype(name: str) -> bool:
 
 
 @dataclass(frozen=True)
-class PlannedTensor:
+class PlannedTensor(TensorInfo):
     """A tensor llama.cpp would write: name, shape (ne0 first), the ggml type it gets."""
 
-    name: str
-    shape: tuple[int, ...]
     ggml_type: str
-
-    @property
-    def n_elements(self) -> int:
-        return math.prod(self.shape)
 
     @property
     def n_bytes(self) -> int:
@@ -135,64 +130,51 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     if traits.position == "learned":
         out.append(("position_embd.weight", (d, arch.max_position or 0)))
     if traits.embedding_norm:
-        out += [("token_embd_norm.weight", (d,)), ("token_embd_norm.bias", (d,))]
+        out += _norm("token_embd_norm", d, layer_norm=True)
     layer_norm = traits.norm == "layernorm"
+    biased = traits.attention == "biased"
     for n in range(arch.layers):
         b = f"blk.{n}."
-        out.append((b + "attn_norm.weight", (d,)))
-        if layer_norm:
-            out.append((b + "attn_norm.bias", (d,)))
+        out += _norm(b + "attn_norm", d, layer_norm)
         if not fused_qkv:
-            out += [
-                (b + "attn_q.weight", (d, q_out)),
-                (b + "attn_k.weight", (d, kv_out)),
-                (b + "attn_v.weight", (d, kv_out)),
-            ]
-            if arch.qkv_bias:
-                out += [
-                    (b + "attn_q.bias", (q_out,)),
-                    (b + "attn_k.bias", (kv_out,)),
-                    (b + "attn_v.bias", (kv_out,)),
-                ]
+            qkv = {"attn_q": (d, q_out), "attn_k": (d, kv_out), "attn_v": (d, kv_out)}
+            out += _linears(b, qkv, bias=arch.qkv_bias)
             if arch.qk_norm:
                 out += [(b + "attn_q_norm.weight", (hd,)), (b + "attn_k_norm.weight", (hd,))]
         else:  # fused query/key/value (ChatGLM, BLOOM, GPT-2)
-            out.append((b + "attn_qkv.weight", (d, q_out + 2 * kv_out)))
-            if arch.qkv_bias or traits.attention == "biased":
-                out.append((b + "attn_qkv.bias", (q_out + 2 * kv_out,)))
-        out.append((b + "attn_output.weight", (q_out, d)))
-        if traits.attention == "biased":
-            out.append((b + "attn_output.bias", (d,)))
-        out.append((b + "ffn_norm.weight", (d,)))
-        if layer_norm:
-            out.append((b + "ffn_norm.bias", (d,)))
-        if traits.mlp == "gelu":
-            out += [
-                (b + "ffn_up.weight", (d, i)),
-                (b + "ffn_up.bias", (i,)),
-                (b + "ffn_down.weight", (i, d)),
-                (b + "ffn_down.bias", (d,)),
-            ]
+            qkv = {"attn_qkv": (d, q_out + 2 * kv_out)}
+            out += _linears(b, qkv, bias=arch.qkv_bias or biased)
+        out += _linears(b, {"attn_output": (q_out, d)}, bias=biased)
+        out += _norm(b + "ffn_norm", d, layer_norm)
+        if traits.mlp == "gelu":  # each weight followed by its bias
+            out += _linears(b, {"ffn_up": (d, i)}, bias=True)
+            out += _linears(b, {"ffn_down": (i, d)}, bias=True)
         elif fused_qkv:  # ChatGLM: gate and up fused into one ffn_up of 2·I rows
-            out += [(b + "ffn_up.weight", (d, 2 * i)), (b + "ffn_down.weight", (i, d))]
+            out += _linears(b, {"ffn_up": (d, 2 * i), "ffn_down": (i, d)}, bias=False)
         else:
-            out += [
-                (b + "ffn_gate.weight", (d, i)),
-                (b + "ffn_up.weight", (d, i)),
-                (b + "ffn_down.weight", (i, d)),
-            ]
-            if arch.mlp_bias:
-                out += [
-                    (b + "ffn_gate.bias", (i,)),
-                    (b + "ffn_up.bias", (i,)),
-                    (b + "ffn_down.bias", (d,)),
-                ]
-    out.append(("output_norm.weight", (d,)))
-    if layer_norm:
-        out.append(("output_norm.bias", (d,)))
+            mlp = {"ffn_gate": (d, i), "ffn_up": (d, i), "ffn_down": (i, d)}
+            out += _linears(b, mlp, bias=arch.mlp_bias)
+    out += _norm("output_norm", d, layer_norm)
     if not arch.tied_embeddings:
         out.append(("output.weight", (d, v)))
     return out
+
+
+def _linears(
+    prefix: str, layers: dict[str, tuple[int, int]], *, bias: bool
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Linear layers (name → (in, out) features): every weight, then, with ``bias``, every
+    bias, as llama.cpp lists them."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    out += [(f"{prefix}{name}.weight", shape) for name, shape in layers.items()]
+    if bias:
+        out += [(f"{prefix}{name}.bias", (n_out,)) for name, (_, n_out) in layers.items()]
+    return out
+
+
+def _norm(name: str, d: int, layer_norm: bool) -> list[tuple[str, tuple[int, ...]]]:
+    """A norm's gain, and its bias when it is a LayerNorm."""
+    return [(f"{name}.weight", (d,))] + ([(f"{name}.bias", (d,))] if layer_norm else [])
 
 
 def _use_more_bits(i_layer: int, n_layers: int) -> bool:
