@@ -89,7 +89,13 @@ _DECODER_SIZES = {
     "intermediate_size": "intermediate",
     "head_dim": "head_size",
 }
-# DeepSeek-style MoE keyword → the MoESpec attribute it takes.
+# Qwen-MoE and DeepSeek-style MoE keyword → the MoESpec attribute it takes.
+_QWEN_MOE = {
+    "num_experts": "experts",
+    "num_experts_per_tok": "experts_per_token",
+    "moe_intermediate_size": "expert_intermediate",
+    "decoder_sparse_step": "layer_step",
+}
 _DEEPSEEK_MOE = {
     "n_routed_experts": "experts",
     "num_experts_per_tok": "experts_per_token",
@@ -131,14 +137,8 @@ def hf_config_kwargs(arch: ArchSpec) -> tuple[str, dict[str, Any]]:
         kw["intermediate_size"] = moe.expert_intermediate
     elif mt == "qwen3_moe":
         moe = _need_moe(arch)
-        kw.update(
-            attention_bias=arch.qkv_bias,
-            num_experts=moe.experts,
-            num_experts_per_tok=moe.experts_per_token,
-            moe_intermediate_size=moe.expert_intermediate,
-            decoder_sparse_step=moe.layer_step,
-            mlp_only_layers=list(range(moe.dense_layers)),
-        )
+        kw.update(attention_bias=arch.qkv_bias, **_keywords(moe, _QWEN_MOE))
+        kw.update(mlp_only_layers=list(range(moe.dense_layers)))
     elif mt == "glm4_moe":
         moe = _need_moe(arch)
         kw.update(
