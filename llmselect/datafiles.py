@@ -1,15 +1,23 @@
-"""Package data files: cached YAML reading and validation of entry lists with clear errors."""
+"""Package data files: cached YAML reading, the strict base of their schemas, and validation of
+entry lists with clear errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from llmselect.errors import LLMSelectError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of a schema read from a data file or a config: an unknown key is an error (a typo
+    never passes silently) and the values, once validated, are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def read_yaml_cached(path: Path) -> object:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from llmselect.datafiles import StrictModel
 
 CacheKind = Literal[
     "full_attention",  # every token of the context, K and V per KV head
@@ -43,11 +45,7 @@ ACTIVE_CONVENTION = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CacheGroup(_Strict):
+class CacheGroup(StrictModel):
     """Layers that cache the same way (one group per distinct layout in the model)."""
 
     kind: CacheKind = Field(description="how these layers keep past tokens")
@@ -103,7 +101,7 @@ class CacheGroup(_Strict):
         return self.layers * (per_layer + self.state_values)
 
 
-class ParamPart(_Strict):
+class ParamPart(StrictModel):
     """Parameters outside the text decoder, or a part of it named on its own line."""
 
     name: str = Field(description="vision_tower, audio_tower, mtp_layers, ...")
@@ -115,7 +113,7 @@ class ParamPart(_Strict):
     note: str | None = None
 
 
-class StoredWeights(_Strict):
+class StoredWeights(StrictModel):
     """Bytes of one storage format as the checkpoint holds it (scales included)."""
 
     format: str = Field(description="bf16, fp8_e4m3 (128x128 blocks), mxfp4, nvfp4, int4 awq, ...")
@@ -127,7 +125,7 @@ class StoredWeights(_Strict):
     note: str | None = None
 
 
-class Sizing(_Strict):
+class Sizing(StrictModel):
     """Exact counts, cache layout and stored bytes of one model's text decoder."""
 
     model_type: str = Field(description="config.json model_type the numbers were built for")

@@ -7,17 +7,14 @@ a reference family builds its model from it. Pure pydantic: no torch.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from llmselect.arch.family import NO_REFERENCE, Traits, traits_of
+from llmselect.datafiles import StrictModel
 from llmselect.registry import FAMILIES
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MoESpec(_Strict):
+class MoESpec(StrictModel):
     """Mixture-of-experts MLP numbers (Mixtral, Qwen-MoE, DeepSeek-MoE style)."""
 
     experts: int = Field(description="routed experts per MoE layer (num_local_experts)")
@@ -44,7 +41,7 @@ class MoESpec(_Strict):
     )
 
 
-class MLASpec(_Strict):
+class MLASpec(StrictModel):
     """DeepSeek multi-head latent attention: the KV cache holds the latent plus the RoPE key."""
 
     kv_lora_rank: int = Field(description="compressed KV latent width")
@@ -56,7 +53,7 @@ class MLASpec(_Strict):
     v_head_dim: int = Field(description="per-head value width")
 
 
-class ArchSpec(_Strict):
+class ArchSpec(StrictModel):
     """Architecture numbers as in the checkpoint's config.json."""
 
     family: str = Field(

@@ -12,17 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from llmselect.catalog import LicenseRef, ModelSpec, PublishedScore
+from llmselect.datafiles import StrictModel
 from llmselect.errors import LLMSelectError
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RecordConfig(_Record):
+class RecordConfig(StrictModel):
     file: str = Field(description="the copied config, relative to the record")
     sha256: str = Field(description="sha256 of the copied file's bytes")
     source: str = Field(description="owner/repo@commit:path the bytes were copied from")
@@ -30,19 +27,19 @@ class RecordConfig(_Record):
     note: str | None = None
 
 
-class RecordLicense(_Record):
+class RecordLicense(StrictModel):
     id: str | None
     commercial: str | None = None
     source: str | None = None
     note: str | None = None
 
 
-class RecordTokenizer(_Record):
+class RecordTokenizer(StrictModel):
     family: str | None
     source: str | None = None
 
 
-class RecordScore(_Record):
+class RecordScore(StrictModel):
     benchmark: str
     value: float
     setting: str | None = None
@@ -53,7 +50,7 @@ class RecordScore(_Record):
     source: str
 
 
-class AdditionRecord(_Record):
+class AdditionRecord(StrictModel):
     """One reviewed data record: a model's facts with their sources (no computed numbers)."""
 
     id: str
