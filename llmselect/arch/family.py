@@ -118,10 +118,11 @@ def config_from_arch(config: type[C], *sources: BaseModel, **computed: Any) -> C
     a field none of them has keeps the dataclass default.
     """
     values = dict(computed)
-    for name in (f.name for f in fields(config)):  # type: ignore[arg-type]
-        source = next((s for s in sources if name in type(s).model_fields), None)
-        if name not in values and source is not None:
-            values[name] = getattr(source, name)
+    for f in fields(config):  # type: ignore[arg-type]
+        if f.name not in values:
+            holder = next((s for s in sources if f.name in type(s).model_fields), None)
+            if holder is not None:
+                values[f.name] = getattr(holder, f.name)
     return config(**values)
 
 
