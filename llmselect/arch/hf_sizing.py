@@ -125,8 +125,15 @@ def _classify(name: str) -> str:
     module = name.rsplit(".", 2)[-2] if name.count(".") else name
     if "norm" in module:
         return "norms"
-    mlp = (".mlp.", ".feed_forward.", ".block_sparse_moe.", ".moe.", ".experts.", ".router.",
-           ".shared_expert")  # Gemma-4 keeps its router and experts beside the dense MLP
+    mlp = (
+        ".mlp.",
+        ".feed_forward.",
+        ".block_sparse_moe.",
+        ".moe.",
+        ".experts.",
+        ".router.",
+        ".shared_expert",
+    )  # Gemma-4 keeps its router and experts beside the dense MLP
     if any(k in name for k in mlp):
         return "mlp"
     return "attention"
@@ -238,7 +245,10 @@ def sizing_from_config(
 
 
 def _assemble(
-    cfg: Mapping[str, Any], where: str, source: str | None, text_cfg: dict[str, Any],
+    cfg: Mapping[str, Any],
+    where: str,
+    source: str | None,
+    text_cfg: dict[str, Any],
     fields: dict[str, Any],
 ) -> tuple[ArchSpec, Sizing]:
     """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line)."""

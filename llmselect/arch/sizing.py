@@ -93,8 +93,11 @@ class CacheGroup(StrictModel):
 
     def values(self, context_tokens: int) -> int:
         """Numbers this group holds for one sequence of ``context_tokens`` tokens."""
-        kept = context_tokens if self.window_tokens is None else min(context_tokens,
-                                                                      self.window_tokens)
+        kept = (
+            context_tokens
+            if self.window_tokens is None
+            else min(context_tokens, self.window_tokens)
+        )
         per_layer = kept * self.values_per_token + context_tokens * self.indexer_values_per_token
         if self.compress_ratio is not None:
             per_layer += (context_tokens // self.compress_ratio) * self.compressed_values_per_entry

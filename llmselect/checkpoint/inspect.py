@@ -57,8 +57,9 @@ def kv_cache_per_token(arch: Any, kv_dtype: str = KV_DTYPE, sizing: Any = None) 
         groups = []
         for g in sizing.cache:
             row = g.model_dump(exclude_defaults=True)
-            row["bytes_per_token_per_layer"] = (g.values_per_token
-                                                + g.indexer_values_per_token) * width
+            row["bytes_per_token_per_layer"] = (
+                g.values_per_token + g.indexer_values_per_token
+            ) * width
             if g.state_values:
                 row["state_bytes_per_layer"] = g.state_values * width
             groups.append(row)

@@ -82,9 +82,7 @@ def _without_extra_buffer_types() -> Iterator[None]:
         api.llama_model_default_params = default
 
 
-def open_model(
-    path: str | Path, n_ctx: int, threads: int, n_batch: int = 512, **extra: Any
-) -> Any:
+def open_model(path: str | Path, n_ctx: int, threads: int, n_batch: int = 512, **extra: Any) -> Any:
     """The file loaded as llama.cpp loads it by default (mmap, no mlock), CPU only, with the
     thread count pinned for prompt processing and decoding alike, and the extra CPU buffer types
     off (see ``_without_extra_buffer_types``); ``extra`` goes to ``Llama``."""
