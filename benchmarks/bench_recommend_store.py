@@ -142,9 +142,11 @@ def main() -> int:
         f"recommend, {args.runs} nightly runs: CPU {med['full'][0]:.3f} s, "
         f"wall {med['full'][1]:.3f} s (index built)"
     )
-    print(f"catalog: {catalog_size} entries, {users} of them user-added (both sides), "
-          f"overlay read + validated in {overlay_ms:.1f} ms CPU; budget 0.5 s CPU: "
-          f"{'met' if med['full'][0] < 0.5 else 'NOT met'}")
+    print(
+        f"catalog: {catalog_size} entries, {users} of them user-added (both sides), "
+        f"overlay read + validated in {overlay_ms:.1f} ms CPU; budget 0.5 s CPU: "
+        f"{'met' if med['full'][0] < 0.5 else 'NOT met'}"
+    )
     print(f"ratio full/empty: CPU {med['full'][0] / med['empty'][0]:.2f}, "
           f"wall {med['full'][1] / med['empty'][1]:.2f}")  # fmt: skip
     print(f"validating every record instead: {n} records, CPU {validate_cpu:.2f} s")

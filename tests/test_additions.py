@@ -112,7 +112,8 @@ def test_ids_are_unique_and_new(records: dict[str, dict]):
 
 def test_thirty_models_from_2025_08_on(records: dict[str, dict]):
     recent = [
-        rid for rid, rec in records.items()
+        rid
+        for rid, rec in records.items()
         if rec["release_date"] and dt.date.fromisoformat(rec["release_date"]) >= dt.date(2025, 8, 1)
     ]
     assert len(recent) >= 30, sorted(recent)

@@ -193,8 +193,10 @@ def test_int4_packed_layout(method: str) -> None:
     from llmselect.arch.stored import stored_weights
 
     out_f, in_f, g = 4096, 11008, 128
-    cfg = {"torch_dtype": "float16",
-           "quantization_config": {"quant_method": method, "bits": 4, "group_size": g}}
+    cfg = {
+        "torch_dtype": "float16",
+        "quantization_config": {"quant_method": method, "bits": 4, "group_size": g},
+    }
     params = [("model.layers.0.mlp.down_proj.weight", (out_f, in_f))]
     stored, _ = stored_weights(params, cfg)
     qweight = 4 * (in_f * 4 // 32) * out_f

@@ -100,4 +100,3 @@ def smollm2_reference(smollm2_source: Any, our_state_dict: dict[str, Any]) -> An
     ours = build_model(smollm2_source.arch, dtype=torch.float32, seed=None)
     load_hf_state_dict(ours, our_state_dict)
     return ours.eval()
-

@@ -71,6 +71,7 @@ HF_AUTO = TokenizerKind(
 
 # --- model family -----------------------------------------------------------------------
 
+
 def read_smollm3_config(cfg: Any, where: str) -> ArchSpec:
     """SmolLM3's ``config.json``: LLaMA's tensors; every ``no_rope_layer_interval``-th layer
     skips RoPE, which changes no parameter and no cache size."""
