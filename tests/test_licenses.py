@@ -17,6 +17,7 @@ from llmselect.catalog import Catalog, LicenseRef, ModelSpec, load_catalog
 from llmselect.errors import LLMSelectError
 from llmselect.licenses import load_licenses, verdict
 from llmselect.licenses.detect import detect
+from llmselect.licenses.table import License, LicenseTerms
 from llmselect.probes.base import RunContext
 from llmselect.probes.license import LicenseProbe
 
@@ -117,6 +118,23 @@ def test_revised_terms_change_the_conditions() -> None:
     assert "v2.0" in yi_v2.version and "v2.1" in yi_v21.version
     assert verdict("internlm2-7b", on=date(2025, 3, 1)).effective_date == date(2025, 1, 15)
     assert verdict("chatglm3-6b", on=date(2024, 1, 1)).effective_date == date(2023, 10, 27)
+
+
+def test_current_terms_are_the_top_level_values_of_every_terms_field() -> None:
+    """``License.current`` reads each ``LicenseTerms`` field by name: none may be missing from
+    ``License`` or typed otherwise, and every value arrives."""
+    terms_fields = LicenseTerms.model_fields
+    assert {name: License.model_fields[name].annotation for name in terms_fields} == {
+        name: f.annotation for name, f in terms_fields.items()
+    }
+    table = load_licenses()
+    llama2 = table.get("llama2-community").current
+    assert all(getattr(llama2, name) not in (None, []) for name in terms_fields)
+    for lic in table.by_id.values():
+        current = lic.current
+        assert {n: getattr(current, n) for n in terms_fields} == {
+            n: getattr(lic, n) for n in terms_fields
+        }
 
 
 def test_other_purposes() -> None:

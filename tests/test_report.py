@@ -27,6 +27,9 @@ from llmselect.report import (
     render_markdown,
     write_report,
 )
+from llmselect.report.build import ROW_FIELDS, value_row
+from llmselect.report.deltas import DELTA_ROW_FIELDS
+from llmselect.report.model import Delta, ValueRow
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
@@ -177,6 +180,32 @@ def test_values_keep_units_kinds_samples_and_sources() -> None:
     md = render_markdown(report)
     assert "| llama2 | 1.217 | 0.2 |" in md  # tokenizer summary: zh, en
     assert "rows in [report.html](report.html#details)" in md
+
+
+def test_value_rows_and_deltas_copy_every_field_they_share_with_their_source() -> None:
+    shared = set(ValueRow.model_fields) & set(Measurement.model_fields)
+    assert shared == {*ROW_FIELDS, "stderr", "samples", "params"}
+    assert set(Delta.model_fields) & set(ValueRow.model_fields) == set(DELTA_ROW_FIELDS)
+    r = rec(
+        "qwen2", TT, "batch_chars_per_s", 2.0e6, "chars/s", probe_version=3, subset="flores200/zh",
+        kind="published", higher_is_better=True, n=7, stderr=0.1, samples=[1.9e6, 2.1e6],
+        source="vendor table", params={"threads": 2, "_unit": "u1"},
+    )  # fmt: skip
+    row = value_row(r)
+    assert {name: getattr(row, name) for name in shared - {"params"}} == {
+        name: getattr(r, name) for name in shared - {"params"}
+    }
+    assert row.params == {"threads": 2}
+    brief = value_row(r, detail=False)
+    assert (brief.stderr, brief.samples, brief.params) == (None, None, {})
+    prev = previous_of(make())
+    _set(prev, "qwen2", "zh_en_parity_ratio", value=1.021)
+    report = make(previous=prev)
+    [change] = [c for c in report.deltas.changes if c.metric == "zh_en_parity_ratio"]
+    [row] = [v for v in report.values if v.model_id == "qwen2" and v.metric == change.metric]
+    assert change.model_dump(include=set(DELTA_ROW_FIELDS)) == row.model_dump(
+        include=set(DELTA_ROW_FIELDS)
+    )
 
 
 def test_page_opens_with_the_answer_then_findings() -> None:

@@ -64,13 +64,8 @@ class License(_Strict):
 
     @property
     def current(self) -> LicenseTerms:
-        return LicenseTerms(
-            version=self.version,
-            effective_date=self.effective_date,
-            commercial=self.commercial,
-            conditions=self.conditions,
-            source=self.source,
-        )
+        """The terms stated at the top level: every ``LicenseTerms`` field, read by name."""
+        return LicenseTerms(**{name: getattr(self, name) for name in LicenseTerms.model_fields})
 
     def timeline(self) -> list[LicenseTerms]:
         """All terms, oldest first."""

@@ -57,27 +57,21 @@ def as_records(data: pd.DataFrame | Iterable[Measurement]) -> list[Measurement]:
     return list(data)  # type: ignore[arg-type]
 
 
+# What a report row repeats from its record unchanged; ``detail`` adds stderr, samples and the
+# reported params. The two schemas share no other field (a test keeps it so).
+ROW_FIELDS = (
+    "model_id", "probe", "probe_version", "metric", "subset", "value", "unit", "kind",
+    "higher_is_better", "n", "source",
+)  # fmt: skip
+
+
 def value_row(r: Measurement, *, detail: bool = True) -> ValueRow:
     """A record as a report row; ``detail`` adds stderr, samples and the reported params."""
-    extra: dict[str, Any] = {}
+    row = {name: getattr(r, name) for name in ROW_FIELDS}
     if detail:
-        extra["stderr"] = r.stderr
-        extra["samples"] = r.samples
-        extra["params"] = {k: v for k, v in sorted(r.params.items()) if k in REPORT_PARAMS}
-    return ValueRow(
-        model_id=r.model_id,
-        probe=r.probe,
-        probe_version=r.probe_version,
-        metric=r.metric,
-        subset=r.subset,
-        value=r.value,  # type: ignore[arg-type]
-        unit=r.unit,
-        kind=r.kind,
-        higher_is_better=r.higher_is_better,
-        n=r.n,
-        source=r.source,
-        **extra,
-    )
+        params = {k: v for k, v in sorted(r.params.items()) if k in REPORT_PARAMS}
+        row |= {"stderr": r.stderr, "samples": r.samples, "params": params}
+    return ValueRow(**row)
 
 
 def _published(records: Iterable[Measurement]) -> list[ValueRow]:

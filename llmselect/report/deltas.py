@@ -61,6 +61,9 @@ METHOD_DEFAULTS: dict[str, str] = {"timing": "precise"}
 LOAD_TOLERANCE = 1.15  # cpu_share ratio between runs beyond which the machine's load differed
 # Run facts that name the machine.
 MACHINE_FIELDS = ("platform", "cpu_count", "device", "device_name")
+# What a delta repeats from its value row: the number it is (``match_key``) and its unit. The two
+# schemas share no other field (a test keeps it so).
+DELTA_ROW_FIELDS = ("model_id", "probe", "metric", "subset", "unit")
 
 
 def rule_of(row: ValueRow) -> DeltaRule:
@@ -296,11 +299,7 @@ def compute_deltas(
         summary.within_spread += int(rule == "spread" and not flagged)
         summary.changes.append(
             Delta(
-                model_id=row.model_id,
-                probe=row.probe,
-                metric=row.metric,
-                subset=row.subset,
-                unit=row.unit,
+                **{name: getattr(row, name) for name in DELTA_ROW_FIELDS},
                 previous=old.value,
                 current=row.value,
                 rel_change=(row.value - old.value) / abs(old.value) if old.value else None,
