@@ -13,12 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from llmselect.arch.sizing import Sizing
 from llmselect.arch.spec import ArchSpec
 from llmselect.config import PACKAGE_DATA, home_dir
-from llmselect.datafiles import read_yaml_cached, validate_entries
+from llmselect.datafiles import StrictModel, read_yaml_cached, validate_entries
 from llmselect.errors import LLMSelectError
 from llmselect.names import NameIndex, normalize
 
@@ -28,11 +28,7 @@ ADDITIONS_FILE = "catalog_additions.yaml"  # beside the catalog file
 Commercial = Literal["yes", "no", "conditional"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PriorLicense(_Strict):
+class PriorLicense(StrictModel):
     """A license the checkpoint was published under before its current one."""
 
     id: str = Field(description="license table id")
@@ -40,7 +36,7 @@ class PriorLicense(_Strict):
     source: str
 
 
-class LicenseRef(_Strict):
+class LicenseRef(StrictModel):
     """A model's license: id into the license table, commercial verdict, and the source."""
 
     id: str | None
@@ -52,7 +48,7 @@ class LicenseRef(_Strict):
     )
 
 
-class PublishedScore(_Strict):
+class PublishedScore(StrictModel):
     """A benchmark score as published, with its setting and source (percent)."""
 
     benchmark: str
@@ -66,7 +62,7 @@ class PublishedScore(_Strict):
     )
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """One checkpoint (base or chat)."""
 
     id: str

@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from llmselect.config import PACKAGE_DATA
-from llmselect.datafiles import read_yaml_cached, validate_entries
+from llmselect.datafiles import StrictModel, read_yaml_cached, validate_entries
 from llmselect.names import NameIndex
 
 LICENSES_FILE = PACKAGE_DATA / "licenses.yaml"
@@ -25,11 +25,7 @@ Allowed = Literal["yes", "no", "conditional"]
 LicenseClass = Literal["permissive", "rail", "conditional", "non-commercial", "unknown"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LicenseTerms(_Strict):
+class LicenseTerms(StrictModel):
     """The commercial terms of one version of a license."""
 
     version: str | None = None
@@ -39,7 +35,7 @@ class LicenseTerms(_Strict):
     source: str | None = None
 
 
-class License(_Strict):
+class License(StrictModel):
     """One license, with its version history."""
 
     id: str
@@ -60,7 +56,7 @@ class License(_Strict):
     history: list[LicenseTerms] = Field(default_factory=list)
     later: list[LicenseTerms] = Field(default_factory=list)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # "class" in the file, license_class here
 
     @property
     def current(self) -> LicenseTerms:
