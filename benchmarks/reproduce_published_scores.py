@@ -15,7 +15,9 @@ up to the row's ``take``; its standard error is the subsample's, n says how many
 Rows grow in passes of ``--step`` items, each step saved at once to ``--out`` (JSON; a rerun
 resumes), with every scored item's outcome (acc, acc_norm) and, for the first ``KEEP_FIRST``
 items, the choices' log-likelihoods, so a test can rerun a few items and compare. ``--table``
-rewrites the Markdown table from the JSON. ``--only MODEL:TASK`` runs only those rows.
+rewrites the Markdown table from the JSON, its "why the gap" texts computed from the stored
+items (``EXPLAIN``); ``PROMPTS`` are other prompt formats scored on the same items as the task's
+own. ``--only MODEL:TASK`` (or a run's key) runs only those rows.
 """
 
 from __future__ import annotations
@@ -76,11 +78,19 @@ class Run:
     chat_template: bool
     take: int | None = None  # items scored (subsample), per subject for grouped tasks: a share
     share: float | None = None  # grouped tasks (ceval, cmmlu): share of each subject's items
+    prompt: str | None = None  # a PROMPTS entry in place of the task's own prompt
 
     @property
     def key(self) -> str:
         chat = "chat" if self.chat_template else "plain"
-        return f"{self.model}:{self.task}:{self.shots}shot:{chat}"
+        prompt = f":{self.prompt}" if self.prompt else ""
+        return f"{self.model}:{self.task}:{self.shots}shot:{chat}{prompt}"
+
+
+# Other prompt formats for a task (lm-eval ``doc_to_text`` templates), scored on the same items
+# as the task's own to show how much the format alone moves a score. The cards do not publish
+# their prompts; ``bare`` is lm-eval's BoolQ prompt without its "Question:"/"Answer:" labels.
+PROMPTS = {"bare": "{{passage}}\n{{question}}?"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class Published:
     shots: int
     metric: str  # our metric compared: acc_norm where the source normalised, else both shown
     setting: str
-    run_shots: int  # the shots our run used (differs where the shots are not offline)
+    run_shots: int  # the shots our run used (0 beside a few-shot figure: the setting differs)
     chat_template: bool
 
 
@@ -124,59 +134,122 @@ PUBLISHED = [
               False),
     Published("gemma3", "ARC-c", ("arc_challenge",), 29.0, 25, "both",
               "Google harness, 25-shot", 25, False),
+    Published("gemma3", "ARC-c", ("arc_challenge",), 29.0, 25, "both",
+              "Google harness, 25-shot", 0, False),
+    Published("gemma3", "WinoGrande", ("winogrande",), 52.0, 5, "acc",
+              "Google harness, 5-shot", 5, False),
     Published("gemma3", "WinoGrande", ("winogrande",), 52.0, 5, "acc",
               "Google harness, 5-shot", 0, False),
+    Published("gemma3", "HellaSwag", ("hellaswag",), 40.9, 10, "both",
+              "Google harness, 10-shot", 10, False),
     Published("gemma3", "HellaSwag", ("hellaswag",), 40.9, 10, "both",
               "Google harness, 10-shot", 0, False),
 ]  # fmt: skip
 
-# Why a gap over two standard errors is there: (model, label, metric, chat template) -> reason.
-# Written from the measured rows (see the README); an empty reason leaves the gap unexplained.
-_SETTING_HS = (
-    "setting differs: published 10-shot, ours 0-shot (no HellaSwag train split offline); ctx_b "
-    "keeps its lower-case first letter (llama.cpp's file)"
+# Where our shots come from when the task has no train split offline (WinoGrande, HellaSwag):
+# lm-eval's rule, the scored split itself with the scored item left out of its own shots.
+SHOTS_FROM_SCORED_SPLIT = frozenset({"winogrande", "hellaswag"})
+
+# Why a gap over two standard errors is there: (model, label, metric, our shots) -> a function of
+# the stored runs that says why, with the numbers it rests on computed from the stored items
+# (``--table`` recomputes them). A missing entry leaves a gap over 2 SE unexplained.
+Runs = dict[str, dict[str, Any]]
+
+
+def _share(runs: Runs, key: str, metric: str, among: set[tuple[str, int]] | None = None) -> float:
+    """``metric`` (%) over a run's items, or over those of them in ``among``."""
+    values = [i[metric] for i in runs[key]["items"]
+              if among is None or (i["task"], i["doc"]) in among]  # fmt: skip
+    return 100.0 * sum(values) / len(values)
+
+
+def _normalised_metric(key: str, published: float) -> Any:
+    """Raw accuracy far from the card while the length-normalised one is close."""
+
+    def why(runs: Runs) -> str:
+        if key not in runs:
+            return ""
+        norm = runs[key]["metrics"]["acc_norm"]
+        z = (norm["value"] - published) / norm["stderr"]
+        if abs(z) > 2:  # acc_norm is off too: no sign of a metric difference
+            return ""
+        return (
+            f"metric: the same run's acc_norm is {norm['value'] - published:+.1f} ({z:+.1f} SE) "
+            "from the card, so the card's figure is most likely length-normalised"
+        )
+
+    return why
+
+
+def _prompt_format(key: str, variant: str, metric: str) -> Any:
+    """How far another prompt format moves the score on the same items (paired)."""
+
+    def why(runs: Runs) -> str:
+        other = f"{key}:{variant}"
+        if key not in runs or other not in runs:
+            return ""
+        items = {(i["task"], i["doc"]) for i in runs[other]["items"]}
+        ours, theirs = _share(runs, key, metric, items), _share(runs, other, metric)
+        return (
+            f"prompt format: on the same {len(items)} items lm-eval's prompt scores {ours:.1f} % "
+            f"and the same prompt without its Question:/Answer: labels {theirs:.1f} % "
+            f"({theirs - ours:+.1f}); the card does not publish its prompt"
+        )
+
+    return why
+
+
+def _also(*parts: Any) -> Any:
+    def why(runs: Runs) -> str:
+        return "; ".join(t for t in (p(runs) if callable(p) else p for p in parts) if t)
+
+    return why
+
+
+_HS_ZERO_SHOT = (
+    "setting: the card's 10-shot, ours 0-shot (the 10-shot row, shots from the same split, is "
+    "the card's setting)"
 )
-_ARC_C_25 = (
-    "sampling: n = 20 (a 25-shot item costs about 6 CPU s); the same 20 items score {same} at "
-    "0-shot against {wide} over our 160-item 0-shot sample, so these are harder items, not a "
-    "few-shot fault"
-)
-EXPLAIN: dict[tuple[str, str, str, bool], str] = {
-    ("gemma3", "HellaSwag", "acc", False): (
-        "metric: only acc_norm matches the card (within 1 SE; raw acc is 2.8 SE below), so the "
-        "card's figure is most likely length-normalised; " + _SETTING_HS
+EXPLAIN: dict[tuple[str, str, str, int], Any] = {
+    ("gemma3", "BoolQ", "acc", 0): _prompt_format("gemma3:boolq:0shot:plain", "bare", "acc"),
+    ("gemma3", "ARC-c", "acc", 0): _also(
+        _normalised_metric("gemma3:arc_challenge:0shot:plain", 29.0),
+        "setting: the card's 25-shot, ours 0-shot",
     ),
-    ("gemma3", "HellaSwag", "acc_norm", False): _SETTING_HS,
-    ("gemma3", "ARC-c", "acc", False): _ARC_C_25.format(same="15.0 %", wide="21.9 %"),
-    ("gemma3", "ARC-c", "acc_norm", False): _ARC_C_25.format(same="5.0 %", wide="25.6 %"),
-    ("gemma3", "WinoGrande", "acc", False): (
-        "not explained: published 5-shot, ours 0-shot (no WinoGrande train split offline), and "
-        "the card does not say how it scores WinoGrande (lm-eval scores the words after the "
-        "blank given each filled-in option); the first 40 items (20 twin pairs) and the seeded "
-        "rest agree (62.5 vs 60.8 %), so it is not the subsample's start"
+    ("gemma3", "HellaSwag", "acc", 10): _normalised_metric("gemma3:hellaswag:10shot:plain", 40.9),
+    ("gemma3", "HellaSwag", "acc", 0): _also(
+        _normalised_metric("gemma3:hellaswag:0shot:plain", 40.9), _HS_ZERO_SHOT
     ),
+    ("gemma3", "HellaSwag", "acc_norm", 0): _also(_HS_ZERO_SHOT),
 }
 
-# What runs, sized to the CPU budget. Measured with --limit 20 on one thread of a shared 2-core
-# AMD EPYC (2026-12-06): 0.3-0.8 CPU s an item for the English tasks (winogrande cheapest,
-# hellaswag dearest), about 1.4 for a C-Eval item through SmolLM2's English tokenizer, several
-# for a 25-shot ARC item. The whole splits of both models (about 40,000 items) would take
-# 5-8 CPU hours, so every row scores a growing seeded subsample instead (``item_order``: the first
-# KEEP_FIRST items, then a seeded shuffle; passes of --step items per row up to ``take``), and
-# grouped zh tasks a seeded share of each subject. n and the standard error in the table are the
-# subsample's. Published rows come first in every pass; the zh rows are measured only, zero-shot.
+# What runs, sized to the CPU budget. CPU seconds an item on one thread of a shared 2-core AMD
+# EPYC (the committed run's ``cpu_seconds / n``): 0.3-0.7 for PIQA/ARC/WinoGrande/BoolQ at
+# 0-shot (0.8 for 5-shot WinoGrande), 1.4-1.7 for HellaSwag, 5.5 for 10-shot HellaSwag and 5.7
+# for 25-shot ARC-Challenge. A row without ``take`` scores its whole split; the others a seeded
+# subsample (``item_order``: the first KEEP_FIRST items, then a seeded shuffle), grown in passes
+# of --step items up to ``take``, and grouped zh tasks a seeded share of each subject. n and the
+# standard error in the table are the subsample's. The zh rows are measured only, zero-shot.
 PLAN = [
-    Run("gemma3", "piqa", 0, False, take=160),
-    Run("gemma3", "arc_easy", 0, False, take=160),
-    Run("gemma3", "arc_challenge", 0, False, take=160),
-    Run("gemma3", "winogrande", 0, False, take=160),
-    Run("gemma3", "boolq", 0, False, take=150),
-    Run("gemma3", "hellaswag", 0, False, take=120),
-    Run("gemma3", "arc_challenge", 25, False, take=20),
-    Run("smollm2", "piqa", 0, True, take=200),
-    Run("smollm2", "arc_easy", 0, True, take=200),
-    Run("smollm2", "arc_challenge", 0, True, take=200),
-    Run("smollm2", "hellaswag", 0, True, take=150),
+    Run("gemma3", "xcopa_zh", 0, False, take=80),
+    Run("gemma3", "ceval", 0, False, share=0.03),
+    Run("gemma3", "cmmlu", 0, False, share=0.005),
+    Run("gemma3", "arc_challenge", 25, False, take=60),
+    Run("gemma3", "winogrande", 0, False),
+    Run("gemma3", "arc_challenge", 0, False),
+    Run("gemma3", "arc_easy", 0, False),
+    Run("gemma3", "piqa", 0, False),
+    Run("gemma3", "boolq", 0, False),
+    Run("gemma3", "boolq", 0, False, take=400, prompt="bare"),
+    Run("gemma3", "hellaswag", 0, False, take=1300),
+    # The cards' few-shot settings with shots drawn from the scored split itself (lm-eval's rule
+    # when a task has no train split: the scored item is never among its own shots)
+    Run("gemma3", "winogrande", 5, False, take=400),
+    Run("gemma3", "hellaswag", 10, False, take=60),
+    Run("smollm2", "arc_challenge", 0, True),
+    Run("smollm2", "arc_easy", 0, True),
+    Run("smollm2", "piqa", 0, True),
+    Run("smollm2", "hellaswag", 0, True, take=400),
     # SmolLM2 without its chat template (lm-eval's default): tells the prompt format's share
     Run("smollm2", "piqa", 0, False, take=80),
     Run("smollm2", "arc_easy", 0, False, take=80),
@@ -186,9 +259,6 @@ PLAN = [
     Run("smollm2", "xcopa_zh", 0, False, take=80),
     Run("smollm2", "ceval", 0, False, share=0.03),
     Run("smollm2", "cmmlu", 0, False, share=0.005),
-    Run("gemma3", "xcopa_zh", 0, False, take=80),
-    Run("gemma3", "ceval", 0, False, share=0.03),
-    Run("gemma3", "cmmlu", 0, False, share=0.005),
 ]
 
 
@@ -254,6 +324,8 @@ def evaluate(
     datasets.disable_progress_bars()
     built = build_task(run.task, data_dir, cache_dir=Path.home() / ".cache" / "llmselect-eval")
     task_obj = built.to_lm_eval()
+    if run.prompt:
+        task_obj.config.doc_to_text = PROMPTS[run.prompt]
     samples: dict[str, list[int]] | None = None
     total = None
     if limit is None:
@@ -407,16 +479,19 @@ def table(store: dict[str, Any]) -> str:
             value, se, n = got
             diff = value - pub.value
             chat_text = "chat template" if pub.chat_template else "no chat template"
-            done = [e for e in entries if e is not None]
-            sample = (
-                "whole split" if all(e.get("full") for e in done)
-                else "seeded subsample of " + " + ".join(str(e["total"]) for e in done)
+            sample = " + ".join(
+                f"whole split of {e['total']}" if e.get("full")
+                else f"seeded subsample of {e['total']}" for e in entries
             )  # fmt: skip
-            setting = f"{pub.run_shots}-shot, {chat_text}, {sample}"
+            shots = f"{pub.run_shots}-shot"
+            if pub.run_shots and set(pub.tasks) <= SHOTS_FROM_SCORED_SPLIT:
+                shots += " (shots drawn from the same split, never the scored item)"
+            setting = f"{shots}, {chat_text}, {sample}"
             z = diff / se if se else None
-            why = EXPLAIN.get((pub.model, pub.label, metric, pub.chat_template), "")
+            explain = EXPLAIN.get((pub.model, pub.label, metric, pub.run_shots))
+            why = explain(runs) if explain else ""
             if z is not None and abs(z) <= 2:
-                why = why or "within 2 SE"
+                why = "; ".join(t for t in ("within 2 SE", why) if t)
             lines.append(
                 "| " + " | ".join(row + [_fmt(value), f"{diff:+.1f}", _fmt(se), _fmt(z), str(n),
                                          setting, why]) + " |"
@@ -462,7 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", type=Path, default=OUT_MD, help="Markdown table written")
     ap.add_argument("--engine", default="auto", choices=["auto", "llama.cpp", "transformers"])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", action="append", default=[], help="MODEL:TASK[:SHOTS] to run")
+    ap.add_argument(
+        "--only", action="append", default=[], help="MODEL:TASK[:SHOTS] or a run's key to run"
+    )
     ap.add_argument("--table", action="store_true", help="only rewrite the table")
     ap.add_argument("--limit", type=int, help="first N items only (timing); nothing stored")
     ap.add_argument("--step", type=int, default=KEEP_FIRST, help="items added per run a pass")
@@ -476,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = resolve_data_dir(data_subdir("datasets"))
         wanted = [r for r in PLAN if not args.only or any(
             f"{r.model}:{r.task}:{r.shots}".startswith(o) or f"{r.model}:{r.task}" == o
+            or r.key.startswith(o)
             for o in args.only)]  # fmt: skip
         lms: dict[str, tuple[Any, str]] = {}
 
