@@ -30,6 +30,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,7 +91,9 @@ class Run:
 # Other prompt formats for a task (lm-eval ``doc_to_text`` templates), scored on the same items
 # as the task's own to show how much the format alone moves a score. The cards do not publish
 # their prompts; ``bare`` is lm-eval's BoolQ prompt without its "Question:"/"Answer:" labels.
-PROMPTS = {"bare": "{{passage}}\n{{question}}?"}
+PROMPTS = {  # name -> (doc_to_text template, what it is, as the gap explanation names it)
+    "bare": ("{{passage}}\n{{question}}?", "the same prompt without its Question:/Answer: labels"),
+}
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,11 @@ PUBLISHED = [
 SHOTS_FROM_SCORED_SPLIT = frozenset({"winogrande", "hellaswag"})
 
 # Why a gap over two standard errors is there: (model, label, metric, our shots) -> a function of
-# the stored runs that says why, with the numbers it rests on computed from the stored items
-# (``--table`` recomputes them). A missing entry leaves a gap over 2 SE unexplained.
+# the stored runs, the row's run key and its published figure that says why, with the numbers it
+# rests on computed from the stored items (``--table`` recomputes them). A missing entry, or an
+# empty answer, leaves a gap over 2 SE unexplained.
 Runs = dict[str, dict[str, Any]]
+Explain = Callable[[Runs, str, Published], str]
 
 
 def _share(runs: Runs, key: str, metric: str, among: set[tuple[str, int]] | None = None) -> float:
@@ -163,45 +168,42 @@ def _share(runs: Runs, key: str, metric: str, among: set[tuple[str, int]] | None
     return 100.0 * sum(values) / len(values)
 
 
-def _normalised_metric(key: str, published: float) -> Any:
-    """Raw accuracy far from the card while the length-normalised one is close."""
-
-    def why(runs: Runs) -> str:
-        if key not in runs:
-            return ""
-        norm = runs[key]["metrics"]["acc_norm"]
-        z = (norm["value"] - published) / norm["stderr"]
-        if abs(z) > 2:  # acc_norm is off too: no sign of a metric difference
-            return ""
-        return (
-            f"metric: the same run's acc_norm is {norm['value'] - published:+.1f} ({z:+.1f} SE) "
-            "from the card, so the card's figure is most likely length-normalised"
-        )
-
-    return why
+def _normalised_metric(runs: Runs, key: str, pub: Published) -> str:
+    """Raw accuracy far from the card while the same run's length-normalised one is close."""
+    norm = runs[key]["metrics"]["acc_norm"]
+    z = (norm["value"] - pub.value) / norm["stderr"]
+    if abs(z) > 2:  # acc_norm is off too: no sign of a metric difference
+        return ""
+    return (
+        f"metric: the same run's acc_norm is {norm['value'] - pub.value:+.1f} ({z:+.1f} SE) "
+        "from the card, so the card's figure is most likely length-normalised"
+    )
 
 
-def _prompt_format(key: str, variant: str, metric: str) -> Any:
-    """How far another prompt format moves the score on the same items (paired)."""
+def _prompt_format(variant: str, metric: str) -> Explain:
+    """How far another prompt format (a ``PROMPTS`` entry) moves the score on the same items."""
 
-    def why(runs: Runs) -> str:
+    def why(runs: Runs, key: str, pub: Published) -> str:
         other = f"{key}:{variant}"
-        if key not in runs or other not in runs:
+        if other not in runs:
             return ""
         items = {(i["task"], i["doc"]) for i in runs[other]["items"]}
         ours, theirs = _share(runs, key, metric, items), _share(runs, other, metric)
         return (
             f"prompt format: on the same {len(items)} items lm-eval's prompt scores {ours:.1f} % "
-            f"and the same prompt without its Question:/Answer: labels {theirs:.1f} % "
-            f"({theirs - ours:+.1f}); the card does not publish its prompt"
+            f"and {PROMPTS[variant][1]} {theirs:.1f} % ({theirs - ours:+.1f}); the card does not "
+            "publish its prompt"
         )
 
     return why
 
 
-def _also(*parts: Any) -> Any:
-    def why(runs: Runs) -> str:
-        return "; ".join(t for t in (p(runs) if callable(p) else p for p in parts) if t)
+def _also(*parts: Explain | str) -> Explain:
+    """Several reasons, each a function or a fixed text, joined."""
+
+    def why(runs: Runs, key: str, pub: Published) -> str:
+        texts = (p if isinstance(p, str) else p(runs, key, pub) for p in parts)
+        return "; ".join(t for t in texts if t)
 
     return why
 
@@ -210,16 +212,14 @@ _HS_ZERO_SHOT = (
     "setting: the card's 10-shot, ours 0-shot (the 10-shot row, shots from the same split, is "
     "the card's setting)"
 )
-EXPLAIN: dict[tuple[str, str, str, int], Any] = {
-    ("gemma3", "BoolQ", "acc", 0): _prompt_format("gemma3:boolq:0shot:plain", "bare", "acc"),
+EXPLAIN: dict[tuple[str, str, str, int], Explain] = {
+    ("gemma3", "BoolQ", "acc", 0): _prompt_format("bare", "acc"),
     ("gemma3", "ARC-c", "acc", 0): _also(
-        _normalised_metric("gemma3:arc_challenge:0shot:plain", 29.0),
+        _normalised_metric,
         "setting: the card's 25-shot, ours 0-shot",
     ),
-    ("gemma3", "HellaSwag", "acc", 10): _normalised_metric("gemma3:hellaswag:10shot:plain", 40.9),
-    ("gemma3", "HellaSwag", "acc", 0): _also(
-        _normalised_metric("gemma3:hellaswag:0shot:plain", 40.9), _HS_ZERO_SHOT
-    ),
+    ("gemma3", "HellaSwag", "acc", 10): _normalised_metric,
+    ("gemma3", "HellaSwag", "acc", 0): _also(_normalised_metric, _HS_ZERO_SHOT),
     ("gemma3", "HellaSwag", "acc_norm", 0): _also(_HS_ZERO_SHOT),
 }
 
@@ -325,7 +325,7 @@ def evaluate(
     built = build_task(run.task, data_dir, cache_dir=Path.home() / ".cache" / "llmselect-eval")
     task_obj = built.to_lm_eval()
     if run.prompt:
-        task_obj.config.doc_to_text = PROMPTS[run.prompt]
+        task_obj.config.doc_to_text = PROMPTS[run.prompt][0]
     samples: dict[str, list[int]] | None = None
     total = None
     if limit is None:
@@ -467,7 +467,8 @@ def table(store: dict[str, Any]) -> str:
     for pub in PUBLISHED:
         model = MODELS[pub.model]
         chat = "chat" if pub.chat_template else "plain"
-        entries = [runs.get(f"{pub.model}:{t}:{pub.run_shots}shot:{chat}") for t in pub.tasks]
+        keys = [f"{pub.model}:{t}:{pub.run_shots}shot:{chat}" for t in pub.tasks]
+        entries = [runs.get(key) for key in keys]
         metrics = ["acc", "acc_norm"] if pub.metric == "both" else [pub.metric]
         for metric in metrics:
             got = None if any(e is None for e in entries) else _combined(entries, metric)
@@ -489,7 +490,7 @@ def table(store: dict[str, Any]) -> str:
             setting = f"{shots}, {chat_text}, {sample}"
             z = diff / se if se else None
             explain = EXPLAIN.get((pub.model, pub.label, metric, pub.run_shots))
-            why = explain(runs) if explain else ""
+            why = explain(runs, keys[0], pub) if explain else ""  # single-task rows only
             if z is not None and abs(z) <= 2:
                 why = "; ".join(t for t in ("within 2 SE", why) if t)
             lines.append(
