@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh all
 .venv/bin/ruff check llmselect tests benchmarks
+.venv/bin/ruff format --check llmselect tests benchmarks
 .venv/bin/python -m pytest "$@"
