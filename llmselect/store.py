@@ -254,6 +254,20 @@ def _warn_skipped(scan: ShardScan) -> None:
         log.warning("%s", scan.describe_skipped())
 
 
+def checked_run_id(run_id: str, option: str) -> str:
+    """``run_id`` as given to ``option`` (``--resume``, ``--run``), stripped; one error when it
+    is empty (an unset shell variable) or not a plain run folder name (a path would reach
+    outside the result store)."""
+    name = run_id.strip()
+    if not name:
+        raise LLMSelectError(f"{option} needs a run id; `llmselect results list` shows them")
+    if name in {".", ".."} or "/" in name or os.sep in name:
+        raise LLMSelectError(
+            f"{option} takes a run id from `llmselect results list`, not a path: {run_id!r}"
+        )
+    return name
+
+
 def iter_run_dirs(root: Path | None = None) -> list[Path]:
     """Run folders, oldest first (run ids sort by time)."""
     base = Path(root) if root else results_dir()

@@ -427,7 +427,7 @@ def run_suite(
     from llmselect.config import data_root, results_dir
     from llmselect.executors import choose_executor
     from llmselect.runner import open_run
-    from llmselect.store import read_run_info
+    from llmselect.store import checked_run_id, read_run_info
 
     if executor is None:
         executor = choose_executor(None, (), suite.executor)
@@ -436,7 +436,8 @@ def run_suite(
     rows = limit if limit is not None else suite.limits.limit
     settings = run_settings(rows)
     resumed = None
-    if resume_run_id:
+    if resume_run_id is not None:
+        resume_run_id = checked_run_id(resume_run_id, "--resume")
         resumed = read_run_info(root / resume_run_id)
         if resumed is None:
             raise LLMSelectError(f"no run {resume_run_id!r} to resume in {root}")
@@ -476,7 +477,7 @@ def run_suite(
             deadline=clock() + budget_s if budget_s is not None else None,
             deadline_note=note,
             clock=clock,
-            resume=bool(resume_run_id),
+            resume=resume_run_id is not None,
             keep_failed=keep_failed,
             on_unit_done=on_unit_done,
         )

@@ -49,6 +49,7 @@ class FlakyProbe(Probe):
 
 
 TARGETS = [Thing("alpha"), Thing("beta"), Thing("gamma")]
+TARGET_IDS = [t.id for t in TARGETS]
 SUITE = {"name": "flaky", "probes": [{"probe": "flaky_len"}]}
 
 
@@ -127,6 +128,25 @@ def test_keep_failed_without_resume_is_refused(
 ) -> None:
     assert run_main(["run", "--suite", suite_path, "--keep-failed"], monkeypatch) == 2
     assert capsys.readouterr().err.strip() == "Error: --keep-failed applies to --resume RUN_ID"
+
+
+@pytest.mark.parametrize("run_id", ["", "  ", "..", "/tmp/elsewhere/20261206T110111Z-1edf30"])
+def test_an_empty_or_path_run_id_is_refused_and_starts_nothing(
+    run_id: str, suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`--resume "$RUN"` with RUN unset must not start a new run, nor `--run ""` report on the
+    newest one; a path would reach outside the result store."""
+    _code, first, _ = _run(["--suite", suite_path])
+    capsys.readouterr()
+    assert run_main(["run", "--suite", suite_path, "--resume", run_id], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("Error: --resume ") and "run id" in line
+    assert [p.name for p in iter_run_dirs()] == [first["run_id"]] and CALLS == TARGET_IDS
+    out = tmp_path / "reports"
+    assert run_main(["report", "--run", run_id, "--out", str(out), *REPORT], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("Error: --run ") and "run id" in line and not out.exists()
 
 
 def _unit_key(run_dir: Path, target: str) -> str:

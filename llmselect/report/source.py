@@ -13,7 +13,13 @@ from pathlib import Path
 
 from llmselect.errors import LLMSelectError
 from llmselect.records import RunInfo
-from llmselect.store import iter_records, iter_run_dirs, read_run_info, run_state
+from llmselect.store import (
+    checked_run_id,
+    iter_records,
+    iter_run_dirs,
+    read_run_info,
+    run_state,
+)
 
 # A run stopped by its own time budget ended normally: what it finished is its result.
 BUDGET_STOP = "time budget"
@@ -49,7 +55,8 @@ def choose_run(run_id: str | None = None) -> ReportRun:
     runs = iter_run_dirs()
     if not runs:
         raise LLMSelectError("no runs in the result store; run `llmselect run --suite smoke` first")
-    if run_id:
+    if run_id is not None:
+        run_id = checked_run_id(run_id, "--run")
         matches = [p for p in runs if p.name == run_id]
         if not matches:
             raise LLMSelectError(f"no run {run_id!r} in the result store")
