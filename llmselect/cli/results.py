@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import typer
@@ -59,18 +60,19 @@ def show(
 ) -> None:
     """Show stored measurements (newest ok value per key by default)."""
     from llmselect.names import split_csv
-    from llmselect.store import load
+    from llmselect.store import latest, load_records
 
-    frame = load(latest_only=not all_rows)
-    models, probes = split_csv(model), split_csv(probe)
-    if models and not frame.empty:
-        frame = frame[frame["model_id"].isin(models)]
-    if probes and not frame.empty:
-        frame = frame[frame["probe"].isin(probes)]
+    records = load_records()
+    models, probes = set(split_csv(model)), set(split_csv(probe))
+    chosen = [
+        json.loads(r.model_dump_json())  # JSON types: a missing value is null, n an integer
+        for r in (records if all_rows else latest(records))
+        if (not models or r.model_id in models) and (not probes or r.probe in probes)
+    ]
     cols = ["model_id", "probe", "metric", "subset", "value", "unit", "kind", "n", "status"]
-    rows = frame[cols].to_dict(orient="records") if not frame.empty else []
+    rows = [{c: r[c] for c in cols} for r in chosen]
     if as_json:
-        print_json(frame.to_dict(orient="records") if not frame.empty else [])
+        print_json(chosen)
     elif as_csv:
         print_csv(rows)
     else:

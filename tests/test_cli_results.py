@@ -1,0 +1,80 @@
+"""``results show``: what it prints is what the store holds, in plain JSON and CSV types."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from _cli import run_main
+
+from llmselect.records import Measurement, RunInfo
+from llmselect.store import RunWriter, stamp_unit
+
+RUN_ID = "20260101T000000Z-show01"
+
+
+def _strict_json(text: str) -> object:
+    """Parse as a strict reader (jq, JavaScript) would: NaN and Infinity are not JSON."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture()
+def store() -> None:
+    """One run: a measured value with n, a published one with its source but no n, an error."""
+    common = {"run_id": RUN_ID, "probe": "tokenizer_efficiency", "unit": "tok/char"}
+    records = [
+        Measurement(model_id="llama2", metric="tokens_per_char", value=1.31, n=50, **common),
+        Measurement(
+            model_id="qwen2",
+            metric="tokens_per_char",
+            value=0.63,
+            kind="published",
+            source="a paper, table 2",
+            **common,
+        ),
+        Measurement(
+            model_id="bloom",
+            metric="tokens_per_char",
+            status="error",
+            error="tokenizer files not found",
+            **common,
+        ),
+    ]
+    root = Path(os.environ["LLMSELECT_HOME"]) / "results"
+    with RunWriter(RunInfo(run_id=RUN_ID), root=root) as writer:
+        for i, rec in enumerate(records):
+            writer.append(stamp_unit([rec], f"u{i}"))
+
+
+def test_show_json_is_plain_json_with_integer_counts_and_null_for_absent(
+    store: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["results", "show", "--json"], monkeypatch) == 0
+    rows = {r["model_id"]: r for r in _strict_json(capsys.readouterr().out)}  # type: ignore[union-attr]
+    assert set(rows) == {"llama2", "qwen2"}  # newest ok value per key: not the error
+    assert rows["llama2"]["n"] == 50 and isinstance(rows["llama2"]["n"], int)
+    assert rows["llama2"]["source"] is None and rows["qwen2"]["n"] is None
+    assert rows["qwen2"]["source"] == "a paper, table 2"
+
+    assert run_main(["results", "show", "--all", "--json"], monkeypatch) == 0
+    rows = {r["model_id"]: r for r in _strict_json(capsys.readouterr().out)}  # type: ignore[union-attr]
+    assert rows["bloom"]["value"] is None and rows["bloom"]["status"] == "error"
+
+
+def test_show_csv_and_table_print_counts_as_integers(
+    store: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["results", "show", "--csv", "-m", "llama2,qwen2"], monkeypatch) == 0
+    rows = {r["model_id"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert (rows["llama2"]["n"], rows["qwen2"]["n"]) == ("50", "")
+    assert run_main(["results", "show", "-m", "llama2"], monkeypatch) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "llama2" in x]
+    assert " 50 " in line and "50.0" not in line
