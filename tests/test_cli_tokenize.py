@@ -84,6 +84,23 @@ def test_precise_keeps_the_between_process_design(with_data_root: Path, monkeypa
     assert all(r["params"]["processes"] == 2 and len(r["samples"]) == 2 for r in timed)
 
 
+def test_one_pass_shows_no_spread(with_data_root: Path, monkeypatch, capsys) -> None:
+    """One timed pass measures no spread: the table says "–", never a noiseless 0 %."""
+    monkeypatch.setenv("RAYON_NUM_THREADS", "1")
+    code, out, _err = run_main(
+        ["tokenize-bench", "--models", "llama2", "--limit", "5", "--repeats", "1",
+         "--threads", "1"], monkeypatch, capsys,
+    )  # fmt: skip
+    assert code == 0 and "1 process(es) x 1 passes" in out
+    speed = out[out.index("Tokenizer throughput") :]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in speed.splitlines()]
+    rows = [r for r in rows if r and r[0] == "llama2"]
+    assert len(rows) == 2  # zh and en
+    for row in rows:  # tokenizer, lang, then per mode: chars/s, tokens/s, spread, threads
+        assert (row[4], row[8]) == ("–", "–"), row
+        assert row[2] != "–" and row[6] != "–"
+
+
 def test_csv_parses(with_data_root: Path, monkeypatch, capsys) -> None:
     code, out, _ = run_main(
         ["tokenize-bench", "-m", "mistral", "--no-throughput", "--limit", "5", "--csv"],

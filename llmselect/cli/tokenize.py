@@ -79,8 +79,9 @@ def _render_efficiency(records: list[Any], families: list[tuple[str, Any]], corp
 
 
 def _spread(rec: Any) -> str:
-    """The passes' range relative to the median rate, in percent."""
-    if rec is None or not rec.samples or not rec.value:
+    """The passes' range relative to the median rate, in percent; "–" where fewer than two
+    passes were timed (one pass measures no spread: 0 % would claim a noiseless timing)."""
+    if rec is None or not rec.samples or len(rec.samples) < 2 or not rec.value:
         return "–"
     return f"{(max(rec.samples) - min(rec.samples)) / rec.value:.0%}"
 
@@ -115,7 +116,8 @@ def _render_speed(records: list[Any], families: list[tuple[str, Any]]) -> None:
         title="Tokenizer throughput on this machine (measured, p50 of passes; "
         + "; ".join(sorted(how))
         + ")",
-        caption="spread: (fastest - slowest pass) / p50. quick = one fresh process per tokenizer "
+        caption="spread: (fastest - slowest pass) / p50, – with one pass. "
+        "quick = one fresh process per tokenizer "
         "(--precise or --processes N time several, for comparisons between runs).",
     )
     speed.add_column("tokenizer", no_wrap=True)
