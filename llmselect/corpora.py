@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from llmselect.config import PACKAGE_DIR, data_subdir
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 from llmselect.names import lookup, normalize
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def _read_manifest(root: Path) -> _Manifest:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"cannot read {path}: {exc}".splitlines()[0]) from exc
+        raise LLMSelectError(f"cannot read {path}: {one_line(exc)}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("files"), list) or not raw["files"]:
         raise LLMSelectError(f"{path}: expected a mapping with a non-empty 'files' list")
     files = []

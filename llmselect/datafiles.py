@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,7 +50,7 @@ def read_yaml_cached(path: Path) -> object:
     try:
         raw = yaml.load(data.decode("utf-8"), Loader=loader)  # noqa: S506 - safe loader
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise LLMSelectError(f"cannot parse {path}: {exc}") from exc
+        raise LLMSelectError(f"cannot parse {path}: {one_line(exc)}") from exc
     tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

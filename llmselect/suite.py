@@ -39,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmselect.config import PACKAGE_DIR, home_dir
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 from llmselect.records import Measurement, utcnow
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def load_suite(name_or_path: str) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"cannot read suite {path}: {exc}") from exc
+        raise LLMSelectError(f"cannot read suite {path}: {one_line(exc)}") from exc
     return parse_suite(raw, str(path))
 
 

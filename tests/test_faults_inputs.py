@@ -150,6 +150,20 @@ def test_suite_file_that_is_not_utf8(
     assert not iter_run_dirs()
 
 
+def test_malformed_suite_yaml_says_where_and_what(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parser's first line ("while parsing a flow node") names no place: the line does."""
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: broken\nprobes: [\n  - probe: license\n")
+    assert run_main(["run", "--suite", str(path)], monkeypatch) == 2
+    assert _one_error_line(capsys) == (
+        f"Error: cannot read suite {path}: line 3, column 3: expected the node content, "
+        "but found '-' (while parsing a flow node)"
+    )
+    assert not iter_run_dirs()
+
+
 def test_home_that_is_not_a_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from llmselect.catalog import LicenseRef, ModelSpec, PublishedScore
 from llmselect.datafiles import StrictModel
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 
 
 class RecordConfig(StrictModel):
@@ -135,7 +135,7 @@ def entry_from_record(record_path: Path) -> ModelSpec:
         raw = yaml.safe_load(record_path.read_text(encoding="utf-8"))
         rec = AdditionRecord.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
-        raise LLMSelectError(f"{record_path}: unreadable record: {exc}".splitlines()[0]) from exc
+        raise LLMSelectError(f"{record_path}: unreadable record: {one_line(exc)}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         raise LLMSelectError(f"{record_path}: {'.'.join(str(p) for p in first['loc'])}: "
