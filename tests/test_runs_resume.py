@@ -289,3 +289,19 @@ def test_plan_uses_registered_probe_and_resolver() -> None:
     plan = build_plan(parse_suite(SUITE, "test"))
     assert [u.target.id for u in plan.units] == ["alpha", "beta", "gamma"]
     assert isinstance(plan.units[0].probe, FakeProbe)
+
+
+def test_help_says_where_results_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run --help` and `results --help` name the store as config.results_dir finds it."""
+    from llmselect.config import results_dir
+
+    for command in (["run", "--help"], ["results", "--help"]):
+        text = " ".join(CliRunner().invoke(app, command, terminal_width=200).stdout.split())
+        assert "$LLMSELECT_RESULTS, else $LLMSELECT_HOME/results" in text, command
+        assert "~/.llmselect/results" in text, command
+    monkeypatch.setenv("LLMSELECT_RESULTS", str(tmp_path / "store"))
+    assert results_dir() == tmp_path / "store"
+    monkeypatch.delenv("LLMSELECT_RESULTS")
+    assert results_dir() == tmp_path / "home" / "results"  # conftest's LLMSELECT_HOME
+    monkeypatch.delenv("LLMSELECT_HOME")
+    assert results_dir() == Path.home() / ".llmselect" / "results"

@@ -12,7 +12,11 @@ from llmselect.cli.options import CsvOpt, JsonOpt
 
 log = logging.getLogger(__name__)
 
-results_app = typer.Typer(help="Stored measurements (JSONL result store).", no_args_is_help=True)
+results_app = typer.Typer(
+    help="Stored measurements (JSONL result store: $LLMSELECT_RESULTS, else "
+    "$LLMSELECT_HOME/results, ~/.llmselect/results).",
+    no_args_is_help=True,
+)
 
 
 @results_app.command("list")

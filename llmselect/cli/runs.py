@@ -101,6 +101,9 @@ def run(
 ) -> None:
     """Run every probe of a suite on its targets; results go to the JSONL store.
 
+    The store is $LLMSELECT_RESULTS, else $LLMSELECT_HOME/results (~/.llmselect/results):
+    one folder per run id (`llmselect results list`).
+
     Exit code 0: all units ok or skipped; 1: a probe errored; 2: bad suite or arguments.
     Interrupted runs keep finished units: continue with --resume RUN_ID.
     """
