@@ -202,6 +202,38 @@ def test_report_refuses_to_overwrite_with_an_empty_one(
     assert run_main(args, monkeypatch) == 0
 
 
+def test_report_of_a_killed_run_says_first_that_it_did_not_finish(
+    suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed mid-way (kill -9 leaves run.json `running`, its lock free) reported with
+    --run: the units it never reached have no record, and the page says so before anything."""
+    from llmselect.records import RunInfo
+
+    _code, good, _ = _run(["--suite", suite_path])
+    out = tmp_path / "reports"
+    assert (
+        run_main(["report", "--run", good["run_id"], "--out", str(out), *REPORT], monkeypatch) == 0
+    )
+    assert "did not finish" not in (out / "latest.md").read_text()
+
+    _code, killed, _ = _run(["--suite", suite_path])
+    info_path = Path(killed["run_dir"]) / "run.json"
+    info = RunInfo.model_validate_json(info_path.read_text())
+    info_path.write_text(info.model_copy(update={"state": "running", "finished_at": None})
+                         .model_dump_json())  # fmt: skip
+    run_id = killed["run_id"]
+    assert run_main(["report", "--run", run_id, "--out", str(out), *REPORT], monkeypatch) == 0
+    page = (out / "latest.md").read_text()
+    note = (
+        f"Run {run_id} did not finish (interrupted): this report holds only the units it "
+        f"completed, and the others have no record here; continue it with "
+        f"`llmselect run --suite flaky --resume {run_id}`."
+    )
+    assert note in page and page.index(note) < page.index("## Recommendations")
+    assert "| state | interrupted |" in page and "Nothing was skipped or failed" not in page
+    assert json.loads((out / "latest.json").read_text())["run"]["state"] == "interrupted"
+
+
 def test_report_with_only_runs_without_results_is_an_error(
     suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

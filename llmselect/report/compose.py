@@ -539,10 +539,31 @@ def thread_counts(report: Report) -> str:
     return "; ".join(out)
 
 
+def unfinished_note(report: Report) -> str | None:
+    """What a report of a run that did not finish must say first: its other units have no
+    record in it (None for a finished run, or one stored before runs had states)."""
+    run = report.run
+    state = run.get("state")
+    if state in (None, "finished"):
+        return None
+    why = f": {run['stop_reason']}" if run.get("stop_reason") else ""
+    resume = (
+        f"; continue it with `llmselect run --suite {run['suite']} --resume {run.get('run_id')}`"
+        if run.get("suite")
+        else ""
+    )
+    return (
+        f"Run {run.get('run_id')} did not finish ({state}{why}): this report holds only the "
+        f"units it completed, and the others have no record here{resume}."
+    )
+
+
 def run_section(report: Report) -> Section:
     run = report.run
+    state = [("state", str(run["state"]))] if unfinished_note(report) else []
     rows = [
         ("run id", str(run.get("run_id", ""))),
+        *state,
         ("suite", f"{run.get('suite') or ''} ({run.get('suite_hash') or ''})"),
         ("started", str(run.get("started_at") or "")),
         ("finished", str(run.get("finished_at") or "not finished")),
@@ -611,9 +632,10 @@ def coverage_section(report: Report) -> Section:
 
 def problems_section(report: Report) -> Section:
     if not report.problems:
-        return Section(
-            "problems", "Skipped and failed", [Paragraph("Nothing was skipped or failed.")]
-        )
+        text = "Nothing was skipped or failed."
+        if unfinished_note(report):
+            text = "Nothing the run recorded was skipped or failed; it did not finish (above)."
+        return Section("problems", "Skipped and failed", [Paragraph(text)])
     return Section(
         "problems",
         "Skipped and failed",
@@ -658,6 +680,8 @@ def details_section(report: Report) -> Section:
 def build_document(report: Report, html_name: str = "report.html") -> Document:
     """The page: the answer, findings, pictures, changes, the run, then every number."""
     intro = [Paragraph(f"Generated {report.generated_at}. {KIND_NOTE}", note=True)]
+    if unfinished := unfinished_note(report):
+        intro.append(Paragraph(unfinished))
     where = machine(report)
     if where:
         threads = thread_counts(report)

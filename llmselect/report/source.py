@@ -36,6 +36,14 @@ class ReportRun:
     note: str | None
 
 
+def true_state(run_dir: Path, info: RunInfo | None) -> RunInfo | None:
+    """``info`` with the state readers see (``store.run_state``): a run killed while it was
+    ``running`` is ``interrupted``, which its own ``run.json`` cannot say."""
+    if info is None:
+        return None
+    return info.model_copy(update={"state": run_state(run_dir, info)})
+
+
 def ok_records(run_dir: Path) -> int:
     """How many records of the run are ``ok``."""
     return sum(1 for r in iter_records(run_dir) if r.status == "ok")
@@ -60,7 +68,8 @@ def choose_run(run_id: str | None = None) -> ReportRun:
         matches = [p for p in runs if p.name == run_id]
         if not matches:
             raise LLMSelectError(f"no run {run_id!r} in the result store")
-        return ReportRun(matches[0], read_run_info(matches[0]), ok_records(matches[0]), None)
+        info = true_state(matches[0], read_run_info(matches[0]))
+        return ReportRun(matches[0], info, ok_records(matches[0]), None)
     # Suite runs only: a one-model `eval` or `tokenize-bench` run must not become the report.
     passed_over: list[str] = []
     for run_dir in reversed(runs):
@@ -74,7 +83,7 @@ def choose_run(run_id: str | None = None) -> ReportRun:
                 f"report on run {run_dir.name} (suite {info.suite}), the newest that ended "
                 f"with results: {ok} ok records{skipped}"
             )
-            return ReportRun(run_dir, info, ok, note)
+            return ReportRun(run_dir, true_state(run_dir, info), ok, note)
         passed_over.append(f"{run_dir.name} ({run_state(run_dir, info)}, {ok} ok records)")
     raise LLMSelectError(
         "no suite run in the result store ended with results"
