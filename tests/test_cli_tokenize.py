@@ -101,6 +101,27 @@ def test_one_pass_shows_no_spread(with_data_root: Path, monkeypatch, capsys) -> 
         assert row[2] != "–" and row[6] != "–"
 
 
+def test_list_honours_json_and_csv(monkeypatch, capsys) -> None:
+    """--list --json is plain JSON (as every --json is), --list --csv is CSV: the families of
+    the shipped tokenizers.yaml, in its order, with their aliases."""
+    import yaml
+
+    shipped = yaml.safe_load(
+        (Path(__file__).parents[1] / "llmselect" / "data" / "tokenizers.yaml").read_text()
+    )
+    code, out, _err = run_main(["tokenize-bench", "--list", "--json"], monkeypatch, capsys)
+    assert code == 0
+    listed = json.loads(out)
+    assert [f["id"] for f in listed] == [f["id"] for f in shipped]
+    assert [f["aliases"] for f in listed] == [f.get("aliases", []) for f in shipped]
+    assert {"qwen3.5", "deepseek-v4", "gpt-oss"} <= {f["id"] for f in listed}
+    code, out, _err = run_main(["tokenize-bench", "--list", "--csv"], monkeypatch, capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [r["id"] for r in rows] == [f["id"] for f in shipped]
+    code, out, err = run_main(["tokenize-bench", "--list", "--json", "--csv"], monkeypatch, capsys)
+    assert (code, out, err.strip()) == (2, "", "Error: --json and --csv exclude each other")
+
+
 def test_csv_parses(with_data_root: Path, monkeypatch, capsys) -> None:
     code, out, _ = run_main(
         ["tokenize-bench", "-m", "mistral", "--no-throughput", "--limit", "5", "--csv"],

@@ -22,6 +22,7 @@ import typer
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
 from llmselect.cli.options import CsvOpt, JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
+from llmselect.errors import LLMSelectError
 
 TABLE_WIDTH = 150  # wide enough for every column, also when stdout is not a terminal
 
@@ -155,14 +156,27 @@ def _flat(rec: Any) -> dict[str, Any]:
     return row
 
 
-def _list_families() -> None:
+def _list_families(as_json: bool, as_csv: bool) -> None:
+    """``--list``: the tokenizer families, as a table, JSON or CSV."""
     from rich.table import Table
 
     from llmselect.tokenizers.spec import load_tokenizer_catalog
 
+    rows = [
+        {"id": s.id, "name": s.name, "kind": s.kind, "aliases": list(s.aliases),
+         "hub_repo": s.hub_repo, "license": s.license}
+        for s in load_tokenizer_catalog()
+    ]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    if as_csv:
+        print_csv({**r, "aliases": ", ".join(r["aliases"])} for r in rows)
+        return
     table = Table("id", "name", "kind", "aliases", "hub repo", "license")
-    for s in load_tokenizer_catalog():
-        table.add_row(s.id, s.name, s.kind, ", ".join(s.aliases), s.hub_repo or "", s.license)
+    for r in rows:
+        table.add_row(*(str(r[k] or "") for k in ("id", "name", "kind")), ", ".join(r["aliases"]),
+                      r["hub_repo"] or "", r["license"])  # fmt: skip
     _table_console().print(table)
 
 
@@ -175,7 +189,12 @@ ModelsOpt = Annotated[
     ),
 ]
 CorpusOpt = Annotated[
-    str, typer.Option("--corpus", help="Text: default, flores200, ntrex128, or a file path.")
+    str,
+    typer.Option(
+        "--corpus",
+        help="Text: default, default:<domain>, flores200[:dev|:devtest], ntrex128, tatoeba, "
+        "or a .txt/.jsonl file.",
+    ),
 ]
 TokenizerDirOpt = Annotated[
     Path | None,
@@ -209,18 +228,15 @@ PreciseOpt = Annotated[
 ListOpt = Annotated[bool, typer.Option("--list", help="List tokenizer families and exit.")]
 
 
-def _resolve(models: str, tokenizer_dir: Path | None, formats: int) -> list[tuple[str, Any]]:
-    """``--models`` → (asked, TokenizerSpec) pairs whose files are found: a bad name, folder or
-    output choice (``formats``: how many were asked) is one error here, before anything runs."""
-    from llmselect.errors import LLMSelectError
+def _resolve(models: str, tokenizer_dir: Path | None) -> list[tuple[str, Any]]:
+    """``--models`` → (asked, TokenizerSpec) pairs whose files are found: a bad name or folder
+    is one error here, before anything runs."""
     from llmselect.names import split_csv
     from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_files
 
     names = split_csv([models])
     if not names:
         raise LLMSelectError("--models is required, e.g. --models llama2,chatglm3,bloom (--list)")
-    if formats > 1:
-        raise LLMSelectError("--json and --csv exclude each other")
     families = _resolve_names(names)
     check_tokenizer_dir(tokenizer_dir)
     for _asked, spec in families:  # missing files: exit 2 before anything runs
@@ -229,7 +245,6 @@ def _resolve(models: str, tokenizer_dir: Path | None, formats: int) -> list[tupl
 
 
 def _load_corpus(corpus: str, limit: int | None) -> Any:
-    from llmselect.errors import LLMSelectError
 
     try:
         from llmselect.corpora import shared_corpus
@@ -272,10 +287,12 @@ def tokenize_bench(
     list_families: ListOpt = False,
 ) -> None:
     """Measure tokens per character/word, zh/en parity and speed of tokenizers (offline)."""
+    if as_json and as_csv:
+        raise LLMSelectError("--json and --csv exclude each other")
     if list_families:
-        _list_families()
+        _list_families(as_json, as_csv)
         return
-    families = _resolve(models, tokenizer_dir, as_json + as_csv)
+    families = _resolve(models, tokenizer_dir)
     if threads is not None:
         # tokenizers sizes its thread pool on first parallel use in this process.
         os.environ["RAYON_NUM_THREADS"] = str(threads)
