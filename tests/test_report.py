@@ -324,6 +324,38 @@ def test_deltas_by_rule_spread_exact_threshold() -> None:
     assert "| FLAG | qwen2 | tokenizer_efficiency | zh_en_parity_ratio | flores200/zh-en |" in md
 
 
+def test_a_timing_of_one_pass_is_judged_against_the_measured_noise() -> None:
+    """A run that timed a value in one pass measured no spread of its own, but the other run
+    did: the pass is a point judged against that noise, not by the 5 % threshold."""
+    records = [
+        r.model_copy(update={"samples": [r.value]}) if r.probe == TT else r
+        for r in sample_records()
+    ]  # this run: one pass per timing (batch 2.0e6, single 1.0e6 chars/s)
+    prev = previous_of(make())
+    # 8 % slower before, but this run's pass lies inside the previous run's passes: noise.
+    _set(prev, "qwen2", "batch_chars_per_s", value=1.85e6, samples=[1.7e6, 1.85e6, 2.1e6])
+    # Every previous pass 30 % faster than this run's: a finding.
+    _set(prev, "qwen2", "single_chars_per_s", value=1.35e6, samples=[1.3e6, 1.35e6, 1.4e6])
+    d = make(previous=prev, records=records).deltas
+    assert d is not None
+    by = {c.metric: c for c in d.changes}
+    assert (by["batch_chars_per_s"].flagged, by["batch_chars_per_s"].rule) == (False, "spread")
+    assert by["batch_chars_per_s"].noise_range == [1.7e6, 2.1e6]
+    assert (by["single_chars_per_s"].flagged, by["single_chars_per_s"].rule) == (True, "spread")
+    assert d.within_spread == 1
+    # The other way round: the previous run's single pass lies inside this run's passes.
+    prev = previous_of(make(records=records))
+    _set(prev, "qwen2", "batch_chars_per_s", value=1.95e6, samples=[1.95e6])
+    change = {c.metric: c for c in make(previous=prev).deltas.changes}["batch_chars_per_s"]
+    assert (change.flagged, change.rule) == (False, "spread")
+    # Neither run measured a spread: no noise to judge by, the threshold applies.
+    _set(prev, "qwen2", "batch_chars_per_s", value=1.8e6, samples=[1.8e6])
+    change = {c.metric: c for c in make(previous=prev, records=records).deltas.changes}
+    assert (change["batch_chars_per_s"].flagged, change["batch_chars_per_s"].rule) == (
+        True, "threshold",
+    )  # fmt: skip
+
+
 def test_method_library_and_machine_changes_are_reported_not_flagged() -> None:
     prev = previous_of(make())
     _set(prev, "qwen2", "batch_chars_per_s", probe_version=0, value=9e6, samples=None)

@@ -2,7 +2,8 @@
 
 Each value is compared by one of three rules:
 
-* ``spread``: both runs kept their repeats (``samples``). The change is flagged only when it lies
+* ``spread``: both runs kept their repeats (``samples``), and at least one of them measured a
+  spread (a run timed in one pass is a point). The change is flagged only when it lies
   outside the measured noise: this run's [min, max] does not overlap the noise range, the
   [min, max] of every repeat of the previous run and of up to ``NOISE_RUNS`` earlier comparable
   runs (``history``: same machine, method, probe version and library versions) on this machine.
@@ -64,6 +65,17 @@ MACHINE_FIELDS = ("platform", "cpu_count", "device", "device_name")
 # What a delta repeats from its value row: the number it is (``match_key``) and its unit. The two
 # schemas share no other field (a test keeps it so).
 DELTA_ROW_FIELDS = ("model_id", "probe", "metric", "subset", "unit")
+
+
+def _passes(row: ValueRow) -> tuple[float, float] | None:
+    """[min, max] of a value's timed passes, one pass included (a single point)."""
+    return (min(row.samples), max(row.samples)) if row.samples else None
+
+
+def _timed(old: ValueRow, row: ValueRow) -> bool:
+    """Both runs timed the value in passes and at least one of them measured a spread: the
+    change is judged against the measured noise (a run of one pass is a point within it)."""
+    return bool(old.samples and row.samples and (old.spread or row.spread))
 
 
 def rule_of(row: ValueRow) -> DeltaRule:
@@ -173,7 +185,7 @@ def noise_range(
 ) -> tuple[tuple[float, float], int]:
     """([min, max] of every repeat of the comparable runs, how many runs): the previous run's
     ``old`` and the earlier runs' values measured like ``row`` on the same machine."""
-    lo, hi = old.spread  # type: ignore[misc]
+    lo, hi = _passes(old)  # type: ignore[misc]
     runs = 1
     for info, past in earlier:
         if past.spread is None or past.n != row.n or _method_change(past, row) is not None:
@@ -188,11 +200,12 @@ def noise_range(
 def _judge(
     old: ValueRow, row: ValueRow, threshold: float, noise: tuple[float, float] | None
 ) -> tuple[bool, DeltaRule]:
-    """(flagged, rule) of a changed value; ``noise`` is the range a timing must leave."""
-    rule = rule_of(row) if rule_of(row) != "spread" or old.spread else "threshold"
-    if rule == "spread" and noise is not None:
-        (nlo, nhi), (clo, chi) = noise, row.spread  # type: ignore[misc]
-        return chi < nlo or clo > nhi, rule
+    """(flagged, rule) of a changed value; ``noise`` is the range a timing must leave (None
+    where the two runs' passes measured no spread: then the threshold applies)."""
+    if noise is not None:
+        (nlo, nhi), (clo, chi) = noise, _passes(row)  # type: ignore[misc]
+        return chi < nlo or clo > nhi, "spread"
+    rule = rule_of(row) if rule_of(row) != "spread" else "threshold"
     if rule == "exact":
         return True, rule
     if row.unit == "%" and row.higher_is_better is None:
@@ -270,7 +283,7 @@ def compute_deltas(
     summary.missing = sorted(_label(r) for r in missing)
     most_runs = 0
     for old, row in pairs:
-        timed = row.spread is not None
+        timed = _timed(old, row)
         if old.n is not None and row.n is not None and old.n != row.n:
             summary.incomparable.append(_label(row))
             continue
@@ -286,7 +299,7 @@ def compute_deltas(
             continue
         summary.compared += 1
         noise, runs = None, None
-        if timed and old.spread is not None:
+        if timed:
             noise, runs = noise_range(row, old, earlier.get(row.match_key, []), run)
             counts["compared"] += 1
             counts["with_history"] += int(runs >= MIN_NOISE_RUNS)
