@@ -29,6 +29,11 @@ from typing import Any, TypeVar
 
 S = TypeVar("S")
 
+# The pid of the process that started a child (``run_child``), for the child's ``serve``.
+PARENT_ENV = "LLMSELECT_CHILD_PARENT"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+EXIT_ORPHANED = 4  # the parent was gone before the child could ask to die with it
+
 
 def signal_of(returncode: int | None) -> signal.Signals | None:
     """The signal that ended a child (``subprocess`` reports it as ``-N``; a shell as 128+N)."""
@@ -76,13 +81,14 @@ def run_child(
         spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(spec_json, encoding="utf-8")
         started = time.perf_counter()
+        env = {**(child_env() if env is None else env), PARENT_ENV: str(os.getpid())}
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", module, str(spec_path), str(result_path)],
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,
-                env=child_env() if env is None else env,
+                env=env,
                 check=False,
             )
         except subprocess.TimeoutExpired:  # the child was killed when its time ran out
@@ -112,6 +118,24 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {detail}"[:500]
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this child when the process that started it dies, by
+    ``kill -9`` too; an orphaned measurement (an lm-eval scoring, a latency point) would run on
+    and load a shared machine for a run that is gone. Elsewhere, or when not started by
+    ``run_child``, nothing happens. The variable is dropped so a grandchild never reads it."""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # the parent died before the request took effect
+        os._exit(EXIT_ORPHANED)
+
+
 def serve(
     argv: list[str],
     parse: Callable[[str], S],
@@ -121,7 +145,8 @@ def serve(
     """The child's side (``argv``: ``[prog, SPEC.json, RESULT.json]``): parse the spec, measure,
     write the result with this process's ``pid``; an exception becomes an ``error`` result of
     one line (the whole traceback goes to stderr). Exit 0 when the result's status is in
-    ``ok``, else 3."""
+    ``ok``, else 3. The child dies with the process that started it (``_die_with_parent``)."""
+    _die_with_parent()
     spec_path, result_path = Path(argv[1]), Path(argv[2])
     try:
         result = measure(parse(spec_path.read_text(encoding="utf-8")))

@@ -4,9 +4,13 @@ a result are one line each; the throughput probe's spawning call reports a crash
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +84,54 @@ def test_timeout_and_exit_without_result_are_one_line(worker_env: dict[str, str]
     gone = _run('{"do": "exit"}', worker_env)
     assert gone["error"] == "toy child exited 5: Boom in native code"
     assert "signal" not in gone
+
+
+def _children(pid: int) -> list[int]:
+    """Child pids of a live process (Linux ``/proc``)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping: not gone and not a zombie waiting for a reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG)")
+def test_child_dies_with_a_killed_parent(worker_env: dict[str, str]) -> None:
+    """`kill -9` of a run leaves no measurement running on as an orphan (a 60 s one here)."""
+    code = (
+        "from llmselect.childproc import run_child\n"
+        'run_child(\'toy_worker\', \'{"do": "sleep", "s": 60}\', timeout_s=120, '
+        "label='toy')\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], env=worker_env)
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while child is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            kids = _children(parent.pid)
+            child = kids[0] if kids else None
+        assert child is not None, "the parent started no child"
+        time.sleep(0.5)  # the child is in serve(), past its request to die with the parent
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the child runs on after its parent was killed"
+    finally:
+        parent.kill()
+        if child is not None and _alive(child):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_signal_of_reads_both_conventions() -> None:
