@@ -78,3 +78,23 @@ def test_show_csv_and_table_print_counts_as_integers(
     assert run_main(["results", "show", "-m", "llama2"], monkeypatch) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "llama2" in x]
     assert " 50 " in line and "50.0" not in line
+
+
+def test_show_refuses_an_unknown_probe_and_says_when_nothing_matches(
+    store: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmselect.registry import probe_paths
+
+    assert run_main(["results", "show", "-p", "tokenizer_efficiencyy"], monkeypatch) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (
+        "Error: unknown probe 'tokenizer_efficiencyy'; known: " + ", ".join(sorted(probe_paths()))
+    )
+    # A known probe and a model the store does not hold: an empty answer, and a line saying so.
+    assert (
+        run_main(["results", "show", "-m", "llama-2", "-p", "license", "--json"], monkeypatch) == 0
+    )
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert captured.err.strip() == "no stored record matches -m llama-2 -p license"

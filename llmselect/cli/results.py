@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from llmselect.cli.common import out, print_csv, print_json
+from llmselect.cli.common import err, out, print_csv, print_json
 from llmselect.cli.options import CsvOpt, JsonOpt
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,22 @@ def list_runs(as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
+def _check_probes(asked: set[str], stored: set[str]) -> None:
+    """A ``--probe`` that is neither registered nor in the store is a typo: one error."""
+    from llmselect.errors import LLMSelectError
+    from llmselect.registry import probe_paths
+
+    known = set(probe_paths()) | stored
+    unknown = sorted(asked - known)
+    if unknown:
+        raise LLMSelectError(f"unknown probe {unknown[0]!r}; known: {', '.join(sorted(known))}")
+
+
+def _filters(models: set[str], probes: set[str]) -> str:
+    parts = [f"-m {','.join(sorted(models))}"] if models else []
+    return " ".join(parts + ([f"-p {','.join(sorted(probes))}"] if probes else []))
+
+
 @results_app.command("show")
 def show(
     model: list[str] = typer.Option([], "-m", "--model", help="Only these model/tokenizer ids."),
@@ -68,11 +84,14 @@ def show(
 
     records = load_records()
     models, probes = set(split_csv(model)), set(split_csv(probe))
+    _check_probes(probes, {r.probe for r in records})
     chosen = [
         json.loads(r.model_dump_json())  # JSON types: a missing value is null, n an integer
         for r in (records if all_rows else latest(records))
         if (not models or r.model_id in models) and (not probes or r.probe in probes)
     ]
+    if records and not chosen and (models or probes):
+        err.print(f"no stored record matches {_filters(models, probes)}", highlight=False)
     cols = ["model_id", "probe", "metric", "subset", "value", "unit", "kind", "n", "status"]
     rows = [{c: r[c] for c in cols} for r in chosen]
     if as_json:
