@@ -356,6 +356,33 @@ def test_a_timing_of_one_pass_is_judged_against_the_measured_noise() -> None:
     )  # fmt: skip
 
 
+def _timed_as(timing: str, min_pass_s: float, processes: int) -> list[Measurement]:
+    """The sample run with its throughput records stored as the probe labels them."""
+    return [
+        r.model_copy(update={"params": {**r.params, "timing": timing, "min_pass_s": min_pass_s,
+                                        "processes": processes}})
+        if r.probe == TT else r
+        for r in sample_records()
+    ]  # fmt: skip
+
+
+def test_quick_and_precise_timings_from_the_store_are_never_compared() -> None:
+    """Records labelled quick (tokenize-bench) against a precise run's (a suite): the label
+    reaches the report's values, so the pair is a method change, however far apart."""
+    precise = make(records=_timed_as("precise", 0.25, 3))
+    prev = previous_of(precise)
+    _set(prev, "qwen2", "single_chars_per_s", value=2.5e6, samples=[2.4e6, 2.5e6, 2.6e6])
+    quick = make(previous=prev, records=_timed_as("quick", 0.1, 1))
+    d = quick.deltas
+    assert d is not None and not any(c.probe == TT for c in d.changes)
+    (change,) = [m for m in d.method_changes if "timing precise → quick" in m.detail]
+    assert change.values == 2 and d.timed_set_aside == 2
+    captions = {f.id: f.caption for f in build_document(quick).figures()}
+    assert "of 1 fresh process, each pass at least 0.1 s;" in captions["throughput"]
+    captions = {f.id: f.caption for f in build_document(precise).figures()}
+    assert "of 3 fresh processes, each pass at least 0.25 s;" in captions["throughput"]
+
+
 def test_method_library_and_machine_changes_are_reported_not_flagged() -> None:
     prev = previous_of(make())
     _set(prev, "qwen2", "batch_chars_per_s", probe_version=0, value=9e6, samples=None)

@@ -31,7 +31,7 @@ REPORT_PARAMS = (
     "params_total", "allowed", "license_id", "mode", "threads", "cpu_threads", "dtype", "device",
     "device_name", "isolation", "clock", "prefill_logits", "backend", "memory", "counting",
     "loops", "repeats", "processes", "tokenizer_sha256", "tokens", "chars", "new_tokens",
-    "cpu_share",
+    "cpu_share", "timing", "min_pass_s",
 )  # fmt: skip
 
 
