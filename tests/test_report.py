@@ -383,6 +383,16 @@ def test_quick_and_precise_timings_from_the_store_are_never_compared() -> None:
     assert "of 3 fresh processes, each pass at least 0.25 s;" in captions["throughput"]
 
 
+def test_every_param_that_decides_a_method_reaches_the_report() -> None:
+    """The deltas judge a method by params the report's values keep: one dropped on the way
+    (as ``timing`` was) reads as its default on both sides and is never a change."""
+    from llmselect.report.build import REPORT_PARAMS
+    from llmselect.report.deltas import METHOD_PARAMS
+
+    assert set(METHOD_PARAMS) <= set(REPORT_PARAMS)
+    assert "cpu_share" in REPORT_PARAMS  # the machine-load check reads it too
+
+
 def test_method_library_and_machine_changes_are_reported_not_flagged() -> None:
     prev = previous_of(make())
     _set(prev, "qwen2", "batch_chars_per_s", probe_version=0, value=9e6, samples=None)
