@@ -166,24 +166,27 @@ def test_malformed_suite_yaml_says_where_and_what(
 
 
 @pytest.mark.parametrize(
-    ("config", "message"),
+    ("probe", "config", "message"),
     [
-        ({"dtype": ["bf16", "fp99"]}, "dtype: Value error, unknown dtype 'fp99'; known: fp32,"),
-        ({"seq": [2048, 0]}, "seq.1: Input should be greater than or equal to 1"),
-        ({"batch": [-1]}, "batch.0: Input should be greater than or equal to 1"),
+        ("memory_estimate", {"dtype": ["bf16", "fp99"]},
+         "dtype: Value error, unknown dtype 'fp99'; known: fp32,"),
+        ("memory_estimate", {"seq": [2048, 0]}, "seq.1: Input should be greater than or equal"),
+        ("memory_estimate", {"batch": [-1]}, "batch.0: Input should be greater than or equal"),
+        ("reference_latency", {"dtype": "fp99"}, "dtype: Value error, unknown dtype 'fp99'"),
+        ("reference_latency", {"seq": [0]}, "seq.0: Input should be greater than or equal to 1"),
     ],
-)
-def test_a_bad_memory_estimate_config_is_refused_before_the_run(
-    config: dict, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+)  # fmt: skip
+def test_a_bad_probe_config_is_refused_before_the_run(
+    probe: str, config: dict, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     """A typo in a suite's probe config is bad input (exit 2, no run), not a failed unit."""
-    path = tmp_path / "mem.yaml"
-    probe = {"probe": "memory_estimate", "config": config}
-    path.write_text(yaml.safe_dump({"name": "mem", "models": ["llama-2-7b"], "probes": [probe]}))
+    path = tmp_path / "bad.yaml"
+    entry = {"probe": probe, "config": config}
+    path.write_text(yaml.safe_dump({"name": "bad", "models": ["gpt2"], "probes": [entry]}))
     assert run_main(["run", "--suite", str(path)], monkeypatch) == 2
     line = _one_error_line(capsys)
-    assert line.startswith(f"Error: suite mem: probe memory_estimate: {message}"), line
+    assert line.startswith(f"Error: suite bad: probe {probe}: {message}"), line
     assert not iter_run_dirs()
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmselect.childproc import child_env
 from llmselect.errors import LLMSelectError
@@ -39,6 +39,21 @@ class ModelTarget(Protocol):
 
     @property
     def arch(self) -> Any: ...  # llmselect.arch.spec.ArchSpec | None
+
+
+# Sizes a probe sweeps (batch, prompt tokens): each at least 1, checked when a plan is built.
+PositiveInts = list[Annotated[int, Field(ge=1)]]
+
+
+def field_check(check: Callable[[str], object], value: str) -> str:
+    """``value`` once ``check`` (a library check raising ``LLMSelectError``) accepts it; in a
+    pydantic validator the refusal becomes the field's error, so a suite's typo is one line
+    when its plan is built instead of a failed unit later."""
+    try:
+        check(value)
+    except LLMSelectError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
 
 
 class ProbeConfig(BaseModel):

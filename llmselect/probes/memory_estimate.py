@@ -13,14 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import product
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from llmselect.arch.family import NO_REFERENCE
-from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.errors import ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext
+from llmselect.probes.base import (
+    ModelTarget,
+    PositiveInts,
+    Probe,
+    ProbeConfig,
+    RunContext,
+    field_check,
+)
 from llmselect.records import Measurement
 
 SOURCE = "llmselect.memory.estimate (analytic)"
@@ -37,10 +44,8 @@ class MemoryEstimateConfig(ProbeConfig):
     dtype: list[str] = Field(
         default=["bf16"], description="Weight dtypes: fp32 bf16 fp16 int8 int4."
     )
-    batch: list[Annotated[int, Field(ge=1)]] = Field(default=[1], description="Batch sizes.")
-    seq: list[Annotated[int, Field(ge=1)]] = Field(
-        default=[2048], description="Prompt lengths, tokens."
-    )
+    batch: PositiveInts = Field(default=[1], description="Batch sizes.")
+    seq: PositiveInts = Field(default=[2048], description="Prompt lengths, tokens.")
     new_tokens: int = Field(default=0, ge=0, description="Decode steps after the prompt.")
     device: Literal["cuda", "cpu"] = Field(default="cuda", description="Overhead model to use.")
     tp: int = Field(default=1, ge=1, description="Tensor-parallel degree (memory per device).")
@@ -56,12 +61,7 @@ class MemoryEstimateConfig(ProbeConfig):
         """A suite's typo is refused when the plan is built, not as a failed unit later."""
         from llmselect.memory.estimate import check_weight_dtype
 
-        try:
-            for name in value:
-                check_weight_dtype(name)
-        except LLMSelectError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
+        return [field_check(check_weight_dtype, name) for name in value]
 
 
 # Config fields that ``estimate_memory`` takes under the same names.

@@ -40,12 +40,20 @@ import signal
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext, worker_env
+from llmselect.probes.base import (
+    ModelTarget,
+    PositiveInts,
+    Probe,
+    ProbeConfig,
+    RunContext,
+    field_check,
+    worker_env,
+)
 from llmselect.probes.latency_spec import LatencyPoint, PointSettings
 from llmselect.probes.memory_estimate import (
     estimate_metric_specs,
@@ -80,8 +88,8 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
         default="auto", description="auto = cuda when available, else cpu."
     )
     dtype: str = Field(default="bf16", description="Weights and compute dtype: fp32, bf16, fp16.")
-    batch: list[int] = Field(default=[1], description="Batch sizes to measure.")
-    seq: list[int] = Field(default=[512], description="Prompt lengths, tokens.")
+    batch: PositiveInts = Field(default=[1], description="Batch sizes to measure.")
+    seq: PositiveInts = Field(default=[512], description="Prompt lengths, tokens.")
     timeout_s: float = Field(default=900, gt=0, description="Wall-clock limit per point.")
     checkpoint: str | None = Field(
         default=None,
@@ -121,6 +129,14 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
         description="Measure nothing: turn this earlier child result into records again "
         "(estimates recomputed by the current estimator; perf sweep's --rerender).",
     )
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        """Refused when the plan is built (the probe parses it again per point)."""
+        from llmselect.memory.dtypes import parse_dtype
+
+        return field_check(parse_dtype, value)
 
 
 def resolve_device(device: str) -> str:
