@@ -441,6 +441,11 @@ def run_suite(
         resumed = read_run_info(root / resume_run_id)
         if resumed is None:
             raise LLMSelectError(f"no run {resume_run_id!r} to resume in {root}")
+        if not resumed.suite:  # tokenize-bench, eval, perf: their units are not this plan's
+            raise LLMSelectError(
+                f"run {resume_run_id} was made by `{resumed.command or 'a single command'}`, "
+                "not by a suite: start a new run instead"
+            )
         if resumed.suite_hash and resumed.suite_hash != suite.hash:
             raise LLMSelectError(
                 f"run {resume_run_id} was made by suite {resumed.suite} ({resumed.suite_hash}); "

@@ -149,6 +149,26 @@ def test_an_empty_or_path_run_id_is_refused_and_starts_nothing(
     assert line.startswith("Error: --run ") and "run id" in line and not out.exists()
 
 
+def test_a_suite_does_not_resume_a_single_command_run(
+    suite_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tokenize-bench run holds units keyed like a suite's but measured under its own
+    --limit: a suite must not take them as done nor add its units to that run."""
+    from llmselect.runner import open_run
+
+    run = open_run("llmselect tokenize-bench -m alpha --limit 50", limit=50)
+    assert run.writer is not None
+    run.writer.close()
+    before = (run.writer.dir / "run.json").read_bytes()
+    assert run_main(["run", "--suite", suite_path, "--resume", run.run_id], monkeypatch) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"Error: run {run.run_id} was made by `llmselect tokenize-bench -m alpha --limit 50`, "
+        "not by a suite: start a new run instead"
+    )
+    assert CALLS == [] and (run.writer.dir / "run.json").read_bytes() == before
+
+
 def _unit_key(run_dir: Path, target: str) -> str:
     (key,) = {r.params["_unit"] for r in iter_records(run_dir) if r.model_id == target}
     return str(key)
