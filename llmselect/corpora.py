@@ -569,6 +569,7 @@ def _text_field(obj: dict[str, Any], key: str, where: str) -> str:
 def _load_jsonl(path: Path) -> list[Segment]:
     segments: list[Segment | None] = []
     texts: list[str] = []
+    pair_lines: dict[str, int] = {}  # a pair id → the line that named it first
     for i, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
@@ -583,6 +584,12 @@ def _load_jsonl(path: Path) -> list[Segment]:
         if "zh" in obj or "en" in obj:
             zh, en = _text_field(obj, "zh", where), _text_field(obj, "en", where)
             pair_id = f"{path.stem}/{obj.get('id', i)}"
+            if pair_id in pair_lines:  # two rows under one id would count as one pair
+                raise LLMSelectError(
+                    f"{where}: pair {pair_id!r} again (first on line {pair_lines[pair_id]}); "
+                    'give each {"zh", "en"} row its own "id", or none'
+                )
+            pair_lines[pair_id] = i
             segments += [Segment(zh, "zh", domain, pair_id), Segment(en, "en", domain, pair_id)]
             texts += [zh, en]
         elif "text" in obj:

@@ -288,8 +288,13 @@ def test_jsonl_file_with_pairs_and_single_segments(tmp_path: Path) -> None:
         ('{"text": "hi", "lang": "fr"}\n', r"line 1: \"lang\" must be 'zh' or 'en'"),
         ('{"body": "hi"}\n', r"line 1: expected \{\"text\""),
         ("\n  \n", r"corpus file is empty"),
+        # One id on two rows would pair only the last one's sides: parity over 1 pair, not 2.
+        ('{"id": 7, "zh": "你好。", "en": "Hello."}\n{"id": 7, "zh": "谢谢。", "en": "Thanks."}\n',
+         r"line 2: pair 'bad/7' again \(first on line 1\); give each"),
+        ('{"id": 2, "zh": "你好。", "en": "Hello."}\n{"zh": "谢谢。", "en": "Thanks."}\n',
+         r"line 2: pair 'bad/2' again \(first on line 1\)"),
     ],
-)
+)  # fmt: skip
 def test_bad_jsonl_lines(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
