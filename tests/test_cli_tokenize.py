@@ -147,6 +147,34 @@ def test_missing_tokenizer_dir_exits_2(with_data_root, tmp_path, monkeypatch, ca
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not a folder" in err
 
 
+def test_a_file_in_the_tokenizer_dir_serves_one_family(
+    with_data_root: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Llama 2's tokenizer.model lying in --tokenizer-dir itself matches ChatGLM3's file name
+    too: measured as both, ChatGLM3 showed Llama 2's 32,000-piece vocabulary and its counts."""
+    import shutil
+
+    import sentencepiece as spm
+
+    src = with_data_root / "tokenizers" / "llama2" / "tokenizer.model"
+    shutil.copy(src, tmp_path / "tokenizer.model")
+    args = ["tokenize-bench", "--models", "llama2,chatglm3", "--no-throughput", "--limit", "3",
+            "--tokenizer-dir", str(tmp_path)]  # fmt: skip
+    code, out, err = run_main(args, monkeypatch, capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"Error: --tokenizer-dir: {tmp_path / 'tokenizer.model'} would be measured as llama2 "
+        f"and chatglm3; put each family's files in {tmp_path}/<family>/ (llama2/, chatglm3/) "
+        "or name one of them"
+    )
+    code, out, _err = run_main([*args[:2], "llama2", *args[3:], "--json"], monkeypatch, capsys)
+    vocab = [r for r in json.loads(out)["records"] if r["metric"] == "vocab_size_tokens"]
+    assert (
+        code == 0
+        and vocab[0]["value"] == spm.SentencePieceProcessor(model_file=str(src)).vocab_size()
+    )
+
+
 def test_missing_files_exit_2_naming_locations(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("LLMSELECT_DATA_ROOT", str(tmp_path))
     code, _out, err = run_main(["tokenize-bench", "--models", "bloom"], monkeypatch, capsys)

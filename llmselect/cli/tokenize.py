@@ -232,15 +232,15 @@ def _resolve(models: str, tokenizer_dir: Path | None) -> list[tuple[str, Any]]:
     """``--models`` → (asked, TokenizerSpec) pairs whose files are found: a bad name or folder
     is one error here, before anything runs."""
     from llmselect.names import split_csv
-    from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_files
+    from llmselect.tokenizers.resolve import check_tokenizer_dir, resolve_all
 
     names = split_csv([models])
     if not names:
         raise LLMSelectError("--models is required, e.g. --models llama2,chatglm3,bloom (--list)")
     families = _resolve_names(names)
     check_tokenizer_dir(tokenizer_dir)
-    for _asked, spec in families:  # missing files: exit 2 before anything runs
-        resolve_files(spec, tokenizer_dir)
+    # missing files, or one file taken by two families: exit 2 before anything runs
+    resolve_all([spec for _asked, spec in families], tokenizer_dir)
     return families
 
 

@@ -144,3 +144,27 @@ def resolve_files(spec: TokenizerSpec, tokenizer_dir: Path | None = None) -> Res
         f"tokenizer files for {spec.id} ({', '.join(spec.files)}) not found; tried: "
         + "; ".join(tried)
     )
+
+
+def resolve_all(specs: list[TokenizerSpec], tokenizer_dir: Path | None) -> list[ResolvedFiles]:
+    """``resolve_files`` for several families at once. Files lying in ``--tokenizer-dir``
+    itself (not in its ``<family>/`` folders) serve any family whose file names they match: one
+    ``tokenizer.model`` would be measured as Llama 2 and as ChatGLM3, so a file taken by two
+    families is an error naming both."""
+    resolved = [resolve_files(spec, tokenizer_dir) for spec in specs]
+    if tokenizer_dir is None:
+        return resolved
+    users: dict[Path, list[str]] = {}
+    for spec, found in zip(specs, resolved, strict=True):
+        for path in found.paths.values():
+            if path.parent == Path(tokenizer_dir) and spec.id not in users.get(path, []):
+                users.setdefault(path, []).append(spec.id)
+    for path, ids in users.items():
+        if len(ids) > 1:
+            raise LLMSelectError(
+                f"--tokenizer-dir: {path} would be measured as {' and '.join(ids)}; put each "
+                f"family's files in {tokenizer_dir}/<family>/ ("
+                + ", ".join(f"{x}/" for x in ids)
+                + ") or name one of them"
+            )
+    return resolved
