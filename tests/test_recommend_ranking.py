@@ -120,6 +120,20 @@ def test_strong_models_without_scores_are_ranked_with_predicted_quality() -> Non
             assert excluded[mid].reason
 
 
+def test_quality_term_is_the_mean_of_the_estimates_it_shows() -> None:
+    """A prediction past a benchmark's ceiling (Qwen3-32B's GSM8K: no score, predicted above
+    100 %) is shown at 100 % and ranks at 100 %, not at the impossible figure behind it."""
+    result = rank("24GB", "commercial")
+    qwen = next(r for r in result.recommendations if r.model_id == "qwen3-32b")
+    en = next(t for t in qwen.terms if t.name == "quality_en")
+    assert en.components["GSM8K"] == 100.0 and en.kind == "predicted"
+    for rec in result.recommendations:
+        for t in rec.terms:
+            if t.name.startswith("quality_"):
+                shown = sum(t.components.values()) / len(t.components)
+                assert t.raw == pytest.approx(shown, abs=1e-9), (rec.model_id, t.name)
+
+
 def test_budgets_not_caps_let_8b_models_fit_a_16gb_machine() -> None:
     result = rank("cpu:16GB", "edge")
     shown = {r.model_id: r for r in result.recommendations}
