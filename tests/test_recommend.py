@@ -393,6 +393,46 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
         assert got.source == "store: run 20261101T000000Z-own000, tokenizer_efficiency flores200/zh"
 
 
+def _decode_record(run_id: str, ms: float, device: str, device_name: str) -> Measurement:
+    return Measurement(
+        run_id=run_id, model_id="qwen2.5-0.5b-instruct", probe="reference_latency",
+        metric="decode_ms_per_token", value=ms, unit="ms", subset="bs=1,seq=512,dtype=bf16",
+        device=device, params={"device": device, "device_name": device_name},
+    )  # fmt: skip
+
+
+def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> None:
+    """A CPU timing (265 ms/token) neither excludes the model from an H100 floor nor mixes its
+    tok/s with the bytes-per-token speed of an unnamed 24GB card; an H100 timing ranks on H100."""
+    from llmselect.records import RunInfo
+    from llmselect.store import RunWriter
+
+    mid = "qwen2.5-0.5b-instruct"
+    cpu = _decode_record("20261101T000000Z-cpu000", 265.0, "cpu", "AMD EPYC (2 cores)")
+    with RunWriter(RunInfo(run_id=cpu.run_id), root=tmp_path) as writer:
+        writer.append([cpu])
+
+    def speed(gpu: str, ev: Evidence, **kw: Any) -> Any:
+        result = recommend(
+            load_catalog(), Request(gpu=parse_gpu(gpu), purpose="commercial", **kw), ev
+        )
+        assert mid not in {e.model_id for e in result.excluded}
+        by_id = {r.model_id: r for r in result.recommendations}
+        units = {t.unit for r in by_id.values() for t in r.terms if t.name == "speed"}
+        assert len(units) == 1  # one unit per term: like compared with like
+        return next(t for t in by_id[mid].terms if t.name == "speed")
+
+    for ev in (evidence_from_records([cpu]), load_evidence(tmp_path)):
+        on_h100 = speed("H100", ev, min_tokens_per_s=10)
+        assert on_h100.kind == "estimated" and on_h100.raw > 10
+        assert "measured on AMD EPYC (2 cores): another device" in on_h100.detail
+        assert speed("24GB", ev).unit == "GB/token"
+    h100 = _decode_record("20261102T000000Z-h10000", 4.0, "cuda", "NVIDIA H100 80GB HBM3")
+    got = speed("H100", evidence_from_records([cpu, h100]))
+    assert (got.kind, got.raw) == ("measured", pytest.approx(250.0))
+    assert "NVIDIA H100 80GB HBM3" in got.detail
+
+
 # --------------------------------------------------------------------------- small catalogs
 
 LLAMA7_ARCH = {
