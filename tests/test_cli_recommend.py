@@ -236,6 +236,14 @@ def test_no_candidate_exits_1(
         (["--gpu", "24GB", "--purpose", "commercial", "--max-params", "0"], "--max-params"),
         (["--gpu", "24GB", "--purpose", "commercial", "--corpus", "my.txt"], "reference corpora"),
         (["--gpu", "24GB", "--purpose", "commercial", "--corpus", " "], "--corpus"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--lang", ""], "--lang is empty"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--lang", "zh=inf"], "finite"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--explain", ""], "unknown model ''"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--candidates", ""], "--candidates"),
+        (["--gpu", "cpu", "--purpose", "edge", "--ram", ""], "--ram is empty"),
+        (["--gpu", "cpu:", "--purpose", "edge"], "cpu:32GB"),
+        (["--gpu", "0GB", "--purpose", "commercial"], "got '0GB'"),
+        (["--gpu", "cpu:0GB", "--purpose", "edge"], "got '0GB'"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(

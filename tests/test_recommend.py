@@ -592,7 +592,11 @@ def test_lang_mix(text: str | None, expected: dict[str, float]) -> None:
         assert math.isclose(got[k], v)
 
 
-@pytest.mark.parametrize("text", ["fr=1", "zh=x", "zh=0,en=0", "zh=-1"])
+@pytest.mark.parametrize(
+    "text",
+    ["fr=1", "zh=x", "zh=0,en=0", "zh=-1", "zh=inf", "zh=nan", "zh=1e308,en=1e308", "zh=",
+     "", " ", "zh=0.5,zh=0.5"],
+)  # fmt: skip
 def test_bad_lang_mix(text: str) -> None:
     with pytest.raises(LLMSelectError, match="--lang"):
         parse_lang_mix(text)

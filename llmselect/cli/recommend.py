@@ -301,7 +301,7 @@ def recommend_cmd(
         logits=logits, engine=engine, results=results,
     )  # fmt: skip
     result, catalog = rank(request, candidates, results)
-    if explain_model:
+    if explain_model is not None:
         emit(explain(result, explain_model, catalog), as_json, _render_explain)
         return
     if as_json:

@@ -135,28 +135,36 @@ def get_profile(purpose: str, profiles: Mapping[str, Profile] | None = None) -> 
 
 
 def parse_lang_mix(text: str | None) -> dict[str, float]:
-    """``zh=0.7,en=0.3`` → shares summing to 1; ``zh`` alone → ``{zh: 1.0}``."""
-    if not text or not text.strip():
+    """``zh=0.7,en=0.3`` → shares summing to 1 (``zh=7,en=3`` alike); ``zh`` alone →
+    ``{zh: 1.0}``; None → half and half. A blank text, a share that is not a finite number
+    ``>= 0`` and a language given twice are errors."""
+    if text is None:
         return {"zh": 0.5, "en": 0.5}
+    if not text.strip():
+        raise LLMSelectError("--lang is empty: give e.g. zh=0.7,en=0.3, or zh")
     shares: dict[str, float] = {}
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        lang, _, value = part.partition("=")
+        lang, eq, value = part.partition("=")
         lang = lang.strip().lower()
         if lang not in LANGS:
             raise LLMSelectError(f"--lang: unknown language {lang!r}; use zh and/or en")
+        if lang in shares:
+            raise LLMSelectError(f"--lang: {lang} is given twice")
         try:
-            share = float(value) if value.strip() else 1.0
+            share = float(value) if eq else 1.0  # ``zh`` alone is all of it; ``zh=`` is not
         except ValueError:
             raise LLMSelectError(f"--lang: {part!r} is not LANG=SHARE (e.g. zh=0.7)") from None
-        if share < 0 or math.isnan(share):
-            raise LLMSelectError(f"--lang: share for {lang} must be >= 0")
-        shares[lang] = shares.get(lang, 0.0) + share
+        if not math.isfinite(share) or share < 0:
+            raise LLMSelectError(f"--lang: share for {lang} must be a finite number >= 0")
+        shares[lang] = share
     total = sum(shares.values())
     if total <= 0:
         raise LLMSelectError("--lang: the shares add up to 0")
+    if not math.isfinite(total):
+        raise LLMSelectError("--lang: the shares are too large to add up")
     return {lang: shares[lang] / total for lang in LANGS if shares.get(lang, 0.0) > 0}
 
 
