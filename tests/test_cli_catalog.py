@@ -71,6 +71,25 @@ def test_bad_license_class_exits_2(monkeypatch, capsys) -> None:
     assert "--license-class" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--family", ""], "--family is empty"), (["--lang", " "], "--lang is empty"),
+     (["--license-class", ""], "--license-class"),
+     (["--min-params", "100", "--max-params", "10"], "no size fits")],
+)  # fmt: skip
+def test_blank_filter_or_empty_range_is_one_error_line(args, message, monkeypatch, capsys) -> None:
+    """A blank filter is a mistake, not "no filter": it would list the whole catalog."""
+    assert run_main(["catalog", "list", *args], monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and message in err and err.count("\n") == 1
+
+
+def test_license_class_is_read_in_any_case() -> None:
+    assert _json(["catalog", "list", "--license-class", "NO", "--json"]) == _json(
+        ["catalog", "list", "--license-class", "no", "--json"]
+    )
+
+
 # --- catalog add / remove: the user's own entries ------------------------------------------
 
 CONFIGS = Path(__file__).resolve().parent / "data" / "configs"

@@ -83,8 +83,10 @@ def list_models(
     from llmselect.catalog import load_catalog
     from llmselect.errors import LLMSelectError
 
-    if license_class and license_class not in LICENSE_CLASSES:
-        raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
+    if license_class is not None:
+        license_class = license_class.strip().lower()
+        if license_class not in LICENSE_CLASSES:
+            raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
     models = load_catalog().select(
         family=family, min_params=min_params, max_params=max_params, lang=lang
     )
