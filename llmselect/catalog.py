@@ -108,6 +108,10 @@ class ModelSpec(StrictModel):
     aliases: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    checkpoint: str | None = Field(
+        default=None,
+        description="a local candidate's path or hub id (what -m takes); None for catalog entries",
+    )
 
 
 class Catalog(NameIndex[ModelSpec]):

@@ -56,4 +56,5 @@ def candidate_spec(source: ModelSource) -> ModelSpec:
         languages=languages,
         tags=tags,
         notes=[note],
+        checkpoint=source.checkpoint_ref,
     )

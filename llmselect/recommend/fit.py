@@ -13,6 +13,7 @@ guessing).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -161,10 +162,11 @@ def choose_precision(
     return None, tried
 
 
-def perf_estimate_command(model_id: str, fit: MemoryFit, context: int, logits: str) -> str:
+def perf_estimate_command(model: ModelSpec, fit: MemoryFit, context: int, logits: str) -> str:
     """The ``llmselect perf estimate`` call that reproduces ``fit`` (same estimator, same
     convention): its peak per device is ``fit.per_device_gib`` (one device's share for llama.cpp
-    over several GPUs)."""
+    over several GPUs). A local candidate is named by its path (its id resolves nowhere)."""
+    model_id = shlex.quote(model.checkpoint or model.id)
     if fit.engine == "llama.cpp":
         from llmselect.memory.llamacpp import PRECISION_FTYPES
 

@@ -141,7 +141,7 @@ def to_recommendation(
         terms=terms,
         release_date=c.model.release_date,
         tuning=checkpoint_tuning(c.model),
-        perf_estimate=perf_estimate_command(c.model.id, fit, q.context, q.request.logits),
+        perf_estimate=perf_estimate_command(c.model, fit, q.context, q.request.logits),
         finetune=(
             {
                 "mode": ft.mode,
@@ -279,7 +279,7 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
                 "kind": f.kind,
                 "method": f.method,
                 "parts_gib": f.parts_gib,
-                "perf_estimate": perf_estimate_command(model.id, f, context, req.logits),
+                "perf_estimate": perf_estimate_command(model, f, context, req.logits),
             }
             for f in fits
         ]
