@@ -401,6 +401,21 @@ def _decode_record(run_id: str, ms: float, device: str, device_name: str) -> Mea
     )  # fmt: skip
 
 
+def test_a_language_the_model_does_not_list_is_a_caveat() -> None:
+    """For Chinese work, a model whose published list names no Chinese (SmolLM3, Gemma 3's
+    card) says so; one that lists zh, or lists nothing, does not; for English only, none."""
+    catalog = load_catalog()
+    zh = run("24GB", "commercial", lang={"zh": 0.9, "en": 0.1})
+    said = "Chinese is not among its listed languages"
+    flagged = {r.model_id for r in zh.recommendations if any(said in c for c in r.caveats)}
+    assert "smollm3-3b" in flagged and "qwen3-8b" not in flagged
+    for r in zh.recommendations:
+        langs = catalog.get(r.model_id).languages
+        assert (r.model_id in flagged) == bool(langs and "zh" not in langs), r.model_id
+    en = run("24GB", "commercial", lang={"en": 1.0})
+    assert not any("listed languages" in c for r in en.recommendations for c in r.caveats)
+
+
 def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> None:
     """A CPU timing (265 ms/token) neither excludes the model from an H100 floor nor mixes its
     tok/s with the bytes-per-token speed of an unnamed 24GB card; an H100 timing ranks on H100."""

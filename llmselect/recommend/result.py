@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmselect.catalog import Catalog
+from llmselect.catalog import Catalog, ModelSpec
 from llmselect.errors import LLMSelectError
 from llmselect.recommend.evidence import load_baseline, tokens_per_char
 from llmselect.recommend.fit import perf_estimate_command
@@ -108,6 +108,23 @@ def usable_zh_chars(c: Candidate, q: Query) -> tuple[int | None, str]:
     )
 
 
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+def language_caveats(model: ModelSpec, mix: dict[str, float]) -> list[str]:
+    """A language of the ``--lang`` mix that the model's published language list leaves out
+    (Llama 4, SmolLM3: no Chinese): said, with the list's source. No list, no caveat."""
+    if not model.languages:
+        return []
+    listed = {lang.lower() for lang in model.languages}
+    return [
+        f"{LANGUAGE_NAMES.get(lang, lang)} is not among its listed languages "
+        f"({', '.join(model.languages)}; {model.languages_source or 'source not given'})"
+        for lang, share in mix.items()
+        if share > 0 and lang not in listed
+    ]
+
+
 def to_recommendation(
     c: Candidate, terms: list[Term], score: float | None, coverage: float, q: Query
 ) -> Recommendation:
@@ -137,7 +154,7 @@ def to_recommendation(
             "conditions": list(lic.conditions),
             "source": lic.source,
         },
-        caveats=c.caveats,
+        caveats=[*c.caveats, *language_caveats(c.model, q.mix)],
         terms=terms,
         release_date=c.model.release_date,
         tuning=checkpoint_tuning(c.model),
