@@ -243,6 +243,9 @@ def test_cpu_budget_runs_quantized_in_ram() -> None:
     assert result.recommendations
     assert {r.precision for r in result.recommendations} <= {"int8", "int4"}
     assert result.request["precisions"] == ["int8", "int4"]
+    edge = run("cpu", "edge", ram="16GB")  # a speed floor it cannot check: no GPU to name
+    floor = next(n for n in edge.notes if n.startswith("speed floor"))
+    assert "not checked" in floor and "GPU" not in floor
 
 
 def test_research_allows_research_only_licenses_commercial_does_not() -> None:

@@ -230,9 +230,8 @@ def finish_ranking(
         notes.append(gpu.usable_note)
     floor = req.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor and not gpu.bandwidth_gbs:
-        notes.append(
-            f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown (name the GPU)"
-        )
+        how = "RAM bandwidth is not modelled for --gpu cpu" if gpu.is_cpu else "name the GPU"
+        notes.append(f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown ({how})")
     p = (1.0 - req.risk) / 2.0
     notes.append(
         f"ranked by the {p:.0%} quantile of the score (--risk {req.risk:g}: mean − "
