@@ -40,6 +40,7 @@ from llmselect.recommend.settings import benchmark_key
 from llmselect.records import Measurement
 
 GIB = 1024**3
+PURPOSES = Path(__file__).resolve().parents[1] / "llmselect" / "data" / "purposes"
 LABELS = {"measured", "estimated", "published"}
 QUALITY_LABELS = {"measured", "published", "predicted"}
 CELL = re.compile(r"([\w-]+) ([\d.]+)±([\d.]+)% (measured|published|predicted)")
@@ -573,6 +574,19 @@ def test_profiles_load_with_practice_and_aliases() -> None:
     assert get_profile("on-device").name == "edge"
     assert get_profile("commercial").precisions == ("fp16", "int8", "int4")
     assert get_profile("edge").precisions == ("int8", "int4")
+    # each practice line is the sentence as written, not a mapping YAML made of its ': '
+    learning = get_profile("learning").practice[0]
+    assert learning == ("Learning on a free GPU (Colab T4 16GB, a 24GB card) means what fits "
+                        "it: 7B-8B class, quantized when needed.")  # fmt: skip
+
+
+def test_a_practice_line_that_yaml_reads_as_a_mapping_is_an_error(tmp_path: Path) -> None:
+    text = (PURPOSES / "commercial.yaml").read_text(encoding="utf-8")
+    (tmp_path / "commercial.yaml").write_text(
+        text + "  - Small budgets mean: quantized models.\n", encoding="utf-8"
+    )
+    with pytest.raises(LLMSelectError, match="practice item .* is not text"):
+        load_profiles(tmp_path)
 
 
 def test_unknown_purpose_and_finetune_mode_are_one_line_errors() -> None:

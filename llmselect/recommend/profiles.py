@@ -72,6 +72,16 @@ class Request:
     engine: str = "transformers"  # --engine
 
 
+def _sentence(item: Any, origin: str) -> str:
+    """A practice line: text, not a mapping that an unquoted ``: `` in YAML makes of it."""
+    if not isinstance(item, str):
+        raise LLMSelectError(
+            f"purpose profile {origin}: practice item {item!r} is not text (quote a line "
+            "holding ': ')"
+        )
+    return " ".join(item.split())
+
+
 def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
     try:
         weights = {str(k): float(v) for k, v in dict(raw["weights"]).items()}
@@ -87,7 +97,7 @@ def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
             default_context=int(raw.get("default_context", 4096)),
             scale_direction=str(raw.get("scale_direction", "higher")),
             weights=weights,
-            practice=tuple(str(p) for p in raw.get("practice", [])),
+            practice=tuple(_sentence(p, origin) for p in raw.get("practice", [])),
             aliases=tuple(str(a) for a in raw.get("aliases", [])),
             deploys=str(raw.get("deploys", "instruct")),
             min_tokens_per_s=raw.get("min_tokens_per_s"),
