@@ -165,6 +165,9 @@ def test_explain_one_model(
     )
     assert code == 0
     assert "excluded by license" in out and "precision" in out
+    # the evidence label is printed as text (rich read "[published]" as markup and dropped it)
+    reason = next(ln for ln in out.splitlines() if ln.startswith("excluded by license"))
+    assert reason.endswith("does not allow commercial use [published]"), reason
 
 
 def test_results_option_reads_reference_corpus_evidence_only(
