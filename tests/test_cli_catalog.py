@@ -9,6 +9,7 @@ import pytest
 from _cli import invoke_json as _json
 from _cli import run_main, runner
 
+from llmselect.catalog import load_catalog
 from llmselect.cli import app
 
 
@@ -58,6 +59,15 @@ def test_show_text_says_published_with_units() -> None:
     assert "tokens (published;" in out
     assert "% (" in out and "published, github:" in out
     assert "comparison table; scores from different sources are not comparable" in out
+
+
+def test_show_says_why_a_tokenizer_is_unknown() -> None:
+    """The record's tokenizer source is shown, not a bare "(-)" for a kind not recorded."""
+    out = runner.invoke(app, ["catalog", "show", "minimax-m2.5"]).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("tokenizer:"))
+    spec = load_catalog().get("minimax-m2.5")
+    assert line == f"tokenizer: unknown; {spec.tokenizer_source}"
+    assert "MiniMax tokenizer" in line
 
 
 def test_unknown_model_exits_2(monkeypatch, capsys) -> None:

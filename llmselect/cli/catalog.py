@@ -134,7 +134,9 @@ def _fact_lines(spec: Any) -> list[str]:
 
 def _usage_lines(spec: Any, v: Any) -> list[str]:
     """Tokenizer, languages, license verdict, published scores and notes of ``catalog show``."""
-    lines = [f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})"]
+    tok = f"tokenizer: {spec.tokenizer or 'unknown'}"
+    tok += f" ({spec.tokenizer_kind})" if spec.tokenizer_kind else ""
+    lines = [tok + (f"; {spec.tokenizer_source}" if spec.tokenizer_source else "")]
     lines.append(f"languages: {', '.join(spec.languages) or 'unknown'} ({spec.languages_source})")
     lines.append(
         f"license: {v.license_id or 'unknown'}; commercial use: {v.allowed} "
