@@ -112,6 +112,14 @@ class ModelSpec(StrictModel):
         default=None,
         description="a local candidate's path or hub id (what -m takes); None for catalog entries",
     )
+    stored_as: str | None = Field(
+        default=None,
+        description="a local quantized file's own type (GGUF file type, e.g. q4_1): the one "
+        "precision it runs at; None when the weights can be loaded at any precision",
+    )
+    stored_weights_bytes: int | None = Field(
+        default=None, ge=1, description="that file's tensor bytes (with stored_as)"
+    )
 
 
 class Catalog(NameIndex[ModelSpec]):

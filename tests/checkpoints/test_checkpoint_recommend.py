@@ -31,6 +31,11 @@ def test_gguf_candidate_passes_the_constraints(smollm2_gguf: Path, smollm2_sourc
     assert rec["license"]["id"] == "apache-2.0" and rec["license"]["allowed"] == "yes"
     assert rec["params_b"] == 0.135 and rec["context_length"] == 8192
     assert len(payload["recommendations"]) > 1  # the catalog is ranked beside it
+    # the file runs as it is stored (Q4_1), its weights its own tensors: never "int8"
+    assert rec["precision"] == "q4_1"
+    weights = rec["memory_detail"]["weights"] * 1024**3
+    size = smollm2_gguf.stat().st_size  # the tensors plus a header (metadata, vocabulary)
+    assert weights <= size < weights + 8 * 1024**2
 
 
 def test_explain_of_a_candidate_prints_a_perf_estimate_that_runs(
