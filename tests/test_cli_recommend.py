@@ -154,7 +154,7 @@ def test_explain_one_model(
     data = json.loads(out)
     assert data["model_id"] == "yi-6b" and data["status"] == "ranked"
     terms = {t["name"]: t for t in data["recommendation"]["terms"]}
-    assert "(75.5 5-shot" in terms["quality_zh"]["detail"]  # published, Yi README
+    assert "(75.5 %: 5-shot" in terms["quality_zh"]["detail"]  # published, Yi README
     assert terms["quality_zh"]["kind"] == "published"
     assert data["recommendation"]["tuning"] == "base"
     monkeypatch.setenv("COLUMNS", "200")

@@ -134,15 +134,17 @@ def _render_terms(rec: dict[str, Any]) -> None:
 
 
 def _render_ranked(data: dict[str, Any]) -> None:
+    from llmselect.recommend.result import fit_size
+
     rec = data["recommendation"]
+    size = fit_size(rec["memory_gib"], rec["memory_detail"]["per_device_gib"])
     place = (
         f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} (mean "
         f"{rec['score_mean']:.3f} ± sd {rec['score_sd']:.3f}) · "
     )
     out.print(
         f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
-        f"(exact) · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
-        f"({rec['memory_kind']})",
+        f"(exact) · {rec['precision']} · {size} ({rec['memory_kind']})",
         highlight=False,
     )
     _render_terms(rec)

@@ -195,6 +195,14 @@ def mark_pareto(recs: list[Recommendation]) -> None:
         )
 
 
+def fit_size(total_gib: float, per_device_gib: float) -> str:
+    """``17.0 GiB``; over several devices ``135.1 GiB in all, 67.6 GiB per device`` (the
+    table's GiB/dev is per device, the total alone read as if one device held it)."""
+    if total_gib <= per_device_gib + 0.05:
+        return f"{total_gib:.1f} GiB"
+    return f"{total_gib:.1f} GiB in all, {per_device_gib:.1f} GiB per device"
+
+
 def why(rec: Recommendation, profile: Profile) -> str:
     """One sentence: the two terms that decided, the fit, and what had no evidence."""
     top = sorted((t for t in rec.terms if t.contribution > 0), key=lambda t: -t.contribution)[:2]
@@ -203,7 +211,8 @@ def why(rec: Recommendation, profile: Profile) -> str:
     text = f"#{rec.rank} for '{profile.name}': " + (lead or "no term had data")
     if rec.tuning == "base":
         text += "; base checkpoint, for fine-tuning"
-    text += f"; fits at {rec.precision} in {rec.memory_gib:.1f} GiB (estimated)"
+    size = fit_size(rec.memory_gib, rec.memory_detail["per_device_gib"])
+    text += f"; fits at {rec.precision} in {size} (estimated)"
     if missing:
         text += f"; no evidence for {', '.join(missing)} (counted at the worst candidate's value)"
     return text

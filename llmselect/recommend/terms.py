@@ -92,8 +92,8 @@ def quality_term(lang: str) -> Callable[[Candidate, Query], Term]:
         labels = []
         for cell in cells:
             text = f"{cell.benchmark} {cell.estimate:.1f}±{cell.half90:.1f}% {cell.label}"
-            if cell.observed:
-                text += " (" + ", ".join(f"{v:g} {how}" for v, how, _ in cell.observed) + ")"
+            if cell.observed:  # "87.3 %: shots not stated, ...": the value, then its setting
+                text += " (" + "; ".join(f"{v:g} %: {how}" for v, how, _ in cell.observed) + ")"
             labels.append(text)
         kinds = [k for k in ("measured", "published", "predicted") if k in {c.label for c in cells}]
         sources = sorted({src for cell in cells for _, _, src in cell.observed})
