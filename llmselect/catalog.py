@@ -108,6 +108,18 @@ class ModelSpec(StrictModel):
     aliases: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    checkpoint: str | None = Field(
+        default=None,
+        description="a local candidate's path or hub id (what -m takes); None for catalog entries",
+    )
+    stored_as: str | None = Field(
+        default=None,
+        description="a local quantized file's own type (GGUF file type, e.g. q4_1): the one "
+        "precision it runs at; None when the weights can be loaded at any precision",
+    )
+    stored_weights_bytes: int | None = Field(
+        default=None, ge=1, description="that file's tensor bytes (with stored_as)"
+    )
 
 
 class Catalog(NameIndex[ModelSpec]):
@@ -125,7 +137,16 @@ class Catalog(NameIndex[ModelSpec]):
         lang: str | None = None,
     ) -> list[ModelSpec]:
         """Entries of a model or arch ``family``, a size range in billions (an entry without a
-        published size matches no range) and a served language code, in catalog order."""
+        published size matches no range) and a served language code, in catalog order. A blank
+        name or an empty range is an error, not "no filter"."""
+        for what, value in (("--family", family), ("--lang", lang)):
+            if value is not None and not value.strip():
+                raise LLMSelectError(f"{what} is empty: give a value or leave the option out")
+        if min_params is not None and max_params is not None and min_params > max_params:
+            raise LLMSelectError(
+                f"--min-params {min_params:g} is above --max-params {max_params:g}: no size fits"
+            )
+        lang = lang.strip() if lang else lang
         return [
             m
             for m in self

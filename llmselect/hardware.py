@@ -167,6 +167,7 @@ def _size_budget(count: int, text: str, shown: str) -> GpuBudget:
     match = _SIZE.match(text.strip().lower())
     unit = match.group(3) if match else ""
     binary = _CARD_UNITS.get(unit)
+    parse_size_gib(shown)  # the size as written: its errors quote the user's spelling
     gib = parse_size_gib(text[: match.start(3)] + binary if match and binary else text)
     note = (
         f"{shown} read as the card it names: {gib:g} GiB per device (GPU memory is sold in "
@@ -185,7 +186,12 @@ def _size_budget(count: int, text: str, shown: str) -> GpuBudget:
     )
 
 
-def _cpu_budget(rest: str, ram: str | None) -> GpuBudget:
+def _cpu_budget(rest: str | None, ram: str | None) -> GpuBudget:
+    """``rest``: the size after ``cpu:`` (None for a bare ``cpu``); ``ram``: ``--ram``."""
+    if rest is not None and not rest.strip():
+        raise LLMSelectError("--gpu cpu: needs a RAM size after the colon, e.g. cpu:32GB")
+    if ram is not None and not ram.strip():
+        raise LLMSelectError("--ram is empty: give a RAM size, e.g. --ram 32GB")
     if rest and ram:
         raise LLMSelectError("give the CPU RAM budget once: either cpu:32GB or --ram 32GB")
     if rest or ram:
@@ -215,8 +221,8 @@ def parse_gpu(spec: str, ram: str | None = None) -> GpuBudget:
     if not text:
         raise LLMSelectError("--gpu is empty: give e.g. 24GB, 2x80GB, 4090, A100-80G, T4 or cpu")
     if text == "cpu" or text.startswith("cpu:"):
-        return _cpu_budget(text[4:], ram)
-    if ram:
+        return _cpu_budget(spec.strip()[4:] if text != "cpu" else None, ram)
+    if ram is not None:
         raise LLMSelectError("--ram applies only to --gpu cpu")
     count = 1
     prefix = _COUNT_PREFIX.match(text)

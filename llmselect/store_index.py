@@ -4,7 +4,7 @@
 seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
 This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
-(unit, run, time, n, the tokenizer fingerprint), in ``<results>/latest-index.json``.
+(unit, run, time, n, the tokenizer fingerprint, the device), in ``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -40,9 +40,10 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-FORMAT = 3  # 3: values ordered by start instant (2 compared the text)
-# params a reader needs to accept or refuse a value; the fingerprint is also part of the key
-KEPT_PARAMS = (FINGERPRINT_PARAM,)
+FORMAT = 4  # 4: keeps the device; 3: values ordered by start instant (2 compared the text)
+# params a reader needs to accept or refuse a value; the fingerprint is also part of the key;
+# the device says where a timing was measured (a CPU timing is no GPU's)
+KEPT_PARAMS = (FINGERPRINT_PARAM, "device", "device_name")
 Key = LatestKey
 DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated
 

@@ -9,6 +9,7 @@ import pytest
 from _cli import invoke_json as _json
 from _cli import run_main, runner
 
+from llmselect.catalog import load_catalog
 from llmselect.cli import app
 
 
@@ -60,6 +61,15 @@ def test_show_text_says_published_with_units() -> None:
     assert "comparison table; scores from different sources are not comparable" in out
 
 
+def test_show_says_why_a_tokenizer_is_unknown() -> None:
+    """The record's tokenizer source is shown, not a bare "(-)" for a kind not recorded."""
+    out = runner.invoke(app, ["catalog", "show", "minimax-m2.5"]).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("tokenizer:"))
+    spec = load_catalog().get("minimax-m2.5")
+    assert line == f"tokenizer: unknown; {spec.tokenizer_source}"
+    assert "MiniMax tokenizer" in line
+
+
 def test_unknown_model_exits_2(monkeypatch, capsys) -> None:
     assert run_main(["catalog", "show", "qwen2.5-7bx"], monkeypatch) == 2
     err = capsys.readouterr().err
@@ -69,6 +79,25 @@ def test_unknown_model_exits_2(monkeypatch, capsys) -> None:
 def test_bad_license_class_exits_2(monkeypatch, capsys) -> None:
     assert run_main(["catalog", "list", "--license-class", "maybe"], monkeypatch) == 2
     assert "--license-class" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--family", ""], "--family is empty"), (["--lang", " "], "--lang is empty"),
+     (["--license-class", ""], "--license-class"),
+     (["--min-params", "100", "--max-params", "10"], "no size fits")],
+)  # fmt: skip
+def test_blank_filter_or_empty_range_is_one_error_line(args, message, monkeypatch, capsys) -> None:
+    """A blank filter is a mistake, not "no filter": it would list the whole catalog."""
+    assert run_main(["catalog", "list", *args], monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and message in err and err.count("\n") == 1
+
+
+def test_license_class_is_read_in_any_case() -> None:
+    assert _json(["catalog", "list", "--license-class", "NO", "--json"]) == _json(
+        ["catalog", "list", "--license-class", "no", "--json"]
+    )
 
 
 # --- catalog add / remove: the user's own entries ------------------------------------------

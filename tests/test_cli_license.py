@@ -60,3 +60,8 @@ def test_errors_exit_2(monkeypatch, capsys) -> None:
     assert run_main(["license", "gpt2", "--purpose", "fun"], monkeypatch) == 2
     assert "unknown purpose" in capsys.readouterr().err
     assert run_main(["license"], monkeypatch) == 2
+    capsys.readouterr()
+    for args in (["license", "detect", ""], ["license", "--path", " "]):
+        assert run_main(args, monkeypatch) == 2
+        err = capsys.readouterr().err  # not "name at least one model"
+        assert err.startswith("Error: license detect: the path is empty"), err

@@ -154,7 +154,7 @@ def test_explain_one_model(
     data = json.loads(out)
     assert data["model_id"] == "yi-6b" and data["status"] == "ranked"
     terms = {t["name"]: t for t in data["recommendation"]["terms"]}
-    assert "(75.5 5-shot" in terms["quality_zh"]["detail"]  # published, Yi README
+    assert "(75.5 %: 5-shot" in terms["quality_zh"]["detail"]  # published, Yi README
     assert terms["quality_zh"]["kind"] == "published"
     assert data["recommendation"]["tuning"] == "base"
     monkeypatch.setenv("COLUMNS", "200")
@@ -165,6 +165,9 @@ def test_explain_one_model(
     )
     assert code == 0
     assert "excluded by license" in out and "precision" in out
+    # the evidence label is printed as text (rich read "[published]" as markup and dropped it)
+    reason = next(ln for ln in out.splitlines() if ln.startswith("excluded by license"))
+    assert reason.endswith("does not allow commercial use [published]"), reason
 
 
 def test_results_option_reads_reference_corpus_evidence_only(
@@ -236,6 +239,14 @@ def test_no_candidate_exits_1(
         (["--gpu", "24GB", "--purpose", "commercial", "--max-params", "0"], "--max-params"),
         (["--gpu", "24GB", "--purpose", "commercial", "--corpus", "my.txt"], "reference corpora"),
         (["--gpu", "24GB", "--purpose", "commercial", "--corpus", " "], "--corpus"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--lang", ""], "--lang is empty"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--lang", "zh=inf"], "finite"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--explain", ""], "unknown model ''"),
+        (["--gpu", "24GB", "--purpose", "commercial", "--candidates", ""], "--candidates"),
+        (["--gpu", "cpu", "--purpose", "edge", "--ram", ""], "--ram is empty"),
+        (["--gpu", "cpu:", "--purpose", "edge"], "cpu:32GB"),
+        (["--gpu", "0GB", "--purpose", "commercial"], "got '0GB'"),
+        (["--gpu", "cpu:0GB", "--purpose", "edge"], "got '0GB'"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(

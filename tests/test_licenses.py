@@ -68,6 +68,21 @@ def test_commercial_verdict_per_class(model, allowed, license_id) -> None:
     assert v.conditions or allowed == "yes"
 
 
+def test_use_based_restrictions_make_every_rail_licence_conditional(facts_root: Path) -> None:
+    """The facts give their RAIL licences (BLOOM RAIL, DeepSeek's: use-based restrictions)
+    a conditional commercial verdict; every rail licence in the table follows them, the
+    MiniMax Model License (Prohibited Uses Policy, termination on suit) included."""
+    facts = yaml.safe_load((facts_root / "licenses.yaml").read_text(encoding="utf-8"))
+    by_id = {f["id"]: f for f in facts}
+    for rail in ("bigscience-bloom-rail-1.0", "deepseek-license-1.0"):
+        assert by_id[rail]["commercial_use"] == "conditional"
+    rails = [lic for lic in load_licenses() if lic.license_class == "rail"]
+    assert {"bigscience-bloom-rail-1.0", "minimax-model-license"} <= {lic.id for lic in rails}
+    assert all(lic.commercial == "conditional" for lic in rails), [lic.id for lic in rails]
+    v = verdict("minimax-m2.5", "commercial")
+    assert v.allowed == "conditional" and any("Prohibited Uses" in c for c in v.conditions)
+
+
 def test_verdicts_follow_the_facts_for_current_terms(facts_root: Path) -> None:
     models, _ = curated_facts(facts_root)
     for entry in models:

@@ -40,6 +40,7 @@ from llmselect.recommend.settings import benchmark_key
 from llmselect.records import Measurement
 
 GIB = 1024**3
+PURPOSES = Path(__file__).resolve().parents[1] / "llmselect" / "data" / "purposes"
 LABELS = {"measured", "estimated", "published"}
 QUALITY_LABELS = {"measured", "published", "predicted"}
 CELL = re.compile(r"([\w-]+) ([\d.]+)±([\d.]+)% (measured|published|predicted)")
@@ -243,6 +244,9 @@ def test_cpu_budget_runs_quantized_in_ram() -> None:
     assert result.recommendations
     assert {r.precision for r in result.recommendations} <= {"int8", "int4"}
     assert result.request["precisions"] == ["int8", "int4"]
+    edge = run("cpu", "edge", ram="16GB")  # a speed floor it cannot check: no GPU to name
+    floor = next(n for n in edge.notes if n.startswith("speed floor"))
+    assert "not checked" in floor and "GPU" not in floor
 
 
 def test_research_allows_research_only_licenses_commercial_does_not() -> None:
@@ -393,6 +397,61 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
         assert got.source == "store: run 20261101T000000Z-own000, tokenizer_efficiency flores200/zh"
 
 
+def _decode_record(run_id: str, ms: float, device: str, device_name: str) -> Measurement:
+    return Measurement(
+        run_id=run_id, model_id="qwen2.5-0.5b-instruct", probe="reference_latency",
+        metric="decode_ms_per_token", value=ms, unit="ms", subset="bs=1,seq=512,dtype=bf16",
+        device=device, params={"device": device, "device_name": device_name},
+    )  # fmt: skip
+
+
+def test_a_language_the_model_does_not_list_is_a_caveat() -> None:
+    """For Chinese work, a model whose published list names no Chinese (SmolLM3, Gemma 3's
+    card) says so; one that lists zh, or lists nothing, does not; for English only, none."""
+    catalog = load_catalog()
+    zh = run("24GB", "commercial", lang={"zh": 0.9, "en": 0.1})
+    said = "Chinese is not among its listed languages"
+    flagged = {r.model_id for r in zh.recommendations if any(said in c for c in r.caveats)}
+    assert "smollm3-3b" in flagged and "qwen3-8b" not in flagged
+    for r in zh.recommendations:
+        langs = catalog.get(r.model_id).languages
+        assert (r.model_id in flagged) == bool(langs and "zh" not in langs), r.model_id
+    en = run("24GB", "commercial", lang={"en": 1.0})
+    assert not any("listed languages" in c for r in en.recommendations for c in r.caveats)
+
+
+def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> None:
+    """A CPU timing (265 ms/token) neither excludes the model from an H100 floor nor mixes its
+    tok/s with the bytes-per-token speed of an unnamed 24GB card; an H100 timing ranks on H100."""
+    from llmselect.records import RunInfo
+    from llmselect.store import RunWriter
+
+    mid = "qwen2.5-0.5b-instruct"
+    cpu = _decode_record("20261101T000000Z-cpu000", 265.0, "cpu", "AMD EPYC (2 cores)")
+    with RunWriter(RunInfo(run_id=cpu.run_id), root=tmp_path) as writer:
+        writer.append([cpu])
+
+    def speed(gpu: str, ev: Evidence, **kw: Any) -> Any:
+        result = recommend(
+            load_catalog(), Request(gpu=parse_gpu(gpu), purpose="commercial", **kw), ev
+        )
+        assert mid not in {e.model_id for e in result.excluded}
+        by_id = {r.model_id: r for r in result.recommendations}
+        units = {t.unit for r in by_id.values() for t in r.terms if t.name == "speed"}
+        assert len(units) == 1  # one unit per term: like compared with like
+        return next(t for t in by_id[mid].terms if t.name == "speed")
+
+    for ev in (evidence_from_records([cpu]), load_evidence(tmp_path)):
+        on_h100 = speed("H100", ev, min_tokens_per_s=10)
+        assert on_h100.kind == "estimated" and on_h100.raw > 10
+        assert "measured on AMD EPYC (2 cores): another device" in on_h100.detail
+        assert speed("24GB", ev).unit == "GB/token"
+    h100 = _decode_record("20261102T000000Z-h10000", 4.0, "cuda", "NVIDIA H100 80GB HBM3")
+    got = speed("H100", evidence_from_records([cpu, h100]))
+    assert (got.kind, got.raw) == ("measured", pytest.approx(250.0))
+    assert "NVIDIA H100 80GB HBM3" in got.detail
+
+
 # --------------------------------------------------------------------------- small catalogs
 
 LLAMA7_ARCH = {
@@ -515,6 +574,19 @@ def test_profiles_load_with_practice_and_aliases() -> None:
     assert get_profile("on-device").name == "edge"
     assert get_profile("commercial").precisions == ("fp16", "int8", "int4")
     assert get_profile("edge").precisions == ("int8", "int4")
+    # each practice line is the sentence as written, not a mapping YAML made of its ': '
+    learning = get_profile("learning").practice[0]
+    assert learning == ("Learning on a free GPU (Colab T4 16GB, a 24GB card) means what fits "
+                        "it: 7B-8B class, quantized when needed.")  # fmt: skip
+
+
+def test_a_practice_line_that_yaml_reads_as_a_mapping_is_an_error(tmp_path: Path) -> None:
+    text = (PURPOSES / "commercial.yaml").read_text(encoding="utf-8")
+    (tmp_path / "commercial.yaml").write_text(
+        text + "  - Small budgets mean: quantized models.\n", encoding="utf-8"
+    )
+    with pytest.raises(LLMSelectError, match="practice item .* is not text"):
+        load_profiles(tmp_path)
 
 
 def test_unknown_purpose_and_finetune_mode_are_one_line_errors() -> None:
@@ -552,7 +624,11 @@ def test_lang_mix(text: str | None, expected: dict[str, float]) -> None:
         assert math.isclose(got[k], v)
 
 
-@pytest.mark.parametrize("text", ["fr=1", "zh=x", "zh=0,en=0", "zh=-1"])
+@pytest.mark.parametrize(
+    "text",
+    ["fr=1", "zh=x", "zh=0,en=0", "zh=-1", "zh=inf", "zh=nan", "zh=1e308,en=1e308", "zh=",
+     "", " ", "zh=0.5,zh=0.5"],
+)  # fmt: skip
 def test_bad_lang_mix(text: str) -> None:
     with pytest.raises(LLMSelectError, match="--lang"):
         parse_lang_mix(text)

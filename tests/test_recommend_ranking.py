@@ -120,6 +120,43 @@ def test_strong_models_without_scores_are_ranked_with_predicted_quality() -> Non
             assert excluded[mid].reason
 
 
+def test_quality_term_is_the_mean_of_the_estimates_it_shows() -> None:
+    """A prediction past a benchmark's ceiling (Qwen3-32B's GSM8K: no score, predicted above
+    100 %) is shown at 100 % and ranks at 100 %, not at the impossible figure behind it."""
+    result = rank("24GB", "commercial")
+    qwen = next(r for r in result.recommendations if r.model_id == "qwen3-32b")
+    en = next(t for t in qwen.terms if t.name == "quality_en")
+    assert en.components["GSM8K"] == 100.0 and en.kind == "predicted"
+    for rec in result.recommendations:
+        for t in rec.terms:
+            if t.name.startswith("quality_"):
+                shown = sum(t.components.values()) / len(t.components)
+                assert t.raw == pytest.approx(shown, abs=1e-9), (rec.model_id, t.name)
+
+
+def test_a_published_value_reads_apart_from_its_setting() -> None:
+    """ "87.3 shots not stated" read as 87.3 shots: each catalog value is printed as a percent
+    before its setting, the values apart from each other."""
+    result = rank("24GB", "commercial")
+    qwen = next(r for r in result.recommendations if r.model_id == "qwen3-32b")
+    zh = next(t for t in qwen.terms if t.name == "quality_zh")
+    values = [s.value for s in load_catalog().get("qwen3-32b").scores if s.benchmark == "C-Eval"]
+    assert len(values) == 2
+    for v in values:
+        assert f"{v:g} %: shots not stated" in zh.detail, zh.detail
+    assert "; 83.3 %: " in zh.detail or "; 87.3 %: " in zh.detail
+
+
+def test_a_fit_over_several_gpus_says_what_each_holds() -> None:
+    """The total over two GPUs alone read as if one device held it (the table shows GiB/dev)."""
+    result = rank("2x80GB", "commercial")
+    split = [r for r in result.recommendations if r.memory_gib > r.memory_detail["per_device_gib"]]
+    assert split
+    for r in split:
+        each = r.memory_detail["per_device_gib"]
+        assert f"in {r.memory_gib:.1f} GiB in all, {each:.1f} GiB per device" in r.why
+
+
 def test_budgets_not_caps_let_8b_models_fit_a_16gb_machine() -> None:
     result = rank("cpu:16GB", "edge")
     shown = {r.model_id: r for r in result.recommendations}

@@ -54,6 +54,11 @@ def candidate_spec(source: ModelSource) -> ModelSpec:
         arch_source=source.arch.source if source.arch is not None else None,
         license=license_ref,
         languages=languages,
+        languages_source="GGUF metadata general.languages" if languages else None,
         tags=tags,
         notes=[note],
+        checkpoint=source.checkpoint_ref,
+        # a GGUF file runs as it is stored (as ``perf estimate`` sizes it): no other precision
+        stored_as=(source.gguf_file_type or "fp16") if source.kind == "gguf" else None,
+        stored_weights_bytes=source.gguf.tensor_bytes if source.kind == "gguf" else None,
     )

@@ -83,8 +83,10 @@ def list_models(
     from llmselect.catalog import load_catalog
     from llmselect.errors import LLMSelectError
 
-    if license_class and license_class not in LICENSE_CLASSES:
-        raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
+    if license_class is not None:
+        license_class = license_class.strip().lower()
+        if license_class not in LICENSE_CLASSES:
+            raise LLMSelectError("--license-class must be one of yes, no, conditional, unknown")
     models = load_catalog().select(
         family=family, min_params=min_params, max_params=max_params, lang=lang
     )
@@ -132,7 +134,9 @@ def _fact_lines(spec: Any) -> list[str]:
 
 def _usage_lines(spec: Any, v: Any) -> list[str]:
     """Tokenizer, languages, license verdict, published scores and notes of ``catalog show``."""
-    lines = [f"tokenizer: {spec.tokenizer or 'unknown'} ({spec.tokenizer_kind or '-'})"]
+    tok = f"tokenizer: {spec.tokenizer or 'unknown'}"
+    tok += f" ({spec.tokenizer_kind})" if spec.tokenizer_kind else ""
+    lines = [tok + (f"; {spec.tokenizer_source}" if spec.tokenizer_source else "")]
     lines.append(f"languages: {', '.join(spec.languages) or 'unknown'} ({spec.languages_source})")
     lines.append(
         f"license: {v.license_id or 'unknown'}; commercial use: {v.allowed} "

@@ -76,6 +76,9 @@ def license_cmd(
             raise LLMSelectError("usage: llmselect license detect PATH")
         path = names[1]
         names = []
+    if path is not None and not path.strip():
+        raise LLMSelectError("license detect: the path is empty; give a checkpoint folder, "
+                             ".gguf file or license file")  # fmt: skip
     if path:
         if names:
             raise LLMSelectError("give model names or --path, not both")

@@ -17,6 +17,18 @@ from llmselect.errors import LLMSelectError
 EXIT_NO_CANDIDATE = 1
 
 
+def _line(text: str) -> None:
+    """A line of data: printed as written (a ``[published]`` label is text, not markup)."""
+    out.print(text, highlight=False, markup=False)
+
+
+def _cells(*values: str) -> list[str]:
+    """Table cells as written (rich would read ``[...]`` in a reason or source as markup)."""
+    from rich.markup import escape
+
+    return [escape(v) for v in values]
+
+
 def _fmt_chars(rec: Any) -> str:
     if rec.usable_zh_chars is not None:
         return f"{rec.usable_zh_chars:,}"
@@ -56,7 +68,7 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
     for col in cols:
         table.add_column(col, no_wrap=col in ("model", "license"), overflow="fold")
     for rec in result.recommendations[:top]:
-        table.add_row(
+        table.add_row(*_cells(
             str(rec.rank) + ("*" if rec.pareto else ""),
             _fmt_params(rec) + (" · base, for fine-tuning" if rec.tuning == "base" else ""),
             f"{rec.score:.3f}",
@@ -66,7 +78,7 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
             f"{rec.memory_detail['per_device_gib']:.1f}",
             _fmt_chars(rec),
             _fmt_license(rec.license),
-        )
+        ))  # fmt: skip
     out.print(table)
     out.print(
         "* = Pareto front on (quality, memory). Parameters: exact count from the architecture. "
@@ -85,11 +97,11 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
         highlight=False,
     )
     for note in result.notes:
-        out.print(f"  · {note}", highlight=False)
+        _line(f"  · {note}")
     if show_excluded and result.excluded:
         ex = Table("model", "constraint", "reason", "label")
         for e in result.excluded:
-            ex.add_row(e.model_id, e.constraint, e.reason, e.kind)
+            ex.add_row(*_cells(e.model_id, e.constraint, e.reason, e.kind))
         out.print(ex)
 
 
@@ -99,9 +111,9 @@ def _fmt_license(lic: dict[str, Any]) -> str:
 
 def _render_excluded(data: dict[str, Any]) -> None:
     exc = data["exclusion"]
-    out.print(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
+    _line(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
     for other in exc["other_reasons"]:
-        out.print(f"  also: {other}")
+        _line(f"  also: {other}")
 
 
 def _render_terms(rec: dict[str, Any]) -> None:
@@ -109,7 +121,7 @@ def _render_terms(rec: dict[str, Any]) -> None:
 
     terms = Table("term", "raw", "label", "norm", "weight", "contribution", "source")
     for t in rec["terms"]:
-        terms.add_row(
+        terms.add_row(*_cells(
             t["name"],
             t["detail"],
             t["kind"],
@@ -117,34 +129,35 @@ def _render_terms(rec: dict[str, Any]) -> None:
             f"{t['weight']:.3f}",
             f"{t['contribution']:.3f}",
             t["source"] or "",
-        )
+        ))  # fmt: skip
     out.print(terms)
 
 
 def _render_ranked(data: dict[str, Any]) -> None:
+    from llmselect.recommend.result import fit_size
+
     rec = data["recommendation"]
+    size = fit_size(rec["memory_gib"], rec["memory_detail"]["per_device_gib"])
     place = (
         f"rank {rec['rank']} of {data['of']} · score {rec['score']:.3f} (mean "
         f"{rec['score_mean']:.3f} ± sd {rec['score_sd']:.3f}) · "
     )
     out.print(
         f"{place}coverage {rec['coverage']:.0%} · {rec['params_b']:.3f}B parameters "
-        f"(exact) · {rec['precision']} · {rec['memory_gib']:.1f} GiB "
-        f"({rec['memory_kind']})",
+        f"(exact) · {rec['precision']} · {size} ({rec['memory_kind']})",
         highlight=False,
     )
     _render_terms(rec)
-    out.print(
+    _line(
         f"usable Chinese characters: {rec['usable_zh_chars'] or '—'} "
-        f"({rec['usable_zh_chars_note']})",
-        highlight=False,
+        f"({rec['usable_zh_chars_note']})"
     )
     lic = rec["license"]
-    out.print(f"license: {lic['name'] or lic['id']} → {lic['allowed']}", highlight=False)
+    _line(f"license: {lic['name'] or lic['id']} → {lic['allowed']}")
     for c in lic["conditions"]:
-        out.print(f"  condition: {c}", highlight=False)
+        _line(f"  condition: {c}")
     for c in rec["caveats"]:
-        out.print(f"  caveat: {c}", highlight=False)
+        _line(f"  caveat: {c}")
     if rec["finetune"]:
         ft = rec["finetune"]
         out.print(
@@ -152,8 +165,8 @@ def _render_ranked(data: dict[str, Any]) -> None:
             f"{ft['rule']}",
             highlight=False,
         )
-    out.print(rec["why"], highlight=False)
-    out.print(f"reproduce the memory fit: {rec['perf_estimate']}", highlight=False)
+    _line(rec["why"])
+    _line(f"reproduce the memory fit: {rec['perf_estimate']}")
 
 
 def _render_memory(data: dict[str, Any]) -> None:
@@ -164,21 +177,22 @@ def _render_memory(data: dict[str, Any]) -> None:
     mem = Table("precision", "per device GiB", "total GiB", "fits", "label", "parts GiB")
     for m in data.get("memory_by_precision", []):
         parts = ", ".join(f"{k} {v:.2f}" for k, v in m["parts_gib"].items())
-        mem.add_row(
+        mem.add_row(*_cells(
             m["precision"],
             f"{m['per_device_gib']:.2f}",
             f"{m['total_gib']:.2f}",
             "yes" if m["fits"] else "no",
             m["kind"],
             parts,
-        )
+        ))  # fmt: skip
     out.print(mem)
 
 
 def _render_explain(data: dict[str, Any]) -> None:
-    out.print(
-        f"[bold]{data['name']}[/bold] ({data['model_id']}): {data['status']}", highlight=False
-    )
+    from rich.markup import escape
+
+    out.print(f"[bold]{escape(data['name'])}[/bold] ({escape(data['model_id'])}): "
+              f"{data['status']}", highlight=False)  # fmt: skip
     if data["status"] == "excluded":
         _render_excluded(data)
     else:
@@ -301,7 +315,7 @@ def recommend_cmd(
         logits=logits, engine=engine, results=results,
     )  # fmt: skip
     result, catalog = rank(request, candidates, results)
-    if explain_model:
+    if explain_model is not None:
         emit(explain(result, explain_model, catalog), as_json, _render_explain)
         return
     if as_json:

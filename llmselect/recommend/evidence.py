@@ -31,21 +31,28 @@ GSM8K_METRICS = ("exact_match_strict_match", "exact_match")
 
 @dataclass(frozen=True)
 class Value:
-    """One number with its label (measured | published) and where it comes from."""
+    """One number with its label (measured | published), where it comes from and, for a
+    timing, the device it was measured on (the driver's name, else ``cpu``/``cuda``)."""
 
     value: float
     kind: str
     source: str
+    device: str | None = None
 
 
 @dataclass
 class Evidence:
     """Measured numbers by key: tokens/char by (tokenizer, lang), scores by (model, benchmark)
-    in percent, decode ms/token at batch 1 by model."""
+    in percent, decode ms/token at batch 1 by (model, device): a timing holds only for the
+    device it ran on."""
 
     tokens_per_char: dict[tuple[str, str], Value] = field(default_factory=dict)
     scores: dict[tuple[str, str], Value] = field(default_factory=dict)
-    decode_ms: dict[str, Value] = field(default_factory=dict)
+    decode_ms: dict[tuple[str, str], Value] = field(default_factory=dict)
+
+    def decode_on(self, model_id: str) -> list[Value]:
+        """A model's decode timings, one per device it was measured on."""
+        return [v for (mid, _), v in self.decode_ms.items() if mid == model_id]
 
 
 @dataclass(frozen=True)
@@ -158,10 +165,21 @@ def evidence_from_latest(
                 if prev is None or metric == wanted[0]:
                     ev.scores[(rec.model_id, bench)] = Value(pct, "measured", where)
         elif key in decode_metrics and "bs=1," in f"{subset},":
-            prev_ms = ev.decode_ms.get(rec.model_id)
+            device = device_of(rec)
+            prev_ms = ev.decode_ms.get((rec.model_id, device))
             if prev_ms is None or float(rec.value) < prev_ms.value:
-                ev.decode_ms[rec.model_id] = Value(float(rec.value), "measured", where)
+                ev.decode_ms[(rec.model_id, device)] = Value(
+                    float(rec.value), "measured", f"{where} on {device}", device
+                )
     return ev
+
+
+def device_of(rec: Any) -> str:
+    """The device a record was measured on: the driver's name (``NVIDIA H100 80GB HBM3``),
+    else the device kind (``cpu``, ``cuda``)."""
+    params = rec.params or {}
+    name = params.get("device_name") or params.get("device") or getattr(rec, "device", None)
+    return str(name) if name else "device not recorded"
 
 
 def evidence_from_records(records: Iterable[Any], corpus: str | None = None) -> Evidence:

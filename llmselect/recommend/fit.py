@@ -13,6 +13,7 @@ guessing).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -87,11 +88,13 @@ def memory_fit(
     arch = model.arch
     assert arch is not None
     device = "cpu" if gpu.is_cpu else "cuda"
+    stored = model.stored_weights_bytes if precision == model.stored_as else None
     if engine == "llama.cpp":
         from llmselect.memory.llamacpp import PRECISION_FTYPES, estimate_llamacpp
 
+        ftype = PRECISION_FTYPES.get(precision, "f16" if precision == "fp16" else precision)
         est = estimate_llamacpp(
-            arch, PRECISION_FTYPES[precision], context, device=device, params_total=count.total
+            arch, ftype, context, device=device, params_total=count.total, weights_bytes=stored
         )
         split = max(gpu.count, 1)
         parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
@@ -112,12 +115,13 @@ def memory_fit(
             params_total=count.total,
             last_token_logits=logits == "last",  # serving keeps only the sampled position's
             sizing=model.sizing,  # exact counts and cache per layer type, when the entry has them
+            weights_bytes=stored,  # a file's own tensors, as perf estimate sizes the file
         )
         parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}
         per_device = parts.pop("peak")
     read = bytes_read_per_decode_token(
-        arch, dtype=precision, batch=1, context=context, params_total=count.total,
-        sizing=model.sizing,
+        arch, dtype="fp16" if stored else precision, batch=1, context=context,
+        params_total=count.total, sizing=model.sizing, weights_bytes=stored,
     )  # fmt: skip
     split = max(gpu.count, 1) if engine == "llama.cpp" else tp
     return MemoryFit(
@@ -151,9 +155,10 @@ def choose_precision(
     logits: str = "last",
     engine: str = "transformers",
 ) -> tuple[MemoryFit | None, list[MemoryFit]]:
-    """First precision (in profile order) that fits, and every estimate tried."""
+    """First precision (in profile order) that fits, and every estimate tried; a file stored
+    quantized (``stored_as``) is tried at its own type only."""
     tried: list[MemoryFit] = []
-    for prec in precisions:
+    for prec in precisions_of(model, precisions):
         fit = memory_fit(model, count, prec, context, gpu, budget_gib, logits, engine)
         tried.append(fit)
         if fit.fits:
@@ -161,18 +166,25 @@ def choose_precision(
     return None, tried
 
 
-def perf_estimate_command(model_id: str, fit: MemoryFit, context: int, logits: str) -> str:
+def precisions_of(model: ModelSpec, precisions: Iterable[str]) -> tuple[str, ...]:
+    """The precisions a model can run at: a GGUF file only at the type it is stored in (its
+    weights cannot be loaded at another), anything else at each of ``precisions``."""
+    return (model.stored_as,) if model.stored_as else tuple(precisions)
+
+
+def perf_estimate_command(model: ModelSpec, fit: MemoryFit, context: int, logits: str) -> str:
     """The ``llmselect perf estimate`` call that reproduces ``fit`` (same estimator, same
     convention): its peak per device is ``fit.per_device_gib`` (one device's share for llama.cpp
-    over several GPUs)."""
+    over several GPUs). A local candidate is named by its path (its id resolves nowhere)."""
+    model_id = shlex.quote(model.checkpoint or model.id)
+    as_stored = bool(model.stored_as) and fit.precision == model.stored_as  # no --dtype
+    cmd = f"llmselect perf estimate -m {model_id}"
     if fit.engine == "llama.cpp":
         from llmselect.memory.llamacpp import PRECISION_FTYPES
 
-        return (
-            f"llmselect perf estimate -m {model_id} --engine llama.cpp --dtype "
-            f"{PRECISION_FTYPES[fit.precision]} --seq {context} --device {fit.device}"
-        )
-    cmd = f"llmselect perf estimate -m {model_id} --dtype {fit.precision} --seq {context}"
+        dtype = "" if as_stored else f" --dtype {PRECISION_FTYPES[fit.precision]}"
+        return f"{cmd} --engine llama.cpp{dtype} --seq {context} --device {fit.device}"
+    cmd += ("" if as_stored else f" --dtype {fit.precision}") + f" --seq {context}"
     cmd += f" --device {fit.device}"
     if fit.tp > 1:
         cmd += f" --tp {fit.tp}"

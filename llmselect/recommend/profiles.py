@@ -72,6 +72,16 @@ class Request:
     engine: str = "transformers"  # --engine
 
 
+def _sentence(item: Any, origin: str) -> str:
+    """A practice line: text, not a mapping that an unquoted ``: `` in YAML makes of it."""
+    if not isinstance(item, str):
+        raise LLMSelectError(
+            f"purpose profile {origin}: practice item {item!r} is not text (quote a line "
+            "holding ': ')"
+        )
+    return " ".join(item.split())
+
+
 def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
     try:
         weights = {str(k): float(v) for k, v in dict(raw["weights"]).items()}
@@ -87,7 +97,7 @@ def _profile_from(raw: Mapping[str, Any], origin: str) -> Profile:
             default_context=int(raw.get("default_context", 4096)),
             scale_direction=str(raw.get("scale_direction", "higher")),
             weights=weights,
-            practice=tuple(str(p) for p in raw.get("practice", [])),
+            practice=tuple(_sentence(p, origin) for p in raw.get("practice", [])),
             aliases=tuple(str(a) for a in raw.get("aliases", [])),
             deploys=str(raw.get("deploys", "instruct")),
             min_tokens_per_s=raw.get("min_tokens_per_s"),
@@ -135,28 +145,36 @@ def get_profile(purpose: str, profiles: Mapping[str, Profile] | None = None) -> 
 
 
 def parse_lang_mix(text: str | None) -> dict[str, float]:
-    """``zh=0.7,en=0.3`` → shares summing to 1; ``zh`` alone → ``{zh: 1.0}``."""
-    if not text or not text.strip():
+    """``zh=0.7,en=0.3`` → shares summing to 1 (``zh=7,en=3`` alike); ``zh`` alone →
+    ``{zh: 1.0}``; None → half and half. A blank text, a share that is not a finite number
+    ``>= 0`` and a language given twice are errors."""
+    if text is None:
         return {"zh": 0.5, "en": 0.5}
+    if not text.strip():
+        raise LLMSelectError("--lang is empty: give e.g. zh=0.7,en=0.3, or zh")
     shares: dict[str, float] = {}
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        lang, _, value = part.partition("=")
+        lang, eq, value = part.partition("=")
         lang = lang.strip().lower()
         if lang not in LANGS:
             raise LLMSelectError(f"--lang: unknown language {lang!r}; use zh and/or en")
+        if lang in shares:
+            raise LLMSelectError(f"--lang: {lang} is given twice")
         try:
-            share = float(value) if value.strip() else 1.0
+            share = float(value) if eq else 1.0  # ``zh`` alone is all of it; ``zh=`` is not
         except ValueError:
             raise LLMSelectError(f"--lang: {part!r} is not LANG=SHARE (e.g. zh=0.7)") from None
-        if share < 0 or math.isnan(share):
-            raise LLMSelectError(f"--lang: share for {lang} must be >= 0")
-        shares[lang] = shares.get(lang, 0.0) + share
+        if not math.isfinite(share) or share < 0:
+            raise LLMSelectError(f"--lang: share for {lang} must be a finite number >= 0")
+        shares[lang] = share
     total = sum(shares.values())
     if total <= 0:
         raise LLMSelectError("--lang: the shares add up to 0")
+    if not math.isfinite(total):
+        raise LLMSelectError("--lang: the shares are too large to add up")
     return {lang: shares[lang] / total for lang in LANGS if shares.get(lang, 0.0) > 0}
 
 

@@ -74,9 +74,13 @@ def rank(
     with the evidence of the result store (``results``: another store folder)."""
     catalog = load_catalog()
     if candidates:
+        names = split_csv(candidates)
+        if not names:
+            raise LLMSelectError("--candidates is empty: give a .gguf file or checkpoint folder")
         # Lazy: the checkpoint resolvers load only when local candidates are given.
         from llmselect.targets import resolve_candidates
 
-        catalog = Catalog([*catalog, *resolve_candidates(split_csv(candidates))])
+        local = {spec.id: spec for spec in resolve_candidates(names)}  # a file named twice: once
+        catalog = Catalog([*catalog, *local.values()])
     result = recommend(catalog, request, evidence=load_evidence(results, request.corpus))
     return result, catalog

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmselect.catalog import Catalog
+from llmselect.catalog import Catalog, ModelSpec
 from llmselect.errors import LLMSelectError
 from llmselect.recommend.evidence import load_baseline, tokens_per_char
 from llmselect.recommend.fit import perf_estimate_command
@@ -108,6 +108,23 @@ def usable_zh_chars(c: Candidate, q: Query) -> tuple[int | None, str]:
     )
 
 
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+def language_caveats(model: ModelSpec, mix: dict[str, float]) -> list[str]:
+    """A language of the ``--lang`` mix that the model's published language list leaves out
+    (Llama 4, SmolLM3: no Chinese): said, with the list's source. No list, no caveat."""
+    if not model.languages:
+        return []
+    listed = {lang.lower() for lang in model.languages}
+    return [
+        f"{LANGUAGE_NAMES.get(lang, lang)} is not among its listed languages "
+        f"({', '.join(model.languages)}; {model.languages_source or 'source not given'})"
+        for lang, share in mix.items()
+        if share > 0 and lang not in listed
+    ]
+
+
 def to_recommendation(
     c: Candidate, terms: list[Term], score: float | None, coverage: float, q: Query
 ) -> Recommendation:
@@ -137,11 +154,11 @@ def to_recommendation(
             "conditions": list(lic.conditions),
             "source": lic.source,
         },
-        caveats=c.caveats,
+        caveats=[*c.caveats, *language_caveats(c.model, q.mix)],
         terms=terms,
         release_date=c.model.release_date,
         tuning=checkpoint_tuning(c.model),
-        perf_estimate=perf_estimate_command(c.model.id, fit, q.context, q.request.logits),
+        perf_estimate=perf_estimate_command(c.model, fit, q.context, q.request.logits),
         finetune=(
             {
                 "mode": ft.mode,
@@ -178,6 +195,14 @@ def mark_pareto(recs: list[Recommendation]) -> None:
         )
 
 
+def fit_size(total_gib: float, per_device_gib: float) -> str:
+    """``17.0 GiB``; over several devices ``135.1 GiB in all, 67.6 GiB per device`` (the
+    table's GiB/dev is per device, the total alone read as if one device held it)."""
+    if total_gib <= per_device_gib + 0.05:
+        return f"{total_gib:.1f} GiB"
+    return f"{total_gib:.1f} GiB in all, {per_device_gib:.1f} GiB per device"
+
+
 def why(rec: Recommendation, profile: Profile) -> str:
     """One sentence: the two terms that decided, the fit, and what had no evidence."""
     top = sorted((t for t in rec.terms if t.contribution > 0), key=lambda t: -t.contribution)[:2]
@@ -186,7 +211,8 @@ def why(rec: Recommendation, profile: Profile) -> str:
     text = f"#{rec.rank} for '{profile.name}': " + (lead or "no term had data")
     if rec.tuning == "base":
         text += "; base checkpoint, for fine-tuning"
-    text += f"; fits at {rec.precision} in {rec.memory_gib:.1f} GiB (estimated)"
+    size = fit_size(rec.memory_gib, rec.memory_detail["per_device_gib"])
+    text += f"; fits at {rec.precision} in {size} (estimated)"
     if missing:
         text += f"; no evidence for {', '.join(missing)} (counted at the worst candidate's value)"
     return text
@@ -213,9 +239,8 @@ def finish_ranking(
         notes.append(gpu.usable_note)
     floor = req.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor and not gpu.bandwidth_gbs:
-        notes.append(
-            f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown (name the GPU)"
-        )
+        how = "RAM bandwidth is not modelled for --gpu cpu" if gpu.is_cpu else "name the GPU"
+        notes.append(f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown ({how})")
     p = (1.0 - req.risk) / 2.0
     notes.append(
         f"ranked by the {p:.0%} quantile of the score (--risk {req.risk:g}: mean − "
@@ -255,7 +280,7 @@ def finish_ranking(
 def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[str, Any]:
     """One model's full breakdown: its rank and terms, or why it was excluded, plus its memory
     at every precision on the requested budget."""
-    from llmselect.recommend.fit import exact_count, memory_fit
+    from llmselect.recommend.fit import exact_count, memory_fit, precisions_of
 
     model = catalog.get(model_id)
     out: dict[str, Any] = {"model_id": model.id, "name": model.name, "request": result.request}
@@ -266,7 +291,7 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
         try:
             fits = [
                 memory_fit(model, count, p, context, gpu, budget, req.logits, req.engine)
-                for p in PRECISIONS
+                for p in precisions_of(model, PRECISIONS)
             ]
         except LLMSelectError:  # the engine's memory model does not cover this layout
             fits = []
@@ -279,7 +304,7 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
                 "kind": f.kind,
                 "method": f.method,
                 "parts_gib": f.parts_gib,
-                "perf_estimate": perf_estimate_command(model.id, f, context, req.logits),
+                "perf_estimate": perf_estimate_command(model, f, context, req.logits),
             }
             for f in fits
         ]

@@ -12,8 +12,9 @@ missing evidence never raises a score.
   interval; each benchmark labelled measured > published > predicted.
 * ``scale``: the exact parameter count from the architecture (the profile gives the direction).
 * ``tokenizer``: tokens per character on FLORES-200 for the language mix (lower is better).
-* ``speed``: decode tokens/s, measured, else the memory-bandwidth roofline over the active
-  weights and the KV cache the step reads.
+* ``speed``: decode tokens/s, measured on the requested GPU, else the memory-bandwidth
+  roofline over the active weights and the KV cache the step reads (a timing from another
+  device is named, not compared).
 * ``cost``: estimated memory at the chosen precision (lower is better).
 """
 
@@ -24,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from llmselect.recommend.evidence import Baseline, load_baseline, tokens_per_char
+from llmselect.memory.devices import lookup_bandwidth
+from llmselect.recommend.evidence import Baseline, Value, load_baseline, tokens_per_char
 
 if TYPE_CHECKING:
+    from llmselect.hardware import GpuBudget
     from llmselect.recommend.constraints import Candidate
     from llmselect.recommend.pipeline import Query
 
@@ -89,8 +92,8 @@ def quality_term(lang: str) -> Callable[[Candidate, Query], Term]:
         labels = []
         for cell in cells:
             text = f"{cell.benchmark} {cell.estimate:.1f}±{cell.half90:.1f}% {cell.label}"
-            if cell.observed:
-                text += " (" + ", ".join(f"{v:g} {how}" for v, how, _ in cell.observed) + ")"
+            if cell.observed:  # "87.3 %: shots not stated, ...": the value, then its setting
+                text += " (" + "; ".join(f"{v:g} %: {how}" for v, how, _ in cell.observed) + ")"
             labels.append(text)
         kinds = [k for k in ("measured", "published", "predicted") if k in {c.label for c in cells}]
         sources = sorted({src for cell in cells for _, _, src in cell.observed})
@@ -160,28 +163,45 @@ def speed_term(c: Candidate, q: Query) -> Term:
     fit = c.fit
     assert fit is not None
     gpu = q.request.gpu
-    measured = q.evidence.decode_ms.get(c.model.id)
+    timings = q.evidence.decode_on(c.model.id)
+    measured = timing_on(timings, gpu) if fit.tp == 1 else None
     if measured is not None:
         tps = 1000.0 / measured.value
         return Term(
             "speed", tps, "tok/s", "measured",
-            f"{tps:.1f} tok/s measured (on the benchmark machine)", measured.source, True,
+            f"{tps:.1f} tok/s measured on {measured.device}", measured.source, True,
         )  # fmt: skip
+    why = "another device" if gpu.bandwidth_gbs else "no tok/s to compare it with here"
+    devices = ", ".join(sorted(str(t.device) for t in timings))
+    elsewhere = f"; measured on {devices}: {why}, not compared" if timings else ""
     if gpu.bandwidth_gbs:
         # per device: its share of active weights + KV; devices decode in parallel (TP)
         tps = gpu.bandwidth_gbs / fit.read_per_token_gb
         return Term(
             "speed", tps, "tok/s", "estimated",
             f"≤{tps:.0f} tok/s estimated (bandwidth {gpu.bandwidth_gbs:g} GB/s ÷ "
-            f"{fit.read_per_token_gb:.2f} GB read per token)",
+            f"{fit.read_per_token_gb:.2f} GB read per token){elsewhere}",
             f"roofline over active weights + KV cache; bandwidth: {gpu.source}", True,
         )  # fmt: skip
     read = fit.read_per_token_gb * fit.tp
     return Term(
         "speed", read, "GB/token", "estimated",
-        f"{read:.2f} GB read per decoded token (fewer = faster; bandwidth unknown)",
+        f"{read:.2f} GB read per decoded token (fewer = faster; bandwidth unknown){elsewhere}",
         "active weights + KV cache at the chosen precision", False,
     )  # fmt: skip
+
+
+def timing_on(timings: list[Value], gpu: GpuBudget) -> Value | None:
+    """The decode timing measured on the requested GPU model, or None. A timing holds for the
+    device it ran on only, and where the bandwidth is unknown (a CPU, a bare size) the others'
+    speed is bytes read per token, which a tok/s figure cannot be compared with."""
+    if gpu.is_cpu or not gpu.bandwidth_gbs:
+        return None
+    for timing in timings:
+        dev = lookup_bandwidth(timing.device) if timing.device else None
+        if dev is not None and dev.name == gpu.name:
+            return timing
+    return None
 
 
 def cost_term(c: Candidate, q: Query) -> Term:

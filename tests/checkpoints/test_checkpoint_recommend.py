@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _cli import invoke_json
 
 
@@ -29,6 +31,25 @@ def test_gguf_candidate_passes_the_constraints(smollm2_gguf: Path, smollm2_sourc
     assert rec["license"]["id"] == "apache-2.0" and rec["license"]["allowed"] == "yes"
     assert rec["params_b"] == 0.135 and rec["context_length"] == 8192
     assert len(payload["recommendations"]) > 1  # the catalog is ranked beside it
+    # the file runs as it is stored (Q4_1), its weights its own tensors: never "int8"
+    assert rec["precision"] == "q4_1"
+    weights = rec["memory_detail"]["weights"] * 1024**3
+    size = smollm2_gguf.stat().st_size  # the tensors plus a header (metadata, vocabulary)
+    assert weights <= size < weights + 8 * 1024**2
+
+
+def test_explain_of_a_candidate_prints_a_perf_estimate_that_runs(
+    smollm2_gguf: Path, smollm2_source: Any
+) -> None:
+    """The reproduce command names the file (the candidate's id resolves nowhere) and gives the
+    peak the ranking used."""
+    args = ["recommend", "--gpu", "cpu", "--ram", "8GB", "--purpose", "edge",
+            "--candidates", str(smollm2_gguf), "--explain", smollm2_source.id]  # fmt: skip
+    rec = invoke_json([*args, "--json"])["recommendation"]
+    cmd = shlex.split(rec["perf_estimate"])
+    assert cmd[:4] == ["llmselect", "perf", "estimate", "-m"] and cmd[4] == str(smollm2_gguf)
+    rows = invoke_json([*cmd[1:], "--json"])
+    assert rows[0]["peak_mib"] / 1024 == pytest.approx(rec["memory_gib"], abs=0.006)
 
 
 def test_restrictive_license_text_is_excluded(
