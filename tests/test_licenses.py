@@ -183,11 +183,14 @@ def test_fine_tunes_resolve_through_the_base() -> None:
 
 
 def test_verdicts_are_fast_and_torch_free() -> None:
+    """A verdict per catalog entry: about 0.013 s for 222 on a 2-core EPYC, timed as this
+    thread's CPU time, which other jobs on a busy machine do not add to as they do to wall
+    time (loading the catalog again per verdict would cost about 3 s)."""
     catalog = load_catalog()
-    start = time.perf_counter()
+    start = time.thread_time()
     for spec in catalog:
         verdict(spec, "commercial")
-    assert time.perf_counter() - start < 0.3
+    assert time.thread_time() - start < 0.3
     code = "import sys, llmselect.licenses; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
