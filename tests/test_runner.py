@@ -99,15 +99,18 @@ def test_unknown_executor_is_a_clear_error(tmp_path: Path) -> None:
 
 
 class Sleepy(Probe):
-    """Sleeps ``SLEEP_S`` per unit, then records the target's length."""
+    """Records the target's length; the unit on ``SLOW`` first waits until ``until`` (a
+    ``time.monotonic()`` time) has passed."""
 
     name = "sleepy"
     calls: list[str] = []
-    SLEEP_S = 1.0
+    SLOW = "bb"
+    until = 0.0
 
     def run(self, target: T, ctx: RunContext) -> Iterable[Measurement]:
         Sleepy.calls.append(target.id)
-        time.sleep(Sleepy.SLEEP_S)
+        if target.id == Sleepy.SLOW:
+            time.sleep(max(0.0, Sleepy.until - time.monotonic()))
         yield self.record(ctx, target.id, "len_chars", len(target.id), "chars")
 
 
@@ -124,14 +127,17 @@ class Eager(Executor):
 
 
 def test_eager_executor_starts_no_unit_after_the_deadline(tmp_path: Path) -> None:
-    """The executor pulls all four units at once, before the deadline; each unit lasts 1 s and
-    the deadline is 1.5 s away: the first two start in time, the last two are refused where
-    they would run, recorded as not started (no unit key) and run on resume."""
+    """The executor pulls all four units at once, before the deadline; the second unit lasts
+    until the deadline has passed: the first two start in time, the last two are refused where
+    they would run, recorded as not started (no unit key) and run on resume. The deadline is
+    2 s away and the first two units start at once, so a slow or busy machine changes nothing
+    (units of a fixed 1 s against a 1.5 s deadline left 0.5 s for the second one to start)."""
     Sleepy.calls = []
     writer = _writer(tmp_path)
     ctx = RunContext(run_id=writer.run_info.run_id)
     units = plan([T("a"), T("bb"), T("ccc"), T("dddd")], [Sleepy()])
-    deadline = time.monotonic() + 1.5 * Sleepy.SLEEP_S
+    deadline = time.monotonic() + 2.0
+    Sleepy.until = deadline + 0.05  # past it on the wall clock too, by which units start
     summary = execute(units, ctx, writer, executor=Eager(), deadline=deadline)
     writer.close()
     assert Sleepy.calls == ["a", "bb"]
