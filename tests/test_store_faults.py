@@ -279,7 +279,9 @@ def test_kill_9_at_random_points_then_resume_stores_each_record_once(
 
 def test_second_writer_of_a_run_gets_one_line_and_exit_2(tmp_path: Path, suite_file: Path) -> None:
     store, units = tmp_path / "store", 30
-    env = {"FAULT_UNITS": str(units), "FAULT_SLEEP_S": "0.15"}
+    # 15 s of units: the first writer is still running when the second has started and exited
+    # on a slow or busy machine (0.15 s units left about 4 s), and it is killed, not waited for.
+    env = {"FAULT_UNITS": str(units), "FAULT_SLEEP_S": "0.5"}
     first = _driver(["run", "--suite", str(suite_file)], store, **env)
     run_dir = _wait_for_records(store, first)
     assert run_state(run_dir) == "running"
@@ -307,7 +309,9 @@ def test_stopped_run_is_interrupted_keeps_results_and_resumes(
     tmp_path: Path, suite_file: Path, sig: signal.Signals
 ) -> None:
     store, units = tmp_path / "store", 12
-    env = {"FAULT_UNITS": str(units), "FAULT_SLEEP_S": "0.1"}
+    # 6 s of units: the signal comes before the run ends on a slow or busy machine (0.1 s
+    # units left about 1 s between the first record and the end).
+    env = {"FAULT_UNITS": str(units), "FAULT_SLEEP_S": "0.5"}
     proc = _driver(["run", "--suite", str(suite_file)], store, **env)
     run_dir = _wait_for_records(store, proc)
     proc.send_signal(sig)
