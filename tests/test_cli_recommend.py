@@ -29,9 +29,11 @@ def test_subprocess_json_reads_its_caches_and_imports_no_heavy_libraries(tmp_pat
     """``recommend --json`` in fresh interpreters. What makes it fast on any machine: the first
     call parses the package YAML once and writes JSON copies; later calls read those copies and
     import neither PyYAML nor any heavy library, write nothing, start no process and make no
-    network call. Its CPU time is compared with ``llmselect --help`` measured in the same test
-    (the same interpreter start-up and CLI import; a bound in seconds failed on a busier or
-    slower CPU). The absolute cost is printed by benchmarks/bench_recommend_store.py."""
+    network call, so they wait on nothing (wall time, which other jobs on a shared machine
+    stretch at will, is not asserted). Their CPU time is compared with ``llmselect --help``
+    measured in the same test (the same interpreter start-up and CLI import); a bound in
+    seconds failed on a busier or slower CPU. benchmarks/bench_recommend_store.py prints the
+    absolute cost against its budget."""
     env = command_env(LLMSELECT_HOME=str(tmp_path / "home"))
     cache = tmp_path / "home" / "cache"
     args = ["recommend", "--gpu", "24GB", "--purpose", "commercial", "--json"]
@@ -53,8 +55,6 @@ def test_subprocess_json_reads_its_caches_and_imports_no_heavy_libraries(tmp_pat
     cpu, reference = min(r.cpu_s for r in runs), min(h.cpu_s for h in helps)
     assert cpu < 6 * reference, f"recommend {cpu:.2f} s of CPU, --help {reference:.2f} s"
     assert first.cpu_s < 15 * reference, f"first recommend {first.cpu_s:.2f} s of CPU"
-    # No waiting: a call that needs no network or process also needs no long wall time.
-    assert min(r.wall_s for r in runs) < 10.0
     data = json.loads(runs[-1].stdout)
     recs = data["recommendations"]
     assert 1 <= len(recs) <= 10
