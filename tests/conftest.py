@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Read once, before the autouse fixture isolates the environment.
 _DATA_ROOT = os.environ.get("LLMSELECT_DATA_ROOT")
+_HF_CACHES = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "TRANSFORMERS_CACHE")
+_HF_HOME = tempfile.mkdtemp(prefix="llmselect-tests-hf-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A fresh Hugging Face home for the session (hub and datasets caches), set before any test
+    module imports a library that reads it: no test reads or writes ~/.cache/huggingface, so
+    none passes or fails on what an earlier run or another program left there."""
+    for name in _HF_CACHES:
+        os.environ.pop(name, None)
+    os.environ["HF_HOME"] = _HF_HOME
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
