@@ -275,11 +275,14 @@ def test_unreachable_ray_cluster_fails_fast_and_leaves_no_run(
     suite_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     address: str,
 ) -> None:  # fmt: skip
-    pytest.importorskip("ray")
-    started = time.monotonic()
+    ray = pytest.importorskip("ray")
+    inits: list[object] = []  # Ray itself retries for minutes on a dead address
+    monkeypatch.setattr(ray, "init", lambda *a, **kw: inits.append((a, kw)))
     args = ["run", "--suite", suite_path, "--executor", "ray", "--address", address]
     assert run_main(args, monkeypatch) == 2
-    assert time.monotonic() - started < 30
+    # Refused by the TCP check before Ray starts: checked here, not by wall time, which other
+    # jobs on a shared machine stretch.
+    assert inits == []
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"Error: cannot reach the Ray cluster at {address}: ")
     assert "refused" in line.lower()
