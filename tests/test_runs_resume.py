@@ -130,7 +130,7 @@ def test_killed_run_keeps_finished_units_and_resumes(tmp_path: Path) -> None:
     store = tmp_path / "store"
     proc = subprocess.Popen([sys.executable, str(driver), str(store)], env=dict(os.environ))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # only a hang guard: a busy machine may be slow
         shard = None
         while time.monotonic() < deadline:
             shards = list(store.glob("*/measurements.jsonl"))
@@ -139,7 +139,7 @@ def test_killed_run_keeps_finished_units_and_resumes(tmp_path: Path) -> None:
                 break
             assert proc.poll() is None, "driver exited early"
             time.sleep(0.05)
-        assert shard is not None, "no record written in 30 s"
+        assert shard is not None, "no record written in 120 s"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
