@@ -91,6 +91,8 @@ def test_every_float_option_goes_through_the_shared_check() -> None:
         ["perf", "measure", "-m", "llama:0.5b", "--device", "cpu", "--threads", "100000"],
         ["perf", "sweep", "-m", "llama:0.5b", "--device", "cpu", "--threads", "100000",
          "--out", "sweep"],
+        ["eval", "-m", "HuggingFaceTB/SmolLM2-135M-Instruct", "-t", "cmmlu", "--limit", "1",
+         "--threads", "100000"],
     ],
 )  # fmt: skip
 def test_threads_above_the_cpu_count_are_refused(

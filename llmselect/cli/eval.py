@@ -17,7 +17,7 @@ import typer
 
 from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
-from llmselect.cli.options import JsonOpt
+from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.errors import LLMSelectError
 
 log = logging.getLogger(__name__)
@@ -224,10 +224,7 @@ EngineOpt = Annotated[
         help="auto (a GGUF file in llama.cpp when installed), llama.cpp or transformers.",
     ),
 ]
-ThreadsOpt = Annotated[
-    int | None,
-    typer.Option("--threads", min=1, help="llama.cpp threads (default: all cores)."),
-]
+ThreadsOpt = Annotated[int | None, threads_option("llama.cpp threads (default: all cores).")]
 DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Datasets folder (default <LLMSELECT_DATA_ROOT>/datasets)."),
