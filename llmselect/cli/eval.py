@@ -365,7 +365,7 @@ def eval_command(
     )  # fmt: skip
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
-    choose_engine(target.source, config.engine)  # a missing or misused engine: say so now
+    choose_engine(target.source, config.engine, device)  # a missing or misused engine: now
     if not config.tasks:  # asked only once the model and options are known to be good
         config = config.model_copy(update={"tasks": parse_task_names(_ask_tasks())})
     task_names = list(config.tasks)

@@ -150,8 +150,8 @@ def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
     return transformers_model(spec, torch_dtype, device), tokenizer
 
 
-def choose_engine(source: str, engine: str) -> str:
-    """``llama.cpp`` or ``transformers`` for a model source and the asked engine."""
+def choose_engine(source: str, engine: str, device: str) -> str:
+    """``llama.cpp`` or ``transformers`` for a model source, the asked engine and device."""
     from llmselect.checkpoint import llamacpp
 
     gguf = source.lower().endswith(".gguf")
@@ -159,10 +159,17 @@ def choose_engine(source: str, engine: str) -> str:
         if not gguf:
             raise LLMSelectError(f"--engine llama.cpp needs a GGUF file, not {source}")
         llamacpp.require()
-        return "llama.cpp"
-    if engine == "auto" and gguf and llamacpp.installed_version() is not None:
-        return "llama.cpp"
-    return "transformers"
+        chosen = "llama.cpp"
+    elif engine == "auto" and gguf and llamacpp.installed_version() is not None:
+        chosen = "llama.cpp"
+    else:
+        return "transformers"
+    if device != "cpu":  # llama.cpp is built and opened here for the CPU (no layer offload)
+        raise LLMSelectError(
+            f"--device {device}: llama.cpp scores a GGUF file on the CPU here; use --device cpu, "
+            f"or --engine transformers to run it dequantized on {device}"
+        )
+    return chosen
 
 
 def llamacpp_lm(
@@ -229,6 +236,14 @@ def _score_gguf_in_child(
     return out["results"], out["engine_params"], float(out["duration_s"])
 
 
+def _stored_type(lm: Any) -> str:
+    """The GGUF file's own weight type (``q4_1``): llama.cpp runs it as stored, not ``--dtype``."""
+    from llmselect.memory.ggml_quant import FTYPE_CODES
+
+    code = lm.llm.metadata.get("general.file_type")
+    return FTYPE_CODES.get(int(code), f"gguf file_type {code}") if code is not None else "gguf"
+
+
 def score_gguf(spec: dict[str, Any]) -> dict[str, Any]:
     """The child's side of ``_score_gguf_in_child``: the tasks on the GGUF file in llama.cpp,
     results as JSON (values lm-eval keeps that JSON cannot hold become text)."""
@@ -252,7 +267,8 @@ def score_gguf(spec: dict[str, Any]) -> dict[str, Any]:
     if cfg.chat_template and not lm.chat_template():
         raise LLMSelectError(f"model {spec['id']} has no chat template; use --no-chat-template")
     results, duration = _score(lm, built, cfg, spec["limit"])
-    params = {"lm_backend": "llama.cpp", "threads": lm.threads, **llamacpp.version_info()}
+    params = {"lm_backend": "llama.cpp", "threads": lm.threads, "dtype": _stored_type(lm),
+              **llamacpp.version_info()}  # fmt: skip
     return {
         "status": "ok", "results": json.loads(json.dumps(results, default=str)),
         "engine_params": params, "duration_s": duration,
@@ -381,7 +397,7 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         limit = cfg.limit if cfg.limit is not None else ctx.limit
         progress = ctx.progress  # label -> callback(done, total), from the CLI
         callback = progress(",".join(cfg.tasks)) if progress else None
-        engine = choose_engine(target.source, cfg.engine)
+        engine = choose_engine(target.source, cfg.engine, cfg.device)
         if engine == "llama.cpp":  # in a child process only: a crash there is one failed unit
             results, engine_params, duration = _score_gguf_in_child(
                 target, cfg, data_dir, cache_dir, limit

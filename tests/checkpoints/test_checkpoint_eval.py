@@ -37,6 +37,9 @@ def test_eval_gguf_two_tasks(
     for r in by_task.values():
         assert r["n"] == 2 and r["value"] in (0.0, 50.0, 100.0) and r["unit"] == "%"
         assert r["params"]["model_source"] == str(smollm2_gguf.resolve())
+        # llama.cpp runs the file's own Q4_1 tensors, not --dtype's default float32
+        assert r["params"]["dtype"] == smollm2_gguf.stem.rsplit(".", 1)[1].lower() == "q4_1"
+        assert r["params"]["device"] == "cpu"
     assert "requests" in err and "ETA" in err  # the progress bar, on stderr
     assert "requests" not in out
 
@@ -87,3 +90,23 @@ def test_folder_with_a_gguf(smollm2_gguf: Path, tmp_path: Path) -> None:
     (tmp_path / smollm2_gguf.name).symlink_to(smollm2_gguf)
     target, _ = resolve_model(str(tmp_path), None, None)
     assert target.source.endswith(".gguf") and target.id.startswith("SmolLM2-135M-Instruct.Q4_1@")
+
+
+@pytest.mark.parametrize("engine", ["auto", "llama.cpp"])
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
+def test_llamacpp_refuses_a_gpu_device(
+    smollm2_gguf: Path, with_data_root: Path, capsys: Any, monkeypatch: Any, engine: str,
+    device: str,
+) -> None:  # fmt: skip
+    """llama.cpp is opened here with no layers offloaded: a GPU run would be a CPU run stored
+    as one on ``device``. Refused before any run is opened."""
+    from llmselect.store import iter_run_dirs
+
+    args = ["eval", "-m", str(smollm2_gguf), "-t", "xcopa_zh", "--device", device,
+            "--engine", engine, *FAST]  # fmt: skip
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert " ".join(err.split()).startswith(
+        f"Error: --device {device}: llama.cpp scores a GGUF file on the CPU here"
+    )
+    assert not list(iter_run_dirs())
