@@ -173,3 +173,27 @@ def test_bad_task_data_exits_2(
     assert code == 2 and out == ""
     assert err.startswith("Error: ") and err.count("Error") == 1 and "Traceback" not in err
     assert message in " ".join(err.split())  # a long path may wrap the line on a narrow terminal
+
+
+def test_a_task_whose_data_does_not_parse_fails_alone_and_is_named(
+    tiny_model, datasets_root, tmp_path, capsys, monkeypatch
+) -> None:
+    """The broken task is one recorded failure naming its task and file; the next task scores."""
+    from llmselect.eval.tasks import find_task
+
+    files = {
+        rel: "copy" for t in ("xcopa_zh", "cluewsc") for rel in find_task(t).data_files.values()
+    }
+    made = {rel: (datasets_root / rel).read_text(encoding="utf-8") for rel in files}
+    made["xcopa_zh/test.zh.jsonl"] = '{"premise": cut short\n'
+    data = _bad_data_dir(datasets_root, tmp_path, made)
+    args = ["eval", "-m", str(tiny_model), "-t", "xcopa_zh,cluewsc", "--data-dir", str(data),
+            *FAST, "--json"]  # fmt: skip
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 1 and "Traceback" not in err
+    payload = json.loads(out)
+    assert {r["subset"] for r in payload["records"]} == {"cluewsc"}
+    (failure,) = payload["failures"]
+    assert failure["status"] == "error" and "ArrowInvalid: JSON parse error" in failure["error"]
+    said = f"xcopa_zh: error: task xcopa_zh: cannot read {data}/xcopa_zh/val.zh.jsonl"
+    assert "".join(said.split()) in "".join(err.split())  # a narrow terminal wraps long paths

@@ -280,6 +280,14 @@ def _score(run: Any, target: Any, task_names: list[str], config: Any, runner: An
         )
 
 
+def _unit_tasks(rec: Any) -> str:
+    """The task(s) of a failed or skipped unit, from the config its status record keeps."""
+    import json
+
+    config = json.loads(rec.params.get("config") or "{}")
+    return ",".join(config.get("tasks") or []) or "eval"
+
+
 def _render(
     run: Any, target: Any, spec: Any, task_names: list[str], summary: Any, per_subject: bool,
     as_json: bool,
@@ -314,7 +322,7 @@ def _render(
         _print_table([_row(r) for r in rows], target.id)
     err.print(f"stored {len(measured) + len(aggregates)} records in {run.writer.dir}")
     for rec in failures:
-        err.print(f"{rec.status}: {rec.error}", markup=False, highlight=False)
+        err.print(f"{_unit_tasks(rec)}: {rec.status}: {rec.error}", markup=False, highlight=False)
     if failures:
         raise typer.Exit(EXIT_PROBE_FAILED)
 

@@ -70,13 +70,27 @@ class BuiltTask:
         from lm_eval.api.task import ConfigurableTask
 
         _quiet_custom_dataset_hint()
-        tasks = [ConfigurableTask(config=copy.deepcopy(c)) for c in self.configs]
+        tasks = [self._load(ConfigurableTask, c) for c in self.configs]
         if self.group is None:
             return tasks[0]
         group = Group.from_config(self.group)
         for task in tasks:
             group.add(task)
         return group
+
+    def _load(self, make: Any, config: dict[str, Any]) -> Any:
+        """One lm-eval task, its data read now: a file that does not parse is an
+        ``LLMSelectError`` naming the task, its files and the parser's own message."""
+        from datasets.exceptions import DatasetGenerationError
+
+        try:
+            return make(config=copy.deepcopy(config))
+        except (DatasetGenerationError, ValueError) as exc:
+            cause = exc.__cause__ or exc
+            files = ", ".join(config.get("dataset_kwargs", {}).get("data_files", {}).values())
+            raise LLMSelectError(
+                f"task {self.info.name}: cannot read {files}: {type(cause).__name__}: {cause}"
+            ) from exc
 
 
 class _CustomDatasetHint(logging.Filter):

@@ -189,3 +189,29 @@ def test_ceval_task_reads_every_local_row_as_text(datasets_root: Path, tmp_path:
     for doc in val:
         assert all(isinstance(doc[k], str) and doc[k] != "" for k in "ABCD"), doc
         assert doc["answer"].strip() in {"A", "B", "C", "D"}
+
+
+@pytest.mark.parametrize(
+    ("task", "broken", "parser_says"),
+    [
+        # read by `datasets`' JSON builder, which hides the cause under "An error occurred"
+        ("xcopa_zh", "xcopa_zh/test.zh.jsonl", "ArrowInvalid: JSON parse error"),
+        # read by the task's own custom_dataset reader (json.load)
+        ("c3", "c3/c3-d-dev.json", "JSONDecodeError: Expecting value"),
+    ],
+)
+def test_a_data_file_that_does_not_parse_names_task_and_file(
+    task: str, broken: str, parser_says: str, datasets_root: Path, tmp_path: Path
+) -> None:
+    from llmselect.eval.tasks import build_task, find_task
+
+    data = tmp_path / "datasets"
+    for rel in find_task(task).data_files.values():
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes((datasets_root / rel).read_bytes())
+    (data / broken).write_text('{"premise": cut short\n', encoding="utf-8")
+    built = build_task(task, data, cache_dir=tmp_path / "cache")
+    with pytest.raises(LLMSelectError) as exc:
+        built.to_lm_eval()
+    assert str(exc.value).startswith(f"task {task}: cannot read ")
+    assert str(data / broken) in str(exc.value) and parser_says in str(exc.value)
