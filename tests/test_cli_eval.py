@@ -84,8 +84,16 @@ def test_catalog_model_id_shows_published_scores(
         (["--data-dir", "/nonexistent/datasets"], "is not a folder"),
         (["--tasks", "piqa", "--engine", "llama.cpp"], "needs a GGUF file"),
         (["--tasks", "piqa", "--engine", "vllm"], "--engine"),
+        # one misspelt subject among good ones was left out without a word
+        (["-t", "ceval", "--subjects", "accountant,acountant"],
+         "--subjects acountant: no such subject in ceval"),
+        # a subject lives in one of the grouped tasks asked for (accountant: C-Eval only)
+        (["-t", "ceval,cmmlu,c3", "--subjects", "accountant,agronomy,nosuch"],
+         "--subjects nosuch: no such subject in ceval, cmmlu"),
+        (["-t", "c3", "--subjects", "accountant"],
+         "no task asked for has subjects (c3); these do: ceval, cmmlu, mmlu"),
     ],
-)
+)  # fmt: skip
 def test_bad_input_exits_2(tiny_model, with_data_root, capsys, monkeypatch, args, message) -> None:
     code, _, err = run_cli(["eval", "--model", str(tiny_model), *args], capsys, monkeypatch)
     assert code == 2

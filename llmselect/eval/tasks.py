@@ -263,6 +263,25 @@ def check_task_files(
     return files
 
 
+def check_subjects(task_names: list[str], data_dir: Path, subjects: list[str]) -> None:
+    """Every subject asked for is one of at least one grouped task asked for (each task keeps
+    the ones it has), so a misspelt subject is refused instead of left out without a word."""
+    infos = [find_task(name) for name in task_names]
+    known = {s for info in infos for s in task_subjects(info, data_dir)}
+    unknown = [s for s in subjects if s not in known]
+    if not unknown:
+        return
+    asked = ", ".join(unknown)
+    grouped = [info.name for info in infos if info.grouped]
+    if grouped:
+        raise LLMSelectError(f"--subjects {asked}: no such subject in {', '.join(grouped)}")
+    having = ", ".join(name for name, info in available_tasks().items() if info.grouped)
+    raise LLMSelectError(
+        f"--subjects {asked}: no task asked for has subjects ({', '.join(task_names)}); "
+        f"these do: {having}"
+    )
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for line in fh if line.strip())

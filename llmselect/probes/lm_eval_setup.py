@@ -10,7 +10,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from llmselect.errors import LLMSelectError
-from llmselect.eval.tasks import check_task_files, parse_task_names, resolve_data_dir
+from llmselect.eval.tasks import (
+    check_subjects,
+    check_task_files,
+    parse_task_names,
+    resolve_data_dir,
+)
 from llmselect.names import split_csv
 from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
 
@@ -38,6 +43,8 @@ def eval_config(
     chosen = split_csv(list(subjects)) or None
     for name in task_names:  # missing files are bad input: exit 2 before loading a model
         check_task_files(name, data, subjects=chosen, max_subjects=max_subjects)
+    if chosen and task_names:
+        check_subjects(task_names, data, chosen)
     try:
         return LmEvalScoresProbe.Config(
             tasks=task_names,
