@@ -205,3 +205,22 @@ def test_a_task_whose_data_does_not_parse_fails_alone_and_is_named(
     assert failure["status"] == "error" and "ArrowInvalid: JSON parse error" in failure["error"]
     said = f"xcopa_zh: error: task xcopa_zh: cannot read {data}/xcopa_zh/val.zh.jsonl"
     assert "".join(said.split()) in "".join(err.split())  # a narrow terminal wraps long paths
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
+def test_a_gpu_this_machine_lacks_is_refused_before_a_run(
+    device, tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """It was a run whose every task was "skipped", an empty table and exit 1."""
+    import torch
+
+    from llmselect.store import iter_run_dirs
+
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("this machine has a GPU")
+    args = ["eval", "-m", str(tiny_model), "-t", "xcopa_zh", "--device", device, *FAST]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and "Traceback" not in err
+    what = "MPS" if device == "mps" else "CUDA"
+    assert err.startswith(f"Error: --device {device}: {what} is not available here (torch ")
+    assert not list(iter_run_dirs())

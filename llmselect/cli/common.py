@@ -104,6 +104,32 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+def require_device_here(device: str, instead: str) -> None:
+    """A GPU named for work on this machine (``cuda``, ``cuda:N``, ``mps``) must be one it has:
+    asked for and absent, it is a usage error before anything loads, not a skipped run.
+    ``instead`` says what to pass instead (``use --device cpu``)."""
+    if not device.startswith(("cuda", "mps")):
+        return
+    import torch
+
+    version = f"torch {torch.__version__}"
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise LLMSelectError(f"--device mps: MPS is not available here ({version}); {instead}")
+        return
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+        raise LLMSelectError(
+            f"--device {device}: CUDA is not available here ({version}, {build}); {instead}"
+        )
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise LLMSelectError(
+            f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to "
+            f"cuda:{count - 1}"
+        )
+
+
 def parse_date(text: str | None, option: str = "--date") -> date | None:
     """``YYYY-MM-DD`` → date (None stays None); anything else is a one-line usage error."""
     if text is None:

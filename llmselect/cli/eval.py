@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json
+from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, require_device_here
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.errors import LLMSelectError
@@ -374,6 +374,8 @@ def eval_command(
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
     choose_engine(target.source, config.engine, device)  # a missing or misused engine: now
+    if runner.name == "local":  # a GPU asked for here must be here (a cluster's have their own)
+        require_device_here(device, "use --device cpu")
     if not config.tasks:  # asked only once the model and options are known to be good
         config = config.model_copy(update={"tasks": parse_task_names(_ask_tasks())})
     task_names = list(config.tasks)

@@ -11,7 +11,14 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import EXIT_PROBE_FAILED, emit, err, out, print_json
+from llmselect.cli.common import (
+    EXIT_PROBE_FAILED,
+    emit,
+    err,
+    out,
+    print_json,
+    require_device_here,
+)
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
@@ -38,16 +45,8 @@ def _require_device(device: str, here: bool = True) -> None:
 
     if device not in ("auto", "cpu", "cuda"):
         raise LLMSelectError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device != "cuda" or not here:
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
-        raise LLMSelectError(
-            f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
-            "use --device cpu or auto"
-        )
+    if here:
+        require_device_here(device, "use --device cpu or auto")
 
 
 def _model_names(model: list[str]) -> list[str]:
