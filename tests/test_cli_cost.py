@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -73,6 +74,83 @@ def test_finetune_json_has_parts_fit_and_epoch_time() -> None:
     assert data["epoch"]["gpu"] == "RTX-4090" and data["epoch"]["gpu_hours"] > 0
 
 
+def _datasheet(gpu: str) -> str:
+    """A GPU's source line, read from the shipped GPU table itself."""
+    import yaml
+
+    from llmselect.config import PACKAGE_DIR
+
+    table = yaml.safe_load((PACKAGE_DIR / "data" / "gpus.yaml").read_text(encoding="utf-8"))
+    (row,) = [g for g in table if g["name"] == gpu]
+    return str(row["source"])
+
+
+def test_finetune_epoch_says_where_its_mfu_and_peak_come_from() -> None:
+    """The epoch time divided by an MFU it did not name as the assumed default, and by a peak
+    without its datasheet."""
+    args = ["cost", "finetune", "-m", "qwen3-8b", "--gpu", "H100", "--tokens", "100M"]
+    default = invoke_json([*args, "--json"])
+    given = invoke_json([*args, "--mfu", "0.4", "--json"])
+    assert isinstance(default, dict) and isinstance(given, dict)
+    assert default["epoch"]["mfu"] == given["epoch"]["mfu"] == 0.4
+    assert "Llama 3 paper" in default["epoch"]["mfu_source"]
+    assert "Table 4" in default["epoch"]["mfu_source"]
+    assert given["epoch"]["mfu_source"] == "given (--mfu)"
+    assert default["epoch"]["gpu_source"] == _datasheet("H100")
+    assert "datasheet" in default["epoch"]["gpu_source"]
+    from typer.testing import CliRunner
+
+    from llmselect.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "MFU 40% (assumed default, Llama 3 paper Table 4)" in text
+    assert "989 TFLOP/s dense bf16 (published)" in text and "GPU source: NVIDIA H100" in text
+
+
+def test_train_says_an_mfu_given_equal_to_the_default_is_given() -> None:
+    args = ["cost", "train", "-m", "llama-2-7b", "--tokens", "1T", "--gpu", "H100", "--json"]
+    default, given = invoke_json(args), invoke_json([*args, "--mfu", "0.4"])
+    assert isinstance(default, dict) and isinstance(given, dict)
+    assert "Table 4" in default["mfu_source"] and given["mfu_source"] == "given (--mfu)"
+
+
+def test_train_of_qwen3_moe_by_hand_from_its_config() -> None:
+    """Qwen3-30B-A3B on 1T tokens at 4096 on H100, every number worked from config.json and
+    the datasheet: N = active parameters (8 of 128 experts), FLOPs = 6·N·D + 12·L·T·d_attn·D."""
+    from pathlib import Path
+
+    cfg = json.loads(
+        (Path(__file__).parent / "data" / "configs" / "qwen3-30b-a3b-fp8.json").read_text()
+    )
+    d, layers, hd = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["head_dim"]
+    q, kv = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    attention = d * q + 2 * d * kv + q * d + 2 * hd  # q, k, v, o projections; q/k norms
+    experts = cfg["num_experts_per_tok"] * 3 * d * cfg["moe_intermediate_size"]  # gate/up/down
+    router, norms = d * cfg["num_experts"], 2 * d
+    embeddings = cfg["vocab_size"] * d * (1 if cfg["tie_word_embeddings"] else 2)
+    n_active = layers * (attention + experts + router + norms) + d + embeddings
+    assert n_active == 3_353_032_704  # the model card's "3.3B activated"
+    seq, tokens = 4096, 1e12
+    flops = (6 * n_active + 12 * layers * seq * q) * tokens
+    peak = 1979e12 / 2  # datasheet: BF16 1,979 TFLOPS with sparsity; dense is half
+    assert "BF16/FP16 1,979" in _datasheet("H100") and "dense is half" in _datasheet("H100")
+    data = invoke_json(
+        ["cost", "train", "-m", "qwen3-30b-a3b", "--tokens", "1T", "--gpu", "H100", "--gpus",
+         "64", "--power-w", "700", "--price", "2", "--json"]
+    )  # fmt: skip
+    assert isinstance(data, dict)
+    assert data["compute"]["params_counted"] == n_active
+    assert data["compute"]["total_flops"] == pytest.approx(flops, rel=1e-12)
+    hours = flops / (peak * 0.40) / 3600  # MFU: the assumed default, named with its source
+    assert data["gpu_hours"] == pytest.approx(hours, rel=1e-3)  # 989 for 989.5 TFLOP/s
+    assert data["wall_clock_days"] == pytest.approx(data["gpu_hours"] / 64 / 24)
+    assert data["energy_mwh"] == pytest.approx(data["gpu_hours"] * 700 / 1e6)
+    assert data["cost"] == pytest.approx(data["gpu_hours"] * 2)
+    assert "Table 4" in data["mfu_source"] and data["kind"] == "estimated"
+
+
 def test_finetune_shards_over_gpus_with_zero3() -> None:
     one = invoke_json(["cost", "finetune", "-m", "llama-2-70b", "--method", "full", "--json"])
     eight = invoke_json(
@@ -118,8 +196,20 @@ def test_human_output_names_kinds_and_sources() -> None:
         (["finetune", "-m", "llama-2-7b", "--method", "qlora", "--lora-rank", "9000"], "LoRA rank"),
         (["finetune", "-m", "llama-2-7b", "--gpu", "cpu"], "cpu"),
         (["finetune", "-m", "llama-2-7b", "--tokens", "0", "--gpu", "H100"], "positive"),
+        # inf tokens, less than one token, and results past a float were printed as numbers
+        (["train", "-m", "llama-2-7b", "--tokens", "1e999", "--gpu", "H100"], "too large"),
+        (["train", "-m", "llama-2-7b", "--tokens", "1e300T", "--gpu", "H100"], "too large"),
+        (["train", "-m", "llama-2-7b", "--tokens", "0.5", "--gpu", "H100"], "at least 1"),
+        (["train", "-m", "llama-2-7b", "--tokens", "1e300", "--gpu", "H100"],
+         "total compute overflows"),
+        (["train", "-m", "llama-2-7b", "--tokens", "2T", "--gpu", "H100", "--price", "1e308"],
+         "cost overflows"),
+        (["train", "-m", "llama-2-7b", "--tokens", "2T", "--gpu", "H100", "--power-w", "1e308"],
+         "energy overflows"),
+        (["finetune", "-m", "llama-2-7b", "--tokens", "1e300", "--gpu", "H100"],
+         "total compute overflows"),
     ],
-)
+)  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(
     args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

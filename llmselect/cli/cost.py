@@ -26,7 +26,7 @@ ModelOpt = Annotated[
     ),
 ]
 MfuOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         min=0, max=1, help="Model-FLOPs utilisation, share of peak (default 0.40; see README)."
     ),
@@ -92,6 +92,11 @@ def _fmt_hours(h: float) -> str:
     return f"{h / 1e6:.3g}M" if h >= 1e6 else f"{h:,.0f}" if h >= 100 else f"{h:.3g}"
 
 
+def _mfu_note(source: str) -> str:
+    """``given``, or the assumed default named with its source (in short)."""
+    return "given" if source.startswith("given") else "assumed default, Llama 3 paper Table 4"
+
+
 def _render_training(est: Any) -> None:
     from rich.table import Table
 
@@ -113,8 +118,7 @@ def _render_training(est: Any) -> None:
     table.add_row(
         "GPU peak", f"{est.peak_tflops:g} TFLOP/s dense {est.dtype}, {est.gpu} (published)"
     )
-    mfu_note = "given" if est.mfu_source.startswith("given") else "default, Llama 3 paper Table 4"
-    table.add_row("MFU", f"{est.mfu:.0%} ({mfu_note})")
+    table.add_row("MFU", f"{est.mfu:.0%} ({_mfu_note(est.mfu_source)})")
     table.add_row("GPU-hours", f"{est.gpu_hours:,.0f} {est.gpu}-hours")
     table.add_row("wall clock", f"{est.wall_clock_days:,.1f} days on {est.gpus} GPUs")
     if est.energy_mwh is not None:
@@ -131,7 +135,7 @@ def train(
     tokens: TokensOpt,
     gpu: TrainGpuOpt,
     gpus: TrainGpusOpt = None,
-    mfu: MfuOpt = 0.40,
+    mfu: MfuOpt = None,
     seq: TrainSeqOpt = 4096,
     dtype: DtypeFlopsOpt = "auto",
     params: ParamsOpt = "total",
@@ -210,9 +214,11 @@ def _render_finetune(model_id: str, plan: Any) -> None:
         out.print(
             f"one epoch of {_fmt_count(time.tokens)} tokens: "
             f"{time.gpu_hours:,.1f} {time.gpu}-hours, {time.wall_clock_hours:,.1f} h on "
-            f"{time.gpus} GPUs at MFU {time.mfu:.0%} of {time.peak_tflops:g} TFLOP/s {time.dtype} "
+            f"{time.gpus} GPUs at MFU {time.mfu:.0%} ({_mfu_note(time.mfu_source)}) of "
+            f"{time.peak_tflops:g} TFLOP/s dense {time.dtype} (published) "
             f"({time.flops_per_token:.3g} FLOPs/token, estimated)"
         )
+        err.print(f"GPU source: {time.gpu_source}")
     elif "time_note" in plan.data:
         err.print(plan.data["time_note"])
 
@@ -232,7 +238,7 @@ def finetune(
     lora_rank: LoraRankOpt = 16,
     quant_bits: QuantBitsOpt = 4,
     tokens: EpochTokensOpt = None,
-    mfu: MfuOpt = 0.40,
+    mfu: MfuOpt = None,
     dtype: DtypeFlopsOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:

@@ -22,6 +22,7 @@ Every figure here is **estimated** by the formulas below; the GPU peaks they div
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +59,10 @@ def parse_count(text: str, what: str = "--tokens") -> float:
     value = float(match.group(1)) * _SUFFIX.get(match.group(2), 1.0)
     if value <= 0:
         raise LLMSelectError(f"{what} must be positive, got {text!r}")
+    if not math.isfinite(value):
+        raise LLMSelectError(f"{what} {text!r} is too large to be a count")
+    if value < 1:
+        raise LLMSelectError(f"{what} counts tokens: at least 1, got {text!r}")
     return value
 
 
@@ -66,6 +71,23 @@ def check_mfu(mfu: float) -> float:
     if not 0 < mfu <= 1:
         raise LLMSelectError(f"--mfu must be in (0, 1], got {mfu:g} (e.g. 0.4 = 40 % of peak)")
     return mfu
+
+
+def mfu_and_source(mfu: float | None) -> tuple[float, str]:
+    """The MFU to divide by and where it comes from: the one given, else ``DEFAULT_MFU`` with
+    its source (an assumption the output names, never a silent default)."""
+    if mfu is None:
+        return DEFAULT_MFU, MFU_SOURCE
+    return check_mfu(mfu), "given (--mfu)"
+
+
+def require_finite(**values: float | None) -> None:
+    """Results that overflowed a float (``inf``) are refused instead of printed."""
+    for name, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise LLMSelectError(
+                f"the estimate's {name.replace('_', ' ')} overflows: an input is too large"
+            )
 
 
 def require_arch(model: Any) -> ArchSpec:
@@ -226,13 +248,14 @@ def estimate_training(
     *,
     seq: int = 4096,
     gpus: int = 1,
-    mfu: float = DEFAULT_MFU,
+    mfu: float | None = None,
     dtype: str = "auto",
     basis: str = "total",
     power_w: float | None = None,
     price_per_gpu_hour: float | None = None,
 ) -> TrainEstimate:
-    """Pre-training / continued-training cost of ``model`` on ``tokens`` tokens."""
+    """Pre-training / continued-training cost of ``model`` on ``tokens`` tokens (``mfu`` None:
+    ``DEFAULT_MFU``, named as such with its source)."""
     require_arch(model)
     if gpus < 1:
         raise LLMSelectError(f"--gpus must be at least 1, got {gpus}")
@@ -240,11 +263,14 @@ def estimate_training(
         raise LLMSelectError(f"--power-w must be positive, got {power_w:g}")
     if price_per_gpu_hour is not None and price_per_gpu_hour < 0:
         raise LLMSelectError(f"--price must not be negative, got {price_per_gpu_hour:g}")
-    check_mfu(mfu)
+    mfu, mfu_source = mfu_and_source(mfu)
     dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
     comp = train_compute(model, tokens, seq, basis)
     hours = gpu_hours(comp.total_flops, peak, mfu)
+    energy = hours * power_w / 1e6 if power_w else None
+    cost = hours * price_per_gpu_hour if price_per_gpu_hour is not None else None
+    require_finite(total_compute=comp.total_flops, gpu_hours=hours, energy=energy, cost=cost)
     return TrainEstimate(
         model_id=getattr(model, "id", str(model)),
         gpu=gpu.name,
@@ -252,13 +278,13 @@ def estimate_training(
         dtype=dtype,
         peak_tflops=peak,
         mfu=mfu,
-        mfu_source="given (--mfu)" if mfu != DEFAULT_MFU else MFU_SOURCE,
+        mfu_source=mfu_source,
         gpus=gpus,
         compute=comp,
         gpu_hours=hours,
         wall_clock_days=hours / gpus / 24.0,
         power_w=power_w,
-        energy_mwh=hours * power_w / 1e6 if power_w else None,
+        energy_mwh=energy,
         price_per_gpu_hour=price_per_gpu_hour,
-        cost=hours * price_per_gpu_hour if price_per_gpu_hour is not None else None,
+        cost=cost,
     )

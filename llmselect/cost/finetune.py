@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 from llmselect.arch.count import count_model
 from llmselect.cost.compute import (
-    DEFAULT_MFU,
     attention_flops_per_token,
-    check_mfu,
+    mfu_and_source,
     params_for,
     peak_tflops,
     require_arch,
+    require_finite,
     resolve_dtype,
 )
 from llmselect.errors import LLMSelectError
@@ -280,9 +280,11 @@ class FinetuneTime:
     flops_per_token: float
     total_flops: float
     gpu: str
+    gpu_source: str  # where the published peak comes from
     dtype: str
     peak_tflops: float
     mfu: float
+    mfu_source: str  # given, or the default and its source
     gpus: int
     gpu_hours: float
     wall_clock_hours: float
@@ -310,25 +312,29 @@ def finetune_time(
     gpu: GpuSpec,
     tokens: float,
     *,
-    mfu: float = DEFAULT_MFU,
+    mfu: float | None = None,
     dtype: str = "auto",
     basis: str = "total",
 ) -> FinetuneTime:
-    """One epoch over ``tokens`` tokens on ``setup.gpus`` GPUs of type ``gpu``."""
+    """One epoch over ``tokens`` tokens on ``setup.gpus`` GPUs of type ``gpu`` (``mfu`` None:
+    ``DEFAULT_MFU``, named as such with its source)."""
     dtype = resolve_dtype(gpu, dtype)
     peak = peak_tflops(gpu, dtype)
-    check_mfu(mfu)
+    mfu, mfu_source = mfu_and_source(mfu)
     per_token = finetune_flops_per_token(model, setup, basis)
     total = per_token * tokens
     hours = total / (peak * 1e12 * mfu) / 3600.0
+    require_finite(total_compute=total, gpu_hours=hours)
     return FinetuneTime(
         tokens=tokens,
         flops_per_token=per_token,
         total_flops=total,
         gpu=gpu.name,
+        gpu_source=gpu.source,
         dtype=dtype,
         peak_tflops=peak,
         mfu=mfu,
+        mfu_source=mfu_source,
         gpus=setup.gpus,
         gpu_hours=hours,
         wall_clock_hours=hours / setup.gpus,

@@ -50,7 +50,7 @@ def plan_finetune(
     gpu: str | None,
     gpus: int | None,
     tokens: str | None,
-    mfu: float,
+    mfu: float | None,
     dtype: str,
 ) -> FinetunePlan:
     """Size fine-tuning ``target`` with ``setup`` on ``gpu`` (a memory budget or a GPU name)
