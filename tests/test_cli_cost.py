@@ -160,6 +160,15 @@ def test_finetune_shards_over_gpus_with_zero3() -> None:
     assert eight["setup"]["zero"] == 3 and eight["gpus"] == 8
     assert eight["per_gpu_gib"] < one["per_gpu_gib"] / 6
     assert "time_note" not in eight  # no --tokens, no time asked for
+    four = invoke_json(
+        ["cost", "finetune", "-m", "llama-2-70b", "--method", "full", "--gpu", "8x80GB",
+         "--gpus", "4", "--json"]
+    )  # fmt: skip
+    assert isinstance(four, dict)
+    # --gpus wins over the 8 of 8x80GB: the memory and the budget it is checked against
+    assert four["gpus"] == four["setup"]["gpus"] == 4
+    assert four["gpu"] == "4× 80GB (80 GiB each, 320 GiB total)"
+    assert four["per_gpu_gib"] > eight["per_gpu_gib"]
 
 
 def test_published_table_rows() -> None:
@@ -208,6 +217,9 @@ def test_human_output_names_kinds_and_sources() -> None:
          "energy overflows"),
         (["finetune", "-m", "llama-2-7b", "--tokens", "1e300", "--gpu", "H100"],
          "total compute overflows"),
+        # the count came from --gpu, not from a --gpus the user never gave
+        (["train", "-m", "llama-2-7b", "--tokens", "2T", "--gpu", "0xH100"],
+         "--gpu '0xH100': the GPU count must be at least 1"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(

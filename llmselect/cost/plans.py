@@ -25,6 +25,8 @@ def named_gpu(text: str, gpus: int | None) -> tuple[GpuSpec, int]:
     prefix = re.match(r"^(\d+)\s*[x×*]\s*(.+)$", name, flags=re.IGNORECASE)
     if prefix:
         count, name = int(prefix.group(1)), prefix.group(2)
+        if count < 1:
+            raise LLMSelectError(f"--gpu {text.strip()!r}: the GPU count must be at least 1")
     gpu = find_gpu(name)
     if gpu is None:
         known = ", ".join(sorted({g.name for g in load_gpus().values()}))
@@ -61,6 +63,8 @@ def plan_finetune(
     if budget is not None and budget.is_cpu:
         raise LLMSelectError("cost finetune sizes GPU memory; --gpu cpu does not apply")
     count = gpus if gpus is not None else (budget.count if budget else 1)
+    if budget is not None and budget.count != count:  # --gpus wins over 2x80GB's count
+        budget = replace(budget, count=count)
     setup = replace(setup, gpus=count)
     est = finetune_memory(target, setup)
     data: dict[str, Any] = {"model_id": target.id, **est.to_dict()}
