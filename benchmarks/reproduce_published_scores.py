@@ -291,7 +291,7 @@ def make_lm(model: Model, engine: str, threads: int) -> tuple[Any, str]:
     )
 
     path = model.path()
-    used = choose_engine(str(path), engine)
+    used = choose_engine(str(path), LmEvalScoresProbe.Config(engine=engine))  # type: ignore[arg-type]
     if used == "llama.cpp":
         return llamacpp_lm(str(path), threads=threads, max_length=2048, name=model.name), used
     import torch

@@ -373,7 +373,7 @@ def eval_command(
     )  # fmt: skip
     target, spec = resolve_model(model, model_id, revision)
     _require_loadable(model, target)
-    choose_engine(target.source, config.engine, device)  # a missing or misused engine: now
+    choose_engine(target.source, config)  # a missing or misused engine: say so now
     if runner.name == "local":  # a GPU asked for here must be here (a cluster's have their own)
         require_device_here(device, "use --device cpu")
     if not config.tasks:  # asked only once the model and options are known to be good

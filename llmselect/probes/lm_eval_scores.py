@@ -150,10 +150,12 @@ def _load_gguf(path: Path, torch_dtype: Any, device: str) -> tuple[Any, Any]:
     return transformers_model(spec, torch_dtype, device), tokenizer
 
 
-def choose_engine(source: str, engine: str, device: str) -> str:
-    """``llama.cpp`` or ``transformers`` for a model source, the asked engine and device."""
+def choose_engine(source: str, cfg: LmEvalScoresConfig) -> str:
+    """``llama.cpp`` or ``transformers`` for a model source and the asked engine; an option
+    llama.cpp would not apply (a GPU device, a batch size) is refused, never recorded as used."""
     from llmselect.checkpoint import llamacpp
 
+    engine, device = cfg.engine, cfg.device
     gguf = source.lower().endswith(".gguf")
     if engine == "llama.cpp":
         if not gguf:
@@ -168,6 +170,11 @@ def choose_engine(source: str, engine: str, device: str) -> str:
         raise LLMSelectError(
             f"--device {device}: llama.cpp scores a GGUF file on the CPU here; use --device cpu, "
             f"or --engine transformers to run it dequantized on {device}"
+        )
+    if cfg.batch_size != 1:  # LlamaCppLM scores one request at a time
+        raise LLMSelectError(
+            f"--batch-size {cfg.batch_size}: llama.cpp scores one request at a time; use "
+            "--batch-size 1, or --engine transformers to batch"
         )
     return chosen
 
@@ -397,7 +404,7 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
         limit = cfg.limit if cfg.limit is not None else ctx.limit
         progress = ctx.progress  # label -> callback(done, total), from the CLI
         callback = progress(",".join(cfg.tasks)) if progress else None
-        engine = choose_engine(target.source, cfg.engine, cfg.device)
+        engine = choose_engine(target.source, cfg)
         if engine == "llama.cpp":  # in a child process only: a crash there is one failed unit
             results, engine_params, duration = _score_gguf_in_child(
                 target, cfg, data_dir, cache_dir, limit

@@ -93,20 +93,27 @@ def test_folder_with_a_gguf(smollm2_gguf: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("engine", ["auto", "llama.cpp"])
-@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
-def test_llamacpp_refuses_a_gpu_device(
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        # llama.cpp is opened here with no layers offloaded: a "GPU" run ran on the CPU
+        (["--device", "cuda"], "--device cuda: llama.cpp scores a GGUF file on the CPU here"),
+        (["--device", "cuda:1"], "--device cuda:1: llama.cpp scores a GGUF file on the CPU"),
+        (["--device", "mps"], "--device mps: llama.cpp scores a GGUF file on the CPU here"),
+        # it scores one request at a time: the records said batch_size 4
+        (["--batch-size", "4"], "--batch-size 4: llama.cpp scores one request at a time"),
+    ],
+)
+def test_llamacpp_refuses_options_it_would_not_apply(
     smollm2_gguf: Path, with_data_root: Path, capsys: Any, monkeypatch: Any, engine: str,
-    device: str,
+    option: list[str], said: str,
 ) -> None:  # fmt: skip
-    """llama.cpp is opened here with no layers offloaded: a GPU run would be a CPU run stored
-    as one on ``device``. Refused before any run is opened."""
+    """Refused before any run is opened, instead of stored as settings that were not used."""
     from llmselect.store import iter_run_dirs
 
-    args = ["eval", "-m", str(smollm2_gguf), "-t", "xcopa_zh", "--device", device,
-            "--engine", engine, *FAST]  # fmt: skip
+    args = ["eval", "-m", str(smollm2_gguf), "-t", "xcopa_zh", *option, "--engine", engine,
+            *FAST]  # fmt: skip
     code, out, err = run_cli(args, capsys, monkeypatch)
     assert code == 2 and out == "" and "Traceback" not in err
-    assert " ".join(err.split()).startswith(
-        f"Error: --device {device}: llama.cpp scores a GGUF file on the CPU here"
-    )
+    assert " ".join(err.split()).startswith(f"Error: {said}")
     assert not list(iter_run_dirs())
