@@ -195,6 +195,13 @@ def test_a_task_whose_data_does_not_parse_fails_alone_and_is_named(
     made = {rel: (datasets_root / rel).read_text(encoding="utf-8") for rel in files}
     made["xcopa_zh/test.zh.jsonl"] = '{"premise": cut short\n'
     data = _bad_data_dir(datasets_root, tmp_path, made)
+    # `datasets` logs the parse error through a handler it made on the stderr of whichever test
+    # imported it first (closed by now): point it at this test's stderr, as a real run has it
+    import logging
+
+    for handler in logging.getLogger("datasets").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            monkeypatch.setattr(handler, "stream", sys.stderr)
     args = ["eval", "-m", str(tiny_model), "-t", "xcopa_zh,cluewsc", "--data-dir", str(data),
             *FAST, "--json"]  # fmt: skip
     code, out, err = run_cli(args, capsys, monkeypatch)
