@@ -231,3 +231,26 @@ def test_a_gpu_this_machine_lacks_is_refused_before_a_run(
     what = "MPS" if device == "mps" else "CUDA"
     assert err.startswith(f"Error: --device {device}: {what} is not available here (torch ")
     assert not list(iter_run_dirs())
+
+
+def test_tasks_asked_at_the_terminal_are_checked_like_given_ones(
+    tiny_model, datasets_root, tmp_path, capsys, monkeypatch
+) -> None:
+    """A task typed at the prompt with a missing data file, or with --subjects it lacks, was
+    run anyway (a failed unit after the model loaded, or the subjects ignored)."""
+    from llmselect.store import iter_run_dirs
+
+    answers = iter(["arc_challenge", "c3"])
+    monkeypatch.setattr("typer.prompt", lambda text: next(answers))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    rel = "arc/ARC-Challenge-test.jsonl"  # its train split (the shots) left out
+    data = _bad_data_dir(datasets_root, tmp_path, {rel: (datasets_root / rel).read_text()})
+    args = ["eval", "-m", str(tiny_model), "--data-dir", str(data), *FAST]
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and "ARC-Challenge-train.jsonl" in "".join(err.split())
+    code, out, err = run_cli(
+        ["eval", "-m", str(tiny_model), "--subjects", "accountant", *FAST], capsys, monkeypatch
+    )
+    assert code == 2 and out == ""
+    assert err.startswith("Error: --subjects accountant: no task asked for has subjects (c3)")
+    assert not list(iter_run_dirs())

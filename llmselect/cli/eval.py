@@ -355,9 +355,8 @@ def eval_command(
         _list_tasks(as_json)
         return
     from llmselect.config import data_root, home_dir
-    from llmselect.eval.tasks import parse_task_names
     from llmselect.probes.lm_eval_scores import choose_engine
-    from llmselect.probes.lm_eval_setup import eval_config
+    from llmselect.probes.lm_eval_setup import eval_config, with_tasks
     from llmselect.runner import open_run
 
     if not model:
@@ -377,7 +376,7 @@ def eval_command(
     if runner.name == "local":  # a GPU asked for here must be here (a cluster's have their own)
         require_device_here(device, "use --device cpu")
     if not config.tasks:  # asked only once the model and options are known to be good
-        config = config.model_copy(update={"tasks": parse_task_names(_ask_tasks())})
+        config = with_tasks(config, _ask_tasks())
     task_names = list(config.tasks)
     runner.start()  # join a cluster before the run exists: a failed connect leaves no run
     run = open_run(

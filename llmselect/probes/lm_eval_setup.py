@@ -20,6 +20,25 @@ from llmselect.names import split_csv
 from llmselect.probes.lm_eval_scores import LmEvalScoresProbe
 
 
+def _check_tasks(
+    task_names: list[str], data: Path, subjects: list[str] | None, max_subjects: int | None
+) -> None:
+    """Missing files and subjects no task has are bad input: exit 2 before loading a model."""
+    for name in task_names:
+        check_task_files(name, data, subjects=subjects, max_subjects=max_subjects)
+    if subjects and task_names:
+        check_subjects(task_names, data, subjects)
+
+
+def with_tasks(config: LmEvalScoresProbe.Config, tasks: list[str]) -> LmEvalScoresProbe.Config:
+    """``config`` for ``tasks`` (asked for after the options were read), checked as
+    ``eval_config`` checks tasks given on the command line."""
+    names = parse_task_names(tasks)
+    data = resolve_data_dir(config.data_dir)
+    _check_tasks(names, data, config.subjects, config.max_subjects)
+    return config.model_copy(update={"tasks": names})
+
+
 def eval_config(
     tasks: Sequence[str],
     subjects: Sequence[str],
@@ -41,10 +60,7 @@ def eval_config(
     task_names = parse_task_names(given) if given else []
     data = resolve_data_dir(data_dir)
     chosen = split_csv(list(subjects)) or None
-    for name in task_names:  # missing files are bad input: exit 2 before loading a model
-        check_task_files(name, data, subjects=chosen, max_subjects=max_subjects)
-    if chosen and task_names:
-        check_subjects(task_names, data, chosen)
+    _check_tasks(task_names, data, chosen, max_subjects)
     try:
         return LmEvalScoresProbe.Config(
             tasks=task_names,
