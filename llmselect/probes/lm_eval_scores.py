@@ -182,13 +182,13 @@ def choose_engine(source: str, cfg: LmEvalScoresConfig) -> str:
 def llamacpp_lm(
     path: str, *, threads: int | None, max_length: int | None, name: str, progress: Any = None
 ) -> Any:
-    """``LlamaCppLM`` over a GGUF file (context 2048 tokens unless asked)."""
-    import os
-
+    """``LlamaCppLM`` over a GGUF file (context 2048 tokens unless asked; threads: the CPUs
+    this process may use unless asked, as ``--threads`` is bounded)."""
     from llmselect.eval.llamacpp_lm import LlamaCppLM
+    from llmselect.tokenizers.base import cpu_threads
 
     return LlamaCppLM(
-        path, threads=threads or os.cpu_count() or 1, max_length=max_length or 2048,
+        path, threads=threads or cpu_threads(), max_length=max_length or 2048,
         name=name, progress=progress,
     )  # fmt: skip
 

@@ -27,8 +27,15 @@ def run_cli(args: list[str], capsys: Any, monkeypatch: Any) -> tuple[int, str, s
 def test_eval_gguf_two_tasks(
     smollm2_gguf: Path, smollm2_source: Any, with_data_root: Path, capsys: Any, monkeypatch: Any
 ) -> None:
+    import os
+
     args = ["eval", "--model", str(smollm2_gguf), "--tasks", "xcopa_zh,cluewsc", *FAST, "--json"]
-    code, out, err = run_cli(args, capsys, monkeypatch)
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})  # the llama.cpp child inherits one usable CPU
+    try:
+        code, out, err = run_cli(args, capsys, monkeypatch)
+    finally:
+        os.sched_setaffinity(0, allowed)
     assert code == 0, err
     payload = json.loads(out)
     assert payload["model_id"] == smollm2_source.id and payload["failures"] == []
@@ -40,6 +47,7 @@ def test_eval_gguf_two_tasks(
         # llama.cpp runs the file's own Q4_1 tensors, not --dtype's default float32
         assert r["params"]["dtype"] == smollm2_gguf.stem.rsplit(".", 1)[1].lower() == "q4_1"
         assert r["params"]["device"] == "cpu"
+        assert r["params"]["threads"] == 1  # no --threads: the CPUs it may use, not all cores
     assert "requests" in err and "ETA" in err  # the progress bar, on stderr
     assert "requests" not in out
 
