@@ -217,6 +217,13 @@ def test_human_output_names_kinds_and_sources() -> None:
          "energy overflows"),
         (["finetune", "-m", "llama-2-7b", "--tokens", "1e300", "--gpu", "H100"],
          "total compute overflows"),
+        # an option of another method was left out of the estimate without a word
+        (["finetune", "-m", "llama-2-7b", "--method", "lora", "--quant-bits", "8"],
+         "--quant-bits applies to qlora, not to --method lora"),
+        (["finetune", "-m", "llama-2-7b", "--method", "full", "--lora-rank", "64"],
+         "--lora-rank applies to lora and qlora, not to --method full"),
+        (["finetune", "-m", "llama-2-7b", "--method", "qlora", "--quant-bits", "0"],
+         "--quant-bits must be 4 (NF4) or 8"),
         # the count came from --gpu, not from a --gpus the user never gave
         (["train", "-m", "llama-2-7b", "--tokens", "2T", "--gpu", "0xH100"],
          "--gpu '0xH100': the GPU count must be at least 1"),

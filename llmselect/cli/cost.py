@@ -68,8 +68,12 @@ OptimizerOpt = Annotated[str, typer.Option(help="adamw, adamw-8bit or sgd.")]
 CheckpointingOpt = Annotated[
     bool, typer.Option("--checkpointing/--no-checkpointing", help="Gradient checkpointing.")
 ]
-LoraRankOpt = Annotated[int, typer.Option(min=1, help="LoRA rank (lora, qlora).")]
-QuantBitsOpt = Annotated[int, typer.Option(help="QLoRA base weights: 4 (NF4) or 8.")]
+LoraRankOpt = Annotated[
+    int | None, typer.Option(min=1, help="LoRA rank (lora, qlora; default 16).")
+]
+QuantBitsOpt = Annotated[
+    int | None, typer.Option(help="QLoRA base weights: 4 (NF4, the default) or 8.")
+]
 EpochTokensOpt = Annotated[
     str | None, typer.Option(help="Tokens per epoch, for time per epoch (e.g. 100M).")
 ]
@@ -235,22 +239,21 @@ def finetune(
     precision: PrecisionOpt = "amp",
     optimizer: OptimizerOpt = "adamw",
     checkpointing: CheckpointingOpt = True,
-    lora_rank: LoraRankOpt = 16,
-    quant_bits: QuantBitsOpt = 4,
+    lora_rank: LoraRankOpt = None,
+    quant_bits: QuantBitsOpt = None,
     tokens: EpochTokensOpt = None,
     mfu: MfuOpt = None,
     dtype: DtypeFlopsOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Memory per GPU (weights, gradients, optimizer, adapters, activations) and time per epoch."""
-    from llmselect.cost.finetune import FinetuneSetup
-    from llmselect.cost.plans import plan_finetune
+    from llmselect.cost.plans import finetune_setup, plan_finetune
 
     target = _model(model)
-    setup = FinetuneSetup(
-        method=method.strip().lower(), seq=seq, batch=batch, zero=zero,
-        precision=precision.strip().lower(), optimizer=optimizer.strip().lower(),
-        checkpointing=checkpointing, lora_rank=lora_rank, quant_bits=quant_bits,
+    setup = finetune_setup(
+        method, seq=seq, batch=batch, zero=zero, precision=precision.strip().lower(),
+        optimizer=optimizer.strip().lower(), checkpointing=checkpointing, lora_rank=lora_rank,
+        quant_bits=quant_bits,
     )  # fmt: skip
     plan = plan_finetune(
         target, setup, gpu=gpu, gpus=gpus, tokens=tokens, mfu=mfu, dtype=dtype.strip().lower()

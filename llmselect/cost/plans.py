@@ -34,6 +34,22 @@ def named_gpu(text: str, gpus: int | None) -> tuple[GpuSpec, int]:
     return gpu, gpus if gpus is not None else count
 
 
+def finetune_setup(
+    method: str, *, lora_rank: int | None, quant_bits: int | None, **options: Any
+) -> FinetuneSetup:
+    """``cost finetune``'s setup; ``--lora-rank`` or ``--quant-bits`` given for a method that
+    has no such thing is refused (it was left out of the estimate without a word)."""
+    method = method.strip().lower()
+    if lora_rank is not None and method == "full":
+        raise LLMSelectError("--lora-rank applies to lora and qlora, not to --method full")
+    if quant_bits is not None and method != "qlora":
+        raise LLMSelectError(f"--quant-bits applies to qlora, not to --method {method}")
+    given = {"lora_rank": lora_rank, "quant_bits": quant_bits}
+    return FinetuneSetup(
+        method=method, **options, **{k: v for k, v in given.items() if v is not None}
+    )
+
+
 @dataclass(frozen=True)
 class FinetunePlan:
     """A fine-tuning setup sized: its memory, the budget it was checked against, the time per
