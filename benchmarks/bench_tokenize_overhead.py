@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from llmselect.config import data_subdir
+from llmselect.hardware import usable_cpus
 from llmselect.probes.tokenizer_efficiency import corpus_texts
 from llmselect.probes.tokenizer_throughput import time_batch, time_single
 from llmselect.tokenizers import load_tokenizer, load_tokenizer_catalog
-from llmselect.tokenizers.base import cpu_threads
 
 MAX_OVERHEAD = 0.10
 FAMILIES = ("llama2", "chatglm3", "gpt-neox", "deepseek-coder", "qwen", "llama3")
@@ -80,7 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="flores200")
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=cpu_threads())
+    parser.add_argument("--threads", type=int, default=usable_cpus())
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     # One batch call over the corpus takes ~50 ms; a longer pass keeps thread-pool start-up

@@ -272,3 +272,11 @@ def _known_gpu(text: str) -> GpuSpec | None:
     table = load_gpus()
     key = normalize(text)
     return table.get(key) or table.get(key.replace("-", ""))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask where the OS has one (``taskset``, a
+    container's cpuset), else every logical CPU."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -11,12 +11,13 @@ it; ranges stay declared on the options themselves (``typer.Option(min=..., max=
 from __future__ import annotations
 
 import math
-import os
 import typing
 from collections.abc import Callable
 from typing import Any
 
 import typer
+
+from llmselect.hardware import usable_cpus
 
 
 def _mentions_float(annotation: Any) -> bool:
@@ -48,13 +49,6 @@ def require_finite(command: Any) -> None:
             param.callback = _finite_first(param.callback)
     for sub in getattr(command, "commands", {}).values():
         require_finite(sub)
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def check_threads(value: int | None) -> int | None:

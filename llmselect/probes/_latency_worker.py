@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from llmselect.childproc import serve
+from llmselect.hardware import usable_cpus
 from llmselect.probes.latency_spec import LatencyPoint
 
 MIB = 1024**2
@@ -116,8 +117,7 @@ def _cpu_name() -> str:
                 break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name} ({cores} cores)"
+    return f"{name} ({usable_cpus()} cores)"
 
 
 def _nvml_index(device: str) -> int:

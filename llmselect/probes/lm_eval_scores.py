@@ -29,6 +29,7 @@ from pydantic import Field, field_validator
 
 from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError, ProbeSkipped
+from llmselect.hardware import usable_cpus
 from llmselect.hub import hub_available, offline_reason
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
@@ -185,10 +186,9 @@ def llamacpp_lm(
     """``LlamaCppLM`` over a GGUF file (context 2048 tokens unless asked; threads: the CPUs
     this process may use unless asked, as ``--threads`` is bounded)."""
     from llmselect.eval.llamacpp_lm import LlamaCppLM
-    from llmselect.tokenizers.base import cpu_threads
 
     return LlamaCppLM(
-        path, threads=threads or cpu_threads(), max_length=max_length or 2048,
+        path, threads=threads or usable_cpus(), max_length=max_length or 2048,
         name=name, progress=progress,
     )  # fmt: skip
 

@@ -34,10 +34,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from llmselect.hardware import usable_cpus
 from llmselect.metrics import ChartSpec, Column, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext
 from llmselect.records import Measurement
-from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads, is_han
+from llmselect.tokenizers.base import LoadedTokenizer, is_han
 from llmselect.tokenizers.spec import COUNTING_CONVENTION, TokenizerSpec
 
 LANGS = ("zh", "en")
@@ -163,7 +164,7 @@ class TokenizerEfficiencyProbe(Probe[TokenizerEfficiencyConfig, TokenizerSpec]):
         cfg = self.config
         corpus = get_corpus(cfg.corpus, ctx)
         tok = get_tokenizer(target, cfg.tokenizer_dir)
-        threads = cfg.threads or cpu_threads()
+        threads = cfg.threads or usable_cpus()
         params: dict[str, Any] = {**tok.describe(), "counting": COUNTING_CONVENTION}
         out: list[Measurement] = []
 

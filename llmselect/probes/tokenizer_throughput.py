@@ -42,13 +42,13 @@ from pydantic import Field
 
 from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError
+from llmselect.hardware import usable_cpus
 from llmselect.measure import summarize
 from llmselect.metrics import ChartSpec, MetricSpec
 from llmselect.probes.base import Probe, ProbeConfig, RunContext, worker_env
 from llmselect.probes.throughput_spec import ThroughputSpec, loops_key
 from llmselect.probes.tokenizer_efficiency import LANGS, corpus_texts, get_corpus
 from llmselect.records import Measurement
-from llmselect.tokenizers.base import cpu_threads
 from llmselect.tokenizers.spec import TokenizerSpec
 
 WORKER_MODULE = "llmselect.probes._throughput_worker"
@@ -188,7 +188,7 @@ class TokenizerThroughputProbe(Probe[TokenizerThroughputConfig, TokenizerSpec]):
     def run(self, target: TokenizerSpec, ctx: RunContext) -> Iterable[Measurement]:
         cfg = self.config
         corpus = get_corpus(cfg.corpus, ctx)
-        threads = cfg.threads or cpu_threads()
+        threads = cfg.threads or usable_cpus()
         texts = {lang: corpus_texts(corpus, lang) for lang in LANGS}
         texts = {lang: t for lang, t in texts.items() if t}
         if not texts:

@@ -7,11 +7,12 @@ single-character tokens) is done afterwards, on distinct ids only.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+
+from llmselect.hardware import usable_cpus
 
 HAN_RANGES = (
     (0x3400, 0x4DBF),  # CJK Unified Ideographs Extension A
@@ -62,7 +63,7 @@ class LoadedTokenizer(ABC):
 
     def batch_threads(self, threads: int) -> int:
         """Threads ``encode_batch`` really uses for a requested count (0 = all cores)."""
-        return threads if threads > 0 else cpu_threads()
+        return threads if threads > 0 else usable_cpus()
 
     @abstractmethod
     def token_bytes(self, token_id: int) -> bytes | None:
@@ -122,11 +123,3 @@ class LoadedTokenizer(ABC):
             "tokenizer_files": ",".join(sorted(self.files)),
             "tokenizer_sha256": self.fingerprint,
         }
-
-
-def cpu_threads() -> int:
-    """Usable CPU cores of this process."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
-from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads, gpt2_byte_decoder
+from llmselect.hardware import usable_cpus
+from llmselect.tokenizers.base import LoadedTokenizer, gpt2_byte_decoder
 from llmselect.tokenizers.kinds import TokenizerKind
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class HFTokenizer(LoadedTokenizer):
         if os.environ.get("TOKENIZERS_PARALLELISM", "").strip().lower() in {"0", "false", "no"}:
             return 1
         env = os.environ.get("RAYON_NUM_THREADS", "").strip()
-        return int(env) if env.isdigit() and int(env) > 0 else cpu_threads()
+        return int(env) if env.isdigit() and int(env) > 0 else usable_cpus()
 
     def is_unknown(self, token_id: int) -> bool:
         return self._unk is not None and token_id == self._unk

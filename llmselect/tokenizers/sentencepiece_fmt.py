@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
-from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads
+from llmselect.hardware import usable_cpus
+from llmselect.tokenizers.base import LoadedTokenizer
 from llmselect.tokenizers.kinds import TokenizerKind
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class SentencePieceTokenizer(LoadedTokenizer):
         return int(self.sp.get_piece_size())
 
     def encode_batch(self, texts: Sequence[str], threads: int = 0) -> list[list[int]]:
-        return self.sp.encode(list(texts), num_threads=threads if threads > 0 else cpu_threads())
+        return self.sp.encode(list(texts), num_threads=threads if threads > 0 else usable_cpus())
 
     def is_unknown(self, token_id: int) -> bool:
         return token_id == self._unk

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmselect.errors import LLMSelectError
-from llmselect.tokenizers.base import LoadedTokenizer, cpu_threads
+from llmselect.hardware import usable_cpus
+from llmselect.tokenizers.base import LoadedTokenizer
 from llmselect.tokenizers.gpt2_bpe import QWEN_PATTERN
 from llmselect.tokenizers.kinds import TokenizerKind
 
@@ -148,7 +149,7 @@ class TiktokenTokenizer(LoadedTokenizer):
         form = self._normal_form
         items = [unicodedata.normalize(form, t) for t in texts] if form else list(texts)
         batches = self.enc.encode_ordinary_batch(
-            items, num_threads=threads if threads > 0 else cpu_threads()
+            items, num_threads=threads if threads > 0 else usable_cpus()
         )
         if self._offset:
             return [[i + self._offset for i in ids] for ids in batches]
