@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -55,6 +55,9 @@ from llmselect.probes.memory_estimate import (  # the estimates and the same con
     point_subset,
 )
 from llmselect.records import Measurement
+
+if TYPE_CHECKING:
+    from llmselect.arch.sizing import Sizing
 
 WORKER_MODULE = "llmselect.probes._latency_worker"
 LLAMACPP_WORKER_MODULE = "llmselect.probes._llamacpp_worker"
@@ -378,7 +381,9 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         if cfg.replay is not None:  # measured earlier: only records and estimates, here
             host = cfg.replay.host or UNRECORDED_HOST
             arch = getattr(target, "arch", None)
-            for rec in self.point_records(ctx, target.id, arch, cfg.replay.spec, cfg.replay.result):
+            replay = self.point_records(ctx, target.id, arch, cfg.replay.spec, cfg.replay.result,
+                                        sizing=getattr(target, "sizing", None))  # fmt: skip
+            for rec in replay:
                 yield rec.model_copy(update={"host": host})
             return
         if cfg.checkpoint and not getattr(target, "is_checkpoint", False):
@@ -408,7 +413,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                     if result.get("status") != "ok":
                         break
                     result = pool_timings(result, run_worker(spec, cfg.timeout_s))
-                yield from self.point_records(ctx, target.id, arch, spec, result)
+                yield from self.point_records(ctx, target.id, arch, spec, result,
+                                              sizing=getattr(target, "sizing", None))  # fmt: skip
 
     def point_records(
         self,
@@ -417,8 +423,10 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         arch: Any,
         spec: LatencyPoint,
         result: dict[str, Any],
+        sizing: Sizing | None = None,
     ) -> Iterator[Measurement]:
-        """Turn one child result into records (and the estimate of the same point)."""
+        """Turn one child result into records (and the estimate of the same point; ``sizing``:
+        a config's exact counts and cache layout, which a family-less architecture needs)."""
         from llmselect.memory.devices import lookup_bandwidth
         from llmselect.memory.estimate import (
             bytes_read_per_decode_token,
@@ -493,6 +501,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 new_tokens=spec.new_tokens,
                 device="cuda" if device.startswith("cuda") else "cpu",
                 last_token_logits=True,  # the worker's prefill keeps the last position only
+                sizing=sizing,
             )
             yield from estimate_records(self, ctx, model_id, est, prefill_logits="last position")
 
@@ -582,7 +591,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 # Average context over the timed decode steps.
                 context = seq + max(spec.new_tokens // 2, 1)
                 per_token = bytes_read_per_decode_token(
-                    arch, dtype=dtype, batch=batch, context=context
+                    arch, dtype=dtype, batch=batch, context=context, sizing=sizing
                 )
                 floor_ms = decode_roofline_ms(per_token, bandwidth)
                 yield rec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -187,3 +188,41 @@ def test_local_safetensors_checkpoint(tmp_path) -> None:  # type: ignore[no-unty
     assert recs["fits"].value == 1.0
     assert recs["peak_memory_mib"].params["backend"] == "transformers-checkpoint"
     assert recs["decode_ms_per_token"].value > 0
+
+
+def test_checkpoint_without_a_family_keeps_its_measurement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real SmolLM3 checkpoint (no hand-written family: transformers sizes it) measured with
+    ``--engine transformers``: the point's records and its estimate come from the config's own
+    counts. Before, the estimate asked for a family formula and the measured point was lost."""
+    import torch
+    import transformers
+
+    from llmselect.checkpoint.source import source_from_path
+
+    config = transformers.SmolLM3Config(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=128, vocab_size=256, pad_token_id=None, bos_token_id=None,
+        eos_token_id=None,
+    )  # fmt: skip
+    model = transformers.SmolLM3ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(tmp_path)
+    params = sum(p.numel() for p in model.parameters())
+    source = source_from_path(str(tmp_path))
+    assert source.arch.family == "other"
+    child = {
+        "status": "ok", "backend": "transformers", "peak_memory_mib": 600.0, "prefill_ms": 2.0,
+        "prefill_ms_p90": 3.0, "prefill_n": 5, "decode_ms_per_token": 0.5,
+        "decode_ms_per_token_p90": 0.6, "decode_n": 10,
+    }  # fmt: skip
+    monkeypatch.setattr(rl, "run_worker", lambda spec, timeout_s: child)
+    cfg = ReferenceLatencyProbe.Config(device="cpu", seq=[100], new_tokens=10,
+                                       engine="transformers", bandwidth_gb_s=100.0)  # fmt: skip
+    recs = run_unit(Unit(source, ReferenceLatencyProbe(cfg)), RunContext("r"))
+    assert [r.error for r in recs if r.status != "ok"] == []
+    by_metric = {r.metric: r for r in recs}
+    assert by_metric["fits"].value == 1.0 and by_metric["prefill_ms"].value == 2.0
+    assert "est_error_pct" in by_metric
+    kv = 2 * 2 * 2 * 16 * 105 * 2  # K and V · layers · kv heads · head dim · tokens · bf16
+    assert by_metric["decode_roofline_share"].params["bytes_per_token"] == params * 2 + kv
