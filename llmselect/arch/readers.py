@@ -81,12 +81,42 @@ def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
         raise LLMSelectError(f"{where}: architecture numbers do not fit: {exc}") from exc
 
 
-def rope_scaling_of(cfg: dict[str, Any]) -> dict[str, Any] | None:
-    """The checkpoint's RoPE scaling (None when it uses plain RoPE)."""
-    scaling = cfg.get("rope_scaling")
-    if not scaling or str(scaling.get("rope_type", scaling.get("type", ""))) == "default":
+# RoPE keys that do not change the rotation's shape (a ``rope_parameters`` holding only these
+# is plain RoPE even where it names no ``rope_type``).
+_PLAIN_ROPE_KEYS = frozenset({"rope_theta", "partial_rotary_factor", "rope_type", "type"})
+
+
+def _rope_block(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The config's RoPE settings: ``rope_scaling`` (transformers 4) or ``rope_parameters``
+    (transformers 5, which writes theta and scaling there), whichever it states."""
+    for key in ("rope_scaling", "rope_parameters"):
+        block = cfg.get(key)
+        if isinstance(block, Mapping) and block:
+            return dict(block)
+    return None
+
+
+def rope_theta_of(cfg: Mapping[str, Any]) -> float | None:
+    """RoPE base from ``rope_theta`` or, as transformers 5 writes it, ``rope_parameters``
+    (None when the config states neither)."""
+    if cfg.get("rope_theta") is not None:
+        return float(cfg["rope_theta"])
+    params = cfg.get("rope_parameters")
+    if isinstance(params, Mapping) and params.get("rope_theta") is not None:
+        return float(params["rope_theta"])
+    return None
+
+
+def rope_scaling_of(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint's RoPE scaling (None when it uses plain RoPE), from ``rope_scaling`` or
+    transformers 5's ``rope_parameters``."""
+    scaling = _rope_block(cfg)
+    if not scaling:
         return None
-    return dict(scaling)
+    kind = str(scaling.get("rope_type", scaling.get("type", "")))
+    if kind == "default" or (not kind and set(scaling) <= _PLAIN_ROPE_KEYS):
+        return None
+    return scaling
 
 
 def arch_from_gguf(gguf: Any) -> ArchSpec:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmselect.arch.family import Family, Traits, config_from_arch
-from llmselect.arch.readers import hf_source, model_type_of, need_ints
+from llmselect.arch.readers import hf_source, model_type_of, need_ints, rope_theta_of
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
 
@@ -66,7 +66,7 @@ def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
         head_dim=cfg.get("head_dim") if cfg.get("head_dim") != hidden // heads else None,
         tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         max_position=cfg.get("max_position_embeddings"),
-        rope_theta=float(cfg.get("rope_theta", 10000.0)),
+        rope_theta=rope_theta_of(cfg) or 10000.0,  # LlamaConfig's own default
         qkv_bias=mt == "qwen2" or bool(cfg.get("attention_bias", False)),
         mlp_bias=bool(cfg.get("mlp_bias", False)),
         sliding_window=cfg.get("sliding_window")
