@@ -38,6 +38,11 @@ SWA_DEFAULTS: dict[str, tuple[int, bool]] = {
 }
 
 
+def _first_float(md: dict[str, Any], *keys: str) -> float | None:
+    """The first of ``keys`` the metadata states, as a float (None: it states none)."""
+    return next((float(md[k]) for k in keys if md.get(k) is not None), None)
+
+
 def _per_layer(value: Any, n: int, what: str, where: str) -> list[int]:
     if isinstance(value, list):
         if len(value) != n:
@@ -181,8 +186,8 @@ def sizing_from_gguf(gguf: Any) -> tuple[ArchSpec, Sizing]:
         vocab=vocab, head_dim=int(key) if key and not mla else None,
         tied_embeddings=parts["head"] == 0, max_position=md.get("context_length"),
         rope_theta=md.get("rope.freq_base"), moe=moe, mla=mla,
-        norm_eps=float(md.get("attention.layer_norm_rms_epsilon")
-                       or md.get("attention.layer_norm_epsilon") or 1e-5),
+        norm_eps=_first_float(md, "attention.layer_norm_rms_epsilon",
+                              "attention.layer_norm_epsilon"),
         source=f"GGUF metadata and tensor infos of {where} (general.architecture {arch})",
     )  # fmt: skip
     return spec, sizing

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmselect.arch.cache_layout import cache_groups
+from llmselect.arch.readers import rope_theta_of
 from llmselect.arch.sizing import ParamPart, Sizing
 from llmselect.arch.spec import ArchSpec, MLASpec, MoESpec
 from llmselect.arch.stored import is_block_matrix, is_expert_tensor, stored_weights
@@ -33,6 +34,7 @@ TWINS: dict[str, tuple[str, str]] = {
 _EXPERT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 _TOP_K_KEYS = ("num_experts_per_tok", "moe_k", "top_k", "moe_topk", "top_k_experts")
 _MTP_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers")
+_EPS_KEYS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps", "norm_epsilon")
 
 
 def config_sha256(cfg: Mapping[str, Any]) -> str:
@@ -188,7 +190,8 @@ def _arch(text_cfg: Mapping[str, Any], sizing: Sizing, source: str) -> ArchSpec:
         intermediate=int(inter or hidden),
         vocab=int(d["vocab_size"]), head_dim=int(head_dim) if head_dim else None,
         tied_embeddings=sizing.params_lm_head == 0, max_position=d.get("max_position_embeddings"),
-        moe=moe, mla=mla, source=source,
+        rope_theta=rope_theta_of(d), norm_eps=_first(d, _EPS_KEYS), moe=moe, mla=mla,
+        source=source,
     )  # fmt: skip
 
 

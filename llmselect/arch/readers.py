@@ -102,6 +102,8 @@ def rope_theta_of(cfg: Mapping[str, Any]) -> float | None:
     if cfg.get("rope_theta") is not None:
         return float(cfg["rope_theta"])
     params = cfg.get("rope_parameters")
+    if isinstance(params, Mapping) and isinstance(params.get("full_attention"), Mapping):
+        params = params["full_attention"]  # one block per layer type (Gemma-3/4): the global one
     if isinstance(params, Mapping) and params.get("rope_theta") is not None:
         return float(params["rope_theta"])
     return None

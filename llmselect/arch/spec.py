@@ -90,9 +90,10 @@ class ArchSpec(StrictModel):
     )
     moe: MoESpec | None = Field(default=None, description="mixture-of-experts MLP; null = dense")
     mla: MLASpec | None = Field(default=None, description="latent attention; null = plain")
-    norm_eps: float = Field(
+    norm_eps: float | None = Field(
         default=1e-5,
-        description="epsilon of every LayerNorm/RMSNorm (rms_norm_eps, layer_norm_epsilon)",
+        description="epsilon of every LayerNorm/RMSNorm (rms_norm_eps, layer_norm_epsilon); "
+        "null where a config read by transformers names none",
     )
     post_ln: bool = Field(
         default=False, description="gpt2 family only: LayerNorm after each residual add (post-LN)"

@@ -15,6 +15,10 @@ def _line(text: str) -> None:
     out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
+def _stated(value: float | None, spec: str = "") -> str:
+    return "not stated" if value is None else format(value, spec)
+
+
 def _render_file(r: dict[str, Any]) -> None:
     _line(f"{r['model']}  ({r['input']})")
     ck = r.get("checkpoint") or {}
@@ -30,8 +34,8 @@ def _render_file(r: dict[str, Any]) -> None:
             f"  architecture: {a['family']}, {a['layers']} layers, hidden {a['hidden']}, "
             f"{a['heads']} heads / {a['kv_heads']} KV heads (head_dim {hd}), MLP "
             f"{a['intermediate']}, vocab {a['vocab']}, tied embeddings "
-            f"{'yes' if a.get('tied_embeddings') else 'no'}, rope theta {a.get('rope_theta')}, "
-            f"norm eps {a.get('norm_eps'):.3g}"
+            f"{'yes' if a.get('tied_embeddings') else 'no'}, rope theta "
+            f"{_stated(a.get('rope_theta'))}, norm eps {_stated(a.get('norm_eps'), '.3g')}"
         )
         _line(f"    from: {a['source']}")
     if r.get("rope_scaling"):

@@ -204,3 +204,18 @@ def test_int4_packed_layout(method: str) -> None:
     scales = 2 * (in_f // g) * out_f
     g_idx = 4 * in_f if method == "gptq" else 0
     assert stored[0].bytes == qweight + qzeros + scales + g_idx
+
+
+@pytest.mark.parametrize("name", ["deepseek-v3", "qwen3.5-397b-a17b", "gpt-oss-20b"])
+def test_rope_theta_and_norm_eps_are_the_configs(name: str) -> None:
+    """The text decoder's RoPE base and norm epsilon as transformers reads the file (a nested
+    ``text_config``, transformers 5's ``rope_parameters``), never the schema's default 1e-5."""
+    from transformers import AutoConfig
+
+    cfg = _cfg(name)
+    text = AutoConfig.for_model(**cfg).get_text_config(decoder=True)
+    arch, _ = sizing_from_config(cfg, name)
+    assert arch.rope_theta == text.rope_parameters["rope_theta"]
+    assert arch.norm_eps == text.rms_norm_eps
+    stated = cfg.get("text_config", cfg)
+    assert arch.norm_eps == stated["rms_norm_eps"]
