@@ -193,3 +193,20 @@ def test_unknown_model_type_is_one_error_line(
         assert run_main(args, monkeypatch) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "'no_such_arch' is not known to transformers" in err[0]
+
+
+def test_measure_without_a_reference_decoder_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config transformers sizes (Qwen3.5-0.8B's config.json, no family written for it) and
+    a catalog family that is only counted (Gemma-3): the reference engine cannot build them,
+    so ``perf measure`` says so before starting a child, pointing to --engine transformers."""
+    pytest.importorskip("transformers")
+    copy = Path(__file__).resolve().parents[1] / "scripts/additions/configs/qwen3.5-0.8b.json"
+    (tmp_path / "config.json").write_text(copy.read_text(encoding="utf-8"), encoding="utf-8")
+    for model in (str(tmp_path), "gemma-3-1b-pt"):
+        args = ["perf", "measure", "-m", model, "--device", "cpu", "--seq", "16"]
+        assert run_main(args, monkeypatch) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("Error: "), err
+        assert "no reference decoder" in err[0] and "--engine transformers" in err[0]

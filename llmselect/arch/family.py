@@ -98,6 +98,17 @@ def _no_model(name: str) -> str:
     )
 
 
+def require_reference_model(family_name: str, what: str) -> None:
+    """One error line when ``family_name`` has no reference decoder to run: ``other`` (a layout
+    transformers sizes, no family written for it) or a family that is counted only."""
+    if family_name != NO_REFERENCE and family(family_name).model is not None:
+        return
+    raise LLMSelectError(
+        f"{what}: no reference decoder for family {family_name!r} (`perf estimate` sizes it); "
+        "measure a checkpoint of it with --engine transformers"
+    )
+
+
 def estimator_only(name: str) -> Callable[[ArchSpec], Any]:
     """The ``build_config`` of a family without a reference model: a one-line error."""
 

@@ -158,6 +158,10 @@ def check_engine(engine: str, target: Any, device: str, batches: list[int]) -> N
             f"arch; {target.id} is neither (give a GGUF file, a safetensors folder or file, or "
             "a hub id)"
         )
+    if engine == "reference" and arch is not None:
+        from llmselect.arch.family import require_reference_model
+
+        require_reference_model(arch.family, str(target.id))
     if engine != "llama.cpp":
         return
     if kind != "gguf":
