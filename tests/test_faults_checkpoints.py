@@ -170,3 +170,16 @@ def test_every_verdict_cites_its_own_model() -> None:
             assert "phi-2" not in source or model.id.startswith("phi"), model.id
             assert v.terms_source == load_licenses().get(v.license_id).source
     assert permissive >= 10
+
+
+def test_config_whose_numbers_do_not_fit_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """3 heads cannot split a hidden size of 64: the one error line says so, not only that
+    some validation failed."""
+    cfg = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 3, "intermediate_size": 128, "vocab_size": 100}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    assert run_main(["inspect", str(tmp_path), "--no-tokenizer"], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "heads (3) do not divide hidden (64)" in err[0], err

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from llmselect.arch.family import Family
 from llmselect.arch.spec import ArchSpec
 from llmselect.errors import LLMSelectError
@@ -63,6 +65,13 @@ def reads_gguf_architecture(name: str) -> bool:
     return any(name in f.gguf_architectures for f in _families())
 
 
+def _why(exc: Exception) -> str:
+    """One line for a rejected number: pydantic's first message (its text spans lines)."""
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    return " ".join(str(exc).split())
+
+
 def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     """``ArchSpec`` from a transformers ``config.json``, read by the family that declares its
     ``model_type`` (``Family.hf_config_types``)."""
@@ -78,7 +87,7 @@ def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
     try:
         return readers[mt](cfg, where)
     except (TypeError, ValueError) as exc:
-        raise LLMSelectError(f"{where}: architecture numbers do not fit: {exc}") from exc
+        raise LLMSelectError(f"{where}: architecture numbers do not fit: {_why(exc)}") from exc
 
 
 # RoPE keys that do not change the rotation's shape (a ``rope_parameters`` holding only these
@@ -166,7 +175,7 @@ def arch_from_gguf(gguf: Any) -> ArchSpec:
             source=f"GGUF metadata of {where} (general.architecture {name})",
         )
     except (TypeError, ValueError) as exc:
-        raise LLMSelectError(f"{where}: architecture numbers do not fit: {exc}") from exc
+        raise LLMSelectError(f"{where}: architecture numbers do not fit: {_why(exc)}") from exc
 
 
 def gguf_rope_scaling(gguf: Any) -> dict[str, Any] | None:
