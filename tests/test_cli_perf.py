@@ -210,3 +210,31 @@ def test_measure_without_a_reference_decoder_is_one_error_line(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("Error: "), err
         assert "no reference decoder" in err[0] and "--engine transformers" in err[0]
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen3"])
+def test_fp8_folder_of_a_family_model_is_sized_as_stored(model_type: str, tmp_path: Path) -> None:
+    """A config read by the LLaMA family that states FP8 128x128 blocks: ``perf estimate``
+    sizes the weights as stored, the bytes of transformers' own pre-quantized layout."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.quantizers import AutoHfQuantizer
+
+    cfg = {"model_type": model_type, "hidden_size": 256, "intermediate_size": 512,
+           "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+           "head_dim": 64, "vocab_size": 1000, "dtype": "bfloat16",
+           "quantization_config": {"quant_method": "fp8", "fmt": "e4m3",
+                                   "activation_scheme": "dynamic",
+                                   "weight_block_size": [128, 128]}}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    config = AutoConfig.for_model(**cfg)
+    quantizer = AutoHfQuantizer.from_config(config.quantization_config, pre_quantized=True)
+    quantizer.quantization_config.dequantize = False  # the layout, not a CPU fallback
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    quantizer.preprocess_model(model, config=config)
+    theirs = sum(p.numel() * p.element_size() for p in model.parameters())
+    result = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["dtype"] == "stored" and row["weights_bytes"] == theirs

@@ -198,6 +198,10 @@ def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> Model
     sizing = None
     if reads_model_type(cfg):
         arch = arch_from_hf_config(cfg, str(config_path))
+        if cfg.get("quantization_config"):  # its stored format's bytes: transformers' layout
+            from llmselect.arch.hf_sizing import sizing_from_config
+
+            _, sizing = sizing_from_config(cfg, str(config_path))
     else:  # any model_type transformers knows: its own class, no hand-written family
         from llmselect.arch.hf_sizing import sizing_from_config
 
