@@ -55,7 +55,7 @@ HF_KEYS = {
 
 
 def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
-    """``ArchSpec`` from a LLaMA-style ``config.json`` (Llama, Mistral, Qwen2, Yi, ...)."""
+    """``ArchSpec`` from a LLaMA-style ``config.json`` (Llama, Mistral, Qwen2, Qwen3, Yi, ...)."""
     mt = model_type_of(cfg)
     stated = need_ints(cfg, where, HF_KEYS)
     hidden, heads = stated["hidden"], stated["heads"]
@@ -68,6 +68,7 @@ def from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
         max_position=cfg.get("max_position_embeddings"),
         rope_theta=rope_theta_of(cfg) or 10000.0,  # LlamaConfig's own default
         qkv_bias=mt == "qwen2" or bool(cfg.get("attention_bias", False)),
+        qk_norm=mt == "qwen3",
         mlp_bias=bool(cfg.get("mlp_bias", False)),
         sliding_window=cfg.get("sliding_window")
         if cfg.get("use_sliding_window", mt == "mistral")
@@ -86,7 +87,9 @@ FAMILY = Family(
     model="llmselect.refmodels.llama_model:Transformer",
     converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
     hf_model_type="llama",
-    hf_config_types=frozenset({"llama", "mistral", "qwen2", "yi", "internlm2", "deepseek"}),
+    hf_config_types=frozenset(
+        {"llama", "mistral", "qwen2", "qwen3", "yi", "internlm2", "deepseek"}
+    ),
     from_hf_config=from_hf_config,
     gguf_architectures=frozenset({"llama", "qwen2"}),
 )
