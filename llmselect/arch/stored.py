@@ -5,8 +5,10 @@ and a safetensors index alike. Formats, with what each stores per matrix of ``n`
 
 * plain (no ``quantization_config``): ``torch_dtype`` / ``dtype`` bytes per weight;
 * ``fp8`` with ``weight_block_size`` (DeepSeek-V3.x, Kimi-K2, GLM-5, Qwen FP8): ``n`` bytes
-  plus one fp32 scale per block (``weight_scale_inv``), the layout transformers'
-  ``FP8Linear`` / ``FP8Experts`` load;
+  plus one fp32 scale per block (``weight_scale_inv``; one byte with ``scale_fmt: ue8m0``),
+  the layout transformers' ``FP8Linear`` / ``FP8Experts`` load; ``expert_dtype: fp4``
+  (DeepSeek-V4, in the quantization config or beside it) stores the routed experts as two
+  4-bit values per byte with one scale per 32 values of a row;
 * ``mxfp4`` (gpt-oss): the MoE experts in 4-bit values with one uint8 exponent per 32
   (4.25 bits per weight, OpenAI's model card), the rest in ``dtype``;
 * ``modelopt`` (NVIDIA): NVFP4 = 4-bit values, an fp8 scale per ``group_size`` (16) and fp32
@@ -113,8 +115,14 @@ def _module(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def _fp8_blocks(br: int, bc: int) -> MatrixBytes:
-    return lambda m, r, c: m * (r * c + 4 * math.ceil(r / br) * math.ceil(c / bc))
+def _fp8_blocks(br: int, bc: int, scale: int = 4) -> MatrixBytes:
+    return lambda m, r, c: m * (r * c + scale * math.ceil(r / br) * math.ceil(c / bc))
+
+
+def _fp4_rows(group: int, scale: int) -> MatrixBytes:
+    """DeepSeek-V4's FP4 experts: two e2m1 values per byte, one scale per ``group`` values of
+    each row (transformers' ``FP8Experts`` with ``expert_dtype="fp4"``)."""
+    return lambda m, r, c: m * (r * c // 2 + scale * r * math.ceil(c / group))
 
 
 def _nvfp4(group: int, tensor_scales: int) -> MatrixBytes:
@@ -148,8 +156,13 @@ def _plan(q: Mapping[str, Any]) -> tuple[Chooser, bool] | str:
     algo = str(q.get("quant_algo", "")).upper()
     if method == "fp8" and q.get("weight_block_size"):
         br, bc = (int(x) for x in q["weight_block_size"])
-        fmt = (f"fp8_e4m3 ({br}x{bc} blocks, fp32 scales)", _fp8_blocks(br, bc))
-        return (lambda name, shape: fmt), False
+        ue8m0 = q.get("scale_fmt") == "ue8m0"  # 1-byte power-of-two scales (DeepSeek-V4)
+        scales, scale = ("ue8m0", 1) if ue8m0 else ("fp32", 4)
+        fmt = (f"fp8_e4m3 ({br}x{bc} blocks, {scales} scales)", _fp8_blocks(br, bc, scale))
+        if q.get("expert_dtype") != "fp4":
+            return (lambda name, shape: fmt), False
+        fp4 = (f"fp4_e2m1 experts (32-value row groups, {scales} scales)", _fp4_rows(32, scale))
+        return (lambda name, shape: fp4 if is_expert_tensor(name) else fmt), False
     if method == "mxfp4":
         mx = ("mxfp4 (32-value blocks, uint8 scales)",
               lambda m, r, c: m * (r * c // 2 + r * c // 32))  # fmt: skip
@@ -199,6 +212,8 @@ def stored_weights(
         n = sum(math.prod(s) for _, s in params)
         return [StoredWeights(format=base, params=n, bytes=n * DTYPE_BYTES[base],
                               routed_expert_params=_experts(params))], base  # fmt: skip
+    if cfg.get("expert_dtype") is not None and "expert_dtype" not in q:
+        q = {**q, "expert_dtype": cfg["expert_dtype"]}  # beside it (DeepSeek-V4), as transformers
     plan = _plan(q)
     if isinstance(plan, str):
         return [], plan

@@ -219,3 +219,32 @@ def test_rope_theta_and_norm_eps_are_the_configs(name: str) -> None:
     assert arch.norm_eps == text.rms_norm_eps
     stated = cfg.get("text_config", cfg)
     assert arch.norm_eps == stated["rms_norm_eps"]
+
+
+def test_deepseek_v4_fp4_experts_match_transformers_prequantized_layout() -> None:
+    """DeepSeek-V4-Flash's config states ``expert_dtype: fp4`` and ``scale_fmt: ue8m0``:
+    transformers loads its routed experts as two 4-bit values per byte with a 1-byte scale per
+    32, and 1-byte block scales elsewhere. Sized as all-FP8 with fp32 scales it came out 1.74x
+    too large. Within 0.5 %: transformers keeps a few small projections in bf16 and fp32."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.quantizers import AutoHfQuantizer
+
+    copy = Path(__file__).resolve().parents[2] / "scripts/additions/configs/deepseek-v4-flash.json"
+    cfg = json.loads(copy.read_text(encoding="utf-8"))
+    cfg["num_hidden_layers"] = 4
+    cfg["compress_ratios"] = cfg["compress_ratios"][:4]
+    cfg.pop("num_nextn_predict_layers", None)
+    config = AutoConfig.for_model(**cfg)
+    quantizer = AutoHfQuantizer.from_config(config.quantization_config, pre_quantized=True)
+    quantizer.quantization_config.dequantize = False  # the layout, not a CPU fallback
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    quantizer.preprocess_model(model, config=config)
+    theirs = sum(p.numel() * p.element_size() for p in model.parameters())
+    _, sizing = sizing_from_config(cfg, "deepseek-v4-flash")
+    assert sizing.stored_bytes is not None
+    assert abs(sizing.stored_bytes / theirs - 1) < 5e-3
+    packed = sum(p.numel() for p in model.parameters() if p.dtype == torch.int8)  # fp4 pairs
+    [fp4] = [s for s in sizing.stored if s.format.startswith("fp4")]
+    assert fp4.params == 2 * packed
