@@ -142,9 +142,11 @@ def estimate_records(
     est: Any,
     prefix: str = "est_",
     prefill_logits: str | None = None,
+    subset: str | None = None,
 ) -> Iterator[Measurement]:
-    """One record per part of an estimate (MiB), all ``kind="estimated"``."""
-    subset = point_subset(est.batch, est.seq, est.dtype)
+    """One record per part of an estimate (MiB), all ``kind="estimated"``; ``subset``: the
+    measured point's (it names a non-reference engine), else the estimate's own point."""
+    subset = subset or point_subset(est.batch, est.seq, est.dtype)
     params = {
         "device": est.device,
         "tp": est.tp,

@@ -507,7 +507,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 last_token_logits=True,  # the worker's prefill keeps the last position only
                 sizing=sizing,
             )
-            yield from estimate_records(self, ctx, model_id, est, prefill_logits="last position")
+            yield from estimate_records(self, ctx, model_id, est, prefill_logits="last position",
+                                        subset=subset)  # fmt: skip
 
         if status == "oom":
             reason = (

@@ -224,5 +224,8 @@ def test_checkpoint_without_a_family_keeps_its_measurement(
     by_metric = {r.metric: r for r in recs}
     assert by_metric["fits"].value == 1.0 and by_metric["prefill_ms"].value == 2.0
     assert "est_error_pct" in by_metric
+    # the estimate sits on the measured point's row (its subset names the engine)
+    assert by_metric["est_peak_memory_mib"].subset == by_metric["prefill_ms"].subset
+    assert by_metric["prefill_ms"].subset.endswith(",engine=transformers")
     kv = 2 * 2 * 2 * 16 * 105 * 2  # K and V · layers · kv heads · head dim · tokens · bf16
     assert by_metric["decode_roofline_share"].params["bytes_per_token"] == params * 2 + kv
