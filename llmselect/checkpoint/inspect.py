@@ -84,9 +84,12 @@ def context_length(source: ModelSource) -> dict[str, Any]:
         key = f"{source.gguf.architecture}.context_length"
         return {"tokens": source.gguf.metadata.get(key), "source": f"GGUF {key}"}
     if source.is_checkpoint:
-        for key in ("max_position_embeddings", "seq_length", "n_positions"):
-            if source.config.get(key) is not None:
-                return {"tokens": source.config[key], "source": f"config.json {key}"}
+        text = source.config.get("text_config")  # a multimodal config states it for its decoder
+        scopes = [("", source.config), ("text_config.", text if isinstance(text, dict) else {})]
+        for prefix, scope in scopes:
+            for key in ("max_position_embeddings", "seq_length", "n_positions"):
+                if scope.get(key) is not None:
+                    return {"tokens": scope[key], "source": f"config.json {prefix}{key}"}
         return {"tokens": None, "source": "not stated in config.json"}
     spec = source.spec
     if spec is not None and spec.context_length:

@@ -41,7 +41,9 @@ def _render_file(r: dict[str, Any]) -> None:
     if r.get("rope_scaling"):
         _line(f"  rope scaling: {r['rope_scaling']}")
     c = r["context_length"]
-    _line(f"  context length: {c['tokens'] or 'unknown'} tokens ({c['source']})")
+    tokens = f"{c['tokens']} tokens" if c["tokens"] else "unknown"
+    where = f" ({c['source']})" if c["source"] != "unknown" else ""
+    _line(f"  context length: {tokens}{where}")
 
 
 def _render_params(p: dict[str, Any]) -> None:
