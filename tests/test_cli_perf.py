@@ -241,13 +241,20 @@ def test_fp8_folder_of_a_family_model_is_sized_as_stored(model_type: str, tmp_pa
 
 
 def test_context_length_of_a_multimodal_config_is_its_text_configs(tmp_path: Path) -> None:
-    """Qwen3.5-397B-A17B states max_position_embeddings only in its text_config: inspect gives
-    that length, not 'unknown'."""
+    """Qwen3.5-0.8B states max_position_embeddings only in its text_config: inspect gives
+    that length, not 'unknown', and ``catalog add`` records it."""
     pytest.importorskip("transformers")
-    cfg = json.loads((CONFIGS / "qwen3.5-397b-a17b.json").read_text(encoding="utf-8"))
+    copy = Path(__file__).resolve().parents[1] / "scripts/additions/configs/qwen3.5-0.8b.json"
+    cfg = json.loads(copy.read_text(encoding="utf-8"))
     (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
     report = runner.invoke(app, ["inspect", str(tmp_path), "--no-tokenizer", "--json"])
     assert report.exit_code == 0, report.output
     context = json.loads(report.stdout)["context_length"]
     assert context["tokens"] == cfg["text_config"]["max_position_embeddings"] == 262144
     assert context["source"] == "config.json text_config.max_position_embeddings"
+    added = runner.invoke(app, ["catalog", "add", str(tmp_path), "--name", "my-qwen35"])
+    assert added.exit_code == 0, added.output
+    from llmselect.catalog import user_catalog_file
+
+    [entry] = json.loads(user_catalog_file().read_text(encoding="utf-8"))
+    assert entry["context_length"] == 262144

@@ -118,6 +118,18 @@ def rope_theta_of(cfg: Mapping[str, Any]) -> float | None:
     return None
 
 
+def config_context(cfg: Mapping[str, Any]) -> tuple[int | None, str]:
+    """(context length, the key that states it) of a config.json: the config's own
+    ``max_position_embeddings`` / ``seq_length`` / ``n_positions``, else its ``text_config``'s
+    (a multimodal config states it for its decoder); (None, why) when neither does."""
+    text = cfg.get("text_config")
+    for prefix, scope in (("", cfg), ("text_config.", text if isinstance(text, Mapping) else {})):
+        for key in ("max_position_embeddings", "seq_length", "n_positions"):
+            if scope.get(key) is not None:
+                return int(scope[key]), f"config.json {prefix}{key}"
+    return None, "not stated in config.json"
+
+
 def rope_scaling_of(cfg: Mapping[str, Any]) -> dict[str, Any] | None:
     """The checkpoint's RoPE scaling (None when it uses plain RoPE), from ``rope_scaling`` or
     transformers 5's ``rope_parameters``."""

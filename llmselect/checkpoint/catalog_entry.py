@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from llmselect.arch.readers import config_context
 from llmselect.catalog import LicenseRef, ModelSpec, PublishedScore
 from llmselect.datafiles import StrictModel
 from llmselect.errors import LLMSelectError, one_line
@@ -110,9 +111,9 @@ def entry_from_config(
               for p in sizing.other_parts]  # fmt: skip
     context = facts.pop("context_length", None)
     context_source = facts.pop("context_source", None)
-    if context is None and cfg.get("max_position_embeddings"):
-        context, context_source = cfg["max_position_embeddings"], (
-            f"config.json max_position_embeddings ({config_source})")  # fmt: skip
+    if context is None:
+        context, where = config_context(cfg)
+        context_source = f"{where} ({config_source})" if context else None
     try:
         return ModelSpec(
             params_b=round(total / 1e9, 3), params_exact=total,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from llmselect.arch.readers import config_context
 from llmselect.checkpoint.source import ModelSource
 from llmselect.errors import LLMSelectError
 
@@ -84,13 +85,8 @@ def context_length(source: ModelSource) -> dict[str, Any]:
         key = f"{source.gguf.architecture}.context_length"
         return {"tokens": source.gguf.metadata.get(key), "source": f"GGUF {key}"}
     if source.is_checkpoint:
-        text = source.config.get("text_config")  # a multimodal config states it for its decoder
-        scopes = [("", source.config), ("text_config.", text if isinstance(text, dict) else {})]
-        for prefix, scope in scopes:
-            for key in ("max_position_embeddings", "seq_length", "n_positions"):
-                if scope.get(key) is not None:
-                    return {"tokens": scope[key], "source": f"config.json {prefix}{key}"}
-        return {"tokens": None, "source": "not stated in config.json"}
+        tokens, where = config_context(source.config)
+        return {"tokens": tokens, "source": where}
     spec = source.spec
     if spec is not None and spec.context_length:
         return {"tokens": spec.context_length, "source": spec.context_source or "catalog"}
