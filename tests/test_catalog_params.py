@@ -185,3 +185,17 @@ def test_license_corrections_carry_their_source() -> None:
         assert lic.commercial == fix["set"]["commercial_use"], fix["id"]
     for lic in _additions()["licenses"]:
         assert table.find(lic["id"]) is not None and lic["source"], lic["id"]
+
+
+@pytest.mark.parametrize(("preset", "model_id"), [("llama:0.5b", "qwen2.5-0.5b"),
+                                                  ("llama:3b", "qwen2.5-3b"),
+                                                  ("llama:7b", "llama-2-7b")])  # fmt: skip
+def test_preset_has_the_numbers_of_the_config_it_cites(catalog, preset: str, model_id: str) -> None:
+    """A preset copies one checkpoint's config.json; the catalog holds the cited copy of the
+    same file. Every number agrees (Qwen2.5's rms_norm_eps is 1e-6, not the schema's 1e-5)."""
+    from llmselect.arch.presets import preset_arch
+
+    ours, theirs = preset_arch(preset), catalog.get(model_id).arch
+    same = ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "rope_theta",
+            "qkv_bias", "tied_embeddings", "norm_eps")  # fmt: skip
+    assert {k: getattr(ours, k) for k in same} == {k: getattr(theirs, k) for k in same}
