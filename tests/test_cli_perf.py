@@ -258,3 +258,23 @@ def test_context_length_of_a_multimodal_config_is_its_text_configs(tmp_path: Pat
 
     [entry] = json.loads(user_catalog_file().read_text(encoding="utf-8"))
     assert entry["context_length"] == 262144
+
+
+def test_llamacpp_estimate_of_a_hybrid_config_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Qwen3.5-0.8B: 18 of its 24 layers are Gated DeltaNet (transformers' layer_types), which
+    keep no KV cells in llama.cpp; the llama.cpp memory model does not size their state, so it
+    says so instead of giving all 24 layers a full KV cache."""
+    pytest.importorskip("transformers")
+    from transformers import AutoConfig
+
+    copy = Path(__file__).resolve().parents[1] / "scripts/additions/configs/qwen3.5-0.8b.json"
+    cfg = json.loads(copy.read_text(encoding="utf-8"))
+    text = AutoConfig.for_model(**cfg).get_text_config(decoder=True)
+    assert text.layer_types.count("linear_attention") == 18
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    args = ["perf", "estimate", "-m", str(tmp_path), "--engine", "llama.cpp", "--dtype", "q4_k_m"]
+    assert run_main(args, monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "linear_attention layers is not modelled" in err[0], err

