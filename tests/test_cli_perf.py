@@ -216,9 +216,8 @@ def test_measure_without_a_reference_decoder_is_one_error_line(
 def test_fp8_folder_of_a_family_model_is_sized_as_stored(model_type: str, tmp_path: Path) -> None:
     """A config read by the LLaMA family that states FP8 128x128 blocks: ``perf estimate``
     sizes the weights as stored, the bytes of transformers' own pre-quantized layout."""
-    torch = pytest.importorskip("torch")
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.quantizers import AutoHfQuantizer
+    pytest.importorskip("transformers")
+    from _prequantized import prequantized_model, stored_bytes
 
     cfg = {"model_type": model_type, "hidden_size": 256, "intermediate_size": 512,
            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -227,13 +226,7 @@ def test_fp8_folder_of_a_family_model_is_sized_as_stored(model_type: str, tmp_pa
                                    "activation_scheme": "dynamic",
                                    "weight_block_size": [128, 128]}}  # fmt: skip
     (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
-    config = AutoConfig.for_model(**cfg)
-    quantizer = AutoHfQuantizer.from_config(config.quantization_config, pre_quantized=True)
-    quantizer.quantization_config.dequantize = False  # the layout, not a CPU fallback
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    quantizer.preprocess_model(model, config=config)
-    theirs = sum(p.numel() * p.element_size() for p in model.parameters())
+    theirs = stored_bytes(prequantized_model(cfg))
     result = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)

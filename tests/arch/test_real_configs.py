@@ -16,6 +16,8 @@ import pytest
 
 pytest.importorskip("transformers")
 
+from _prequantized import prequantized_model, stored_bytes  # noqa: E402
+
 from llmselect.arch.hf_sizing import sizing_from_config  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "data" / "configs"
@@ -97,21 +99,13 @@ def test_fp8_blocks_match_transformers_prequantized_layout(name: str) -> None:
     checkpoint (fp8 weights, fp32 block scales); the bytes agree within 0.05 %: transformers
     keeps DeepSeek-style routers and their bias in fp32, the file states them as bf16."""
     torch = pytest.importorskip("torch")
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.quantizers import AutoHfQuantizer
-
     cfg = _cfg(name)
     cfg["num_hidden_layers"] = 4
     if "layer_types" in cfg:
         cfg["layer_types"] = cfg["layer_types"][:4]
     cfg.pop("num_nextn_predict_layers", None)
-    config = AutoConfig.for_model(**cfg)
-    quantizer = AutoHfQuantizer.from_config(config.quantization_config, pre_quantized=True)
-    quantizer.quantization_config.dequantize = False  # the layout, not a CPU fallback
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    quantizer.preprocess_model(model, config=config)
-    theirs = sum(p.numel() * p.element_size() for p in model.parameters())
+    model = prequantized_model(cfg)
+    theirs = stored_bytes(model)
     _, sizing = sizing_from_config(cfg, name)
     assert sizing.stored_bytes is not None
     assert abs(sizing.stored_bytes / theirs - 1) < 5e-4
@@ -227,21 +221,13 @@ def test_deepseek_v4_fp4_experts_match_transformers_prequantized_layout() -> Non
     32, and 1-byte block scales elsewhere. Sized as all-FP8 with fp32 scales it came out 1.74x
     too large. Within 0.5 %: transformers keeps a few small projections in bf16 and fp32."""
     torch = pytest.importorskip("torch")
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.quantizers import AutoHfQuantizer
-
     copy = Path(__file__).resolve().parents[2] / "scripts/additions/configs/deepseek-v4-flash.json"
     cfg = json.loads(copy.read_text(encoding="utf-8"))
     cfg["num_hidden_layers"] = 4
     cfg["compress_ratios"] = cfg["compress_ratios"][:4]
     cfg.pop("num_nextn_predict_layers", None)
-    config = AutoConfig.for_model(**cfg)
-    quantizer = AutoHfQuantizer.from_config(config.quantization_config, pre_quantized=True)
-    quantizer.quantization_config.dequantize = False  # the layout, not a CPU fallback
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    quantizer.preprocess_model(model, config=config)
-    theirs = sum(p.numel() * p.element_size() for p in model.parameters())
+    model = prequantized_model(cfg)
+    theirs = stored_bytes(model)
     _, sizing = sizing_from_config(cfg, "deepseek-v4-flash")
     assert sizing.stored_bytes is not None
     assert abs(sizing.stored_bytes / theirs - 1) < 5e-3
