@@ -98,14 +98,15 @@ def _no_model(name: str) -> str:
     )
 
 
-def require_reference_model(family_name: str, what: str) -> None:
+def require_reference_model(family_name: str, what: str, engine: str = "transformers") -> None:
     """One error line when ``family_name`` has no reference decoder to run: ``other`` (a layout
-    transformers sizes, no family written for it) or a family that is counted only."""
+    transformers sizes, no family written for it) or a family that is counted only; ``engine``:
+    the engine that can run it instead."""
     if family_name != NO_REFERENCE and family(family_name).model is not None:
         return
     raise LLMSelectError(
         f"{what}: no reference decoder for family {family_name!r} (`perf estimate` sizes it); "
-        "measure a checkpoint of it with --engine transformers"
+        f"measure a checkpoint of it with --engine {engine}"
     )
 
 

@@ -161,7 +161,8 @@ def check_engine(engine: str, target: Any, device: str, batches: list[int]) -> N
     if engine == "reference" and arch is not None:
         from llmselect.arch.family import require_reference_model
 
-        require_reference_model(arch.family, str(target.id))
+        require_reference_model(arch.family, str(target.id),
+                                "llama.cpp" if kind == "gguf" else "transformers")  # fmt: skip
     if engine != "llama.cpp":
         return
     if kind != "gguf":

