@@ -271,3 +271,20 @@ def test_llamacpp_estimate_of_a_hybrid_config_is_refused(
     assert run_main(args, monkeypatch) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "linear_attention layers is not modelled" in err[0], err
+
+
+def test_inspect_names_latent_attention_by_its_own_widths() -> None:
+    """DeepSeek-V2-Lite's config.json: q/k heads are 128 + 64 RoPE wide and v heads 128 over a
+    512-wide latent; 'head_dim 128' alone (hidden / heads) described none of them."""
+    from _real_archs import REAL
+
+    mla = REAL["deepseek-v2-lite"].mla
+    assert mla is not None
+    result = runner.invoke(app, ["inspect", "deepseek-v2-lite", "--no-tokenizer"])
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.stdout.splitlines() if x.strip().startswith("architecture:")]
+    qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    assert (f"16 heads of latent attention (kv_lora_rank {mla.kv_lora_rank}, q/k head {qk} = "
+            f"{mla.qk_nope_head_dim} + {mla.qk_rope_head_dim} RoPE, v head {mla.v_head_dim})"
+            ) in line  # fmt: skip
+    assert "head_dim" not in line

@@ -19,6 +19,18 @@ def _stated(value: float | None, spec: str = "") -> str:
     return "not stated" if value is None else format(value, spec)
 
 
+def _heads(a: dict[str, Any]) -> str:
+    """Attention heads and their widths; latent attention (MLA) by its own numbers."""
+    m = a.get("mla")
+    if m:
+        qk = m["qk_nope_head_dim"] + m["qk_rope_head_dim"]
+        return (f"{a['heads']} heads of latent attention (kv_lora_rank {m['kv_lora_rank']}, "
+                f"q/k head {qk} = {m['qk_nope_head_dim']} + {m['qk_rope_head_dim']} RoPE, "
+                f"v head {m['v_head_dim']})")  # fmt: skip
+    hd = a.get("head_dim") or a["hidden"] // a["heads"]
+    return f"{a['heads']} heads / {a['kv_heads']} KV heads (head_dim {hd})"
+
+
 def _render_file(r: dict[str, Any]) -> None:
     _line(f"{r['model']}  ({r['input']})")
     ck = r.get("checkpoint") or {}
@@ -29,10 +41,9 @@ def _render_file(r: dict[str, Any]) -> None:
         _line(f"  size: {r['file_bytes']:,} bytes on disk, {r['tensor_bytes']:,} bytes of tensors")
     a = r.get("architecture")
     if a:
-        hd = a.get("head_dim") or a["hidden"] // a["heads"]
         _line(
             f"  architecture: {a['family']}, {a['layers']} layers, hidden {a['hidden']}, "
-            f"{a['heads']} heads / {a['kv_heads']} KV heads (head_dim {hd}), MLP "
+            f"{_heads(a)}, MLP "
             f"{a['intermediate']}, vocab {a['vocab']}, tied embeddings "
             f"{'yes' if a.get('tied_embeddings') else 'no'}, rope theta "
             f"{_stated(a.get('rope_theta'))}, norm eps {_stated(a.get('norm_eps'), '.3g')}"
