@@ -158,8 +158,11 @@ def _layer_types(text: Any) -> tuple[list[str] | None, dict[int, dict[str, Any]]
     return (list(types) if types is not None else None), per_layer, reuse
 
 
-def _arch(text_cfg: Mapping[str, Any], sizing: Sizing, source: str) -> ArchSpec:
-    """The ``ArchSpec`` fields the estimator reads (activations, TP), from the text config."""
+def _arch(
+    text_cfg: Mapping[str, Any], sizing: Sizing, source: str, names: frozenset[str]
+) -> ArchSpec:
+    """The ``ArchSpec`` fields the estimator reads (activations, TP), from the text config;
+    ``names``: the decoder's parameter names (QK-norm and QKV bias are modules it has)."""
     d = text_cfg
     heads = int(d["num_attention_heads"])
     hidden = int(d["hidden_size"])
@@ -171,8 +174,13 @@ def _arch(text_cfg: Mapping[str, Any], sizing: Sizing, source: str) -> ArchSpec:
     moe = None
     if experts and _first(d, _TOP_K_KEYS):
         e_inter = d.get("moe_intermediate_size") or d.get("intermediate_size")
+        shared_inter = d.get("shared_expert_intermediate_size")  # Qwen: one shared expert
+        shared = (
+            d.get("n_shared_experts") or d.get("num_shared_experts") or (1 if shared_inter else 0)
+        )
         moe = MoESpec(experts=int(experts), experts_per_token=int(_first(d, _TOP_K_KEYS)),
-                      expert_intermediate=int(e_inter))  # fmt: skip
+                      expert_intermediate=int(e_inter), shared_experts=int(shared),
+                      shared_intermediate=int(shared_inter) if shared_inter else None)  # fmt: skip
     # no dense MLP width stated (all-MoE models): the expert's; activations only read it
     inter = inter or (moe.expert_intermediate if moe else None)
     mla = None
@@ -191,7 +199,8 @@ def _arch(text_cfg: Mapping[str, Any], sizing: Sizing, source: str) -> ArchSpec:
         vocab=int(d["vocab_size"]), head_dim=int(head_dim) if head_dim else None,
         tied_embeddings=sizing.params_lm_head == 0, max_position=d.get("max_position_embeddings"),
         rope_theta=rope_theta_of(d), norm_eps=_first(d, _EPS_KEYS), moe=moe, mla=mla,
-        source=source,
+        qk_norm=any(n.endswith(("q_norm.weight", "q_layernorm.weight")) for n in names),
+        qkv_bias=any(n.endswith("q_proj.bias") for n in names), source=source,
     )  # fmt: skip
 
 
@@ -232,7 +241,8 @@ def sizing_from_config(
                           reuses_kv=reuse)  # fmt: skip
     stored, stored_summary = stored_weights(shapes, cfg, int(experts) if experts else None)
     cls = class_name + (f" ({twin_note})" if twin_note else "")
-    return _assemble(cfg, where, source, text_cfg, dict(
+    names = frozenset(name for name, _ in shapes)
+    return _assemble(cfg, where, source, text_cfg, names, dict(
         model_type=str(cfg.get("model_type")), model_class=cls,
         counted_with=f"transformers {transformers.__version__}, meta device",
         config_sha256=config_sha256(cfg), config_source=source or where,
@@ -252,6 +262,7 @@ def _assemble(
     where: str,
     source: str | None,
     text_cfg: dict[str, Any],
+    names: frozenset[str],
     fields: dict[str, Any],
 ) -> tuple[ArchSpec, Sizing]:
     """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line)."""
@@ -259,7 +270,8 @@ def _assemble(
 
     try:
         sizing = Sizing(**fields)
-        arch = _arch(text_cfg, sizing, f"{source or where} (model_type {cfg.get('model_type')})")
+        where_from = f"{source or where} (model_type {cfg.get('model_type')})"
+        arch = _arch(text_cfg, sizing, where_from, names)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise LLMSelectError(f"{where}: the counted numbers do not validate: "

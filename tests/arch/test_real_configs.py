@@ -234,3 +234,33 @@ def test_deepseek_v4_fp4_experts_match_transformers_prequantized_layout() -> Non
     packed = sum(p.numel() for p in model.parameters() if p.dtype == torch.int8)  # fp4 pairs
     [fp4] = [s for s in sizing.stored if s.format.startswith("fp4")]
     assert fp4.params == 2 * packed
+
+
+@pytest.mark.parametrize("name", ["qwen3-next-80b-a3b-thinking", "deepseek-v3", "gpt-oss-20b"])
+def test_arch_flags_are_the_modules_transformers_builds(name: str) -> None:
+    """Shared experts, QK-norm and QKV bias as transformers' own modules have them (Qwen3-Next:
+    a 512-wide shared expert and QK-norm; DeepSeek-V3: one shared expert; gpt-oss: QKV bias),
+    not the schema's defaults (no shared expert, no norm, no bias)."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cfg = _cfg(name)
+    cfg["num_hidden_layers"] = 4
+    if "layer_types" in cfg:
+        cfg["layer_types"] = cfg["layer_types"][:4]
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg))
+    arch, _ = sizing_from_config(cfg, name)
+    last = model.model.layers[-1]
+    shared = getattr(last.mlp, "shared_expert", None) or getattr(last.mlp, "shared_experts", None)
+    assert arch.moe is not None
+    if shared is None:
+        assert arch.moe.shared_experts == 0
+    else:
+        width = shared.up_proj.out_features
+        assert arch.moe.shared_experts >= 1
+        assert (arch.moe.shared_intermediate or
+                arch.moe.shared_experts * arch.moe.expert_intermediate) == width  # fmt: skip
+    assert arch.qk_norm == hasattr(last.self_attn, "q_norm")
+    q_proj = getattr(last.self_attn, "q_proj", None)  # latent attention has q_a/q_b instead
+    assert arch.qkv_bias == (getattr(q_proj, "bias", None) is not None)
