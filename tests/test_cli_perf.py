@@ -288,3 +288,21 @@ def test_inspect_names_latent_attention_by_its_own_widths() -> None:
             f"{mla.qk_nope_head_dim} + {mla.qk_rope_head_dim} RoPE, v head {mla.v_head_dim})"
             ) in line  # fmt: skip
     assert "head_dim" not in line
+
+
+def test_vision_config_with_a_negative_feature_layer_is_sized(tmp_path: Path) -> None:
+    """transformers' Mistral3Config (the Mistral-Small-3.1 layout) picks the vision tower's
+    last layer with ``vision_feature_layer: -1``, an index, not a size: the config is sized."""
+    pytest.importorskip("transformers")
+    from transformers import Mistral3Config
+
+    cfg = Mistral3Config().to_dict()
+    assert cfg["vision_feature_layer"] == -1
+    (tmp_path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    result = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    text = cfg["text_config"]
+    kv_values = 2 * text["num_key_value_heads"] * text["head_dim"]  # K and V per layer
+    assert row["cache"] == [{"kind": "full_attention", "layers": text["num_hidden_layers"],
+                             "values_per_token": kv_values}]  # fmt: skip

@@ -55,7 +55,13 @@ REQUIRED = (
     ("num_attention_heads", "n_head"),
     ("vocab_size", "padded_vocab_size"),
 )
-_SIZE_WORDS = ("size", "dim", "num_", "n_", "heads", "layers", "rank", "experts", "window")
+# A size is named by a whole word of its key (``hidden_size``, ``head_dim``, ``kv_lora_rank``,
+# ``sliding_window``) or a ``num_``/``n_`` prefix; ``vision_feature_layer`` (-1: the last) is not.
+_SIZE_WORDS = frozenset({"size", "dim", "heads", "layers", "rank", "experts", "window"})
+
+
+def _is_size(key: str) -> bool:
+    return key.startswith(("num_", "n_")) or not _SIZE_WORDS.isdisjoint(key.split("_"))
 
 
 def check_sizes(cfg: Mapping[str, Any], where: str) -> None:
@@ -76,7 +82,7 @@ def check_not_negative(cfg: Mapping[str, Any], where: str) -> None:
     for scope in (cfg, text):
         for key, value in scope.items():
             negative = isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
-            if negative and "token" not in key and any(w in key for w in _SIZE_WORDS):
+            if negative and "token" not in key and _is_size(key):
                 raise LLMSelectError(f"{where}: {key} is negative ({value})")
 
 
