@@ -306,3 +306,26 @@ def test_vision_config_with_a_negative_feature_layer_is_sized(tmp_path: Path) ->
     kv_values = 2 * text["num_key_value_heads"] * text["head_dim"]  # K and V per layer
     assert row["cache"] == [{"kind": "full_attention", "layers": text["num_hidden_layers"],
                              "values_per_token": kv_values}]  # fmt: skip
+
+
+def test_gemma3n_config_without_timm_is_sized_and_says_what_it_left_out(tmp_path: Path) -> None:
+    """Gemma-3n (transformers' default Gemma3nConfig): its vision tower needs the timm library
+    to be built. The text decoder is counted as transformers builds it; without timm the towers
+    are named as not counted instead of a traceback."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, Gemma3nConfig
+
+    config = Gemma3nConfig()
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    with torch.device("meta"):
+        text = AutoModelForCausalLM.from_config(config.get_text_config(decoder=True))
+    report = runner.invoke(app, ["inspect", str(tmp_path), "--no-tokenizer", "--json"])
+    assert report.exit_code == 0, report.output
+    params = json.loads(report.stdout)["params"]
+    assert params["total"] == sum(p.numel() for p in text.parameters())
+    if importlib.util.find_spec("timm") is None:
+        [part] = params["other_parts"]
+        assert part["kind"] == "not counted" and "timm" in part["note"]
+        assert "params" not in part

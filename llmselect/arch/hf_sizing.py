@@ -317,8 +317,14 @@ def _other_parts(
 ) -> list[ParamPart]:
     """Towers of a multimodal config and multi-token-prediction layers, each on its own line."""
     out: list[ParamPart] = []
-    if config is not text:
-        full = full if full is not None else _meta_model(config, "AutoModel")
+    if config is not text and full is None:
+        try:
+            full = _meta_model(config, "AutoModel")
+        except ImportError as exc:  # a tower's optional library (Gemma-3n's vision: timm)
+            why = " ".join(str(exc).split()).split(". ")[0][:200]
+            out.append(ParamPart(name="vision/audio towers", params=None, kind="not counted",
+                                 note=f"transformers cannot build them here: {why}"))  # fmt: skip
+    if config is not text and full is not None:
         for name, child in _towers(full):
             n = sum(p.numel() for p in child.parameters())
             if n:

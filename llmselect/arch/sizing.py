@@ -108,10 +108,10 @@ class ParamPart(StrictModel):
     """Parameters outside the text decoder, or a part of it named on its own line."""
 
     name: str = Field(description="vision_tower, audio_tower, mtp_layers, ...")
-    params: int = Field(ge=0)
-    kind: Literal["counted", "estimated"] = Field(
+    params: int | None = Field(ge=0, description="null: not counted (the note says why)")
+    kind: Literal["counted", "estimated", "not counted"] = Field(
         description="counted: transformers' own modules on the meta device; estimated: a "
-        "formula (the note says which)"
+        "formula (the note says which); not counted: they could not be built here"
     )
     note: str | None = None
 

@@ -107,7 +107,8 @@ def entry_from_config(
         f"counts: {sizing.model_class}, {sizing.counted_with}: {total:,} parameters, "
         f"{sizing.params_active:,} active per token ({sizing.active_convention})"
     )
-    notes += [f"not in the text decoder: {p.name} {p.params:,} ({p.kind})"
+    notes += [f"not in the text decoder: {p.name} "
+              f"{'(no count)' if p.params is None else format(p.params, ',')} ({p.kind})"
               for p in sizing.other_parts]  # fmt: skip
     context = facts.pop("context_length", None)
     context_source = facts.pop("context_source", None)

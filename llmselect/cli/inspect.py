@@ -71,8 +71,12 @@ def _render_params(p: dict[str, Any]) -> None:
         _line(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
               f"without the input embedding; {p['active_convention']})")  # fmt: skip
     for part in p.get("other_parts", []):
+        note = f"; {part['note']}" if part.get("note") else ""
+        if part.get("params") is None:
+            _line(f"    not in the text decoder: {part['name']} not counted ({note[2:]})")
+            continue
         _line(f"    not in the text decoder: {part['name']} {part['params']:,} "
-              f"({part['kind']}{'; ' + part['note'] if part.get('note') else ''})")  # fmt: skip
+              f"({part['kind']}{note})")  # fmt: skip
 
 
 def _render_bytes(r: dict[str, Any]) -> None:
