@@ -16,6 +16,9 @@ Per layer, numbers (not bytes) kept per token:
 * linear attention (Qwen3-Next, Qwen3.5 Gated DeltaNet): no tokens, a state per sequence: the
   causal-conv window ``conv_dim x conv_kernel`` (``conv_dim = 2 x key heads x key dim + value
   heads x value dim``) plus the recurrent state ``value heads x key dim x value dim``;
+* Mamba-2 (Granite-4.0-H, Bamba; transformers names these layers ``linear_attention`` too):
+  the conv window ``(mamba_expand x hidden + 2 x mamba_n_groups x mamba_d_state) x
+  mamba_d_conv`` plus the SSM state ``mamba_n_heads x mamba_d_head x mamba_d_state``;
 * DeepSeek-V4 compressed attention: a sliding window of one shared K=V head
   (``kv_heads x head_dim``), plus one compressed entry of ``head_dim`` per ``compress_rate``
   tokens (CSA layers also one indexer entry of ``index_head_dim``, and the overlapping
@@ -56,8 +59,21 @@ def _kv_heads(cfg: Mapping[str, Any], where: str) -> int:
     return int(cfg.get("num_key_value_heads") or _need(cfg, where, "num_attention_heads"))
 
 
+def _mamba2(cfg: Mapping[str, Any], where: str) -> CacheGroup:
+    """A Mamba-2 layer (Granite-4.0-H, Bamba; transformers calls it ``linear_attention``)."""
+    inner = int(_need(cfg, where, "mamba_expand")) * int(_need(cfg, where, "hidden_size"))
+    groups_state = 2 * int(_need(cfg, where, "mamba_n_groups")) * int(cfg["mamba_d_state"])
+    conv = (inner + groups_state) * int(_need(cfg, where, "mamba_d_conv"))
+    ssm = (int(_need(cfg, where, "mamba_n_heads")) * int(_need(cfg, where, "mamba_d_head"))
+           * int(cfg["mamba_d_state"]))  # fmt: skip
+    return CacheGroup(kind="linear_attention", layers=1, values_per_token=0,
+                      state_values=conv + ssm, note="Mamba-2: conv window + SSM state")  # fmt: skip
+
+
 def layer_group(cfg: Mapping[str, Any], layer_type: str, where: str) -> CacheGroup:
     """The cache of one layer of ``layer_type`` (``layers=1``)."""
+    if layer_type == "linear_attention" and cfg.get("mamba_d_state") is not None:
+        return _mamba2(cfg, where)
     if layer_type == "linear_attention":
         kh = int(_need(cfg, where, "linear_num_key_heads"))
         kd = int(_need(cfg, where, "linear_key_head_dim"))

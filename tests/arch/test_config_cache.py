@@ -32,6 +32,10 @@ MLA = dict(num_key_value_heads=4, head_dim=8, kv_lora_rank=16, q_lora_rank=16,
            topk_group=1)  # fmt: skip
 CASES = {
     "full (llama)": dict(model_type="llama"),
+    "mamba-2 + attention (granitemoehybrid)": dict(
+        model_type="granitemoehybrid", layer_types=["mamba", "mamba", "attention", "mamba"],
+        mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4,
+        mamba_expand=2, num_local_experts=0),
     "sliding, every 6th global (gemma3_text)": dict(
         model_type="gemma3_text", num_hidden_layers=6, sliding_window=8),
     "sliding + sinks (gpt_oss)": dict(model_type="gpt_oss", num_local_experts=4,
