@@ -19,6 +19,8 @@ Per layer, numbers (not bytes) kept per token:
 * Mamba-2 (Granite-4.0-H, Bamba; transformers names these layers ``linear_attention`` too):
   the conv window ``(mamba_expand x hidden + 2 x mamba_n_groups x mamba_d_state) x
   mamba_d_conv`` plus the SSM state ``mamba_n_heads x mamba_d_head x mamba_d_state``;
+* ``hybrid`` (Falcon-H1): attention and Mamba-2 in parallel, K and V per token plus the
+  Mamba-2 state (``mamba_d_ssm`` wide where the config states it);
 * DeepSeek-V4 compressed attention: a sliding window of one shared K=V head
   (``kv_heads x head_dim``), plus one compressed entry of ``head_dim`` per ``compress_rate``
   tokens (CSA layers also one indexer entry of ``index_head_dim``, and the overlapping
@@ -61,7 +63,12 @@ def _kv_heads(cfg: Mapping[str, Any], where: str) -> int:
 
 def _mamba2(cfg: Mapping[str, Any], where: str) -> CacheGroup:
     """A Mamba-2 layer (Granite-4.0-H, Bamba; transformers calls it ``linear_attention``)."""
-    inner = int(_need(cfg, where, "mamba_expand")) * int(_need(cfg, where, "hidden_size"))
+    inner = int(
+        cfg.get("mamba_d_ssm")
+        or (  # Falcon-H1 states the SSM width itself
+            int(_need(cfg, where, "mamba_expand")) * int(_need(cfg, where, "hidden_size"))
+        )
+    )
     groups_state = 2 * int(_need(cfg, where, "mamba_n_groups")) * int(cfg["mamba_d_state"])
     conv = (inner + groups_state) * int(_need(cfg, where, "mamba_d_conv"))
     ssm = (int(_need(cfg, where, "mamba_n_heads")) * int(_need(cfg, where, "mamba_d_head"))
@@ -74,6 +81,11 @@ def layer_group(cfg: Mapping[str, Any], layer_type: str, where: str) -> CacheGro
     """The cache of one layer of ``layer_type`` (``layers=1``)."""
     if layer_type == "linear_attention" and cfg.get("mamba_d_state") is not None:
         return _mamba2(cfg, where)
+    if layer_type == "hybrid":  # Falcon-H1: attention and Mamba-2 side by side in each layer
+        kv = 2 * _kv_heads(cfg, where) * _head_dim(cfg, where)
+        return CacheGroup(kind="full_attention", layers=1, values_per_token=kv,
+                          state_values=_mamba2(cfg, where).state_values,
+                          note="attention KV + Mamba-2 conv window and SSM state")  # fmt: skip
     if layer_type == "linear_attention":
         kh = int(_need(cfg, where, "linear_num_key_heads"))
         kd = int(_need(cfg, where, "linear_key_head_dim"))

@@ -36,6 +36,9 @@ CASES = {
         model_type="granitemoehybrid", layer_types=["mamba", "mamba", "attention", "mamba"],
         mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4,
         mamba_expand=2, num_local_experts=0),
+    "attention + mamba-2 in each layer (falcon_h1)": dict(
+        model_type="falcon_h1", num_hidden_layers=2, mamba_n_heads=8, mamba_n_groups=2,
+        mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4, mamba_d_ssm=128),
     "sliding, every 6th global (gemma3_text)": dict(
         model_type="gemma3_text", num_hidden_layers=6, sliding_window=8),
     "sliding + sinks (gpt_oss)": dict(model_type="gpt_oss", num_local_experts=4,
