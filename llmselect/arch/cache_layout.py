@@ -19,6 +19,8 @@ Per layer, numbers (not bytes) kept per token:
 * Mamba-2 (Granite-4.0-H, Bamba; transformers names these layers ``linear_attention`` too):
   the conv window ``(mamba_expand x hidden + 2 x mamba_n_groups x mamba_d_state) x
   mamba_d_conv`` plus the SSM state ``mamba_n_heads x mamba_d_head x mamba_d_state``;
+* ``conv`` (LFM2): a gated short convolution keeps its last ``conv_L_cache`` inputs,
+  ``hidden x conv_L_cache``;
 * ``hybrid`` (Falcon-H1): attention and Mamba-2 in parallel, K and V per token plus the
   Mamba-2 state (``mamba_d_ssm`` wide where the config states it);
 * DeepSeek-V4 compressed attention: a sliding window of one shared K=V head
@@ -81,6 +83,10 @@ def layer_group(cfg: Mapping[str, Any], layer_type: str, where: str) -> CacheGro
     """The cache of one layer of ``layer_type`` (``layers=1``)."""
     if layer_type == "linear_attention" and cfg.get("mamba_d_state") is not None:
         return _mamba2(cfg, where)
+    if layer_type == "conv":  # LFM2's gated short convolution: its last inputs, per channel
+        state = int(_need(cfg, where, "hidden_size")) * int(_need(cfg, where, "conv_L_cache"))
+        return CacheGroup(kind="linear_attention", layers=1, values_per_token=0,
+                          state_values=state, note="short convolution window")  # fmt: skip
     if layer_type == "hybrid":  # Falcon-H1: attention and Mamba-2 side by side in each layer
         kv = 2 * _kv_heads(cfg, where) * _head_dim(cfg, where)
         return CacheGroup(kind="full_attention", layers=1, values_per_token=kv,

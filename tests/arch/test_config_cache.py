@@ -36,6 +36,8 @@ CASES = {
         model_type="granitemoehybrid", layer_types=["mamba", "mamba", "attention", "mamba"],
         mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4,
         mamba_expand=2, num_local_experts=0),
+    "short convolution + attention (lfm2)": dict(
+        model_type="lfm2", layer_types=["conv", "conv", "full_attention", "conv"]),
     "attention + mamba-2 in each layer (falcon_h1)": dict(
         model_type="falcon_h1", num_hidden_layers=2, mamba_n_heads=8, mamba_n_groups=2,
         mamba_d_state=16, mamba_d_head=16, mamba_d_conv=4, mamba_d_ssm=128),
