@@ -68,7 +68,9 @@ def kv_bytes(arch: ArchSpec, n_ctx: int, sizing: Sizing | None = None) -> int:
     if sizing is None:
         return kv_cache_bytes(arch, batch=1, context=n_ctx, kv_dtype="fp16")
     other = sorted({g.kind for g in sizing.cache} - KV_KINDS)
-    other += sorted({f"{g.kind} + state" for g in sizing.cache if g.state_values} - set(other))
+    other += sorted(
+        {f"{g.kind} + state" for g in sizing.cache if g.state_values and g.kind in KV_KINDS}
+    )  # Falcon-H1's hybrid layers
     if other:
         raise LLMSelectError(
             f"llama.cpp's cache of {', '.join(other)} layers is not modelled; "

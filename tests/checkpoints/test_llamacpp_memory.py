@@ -69,3 +69,20 @@ def _stderr(path: Path, n_ctx: int) -> str:
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stderr
+
+
+def test_layers_with_a_state_beside_their_kv_are_not_given_kv_alone() -> None:
+    """Falcon-H1 layers run attention and Mamba-2 side by side (transformers' cache holds
+    both); llama.cpp's memory model has no formula for the state, so it says so."""
+    pytest.importorskip("transformers")
+    from llmselect.arch.hf_sizing import sizing_from_config
+    from llmselect.errors import LLMSelectError
+    from llmselect.memory.llamacpp import kv_bytes
+
+    cfg = dict(model_type="falcon_h1", hidden_size=64, num_hidden_layers=2,
+               num_attention_heads=4, num_key_value_heads=2, head_dim=16, intermediate_size=64,
+               vocab_size=128, mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16,
+               mamba_d_head=16, mamba_d_conv=4, mamba_d_ssm=128)  # fmt: skip
+    arch, sizing = sizing_from_config(cfg, "falcon-h1")
+    with pytest.raises(LLMSelectError, match=r"full_attention \+ state layers is not modelled"):
+        kv_bytes(arch, 4096, sizing)
