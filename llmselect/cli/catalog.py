@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import emit, out, print_json
+from llmselect.cli.common import emit, out, print_json, print_text
 from llmselect.cli.options import MachineJsonOpt
 
 catalog_app = typer.Typer(help="Browse the model catalog (published facts with sources).")
@@ -174,7 +174,7 @@ def show(
         print_json(data)
         return
     for line in [*_fact_lines(spec), *_usage_lines(spec, v)]:
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
+        print_text(line)
 
 
 @catalog_app.command("add")
@@ -193,9 +193,11 @@ def add(
     path = add_user_entry(spec)
     s = spec.sizing
     assert s is not None
-    out.print(f"added {spec.id}: {s.params_total:,} parameters ({s.params_active:,} active), "
-              f"cache {', '.join(f'{g.layers} {g.kind}' for g in s.cache)} -> {path}",
-              highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+    cache = ", ".join(f"{g.layers} {g.kind}" for g in s.cache)
+    print_text(
+        f"added {spec.id}: {s.params_total:,} parameters ({s.params_active:,} active), "
+        f"cache {cache} -> {path}"
+    )
 
 
 @catalog_app.command("remove")

@@ -42,6 +42,13 @@ _PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 180
 out = LazyConsole(soft_wrap=False, width=_PIPED_WIDTH)
 err = LazyConsole(stderr=True)
 
+
+def print_text(text: str) -> None:
+    """One line of data on stdout as written: never read as markup (a ``[published]`` label is
+    text) and never folded at the console width."""
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 EXIT_OK = 0
 EXIT_PROBE_FAILED = 1
 EXIT_USAGE = 2

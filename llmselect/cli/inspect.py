@@ -7,12 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import emit, out
+from llmselect.cli.common import emit, print_text
 from llmselect.cli.options import JsonOpt
-
-
-def _line(text: str) -> None:
-    out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _stated(value: float | None, spec: str = "") -> str:
@@ -32,29 +28,31 @@ def _heads(a: dict[str, Any]) -> str:
 
 
 def _render_file(r: dict[str, Any]) -> None:
-    _line(f"{r['model']}  ({r['input']})")
+    print_text(f"{r['model']}  ({r['input']})")
     ck = r.get("checkpoint") or {}
     if ck and not r.get("weights", True):
-        _line(f"  file: {ck['checkpoint']}  no weights (config.json only)")
+        print_text(f"  file: {ck['checkpoint']}  no weights (config.json only)")
     elif ck:
-        _line(f"  file: {ck['checkpoint']}  sha256 {ck['checkpoint_sha256'][:16]}")
-        _line(f"  size: {r['file_bytes']:,} bytes on disk, {r['tensor_bytes']:,} bytes of tensors")
+        print_text(f"  file: {ck['checkpoint']}  sha256 {ck['checkpoint_sha256'][:16]}")
+        print_text(
+            f"  size: {r['file_bytes']:,} bytes on disk, {r['tensor_bytes']:,} bytes of tensors"
+        )
     a = r.get("architecture")
     if a:
-        _line(
+        print_text(
             f"  architecture: {a['family']}, {a['layers']} layers, hidden {a['hidden']}, "
             f"{_heads(a)}, MLP "
             f"{a['intermediate']}, vocab {a['vocab']}, tied embeddings "
             f"{'yes' if a.get('tied_embeddings') else 'no'}, rope theta "
             f"{_stated(a.get('rope_theta'))}, norm eps {_stated(a.get('norm_eps'), '.3g')}"
         )
-        _line(f"    from: {a['source']}")
+        print_text(f"    from: {a['source']}")
     if r.get("rope_scaling"):
-        _line(f"  rope scaling: {r['rope_scaling']}")
+        print_text(f"  rope scaling: {r['rope_scaling']}")
     c = r["context_length"]
     tokens = f"{c['tokens']} tokens" if c["tokens"] else "unknown"
     where = f" ({c['source']})" if c["source"] != "unknown" else ""
-    _line(f"  context length: {tokens}{where}")
+    print_text(f"  context length: {tokens}{where}")
 
 
 def _render_params(p: dict[str, Any]) -> None:
@@ -66,31 +64,31 @@ def _render_params(p: dict[str, Any]) -> None:
         check = f"; architecture formula gives {p['from_architecture']:,}" + (
             " (same)" if same else ""
         )
-    _line(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
+    print_text(f"  parameters: {p['total']:,} ({p['kind']}, {p['source']}{check})")
     if p.get("active") is not None and p["active"] != p["total"]:
-        _line(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
+        print_text(f"    active per token: {p['active']:,} ({p['active_no_input_embedding']:,} "
               f"without the input embedding; {p['active_convention']})")  # fmt: skip
     for part in p.get("other_parts", []):
         note = f"; {part['note']}" if part.get("note") else ""
         if part.get("params") is None:
-            _line(f"    not in the text decoder: {part['name']} not counted ({note[2:]})")
+            print_text(f"    not in the text decoder: {part['name']} not counted ({note[2:]})")
             continue
-        _line(f"    not in the text decoder: {part['name']} {part['params']:,} "
+        print_text(f"    not in the text decoder: {part['name']} {part['params']:,} "
               f"({part['kind']}{note})")  # fmt: skip
 
 
 def _render_bytes(r: dict[str, Any]) -> None:
     if r["storage"]:
-        _line("  storage:")
+        print_text("  storage:")
         for s in r["storage"]:
             bpw = f"{s['bits_per_weight']:.2f}" if s["bits_per_weight"] else "?"
-            _line(
+            print_text(
                 f"    {s['type']:<6} {s['tensors']:>4} tensors {s['params']:>14,} params "
                 f"{s['bytes']:>14,} bytes  {bpw} bits/weight"
             )
     kv = r.get("kv_cache_per_token")
     if kv:
-        _line(f"  KV cache: {kv['bytes']:,} bytes/token in {kv['kv_dtype']} (estimated: "
+        print_text(f"  KV cache: {kv['bytes']:,} bytes/token in {kv['kv_dtype']} (estimated: "
               f"{kv['formula']})")  # fmt: skip
         for g in kv.get("by_layer_type", []):
             extra = f", window {g['window_tokens']} tokens" if g.get("window_tokens") else ""
@@ -99,20 +97,20 @@ def _render_bytes(r: dict[str, Any]) -> None:
                           f"{g['compress_ratio']} tokens")  # fmt: skip
             if g.get("state_bytes_per_layer"):
                 extra += f", constant state {g['state_bytes_per_layer']:,} bytes"
-            _line(f"    {g['layers']} x {g['kind']}: {g['bytes_per_token_per_layer']:,} "
+            print_text(f"    {g['layers']} x {g['kind']}: {g['bytes_per_token_per_layer']:,} "
                   f"bytes/token/layer{extra}")  # fmt: skip
     sw = r.get("stored_weights")
     if sw and sw.get("bytes") is not None:
-        _line(f"  weights as stored (config): {sw['bytes']:,} bytes ({sw['summary']})")
+        print_text(f"  weights as stored (config): {sw['bytes']:,} bytes ({sw['summary']})")
 
 
 def _render_license_tokenizer(r: dict[str, Any]) -> None:
     lic = r["license"]
-    _line(f"  license: {lic['license_id'] or 'unknown'}; commercial use: {lic['commercial']}")
+    print_text(f"  license: {lic['license_id'] or 'unknown'}; commercial use: {lic['commercial']}")
     for e in lic["evidence"]:
-        _line(f"    evidence: {e}")
+        print_text(f"    evidence: {e}")
     for cond in lic["conditions"]:
-        _line(f"    - {cond}")
+        print_text(f"    - {cond}")
     tok = r.get("tokenizer")
     if tok:
         tpc = tok.get("tokens_per_char")
@@ -120,12 +118,12 @@ def _render_license_tokenizer(r: dict[str, Any]) -> None:
             f", vocab {tok['vocab_size']:,}" if "vocab_size" in tok else ""
         )
         if tpc:
-            _line(
+            print_text(
                 f"  tokenizer: {name}; tokens per char (measured, {tok['corpus']}): "
                 f"zh {tpc['zh']:.3f}, en {tpc['en']:.3f}"
             )
         else:
-            _line(f"  tokenizer: {name}" + (f" ({tok['note']})" if tok.get("note") else ""))
+            print_text(f"  tokenizer: {name}" + (f" ({tok['note']})" if tok.get("note") else ""))
 
 
 def _render(r: dict[str, Any]) -> None:

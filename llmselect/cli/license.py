@@ -7,31 +7,27 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import out, parse_date, print_json
+from llmselect.cli.common import parse_date, print_json, print_text
 from llmselect.cli.options import MachineJsonOpt
 from llmselect.errors import LLMSelectError
 
 
-def _line(text: str) -> None:
-    out.print(text, highlight=False, markup=False, soft_wrap=True)
-
-
 def _render(v: Any, header: str) -> None:
     when = f" as of {v.as_of}" if v.as_of else ""
-    _line(f"{header}: {v.purpose}{when}: {v.allowed}")
+    print_text(f"{header}: {v.purpose}{when}: {v.allowed}")
     license_line = v.license_name or v.license_id or "unknown license"
     version = f", version {v.version}" if v.version else ""
     since = f", in effect since {v.effective_date}" if v.effective_date else ""
-    _line(f"  license: {license_line}{version}{since}")
+    print_text(f"  license: {license_line}{version}{since}")
     if v.resolved_via:
-        _line(f"  via base model: {v.resolved_via}")
+        print_text(f"  via base model: {v.resolved_via}")
     for c in v.conditions:
-        _line(f"  - {c}")
+        print_text(f"  - {c}")
     for n in v.notes:
-        _line(f"  note: {n}")
-    _line(f"  source: {v.source or 'none recorded for this model'}")
+        print_text(f"  note: {n}")
+    print_text(f"  source: {v.source or 'none recorded for this model'}")
     if v.url or v.terms_source:  # the license's own text, not a note about another model
-        _line(f"  license text: {v.url or v.terms_source}")
+        print_text(f"  license text: {v.url or v.terms_source}")
 
 
 def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:
@@ -44,7 +40,7 @@ def _detect(path: str, purpose: str, on: date | None, as_json: bool) -> None:
     for e in result.evidence:
         found = e.license_id or "unknown"
         version = f" ({e.version})" if e.version else ""
-        _line(f"{e.file}: {found}{version} by {e.method}: {e.detail}")
+        print_text(f"{e.file}: {found}{version} by {e.method}: {e.detail}")
     _render(result.verdict, result.path)
 
 

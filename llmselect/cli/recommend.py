@@ -11,15 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import emit, out, print_json
+from llmselect.cli.common import emit, out, print_json, print_text
 from llmselect.errors import LLMSelectError
 
 EXIT_NO_CANDIDATE = 1
-
-
-def _line(text: str) -> None:
-    """A line of data: printed as written (a ``[published]`` label is text, not markup)."""
-    out.print(text, highlight=False, markup=False)
 
 
 def _cells(*values: str) -> list[str]:
@@ -97,7 +92,7 @@ def _render_table(result: Any, top: int, show_excluded: bool) -> None:
         highlight=False,
     )
     for note in result.notes:
-        _line(f"  · {note}")
+        print_text(f"  · {note}")
     if show_excluded and result.excluded:
         ex = Table("model", "constraint", "reason", "label")
         for e in result.excluded:
@@ -111,9 +106,9 @@ def _fmt_license(lic: dict[str, Any]) -> str:
 
 def _render_excluded(data: dict[str, Any]) -> None:
     exc = data["exclusion"]
-    _line(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
+    print_text(f"excluded by {exc['constraint']}: {exc['reason']} [{exc['kind']}]")
     for other in exc["other_reasons"]:
-        _line(f"  also: {other}")
+        print_text(f"  also: {other}")
 
 
 def _render_terms(rec: dict[str, Any]) -> None:
@@ -148,16 +143,16 @@ def _render_ranked(data: dict[str, Any]) -> None:
         highlight=False,
     )
     _render_terms(rec)
-    _line(
+    print_text(
         f"usable Chinese characters: {rec['usable_zh_chars'] or '—'} "
         f"({rec['usable_zh_chars_note']})"
     )
     lic = rec["license"]
-    _line(f"license: {lic['name'] or lic['id']} → {lic['allowed']}")
+    print_text(f"license: {lic['name'] or lic['id']} → {lic['allowed']}")
     for c in lic["conditions"]:
-        _line(f"  condition: {c}")
+        print_text(f"  condition: {c}")
     for c in rec["caveats"]:
-        _line(f"  caveat: {c}")
+        print_text(f"  caveat: {c}")
     if rec["finetune"]:
         ft = rec["finetune"]
         out.print(
@@ -165,8 +160,8 @@ def _render_ranked(data: dict[str, Any]) -> None:
             f"{ft['rule']}",
             highlight=False,
         )
-    _line(rec["why"])
-    _line(f"reproduce the memory fit: {rec['perf_estimate']}")
+    print_text(rec["why"])
+    print_text(f"reproduce the memory fit: {rec['perf_estimate']}")
 
 
 def _render_memory(data: dict[str, Any]) -> None:
