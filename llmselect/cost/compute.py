@@ -215,17 +215,36 @@ def implied_mfu(total_flops: float, peak_tflops_value: float, hours: float) -> f
 
 
 @dataclass(frozen=True)
-class TrainEstimate:
-    """``cost train`` result: compute, GPU-hours, wall-clock, and energy/cost when asked."""
+class ComputeRate:
+    """The FLOP rate a cost divides by: ``gpus`` GPUs at their published dense peak in the
+    training dtype, times the share of it training reaches (MFU)."""
 
-    model_id: str
     gpu: str
-    gpu_source: str
+    gpu_source: str  # the datasheet the peak comes from
     dtype: str
     peak_tflops: float
     mfu: float
-    mfu_source: str
+    mfu_source: str  # given, or DEFAULT_MFU with its source
     gpus: int
+
+    @classmethod
+    def of(cls, gpu: GpuSpec, dtype: str, mfu: float | None, gpus: int) -> ComputeRate:
+        """``dtype`` "auto": the GPU's training dtype; ``mfu`` None: ``DEFAULT_MFU``."""
+        mfu, mfu_source = mfu_and_source(mfu)
+        dtype = resolve_dtype(gpu, dtype)
+        peak = peak_tflops(gpu, dtype)
+        return cls(gpu.name, gpu.source, dtype, peak, mfu, mfu_source, gpus)
+
+    def hours_for(self, total_flops: float) -> float:
+        """GPU-hours of ``total_flops`` at this rate."""
+        return gpu_hours(total_flops, self.peak_tflops, self.mfu)
+
+
+@dataclass(frozen=True)
+class TrainEstimate(ComputeRate):
+    """``cost train`` result: compute, GPU-hours, wall-clock, and energy/cost when asked."""
+
+    model_id: str
     compute: TrainCompute
     gpu_hours: float
     wall_clock_days: float
@@ -263,23 +282,15 @@ def estimate_training(
         raise LLMSelectError(f"--power-w must be positive, got {power_w:g}")
     if price_per_gpu_hour is not None and price_per_gpu_hour < 0:
         raise LLMSelectError(f"--price must not be negative, got {price_per_gpu_hour:g}")
-    mfu, mfu_source = mfu_and_source(mfu)
-    dtype = resolve_dtype(gpu, dtype)
-    peak = peak_tflops(gpu, dtype)
+    rate = ComputeRate.of(gpu, dtype, mfu, gpus)
     comp = train_compute(model, tokens, seq, basis)
-    hours = gpu_hours(comp.total_flops, peak, mfu)
+    hours = rate.hours_for(comp.total_flops)
     energy = hours * power_w / 1e6 if power_w else None
     cost = hours * price_per_gpu_hour if price_per_gpu_hour is not None else None
     require_finite(total_compute=comp.total_flops, gpu_hours=hours, energy=energy, cost=cost)
     return TrainEstimate(
+        **asdict(rate),
         model_id=getattr(model, "id", str(model)),
-        gpu=gpu.name,
-        gpu_source=gpu.source,
-        dtype=dtype,
-        peak_tflops=peak,
-        mfu=mfu,
-        mfu_source=mfu_source,
-        gpus=gpus,
         compute=comp,
         gpu_hours=hours,
         wall_clock_days=hours / gpus / 24.0,

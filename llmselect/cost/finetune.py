@@ -46,13 +46,11 @@ from typing import TYPE_CHECKING, Any
 
 from llmselect.arch.count import count_model
 from llmselect.cost.compute import (
+    ComputeRate,
     attention_flops_per_token,
-    mfu_and_source,
     params_for,
-    peak_tflops,
     require_arch,
     require_finite,
-    resolve_dtype,
 )
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import CUDA_OVERHEAD_MIB, is_gated
@@ -273,19 +271,12 @@ def finetune_memory(model: Any, setup: FinetuneSetup) -> FinetuneEstimate:
 
 
 @dataclass(frozen=True)
-class FinetuneTime:
+class FinetuneTime(ComputeRate):
     """Time for one epoch of ``tokens`` tokens (estimated)."""
 
     tokens: float
     flops_per_token: float
     total_flops: float
-    gpu: str
-    gpu_source: str  # where the published peak comes from
-    dtype: str
-    peak_tflops: float
-    mfu: float
-    mfu_source: str  # given, or the default and its source
-    gpus: int
     gpu_hours: float
     wall_clock_hours: float
     kind: str = "estimated"
@@ -318,24 +309,16 @@ def finetune_time(
 ) -> FinetuneTime:
     """One epoch over ``tokens`` tokens on ``setup.gpus`` GPUs of type ``gpu`` (``mfu`` None:
     ``DEFAULT_MFU``, named as such with its source)."""
-    dtype = resolve_dtype(gpu, dtype)
-    peak = peak_tflops(gpu, dtype)
-    mfu, mfu_source = mfu_and_source(mfu)
+    rate = ComputeRate.of(gpu, dtype, mfu, setup.gpus)
     per_token = finetune_flops_per_token(model, setup, basis)
     total = per_token * tokens
-    hours = total / (peak * 1e12 * mfu) / 3600.0
+    hours = rate.hours_for(total)
     require_finite(total_compute=total, gpu_hours=hours)
     return FinetuneTime(
+        **asdict(rate),
         tokens=tokens,
         flops_per_token=per_token,
         total_flops=total,
-        gpu=gpu.name,
-        gpu_source=gpu.source,
-        dtype=dtype,
-        peak_tflops=peak,
-        mfu=mfu,
-        mfu_source=mfu_source,
-        gpus=setup.gpus,
         gpu_hours=hours,
         wall_clock_hours=hours / setup.gpus,
     )
