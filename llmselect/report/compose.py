@@ -209,7 +209,7 @@ def _tokenizer_table(report: Report) -> Table | None:
         ("tokens_per_char", "zh", "zh tok/char"),
         ("tokens_per_char", "en", "en tok/char"),
         ("zh_en_parity_ratio", "zh-en", "zh/en token ratio"),
-        ("han_single_token_share", "zh", "Han chars as one token"),
+        ("han_single_token_share", "zh", "Han chars as one token (share)"),
     )
     cells = {(v.model_id, v.metric, v.subset.rsplit("/", 1)[-1]): v.value
              for v in report.values if v.subset.startswith(corpus + "/")}  # fmt: skip
