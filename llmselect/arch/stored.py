@@ -52,6 +52,14 @@ def stored_dtype_name(cfg: Mapping[str, Any]) -> str | None:
     return stored_dtype_name(text) if isinstance(text, Mapping) else None
 
 
+def quantized_label(stored: Iterable[StoredWeights]) -> str | None:
+    """The precision a quantized checkpoint runs at, named by its formats (``mxfp4 (as
+    stored)``); None when every weight is in a plain float dtype or the layout is unknown (an
+    empty list): such weights load at any precision."""
+    formats = [s.format.split(" ")[0] for s in stored if s.params and s.format not in DTYPE_BYTES]
+    return f"{'+'.join(dict.fromkeys(formats))} (as stored)" if formats else None
+
+
 def canonical(name: str) -> str:
     """A module name from its ``layers.N`` part on (wrappers such as ``language_model`` vary
     between a checkpoint's names and transformers' modules)."""

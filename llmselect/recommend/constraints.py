@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from llmselect.arch.params import ParamCount
 from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError
-from llmselect.recommend.fit import MemoryFit, choose_precision, exact_count
+from llmselect.recommend.fit import MemoryFit, as_stored, choose_precision, exact_count
 from llmselect.recommend.licensing import LicenseCheck, check_license
 from llmselect.recommend.settings import checkpoint_tuning
 
@@ -148,7 +148,11 @@ def memory_constraint(c: Candidate, q: Query) -> str | None:
         return f"{req.engine} memory not modelled for this architecture: {exc}"
     if c.fit is not None:
         if c.fit.precision == "int4":
-            c.caveats.append("int4: expect some quality loss against the published fp16 scores")
+            published = as_stored(c.model, req.engine, c.fit.device)
+            c.caveats.append(
+                "int4: expect some quality loss against the published "
+                + (f"scores (measured at {published[0]})" if published else "fp16 scores")
+            )
         usable = q.request.gpu.usable_gib_each
         if c.fit.per_device_gib > TIGHT_FIT * usable:
             c.caveats.append(

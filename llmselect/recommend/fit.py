@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from llmselect.arch.params import ParamCount
 from llmselect.arch.spec import ArchSpec
+from llmselect.arch.stored import quantized_label
 from llmselect.catalog import ModelSpec
 from llmselect.errors import LLMSelectError
 from llmselect.hardware import GpuBudget
@@ -60,6 +61,11 @@ def exact_count(model: ModelSpec) -> tuple[ParamCount | None, str | None]:
         return None, f"architecture unknown: {str(exc).removeprefix(f'{model.id}: ')}"
 
 
+def fit_device(gpu: GpuBudget) -> str:
+    """The estimator's runtime overhead model for the budget: cuda or cpu."""
+    return "cpu" if gpu.is_cpu else "cuda"
+
+
 def tp_degree(arch: ArchSpec, count: int) -> int:
     """The largest split over ``count`` GPUs that divides the attention heads."""
     if count <= 1:
@@ -87,8 +93,10 @@ def memory_fit(
 
     arch = model.arch
     assert arch is not None
-    device = "cpu" if gpu.is_cpu else "cuda"
-    stored = model.stored_weights_bytes if precision == model.stored_as else None
+    device = fit_device(gpu)
+    layout = as_stored(model, engine, device)
+    stored = layout[1] if layout is not None and precision == layout[0] else None
+    from_config = stored is not None and not model.stored_as  # a catalog entry's sizing
     if engine == "llama.cpp":
         from llmselect.memory.llamacpp import PRECISION_FTYPES, estimate_llamacpp
 
@@ -108,7 +116,7 @@ def memory_fit(
         tp = tp_degree(arch, gpu.count)
         est = estimate_memory(
             arch,
-            dtype=precision,
+            dtype="bf16" if from_config else precision,  # as perf estimate sizes it, no --dtype
             batch=1,
             seq=context,
             device=device,
@@ -136,7 +144,8 @@ def memory_fit(
             f"llama.cpp: GGUF weights + F16 KV cache ({context} tokens) + compute buffer"
             + (f", layers split over {split} GPUs" if split > 1 else "")
             if engine == "llama.cpp"
-            else f"weights + KV cache ({context} tokens) + activations + runtime"
+            else _weights_term(model, from_config)
+            + f" + KV cache ({context} tokens) + activations + runtime"
             + (f", tensor-parallel over {tp} GPUs" if tp > 1 else "")
         ),
         tp=tp,
@@ -156,10 +165,9 @@ def choose_precision(
     logits: str = "last",
     engine: str = "transformers",
 ) -> tuple[MemoryFit | None, list[MemoryFit]]:
-    """First precision (in profile order) that fits, and every estimate tried; a file stored
-    quantized (``stored_as``) is tried at its own type only."""
+    """First precision that fits, and every estimate tried, in ``precisions_of`` order."""
     tried: list[MemoryFit] = []
-    for prec in precisions_of(model, precisions):
+    for prec in precisions_of(model, precisions, engine, fit_device(gpu)):
         fit = memory_fit(model, count, prec, context, gpu, budget_gib, logits, engine)
         tried.append(fit)
         if fit.fits:
@@ -167,10 +175,53 @@ def choose_precision(
     return None, tried
 
 
-def precisions_of(model: ModelSpec, precisions: Iterable[str]) -> tuple[str, ...]:
-    """The precisions a model can run at: a GGUF file only at the type it is stored in (its
-    weights cannot be loaded at another), anything else at each of ``precisions``."""
-    return (model.stored_as,) if model.stored_as else tuple(precisions)
+def as_stored(
+    model: ModelSpec, engine: str = "transformers", device: str = "cuda"
+) -> tuple[str, int] | None:
+    """(precision, weight bytes) of weights published quantized: a local GGUF file's own type
+    and tensor bytes, or a catalog entry's quantized layout (MXFP4, NVFP4, FP8 blocks) as its
+    sizing records it, the bytes ``perf estimate`` uses without ``--dtype``. None: the weights
+    load at any precision, or their layout is unknown; also for a catalog layout under
+    llama.cpp (it converts the weights to a GGUF type) or on a CPU (whose runtimes do not run
+    those formats as stored)."""
+    if model.stored_as and model.stored_weights_bytes:
+        return model.stored_as, model.stored_weights_bytes
+    sizing = model.sizing
+    if sizing is None or engine == "llama.cpp" or device == "cpu":
+        return None
+    label = quantized_label(sizing.stored)
+    return (label, sizing.stored_bytes) if label and sizing.stored_bytes else None
+
+
+def _weights_term(model: ModelSpec, from_config: bool) -> str:
+    """How the weights are counted: as the catalog's sizing records them stored (the precision
+    they are published, and their published scores measured, at), or at the precision asked."""
+    if not from_config or model.sizing is None:
+        return "weights"
+    return (
+        f"weights as stored ({model.sizing.stored_dtype}, from the config: the precision "
+        "they are published and scored at)"
+    )
+
+
+def precisions_of(
+    model: ModelSpec, precisions: Iterable[str], engine: str = "transformers", device: str = "cuda"
+) -> tuple[str, ...]:
+    """The precisions a model can run at, in the order tried: a GGUF file only at the type it
+    is stored in (its weights cannot be loaded at another); weights published quantized first
+    as stored, then each of ``precisions`` whose weights are smaller than the stored ones
+    (a larger one would only dequantize them); anything else at each of ``precisions``."""
+    layout = as_stored(model, engine, device)
+    if layout is None:
+        return tuple(precisions)
+    if model.stored_as or model.arch is None:
+        return (layout[0],)
+    from llmselect.memory.estimate import weight_bytes
+
+    smaller = [
+        p for p in precisions if weight_bytes(model.arch, p, sizing=model.sizing) < layout[1]
+    ]
+    return (layout[0], *smaller)
 
 
 def perf_estimate_command(model: ModelSpec, fit: MemoryFit, context: int, logits: str) -> str:
@@ -178,14 +229,15 @@ def perf_estimate_command(model: ModelSpec, fit: MemoryFit, context: int, logits
     convention): its peak per device is ``fit.per_device_gib`` (one device's share for llama.cpp
     over several GPUs). A local candidate is named by its path (its id resolves nowhere)."""
     model_id = shlex.quote(model.checkpoint or model.id)
-    as_stored = bool(model.stored_as) and fit.precision == model.stored_as  # no --dtype
+    layout = as_stored(model, fit.engine, fit.device)
+    stored = layout is not None and fit.precision == layout[0]  # no --dtype
     cmd = f"llmselect perf estimate -m {model_id}"
     if fit.engine == "llama.cpp":
         from llmselect.memory.llamacpp import PRECISION_FTYPES
 
-        dtype = "" if as_stored else f" --dtype {PRECISION_FTYPES[fit.precision]}"
+        dtype = "" if stored else f" --dtype {PRECISION_FTYPES[fit.precision]}"
         return f"{cmd} --engine llama.cpp{dtype} --seq {context} --device {fit.device}"
-    cmd += ("" if as_stored else f" --dtype {fit.precision}") + f" --seq {context}"
+    cmd += ("" if stored else f" --dtype {fit.precision}") + f" --seq {context}"
     cmd += f" --device {fit.device}"
     if fit.tp > 1:
         cmd += f" --tp {fit.tp}"

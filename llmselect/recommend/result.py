@@ -280,7 +280,7 @@ def finish_ranking(
 def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[str, Any]:
     """One model's full breakdown: its rank and terms, or why it was excluded, plus its memory
     at every precision on the requested budget."""
-    from llmselect.recommend.fit import exact_count, memory_fit, precisions_of
+    from llmselect.recommend.fit import exact_count, fit_device, memory_fit, precisions_of
 
     model = catalog.get(model_id)
     out: dict[str, Any] = {"model_id": model.id, "name": model.name, "request": result.request}
@@ -291,7 +291,7 @@ def explain(result: RecommendResult, model_id: str, catalog: Catalog) -> dict[st
         try:
             fits = [
                 memory_fit(model, count, p, context, gpu, budget, req.logits, req.engine)
-                for p in precisions_of(model, PRECISIONS)
+                for p in precisions_of(model, PRECISIONS, req.engine, fit_device(gpu))
             ]
         except LLMSelectError:  # the engine's memory model does not cover this layout
             fits = []
