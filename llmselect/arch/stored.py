@@ -9,8 +9,8 @@ and a safetensors index alike. Formats, with what each stores per matrix of ``n`
   the layout transformers' ``FP8Linear`` / ``FP8Experts`` load; ``expert_dtype: fp4``
   (DeepSeek-V4, in the quantization config or beside it) stores the routed experts as two
   4-bit values per byte with one scale per 32 values of a row;
-* ``mxfp4`` (gpt-oss): the MoE experts in 4-bit values with one uint8 exponent per 32
-  (4.25 bits per weight, OpenAI's model card), the rest in ``dtype``;
+* ``mxfp4`` (gpt-oss): the MoE experts' matrices in 4-bit values with one uint8 exponent per
+  32 (4.25 bits per weight, OpenAI's model card), the rest (their biases too) in ``dtype``;
 * ``modelopt`` (NVIDIA): NVFP4 = 4-bit values, an fp8 scale per ``group_size`` (16) and fp32
   per-tensor scales (``weight_scale_2``, plus ``input_scale`` when activations are quantized);
   FP8 = one byte plus those per-tensor scales; ``MIXED_PRECISION`` names the algorithm of each
@@ -174,7 +174,10 @@ def _plan(q: Mapping[str, Any]) -> tuple[Chooser, bool] | str:
     if method == "mxfp4":
         mx = ("mxfp4 (32-value blocks, uint8 scales)",
               lambda m, r, c: m * (r * c // 2 + r * c // 32))  # fmt: skip
-        return (lambda name, shape: mx if is_expert_tensor(name) else None), False
+        # the expert matrices only: their biases stay in the config's dtype (gpt-oss's files
+        # hold ``experts.*_bias`` in bf16 beside the ``_blocks`` and ``_scales``)
+        return (lambda name, shape: mx if is_expert_tensor(name) and not name.endswith("bias")
+                else None), False  # fmt: skip
     if method == "modelopt" and algo in MODELOPT_ALGOS:
         one = MODELOPT_ALGOS[algo]
         if algo == "NVFP4" and q.get("group_size"):

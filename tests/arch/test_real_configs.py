@@ -115,10 +115,13 @@ def test_fp8_blocks_match_transformers_prequantized_layout(name: str) -> None:
 
 def test_mxfp4_experts_at_the_published_4_25_bits() -> None:
     # OpenAI's model card: MoE weights in MXFP4, 4.25 bits per parameter; the rest in bf16
+    # (the experts' matrices: their biases are stored in bf16 beside the blocks and scales)
     _, s = sizing_from_config(_cfg("gpt-oss-20b"), "gpt-oss-20b")
     mx, rest = s.stored
-    assert mx.params == s.params_routed_experts
+    assert mx.params + rest.routed_expert_params == s.params_routed_experts
+    assert rest.routed_expert_params == 24 * 32 * (2 * 2880 + 2880)  # layers x experts x biases
     assert mx.bytes * 8 == mx.params * 4.25
+    assert round((mx.bytes + rest.bytes) / 1024**3, 1) == 12.8  # the model card's checkpoint
     assert rest.format == "bfloat16" and rest.bytes == 2 * rest.params
 
 
