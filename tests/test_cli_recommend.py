@@ -252,3 +252,82 @@ def test_bad_inputs_exit_2_with_one_line(
     assert out == ""
     assert err.startswith("Error: ") and message in err
     assert err.count("\n") == 1  # one line, no traceback
+
+
+def _explain(args: list[str], capsys, monkeypatch) -> dict:  # type: ignore[no-untyped-def]
+    code, out, err = cli(["recommend", *args, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_a_model_published_in_mxfp4_fits_one_80gb_gpu_as_stored(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpt-oss-120b, published with its MoE weights in MXFP4 (OpenAI's model card: it fits
+    one 80 GB GPU; checkpoint 60.8 GiB): recommend sizes it as stored, the bytes of the layout
+    transformers builds from its config (expert matrices at MXFP4's 4.25 bits, the rest and
+    the experts' biases in bf16), without the caveat against fp16 scores; int4 stays a
+    fall-back only because its weights are smaller, fp16 and int8 (larger) are not offered."""
+    pytest.importorskip("transformers")
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    copy = Path(__file__).resolve().parents[1] / "scripts/additions/configs/gpt-oss-120b.json"
+    cfg = json.loads(copy.read_text(encoding="utf-8"))
+    cfg.pop("quantization_config")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg))
+    params = dict(model.named_parameters())
+    matrices = ("experts.gate_up_proj", "experts.down_proj")  # their biases end in _bias
+    mx = sum(p.numel() for n, p in params.items() if n.endswith(matrices))
+    theirs = mx * 17 // 32 + 2 * (sum(p.numel() for p in params.values()) - mx)
+    assert round(theirs / 1024**3, 1) == 60.8  # the model card's checkpoint size
+
+    args = ["--gpu", "H100", "--purpose", "commercial", "--explain", "gpt-oss-120b"]
+    data = _explain(args, capsys, monkeypatch)
+    rec = data["recommendation"]
+    assert data["status"] == "ranked" and rec["precision"] == "mxfp4 (as stored)"
+    assert not any("quality loss" in c for c in rec["caveats"]), rec["caveats"]
+    rows = data["memory_by_precision"]
+    assert [r["precision"] for r in rows] == ["mxfp4 (as stored)", "int4"]
+    assert rows[0]["fits"] and rows[0]["parts_gib"]["weights"] == round(theirs / 1024**3, 3)
+    cost = next(t for t in rec["terms"] if t["name"] == "cost")
+    assert "published and scored at" in cost["detail"]
+    # the reproduce command gives the same peak
+    cmd = rows[0]["perf_estimate"].split()
+    assert cmd[:3] == ["llmselect", "perf", "estimate"] and "--dtype" not in cmd
+    [row] = _estimate_rows(cmd[3:], capsys, monkeypatch)
+    assert row["weights_bytes"] == theirs and row["dtype"] == "stored"
+    assert round(row["peak_mib"] / 1024, 2) == rows[0]["per_device_gib"]
+
+
+def _estimate_rows(args: list[str], capsys, monkeypatch) -> list[dict]:  # type: ignore[no-untyped-def]
+    code, out, err = cli(["perf", "estimate", *args, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "gpu", "chosen"),
+    [("qwen3.5-27b", "24GB", "int4"), ("qwen2.5-72b-instruct", "H100", "int8")],
+)
+def test_a_model_stored_in_bf16_or_of_unknown_layout_keeps_the_profile_precisions(
+    model_id: str,
+    gpu: str,
+    chosen: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights stored in bf16 (qwen3.5-27b's config) load at any precision, and an entry with
+    no recorded layout (qwen2.5-72b-instruct) guesses none: both are sized at fp16, int8 and
+    int4 with --dtype, the first that fits chosen, as before."""
+    args = ["--gpu", gpu, "--purpose", "commercial", "--explain", model_id]
+    data = _explain(args, capsys, monkeypatch)
+    rows = data["memory_by_precision"]
+    assert [r["precision"] for r in rows] == ["fp16", "int8", "int4"]
+    assert all(f"--dtype {r['precision']}" in r["perf_estimate"] for r in rows)
+    rec = data["recommendation"]
+    assert rec["precision"] == chosen
+    assert [r["precision"] for r in rows if r["fits"]][0] == chosen
+    caveat = "int4: expect some quality loss against the published fp16 scores"
+    assert (caveat in rec["caveats"]) == (chosen == "int4")
