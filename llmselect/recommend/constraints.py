@@ -151,7 +151,7 @@ def memory_constraint(c: Candidate, q: Query) -> str | None:
             published = as_stored(c.model, req.engine, c.fit.device)
             c.caveats.append(
                 "int4: expect some quality loss against the published "
-                + (f"scores (measured at {published[0]})" if published else "fp16 scores")
+                + (f"scores, measured at {published[0]}" if published else "fp16 scores")
             )
         usable = q.request.gpu.usable_gib_each
         if c.fit.per_device_gib > TIGHT_FIT * usable:
