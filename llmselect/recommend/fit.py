@@ -8,7 +8,9 @@ block (computed from its config) is sized from it: exact counts, the cache per l
 (windows, latents, linear-attention states), the active experts a decode step reads. The
 parameter count is the exact one computed from the architecture; a model without architecture
 numbers has no fit at all (the recommender excludes it as "architecture unknown" rather than
-guessing).
+guessing). Weights published quantized (``as_stored``: a GGUF file's type, or a sizing that
+records MXFP4, NVFP4 or FP8 blocks) are sized as stored, as ``perf estimate`` sizes them
+without ``--dtype``; an unknown layout is never guessed.
 """
 
 from __future__ import annotations
@@ -182,8 +184,8 @@ def as_stored(
     and tensor bytes, or a catalog entry's quantized layout (MXFP4, NVFP4, FP8 blocks) as its
     sizing records it, the bytes ``perf estimate`` uses without ``--dtype``. None: the weights
     load at any precision, or their layout is unknown; also for a catalog layout under
-    llama.cpp (it converts the weights to a GGUF type) or on a CPU (whose runtimes do not run
-    those formats as stored)."""
+    llama.cpp (it converts the weights to a GGUF type) or on a CPU (transformers' MXFP4 and
+    FP8 kernels are GPU kernels), where the profile's precisions stay as they were."""
     if model.stored_as and model.stored_weights_bytes:
         return model.stored_as, model.stored_weights_bytes
     sizing = model.sizing
