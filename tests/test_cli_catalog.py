@@ -212,3 +212,21 @@ def test_add_a_hub_id_from_the_local_cache_records_its_revision(
     assert entry["id"] == "qwen3-30b-fp8" and entry["revision"] == sha
     assert entry["hf_repo"] == "someorg/qwen3-30b-fp8"
     assert entry["sizing"]["stored_dtype"].startswith("fp8_e4m3 (128x128 blocks")
+
+
+def test_show_says_which_share_is_stored_in_which_format() -> None:
+    """An NVFP4 checkpoint whose config keeps every self_attn in bf16: show names each format's
+    share, bytes and bits per weight, and which block matrices stay unquantized."""
+    import re
+
+    out = runner.invoke(app, ["catalog", "show", "gemma-4-31b-it-nvfp4"]).stdout
+    lines = out.splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("stored weights ("))
+    spec = load_catalog().get("gemma-4-31b-it-nvfp4")
+    assert spec.sizing is not None and f"({spec.sizing.stored_bytes:,} bytes)" in lines[i]
+    rows = lines[i + 1 : i + 3]
+    assert rows[0].startswith("  nvfp4 (16-value groups") and "4.50 bits per weight" in rows[0]
+    assert rows[1].startswith("  bfloat16: ") and "16.00 bits per weight" in rows[1]
+    assert "left unquantized: self_attn " in rows[1]
+    shares = [float(re.search(r"\(([\d.]+) % of the weights\)", r).group(1)) for r in rows]
+    assert abs(sum(shares) - 100) < 0.11 and shares[0] > 60

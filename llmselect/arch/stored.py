@@ -249,11 +249,41 @@ def stored_weights(
     n_rest = sum(math.prod(s) for _, s in rest)
     out = [StoredWeights(format=label, params=p, bytes=b, routed_expert_params=e)
            for label, (p, b, e) in by_format.items()]  # fmt: skip
+    notes = [n for n in (rest_note, _unquantized_blocks(rest, experts)) if n]
     out.append(StoredWeights(format=rest_dtype, params=n_rest,
                              bytes=n_rest * DTYPE_BYTES[rest_dtype],
-                             routed_expert_params=_experts(rest), note=rest_note))  # fmt: skip
+                             routed_expert_params=_experts(rest),
+                             note="; ".join(notes) or None))  # fmt: skip
     return out, " + ".join(s.format for s in out if s.params)
 
 
 def _experts(params: list[tuple[str, Shape]]) -> int:
     return sum(math.prod(s) for n, s in params if is_expert_tensor(n))
+
+
+def _unquantized_blocks(rest: list[tuple[str, Shape]], experts: int | None) -> str | None:
+    """Which decoder-block matrices stay unquantized (the config's ignore list, or matrices its
+    layer list or method leaves out), by module kind; None when every one is quantized."""
+    kinds: dict[str, int] = {}
+    for name, shape in rest:
+        if is_block_matrix(name, shape, experts):
+            kind = _module(canonical(name)).split(".")[2:3] or ["(block)"]
+            kinds[kind[0]] = kinds.get(kind[0], 0) + math.prod(shape)
+    if not kinds:
+        return None
+    parts = ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    return (f"decoder-block matrices left unquantized: {parts} weights; the rest of this "
+            "format is embeddings, the LM head, norms, routers and biases")  # fmt: skip
+
+
+def share_lines(stored: Iterable[StoredWeights]) -> list[str]:
+    """One line per stored format: its weights, their share of all weights, bytes with scales
+    and bits per weight (computed from the config; GiB = 2**30 bytes)."""
+    stored = [s for s in stored if s.params]
+    total = sum(s.params for s in stored)
+    return [
+        f"{s.format}: {s.params:,} weights ({100 * s.params / total:.1f} % of the weights), "
+        f"{s.bytes / 2**30:.2f} GiB ({8 * s.bytes / s.params:.2f} bits per weight)"
+        + (f"; {s.note}" if s.note else "")
+        for s in stored
+    ]

@@ -129,7 +129,19 @@ def _fact_lines(spec: Any) -> list[str]:
                      f"parameters, {z.params_active:,} active per token; cache: {cache}; "
                      f"stored: {z.stored_dtype or 'not stated'}; config {z.config_source} "
                      f"sha256 {(z.config_sha256 or '-')[:16]}")  # fmt: skip
+        lines += _stored_lines(z)
     return lines
+
+
+def _stored_lines(z: Any) -> list[str]:
+    """Which share of the text decoder's weights is stored in which format, and its bytes."""
+    from llmselect.arch.stored import share_lines
+
+    if not z.stored:
+        return ["stored weights: not sized (the config does not say how they are stored)"]
+    head = (f"stored weights (computed from the config, text decoder, scales included): "
+            f"{z.stored_bytes / 2**30:.2f} GiB ({z.stored_bytes:,} bytes)")  # fmt: skip
+    return [head, *(f"  {line}" for line in share_lines(z.stored))]
 
 
 def _usage_lines(spec: Any, v: Any) -> list[str]:

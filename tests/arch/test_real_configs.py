@@ -21,6 +21,7 @@ from _prequantized import prequantized_model, stored_bytes  # noqa: E402
 from llmselect.arch.hf_sizing import sizing_from_config  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "data" / "configs"
+ADDITIONS = Path(__file__).resolve().parents[2] / "scripts" / "additions" / "configs"
 
 
 def _cfg(name: str) -> dict:
@@ -135,6 +136,39 @@ def test_modelopt_mixed_precision_follows_the_layer_list() -> None:
     assert len(groups["group_0"]["targets"]) == 208 and len(groups["group_1"]["targets"]) == 193
     nv = formats["nvfp4"]
     assert nv.bytes == nv.params // 2 + math.ceil(nv.params / 16) + 4 * 193
+
+
+def test_modelopt_nvfp4_keeps_the_ignored_attention_in_bf16() -> None:
+    """nvidia/Gemma-4-31B-IT-NVFP4 (the catalog's copy of its config): the ignore list names
+    every layer's ``self_attn`` (and lm_head, the vision tower), so only the MLP matrices are
+    NVFP4. The shares are checked against the modules transformers builds for the config, the
+    bytes against the published NVFP4 layout (4-bit values, an fp8 scale per 16, fp32 tensor
+    scales); 6 of the 60 layers keep the test short."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from llmselect.arch.stored import share_lines
+
+    cfg = json.loads((ADDITIONS / "gemma-4-31b-it-nvfp4.json").read_text(encoding="utf-8"))
+    text = cfg["text_config"]
+    text["num_hidden_layers"] = 6
+    text["layer_types"] = text["layer_types"][:6]
+    _, s = sizing_from_config(cfg, "gemma-4-31b-it-nvfp4")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg).text_config)
+    mats = [(n, p.numel()) for n, p in model.named_parameters() if p.ndim == 2]
+    mlp = [k for n, k in mats if ".mlp." in n]
+    attn = sum(k for n, k in mats if ".self_attn." in n)
+    nv, bf16 = s.stored
+    assert nv.format.startswith("nvfp4") and bf16.format == "bfloat16"
+    assert nv.params == sum(mlp) and len(mlp) == 6 * 3
+    assert bf16.params == sum(p.numel() for p in model.parameters()) - sum(mlp)
+    assert bf16.note is not None and f"self_attn {attn:,} weights" in bf16.note
+    assert nv.bytes == sum(mlp) // 2 + sum(mlp) // 16 + 2 * 4 * len(mlp)
+    share = 100 * sum(mlp) / s.params_total
+    assert share_lines(s.stored)[0].startswith(
+        f"{nv.format}: {sum(mlp):,} weights ({share:.1f} % of the weights)"
+    )
 
 
 def test_record_path_builds_a_validated_entry(tmp_path: Path) -> None:
