@@ -166,9 +166,15 @@ def test_config_only_folder_of_a_2025_model(tmp_path: Path) -> None:
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg))
     total = sum(p.numel() for p in model.parameters())
-    report = runner.invoke(app, ["inspect", str(tmp_path), "--no-tokenizer", "--json"])
+    report = runner.invoke(app, ["inspect", str(tmp_path), "--json"])  # no tokenizer file
     assert report.exit_code == 0, report.output
-    assert json.loads(report.stdout)["params"]["total"] == total
+    data = json.loads(report.stdout)
+    assert data["params"]["total"] == total
+    assert data["tokenizer"]["tokens_per_char"] is None  # not measured, and said so
+    assert "no tokenizer.json" in data["tokenizer"]["note"]
+    text = runner.invoke(app, ["inspect", str(tmp_path)])
+    assert text.exit_code == 0, text.output
+    assert "tokenizer: unknown (no tokenizer.json" in text.stdout
     result = runner.invoke(app, ["perf", "estimate", "-m", str(tmp_path), "--dtype", "bf16",
                                  "--seq", "8192", "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output

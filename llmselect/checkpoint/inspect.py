@@ -153,24 +153,39 @@ def license_info(source: ModelSource) -> dict[str, Any]:
     return {"license_id": None, "commercial": "unknown", "conditions": [], "evidence": []}
 
 
-def checkpoint_tokenizer(source: ModelSource) -> Any:
-    """The checkpoint's own tokenizer: the GGUF vocabulary, tokenizer.json or tokenizer.model."""
+NO_TOKENIZER = "no tokenizer.json, tokenizer.model or GGUF vocabulary"
+
+
+def tokenizer_file(source: ModelSource) -> tuple[str, str] | None:
+    """The checkpoint's own tokenizer as (kind, file name): the GGUF vocabulary, tokenizer.json
+    or tokenizer.model; None when it holds none (a folder with only config.json)."""
     if source.kind == "gguf":
+        return "gguf", source.path.name
+    folder = source.folder
+    for kind, file in (("hf-json", "tokenizer.json"), ("sentencepiece", "tokenizer.model")):
+        if folder is not None and (folder / file).is_file():
+            return kind, file
+    return None
+
+
+def checkpoint_tokenizer(source: ModelSource) -> Any:
+    """The checkpoint's own tokenizer, loaded (an error when it holds none)."""
+    found = tokenizer_file(source)
+    if found is None:
+        raise LLMSelectError(f"{source.name}: {NO_TOKENIZER}")
+    kind, file = found
+    if kind == "gguf":
         from llmselect.tokenizers.gguf_fmt import load_gguf
 
-        return load_gguf(source.id, {source.path.name: source.path}, source.path.name)
-    folder = source.folder
-    if folder is not None and (folder / "tokenizer.json").is_file():
+        return load_gguf(source.id, {file: source.path}, file)
+    path = source.folder / file  # type: ignore[operator]  # a folder holds it (tokenizer_file)
+    if kind == "hf-json":
         from llmselect.tokenizers.hf_json import load_hf_json
 
-        return load_hf_json(source.id, {"tokenizer.json": folder / "tokenizer.json"},
-                            "tokenizer.json")  # fmt: skip
-    if folder is not None and (folder / "tokenizer.model").is_file():
-        from llmselect.tokenizers.sentencepiece_fmt import load_sentencepiece
+        return load_hf_json(source.id, {file: path}, file)
+    from llmselect.tokenizers.sentencepiece_fmt import load_sentencepiece
 
-        return load_sentencepiece(source.id, {"tokenizer.model": folder / "tokenizer.model"},
-                                  "tokenizer.model")  # fmt: skip
-    raise LLMSelectError(f"{source.name}: no tokenizer.json, tokenizer.model or GGUF vocabulary")
+    return load_sentencepiece(source.id, {file: path}, file)
 
 
 def tokenizer_spec(source: ModelSource) -> Any:
@@ -178,17 +193,11 @@ def tokenizer_spec(source: ModelSource) -> Any:
     it like a catalog family (its folder is the checkpoint's, never the tokenizer root)."""
     from llmselect.tokenizers.spec import TokenizerSpec
 
+    found = tokenizer_file(source)
+    if found is None:
+        raise LLMSelectError(f"{source.name}: {NO_TOKENIZER}")
+    kind, file = found
     folder = source.folder
-    if source.kind == "gguf":
-        kind, file = "gguf", source.path.name
-    elif folder is not None and (folder / "tokenizer.json").is_file():
-        kind, file = "hf-json", "tokenizer.json"
-    elif folder is not None and (folder / "tokenizer.model").is_file():
-        kind, file = "sentencepiece", "tokenizer.model"
-    else:
-        raise LLMSelectError(
-            f"{source.name}: no tokenizer.json, tokenizer.model or GGUF vocabulary"
-        )
     return TokenizerSpec(
         id=source.id, name=source.name, kind=kind, folder=str(folder), files=[file],
         hub_files={}, license="see the checkpoint's license",
@@ -210,6 +219,9 @@ def tokenizer_info(source: ModelSource, corpus: str = FLORES) -> dict[str, Any]:
     if not source.is_checkpoint:
         tid = source.spec.tokenizer if source.spec is not None else None
         return {"tokenizer": tid, "note": "catalog tokenizer family; see tokenize-bench"}
+    if tokenizer_file(source) is None:  # missing evidence, said as such: nothing is measured
+        note = f"{NO_TOKENIZER} in the checkpoint: tokens per char not measured"
+        return {"tokenizer": None, "tokens_per_char": None, "note": note}
     tok = checkpoint_tokenizer(source)
     info: dict[str, Any] = {"tokenizer": tok.kind, "vocab_size": tok.vocab_size}
     try:

@@ -114,7 +114,7 @@ def _render_license_tokenizer(r: dict[str, Any]) -> None:
     tok = r.get("tokenizer")
     if tok:
         tpc = tok.get("tokens_per_char")
-        name = f"{tok['tokenizer']}" + (
+        name = f"{tok['tokenizer'] or 'unknown'}" + (
             f", vocab {tok['vocab_size']:,}" if "vocab_size" in tok else ""
         )
         if tpc:
