@@ -17,8 +17,6 @@ from typing import Any
 
 import typer
 
-from llmselect.hardware import usable_cpus
-
 
 def _mentions_float(annotation: Any) -> bool:
     """``float``, ``float | None``, ``list[float]``, ``Annotated[float, ...]``."""
@@ -54,6 +52,8 @@ def require_finite(command: Any) -> None:
 def check_threads(value: int | None) -> int | None:
     """``--threads``: at most the CPUs this process may use (more only oversubscribes them and
     would be recorded as if it had run that way)."""
+    from llmselect.hardware import usable_cpus  # not at import: ``--help`` stays light
+
     if value is not None and value > (cpus := usable_cpus()):
         raise typer.BadParameter(f"{value} is more than the {cpus} CPUs this process may use.")
     return value
