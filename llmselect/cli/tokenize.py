@@ -245,7 +245,6 @@ def _resolve(models: str, tokenizer_dir: Path | None) -> list[tuple[str, Any]]:
 
 
 def _load_corpus(corpus: str, limit: int | None) -> Any:
-
     try:
         from llmselect.corpora import shared_corpus
     except ImportError as exc:
