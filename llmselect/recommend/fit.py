@@ -105,7 +105,7 @@ def memory_fit(
         ftype = PRECISION_FTYPES.get(precision, "f16" if precision == "fp16" else precision)
         est = estimate_llamacpp(
             arch, ftype, context, device=device, params_total=count.total, weights_bytes=stored,
-            sizing=getattr(model, "sizing", None),
+            sizing=model.sizing,
         )  # fmt: skip
         split = max(gpu.count, 1)
         parts = {k.removesuffix("_mib"): v / 1024 for k, v in est.as_mib().items()}

@@ -36,11 +36,9 @@ class ReportRun:
     note: str | None
 
 
-def true_state(run_dir: Path, info: RunInfo | None) -> RunInfo | None:
+def true_state(run_dir: Path, info: RunInfo) -> RunInfo:
     """``info`` with the state readers see (``store.run_state``): a run killed while it was
     ``running`` is ``interrupted``, which its own ``run.json`` cannot say."""
-    if info is None:
-        return None
     return info.model_copy(update={"state": run_state(run_dir, info)})
 
 
@@ -49,11 +47,11 @@ def ok_records(run_dir: Path) -> int:
     return sum(1 for r in iter_records(run_dir) if r.status == "ok")
 
 
-def ended_normally(run_dir: Path, info: RunInfo) -> bool:
-    """Finished, or stopped by the suite's own time budget (not killed, failed or running)."""
-    state = run_state(run_dir, info)
-    return state == "finished" or (
-        state == "interrupted" and (info.stop_reason or "").startswith(BUDGET_STOP)
+def ended_normally(info: RunInfo) -> bool:
+    """Finished, or stopped by the suite's own time budget (not killed, failed or running);
+    ``info`` as ``true_state`` gives it."""
+    return info.state == "finished" or (
+        info.state == "interrupted" and (info.stop_reason or "").startswith(BUDGET_STOP)
     )
 
 
@@ -68,23 +66,25 @@ def choose_run(run_id: str | None = None) -> ReportRun:
         matches = [p for p in runs if p.name == run_id]
         if not matches:
             raise LLMSelectError(f"no run {run_id!r} in the result store")
-        info = true_state(matches[0], read_run_info(matches[0]))
+        stored = read_run_info(matches[0])
+        info = true_state(matches[0], stored) if stored is not None else None
         return ReportRun(matches[0], info, ok_records(matches[0]), None)
     # Suite runs only: a one-model `eval` or `tokenize-bench` run must not become the report.
     passed_over: list[str] = []
     for run_dir in reversed(runs):
-        info = read_run_info(run_dir)
-        if info is None or not info.suite:
+        stored = read_run_info(run_dir)
+        if stored is None or not stored.suite:
             continue
+        info = true_state(run_dir, stored)  # its state probed once, here
         ok = ok_records(run_dir)
-        if ended_normally(run_dir, info) and ok:
+        if ended_normally(info) and ok:
             skipped = f"; newer runs passed over: {', '.join(passed_over)}" if passed_over else ""
             note = (
                 f"report on run {run_dir.name} (suite {info.suite}), the newest that ended "
                 f"with results: {ok} ok records{skipped}"
             )
-            return ReportRun(run_dir, true_state(run_dir, info), ok, note)
-        passed_over.append(f"{run_dir.name} ({run_state(run_dir, info)}, {ok} ok records)")
+            return ReportRun(run_dir, info, ok, note)
+        passed_over.append(f"{run_dir.name} ({info.state}, {ok} ok records)")
     raise LLMSelectError(
         "no suite run in the result store ended with results"
         + (f" (passed over: {', '.join(passed_over)})" if passed_over else "")
