@@ -25,7 +25,7 @@ from llmselect.arch.readers import rope_theta_of
 from llmselect.arch.sizing import ParamPart, Sizing
 from llmselect.arch.spec import ArchSpec, MLASpec, MoESpec
 from llmselect.arch.stored import is_block_matrix, is_expert_tensor, stored_weights
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 
 # Remote-code model types whose modules are a transformers class's, and why.
 TWINS: dict[str, tuple[str, str]] = {
@@ -321,7 +321,7 @@ def _other_parts(
         try:
             full = _meta_model(config, "AutoModel")
         except ImportError as exc:  # a tower's optional library (Gemma-3n's vision: timm)
-            why = " ".join(str(exc).split()).split(". ")[0][:200]
+            why = one_line(exc).split(". ")[0][:200]
             out.append(ParamPart(name="vision/audio towers", params=None, kind="not counted",
                                  note=f"transformers cannot build them here: {why}"))  # fmt: skip
     if config is not text and full is not None:

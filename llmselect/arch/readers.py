@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from llmselect.arch.family import Family
 from llmselect.arch.spec import ArchSpec
-from llmselect.errors import LLMSelectError
+from llmselect.errors import LLMSelectError, one_line
 from llmselect.registry import FAMILIES
 
 
@@ -69,7 +69,7 @@ def _why(exc: Exception) -> str:
     """One line for a rejected number: pydantic's first message (its text spans lines)."""
     if isinstance(exc, ValidationError):
         return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-    return " ".join(str(exc).split())
+    return one_line(exc)
 
 
 def arch_from_hf_config(cfg: Mapping[str, Any], where: str) -> ArchSpec:
