@@ -186,7 +186,7 @@ def _from_gguf(path: Path) -> ModelSource:
 
 
 def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> ModelSource:
-    from llmselect.arch.hf_sizing import check_not_negative
+    from llmselect.arch.hf_sizing import check_not_negative, sizing_from_config
     from llmselect.arch.readers import arch_from_hf_config, reads_model_type
     from llmselect.formats.safetensors_file import read_safetensors_header, safetensors_files
 
@@ -199,12 +199,8 @@ def _from_hf_folder(folder: Path, files: list[Path] | None, kind: Kind) -> Model
     if reads_model_type(cfg):
         arch = arch_from_hf_config(cfg, str(config_path))
         if cfg.get("quantization_config"):  # its stored format's bytes: transformers' layout
-            from llmselect.arch.hf_sizing import sizing_from_config
-
             _, sizing = sizing_from_config(cfg, str(config_path))
     else:  # any model_type transformers knows: its own class, no hand-written family
-        from llmselect.arch.hf_sizing import sizing_from_config
-
         arch, sizing = sizing_from_config(cfg, str(config_path))
     weights = files if files is not None else safetensors_files(folder)
     for f in weights:
