@@ -45,15 +45,17 @@ from pydantic import BaseModel, Field, field_validator
 from llmselect.childproc import run_child
 from llmselect.errors import LLMSelectError, ProbeSkipped
 from llmselect.metrics import ChartSpec, MetricSpec
-from llmselect.probes.base import ModelTarget, Probe, ProbeConfig, RunContext, worker_env
-from llmselect.probes.latency_spec import LatencyPoint, PointSettings
-from llmselect.probes.memory_estimate import (  # the estimates and the same config checks
+from llmselect.probes.base import (
+    ModelTarget,
     PositiveInts,
-    estimate_metric_specs,
-    estimate_records,
+    Probe,
+    ProbeConfig,
+    RunContext,
     field_check,
-    point_subset,
+    worker_env,
 )
+from llmselect.probes.latency_spec import LatencyPoint, PointSettings
+from llmselect.probes.memory_estimate import estimate_metric_specs, estimate_records, point_subset
 from llmselect.records import Measurement
 
 if TYPE_CHECKING:
