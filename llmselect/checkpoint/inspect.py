@@ -168,12 +168,17 @@ def tokenizer_file(source: ModelSource) -> tuple[str, str] | None:
     return None
 
 
-def checkpoint_tokenizer(source: ModelSource) -> Any:
-    """The checkpoint's own tokenizer, loaded (an error when it holds none)."""
+def _needed_tokenizer_file(source: ModelSource) -> tuple[str, str]:
+    """``tokenizer_file``, an error when the checkpoint holds none."""
     found = tokenizer_file(source)
     if found is None:
         raise LLMSelectError(f"{source.name}: {NO_TOKENIZER}")
-    kind, file = found
+    return found
+
+
+def checkpoint_tokenizer(source: ModelSource) -> Any:
+    """The checkpoint's own tokenizer, loaded (an error when it holds none)."""
+    kind, file = _needed_tokenizer_file(source)
     if kind == "gguf":
         from llmselect.tokenizers.gguf_fmt import load_gguf
 
@@ -193,10 +198,7 @@ def tokenizer_spec(source: ModelSource) -> Any:
     it like a catalog family (its folder is the checkpoint's, never the tokenizer root)."""
     from llmselect.tokenizers.spec import TokenizerSpec
 
-    found = tokenizer_file(source)
-    if found is None:
-        raise LLMSelectError(f"{source.name}: {NO_TOKENIZER}")
-    kind, file = found
+    kind, file = _needed_tokenizer_file(source)
     folder = source.folder
     return TokenizerSpec(
         id=source.id, name=source.name, kind=kind, folder=str(folder), files=[file],
