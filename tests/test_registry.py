@@ -83,6 +83,22 @@ def test_every_builtin_entry_loads_as_its_base_type() -> None:
     assert all(p.name == n for n, p in probes.items())
 
 
+def test_families_own_gguf_architectures_that_llama_cpp_writes() -> None:
+    """The GGUF files each built-in family reads: by default those of its config.json
+    ``model_type`` values, each a ``general.architecture`` llama.cpp's own table names."""
+    from gguf import MODEL_ARCH_NAMES
+
+    families = registry.FAMILIES.load_all().values()
+    owned = {f.name: set(f.gguf_architectures) for f in families if f.gguf_architectures}
+    assert owned == {
+        "gpt2": {"gpt2"},
+        "llama": {"llama", "qwen2"},
+        "glm": {"chatglm"},
+        "bloom": {"bloom"},
+    }
+    assert set().union(*owned.values()) <= set(MODEL_ARCH_NAMES.values())
+
+
 def test_tokenizer_catalog_uses_only_registered_kinds() -> None:
     from llmselect.tokenizers import load_tokenizer_catalog
 

@@ -61,16 +61,26 @@ class Family:
     # "module:Class" of the DecoderLM subclass (imports torch when resolved); None: the family
     # is counted and sized by the estimator but has no reference model to build or load yet
     model: str | None
-    converter: str | None  # "module:function": (HF state dict, config) → (ours, unknown names)
+    # "module:function": (HF state dict, config) → (ours, unknown names); None: the
+    # ``convert_hf_state_dict`` of the model class's module
+    converter: str | None = None
     hf_model_type: str | None = None  # transformers model_type with the same tensors
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # size → arch + source
     param_counter: Callable[[ArchSpec], ParamCount] | None = None  # default: from the traits
     # Checkpoint readers: the config.json ``model_type`` values this family reads, with its
     # reader (config, where) → ArchSpec, and the GGUF ``general.architecture`` values whose
-    # metadata ``llmselect.arch.readers`` turns into this family's ArchSpec.
+    # metadata ``llmselect.arch.readers`` turns into this family's ArchSpec (None: the
+    # ``hf_config_types``, the names llama.cpp gives the files it converts from those configs).
     hf_config_types: frozenset[str] = frozenset()
     from_hf_config: Callable[[Mapping[str, Any], str], ArchSpec] | None = None
-    gguf_architectures: frozenset[str] = frozenset()
+    gguf_architectures: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.converter is None and self.model is not None:
+            module = self.model.partition(":")[0]
+            object.__setattr__(self, "converter", f"{module}:convert_hf_state_dict")
+        if self.gguf_architectures is None:
+            object.__setattr__(self, "gguf_architectures", self.hf_config_types)
 
     def model_class(self) -> type:
         """The family's ``DecoderLM`` subclass."""

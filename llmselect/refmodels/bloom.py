@@ -47,9 +47,7 @@ FAMILY = Family(
     ),
     build_config=build_config,
     model="llmselect.refmodels.bloom_model:Bloom",
-    converter="llmselect.refmodels.bloom_model:convert_hf_state_dict",
     hf_model_type="bloom",
     hf_config_types=frozenset({"bloom"}),
     from_hf_config=from_hf_config,
-    gguf_architectures=frozenset({"bloom"}),
 )

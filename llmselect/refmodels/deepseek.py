@@ -18,6 +18,5 @@ FAMILY = Family(
     traits=llama.TRAITS,
     build_config=estimator_only("deepseek"),
     model=None,
-    converter=None,
     hf_model_type="deepseek_v2",
 )

@@ -20,6 +20,5 @@ FAMILY = Family(
     traits=llama.TRAITS,
     build_config=estimator_only("gemma"),
     model=None,
-    converter=None,
     hf_model_type="gemma2",
 )

@@ -54,9 +54,7 @@ FAMILY = Family(
     traits=replace(llama.TRAITS, fused_qkv=True),
     build_config=build_config,
     model="llmselect.refmodels.glm_model:GLMTransformer",
-    converter="llmselect.refmodels.glm_model:convert_hf_state_dict",
     hf_model_type="glm",
     hf_config_types=frozenset({"chatglm"}),
     from_hf_config=from_hf_config,
-    gguf_architectures=frozenset({"chatglm"}),
 )

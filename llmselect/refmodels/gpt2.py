@@ -66,9 +66,7 @@ FAMILY = Family(
     traits=Traits(mlp="gelu", position="learned", attention="biased", norm="layernorm"),
     build_config=build_config,
     model="llmselect.refmodels.gpt2_model:GPT2",
-    converter="llmselect.refmodels.gpt2_model:convert_hf_state_dict",
     hf_model_type="gpt2",
     hf_config_types=frozenset({"gpt2"}),
     from_hf_config=from_hf_config,
-    gguf_architectures=frozenset({"gpt2"}),
 )

@@ -85,7 +85,6 @@ FAMILY = Family(
     traits=TRAITS,
     build_config=build_config,
     model="llmselect.refmodels.llama_model:Transformer",
-    converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
     hf_model_type="llama",
     hf_config_types=frozenset(
         {"llama", "mistral", "qwen2", "qwen3", "yi", "internlm2", "deepseek"}

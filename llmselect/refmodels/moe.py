@@ -45,6 +45,5 @@ FAMILY = Family(
     traits=llama.TRAITS,
     build_config=build_config,
     model="llmselect.refmodels.moe_model:MoETransformer",
-    converter="llmselect.refmodels.moe_model:convert_hf_state_dict",
     hf_model_type="qwen2_moe",
 )

@@ -101,9 +101,9 @@ SMOLLM = Family(
     traits=llama.TRAITS,
     build_config=llama.build_config,
     model="llmselect.refmodels.llama_model:Transformer",
-    converter="llmselect.refmodels.llama_model:convert_hf_state_dict",
     hf_config_types=frozenset({"smollm3"}),
     from_hf_config=read_smollm3_config,
+    gguf_architectures=frozenset(),  # SmolLM3 GGUF files: llmselect's generic GGUF reader
     presets={
         "135m": {
             "hidden": 576, "layers": 30, "heads": 9, "kv_heads": 3, "intermediate": 1536,
