@@ -38,6 +38,7 @@ class Candidate:
     tried: list[MemoryFit] = field(default_factory=list)
     finetune: Any = None
     speed: Any = None  # the speed term, computed once for the throughput floor and the score
+    speed_floor: str = ""  # verified | not verified | not checked; "" without a floor
     caveats: list[str] = field(default_factory=list)
 
     @classmethod
@@ -193,21 +194,41 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
 
 
 def throughput_constraint(c: Candidate, q: Query) -> str | None:
-    """With ``--min-tokens-per-s`` or the purpose's floor, decode speed (measured, else roofline)
-    above it; unchecked where the bandwidth is unknown."""
+    """With ``--min-tokens-per-s`` or the purpose's floor: a decode timing measured on the
+    requested GPU decides (below the floor excludes, at or above it verifies); without one the
+    bandwidth roofline, an upper bound, can exclude (below the floor) but never pass as
+    checked: above the floor it leaves the floor "not verified", a caveat. Unchecked where the
+    bandwidth is unknown."""
     floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor is None or c.fit is None:
         return None
-    from llmselect.recommend.terms import speed_term
+    from llmselect.recommend.terms import MEASURED_TPS, speed_term
 
     c.speed = speed_term(c, q)
     floor_from = "--min-tokens-per-s" if q.request.min_tokens_per_s else "the purpose's floor"
     if c.speed.unit != "tok/s" or c.speed.raw is None:
+        c.speed_floor = "not checked"
         if q.request.min_tokens_per_s:  # the purpose's floor is noted once, in the result
             c.caveats.append("throughput floor not checked: GPU bandwidth unknown (name the GPU)")
         return None
-    if c.speed.raw < floor:
-        return f"{c.speed.raw:.1f} tok/s ({c.speed.kind}) < {floor:g} tok/s ({floor_from})"
+    gpu = q.request.gpu.name
+    measured = c.speed.components.get(MEASURED_TPS)
+    if measured is not None:
+        if measured < floor:
+            return f"{measured:.1f} tok/s (measured on {gpu}) < {floor:g} tok/s ({floor_from})"
+        c.speed_floor = "verified"
+        return None
+    bound = c.speed.raw
+    if bound < floor:
+        return (
+            f"≤{bound:.1f} tok/s (estimated upper bound: the bandwidth roofline) < "
+            f"{floor:g} tok/s ({floor_from})"
+        )
+    c.speed_floor = "not verified"
+    c.caveats.append(
+        f"speed floor {floor:g} tok/s not verified: no decode timing on {gpu}, and the "
+        f"bandwidth roofline (≤{bound:.0f} tok/s estimated) is only an upper bound"
+    )
     return None
 
 

@@ -64,6 +64,7 @@ class Recommendation:
     score_sd: float | None = None
     tuning: str = "instruct"  # instruct | base ("for fine-tuning")
     perf_estimate: str = ""  # the command that reproduces the memory fit
+    speed_floor: str = ""  # verified (a timing) | not verified (a bound) | not checked | "" (none)
 
 
 @dataclass
@@ -159,6 +160,7 @@ def to_recommendation(
         release_date=c.model.release_date,
         tuning=checkpoint_tuning(c.model),
         perf_estimate=perf_estimate_command(c.model, fit, q.context, q.request.logits),
+        speed_floor=c.speed_floor,
         finetune=(
             {
                 "mode": ft.mode,
@@ -218,6 +220,26 @@ def why(rec: Recommendation, profile: Profile) -> str:
     return text
 
 
+def floor_note(recs: list[Recommendation], q: Query) -> str | None:
+    """What the speed floor checked: nothing where the bandwidth is unknown; else how many
+    ranked models a decode timing verified and how many only their upper bound let through."""
+    gpu = q.request.gpu
+    floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
+    if not floor:
+        return None
+    if not gpu.bandwidth_gbs:
+        how = "RAM bandwidth is not modelled for --gpu cpu" if gpu.is_cpu else "name the GPU"
+        return f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown ({how})"
+    unverified = sum(r.speed_floor == "not verified" for r in recs)
+    if not unverified:
+        return None
+    return (
+        f"speed floor {floor:g} tok/s not verified for {unverified} of {len(recs)} ranked: no "
+        f"decode timing on {gpu.name}, and the bandwidth roofline they clear is an upper bound "
+        "(a caveat on each; a bound below the floor excludes)"
+    )
+
+
 def finish_ranking(
     recs: list[Recommendation],
     excluded: list[Exclusion],
@@ -237,10 +259,8 @@ def finish_ranking(
         notes.append(gpu.note)
     if gpu.usable_note:
         notes.append(gpu.usable_note)
-    floor = req.min_tokens_per_s or q.profile.min_tokens_per_s
-    if floor and not gpu.bandwidth_gbs:
-        how = "RAM bandwidth is not modelled for --gpu cpu" if gpu.is_cpu else "name the GPU"
-        notes.append(f"speed floor {floor:g} tok/s not checked: memory bandwidth unknown ({how})")
+    if floor_text := floor_note(recs, q):
+        notes.append(floor_text)
     p = (1.0 - req.risk) / 2.0
     notes.append(
         f"ranked by the {p:.0%} quantile of the score (--risk {req.risk:g}: mean − "

@@ -12,9 +12,13 @@ missing evidence never raises a score.
   interval; each benchmark labelled measured > published > predicted.
 * ``scale``: the exact parameter count from the architecture (the profile gives the direction).
 * ``tokenizer``: tokens per character on FLORES-200 for the language mix (lower is better).
-* ``speed``: decode tokens/s, measured on the requested GPU, else the memory-bandwidth
-  roofline over the active weights and the KV cache the step reads (a timing from another
-  device is named, not compared).
+* ``speed``: decode tokens/s, ranked on one basis for every candidate: the memory-bandwidth
+  roofline over the active weights and the KV cache the step reads, an upper bound (bytes read
+  per token where the bandwidth is unknown). A timing measured on the requested GPU is shown
+  beside the bound, labelled measured (``components["measured tok/s"]``), never ranked against
+  another model's bound: a measurement depends on the engine that ran it, the bound on the model
+  and the card alone, and a model must not lose score for having been measured. A timing from
+  another device is named, not compared.
 * ``cost``: estimated memory at the chosen precision (lower is better).
 """
 
@@ -51,7 +55,7 @@ class Term:
     norm: float | None = None
     contribution: float = 0.0
     coverage: float = 1.0  # share of this term's evidence present (quality: benchmarks)
-    components: dict[str, float] = field(default_factory=dict)  # benchmark → value
+    components: dict[str, float] = field(default_factory=dict)  # quality: benchmark → value
     sd: float = 0.0  # standard deviation of raw (quality: the model's posterior)
     norm_sd: float = 0.0  # of norm, after normalisation
 
@@ -156,39 +160,66 @@ def tokenizer_term(c: Candidate, q: Query) -> Term:
     )  # fmt: skip
 
 
+MEASURED_TPS = "measured tok/s"  # a speed term's component: the timing shown beside the bound
+
+
 def speed_term(c: Candidate, q: Query) -> Term:
-    """Decode speed: measured (store) or the memory-bandwidth roofline (an upper bound)."""
+    """Decode speed on one basis for every candidate: the memory-bandwidth roofline, an upper
+    bound (tok/s; bytes read per token where the bandwidth is unknown), with a timing measured
+    on the requested GPU shown beside it and stated as measured, not ranked."""
     if c.speed is not None:
         return c.speed
     fit = c.fit
     assert fit is not None
     gpu = q.request.gpu
-    timings = q.evidence.decode_on(c.model.id)
-    measured = timing_on(timings, gpu) if fit.tp == 1 else None
-    if measured is not None:
-        tps = 1000.0 / measured.value
-        return Term(
-            "speed", tps, "tok/s", "measured",
-            f"{tps:.1f} tok/s measured on {measured.device}", measured.source, True,
-        )  # fmt: skip
-    why = "another device" if gpu.bandwidth_gbs else "no tok/s to compare it with here"
-    devices = ", ".join(sorted(str(t.device) for t in timings))
-    elsewhere = f"; measured on {devices}: {why}, not compared" if timings else ""
     if gpu.bandwidth_gbs:
         # per device: its share of active weights + KV; devices decode in parallel (TP)
         tps = gpu.bandwidth_gbs / fit.read_per_token_gb
-        return Term(
+        term = Term(
             "speed", tps, "tok/s", "estimated",
             f"≤{tps:.0f} tok/s estimated (bandwidth {gpu.bandwidth_gbs:g} GB/s ÷ "
-            f"{fit.read_per_token_gb:.2f} GB read per token){elsewhere}",
+            f"{fit.read_per_token_gb:.2f} GB read per token)",
             f"roofline over active weights + KV cache; bandwidth: {gpu.source}", True,
         )  # fmt: skip
-    read = fit.read_per_token_gb * fit.tp
-    return Term(
-        "speed", read, "GB/token", "estimated",
-        f"{read:.2f} GB read per decoded token (fewer = faster; bandwidth unknown){elsewhere}",
-        "active weights + KV cache at the chosen precision", False,
-    )  # fmt: skip
+    else:
+        read = fit.read_per_token_gb * fit.tp
+        term = Term(
+            "speed", read, "GB/token", "estimated",
+            f"{read:.2f} GB read per decoded token (fewer = faster; bandwidth unknown)",
+            "active weights + KV cache at the chosen precision", False,
+        )  # fmt: skip
+    measured = measured_speed(c, q)
+    if measured is not None:
+        tps = 1000.0 / measured.value
+        term.components[MEASURED_TPS] = tps
+        term.detail += (
+            f"; {tps:.1f} tok/s measured on {measured.device} (shown beside the bound, not "
+            "ranked: every candidate ranks on its bound)"
+        )
+        term.source = f"{term.source}; measured: {measured.source}"
+    elif timings := q.evidence.decode_on(c.model.id):
+        devices = ", ".join(sorted(str(t.device) for t in timings))
+        why = _not_compared(timings, gpu, fit.tp)
+        term.detail += f"; measured on {devices}: {why}, not compared"
+    return term
+
+
+def measured_speed(c: Candidate, q: Query) -> Value | None:
+    """The model's decode timing on the requested GPU model, on one device as it would run
+    (a timing of one GPU says nothing of a tensor-parallel split), or None."""
+    fit = c.fit
+    if fit is None or fit.tp != 1:
+        return None
+    return timing_on(q.evidence.decode_on(c.model.id), q.request.gpu)
+
+
+def _not_compared(timings: list[Value], gpu: GpuBudget, tp: int) -> str:
+    """Why a model's timings do not count on this request."""
+    if not gpu.bandwidth_gbs:
+        return "no tok/s to compare it with here"
+    if tp > 1 and timing_on(timings, gpu) is not None:
+        return f"one GPU, not this {tp}-GPU split"
+    return "another device"
 
 
 def timing_on(timings: list[Value], gpu: GpuBudget) -> Value | None:
@@ -229,6 +260,6 @@ SCALE = ScoreTerm("scale", "profile", ("architecture",), "log10 params", scale_t
 TOKENIZER = ScoreTerm("tokenizer", "lower", ("tokens_per_char",), "tok/char", tokenizer_term,
                       "tokens per character of the language mix")  # fmt: skip
 SPEED = ScoreTerm("speed", "higher", ("decode_ms", "memory_fit"), "tok/s", speed_term,
-                  "decode tokens/s: measured, else the bandwidth roofline")  # fmt: skip
+                  "decode tokens/s: the bandwidth roofline, any timing beside it")  # fmt: skip
 COST = ScoreTerm("cost", "lower", ("memory_fit",), "GiB", cost_term,
                  "memory at the chosen precision")  # fmt: skip
