@@ -331,3 +331,44 @@ def test_a_model_stored_in_bf16_or_of_unknown_layout_keeps_the_profile_precision
     assert [r["precision"] for r in rows if r["fits"]][0] == chosen
     caveat = "int4: expect some quality loss against the published fp16 scores"
     assert (caveat in rec["caveats"]) == (chosen == "int4")
+
+
+def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a decode timing on an H100 in the store (4.0 ms/token: 250 tok/s), the timed model
+    shows it beside its bound and passes a 100 tok/s floor verified; a model without a timing
+    passes on its roofline only, and ``--json`` and ``--explain`` say the floor is not
+    verified."""
+    store = tmp_path / "store"
+    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
+        writer.append([Measurement(
+            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
+            probe="reference_latency", metric="decode_ms_per_token", value=4.0, unit="ms",
+            subset="bs=1,seq=512,dtype=bf16", device="cuda",
+            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"},
+        )])  # fmt: skip
+    base = ["recommend", "--gpu", "H100", "--purpose", "commercial"]
+    base += ["--min-tokens-per-s", "100", "--results", str(store)]
+    not_verified = "speed floor 100 tok/s not verified: no decode timing on H100"
+
+    code, out, _ = cli([*base, "--json"], capsys, monkeypatch)
+    assert code == 0
+    data = json.loads(out)
+    for rec in data["recommendations"]:  # none of the top 10 was timed
+        assert rec["speed_floor"] == "not verified"
+        assert any(c.startswith(not_verified) for c in rec["caveats"]), rec["model_id"]
+    assert any("not verified for" in n for n in data["notes"])
+
+    code, out, _ = cli([*base, "--explain", "qwen2.5-0.5b-instruct", "--json"], capsys, monkeypatch)
+    timed = json.loads(out)["recommendation"]
+    speed = next(t for t in timed["terms"] if t["name"] == "speed")
+    assert speed["components"] == {"measured tok/s": 250.0} and speed["kind"] == "estimated"
+    assert "250.0 tok/s measured on NVIDIA H100 80GB HBM3" in speed["detail"]
+    assert timed["speed_floor"] == "verified"
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = cli([*base, "--explain", "qwen2.5-7b-instruct"], capsys, monkeypatch)
+    assert code == 0
+    caveat = next(ln for ln in out.splitlines() if not_verified in ln)
+    assert caveat.startswith("  caveat: ") and "is only an upper bound" in caveat

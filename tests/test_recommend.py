@@ -403,9 +403,11 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
         assert got.source == "store: run 20261101T000000Z-own000, tokenizer_efficiency flores200/zh"
 
 
-def _decode_record(run_id: str, ms: float, device: str, device_name: str) -> Measurement:
+def _decode_record(
+    run_id: str, ms: float, device: str, device_name: str, model_id: str = "qwen2.5-0.5b-instruct"
+) -> Measurement:
     return Measurement(
-        run_id=run_id, model_id="qwen2.5-0.5b-instruct", probe="reference_latency",
+        run_id=run_id, model_id=model_id, probe="reference_latency",
         metric="decode_ms_per_token", value=ms, unit="ms", subset="bs=1,seq=512,dtype=bf16",
         device=device, params={"device": device, "device_name": device_name},
     )  # fmt: skip
@@ -428,7 +430,8 @@ def test_a_language_the_model_does_not_list_is_a_caveat() -> None:
 
 def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> None:
     """A CPU timing (265 ms/token) neither excludes the model from an H100 floor nor mixes its
-    tok/s with the bytes-per-token speed of an unnamed 24GB card; an H100 timing ranks on H100."""
+    tok/s with the bytes-per-token speed of an unnamed 24GB card; an H100 timing shows on H100,
+    labelled measured, beside the bound the model ranks on."""
     from llmselect.records import RunInfo
     from llmselect.store import RunWriter
 
@@ -454,8 +457,97 @@ def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> 
         assert speed("24GB", ev).unit == "GB/token"
     h100 = _decode_record("20261102T000000Z-h10000", 4.0, "cuda", "NVIDIA H100 80GB HBM3")
     got = speed("H100", evidence_from_records([cpu, h100]))
-    assert (got.kind, got.raw) == ("measured", pytest.approx(250.0))
-    assert "NVIDIA H100 80GB HBM3" in got.detail
+    assert got.kind == "estimated" and got.raw > 250.0  # ranked on the bound, as every model
+    assert got.components["measured tok/s"] == pytest.approx(250.0)  # 1000 / 4.0 ms
+    assert "250.0 tok/s measured on NVIDIA H100 80GB HBM3" in got.detail
+    assert "20261102T000000Z-h10000" in got.source
+    two = speed("2xH100", evidence_from_records([h100]))  # a timing of one GPU, not a 2-way split
+    assert "measured" not in two.components and "not this 2-GPU split" in two.detail
+
+
+def _store(root: Path, records: list[Measurement]) -> Evidence:
+    """The records written into a real result store at ``root``, read back as ``recommend``
+    reads them (the store's latest-value index)."""
+    from llmselect.records import RunInfo
+    from llmselect.store import RunWriter
+
+    for rec in records:
+        with RunWriter(RunInfo(run_id=rec.run_id), root=root) as writer:
+            writer.append([rec])
+    return load_evidence(root)
+
+
+H100_NAME = "NVIDIA H100 80GB HBM3"
+
+
+def test_a_measured_model_is_not_ranked_below_an_unmeasured_one_for_being_measured(
+    tmp_path: Path,
+) -> None:
+    """qwen3-14b timed on an H100 at 30 tok/s (a reference-decoder timing, far under its
+    bandwidth roofline) keeps the speed term, score and rank it has with an empty store: every
+    candidate ranks on its roofline, the timing is shown beside it. Compared with its own
+    measurement, it would lose speed score to every unmeasured model whose upper bound lies
+    above 30 tok/s."""
+    mid = "qwen3-14b"
+    ev = _store(tmp_path, [_decode_record("20261103T000000Z-h10001", 1000 / 30, "cuda",
+                                          H100_NAME, mid)])  # fmt: skip
+    request = Request(gpu=parse_gpu("H100"), purpose="commercial")
+    empty = {r.model_id: r for r in recommend(load_catalog(), request).recommendations}
+    timed = {r.model_id: r for r in recommend(load_catalog(), request, ev).recommendations}
+
+    def speed(rec: Any) -> Any:
+        return next(t for t in rec.terms if t.name == "speed")
+
+    got = speed(timed[mid])
+    # the unmeasured models whose bound lies between the timing and this model's bound
+    between = [r for r in timed.values() if 30.0 < speed(r).raw < speed(empty[mid]).raw]
+    assert between and all(speed(r).norm < got.norm for r in between)
+    for mid2, rec in timed.items():  # the timing moves no score and no rank
+        assert (rec.rank, rec.score) == (empty[mid2].rank, empty[mid2].score), mid2
+    assert (got.raw, got.norm) == (speed(empty[mid]).raw, speed(empty[mid]).norm)
+    assert got.unit == "tok/s" and got.components["measured tok/s"] == pytest.approx(30.0)
+    assert "30.0 tok/s measured on NVIDIA H100 80GB HBM3" in got.detail
+
+
+def test_a_speed_floor_is_verified_by_a_timing_and_only_bounded_by_the_roofline(
+    tmp_path: Path,
+) -> None:
+    """Floor 100 tok/s on an H100 (3.35 TB/s): a timing at or above it verifies it, a timing
+    under it excludes the model even where its roofline clears it; an unmeasured model whose
+    upper bound clears it is ranked with the floor "not verified" (caveat, ``speed_floor``,
+    a note); a bound under the floor still excludes."""
+    fast, slow = "qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct"
+    ev = _store(tmp_path, [
+        _decode_record("20261104T000000Z-h10002", 4.0, "cuda", H100_NAME, fast),  # 250 tok/s
+        _decode_record("20261104T000000Z-h10003", 20.0, "cuda", H100_NAME, slow),  # 50 tok/s
+    ])  # fmt: skip
+    request = Request(gpu=parse_gpu("H100"), purpose="commercial", min_tokens_per_s=100)
+    result = recommend(load_catalog(), request, ev)
+    by_id = {r.model_id: r for r in result.recommendations}
+    excluded = {e.model_id: e for e in result.excluded if e.constraint == "throughput"}
+
+    assert by_id[fast].speed_floor == "verified"
+    assert not any("not verified" in c for c in by_id[fast].caveats)
+    assert excluded[slow].reason == "50.0 tok/s (measured on H100) < 100 tok/s (--min-tokens-per-s)"
+    unmeasured = [r for mid, r in by_id.items() if mid != fast]
+    assert unmeasured
+    for rec in unmeasured:
+        bound = next(t for t in rec.terms if t.name == "speed").raw
+        assert bound >= 100 and rec.speed_floor == "not verified"
+        caveat = (
+            "speed floor 100 tok/s not verified: no decode timing on H100, and the bandwidth "
+            f"roofline (≤{bound:.0f} tok/s estimated) is only an upper bound"
+        )
+        assert caveat in rec.caveats, rec.model_id
+    note = f"speed floor 100 tok/s not verified for {len(unmeasured)} of {len(by_id)} ranked"
+    assert any(n.startswith(note) for n in result.notes)
+    # a bound under the floor excludes: qwen2.5-32b-instruct fits at fp16 and reads its 32.76B
+    # weights (2 bytes each, catalog count) and its KV cache per token: under 3350 GB/s (H100
+    # SXM datasheet) ÷ 65.5 GB = 51.1 tok/s, whatever it would measure
+    bounded = excluded["qwen2.5-32b-instruct"].reason
+    assert "(estimated upper bound: the bandwidth roofline) < 100 tok/s" in bounded
+    weights_gb = 2 * load_catalog().get("qwen2.5-32b-instruct").params_exact / 1e9
+    assert float(bounded.split()[0].lstrip("≤")) <= 3350 / weights_gb
 
 
 # --------------------------------------------------------------------------- small catalogs

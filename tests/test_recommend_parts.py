@@ -182,11 +182,16 @@ def test_throughput_constraint_uses_the_roofline_over_active_weights() -> None:
     dense = candidate("qwen2.5-32b")  # 65.5 GB of bf16 weights read per token: ~50 tok/s
     memory_constraint(dense, q)
     why = throughput_constraint(dense, q)
-    assert why is not None and "tok/s (estimated) < 100 tok/s (--min-tokens-per-s)" in why
+    assert why == (
+        f"≤{dense.speed.raw:.1f} tok/s (estimated upper bound: the bandwidth roofline) < "
+        "100 tok/s (--min-tokens-per-s)"
+    )
     moe = Candidate.of(moe_model("qwen3-30b-a3b"))
     memory_constraint(moe, q)
     assert throughput_constraint(moe, q) is None  # reads ~3.3B active parameters per token
     assert moe.speed.raw > 3 * dense.speed.raw
+    assert moe.speed_floor == "not verified"  # only its upper bound clears the floor
+    assert any(c.startswith("speed floor 100 tok/s not verified") for c in moe.caveats)
 
 
 def test_quality_term_measured_first_then_published() -> None:
