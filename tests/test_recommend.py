@@ -529,6 +529,7 @@ def test_a_speed_floor_is_verified_by_a_timing_and_only_bounded_by_the_roofline(
     assert by_id[fast].speed_floor == "verified"
     assert not any("not verified" in c for c in by_id[fast].caveats)
     assert excluded[slow].reason == "50.0 tok/s (measured on H100) < 100 tok/s (--min-tokens-per-s)"
+    assert excluded[slow].kind == "measured"
     unmeasured = [r for mid, r in by_id.items() if mid != fast]
     assert unmeasured
     for rec in unmeasured:
@@ -546,6 +547,7 @@ def test_a_speed_floor_is_verified_by_a_timing_and_only_bounded_by_the_roofline(
     # SXM datasheet) ÷ 65.5 GB = 51.1 tok/s, whatever it would measure
     bounded = excluded["qwen2.5-32b-instruct"].reason
     assert "(estimated upper bound: the bandwidth roofline) < 100 tok/s" in bounded
+    assert excluded["qwen2.5-32b-instruct"].kind == "estimated"
     weights_gb = 2 * load_catalog().get("qwen2.5-32b-instruct").params_exact / 1e9
     assert float(bounded.split()[0].lstrip("≤")) <= 3350 / weights_gb
 

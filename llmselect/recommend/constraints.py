@@ -39,6 +39,7 @@ class Candidate:
     finetune: Any = None
     speed: Any = None  # the speed term, computed once for the throughput floor and the score
     speed_floor: str = ""  # verified | not verified | not checked; "" without a floor
+    kinds: dict[str, str] = field(default_factory=dict)  # constraint → label, where it varies
     caveats: list[str] = field(default_factory=list)
 
     @classmethod
@@ -57,7 +58,7 @@ class Constraint:
     """A named hard rule, the label of the evidence it judges on, and what it reads."""
 
     name: str
-    kind: str  # published | estimated | measured
+    kind: str  # published | estimated | measured (a check may label its verdict: Candidate.kinds)
     check: Callable[[Candidate, Query], str | None]
     reads: tuple[str, ...] = ()
 
@@ -215,6 +216,7 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
     measured = c.speed.components.get(MEASURED_TPS)
     if measured is not None:
         if measured < floor:
+            c.kinds["throughput"] = "measured"  # the exclusion's label: a timing, not a bound
             return f"{measured:.1f} tok/s (measured on {gpu}) < {floor:g} tok/s ({floor_from})"
         c.speed_floor = "verified"
         return None

@@ -139,9 +139,8 @@ def apply_constraints(
     if not broken:
         return None
     (first, reason), rest = broken[0], broken[1:]
-    return Exclusion(
-        c.model.id, c.model.name, first.name, reason, first.kind, [why for _, why in rest]
-    )
+    kind = c.kinds.get(first.name, first.kind)  # a timing where the constraint read one
+    return Exclusion(c.model.id, c.model.name, first.name, reason, kind, [why for _, why in rest])
 
 
 def weighed_terms(q: Query) -> list[ScoreTerm]:
