@@ -253,6 +253,7 @@ def test_cpu_budget_runs_quantized_in_ram() -> None:
     edge = run("cpu", "edge", ram="16GB")  # a speed floor it cannot check: no GPU to name
     floor = next(n for n in edge.notes if n.startswith("speed floor"))
     assert "not checked" in floor and "GPU" not in floor
+    assert {r.speed_floor for r in edge.recommendations} == {"not checked"}
 
 
 def test_research_allows_research_only_licenses_commercial_does_not() -> None:
