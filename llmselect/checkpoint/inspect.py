@@ -178,7 +178,11 @@ def _needed_tokenizer_file(source: ModelSource) -> tuple[str, str]:
 
 def checkpoint_tokenizer(source: ModelSource) -> Any:
     """The checkpoint's own tokenizer, loaded (an error when it holds none)."""
-    kind, file = _needed_tokenizer_file(source)
+    return _load_tokenizer(source, *_needed_tokenizer_file(source))
+
+
+def _load_tokenizer(source: ModelSource, kind: str, file: str) -> Any:
+    """The tokenizer ``tokenizer_file`` found in the checkpoint, loaded."""
     if kind == "gguf":
         from llmselect.tokenizers.gguf_fmt import load_gguf
 
@@ -221,10 +225,11 @@ def tokenizer_info(source: ModelSource, corpus: str = FLORES) -> dict[str, Any]:
     if not source.is_checkpoint:
         tid = source.spec.tokenizer if source.spec is not None else None
         return {"tokenizer": tid, "note": "catalog tokenizer family; see tokenize-bench"}
-    if tokenizer_file(source) is None:  # missing evidence, said as such: nothing is measured
+    found = tokenizer_file(source)  # looked up once: it checks the folder's files
+    if found is None:  # missing evidence, said as such: nothing is measured
         note = f"{NO_TOKENIZER} in the checkpoint: tokens per char not measured"
         return {"tokenizer": None, "tokens_per_char": None, "note": note}
-    tok = checkpoint_tokenizer(source)
+    tok = _load_tokenizer(source, *found)
     info: dict[str, Any] = {"tokenizer": tok.kind, "vocab_size": tok.vocab_size}
     try:
         from llmselect.corpora import load_corpus

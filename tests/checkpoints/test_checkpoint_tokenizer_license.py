@@ -92,3 +92,21 @@ def test_tokenize_bench_takes_the_checkpoint(
     enc = hf_gguf["tokenizer"]
     n_tok = sum(len(enc.encode(t, add_special_tokens=False)) for t in texts)
     assert zh[0]["value"] == pytest.approx(n_tok / sum(map(len, texts)))
+
+
+def test_tokenizer_info_looks_the_tokenizer_file_up_once(
+    smollm2_source: Any, with_data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmselect.checkpoint import inspect
+
+    calls: list[str] = []
+    lookup = inspect.tokenizer_file
+
+    def counted(source: Any) -> tuple[str, str] | None:
+        calls.append(source.id)
+        return lookup(source)
+
+    monkeypatch.setattr(inspect, "tokenizer_file", counted)
+    info = inspect.tokenizer_info(smollm2_source, corpus="default")
+    assert calls == [smollm2_source.id]
+    assert (info["tokenizer"], info["vocab_size"], info["kind"]) == ("gguf", 49152, "measured")
