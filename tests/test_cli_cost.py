@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests._cli import invoke_json, run_main
+from llmselect.cli import app
+from tests._cli import invoke_json, run_main, runner
 
 
 def test_train_llama2_70b_reproduces_the_published_gpu_hours() -> None:
@@ -264,3 +267,53 @@ def test_a_local_checkpoint_is_a_model_input() -> None:
     assert tune["params_total"] == 134_515_008  # the GGUF's tensor infos
     assert train["compute"]["params_counted"] == 134_515_008
     assert train["published"] == []  # no published run of this checkpoint
+
+
+def _published_context(facts_root: Path, model_id: str) -> dict[str, Any]:
+    """The model's context length and its source, as the facts files state them."""
+    from tests._facts import curated_facts
+
+    models, _ = curated_facts(facts_root)
+    (entry,) = [m for m in models if m["id"] == model_id]
+    return entry["context_length"]
+
+
+def test_seq_beyond_the_published_context_is_a_context_extension_caveat(
+    facts_root: Path,
+) -> None:
+    """``--seq`` past the model's context was taken without a word; the estimate stays valid
+    for rotary positions (long-context training is done), so it carries a stated caveat."""
+    published = _published_context(facts_root, "qwen3-8b")
+    context = published["value"]
+    train = ["cost", "train", "-m", "qwen3-8b", "--tokens", "2T", "--gpu", "H100", "--json"]
+    tune = ["cost", "finetune", "-m", "qwen3-8b", "--gpu", "80GB", "--json"]
+    for args in (train, tune):
+        within = invoke_json([*args, "--seq", str(context)])
+        assert isinstance(within, dict) and "context_caveat" not in within
+        beyond = invoke_json([*args, "--seq", str(context + 1)])
+        assert isinstance(beyond, dict)
+        caveat = beyond["context_caveat"]
+        assert caveat["context_tokens"] == context and caveat["seq"] == context + 1
+        assert caveat["context_extension"] is True
+        assert caveat["context_source"] == f"published: {published['source']}"
+        assert "context-extension run" in caveat["note"] and f"{context:,} tokens" in caveat["note"]
+    result = runner.invoke(app, [*train[:-1], "--seq", "1000000"])
+    assert result.exit_code == 0 and "caveat: --seq 1,000,000 is beyond qwen3-8b's" in result.stdout
+
+
+def test_seq_beyond_a_learned_position_table_is_refused(
+    facts_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """GPT-2 has no position past its table: a longer run needs parameters the estimate lacks."""
+    table = _published_context(facts_root, "gpt2")["value"]
+    args = ["cost", "train", "-m", "gpt2", "--tokens", "10B", "--gpu", "H100", "--seq"]
+    data = invoke_json([*args, str(table), "--json"])
+    assert isinstance(data, dict) and "context_caveat" not in data
+    for command in (
+        [*args, str(table + 1)],
+        ["cost", "finetune", "-m", "gpt2", "--seq", str(table + 1)],
+    ):
+        assert run_main(command, monkeypatch) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("Error:") and len(err.splitlines()) == 1
+        assert f"learned position table of {table} positions" in err

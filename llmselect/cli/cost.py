@@ -130,6 +130,8 @@ def _render_training(est: Any) -> None:
     if est.cost is not None:
         table.add_row("cost", f"{est.cost:,.0f} at {est.price_per_gpu_hour:g} per GPU-hour")
     out.print(table)
+    if est.context_caveat is not None:
+        out.print(f"caveat: {est.context_caveat['note']}")
     err.print(f"GPU source: {est.gpu_source}")
 
 
@@ -207,6 +209,8 @@ def _render_finetune(model_id: str, plan: Any) -> None:
         table.add_row(part, f"{gib:.2f}")
     table.add_row("peak (not the sum: see rule)", f"{est.per_gpu_gib:.2f}")
     out.print(table)
+    if "context_caveat" in plan.data:
+        out.print(f"caveat: {plan.data['context_caveat']['note']}")
     out.print(f"rule: {est.rule}")
     out.print(
         f"trainable parameters: {est.trainable_params:,} of {est.params_total:,} (exact, from arch)"

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from llmselect.arch.count import count_model
 from llmselect.arch.params import ParamCount
 from llmselect.errors import LLMSelectError
+from llmselect.memory.estimate_rows import stated_context
 
 if TYPE_CHECKING:
     from llmselect.arch.spec import ArchSpec
@@ -135,6 +136,44 @@ def attention_flops_per_token(arch: ArchSpec, seq: int) -> float:
     global_layers = arch.layers // pattern if pattern else 0  # every n-th layer attends fully
     sliding_layers = arch.layers - global_layers
     return 6.0 * (d_qk + d_v) * (global_layers * seq + sliding_layers * window)
+
+
+def context_caveat(model: Any, seq: int) -> dict[str, Any] | None:
+    """What a run at ``seq`` tokens per sequence is when ``seq`` exceeds the model's stated
+    context: None within it (or where no context is recorded), else a caveat for the output.
+
+    Beyond it the run is a context-extension run. With rotary or ALiBi positions that is a
+    training run people do (long-context continued training, RoPE scaling or a raised RoPE
+    base), and the estimate stays what the formulas count at ``seq``: the same parameters,
+    attention over ``seq`` tokens, activations of ``seq`` tokens. So it is a caveat, not a
+    refusal. A learned position table has no row past its size: such a run first needs a
+    larger table, parameters this estimate does not count, so that one is refused.
+    """
+    arch = require_arch(model)
+    name = getattr(model, "id", str(model))
+    table = arch.max_position
+    if arch.traits.position == "learned" and table is not None and seq > table:
+        raise LLMSelectError(
+            f"--seq {seq}: {name} has a learned position table of {table} positions "
+            f"({arch.source}); training at {seq} tokens needs a larger table, whose parameters "
+            f"this estimate does not count; give --seq {table} or less"
+        )
+    context, source = stated_context(model)
+    if context is None or seq <= context:
+        return None
+    how = " with RoPE scaling or a raised RoPE base" if arch.traits.position == "rope" else ""
+    return {
+        "seq": seq,
+        "context_tokens": context,
+        "context_source": source,
+        "context_extension": True,
+        "note": (
+            f"--seq {seq:,} is beyond {name}'s context of {context:,} tokens ({source}): a "
+            f"context-extension run, training positions past the range the model was trained "
+            f"on{how}; compute and memory are estimated at {seq:,} tokens, whether the model "
+            "learns to use that length is not part of the estimate"
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -253,10 +292,13 @@ class TrainEstimate(ComputeRate):
     price_per_gpu_hour: float | None = None
     cost: float | None = None
     kind: str = "estimated"
+    context_caveat: dict[str, Any] | None = None  # --seq beyond the model's context
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["compute"]["flops_per_token"] = self.compute.flops_per_token
+        if data["context_caveat"] is None:  # only a run beyond the context carries one
+            del data["context_caveat"]
         return data
 
 
@@ -284,6 +326,7 @@ def estimate_training(
         raise LLMSelectError(f"--price must not be negative, got {price_per_gpu_hour:g}")
     rate = ComputeRate.of(gpu, dtype, mfu, gpus)
     comp = train_compute(model, tokens, seq, basis)
+    caveat = context_caveat(model, seq)
     hours = rate.hours_for(comp.total_flops)
     energy = hours * power_w / 1e6 if power_w else None
     cost = hours * price_per_gpu_hour if price_per_gpu_hour is not None else None
@@ -298,4 +341,5 @@ def estimate_training(
         energy_mwh=energy,
         price_per_gpu_hour=price_per_gpu_hour,
         cost=cost,
+        context_caveat=caveat,
     )

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmselect.cost.compute import parse_count, require_arch
+from llmselect.cost.compute import context_caveat, parse_count, require_arch
 from llmselect.cost.finetune import (
     FinetuneEstimate,
     FinetuneSetup,
@@ -84,6 +84,9 @@ def plan_finetune(
     setup = replace(setup, gpus=count)
     est = finetune_memory(target, setup)
     data: dict[str, Any] = {"model_id": target.id, **est.to_dict()}
+    caveat = context_caveat(target, setup.seq)
+    if caveat is not None:
+        data["context_caveat"] = caveat
     if budget is not None:
         data["gpu"] = budget.describe()
         data["memory_gib_each"] = round(budget.memory_gib_each, 3)

@@ -44,12 +44,17 @@ class EstimateOptions:
         return replace(self, dtype=dtype)
 
 
-def _context_tokens(target: Any) -> int | None:
-    """The longest sequence a target runs: catalog context length, else learned positions."""
+def stated_context(target: Any) -> tuple[int | None, str]:
+    """The longest sequence a target runs and where that is stated: the catalog's context length
+    (published, with its source), else the architecture's position limit (a config's, a GGUF
+    file's or a learned position table's); ``(None, "not recorded")`` when neither is known."""
     context = getattr(target, "context_length", None)
-    if context is None and getattr(target, "arch", None) is not None:
-        context = target.arch.max_position
-    return context
+    if context is not None:
+        return context, f"published: {getattr(target, 'context_source', None) or 'catalog'}"
+    arch = getattr(target, "arch", None)
+    if arch is not None and arch.max_position is not None:
+        return arch.max_position, f"position limit of the architecture: {arch.source}"
+    return None, "not recorded"
 
 
 def _llamacpp(target: Any, kw: dict[str, Any], opts: EstimateOptions) -> Any:
@@ -103,7 +108,7 @@ def estimate_row(target: Any, opts: EstimateOptions) -> dict[str, Any]:
     else:
         est, fits = estimate_memory(target.arch, tp=opts.tp, **kw), None
     row = {"model_id": target.id, "kind": "estimated", **est.to_dict()}
-    context = _context_tokens(target)
+    context, _ = stated_context(target)
     if context is not None and opts.seq + opts.new_tokens > context:
         row["notes"] = [
             *row.get("notes", []),
