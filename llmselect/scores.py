@@ -12,8 +12,11 @@ Definition (all values in percent):
 Each task counts once, whatever its size, so a 67-subject exam and a 500-item task weigh the
 same; within ceval/cmmlu/mmlu the task value is already the size-weighted subject mean. An
 aggregate only compares models that cover the same tasks: it carries ``tasks`` (what went in),
-``missing`` and ``coverage`` (= present / defined). Its standard error is
-``sqrt(sum(se_i^2)) / k`` (tasks treated as independent). When several records exist for one
+``missing`` and ``coverage`` (= present / defined); its ``n`` is the documents scored, summed
+over those tasks (``task_count`` says how many tasks). Its standard error is
+``sqrt(sum(se_i^2)) / k`` (tasks treated as independent), and None, with a ``stderr_note``
+naming the tasks, when one of them has none (not estimable, see ``lm_eval_scores``): an
+unknown part leaves the whole unknown, never counted as 0. When several records exist for one
 (model, task), the newest (latest ``run_id``) is used.
 
 Published catalog scores (``ModelSpec.scores``) are mapped to the same task names
@@ -73,6 +76,8 @@ class AggregateScore:
     kind: str
     tasks: dict[str, float] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    documents: int | None = None  # scored over the tasks; None when a task's count is unknown
+    no_stderr: list[str] = field(default_factory=list)  # tasks without a standard error
 
     @property
     def coverage(self) -> float:
@@ -117,6 +122,7 @@ def aggregate_scores(
                 if all(e is not None for e in errors)
                 else None
             )
+            counts = [r.n for r in present.values() if r.n is not None]
             result.append(
                 AggregateScore(
                     model_id=model_id,
@@ -126,6 +132,8 @@ def aggregate_scores(
                     kind=kind,
                     tasks={t: float(r.value or 0.0) for t, r in present.items()},
                     missing=missing,
+                    documents=sum(counts) if len(counts) == len(present) else None,
+                    no_stderr=[t for t, r in present.items() if r.stderr is None],
                 )
             )
     return result
@@ -149,16 +157,29 @@ def aggregate_records(
             value=agg.value,
             kind=agg.kind,
             subset="aggregate",
-            n=len(agg.tasks),
+            n=agg.documents,
             stderr=agg.stderr,
-            params={
-                "tasks": ",".join(agg.tasks),
-                "missing": ",".join(agg.missing),
-                "coverage": round(agg.coverage, 4),
-            },
+            params=_aggregate_params(agg),
         )
         for agg in aggregates
     ]
+
+
+def _aggregate_params(agg: AggregateScore) -> dict[str, Any]:
+    """What an aggregate is made of: its tasks (and how many), those missing, the coverage and,
+    when it has no standard error, which tasks have none."""
+    params: dict[str, Any] = {
+        "tasks": ",".join(agg.tasks),
+        "task_count": len(agg.tasks),
+        "missing": ",".join(agg.missing),
+        "coverage": round(agg.coverage, 4),
+    }
+    if agg.no_stderr:
+        params["stderr_note"] = (
+            f"not estimable: no standard error for {', '.join(agg.no_stderr)}; the mean's "
+            "is unknown, not counted as 0"
+        )
+    return params
 
 
 def published_task(benchmark: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -50,7 +51,11 @@ def test_eval_scores_and_stores_records(tiny_model, with_data_root, capsys, monk
     assert set(stored["probe"]) == {"lm_eval_scores"}
     assert set(stored["model_id"]) == {"tiny-llama"}
     group = stored[(stored["subset"] == "cmmlu") & (stored["metric"] == "acc")].iloc[0]
-    assert group["n"] == 2 and group["stderr"] >= 0
+    assert group["n"] == 2
+    if group["value"] in (0.0, 100.0):  # both documents agree: no stderr, never one of 0
+        assert math.isnan(group["stderr"])
+    else:
+        assert group["stderr"] > 0
     assert "zh_score" in set(stored["metric"])
     assert "stored" in err
 
@@ -254,3 +259,25 @@ def test_tasks_asked_at_the_terminal_are_checked_like_given_ones(
     assert code == 2 and out == ""
     assert err.startswith("Error: --subjects accountant: no task asked for has subjects (c3)")
     assert not list(iter_run_dirs())
+
+
+def test_documents_that_all_agree_give_no_stderr_of_zero(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """The tiny model gets all 3 XCOPA-zh items wrong: lm-eval's stderr is 0.0 there, which
+    was stored and shown as certainty; the aggregate's n counted tasks, not documents."""
+    args = ["eval", "--model", str(tiny_model), "--tasks", "xcopa_zh", *FAST[:4], "--limit", "3"]
+    code, out, err = run_cli([*args, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    payload = json.loads(out)
+    (acc,) = [r for r in payload["records"] if r["metric"] == "acc"]
+    assert (acc["value"], acc["n"], acc["stderr"]) == (0.0, 3, None)
+    assert acc["params"]["stderr_note"].startswith("not estimable: all 3 documents scored 0 %")
+    assert acc["params"]["ci95_low_pct"] == 0.0 and acc["params"]["ci95_high_pct"] > 50
+    (zh,) = payload["aggregates"]
+    assert (zh["n"], zh["stderr"], zh["params"]["task_count"]) == (3, None, 1)
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    shown = " ".join(err.split())  # the console folds long lines
+    assert "xcopa_zh acc: not estimable: all 3 documents scored 0 %" in shown
+    assert "aggregate zh_score: not estimable: no standard error for xcopa_zh" in shown

@@ -78,6 +78,14 @@ def test_missing_stderr_gives_no_aggregate_stderr_and_models_stay_apart() -> Non
     assert aggs[("a", "zh")].stderr is None
 
 
+def test_an_aggregate_without_a_task_stderr_says_which_task_lacks_it() -> None:
+    (row,) = aggregate_records(
+        aggregate_scores([rec("cmmlu", 0.0, stderr=None), rec("ceval", 50.0, stderr=4.0)]), "r"
+    )
+    assert row.stderr is None and row.n == 20
+    assert row.params["stderr_note"].startswith("not estimable: no standard error for cmmlu")
+
+
 def test_aggregate_records_are_labelled() -> None:
     aggs = aggregate_scores([rec("cmmlu", 30.0), rec("ceval", 50.0)])
     (row,) = aggregate_records(aggs, run_id="r9")
@@ -87,8 +95,10 @@ def test_aggregate_records_are_labelled() -> None:
         "%",
         "measured",
     )
-    assert row.value == pytest.approx(40.0) and row.n == 2
+    # n counts the documents the tasks scored (10 each), the tasks are counted beside it
+    assert row.value == pytest.approx(40.0) and row.n == 20 and row.params["task_count"] == 2
     assert row.params["tasks"] == "ceval,cmmlu" and row.params["coverage"] == round(2 / 6, 4)
+    assert "stderr_note" not in row.params
 
 
 def test_benchmark_names_map_to_tasks() -> None:

@@ -140,6 +140,14 @@ def _print_table(rows: list[dict[str, Any]], model_id: str) -> None:
     out.print(table)
 
 
+def _print_stderr_notes(rows: list[Any]) -> None:
+    """Why a row's standard error is blank: not estimable, with the interval where given."""
+    for r in rows:
+        note = r.params.get("stderr_note") if r.stderr is None else None
+        if note:
+            err.print(f"{r.subset} {r.metric}: {note}", markup=False, highlight=False)
+
+
 def _ask_tasks() -> list[str]:
     """Tasks from the user at a terminal; elsewhere a one-line error (never hours of work
     started by default)."""
@@ -320,6 +328,7 @@ def _render(
         shown = [r for r in measured if per_subject or "/" not in r.subset]
         rows = sorted([*shown, *published], key=position) + aggregates
         _print_table([_row(r) for r in rows], target.id)
+        _print_stderr_notes(rows)
     err.print(f"stored {len(measured) + len(aggregates)} records in {run.writer.dir}")
     for rec in failures:
         err.print(f"{_unit_tasks(rec)}: {rec.status}: {rec.error}", markup=False, highlight=False)

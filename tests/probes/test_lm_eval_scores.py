@@ -215,3 +215,43 @@ def test_a_data_file_that_does_not_parse_names_task_and_file(
         built.to_lm_eval()
     assert str(exc.value).startswith(f"task {task}: cannot read ")
     assert str(data / broken) in str(exc.value) and parser_says in str(exc.value)
+
+
+def test_stderr_of_documents_that_all_agree_is_not_estimable(
+    tiny_model: Path, datasets_root: Path, tmp_path: Path
+) -> None:
+    """lm-eval's stderr is 0 when every scored document agrees (the tiny model gets all 3
+    XCOPA-zh items wrong): stored as not estimable with the exact interval, never as 0, and the
+    zh aggregate then has no standard error either; its n counts documents, not tasks."""
+    import math
+
+    from scipy.stats import beta
+
+    from llmselect.scores import aggregate_records, aggregate_scores
+
+    probe = LmEvalScoresProbe(
+        LmEvalScoresProbe.Config(
+            tasks=["xcopa_zh", "cmmlu"], limit=3, num_fewshot=0, max_subjects=1,
+            data_dir=str(datasets_root),
+        )
+    )  # fmt: skip
+    records = list(probe.run(EvalModel(id="tiny", source=str(tiny_model)), RunContext(run_id="t")))
+    agree = [r for r in records if r.value in (0.0, 100.0)]
+    assert agree, "no task whose documents all agree: the case under test did not occur"
+    for rec in records:
+        p, n = rec.value / 100, rec.n
+        if rec in agree:  # all n documents right (p = 1) or all wrong (p = 0)
+            assert rec.stderr is None and f"all {n} documents" in rec.params["stderr_note"]
+            low = 0.0 if p == 0 else beta.ppf(0.025, n, 1)
+            high = 1.0 if p == 1 else beta.ppf(0.975, 1, n)
+            assert rec.params["ci95_low_pct"] == pytest.approx(100 * low, abs=1e-3)
+            assert rec.params["ci95_high_pct"] == pytest.approx(100 * high, abs=1e-3)
+        else:  # the sample standard error of n outcomes of 0 or 1
+            assert rec.stderr == pytest.approx(100 * math.sqrt(p * (1 - p) / (n - 1)))
+            assert "stderr_note" not in rec.params
+    (zh,) = aggregate_records(aggregate_scores(records), run_id="t")
+    tasks = [r for r in records if r.subset in ("xcopa_zh", "cmmlu") and r.metric == "acc"]
+    assert zh.n == sum(r.n for r in tasks) == 6 and zh.params["task_count"] == 2
+    no_stderr = [r.subset for r in tasks if r.stderr is None]
+    assert (zh.stderr is None) == bool(no_stderr)
+    assert all(t in zh.params["stderr_note"] for t in no_stderr)
