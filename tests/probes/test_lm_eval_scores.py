@@ -255,3 +255,18 @@ def test_stderr_of_documents_that_all_agree_is_not_estimable(
     no_stderr = [r.subset for r in tasks if r.stderr is None]
     assert (zh.stderr is None) == bool(no_stderr)
     assert all(t in zh.params["stderr_note"] for t in no_stderr)
+
+
+def test_a_group_whose_subjects_each_agree_has_no_stderr_of_zero() -> None:
+    """lm-eval pools a group's stderr from the spread within each subject: one subject all
+    right and one all wrong pool to 0 although the group's documents disagree."""
+    from lm_eval.api.metrics import pooled_sample_stderr
+
+    from llmselect.probes.lm_eval_scores import stderr_and_note
+
+    pooled = float(pooled_sample_stderr([0.0, 0.0], [3, 3]))
+    assert pooled == 0.0
+    stderr, note = stderr_and_note(0.5, pooled, 6)
+    assert stderr is None and "alike within each subject" in note["stderr_note"]
+    assert "ci95_low_pct" not in note  # an exact interval is given only at 0 % or 100 %
+    assert stderr_and_note(0.5, 0.2, 6) == (20.0, {})  # a standard error lm-eval could give
