@@ -4,7 +4,8 @@
 seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
 This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
-(unit, run, time, n, the tokenizer fingerprint, the device), in ``<results>/latest-index.json``.
+(unit, run, time, n, the standard error and, where it is not estimable, why and the exact
+interval, the tokenizer fingerprint, the device), in ``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -40,10 +41,15 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-FORMAT = 4  # 4: keeps the device; 3: values ordered by start instant (2 compared the text)
-# params a reader needs to accept or refuse a value; the fingerprint is also part of the key;
-# the device says where a timing was measured (a CPU timing is no GPU's)
-KEPT_PARAMS = (FINGERPRINT_PARAM, "device", "device_name")
+# 5: keeps the standard error and, where it is not estimable, the note and exact interval;
+# 4: keeps the device; 3: values ordered by start instant (2 compared the text)
+FORMAT = 5
+# params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
+# key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
+# standard error says why, with its exact 95 % interval where it sits at 0 or 100 %
+KEPT_PARAMS = (
+    FINGERPRINT_PARAM, "device", "device_name", "stderr_note", "ci95_low_pct", "ci95_high_pct",
+)  # fmt: skip
 Key = LatestKey
 DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated
 
@@ -62,6 +68,7 @@ class LatestValue:
     run_id: str
     started_at: str
     n: int | None = None
+    stderr: float | None = None
     params: dict[str, Any] | None = None
 
     @property
@@ -83,6 +90,14 @@ def _finite(value: Any) -> float:
     if not math.isfinite(number):  # store.latest's rule: a NaN or inf is never current
         raise ValueError(value)
     return number
+
+
+def _stderr(value: Any) -> float | None:
+    """A standard error as stored; a non-finite one is unknown (None), never a number."""
+    if value is None:
+        return None
+    number = float(value)  # a non-number makes the line foreign, as validation would
+    return number if math.isfinite(number) else None
 
 
 def _started_at(value: Any) -> str:
@@ -108,6 +123,7 @@ def _from_line(line: str) -> LatestValue | None:
             run_id=str(rec["run_id"]),
             started_at=_started_at(rec.get("started_at")),
             n=rec.get("n"),
+            stderr=_stderr(rec.get("stderr")),
             params=params or None,
         )
     except (ValueError, KeyError, TypeError, AttributeError):

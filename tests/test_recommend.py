@@ -354,6 +354,8 @@ def test_measured_lm_eval_overrides_published_score() -> None:
         value=12.5,
         unit="%",
         subset="cmmlu",
+        n=11582,  # every CMMLU test document: lm-eval's standard error of 12.5 % over them
+        stderr=100 * math.sqrt(0.125 * 0.875 / 11581),
     )
     subject = rec.model_copy(update={"subset": "cmmlu/agronomy", "value": 99.0})
     ev = evidence_from_records([rec, subject])
@@ -368,6 +370,103 @@ def test_measured_lm_eval_overrides_published_score() -> None:
     assert "CMMLU" in after.detail and re.search(r"CMMLU [\d.]+±[\d.]+% measured", after.detail)
     assert after.components["CMMLU"] < before.components["CMMLU"] - 5  # pulled toward 12.5
     assert set(after.kind.split("+")) == {"measured", "published"}  # C-Eval stays published
+
+
+def lm_eval_group_row(run_id: str, pct: float, n: int) -> Measurement:
+    """yi-6b's CMMLU group row as ``llmselect eval`` stores it: percent, n documents, and
+    lm-eval's standard error (sample sd over √n, 0 where all documents agree) through the
+    probe's own rule (a 0 is stored as not estimable, with the exact 95 % interval)."""
+    from llmselect.probes.lm_eval_scores import stderr_and_note
+
+    p = pct / 100
+    stderr, note = stderr_and_note(p, math.sqrt(p * (1 - p) / (n - 1)), n)
+    return Measurement(
+        run_id=run_id, model_id="yi-6b", probe="lm_eval_scores", metric="acc", value=pct,
+        unit="%", subset="cmmlu", n=n, stderr=stderr, params={"num_fewshot": 0, **note},
+    )  # fmt: skip
+
+
+def stored_scores(root: Path, *records: Measurement) -> Evidence:
+    """Records through the store and its latest-value index, as ``recommend`` reads them; the
+    full-record path (the report's) must read the same sampling evidence."""
+    from llmselect.records import RunInfo
+    from llmselect.store import RunWriter
+
+    for rec in records:
+        with RunWriter(RunInfo(run_id=rec.run_id), root=root) as writer:
+            writer.append([rec])
+    ev = load_evidence(root)
+    assert ev.scores == evidence_from_records(records).scores
+    return ev
+
+
+def test_a_measured_score_weighs_by_its_documents(tmp_path: Path) -> None:
+    """A measured score's noise is the model's for one published number plus its own
+    sampling error: a perfect score on 3 documents moves yi-6b's CMMLU estimate far less than
+    one on 1,000, and narrows its interval no more than a published number would; a full run's
+    posterior is the Kalman update of the unmeasured one with variance sigma_e² + stderr²."""
+    import numpy as np
+
+    from llmselect.recommend.quality import QualityIndex, load_quality_model
+
+    catalog, qm = load_catalog(), load_quality_model()
+    yi, b = catalog.get("yi-6b"), qm.benchmarks.index("CMMLU")
+    before = QualityIndex(catalog).estimate(yi)
+
+    def cell(name: str, *records: Measurement) -> Any:
+        ev = stored_scores(tmp_path / name, *records)
+        return QualityIndex(catalog, ev.scores).estimate(yi).cells["CMMLU"]
+
+    few = cell("few", lm_eval_group_row("20261201T000000Z-few000", 100.0, 3))
+    many = cell("many", lm_eval_group_row("20261201T000000Z-many00", 100.0, 1000))
+    full = cell("full", lm_eval_group_row("20261201T000000Z-full00", 12.5, 11582))
+    cov, h = np.array(before.post.cov), np.array(qm.design(b))
+
+    def kalman_sd(noise_var: float) -> float:
+        """The cell's sd after one more observation of variance ``noise_var`` (covariance
+        form, independent of the information-form update the estimator runs)."""
+        ph = cov @ h
+        return float(np.sqrt(h @ (cov - np.outer(ph, ph) / (h @ ph + noise_var)) @ h))
+
+    old = before.cells["CMMLU"]
+    assert few.label == many.label == full.label == "measured"
+    assert few.estimate - old.estimate < 0.02 * (many.estimate - old.estimate)
+    assert few.estimate > old.estimate and many.estimate > old.estimate + 5
+    # the published noise alone: what a 3-document score counted for before
+    assert few.sd >= kalman_sd(qm.sigma_e[b] ** 2) and few.sd > many.sd
+    assert few.sd == pytest.approx(old.sd, rel=0.01)  # 3 documents barely inform
+    se_full = 100 * math.sqrt(0.125 * 0.875 / 11581)  # lm-eval's, in points as the model is
+    assert full.sd == pytest.approx(kalman_sd(qm.sigma_e[b] ** 2 + se_full**2), rel=1e-9)
+    assert full.sd > kalman_sd(qm.sigma_e[b] ** 2)
+
+
+def test_explain_says_how_a_measured_score_was_weighted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--explain`` names the documents, where the sampling error came from (lm-eval's
+    standard error, or the exact interval where that is not estimable) and the noise used."""
+    import sys
+
+    from llmselect.cli import main
+    from llmselect.recommend.quality import load_quality_model
+
+    qm = load_quality_model()
+    store = tmp_path / "store"
+    stored_scores(store, lm_eval_group_row("20261201T000000Z-few000", 100.0, 3))
+    args = ["recommend", "--gpu", "24GB", "--purpose", "research", "--results", str(store)]
+    monkeypatch.setattr(sys, "argv", ["llmselect", *args, "--explain", "yi-6b", "--json"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert not info.value.code
+    terms = json.loads(capsys.readouterr().out)["recommendation"]["terms"]
+    detail = next(t["detail"] for t in terms if t["name"] == "quality_zh")
+    low = 100 * 0.025 ** (1 / 3)  # Clopper-Pearson: all 3 right has probability p³ = 2.5 %
+    sd = (100 - low) / 1.959964  # the normal sd whose 95 % interval reaches that bound
+    assert (
+        f"100 %: shots not stated, base, run by llmselect; 3 documents, standard error not "
+        f"estimable: {sd:.1f} pp from the exact 95 % interval {low:.1f}-100.0 %; weighted as "
+        f"noise {math.hypot(qm.sigma_e[qm.benchmarks.index('CMMLU')], sd):.1f} pp"
+    ) in detail, detail
 
 
 def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Path) -> None:

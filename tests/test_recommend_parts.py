@@ -194,15 +194,41 @@ def test_throughput_constraint_uses_the_roofline_over_active_weights() -> None:
     assert any(c.startswith("speed floor 100 tok/s not verified") for c in moe.caveats)
 
 
+CMMLU_DOCS = 11582  # the CMMLU test split in the data bundle, all 67 subjects
+
+
+def lm_eval_stderr_pp(pct: float, n: int) -> float:
+    """lm-eval's standard error of a mean accuracy (sample sd over √n), in points."""
+    p = pct / 100
+    return 100 * math.sqrt(p * (1 - p) / (n - 1))
+
+
 def test_quality_term_measured_first_then_published() -> None:
-    ev = Evidence(scores={("yi-6b", "CMMLU"): Value(12.5, "measured", "store: run r1")})
+    full = Value(12.5, "measured", "store: run r1", n=CMMLU_DOCS,
+                 stderr=lm_eval_stderr_pp(12.5, CMMLU_DOCS))  # fmt: skip
+    ev = Evidence(scores={("yi-6b", "CMMLU"): full})
     c = candidate("yi-6b")
     before = quality_term("zh")(c, query())
     term = quality_term("zh")(c, query(ev=ev))
     assert re.search(r"CMMLU [\d.]+±[\d.]+% measured \(.*12.5 [^)]*run by llmselect", term.detail)
+    assert "11582 documents, lm-eval's standard error 0.31 pp; weighted as noise" in term.detail
     assert term.components["CMMLU"] < before.components["CMMLU"]  # pulled toward 12.5
     assert "C-Eval" in term.detail and "% published (" in term.detail
     assert term.kind == "measured+published" and term.coverage == 1.0
+
+
+def test_a_measured_score_without_a_sampling_error_is_left_out_and_said_so() -> None:
+    """No standard error and no interval: nothing says how far to trust it, so it moves
+    nothing, the cell keeps its published label, and the detail says why."""
+    bare = Value(12.5, "measured", "store: run r1")
+    c = candidate("yi-6b")
+    before = quality_term("zh")(c, query())
+    term = quality_term("zh")(c, query(ev=Evidence(scores={("yi-6b", "CMMLU"): bare})))
+    assert term.components == before.components and term.sd == before.sd
+    assert term.kind == "published"
+    assert re.search(r"CMMLU [\d.]+±[\d.]+% published \(.*12.5 %: .*run by llmselect; left out "
+                     r"of the estimate: sampling error unknown, documents not counted; no "
+                     r"standard error recorded", term.detail)  # fmt: skip
 
 
 def test_quality_term_without_scores_is_predicted_with_a_wide_interval() -> None:

@@ -43,7 +43,7 @@ def nightly_records(run_id: str, night: int) -> list[dict]:
             rows.append({
                 **base, "model_id": model, "probe": "lm_eval_scores", "metric": metric,
                 "value": 0.5 + night * 1e-3, "unit": "ratio", "subset": task, "n": 100,
-                "started_at": when,
+                "stderr": 0.0503, "started_at": when,  # lm-eval's: sqrt(0.25 / 99)
             })  # fmt: skip
         for bs in (1, 4):
             rows.append({
@@ -210,6 +210,36 @@ def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
     latest_values(tmp_path)
     (tmp_path / INDEX_FILE).write_text("{not json", encoding="utf-8")
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(tmp_path: Path) -> None:
+    """A score's standard error (in its own unit), documents and, where the standard error is
+    not estimable, the note and exact interval reach the recommender through the index as
+    through the records; an index of the format before these were kept is rebuilt."""
+    row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
+           "started_at": "2026-12-01T00:00:00Z"}  # fmt: skip
+    write_runs(tmp_path, {
+        "20261201T000000Z-full00": [{**row, "value": 0.125, "unit": "ratio", "subset": "cmmlu",
+                                     "n": 11582, "stderr": 0.0031}],
+        "20261201T000000Z-few000": [{**row, "value": 100.0, "unit": "%", "subset": "ceval-valid",
+                                     "n": 3, "stderr": None, "params": {
+                                         "stderr_note": "not estimable: all 3 documents ...",
+                                         "ci95_low_pct": 29.2402, "ci95_high_pct": 100.0}}],
+    })  # fmt: skip
+    latest_values(tmp_path)
+    doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    for value in doc["values"]:  # the index as the format before: no standard error kept
+        value.pop("stderr")
+    doc["format"] = 4
+    (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
+    from_index = evidence_from_latest(latest_values(tmp_path)).scores
+    assert from_index == evidence_from_records(load_records(tmp_path)).scores
+    full, few = from_index[("yi-6b", "CMMLU")], from_index[("yi-6b", "C-Eval")]
+    assert (full.value, full.n, full.ci95, full.note) == (12.5, 11582, None, None)
+    assert full.stderr == pytest.approx(0.31)  # percentage points, as the value
+    assert (few.value, few.n, few.stderr, few.ci95) == (100.0, 3, None, (29.2402, 100.0))
+    assert few.note == "not estimable: all 3 documents ..."
+    assert json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))["format"] == 5
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:

@@ -32,12 +32,18 @@ GSM8K_METRICS = ("exact_match_strict_match", "exact_match")
 @dataclass(frozen=True)
 class Value:
     """One number with its label (measured | published), where it comes from and, for a
-    timing, the device it was measured on (the driver's name, else ``cpu``/``cuda``)."""
+    timing, the device it was measured on (the driver's name, else ``cpu``/``cuda``). A measured
+    score keeps its sampling evidence: the documents scored, lm-eval's standard error (same unit
+    as ``value``) and, where that is not estimable, why and the exact 95 % interval (percent)."""
 
     value: float
     kind: str
     source: str
     device: str | None = None
+    n: int | None = None
+    stderr: float | None = None
+    ci95: tuple[float, float] | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -159,11 +165,9 @@ def evidence_from_latest(
         elif key in score_metrics and "/" not in subset:  # group rows, not subjects
             bench = benchmark_of_task(subset)
             wanted = GSM8K_METRICS if bench == "GSM8K" else ("acc",)
-            if bench and metric in wanted:
-                pct = float(rec.value) * (1.0 if rec.unit == "%" else 100.0)
-                prev = ev.scores.get((rec.model_id, bench))
-                if prev is None or metric == wanted[0]:
-                    ev.scores[(rec.model_id, bench)] = Value(pct, "measured", where)
+            prev = ev.scores.get((rec.model_id, bench)) if bench else None
+            if bench and metric in wanted and (prev is None or metric == wanted[0]):
+                ev.scores[(rec.model_id, bench)] = score_value(rec, where)
         elif key in decode_metrics and "bs=1," in f"{subset},":
             device = device_of(rec)
             prev_ms = ev.decode_ms.get((rec.model_id, device))
@@ -172,6 +176,23 @@ def evidence_from_latest(
                     float(rec.value), "measured", f"{where} on {device}", device
                 )
     return ev
+
+
+def score_value(rec: Any, where: str) -> Value:
+    """A score record (``%`` or a fraction) in percent, with its documents, standard error
+    (percentage points) and, where that is not estimable, the note and exact interval."""
+    scale = 1.0 if rec.unit == "%" else 100.0
+    params = rec.params or {}
+    low, high = params.get("ci95_low_pct"), params.get("ci95_high_pct")
+    return Value(
+        float(rec.value) * scale,
+        "measured",
+        where,
+        n=rec.n,
+        stderr=None if rec.stderr is None else float(rec.stderr) * scale,
+        ci95=None if low is None or high is None else (float(low), float(high)),
+        note=params.get("stderr_note"),
+    )
 
 
 def device_of(rec: Any) -> str:

@@ -26,7 +26,16 @@ posterior over ``(z_L, u_L)`` is a small Gaussian update in pure Python from its
 measured scores. A checkpoint's estimate on a benchmark is its expected score in its own tuning,
 non-thinking, few-shot with the shots stated, as its publisher would run it; the interval is
 the posterior's. No evidence means the prior (covariates only): a wide interval, never a better
-score. Measured scores (``llmselect eval``) enter as observations run by a third party.
+score.
+
+Measured scores (``llmselect eval``, percent) enter as observations run by a third party whose
+noise adds their own sampling error to the model's: variance ``sigma_e_b² + s²`` (percentage
+points²), since ``sigma_e_b`` was fitted on published full-split numbers and a score from 3
+documents is far noisier than one from thousands. ``s`` is lm-eval's standard error where it is
+estimable; where it is not (every document scored alike: lm-eval gives 0, stored as unknown) it
+comes from the exact 95 % interval stored beside the score (``sampling_error``); a score with
+neither is left out of the update, and the quality term says so with the reason. How each
+measured score was weighted is part of the term's detail (``--explain``).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from typing import Any
 from llmselect.catalog import Catalog, ModelSpec
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
+from llmselect.recommend.evidence import Value
 from llmselect.recommend.settings import (
     Setting,
     checkpoint_tuning,
@@ -54,11 +64,14 @@ COVARIATES = ("log10_params_b", "release_year", "log10_active_share")
 FEATURES = ("instruct", "thinking", "third_party", "zero_shot", "shots_unstated")
 LABELS = ("measured", "published", "predicted")  # strongest evidence first
 Z90 = 1.6448536269514722  # two-sided 90 % interval of a normal
+Z95 = 1.959963984540054  # two-sided 95 % interval of a normal
 
 
 @dataclass(frozen=True)
 class Observation:
-    """One score: which lineage and benchmark, the value (percent), its setting and origin."""
+    """One score: which lineage and benchmark, the value (percent), its setting and origin, and
+    for a measured score its sampling variance (percentage points², added to ``sigma_e_b²``;
+    None: left out, its sampling error unknown) with how that was found."""
 
     lineage: str
     model_id: str
@@ -68,6 +81,12 @@ class Observation:
     label: str  # measured | published
     source: str
     setting: Setting
+    sampling_var: float | None = 0.0  # a published score's is inside sigma_e_b
+    weighting: str = ""
+
+    @property
+    def used(self) -> bool:
+        return self.sampling_var is not None
 
 
 @dataclass(frozen=True)
@@ -250,13 +269,45 @@ def published_observations(
     return out
 
 
+def sampling_error(v: Value) -> tuple[float | None, str]:
+    """A measured score's sampling standard deviation (percentage points) and how it was found,
+    from its own evidence only; None when that gives none (the score is then left out)."""
+    docs = f"{v.n} document{'s' if v.n != 1 else ''}" if v.n else "documents not counted"
+    if v.stderr is not None and v.stderr > 0:
+        return v.stderr, f"{docs}, lm-eval's standard error {v.stderr:.2g} pp"
+    if v.ci95 is not None:
+        low, high = v.ci95
+        # At 0 or 100 % lm-eval's standard error is 0 and the exact (Clopper-Pearson) interval
+        # is one-sided, which no Gaussian observation is: the sd is the one whose 95 % interval
+        # around the score reaches the exact interval's far bound, so the observation never
+        # claims more than its documents show (3 of 3 right: 29.2-100 %, 36.1 pp; 1,000 of
+        # 1,000: 0.19 pp). The binomial p(1-p)/n would give 0 here: certainty from 3 documents.
+        sd = max(v.value - low, high - v.value) / Z95
+        return sd, (
+            f"{docs}, standard error not estimable: {sd:.1f} pp from the exact 95 % interval "
+            f"{low:.1f}-{high:.1f} %"
+        )
+    why = v.note or (
+        "standard error recorded as 0" if v.stderr == 0 else "no standard error recorded"
+    )
+    return None, f"left out of the estimate: sampling error unknown, {docs}; {why}"
+
+
 def measured_observation(
-    model: ModelSpec, lineage: str, bench: str, value: float, source: str, qm: QualityModel
+    model: ModelSpec, lineage: str, bench: str, v: Value, qm: QualityModel
 ) -> Observation:
+    """A score from the store, weighted by its sampling error (see the module doc)."""
+    b = qm.benchmarks.index(bench)
     setting = measured_setting(bench, model)
+    sd, how = sampling_error(v)
+    if sd is not None:
+        how += (
+            f"; weighted as noise {math.hypot(qm.sigma_e[b], sd):.1f} pp: the model's "
+            f"{qm.sigma_e[b]:.1f} pp for one published score and the sampling error combined"
+        )
     return Observation(
-        lineage, model.id, qm.benchmarks.index(bench), value, features_of(setting),
-        "measured", source, setting,
+        lineage, model.id, b, v.value, features_of(setting), "measured", v.source, setting,
+        None if sd is None else sd * sd, how,
     )  # fmt: skip
 
 
@@ -294,7 +345,8 @@ class Posterior:
 def posterior(
     qm: QualityModel, x: Sequence[float], observations: Iterable[Observation]
 ) -> Posterior:
-    """Prior ``N(0, diag(1, sigma_u²))`` updated with each observation (noise ``sigma_e_b``)."""
+    """Prior ``N(0, diag(1, sigma_u²))`` updated with each observation used (noise variance
+    ``sigma_e_b²`` plus its sampling variance)."""
     n = qm.rank + len(qm.benchmarks)
     prec = [[0.0] * n for _ in range(n)]
     for i in range(qm.rank):
@@ -304,9 +356,11 @@ def posterior(
     rhs = [0.0] * n
     count = 0
     for ob in observations:
+        if ob.sampling_var is None:
+            continue
         count += 1
         h = qm.design(ob.bench)
-        w = 1.0 / (qm.sigma_e[ob.bench] ** 2)
+        w = 1.0 / (qm.sigma_e[ob.bench] ** 2 + ob.sampling_var)
         r = ob.value - qm.fixed_part(ob.bench, x, ob.features)
         nz = [i for i, v in enumerate(h) if v != 0.0]
         for i in nz:
@@ -343,7 +397,7 @@ class Cell:
     estimate: float
     sd: float
     label: str
-    observed: tuple[tuple[float, str, str], ...]  # (value, setting, source) of own scores
+    observed: tuple[tuple[float, str, str], ...]  # (value, setting + weighting, source) of own
 
     @property
     def half90(self) -> float:
@@ -376,15 +430,21 @@ class QualityEstimate:
         return mean, math.sqrt(var)
 
 
+def described(ob: Observation) -> str:
+    """An observation's setting and, for a measured score, how it was weighted."""
+    how = ob.setting.describe()
+    return f"{how}; {ob.weighting}" if ob.weighting else how
+
+
 class QualityIndex:
     """Estimates for the checkpoints of a catalog, from its published scores and measured ones
-    (``(model_id, benchmark) → Value`` with ``value``, ``source``). Lineages are computed
+    (``(model_id, benchmark) → Value`` with its sampling evidence). Lineages are computed
     lazily and cached: a ranking touches only the candidates'."""
 
     def __init__(
         self,
         catalog: Catalog,
-        measured: Mapping[tuple[str, str], Any] | None = None,
+        measured: Mapping[tuple[str, str], Value] | None = None,
         qm: QualityModel | None = None,
     ) -> None:
         self.catalog = catalog
@@ -410,7 +470,7 @@ class QualityIndex:
             for bench in self.qm.benchmarks:
                 v = self.measured.get((m.id, bench))
                 if v is not None:
-                    out.append(measured_observation(m, root.id, bench, v.value, v.source, self.qm))
+                    out.append(measured_observation(m, root.id, bench, v, self.qm))
         self._obs[root.id] = out
         return out
 
@@ -426,12 +486,13 @@ class QualityIndex:
         for b, bench in enumerate(self.qm.benchmarks):
             latent, var = linear(post, self.qm.design(b))
             mine = [o for o in own if o.bench == b]
-            label = next((lab for lab in LABELS if any(o.label == lab for o in mine)), "predicted")
+            used = [o.label for o in mine if o.used]
+            label = next((lab for lab in LABELS if lab in used), "predicted")
             cells[bench] = Cell(
                 bench,
                 percent(self.qm.fixed_part(b, x, ref) + latent),
                 math.sqrt(var),
                 label,
-                tuple((o.value, o.setting.describe(), o.source) for o in mine),
+                tuple((o.value, described(o), o.source) for o in mine),
             )
         return QualityEstimate(model.id, root.id, cells, post, x, ref, notes)
