@@ -281,3 +281,34 @@ def test_documents_that_all_agree_give_no_stderr_of_zero(
     shown = " ".join(err.split())  # the console folds long lines
     assert "xcopa_zh acc: not estimable: all 3 documents scored 0 %" in shown
     assert "aggregate zh_score: not estimable: no standard error for xcopa_zh" in shown
+
+
+def test_a_few_documents_scored_under_a_catalog_id_barely_move_its_estimate(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """``eval --limit 3`` under yi-6b's id, then ``recommend --explain yi-6b``: the stored
+    score enters with its own sampling error (3 documents: at least 33 points, whichever way
+    they scored) on top of the model's noise, so the CMMLU estimate moves a small fraction of
+    the way to it, and the detail says how it was weighted."""
+    import re
+
+    base = ["recommend", "--gpu", "24GB", "--purpose", "research", "--explain", "yi-6b"]
+
+    def cmmlu() -> tuple[float, str]:
+        code, out, err = run_cli([*base, "--json"], capsys, monkeypatch)
+        assert code == 0, err
+        terms = json.loads(out)["recommendation"]["terms"]
+        zh = next(t for t in terms if t["name"] == "quality_zh")
+        return zh["components"]["CMMLU"], zh["detail"]
+
+    before, _ = cmmlu()
+    args = ["eval", "-m", str(tiny_model), "--model-id", "yi-6b", "-t", "cmmlu", *FAST[:4]]
+    code, _, err = run_cli([*args, "--max-subjects", "1", "--limit", "3"], capsys, monkeypatch)
+    assert code == 0, err
+    (row,) = [r for r in load().itertuples() if r.subset == "cmmlu" and r.metric == "acc"]
+    after, detail = cmmlu()
+    assert re.search(rf"CMMLU [\d.]+±[\d.]+% measured \(.*{row.value:g} %: .*run by llmselect; "
+                     r"3 documents, ", detail), detail  # fmt: skip
+    noise = re.search(r"weighted as noise ([\d.]+) pp", detail)
+    assert noise and float(noise.group(1)) >= 33.0
+    assert abs(after - before) < 0.1 * abs(row.value - before)
