@@ -435,6 +435,8 @@ def test_a_measured_score_weighs_by_its_documents(tmp_path: Path) -> None:
     # the published noise alone: what a 3-document score counted for before
     assert few.sd >= kalman_sd(qm.sigma_e[b] ** 2) and few.sd > many.sd
     assert few.sd == pytest.approx(old.sd, rel=0.01)  # 3 documents barely inform
+    shown = [f"{c.estimate:.1f} ±{c.half90:.1f}" for c in (old, few, many)]
+    assert shown == ["73.7 ±2.0", "73.8 ±2.0", "79.1 ±1.9"]  # the README's figures
     se_full = 100 * math.sqrt(0.125 * 0.875 / 11581)  # lm-eval's, in points as the model is
     assert full.sd == pytest.approx(kalman_sd(qm.sigma_e[b] ** 2 + se_full**2), rel=1e-9)
     assert full.sd > kalman_sd(qm.sigma_e[b] ** 2)
