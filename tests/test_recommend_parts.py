@@ -229,6 +229,14 @@ def test_a_measured_score_without_a_sampling_error_is_left_out_and_said_so() -> 
     assert re.search(r"CMMLU [\d.]+±[\d.]+% published \(.*12.5 %: .*run by llmselect; left out "
                      r"of the estimate: sampling error unknown, documents not counted; no "
                      r"standard error recorded", term.detail)  # fmt: skip
+    # a standard error stored as 0 (all 3 documents alike, no interval kept) claims certainty
+    zero = Value(100.0, "measured", "store: run r0", n=3, stderr=0.0)
+    term = quality_term("zh")(c, query(ev=Evidence(scores={("yi-6b", "CMMLU"): zero})))
+    assert term.components == before.components and term.kind == "published"
+    assert (
+        "left out of the estimate: sampling error unknown, 3 documents; standard error "
+        "recorded as 0" in term.detail
+    )
 
 
 def test_quality_term_without_scores_is_predicted_with_a_wide_interval() -> None:
