@@ -67,9 +67,14 @@ def _render(written: Any) -> None:
         out.print(
             f"{deltas.flagged} values flagged since {deltas.previous_date} "
             f"({deltas.compared} compared; timings: {deltas.timed_compared} "
-            f"compared, {deltas.timed_set_aside} set aside as measured another way)",
+            f"compared, {deltas.timed_set_aside} set aside as measured another way"
+            f"{_not_judged(deltas.not_judged)})",
             highlight=False,
         )
+
+
+def _not_judged(count: int | None) -> str:
+    return f"; {count} not judged, their noise not known" if count else ""
 
 
 def report(

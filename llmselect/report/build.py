@@ -13,6 +13,7 @@ from llmselect.report.deltas import compute_deltas
 from llmselect.report.derived import context_windows, leading_candidates, memory_curves
 from llmselect.report.model import (
     DEFAULT_THRESHOLD,
+    STDERR_NOTE,
     CostTable,
     CoverageCell,
     DeviceGroup,
@@ -26,12 +27,13 @@ from llmselect.report.model import (
 if TYPE_CHECKING:
     import pandas as pd
 
-# Params a report keeps (tables, charts and deltas use them); the store keeps all of them.
+# Params a report keeps (tables, charts and deltas use them; deltas say from STDERR_NOTE why a
+# value has no standard error); the store keeps all of them.
 REPORT_PARAMS = (
     "params_total", "allowed", "license_id", "mode", "threads", "cpu_threads", "dtype", "device",
     "device_name", "isolation", "clock", "prefill_logits", "backend", "memory", "counting",
     "loops", "repeats", "processes", "tokenizer_sha256", "tokens", "chars", "new_tokens",
-    "cpu_share", "timing", "min_pass_s",
+    "cpu_share", "timing", "min_pass_s", STDERR_NOTE,
 )  # fmt: skip
 
 

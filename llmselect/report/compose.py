@@ -15,7 +15,7 @@ from typing import Any
 from llmselect.report.document import Bullets, Document, Figure, Paragraph, Section, Table
 from llmselect.report.figures import _corpus_rows, figures
 from llmselect.report.findings import headline_findings
-from llmselect.report.model import DeltaSummary, Report, ValueRow
+from llmselect.report.model import Z95, Delta, DeltaSummary, Report, ValueRow
 
 KIND_NOTE = (
     "Every number has a unit and a kind: **measured** on the run's machine, **estimated** by a "
@@ -416,10 +416,11 @@ def deltas_section(report: Report) -> Section:
         Paragraph(
             f"Against {d.previous_date} (run {d.previous_run_id}): {d.compared} values compared, "
             f"{d.unchanged} unchanged, {len(d.changes)} changed, **{d.flagged} flagged**, "
-            f"{d.within_spread} within the measured noise; {len(d.new)} new, "
+            f"{d.within_spread + (d.within_stderr or 0)} within the measured noise"
+            f"{_not_judged_count(d)}; {len(d.new)} new, "
             f"{len(d.missing)} missing, {len(d.incomparable)} over a different sample size. "
-            f"Flagged: {_timing_rule(d)}; counts and estimates on any change; "
-            f"other measured values beyond {d.threshold:.0%}."
+            f"Flagged: {_timing_rule(d)}; {_stderr_rule(d)}counts and estimates on any change; "
+            f"other measured values{_threshold_scope(d)} beyond {d.threshold:.0%}."
         )
     )
     if d.timed_compared is not None:
@@ -438,7 +439,8 @@ def deltas_section(report: Report) -> Section:
                 numeric={2},
             )
         )
-    if d.changes:
+    judged = [x for x in d.changes if x.not_judged is None]
+    if judged:
         section.blocks.append(
             Table(
                 title=f"Changed values ({d.flagged} flagged first)",
@@ -468,19 +470,65 @@ def deltas_section(report: Report) -> Section:
                         x.unit,
                         "from 0" if x.rel_change is None else f"{x.rel_change * 100:+.1f}%",
                         x.rule,
-                        _ranges(x.previous_range, x.current_range),
-                        _noise(x.noise_range, x.noise_runs),
+                        _spreads(x),
+                        _noise(x),
                     ]
-                    for x in d.changes
+                    for x in judged
                 ],  # fmt: skip
                 numeric={5, 6, 8},
-                collapsible=len(d.changes) > 15,
+                collapsible=len(judged) > 15,
                 markdown="head",
                 head=15,
-                row_classes=["flag" if x.flagged else "" for x in d.changes],
+                row_classes=["flag" if x.flagged else "" for x in judged],
             )
         )
+    if unjudged := [x for x in d.changes if x.not_judged is not None]:
+        section.blocks.append(not_judged_table(unjudged))
     return section
+
+
+def not_judged_table(changes: list[Delta]) -> Table:
+    """Changed values whose noise is not known: listed with the reason, never flagged."""
+    return Table(
+        title="Not judged: the noise is not known (no standard error), so not flagged",
+        header=["model", "probe", "metric", "subset", "previous", "current", "unit", "why"],
+        rows=[
+            [
+                x.model_id,
+                x.probe,
+                x.metric,
+                x.subset,
+                fmt_value(x.previous),
+                fmt_value(x.current),
+                x.unit,
+                x.not_judged or "",
+            ]
+            for x in changes
+        ],  # fmt: skip
+        numeric={4, 5},
+        collapsible=len(changes) > 15,
+        markdown="head",
+        head=15,
+    )
+
+
+def _not_judged_count(d: DeltaSummary) -> str:
+    if not d.not_judged:
+        return ""
+    return f", {d.not_judged} not judged because their noise is not known (listed below)"
+
+
+def _stderr_rule(d: DeltaSummary) -> str:
+    if d.not_judged is None:  # judged before standard errors counted (schema 3)
+        return ""
+    return (
+        f"values with a standard error (lm-eval scores) when |change| > {Z95} × "
+        "√(previous stderr² + current stderr²), never where a run has none; "
+    )
+
+
+def _threshold_scope(d: DeltaSummary) -> str:
+    return "" if d.not_judged is None else " without repeats or a sampling error (peak memory)"
 
 
 def _timing_rule(d: DeltaSummary) -> str:
@@ -492,17 +540,25 @@ def _timing_rule(d: DeltaSummary) -> str:
     )
 
 
-def _ranges(prev: list[float] | None, cur: list[float] | None) -> str:
+def _spreads(x: Delta) -> str:
+    """The runs' spreads of their repeats, or (stderr rule) their standard errors."""
+    if x.rule == "stderr":
+        return f"±{fmt_value(x.previous_stderr)}; ±{fmt_value(x.current_stderr)} (stderr)"
+
     def one(r: list[float] | None) -> str:
         return f"{fmt_value(r[0])}–{fmt_value(r[1])}" if r else "—"
 
+    prev, cur = x.previous_range, x.current_range
     return "" if prev is None and cur is None else f"{one(prev)}; {one(cur)}"
 
 
-def _noise(noise: list[float] | None, runs: int | None) -> str:
-    if not noise:
+def _noise(x: Delta) -> str:
+    """The noise a change had to leave: the runs' range (how many runs), or ± the bound."""
+    if x.noise_bound is not None:
+        return f"±{fmt_value(x.noise_bound)} ({Z95}·stderr of the change)"
+    if not x.noise_range:
         return ""
-    return f"{fmt_value(noise[0])}–{fmt_value(noise[1])} ({runs})"
+    return f"{fmt_value(x.noise_range[0])}–{fmt_value(x.noise_range[1])} ({x.noise_runs})"
 
 
 def _duration(run: dict[str, Any]) -> str:

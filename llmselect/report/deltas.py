@@ -1,6 +1,6 @@
 """Deltas against the previous report: which changes are findings, which are noise or method.
 
-Each value is compared by one of three rules:
+Each value is compared by one of four rules:
 
 * ``spread``: both runs kept their repeats (``samples``), and at least one of them measured a
   spread (a run timed in one pass is a point). The change is flagged only when it lies
@@ -15,9 +15,22 @@ Each value is compared by one of three rules:
 * ``exact``: counted or computed quantities (token counts and everything derived from them,
   estimates from formulas): any change is flagged, since it means a tokenizer, loader, formula or
   input changed.
-* ``threshold``: a measured value without repeats (a peak memory): flagged when the relative
-  change exceeds the stated threshold; a signed error in percent (an estimate's error against a
-  measurement) by the change of the ratio it stands for (1 + error/100).
+* ``stderr``: a value estimated from a sample (an lm-eval score over ``n`` documents, a zh/en
+  aggregate): a measured value that carries a standard error, a ``stderr_note`` saying why it
+  has none, or a sample size ``n`` without repeats. The change is flagged only when it lies
+  outside the noise the standard errors measure: |current - previous| >
+  ``Z95`` · sqrt(se_previous² + se_current²) (1.96: two-sided 95 %, normal approximation). The
+  runs count as independent samples; two runs on the same documents are positively correlated,
+  so the bound is wide rather than narrow: a flagged change lies outside the noise, while a real
+  change below the bound can stay unflagged. Where either run has no standard error (lm-eval
+  gave none, or gave 0 because every document scored alike, which claims certainty from a few
+  documents, or a previous report stored that 0), the noise is not known: the change is not
+  flagged, not judged, and listed with the reason (``Delta.not_judged``, counted in
+  ``DeltaSummary.not_judged``), never judged by a threshold in its place.
+* ``threshold``: a measured value without repeats and without a sampling error (a peak
+  memory): flagged when the relative change exceeds the stated threshold; a signed error in
+  percent (an estimate's error against a measurement) by the change of the ratio it stands for
+  (1 + error/100).
 
 Values are not compared when how they were measured changed: another probe version, another setting
 that decides the number (threads, device, dtype, isolation, clock, quick or precise timing),
@@ -35,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -43,6 +56,8 @@ from llmselect.report.model import (
     DEFAULT_THRESHOLD,
     MIN_NOISE_RUNS,
     NOISE_RUNS,
+    STDERR_NOTE,
+    Z95,
     Delta,
     DeltaRule,
     DeltaSummary,
@@ -78,13 +93,64 @@ def _timed(old: ValueRow, row: ValueRow) -> bool:
     return bool(old.samples and row.samples and (old.spread or row.spread))
 
 
+def _sampled(row: ValueRow) -> bool:
+    """A value estimated from a sample, whose noise is its standard error: it carries one, says
+    why it has none, or is a measured value over ``n`` items that was not timed in repeats."""
+    if row.stderr is not None or STDERR_NOTE in row.params:
+        return True
+    return row.kind == "measured" and row.n is not None and not row.samples
+
+
 def rule_of(row: ValueRow) -> DeltaRule:
     """How a change of this value is judged (see the module docstring)."""
     if row.spread is not None:
         return "spread"
     if row.kind == "estimated" or "counting" in row.params:
         return "exact"
-    return "threshold"
+    return "stderr" if _sampled(row) else "threshold"
+
+
+class Verdict(NamedTuple):
+    """How a changed value was judged: flagged, by which rule, and for the stderr rule the
+    bound its change had to exceed or why it was not judged."""
+
+    flagged: bool
+    rule: DeltaRule
+    bound: float | None = None
+    not_judged: str | None = None
+
+
+def _measured_se(row: ValueRow) -> float | None:
+    """The value's standard error where it measured one (a 0 measured none: see the rule)."""
+    return row.stderr if row.stderr is not None and row.stderr > 0 else None
+
+
+def _no_noise(row: ValueRow, run: str) -> str:
+    """Why ``run``'s value has no measured noise."""
+    note = row.params.get(STDERR_NOTE)
+    if note:
+        return f"{run}: {note}"
+    if row.stderr is not None:
+        return (
+            f"{run}: a standard error of {row.stderr:g} (every document scored alike) "
+            "measures no noise"
+        )
+    return f"{run}: no standard error recorded"
+
+
+def by_stderr(old: ValueRow, row: ValueRow) -> Verdict:
+    """The ``stderr`` rule: flagged when |Δ| > Z95 · sqrt(se_old² + se_new²); not judged (not
+    flagged, with the reason) where either run's standard error is not known."""
+    se_old, se_new = _measured_se(old), _measured_se(row)
+    if se_old is None or se_new is None:
+        why = [
+            _no_noise(r, run)
+            for r, se, run in ((old, se_old, "previous"), (row, se_new, "current"))
+            if se is None
+        ]
+        return Verdict(False, "stderr", None, "; ".join(why))
+    bound = Z95 * math.hypot(se_old, se_new)
+    return Verdict(abs(row.value - old.value) > bound, "stderr", bound)
 
 
 def _label(row: ValueRow) -> str:
@@ -199,23 +265,35 @@ def noise_range(
 
 def _judge(
     old: ValueRow, row: ValueRow, threshold: float, noise: tuple[float, float] | None
-) -> tuple[bool, DeltaRule]:
-    """(flagged, rule) of a changed value; ``noise`` is the range a timing must leave (None
-    where the two runs' passes measured no spread: then the threshold applies)."""
+) -> Verdict:
+    """How a changed value is judged; ``noise`` is the range a timing must leave (None where
+    the two runs' passes measured no spread: then the threshold applies)."""
     if noise is not None:
         (nlo, nhi), (clo, chi) = noise, _passes(row)  # type: ignore[misc]
-        return chi < nlo or clo > nhi, "spread"
+        return Verdict(chi < nlo or clo > nhi, "spread")
     rule = rule_of(row) if rule_of(row) != "spread" else "threshold"
     if rule == "exact":
-        return True, rule
+        return Verdict(True, rule)
+    if rule == "stderr":
+        return by_stderr(old, row)
     if row.unit == "%" and row.higher_is_better is None:
         # A signed error in percent (an estimate against a measurement): 2.8 % → 3.7 % is the
         # measurement moving by 0.9 %, so the threshold applies to the ratio it stands for.
         before, now = 1 + old.value / 100, 1 + row.value / 100
-        return before == 0 or abs(now - before) / abs(before) > threshold, rule
+        return Verdict(before == 0 or abs(now - before) / abs(before) > threshold, rule)
     if old.value == 0:
-        return True, rule
-    return abs(row.value - old.value) / abs(old.value) > threshold, rule
+        return Verdict(True, rule)
+    return Verdict(abs(row.value - old.value) / abs(old.value) > threshold, rule)
+
+
+def _stderr_fields(old: ValueRow, row: ValueRow, verdict: Verdict) -> dict[str, Any]:
+    """What a change judged by its standard errors shows: both, and the bound or the reason."""
+    if verdict.rule != "stderr":
+        return {}
+    return {
+        "previous_stderr": old.stderr, "current_stderr": row.stderr,
+        "noise_bound": verdict.bound, "not_judged": verdict.not_judged,
+    }  # fmt: skip
 
 
 def _earlier(
@@ -273,7 +351,8 @@ def compute_deltas(
         timed_set_aside=0,
         timed_with_history=0,
     )
-    counts = {"compared": 0, "set_aside": 0, "with_history": 0}
+    counts = dict.fromkeys(("compared", "set_aside", "with_history", "within_stderr"), 0)
+    counts["not_judged"] = 0
     machine = _machine_change(prev_run, run)
     library = _library_change(prev_run, run)
     earlier = _earlier(history, {prev_run.get("run_id"), run.get("run_id"), None})
@@ -307,9 +386,13 @@ def compute_deltas(
         if old.value == row.value:
             summary.unchanged += 1
             continue
-        flagged, rule = _judge(old, row, threshold, noise)
+        verdict = _judge(old, row, threshold, noise)
+        flagged, rule = verdict.flagged, verdict.rule
         summary.flagged += int(flagged)
         summary.within_spread += int(rule == "spread" and not flagged)
+        judged = verdict.not_judged is None
+        counts["within_stderr"] += int(rule == "stderr" and judged and not flagged)
+        counts["not_judged"] += int(not judged)
         summary.changes.append(
             Delta(
                 **{name: getattr(row, name) for name in DELTA_ROW_FIELDS},
@@ -322,6 +405,7 @@ def compute_deltas(
                 current_range=list(row.spread) if row.spread else None,
                 noise_range=list(noise) if noise else None,
                 noise_runs=runs,
+                **_stderr_fields(old, row, verdict),
             )
         )
     summary.method_changes = [
@@ -332,6 +416,8 @@ def compute_deltas(
     summary.timed_set_aside = counts["set_aside"]
     summary.timed_with_history = counts["with_history"]
     summary.noise_note = _noise_note(counts["compared"], counts["with_history"], most_runs)
+    summary.within_stderr = counts["within_stderr"]
+    summary.not_judged = counts["not_judged"]
     summary.incomparable.sort()
     summary.changes.sort(
         key=lambda d: (not d.flagged, -abs(d.rel_change or math.inf), d.probe, d.model_id, d.metric)

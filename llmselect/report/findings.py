@@ -111,8 +111,13 @@ def _deltas(report: Report) -> str | None:
     method = sum(m.values for m in d.method_changes) - load
     text = (
         f"Since {d.previous_date}: {d.flagged} flagged changes among {d.compared} compared values"
-        f" ({d.within_spread} moved within the measured noise)"
+        f" ({d.within_spread + (d.within_stderr or 0)} moved within the measured noise)"
     )
+    if d.not_judged:
+        text += (
+            f"; {d.not_judged} changed values not judged because their noise is not known "
+            "(no standard error)"
+        )
     if load:
         text += (
             f"; {load} timings not compared because the machine was busy with other work "

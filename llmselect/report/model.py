@@ -15,10 +15,15 @@ from llmselect.records import FINGERPRINT_PARAM
 # 2: values keep their samples; deltas name their rule; rich recommendations
 # 3: the value key names the probe version and tokenizer fingerprint; deltas say what noise
 #    they were judged against (earlier runs) and how many timings were compared or set aside
-SCHEMA_VERSION = 3
+# 4: values with a standard error are judged by it (rule "stderr"); a change whose noise is not
+#    known is not judged and says why (deltas.not_judged, Delta.not_judged)
+SCHEMA_VERSION = 4
 DEFAULT_THRESHOLD = 0.05  # relative change that flags a measured value without repeats (5 %)
 MIN_NOISE_RUNS = 3  # comparable earlier runs from which between-run noise counts as measured
 NOISE_RUNS = 10  # the newest comparable earlier runs whose repeats make a timing's noise
+Z95 = 1.96  # standard normal quantile of a two-sided 95 % interval (the stderr rule)
+# The param in which a probe says why a value has no standard error ("not estimable: ...").
+STDERR_NOTE = "stderr_note"
 
 
 class ValueRow(BaseModel):
@@ -87,7 +92,7 @@ class Problem(BaseModel):
     message: str
 
 
-DeltaRule = Literal["spread", "exact", "threshold"]
+DeltaRule = Literal["spread", "exact", "threshold", "stderr"]
 
 
 class Delta(BaseModel):
@@ -113,6 +118,20 @@ class Delta(BaseModel):
     noise_runs: int | None = Field(
         default=None, description="comparable runs behind noise_range (the previous included)"
     )
+    previous_stderr: float | None = Field(
+        default=None, description="stderr rule: the previous value's standard error (its unit)"
+    )
+    current_stderr: float | None = None
+    noise_bound: float | None = Field(
+        default=None,
+        description=f"stderr rule: {Z95}·sqrt(previous_stderr² + current_stderr²), in the "
+        "value's unit; the change is flagged only when |current - previous| exceeds it",
+    )
+    not_judged: str | None = Field(
+        default=None,
+        description="stderr rule: why the change was not judged (the noise of one run or both "
+        "is not known); such a change is never flagged",
+    )
 
 
 class MethodChange(BaseModel):
@@ -131,7 +150,9 @@ class DeltaSummary(BaseModel):
     threshold: float = DEFAULT_THRESHOLD
     compared: int = 0
     unchanged: int = 0
-    within_spread: int = 0
+    within_spread: int = Field(
+        default=0, description="changed timings within the measured noise (rule spread)"
+    )
     flagged: int = 0
     new: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
@@ -155,6 +176,18 @@ class DeltaSummary(BaseModel):
         "comparable runs; the rest had only the previous run's repeats",
     )
     noise_note: str | None = None
+    # None in reports made before values with a standard error were judged by it (schema 3).
+    within_stderr: int | None = Field(
+        default=None,
+        description=f"changed values with a standard error on both sides within {Z95} times "
+        "the standard error of their difference (rule stderr): not flagged",
+    )
+    not_judged: int | None = Field(
+        default=None,
+        description="changed values estimated from a sample (lm-eval scores) whose noise is "
+        "not known on one side or both (no standard error): not flagged, not judged; each "
+        "is in changes with its reason (Delta.not_judged)",
+    )
 
 
 class RecommendedModel(BaseModel):

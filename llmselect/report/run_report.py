@@ -81,6 +81,7 @@ def write_run_report(
         "flagged": rep.deltas.flagged if rep.deltas else 0,
         "timed_compared": rep.deltas.timed_compared if rep.deltas else 0,
         "timed_set_aside": rep.deltas.timed_set_aside if rep.deltas else 0,
+        "not_judged": rep.deltas.not_judged if rep.deltas else 0,
         "files": [str(p) for p in paths],
     }
     return WrittenReport(rep, paths, summary)
