@@ -83,3 +83,30 @@ def build_tiny_checkpoint(out: Path, datasets_root: Path, *, seed: int = 0) -> P
     )
     LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
     return out
+
+
+def always_answering(letter: str, src: Path, out: Path) -> Path:
+    """The tiny checkpoint rewired to answer ``letter`` to every multiple-choice question.
+
+    Every token embeds to the same vector and the layers add nothing to it, so every position
+    predicts the same distribution; the output row of the letter's last token is the only one
+    that reads that vector, so the letter's continuation is the likeliest of the four on every
+    document. Its accuracy on a subject is then the share of the subject's answers that are
+    ``letter``, which the data file says independently.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForCausalLM.from_pretrained(src)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.zero_()
+        model.model.embed_tokens.weight[:, 0] = 1.0
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[tok.encode(f" {letter}", add_special_tokens=False)[-1], 0] = 1.0
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
