@@ -33,8 +33,10 @@ ThresholdOpt = Annotated[
     typer.Option(
         "--threshold",
         min=0.0,
-        help="Relative change that flags a measured value without repeats (0.05 = 5%); "
-        "timings with repeats are flagged outside both runs' spread, counts on any change.",
+        help="Relative change that flags a measured value without repeats or a standard error "
+        "(0.05 = 5%); timings with repeats are flagged outside the measured noise, scores "
+        "beyond 1.96 standard errors of the change (not judged without one), counts on any "
+        "change.",
     ),
 ]
 NowOpt = Annotated[

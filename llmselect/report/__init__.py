@@ -7,7 +7,8 @@
   away), built from the metrics the probes declare.
 * ``markdown`` / ``html``: one renderer each, walking the same document. Charts are matplotlib
   SVG inlined into the page (``figures``); matplotlib is imported only when a page is drawn.
-* ``deltas``: a change is flagged only outside both runs' spread (timings), on any change
+* ``deltas``: a change is flagged only outside the measured noise (timings: the runs'
+  repeats; scores: their standard errors, and not judged where one is unknown), on any change
   (counts, estimates) or beyond a stated threshold; method changes are reported as such.
 """
 

@@ -461,13 +461,7 @@ def deltas_section(report: Report) -> Section:
                 rows=[
                     [
                         "FLAG" if x.flagged else "",
-                        x.model_id,
-                        x.probe,
-                        x.metric,
-                        x.subset,
-                        fmt_value(x.previous),
-                        fmt_value(x.current),
-                        x.unit,
+                        *_change_cells(x),
                         "from 0" if x.rel_change is None else f"{x.rel_change * 100:+.1f}%",
                         x.rule,
                         _spreads(x),
@@ -492,24 +486,18 @@ def not_judged_table(changes: list[Delta]) -> Table:
     return Table(
         title="Not judged: the noise is not known (no standard error), so not flagged",
         header=["model", "probe", "metric", "subset", "previous", "current", "unit", "why"],
-        rows=[
-            [
-                x.model_id,
-                x.probe,
-                x.metric,
-                x.subset,
-                fmt_value(x.previous),
-                fmt_value(x.current),
-                x.unit,
-                x.not_judged or "",
-            ]
-            for x in changes
-        ],  # fmt: skip
+        rows=[[*_change_cells(x), x.not_judged or ""] for x in changes],
         numeric={4, 5},
         collapsible=len(changes) > 15,
         markdown="head",
         head=15,
     )
+
+
+def _change_cells(x: Delta) -> list[str]:
+    """What changed: model, probe, metric, subset, previous, current, unit."""
+    return [x.model_id, x.probe, x.metric, x.subset, fmt_value(x.previous),
+            fmt_value(x.current), x.unit]  # fmt: skip
 
 
 def _not_judged_count(d: DeltaSummary) -> str:

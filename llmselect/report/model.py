@@ -118,20 +118,13 @@ class Delta(BaseModel):
     noise_runs: int | None = Field(
         default=None, description="comparable runs behind noise_range (the previous included)"
     )
-    previous_stderr: float | None = Field(
-        default=None, description="stderr rule: the previous value's standard error (its unit)"
-    )
+    # stderr rule: both runs' standard errors (the value's unit) and the bound the change had
+    # to exceed to be flagged, Z95·sqrt(previous_stderr² + current_stderr²), or why it was not
+    # judged (the noise of one run or both is not known; such a change is never flagged).
+    previous_stderr: float | None = None
     current_stderr: float | None = None
-    noise_bound: float | None = Field(
-        default=None,
-        description=f"stderr rule: {Z95}·sqrt(previous_stderr² + current_stderr²), in the "
-        "value's unit; the change is flagged only when |current - previous| exceeds it",
-    )
-    not_judged: str | None = Field(
-        default=None,
-        description="stderr rule: why the change was not judged (the noise of one run or both "
-        "is not known); such a change is never flagged",
-    )
+    noise_bound: float | None = None
+    not_judged: str | None = None
 
 
 class MethodChange(BaseModel):
