@@ -160,3 +160,17 @@ def test_a_stderr_of_0_in_a_previous_report_is_no_measured_noise(runs) -> None:
     assert change.not_judged == (
         "previous: a standard error of 0 (every document scored alike) measures no noise"
     )
+
+
+def test_a_score_with_a_standard_error_in_one_run_only_is_not_judged(runs) -> None:
+    """The previous run measured management's standard error, this one has none recorded (as
+    lm-eval gives none for a single document): not judged, rather than by the threshold."""
+    after = [
+        r.model_copy(update={"stderr": None}) if r.subset == "cmmlu/management" else r
+        for r in runs["D100"]
+    ]
+    report, _ = _deltas(runs["A100"], after)
+    change = _change(report, "cmmlu/management")
+    assert (change.rule, change.flagged, change.noise_bound) == ("stderr", False, None)
+    assert change.not_judged == "current: no standard error recorded"
+    assert _change(report, "cmmlu/college_education").flagged  # its errors are known: judged

@@ -240,3 +240,32 @@ def test_quick_timings_are_never_compared_with_precise_ones(stored) -> None:
     assert timing and sum(m.values for m in timing) == sum(
         v["probe"] == "tokenizer_throughput" for v in now["values"]
     )
+
+
+def test_a_sample_size_alone_does_not_make_a_value_a_score_with_unknown_noise() -> None:
+    """``n`` is carried by counts and timings too: only a standard error (or the note saying
+    why there is none) marks a score judged by its standard errors. A plugin's token count over
+    n texts stays under the threshold, a score without a standard error is not judged."""
+
+    def row(value: float, **extra: Any) -> dict[str, Any]:
+        return {
+            "model_id": "m", "probe": "p", "metric": "x", "subset": "s", "value": value,
+            "unit": "tok/char", "n": 997, **extra,
+        }  # fmt: skip
+
+    before = {"run": {"run_id": "r1"}, "values": [row(0.60)]}
+    d = compute_deltas([ValueRow.model_validate(row(0.70))], before)
+    assert d is not None and (d.changes[0].rule, d.changes[0].flagged) == ("threshold", True)
+    assert d.not_judged == 0 and d.within_stderr == 0
+    # A score over the same 997 documents: 60 % → 100 %, where lm-eval's standard error of the
+    # 100 % is 0 and stored as not estimable; the 60 % (from a run that recorded none) has none.
+    score = {"unit": "%", "metric": "acc", "higher_is_better": True}
+    before = {"run": {"run_id": "r1"}, "values": [row(60.0, **score)]}
+    note = {"stderr_note": "not estimable: all 997 documents scored 100 %"}
+    d = compute_deltas([ValueRow.model_validate(row(100.0, **score, params=note))], before)
+    assert d is not None and (d.changes[0].rule, d.changes[0].flagged) == ("stderr", False)
+    assert d.not_judged == 1
+    assert d.changes[0].not_judged == (
+        "previous: no standard error recorded; current: not estimable: all 997 documents "
+        "scored 100 %"
+    )

@@ -16,15 +16,15 @@ Each value is compared by one of four rules:
   estimates from formulas): any change is flagged, since it means a tokenizer, loader, formula or
   input changed.
 * ``stderr``: a value estimated from a sample (an lm-eval score over ``n`` documents, a zh/en
-  aggregate): a measured value that carries a standard error, a ``stderr_note`` saying why it
-  has none, or a sample size ``n`` without repeats. The change is flagged only when it lies
-  outside the noise the standard errors measure: |current - previous| >
-  ``Z95`` · sqrt(se_previous² + se_current²) (1.96: two-sided 95 %, normal approximation). The
-  runs count as independent samples; two runs on the same documents are positively correlated,
-  so the bound is wide rather than narrow: a flagged change lies outside the noise, while a real
-  change below the bound can stay unflagged. Where either run has no standard error (lm-eval
-  gave none, or gave 0 because every document scored alike, which claims certainty from a few
-  documents, or a previous report stored that 0), the noise is not known: the change is not
+  aggregate), known by the standard error it carries, or the ``stderr_note`` saying why it has
+  none, in either run. The change is flagged only when it lies outside the noise the standard
+  errors measure: |current - previous| > ``Z95`` · sqrt(se_previous² + se_current²) (1.96:
+  two-sided 95 %, normal approximation). The runs count as independent samples; two runs on
+  the same documents are positively correlated, so the bound is wide rather than narrow: a
+  flagged change lies outside the noise, while a real change below the bound can stay
+  unflagged. Where either run has no standard error (lm-eval's was 0 because every document
+  scored alike, a claim of certainty from a few documents, stored as not estimable or, in an
+  older report, as 0; or the run has none at all), the noise is not known: the change is not
   flagged, not judged, and listed with the reason (``Delta.not_judged``, counted in
   ``DeltaSummary.not_judged``), never judged by a threshold in its place.
 * ``threshold``: a measured value without repeats and without a sampling error (a peak
@@ -94,11 +94,9 @@ def _timed(old: ValueRow, row: ValueRow) -> bool:
 
 
 def _sampled(row: ValueRow) -> bool:
-    """A value estimated from a sample, whose noise is its standard error: it carries one, says
-    why it has none, or is a measured value over ``n`` items that was not timed in repeats."""
-    if row.stderr is not None or STDERR_NOTE in row.params:
-        return True
-    return row.kind == "measured" and row.n is not None and not row.samples
+    """A value estimated from a sample, whose noise is its standard error: it carries one or
+    says why it has none (``n`` alone does not tell: token counts and timings carry it too)."""
+    return row.stderr is not None or STDERR_NOTE in row.params
 
 
 def rule_of(row: ValueRow) -> DeltaRule:
@@ -274,7 +272,7 @@ def _judge(
     rule = rule_of(row) if rule_of(row) != "spread" else "threshold"
     if rule == "exact":
         return Verdict(True, rule)
-    if rule == "stderr":
+    if rule == "stderr" or _sampled(old):
         return by_stderr(old, row)
     if row.unit == "%" and row.higher_is_better is None:
         # A signed error in percent (an estimate against a measurement): 2.8 % → 3.7 % is the
