@@ -7,7 +7,7 @@ only) and scored through lm-eval's ``simple_evaluate`` on the configs of
 
 Records, one per (task or subject, metric): ``acc`` / ``acc_norm`` / ``exact_match_<filter>``
 in percent (unit ``%``, stderr in percentage points; None with ``params["stderr_note"]`` where
-lm-eval's is 0 and so not estimable, see ``stderr_and_note``), ``n`` = documents scored,
+lm-eval's is 0 or "N/A" and so not estimable, see ``stderr_and_note``), ``n`` = documents scored,
 ``higher_is_better`` from lm-eval, ``subset`` = ``cmmlu`` (group, size-weighted mean over the
 subjects) or ``cmmlu/agronomy`` (one subject). ``params`` carry the settings (limit, shots,
 batch size, device, dtype, chat template on/off), the lm-eval and task versions and a sha256 of
@@ -148,30 +148,31 @@ def stderr_and_note(
     lm-eval's standard error is the documents' sample standard deviation over √n, and a
     grouped task's is pooled from its subjects' spreads within each subject. When the documents
     scored alike (3 of 3 right, 0 of 3, or each subject's among themselves) it is 0: a claim of
-    perfect certainty from a few documents. Such a 0 is stored as ``None`` with the reason in
-    ``stderr_note``, never as 0. None, not a
-    substitute number: ``stderr`` is lm-eval's sample standard error wherever it is given, and
-    every reader already treats None as unknown (the zh/en aggregate then has none either),
-    where a number of our own would pass for lm-eval's. The interval that does not collapse is
-    given beside it where the score sits at 0 % or 100 %: the exact (Clopper-Pearson) 95 %
-    interval, ``ci95_low_pct``..``ci95_high_pct``. It holds for any per-document score in
-    [0, 1] (accuracy, exact match, F1): all n documents at 0 has probability at most
-    (1 - mean)^n.
+    perfect certainty from a few documents. Such a 0, and the "N/A" lm-eval writes for one
+    document (no spread to take), are stored as ``None`` with the reason in ``stderr_note``.
+    None, not a substitute number: ``stderr`` is lm-eval's sample standard error wherever it is
+    given, and every reader already treats None as unknown (the zh/en aggregate then has none
+    either), where a number of our own would pass for lm-eval's. The interval that does not
+    collapse is given beside it where the score sits at 0 % or 100 %: the exact
+    (Clopper-Pearson) 95 % interval, ``ci95_low_pct``..``ci95_high_pct``. It holds for any
+    per-document score in [0, 1] (accuracy, exact match, F1): all n documents at 0 has
+    probability at most (1 - mean)^n.
     """
-    if stderr is None or stderr > 0:
-        return (None if stderr is None else 100.0 * stderr), {}
+    if stderr is not None and stderr > 0:
+        return 100.0 * stderr, {}
+    if stderr is None:
+        given, why = "is not given (N/A)", "one document has no spread, and some metrics have none"
+    else:
+        given, why = "is 0", "every document scored alike, or alike within each subject of a group"
     if not n or 0.0 < score < 1.0:
-        why = (
-            "every document scored alike, or alike within each subject of a group"
-            if n
-            else "no documents counted"
-        )
-        return None, {"stderr_note": f"not estimable: lm-eval's standard error is 0 ({why})"}
+        why = why if n else "no documents counted"
+        return None, {"stderr_note": f"not estimable: lm-eval's standard error {given} ({why})"}
     tail = ((1.0 - CONFIDENCE) / 2) ** (1.0 / n)  # P(all n alike) = tail at the bound
     low, high = (0.0, 1.0 - tail) if score <= 0.0 else (tail, 1.0)
+    scored = "the one document" if n == 1 else f"all {n} documents"
     note = (
-        f"not estimable: all {n} documents scored {100.0 * score:.0f} %, so lm-eval's standard "
-        f"error is 0; exact (Clopper-Pearson) {100 * CONFIDENCE:.0f} % interval "
+        f"not estimable: {scored} scored {100.0 * score:.0f} %, so lm-eval's standard "
+        f"error {given}; exact (Clopper-Pearson) {100 * CONFIDENCE:.0f} % interval "
         f"{100.0 * low:.1f}-{100.0 * high:.1f} %"
     )
     return None, {

@@ -270,3 +270,26 @@ def test_a_group_whose_subjects_each_agree_has_no_stderr_of_zero() -> None:
     assert stderr is None and "alike within each subject" in note["stderr_note"]
     assert "ci95_low_pct" not in note  # an exact interval is given only at 0 % or 100 %
     assert stderr_and_note(0.5, 0.2, 6) == (20.0, {})  # a standard error lm-eval could give
+
+
+def test_one_document_has_no_stderr_and_says_why(tiny_model: Path, datasets_root: Path) -> None:
+    """lm-eval writes "N/A" for the standard error of one document (no spread to take): stored
+    as not estimable with the reason and the exact interval for one outcome, as for a 0."""
+    from scipy.stats import beta
+
+    probe = LmEvalScoresProbe(
+        LmEvalScoresProbe.Config(
+            tasks=["xcopa_zh"], limit=1, num_fewshot=0, data_dir=str(datasets_root)
+        )
+    )
+    (rec,) = [
+        r for r in probe.run(EvalModel(id="tiny", source=str(tiny_model)), RunContext(run_id="t"))
+        if r.metric == "acc"
+    ]  # fmt: skip
+    assert rec.n == 1 and rec.value in (0.0, 100.0) and rec.stderr is None
+    note = rec.params["stderr_note"]
+    assert "the one document" in note and "is not given (N/A)" in note
+    low = 0.0 if rec.value == 0 else beta.ppf(0.025, 1, 1)
+    high = 1.0 if rec.value == 100 else beta.ppf(0.975, 1, 1)
+    assert rec.params["ci95_low_pct"] == pytest.approx(100 * low, abs=1e-3)
+    assert rec.params["ci95_high_pct"] == pytest.approx(100 * high, abs=1e-3)
