@@ -5,7 +5,8 @@ seconds and hundreds of MiB for a reader that needs a few hundred numbers (the r
 This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
 (unit, run, time, n, the standard error and, where it is not estimable, why and the exact
-interval, the tokenizer fingerprint, the device), in ``<results>/latest-index.json``.
+interval, a score's shots and chat template, the tokenizer fingerprint, the device), in
+``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -41,14 +42,17 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 5: keeps the standard error and, where it is not estimable, the note and exact interval;
-# 4: keeps the device; 3: values ordered by start instant (2 compared the text)
-FORMAT = 5
+# 6: keeps a score's setting (shots, chat template); 5: keeps the standard error and, where it
+# is not estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
+# instant (2 compared the text)
+FORMAT = 6
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
-# standard error says why, with its exact 95 % interval where it sits at 0 or 100 %
+# standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
+# shots and chat template are the setting it is compared in
 KEPT_PARAMS = (
     FINGERPRINT_PARAM, "device", "device_name", "stderr_note", "ci95_low_pct", "ci95_high_pct",
+    "num_fewshot", "chat_template",
 )  # fmt: skip
 Key = LatestKey
 DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated

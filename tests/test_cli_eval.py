@@ -312,3 +312,62 @@ def test_a_few_documents_scored_under_a_catalog_id_barely_move_its_estimate(
     noise = re.search(r"weighted as noise ([\d.]+) pp", detail)
     assert noise and float(noise.group(1)) >= 33.0
     assert abs(after - before) < 0.1 * abs(row.value - before)
+
+
+def test_a_measured_score_enters_in_the_setting_lm_eval_ran(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """CMMLU at ``--num-fewshot 0`` and C-Eval at its task file's own shots, under yi-6b's id:
+    each stored score states the shots lm-eval ran with, and enters the quality model in that
+    setting (the 0-shot one with the fitted zero-shot offset, the other as few-shot with its
+    shots stated), as ``--explain`` says. They entered as "shots not stated" before."""
+    import re
+
+    import numpy as np
+
+    from llmselect.recommend import load_evidence
+    from llmselect.recommend.quality import MODEL_FILE, QualityIndex, load_quality_model
+
+    common = ["eval", "-m", str(tiny_model), "--model-id", "yi-6b", "--limit", "2"]
+    for task, more in (("cmmlu", ["--num-fewshot", "0"]), ("ceval", [])):
+        code, _, err = run_cli([*common, "-t", task, "--max-subjects", "1", *more], capsys,
+                               monkeypatch)  # fmt: skip
+        assert code == 0, err
+    task_file = Path(__file__).parents[1] / "benchmarks" / "lm_eval_tasks" / "ceval.yaml"
+    ceval_shots = int(re.search(r"^num_fewshot: (\d+)", task_file.read_text(), re.M).group(1))
+    rows = {r.subset: r.params for r in load().itertuples() if r.metric == "acc"}
+    assert (rows["cmmlu"]["num_fewshot"], rows["ceval"]["num_fewshot"]) == (0, ceval_shots)
+    assert rows["cmmlu"]["chat_template"] is False
+
+    # the estimate after both scores, each with the offsets of its own setting from the
+    # fitted file: run by llmselect (third party), 0-shot for CMMLU; yi-6b is a base model
+    catalog, qm = load_catalog(), load_quality_model()
+    fitted = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    offsets = dict(zip(fitted["benchmarks"], fitted["offsets"], strict=True))
+    col = {name: i for i, name in enumerate(fitted["features"])}
+    yi = catalog.get("yi-6b")
+    before = QualityIndex(catalog).estimate(yi)
+    index = QualityIndex(catalog, load_evidence().scores)
+    after = index.estimate(yi)
+    measured = {qm.benchmarks[o.bench]: o for o in index.observations(yi) if o.label == "measured"}
+    mean, cov = np.array(before.post.mean), np.array(before.post.cov)
+    for bench, features in (("CMMLU", ("third_party", "zero_shot")), ("C-Eval", ("third_party",))):
+        b, ob = qm.benchmarks.index(bench), measured[bench]
+        h = np.array(qm.design(b))
+        offset = sum(offsets[bench][col[f]] for f in features)
+        predicted = before.cells[bench].estimate - h @ before.post.mean + h @ mean + offset
+        gain = cov @ h / (h @ cov @ h + fitted["sigma_e"][b] ** 2 + ob.sampling_var)
+        mean, cov = mean + gain * (ob.value - predicted), cov - np.outer(gain, h @ cov)
+    for bench in ("CMMLU", "C-Eval"):
+        h = np.array(qm.design(qm.benchmarks.index(bench)))
+        expected = before.cells[bench].estimate + h @ (mean - np.array(before.post.mean))
+        assert after.cells[bench].estimate == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+    args = ["recommend", "--gpu", "24GB", "--purpose", "research", "--explain", "yi-6b"]
+    code, out, err = run_cli([*args, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    zh = next(t for t in json.loads(out)["recommendation"]["terms"] if t["name"] == "quality_zh")
+    for bench, shots in (("CMMLU", 0), ("C-Eval", ceval_shots)):
+        value = measured[bench].value
+        said = f"{value:g} %: {shots}-shot, base, no chat template, run by llmselect; 2 documents"
+        assert said in zh["detail"], zh["detail"]

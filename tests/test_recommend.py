@@ -372,17 +372,19 @@ def test_measured_lm_eval_overrides_published_score() -> None:
     assert set(after.kind.split("+")) == {"measured", "published"}  # C-Eval stays published
 
 
-def lm_eval_group_row(run_id: str, pct: float, n: int) -> Measurement:
+def lm_eval_group_row(run_id: str, pct: float, n: int, shots: int = 5) -> Measurement:
     """yi-6b's CMMLU group row as ``llmselect eval`` stores it: percent, n documents, and
     lm-eval's standard error (sample sd over √n, 0 where all documents agree) through the
-    probe's own rule (a 0 is stored as not estimable, with the exact 95 % interval)."""
+    probe's own rule (a 0 is stored as not estimable, with the exact 95 % interval); the shots
+    lm-eval ran with (CMMLU's task file: 5 unless ``--num-fewshot``), no chat template."""
     from llmselect.probes.lm_eval_scores import stderr_and_note
 
     p = pct / 100
     stderr, note = stderr_and_note(p, math.sqrt(p * (1 - p) / (n - 1)), n)
     return Measurement(
         run_id=run_id, model_id="yi-6b", probe="lm_eval_scores", metric="acc", value=pct,
-        unit="%", subset="cmmlu", n=n, stderr=stderr, params={"num_fewshot": 0, **note},
+        unit="%", subset="cmmlu", n=n, stderr=stderr,
+        params={"num_fewshot": shots, "chat_template": False, **note},
     )  # fmt: skip
 
 
@@ -465,7 +467,7 @@ def test_explain_says_how_a_measured_score_was_weighted(
     low = 100 * 0.025 ** (1 / 3)  # Clopper-Pearson: all 3 right has probability p³ = 2.5 %
     sd = (100 - low) / 1.959964  # the normal sd whose 95 % interval reaches that bound
     assert (
-        f"100 %: shots not stated, base, run by llmselect; 3 documents, standard error not "
+        f"100 %: 5-shot, base, no chat template, run by llmselect; 3 documents, standard error not "
         f"estimable: {sd:.1f} pp from the exact 95 % interval {low:.1f}-100.0 %; weighted as "
         f"noise {math.hypot(qm.sigma_e[qm.benchmarks.index('CMMLU')], sd):.1f} pp"
     ) in detail, detail

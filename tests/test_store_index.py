@@ -212,25 +212,33 @@ def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
 
 
-def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(tmp_path: Path) -> None:
-    """A score's standard error (in its own unit), documents and, where the standard error is
-    not estimable, the note and exact interval reach the recommender through the index as
-    through the records; an index of the format before these were kept is rebuilt."""
+@pytest.mark.parametrize(("older", "dropped"), [(4, "stderr"), (5, "num_fewshot")])
+def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
+    tmp_path: Path, older: int, dropped: str
+) -> None:
+    """A score's standard error (in its own unit), documents, where the standard error is not
+    estimable the note and exact interval, and its setting (the shots lm-eval ran with, the chat
+    template) reach the recommender through the index as through the records; an index of a
+    format before these were kept is rebuilt."""
     row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
            "started_at": "2026-12-01T00:00:00Z"}  # fmt: skip
     write_runs(tmp_path, {
         "20261201T000000Z-full00": [{**row, "value": 0.125, "unit": "ratio", "subset": "cmmlu",
-                                     "n": 11582, "stderr": 0.0031}],
+                                     "n": 11582, "stderr": 0.0031, "params": {
+                                         "num_fewshot": 0, "chat_template": True}}],
         "20261201T000000Z-few000": [{**row, "value": 100.0, "unit": "%", "subset": "ceval-valid",
                                      "n": 3, "stderr": None, "params": {
                                          "stderr_note": "not estimable: all 3 documents ...",
-                                         "ci95_low_pct": 29.2402, "ci95_high_pct": 100.0}}],
+                                         "ci95_low_pct": 29.2402, "ci95_high_pct": 100.0,
+                                         "num_fewshot": 5, "chat_template": False}}],
     })  # fmt: skip
     latest_values(tmp_path)
     doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
-    for value in doc["values"]:  # the index as the format before: no standard error kept
-        value.pop("stderr")
-    doc["format"] = 4
+    for value in doc["values"]:  # the index as an older format kept it
+        for key in ("num_fewshot", "chat_template", dropped):
+            value.pop(key, None)
+            value["params"].pop(key, None)
+    doc["format"] = older
     (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
     from_index = evidence_from_latest(latest_values(tmp_path)).scores
     assert from_index == evidence_from_records(load_records(tmp_path)).scores
@@ -239,7 +247,8 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(tmp_path: 
     assert full.stderr == pytest.approx(0.31)  # percentage points, as the value
     assert (few.value, few.n, few.stderr, few.ci95) == (100.0, 3, None, (29.2402, 100.0))
     assert few.note == "not estimable: all 3 documents ..."
-    assert json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))["format"] == 5
+    assert [(v.shots, v.chat_template) for v in (full, few)] == [(0, True), (5, False)]
+    assert json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))["format"] == 6
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:

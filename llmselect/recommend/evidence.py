@@ -34,7 +34,9 @@ class Value:
     """One number with its label (measured | published), where it comes from and, for a
     timing, the device it was measured on (the driver's name, else ``cpu``/``cuda``). A measured
     score keeps its sampling evidence: the documents scored, lm-eval's standard error (same unit
-    as ``value``) and, where that is not estimable, why and the exact 95 % interval (percent)."""
+    as ``value``) and, where that is not estimable, why and the exact 95 % interval (percent);
+    and its setting as the record states it: the shots lm-eval used and whether the prompts were
+    wrapped in the chat template (None: the record does not say)."""
 
     value: float
     kind: str
@@ -44,6 +46,8 @@ class Value:
     stderr: float | None = None
     ci95: tuple[float, float] | None = None
     note: str | None = None
+    shots: int | None = None
+    chat_template: bool | None = None
 
 
 @dataclass
@@ -180,10 +184,12 @@ def evidence_from_latest(
 
 def score_value(rec: Any, where: str) -> Value:
     """A score record (``%`` or a fraction) in percent, with its documents, standard error
-    (percentage points) and, where that is not estimable, the note and exact interval."""
+    (percentage points) and, where that is not estimable, the note and exact interval; and the
+    shots and chat template its params state (a value of another type is not stated)."""
     scale = 1.0 if rec.unit == "%" else 100.0
     params = rec.params or {}
     low, high = params.get("ci95_low_pct"), params.get("ci95_high_pct")
+    chat = params.get("chat_template")
     return Value(
         float(rec.value) * scale,
         "measured",
@@ -192,7 +198,14 @@ def score_value(rec: Any, where: str) -> Value:
         stderr=None if rec.stderr is None else float(rec.stderr) * scale,
         ci95=None if low is None or high is None else (float(low), float(high)),
         note=params.get("stderr_note"),
+        shots=_shots(params.get("num_fewshot")),
+        chat_template=chat if isinstance(chat, bool) else None,
     )
+
+
+def _shots(value: Any) -> int | None:
+    """``num_fewshot`` as stored: a count of shots, else None (not stated)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def device_of(rec: Any) -> str:

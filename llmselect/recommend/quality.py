@@ -298,7 +298,7 @@ def measured_observation(
 ) -> Observation:
     """A score from the store, weighted by its sampling error (see the module doc)."""
     b = qm.benchmarks.index(bench)
-    setting = measured_setting(bench, model)
+    setting = measured_setting(bench, model, v)
     sd, how = sampling_error(v)
     if sd is not None:
         how += (

@@ -11,9 +11,13 @@ this module reads it into fields the quality model can adjust for:
 * ``tuned``: ``base`` | ``instruct``, from the setting's words, else the checkpoint's tags;
 * ``thinking``: True for a reasoning/thinking-mode run, False otherwise;
 * ``runner``: ``publisher`` (the model's own table), ``third-party`` (another vendor's
-  comparison table, a re-evaluation, OpenCompass) or ``llmselect`` (measured here).
+  comparison table, a re-evaluation, OpenCompass) or ``llmselect`` (measured here);
+* ``chat_template``: whether the prompts were wrapped in the checkpoint's chat template, where
+  the score's record says (None: not stated, as in every catalog table).
 
 Nothing is guessed beyond the words: a setting that says nothing about shots has ``shots=None``.
+A score measured here (``measured_setting``) takes its setting from its own record: the shots
+lm-eval ran with and the chat template on or off.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from llmselect.catalog import ModelSpec, PublishedScore
+from llmselect.recommend.evidence import Value
 
 BENCHMARKS = ("MMLU", "C-Eval", "CMMLU", "GSM8K", "HumanEval")
 RUNNERS = ("publisher", "third-party", "llmselect")
@@ -49,15 +54,21 @@ class Setting:
     tuned: str  # base | instruct | unknown
     thinking: bool
     runner: str  # publisher | third-party | llmselect
+    chat_template: bool | None = None
 
     def describe(self) -> str:
-        """``5-shot, base, publisher``: the fields that are known, for labels."""
+        """``5-shot, base, publisher``: the fields that are known, for labels (a score measured
+        here also says whether the chat template was applied, or that its record does not)."""
         parts = [f"{self.shots}-shot" if self.shots is not None else "shots not stated"]
         if self.split:
             parts.append(self.split)
         if self.cot:
             parts.append("CoT")
         parts.append(self.tuned)
+        if self.chat_template is not None:
+            parts.append("chat template" if self.chat_template else "no chat template")
+        elif self.runner == "llmselect":
+            parts.append("chat template not stated")
         if self.thinking:
             parts.append("thinking")
         parts.append(f"run by {self.runner}")
@@ -109,6 +120,25 @@ def read_setting(score: PublishedScore, model: ModelSpec) -> Setting | None:
     )
 
 
-def measured_setting(benchmark: str, model: ModelSpec) -> Setting:
-    """The setting of a score measured here (lm-eval through ``llmselect eval``)."""
-    return Setting(benchmark, None, None, False, checkpoint_tuning(model), False, "llmselect")
+def measured_setting(benchmark: str, model: ModelSpec, value: Value) -> Setting:
+    """The setting of a score measured here (lm-eval through ``llmselect eval``), as its record
+    states it.
+
+    Shots: lm-eval reports the shots each task ran with (its ``n-shot``): the number asked
+    (``--num-fewshot``), else the task file's ``num_fewshot`` (5 for C-Eval, CMMLU, MMLU and
+    GSM8K here), else 0; a task whose file fixes 0 keeps 0 whatever is asked. The probe stores
+    that as ``num_fewshot``, so a run that asked for no number still states its shots. A record
+    without it (or with one that is not a count) is "shots not stated", as a table that does not
+    say, never a default.
+
+    Tuning stays the checkpoint's (``checkpoint_tuning``): the chat template changes the prompt,
+    not the weights, so a base checkpoint scored through a template is still a base one; the
+    template is kept in the setting and shown. The record does not carry the split (the task
+    file's), CoT or thinking mode: they stay unset, and none of them is a fitted offset. The
+    exam tasks score answer log-likelihoods, where nothing is generated and no mode applies;
+    GSM8K generated through a hybrid model's chat template runs in that template's default
+    mode, which the record does not say."""
+    return Setting(
+        benchmark, None, value.shots, False, checkpoint_tuning(model), False, "llmselect",
+        value.chat_template,
+    )  # fmt: skip
