@@ -28,7 +28,9 @@ non-thinking, few-shot with the shots stated, as its publisher would run it; the
 the posterior's. No evidence means the prior (covariates only): a wide interval, never a better
 score.
 
-Measured scores (``llmselect eval``, percent) enter as observations run by a third party whose
+Measured scores (``llmselect eval``, percent) enter as observations run by a third party, in
+the setting their record states (``settings.measured_setting``: the shots lm-eval ran with, so
+a 0-shot score takes the zero-shot offset; the chat template on or off), whose
 noise adds their own sampling error to the model's: variance ``sigma_e_b² + s²`` (percentage
 points²), since ``sigma_e_b`` was fitted on published full-split numbers and a score from 3
 documents is far noisier than one from thousands. ``s`` is lm-eval's standard error where it is
