@@ -239,6 +239,31 @@ def test_a_measured_score_without_a_sampling_error_is_left_out_and_said_so() -> 
     )
 
 
+def test_a_measured_score_whose_record_states_no_shots_enters_as_not_stated() -> None:
+    """A stored score without a count of shots (or a chat template flag) in its params enters as
+    "shots not stated", the setting with that offset, and says the template is not stated: no
+    default number of shots is assumed, and text is not read as a count."""
+    from llmselect.recommend.evidence import score_value
+    from llmselect.records import Measurement
+
+    rec = Measurement(
+        run_id="r1", model_id="yi-6b", probe="lm_eval_scores", metric="acc", value=12.5,
+        unit="%", subset="cmmlu", n=CMMLU_DOCS, stderr=lm_eval_stderr_pp(12.5, CMMLU_DOCS),
+        params={"num_fewshot": "5", "chat_template": "no"},
+    )  # fmt: skip
+    stated = score_value(rec.model_copy(update={"params": {"num_fewshot": 5}}), "store: run r1")
+    unstated = score_value(rec, "store: run r1")
+    assert (unstated.shots, unstated.chat_template, stated.shots) == (None, None, 5)
+    c = candidate("yi-6b")
+    term = quality_term("zh")(c, query(ev=Evidence(scores={("yi-6b", "CMMLU"): unstated})))
+    assert "12.5 %: shots not stated, base, chat template not stated, run by llmselect" in (
+        term.detail
+    )
+    other = quality_term("zh")(c, query(ev=Evidence(scores={("yi-6b", "CMMLU"): stated})))
+    assert "12.5 %: 5-shot, base, chat template not stated, run by llmselect" in other.detail
+    assert other.components["CMMLU"] != term.components["CMMLU"]  # another setting's offset
+
+
 def test_quality_term_without_scores_is_predicted_with_a_wide_interval() -> None:
     c = Candidate.of(moe_model("qwen3-30b-a3b"))
     term = quality_term("en")(c, query())
