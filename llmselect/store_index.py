@@ -5,7 +5,7 @@ seconds and hundreds of MiB for a reader that needs a few hundred numbers (the r
 This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
 (unit, run, time, n, the standard error and, where it is not estimable, why and the exact
-interval, a score's shots and chat template, the tokenizer fingerprint, the device), in
+interval, a score's shots, chat template and split, the tokenizer fingerprint, the device), in
 ``<results>/latest-index.json``.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
@@ -42,17 +42,17 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 6: keeps a score's setting (shots, chat template); 5: keeps the standard error and, where it
-# is not estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
-# instant (2 compared the text)
+# 6: keeps a score's setting (shots, chat template, split); 5: keeps the standard error and,
+# where it is not estimable, the note and exact interval; 4: keeps the device; 3: values ordered
+# by start instant (2 compared the text)
 FORMAT = 6
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
-# shots and chat template are the setting it is compared in
+# shots, chat template and split are the setting it is compared in
 KEPT_PARAMS = (
     FINGERPRINT_PARAM, "device", "device_name", "stderr_note", "ci95_low_pct", "ci95_high_pct",
-    "num_fewshot", "chat_template",
+    "num_fewshot", "chat_template", "split",
 )  # fmt: skip
 Key = LatestKey
 DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated

@@ -320,7 +320,8 @@ def test_a_measured_score_enters_in_the_setting_lm_eval_ran(
     """CMMLU at ``--num-fewshot 0`` and C-Eval at its task file's own shots, under yi-6b's id:
     each stored score states the shots lm-eval ran with, and enters the quality model in that
     setting (the 0-shot one with the fitted zero-shot offset, the other as few-shot with its
-    shots stated), as ``--explain`` says. They entered as "shots not stated" before."""
+    shots stated) with the split scored, as ``--explain`` says. They entered as "shots not
+    stated" before."""
     import re
 
     import numpy as np
@@ -333,11 +334,19 @@ def test_a_measured_score_enters_in_the_setting_lm_eval_ran(
         code, _, err = run_cli([*common, "-t", task, "--max-subjects", "1", *more], capsys,
                                monkeypatch)  # fmt: skip
         assert code == 0, err
-    task_file = Path(__file__).parents[1] / "benchmarks" / "lm_eval_tasks" / "ceval.yaml"
-    ceval_shots = int(re.search(r"^num_fewshot: (\d+)", task_file.read_text(), re.M).group(1))
+    tasks = Path(__file__).parents[1] / "benchmarks" / "lm_eval_tasks"
+
+    def task_file(task: str, key: str) -> str:
+        return re.search(rf"^{key}: (\w+)", (tasks / f"{task}.yaml").read_text(), re.M).group(1)
+
+    ceval_shots = int(task_file("ceval", "num_fewshot"))
     rows = {r.subset: r.params for r in load().itertuples() if r.metric == "acc"}
     assert (rows["cmmlu"]["num_fewshot"], rows["ceval"]["num_fewshot"]) == (0, ceval_shots)
     assert rows["cmmlu"]["chat_template"] is False
+    # the split lm-eval scored: the task file's test split (C-Eval's is its labelled val split)
+    splits = {task: task_file(task, "test_split") for task in ("cmmlu", "ceval")}
+    assert splits == {"cmmlu": "test", "ceval": "val"}
+    assert {task: rows[task]["split"] for task in splits} == splits
 
     # the estimate after both scores, each with the offsets of its own setting from the
     # fitted file: run by llmselect (third party), 0-shot for CMMLU; yi-6b is a base model
@@ -367,7 +376,6 @@ def test_a_measured_score_enters_in_the_setting_lm_eval_ran(
     code, out, err = run_cli([*args, "--json"], capsys, monkeypatch)
     assert code == 0, err
     zh = next(t for t in json.loads(out)["recommendation"]["terms"] if t["name"] == "quality_zh")
-    for bench, shots in (("CMMLU", 0), ("C-Eval", ceval_shots)):
-        value = measured[bench].value
-        said = f"{value:g} %: {shots}-shot, base, no chat template, run by llmselect; 2 documents"
-        assert said in zh["detail"], zh["detail"]
+    for bench, task, shots in (("CMMLU", "cmmlu", 0), ("C-Eval", "ceval", ceval_shots)):
+        said = f"{measured[bench].value:g} %: {shots}-shot, {splits[task]}, base, no chat template"
+        assert f"{said}, run by llmselect; 2 documents" in zh["detail"], zh["detail"]

@@ -218,24 +218,26 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
 ) -> None:
     """A score's standard error (in its own unit), documents, where the standard error is not
     estimable the note and exact interval, and its setting (the shots lm-eval ran with, the chat
-    template) reach the recommender through the index as through the records; an index of a
-    format before these were kept is rebuilt."""
+    template, the split) reach the recommender through the index as through the records; an
+    index of a format before these were kept is rebuilt."""
     row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
            "started_at": "2026-12-01T00:00:00Z"}  # fmt: skip
     write_runs(tmp_path, {
         "20261201T000000Z-full00": [{**row, "value": 0.125, "unit": "ratio", "subset": "cmmlu",
                                      "n": 11582, "stderr": 0.0031, "params": {
-                                         "num_fewshot": 0, "chat_template": True}}],
+                                         "num_fewshot": 0, "chat_template": True,
+                                         "split": "test"}}],
         "20261201T000000Z-few000": [{**row, "value": 100.0, "unit": "%", "subset": "ceval-valid",
                                      "n": 3, "stderr": None, "params": {
                                          "stderr_note": "not estimable: all 3 documents ...",
                                          "ci95_low_pct": 29.2402, "ci95_high_pct": 100.0,
-                                         "num_fewshot": 5, "chat_template": False}}],
+                                         "num_fewshot": 5, "chat_template": False,
+                                         "split": "val"}}],
     })  # fmt: skip
     latest_values(tmp_path)
     doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
     for value in doc["values"]:  # the index as an older format kept it
-        for key in ("num_fewshot", "chat_template", dropped):
+        for key in ("num_fewshot", "chat_template", "split", dropped):
             value.pop(key, None)
             value["params"].pop(key, None)
     doc["format"] = older
@@ -247,7 +249,8 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     assert full.stderr == pytest.approx(0.31)  # percentage points, as the value
     assert (few.value, few.n, few.stderr, few.ci95) == (100.0, 3, None, (29.2402, 100.0))
     assert few.note == "not estimable: all 3 documents ..."
-    assert [(v.shots, v.chat_template) for v in (full, few)] == [(0, True), (5, False)]
+    setting = [(v.shots, v.chat_template, v.split) for v in (full, few)]
+    assert setting == [(0, True, "test"), (5, False, "val")]
     assert json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))["format"] == 6
 
 

@@ -10,8 +10,8 @@ in percent (unit ``%``, stderr in percentage points; None with ``params["stderr_
 lm-eval's is 0 or "N/A" and so not estimable, see ``stderr_and_note``), ``n`` = documents scored,
 ``higher_is_better`` from lm-eval, ``subset`` = ``cmmlu`` (group, size-weighted mean over the
 subjects) or ``cmmlu/agronomy`` (one subject). ``params`` carry the settings (limit, shots,
-batch size, device, dtype, chat template on/off), the lm-eval and task versions and a sha256 of
-the data files, so every score says how it was made.
+batch size, device, dtype, chat template on/off, the split scored), the lm-eval and task
+versions and a sha256 of the data files, so every score says how it was made.
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ class LmEvalScoresConfig(ProbeConfig):
         if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
             raise ValueError(f"must be cpu, cuda, cuda:N or mps, got {value!r}")
         return value
+
+
+def scored_split(config: dict[str, Any]) -> str | None:
+    """The split lm-eval scores a task config on: its test split, else its validation split
+    (``ConfigurableTask.eval_docs``)."""
+    return config.get("test_split") or config.get("validation_split")
 
 
 def _data_sha256(files: Iterable[Path]) -> str:
@@ -496,6 +502,7 @@ class LmEvalScoresProbe(Probe[LmEvalScoresConfig, "EvalModel | ModelSpec"]):
             "task_version": task.info.version,
             "data_sha256": _data_sha256(task.files),
             "subjects": len(task.subjects) if task.subjects else None,
+            "split": scored_split(task.configs[0]),
         }
         rows = [(name, name, sum(sizes.values()) if members else None)]
         rows += [(key, f"{name}/{subject}", sizes[key]) for key, subject in sorted(members.items())]

@@ -35,8 +35,8 @@ class Value:
     timing, the device it was measured on (the driver's name, else ``cpu``/``cuda``). A measured
     score keeps its sampling evidence: the documents scored, lm-eval's standard error (same unit
     as ``value``) and, where that is not estimable, why and the exact 95 % interval (percent);
-    and its setting as the record states it: the shots lm-eval used and whether the prompts were
-    wrapped in the chat template (None: the record does not say)."""
+    and its setting as the record states it: the shots lm-eval used, whether the prompts were
+    wrapped in the chat template and the split scored (None: the record does not say)."""
 
     value: float
     kind: str
@@ -48,6 +48,7 @@ class Value:
     note: str | None = None
     shots: int | None = None
     chat_template: bool | None = None
+    split: str | None = None
 
 
 @dataclass
@@ -185,11 +186,11 @@ def evidence_from_latest(
 def score_value(rec: Any, where: str) -> Value:
     """A score record (``%`` or a fraction) in percent, with its documents, standard error
     (percentage points) and, where that is not estimable, the note and exact interval; and the
-    shots and chat template its params state (a value of another type is not stated)."""
+    shots, chat template and split its params state (a value of another type is not stated)."""
     scale = 1.0 if rec.unit == "%" else 100.0
     params = rec.params or {}
     low, high = params.get("ci95_low_pct"), params.get("ci95_high_pct")
-    chat = params.get("chat_template")
+    chat, split = params.get("chat_template"), params.get("split")
     return Value(
         float(rec.value) * scale,
         "measured",
@@ -200,6 +201,7 @@ def score_value(rec: Any, where: str) -> Value:
         note=params.get("stderr_note"),
         shots=_shots(params.get("num_fewshot")),
         chat_template=chat if isinstance(chat, bool) else None,
+        split=split if isinstance(split, str) else None,
     )
 
 

@@ -17,7 +17,7 @@ this module reads it into fields the quality model can adjust for:
 
 Nothing is guessed beyond the words: a setting that says nothing about shots has ``shots=None``.
 A score measured here (``measured_setting``) takes its setting from its own record: the shots
-lm-eval ran with and the chat template on or off.
+lm-eval ran with, the chat template on or off and the split scored.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ BENCHMARKS = ("MMLU", "C-Eval", "CMMLU", "GSM8K", "HumanEval")
 RUNNERS = ("publisher", "third-party", "llmselect")
 _THIRD_PARTY = ("opencompass", "re-evaluation", "evaluated by", "comparison table", "as reported")
 _SHOTS = re.compile(r"(\d+)-shot")
+_SPLITS = {"test": "test", "val": "val", "validation": "val", "dev": "val"}  # a task's split
 
 
 def benchmark_key(name: str) -> str | None:
@@ -133,12 +134,13 @@ def measured_setting(benchmark: str, model: ModelSpec, value: Value) -> Setting:
 
     Tuning stays the checkpoint's (``checkpoint_tuning``): the chat template changes the prompt,
     not the weights, so a base checkpoint scored through a template is still a base one; the
-    template is kept in the setting and shown. The record does not carry the split (the task
-    file's), CoT or thinking mode: they stay unset, and none of them is a fitted offset. The
-    exam tasks score answer log-likelihoods, where nothing is generated and no mode applies;
-    GSM8K generated through a hybrid model's chat template runs in that template's default
-    mode, which the record does not say."""
+    template is kept in the setting and shown, as is the split scored (C-Eval's labelled val
+    split here, where publishers mostly give test). The record carries neither CoT nor thinking
+    mode: they stay unset, and neither is a fitted offset here. The exam tasks score answer
+    log-likelihoods, where nothing is generated and no mode applies; GSM8K generated through a
+    hybrid model's chat template runs in that template's default mode, which the record does
+    not say."""
     return Setting(
-        benchmark, None, value.shots, False, checkpoint_tuning(model), False, "llmselect",
-        value.chat_template,
+        benchmark, _SPLITS.get((value.split or "").lower()), value.shots, False,
+        checkpoint_tuning(model), False, "llmselect", value.chat_template,
     )  # fmt: skip
