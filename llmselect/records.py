@@ -144,6 +144,62 @@ def latest_order(rec: Dated) -> tuple[str, datetime]:
     return (rec.run_id, instant(rec.started_at))
 
 
+# A measured score's setting as its record states it: the shots lm-eval ran with, the split
+# scored and the chat template on or off. Two runs of one key in other settings measured other
+# things, so the most informative value is kept per key and setting (``best_key``).
+SETTING_PARAMS = ("num_fewshot", "split", "chat_template")
+BestKey = tuple[LatestKey, tuple[ParamValue, ...]]
+
+
+class Sampled(Keyed, Dated, Protocol):
+    """A stored value with what says how much evidence it holds (``Measurement``,
+    ``LatestValue``)."""
+
+    @property
+    def n(self) -> int | None: ...
+    @property
+    def stderr(self) -> float | None: ...
+
+
+def is_sampled(rec: Sampled) -> bool:
+    """A value with a sampling error: it carries a standard error, or the note saying why it
+    has none (lm-eval scores and the zh/en aggregates; a timing's ``n`` alone is not one)."""
+    return rec.stderr is not None or "stderr_note" in (rec.params or {})
+
+
+def best_key(rec: Sampled) -> BestKey:
+    """The key of "most informative value": ``latest_key`` and the setting its params state."""
+    params = rec.params or {}
+    setting = tuple(_hashable(params.get(name)) for name in SETTING_PARAMS)
+    return latest_key(rec), setting
+
+
+def _hashable(value: Any) -> ParamValue:
+    return value if value is None or isinstance(value, str | int | float | bool) else repr(value)
+
+
+def information(rec: Sampled) -> tuple[bool, int]:
+    """How much a sampled value tells, to compare values of one benchmark: first whether its
+    sampling error can be known (a standard error above 0, or the exact interval stored beside
+    a score at 0 or 100 %: without either the recommender leaves it out), then the documents
+    scored (none counted: fewest). Never the standard error itself: it is estimated from the
+    same documents and is smallest for scores far from 50 %, so choosing by it would choose by
+    the score. Equal information: the newer value (``latest_order``) is the current one."""
+    params = rec.params or {}
+    interval = params.get("ci95_low_pct") is not None and params.get("ci95_high_pct") is not None
+    known = (rec.stderr is not None and rec.stderr > 0) or interval
+    return known, rec.n if isinstance(rec.n, int) and rec.n > 0 else 0
+
+
+def more_informative(rec: Sampled, than: Sampled | None) -> bool:
+    """Whether ``rec`` replaces ``than`` as the most informative value of its ``best_key``:
+    more ``information``, or as much and not older (a later line of one instant wins, as in
+    ``latest``)."""
+    if than is None:
+        return True
+    return (information(rec), latest_order(rec)) >= (information(than), latest_order(than))
+
+
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)

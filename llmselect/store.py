@@ -36,12 +36,16 @@ from pydantic import ValidationError
 from llmselect.config import results_dir
 from llmselect.errors import LLMSelectError
 from llmselect.records import (
+    BestKey,
     LatestKey,
     Measurement,
     RunInfo,
     RunState,
+    best_key,
+    is_sampled,
     latest_key,
     latest_order,
+    more_informative,
     utcnow,
 )
 
@@ -333,9 +337,27 @@ def latest(records: Iterable[Measurement]) -> list[Measurement]:
     """
     newest: dict[LatestKey, Measurement] = {}
     for rec in sorted(records, key=latest_order):
-        if rec.status == "ok" and rec.value is not None and math.isfinite(rec.value):
+        if _current(rec):
             newest[latest_key(rec)] = rec
     return [newest[k] for k in sorted(newest)]
+
+
+def most_informative(records: Iterable[Measurement]) -> list[Measurement]:
+    """Per key and setting (``records.best_key``), the ``ok`` record with a sampling error and
+    a finite value that holds the most evidence (``records.more_informative``: a known sampling
+    error, then the most documents, then the newest). ``latest`` says what was measured last;
+    this is what the recommender weighs, so a quick ``eval --limit 2`` never hides a full run
+    (``store_index`` keeps the same on disk)."""
+    best: dict[BestKey, Measurement] = {}
+    for rec in sorted(records, key=latest_order):
+        if _current(rec) and is_sampled(rec) and more_informative(rec, best.get(best_key(rec))):
+            best[best_key(rec)] = rec
+    return list(best.values())
+
+
+def _current(rec: Measurement) -> bool:
+    """An ``ok`` record with a finite value: one that can be a current value."""
+    return rec.status == "ok" and rec.value is not None and math.isfinite(rec.value)
 
 
 def load(

@@ -1,4 +1,5 @@
-"""An index of the newest ``ok`` value per key in the result store, kept next to the runs.
+"""An index of the newest ``ok`` value per key in the result store, kept next to the runs, and
+of the most informative score per key and setting.
 
 ``store.load_records`` validates every stored record; with a hundred nightly runs that is
 seconds and hundreds of MiB for a reader that needs a few hundred numbers (the recommender).
@@ -6,7 +7,12 @@ This index keeps, per key (``records.latest_key``, the store's: model, probe and
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
 (unit, run, time, n, the standard error and, where it is not estimable, why and the exact
 interval, a score's shots, chat template and split, the tokenizer fingerprint, the device), in
-``<results>/latest-index.json``.
+``<results>/latest-index.json``. For a value with a sampling error (a score) it also keeps, per
+key and setting (``records.best_key``: shots, split, chat template), the one that holds the most
+evidence (``records.more_informative``: a known sampling error, then the most documents, then the
+newest), as ``store.most_informative`` does over records: the recommender weighs those, so a quick
+``eval --limit 2`` after a full run leaves the full one counted. Such a value is written under
+``best`` only where it is not the key's newest value, which it mostly is.
 
 It is derived data, never edited by hand: each run folder is remembered with the size and
 mtime of its ``measurements.jsonl``, and only new or grown runs are read again (a run that
@@ -33,19 +39,24 @@ from typing import Any
 from llmselect.config import results_dir
 from llmselect.records import (
     FINGERPRINT_PARAM,
+    BestKey,
     LatestKey,
     Measurement,
+    best_key,
+    information,
     instant,
+    is_sampled,
     latest_key,
     latest_order,
 )
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 6: keeps a score's setting (shots, chat template, split); 5: keeps the standard error and,
-# where it is not estimable, the note and exact interval; 4: keeps the device; 3: values ordered
-# by start instant (2 compared the text)
-FORMAT = 6
+# 7: keeps the most informative score per key and setting (``best``); 6: keeps a score's
+# setting (shots, chat template, split); 5: keeps the standard error and, where it is not
+# estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
+# instant (2 compared the text)
+FORMAT = 7
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
@@ -60,7 +71,8 @@ DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as 
 
 @dataclass(frozen=True)
 class LatestValue:
-    """The newest ok value of one key."""
+    """An ok value of one key, as the index keeps it: the key's newest, or the most informative
+    of its setting."""
 
     model_id: str
     probe: str
@@ -82,6 +94,30 @@ class LatestValue:
     @cached_property
     def order(self) -> tuple[str, datetime]:
         return latest_order(self)
+
+    @cached_property
+    def informative(self) -> tuple[tuple[bool, int], tuple[str, datetime]]:
+        """``records.more_informative``'s order: information, then newest."""
+        return information(self), self.order
+
+
+@dataclass
+class Values:
+    """What the index holds: the newest value per key and, for values with a sampling error,
+    the most informative per key and setting."""
+
+    latest: dict[Key, LatestValue]
+    best: dict[BestKey, LatestValue]
+
+    def add(self, value: LatestValue) -> None:
+        old = self.latest.get(value.key)
+        if old is None or value.order >= old.order:
+            self.latest[value.key] = value
+        if is_sampled(value):
+            key = best_key(value)
+            was = self.best.get(key)
+            if was is None or value.informative >= was.informative:
+                self.best[key] = value
 
 
 def _fingerprint(run_dir: Path) -> list[int]:
@@ -134,7 +170,7 @@ def _from_line(line: str) -> LatestValue | None:
         return None  # a torn or foreign line
 
 
-def _read_run(run_dir: Path, latest: dict[Key, LatestValue]) -> None:
+def _read_run(run_dir: Path, values: Values) -> None:
     with (run_dir / MEASUREMENTS).open("rb") as fh:  # any bytes: a bad line is skipped
         for raw in fh:
             try:
@@ -142,26 +178,33 @@ def _read_run(run_dir: Path, latest: dict[Key, LatestValue]) -> None:
             except UnicodeDecodeError:
                 continue
             value = _from_line(line) if line.strip() else None
-            if value is None:
-                continue
-            old = latest.get(value.key)
-            if old is None or value.order >= old.order:
-                latest[value.key] = value
+            if value is not None:
+                values.add(value)
 
 
-def _load_index(path: Path) -> tuple[dict[str, list[int]], dict[Key, LatestValue]] | None:
+def _load_index(path: Path) -> tuple[dict[str, list[int]], Values] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != FORMAT:
             return None
-        values = [LatestValue(**v) for v in doc["values"]]
-        return dict(doc["runs"]), {v.key: v for v in values}
+        latest = {v.key: v for v in (LatestValue(**d) for d in doc["values"])}
+        best = {best_key(v): v for v in (LatestValue(**d) for d in doc["best"])}
+        for value in latest.values():  # not written: the most informative is the newest
+            if is_sampled(value):
+                best.setdefault(best_key(value), value)
+        return dict(doc["runs"]), Values(latest, best)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _save_index(path: Path, runs: dict[str, list[int]], latest: dict[Key, LatestValue]) -> bool:
-    doc = {"format": FORMAT, "runs": runs, "values": [asdict(v) for v in latest.values()]}
+def _save_index(path: Path, runs: dict[str, list[int]], values: Values) -> bool:
+    best = [v for k, v in values.best.items() if values.latest.get(k[0]) != v]
+    doc = {
+        "format": FORMAT,
+        "runs": runs,
+        "values": [asdict(v) for v in values.latest.values()],
+        "best": [asdict(v) for v in best],
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
@@ -184,35 +227,40 @@ def index_run(run_dir: Path) -> bool:
     loaded = _load_index(path) if path.is_file() else None
     if loaded is None or not (run_dir / MEASUREMENTS).is_file():
         return False
-    runs, latest = loaded
+    runs, values = loaded
     fingerprint = _fingerprint(run_dir)
     old = runs.get(run_dir.name)
     if old == fingerprint:
         return True
     if old is not None and fingerprint[0] < old[0]:
         return False
-    _read_run(run_dir, latest)
+    _read_run(run_dir, values)
     runs[run_dir.name] = fingerprint
-    return _save_index(path, runs, latest)
+    return _save_index(path, runs, values)
+
+
+def read_index(root: Path | None = None) -> Values:
+    """The index over every run under ``root`` (default: the store), brought up to date."""
+    base = Path(root) if root else results_dir()
+    run_dirs = {p.name: p for p in iter_run_dirs(base)}
+    if not run_dirs:
+        return Values({}, {})
+    path = base / INDEX_FILE
+    fingerprints = {name: _fingerprint(p) for name, p in run_dirs.items()}
+    loaded = _load_index(path)
+    runs, values = loaded if loaded is not None else ({}, Values({}, {}))
+    shrunk = any(name in runs and fingerprints[name][0] < runs[name][0] for name in run_dirs)
+    if shrunk or set(runs) - set(run_dirs):  # a run was rewritten or removed: start over
+        runs, values = {}, Values({}, {})
+    changed = [name for name in sorted(run_dirs) if runs.get(name) != fingerprints[name]]
+    for name in changed:
+        _read_run(run_dirs[name], values)
+        runs[name] = fingerprints[name]
+    if changed or loaded is None:
+        _save_index(path, runs, values)
+    return values
 
 
 def latest_values(root: Path | None = None) -> list[LatestValue]:
     """The newest ok value per key over every run under ``root`` (default: the store)."""
-    base = Path(root) if root else results_dir()
-    run_dirs = {p.name: p for p in iter_run_dirs(base)}
-    if not run_dirs:
-        return []
-    path = base / INDEX_FILE
-    fingerprints = {name: _fingerprint(p) for name, p in run_dirs.items()}
-    loaded = _load_index(path)
-    runs, latest = loaded if loaded is not None else ({}, {})
-    shrunk = any(name in runs and fingerprints[name][0] < runs[name][0] for name in run_dirs)
-    if shrunk or set(runs) - set(run_dirs):  # a run was rewritten or removed: start over
-        runs, latest = {}, {}
-    changed = [name for name in sorted(run_dirs) if runs.get(name) != fingerprints[name]]
-    for name in changed:
-        _read_run(run_dirs[name], latest)
-        runs[name] = fingerprints[name]
-    if changed or loaded is None:
-        _save_index(path, runs, latest)
-    return list(latest.values())
+    return list(read_index(root).latest.values())

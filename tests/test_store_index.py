@@ -212,14 +212,17 @@ def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
 
 
-@pytest.mark.parametrize(("older", "dropped"), [(4, "stderr"), (5, "num_fewshot")])
+@pytest.mark.parametrize(
+    ("older", "dropped"), [(4, "stderr"), (5, "num_fewshot"), (6, "best")]
+)
 def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     tmp_path: Path, older: int, dropped: str
 ) -> None:
     """A score's standard error (in its own unit), documents, where the standard error is not
     estimable the note and exact interval, and its setting (the shots lm-eval ran with, the chat
     template, the split) reach the recommender through the index as through the records; an
-    index of a format before these were kept is rebuilt."""
+    index of a format before these were kept (or before the most informative score per key and
+    setting was) is rebuilt."""
     row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
            "started_at": "2026-12-01T00:00:00Z"}  # fmt: skip
     write_runs(tmp_path, {
@@ -240,6 +243,7 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
         for key in ("num_fewshot", "chat_template", "split", dropped):
             value.pop(key, None)
             value["params"].pop(key, None)
+    doc.pop("best")
     doc["format"] = older
     (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
     from_index = evidence_from_latest(latest_values(tmp_path)).scores
@@ -251,7 +255,8 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     assert few.note == "not estimable: all 3 documents ..."
     setting = [(v.shots, v.chat_template, v.split) for v in (full, few)]
     assert setting == [(0, True, "test"), (5, False, "val")]
-    assert json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))["format"] == 6
+    rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    assert rebuilt["format"] == store_index.FORMAT == 7 and rebuilt["best"] == []
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:

@@ -9,12 +9,18 @@ data answers, labelled with its date and llmselect version.
 
 Which metrics count is declared by the probes (``MetricSpec.evidence``): tokens per character,
 benchmark scores, decode latency; no metric name is written here.
+
+A benchmark score counts by its evidence, not its date: of the scores stored for a model on a
+benchmark (every run, shots, split and chat template), the most informative one enters
+(``records.information``: a known sampling error, then the most documents; then the newest), so
+a quick ``eval --limit 2`` after a full run leaves the full run counted, and ``--explain`` names
+the run used and any newer one passed over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +28,7 @@ from typing import Any
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
-from llmselect.records import latest_order
+from llmselect.records import information, latest_order
 
 REFERENCE_CORPUS = "flores200"
 BASELINE_FILE = PACKAGE_DATA / "tokenizer_baseline.yaml"
@@ -36,7 +42,9 @@ class Value:
     score keeps its sampling evidence: the documents scored, lm-eval's standard error (same unit
     as ``value``) and, where that is not estimable, why and the exact 95 % interval (percent);
     and its setting as the record states it: the shots lm-eval used, whether the prompts were
-    wrapped in the chat template and the split scored (None: the record does not say)."""
+    wrapped in the chat template and the split scored (None: the record does not say); the run
+    it comes from and the newer stored scores of its benchmark that were not used, each with
+    why."""
 
     value: float
     kind: str
@@ -49,6 +57,8 @@ class Value:
     shots: int | None = None
     chat_template: bool | None = None
     split: str | None = None
+    run: str | None = None
+    newer: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,13 +143,18 @@ def _is_reference_tokenizer_record(rec: Any, corpus: str, baseline: Baseline) ->
 
 
 def evidence_from_latest(
-    values: Iterable[Any], corpus: str | None = None, baseline: Baseline | None = None
+    values: Iterable[Any],
+    corpus: str | None = None,
+    baseline: Baseline | None = None,
+    best: Iterable[Any] = (),
 ) -> Evidence:
-    """Reduce newest-per-key values (``store_index.LatestValue`` or ``Measurement``) to what
-    the recommender reads.
+    """Reduce newest-per-key values (``store_index.LatestValue`` or ``Measurement``) and the
+    most informative score per key and setting (``best``: the index's, or
+    ``store.most_informative``) to what the recommender reads.
 
     Score group rows (``cmmlu``, not ``cmmlu/<subject>``) give ``acc`` (GSM8K: strict exact
-    match) in percent. Decode latency is taken at batch 1 (fastest dtype).
+    match) in percent, one per model and benchmark (``chosen_score``). Decode latency is taken
+    at batch 1 (fastest dtype).
     """
     values = list(values)
     if not values:  # a fresh store: nothing to read, and no probe module to import
@@ -148,15 +163,13 @@ def evidence_from_latest(
 
     index = declared_metrics({rec.probe for rec in values})
     tpc_metrics = index.with_evidence("tokens_per_char")
-    score_metrics = index.with_evidence("score")
     decode_metrics = index.with_evidence("decode_ms")
     corpus = corpus or REFERENCE_CORPUS
     baseline = baseline if baseline is not None else load_baseline()
     ev = Evidence()
     tpc_order: dict[tuple[str, str], tuple[str, datetime]] = {}  # newest per (tokenizer, lang)
     for rec in values:
-        metric, subset, key = rec.metric, rec.subset, (rec.probe, rec.metric)
-        where = f"store: run {rec.run_id}, {rec.probe} {subset}"
+        subset, key, where = rec.subset, (rec.probe, rec.metric), _where(rec)
         if key in tpc_metrics:
             lang = lang_of_subset(subset)
             order = latest_order(rec)
@@ -167,12 +180,6 @@ def evidence_from_latest(
                 ev.tokens_per_char[(rec.model_id, lang)] = Value(
                     float(rec.value), "measured", where
                 )
-        elif key in score_metrics and "/" not in subset:  # group rows, not subjects
-            bench = benchmark_of_task(subset)
-            wanted = GSM8K_METRICS if bench == "GSM8K" else ("acc",)
-            prev = ev.scores.get((rec.model_id, bench)) if bench else None
-            if bench and metric in wanted and (prev is None or metric == wanted[0]):
-                ev.scores[(rec.model_id, bench)] = score_value(rec, where)
         elif key in decode_metrics and "bs=1," in f"{subset},":
             device = device_of(rec)
             prev_ms = ev.decode_ms.get((rec.model_id, device))
@@ -180,7 +187,75 @@ def evidence_from_latest(
                 ev.decode_ms[(rec.model_id, device)] = Value(
                     float(rec.value), "measured", f"{where} on {device}", device
                 )
+    scores: dict[tuple[str, str], list[Any]] = {}
+    score_metrics = index.with_evidence("score")
+    for rec in (*values, *best):
+        bench = score_benchmark(rec, score_metrics)
+        if bench:
+            scores.setdefault((rec.model_id, bench), []).append(rec)
+    ev.scores = {key: chosen_score(key[1], found) for key, found in scores.items()}
     return ev
+
+
+def _where(rec: Any) -> str:
+    return f"store: run {rec.run_id}, {rec.probe} {rec.subset}"
+
+
+def _wanted(bench: str | None) -> tuple[str, ...]:
+    """The metrics that stand for a benchmark's score, preferred first."""
+    return GSM8K_METRICS if bench == "GSM8K" else ("acc",)
+
+
+def score_benchmark(rec: Any, score_metrics: Any) -> str | None:
+    """The benchmark a stored score row stands for: a group row (``cmmlu``, not its subjects)
+    of a score metric that counts for it; else None."""
+    if (rec.probe, rec.metric) not in score_metrics or "/" in rec.subset:
+        return None
+    bench = benchmark_of_task(rec.subset)
+    return bench if bench and rec.metric in _wanted(bench) else None
+
+
+def chosen_score(bench: str, found: list[Any]) -> Value:
+    """The one stored score of a model on ``bench`` that enters: the most informative
+    (``records.information``: a known sampling error, then the most documents), GSM8K's strict
+    match before its flexible one, then the newest.
+
+    One, not each: runs of one benchmark score the same documents (a 0-shot and a 5-shot run
+    of C-Eval's val split; a quick run's documents are the first of a full run's), so their
+    sampling errors are not independent, and the model's own noise for the checkpoint (prompt,
+    harness) is shared too: entered side by side they would count the same evidence twice.
+    The newer scores not used are named, each with why, for ``--explain``."""
+    wanted = _wanted(bench)
+
+    def rank(rec: Any) -> tuple[Any, ...]:
+        return information(rec), -wanted.index(rec.metric), latest_order(rec), rec.subset
+
+    chosen = max(found, key=rank)
+    newer: dict[str, str] = {}
+    for rec in sorted(found, key=latest_order):
+        if rec.run_id != chosen.run_id and latest_order(rec) > latest_order(chosen):
+            newer.setdefault(f"run {rec.run_id} ({_described(rec)})", _why_not(rec, chosen))
+    value = score_value(chosen, _where(chosen))
+    return replace(value, newer=tuple(f"{run}: {why}" for run, why in newer.items()))
+
+
+def _described(rec: Any) -> str:
+    """``2 documents, 0-shot, val``: what a stored score was, for a line naming it."""
+    v = score_value(rec, "")
+    parts = [f"{v.n} document{'s' if v.n != 1 else ''}" if v.n else "documents not counted"]
+    parts.append(f"{v.shots}-shot" if v.shots is not None else "shots not stated")
+    parts += [v.split] if v.split else []
+    parts += ["chat template"] if v.chat_template else []
+    return ", ".join(parts)
+
+
+def _why_not(rec: Any, chosen: Any) -> str:
+    (known, docs), (chosen_known, chosen_docs) = information(rec), information(chosen)
+    if known < chosen_known:
+        return "sampling error unknown"
+    if docs < chosen_docs:
+        return f"fewer documents than the {chosen_docs} used"
+    return f"{rec.metric}, where {chosen.metric} is used"
 
 
 def score_value(rec: Any, where: str) -> Value:
@@ -202,6 +277,7 @@ def score_value(rec: Any, where: str) -> Value:
         shots=_shots(params.get("num_fewshot")),
         chat_template=chat if isinstance(chat, bool) else None,
         split=split if isinstance(split, str) else None,
+        run=rec.run_id,
     )
 
 
@@ -220,16 +296,18 @@ def device_of(rec: Any) -> str:
 
 def evidence_from_records(records: Iterable[Any], corpus: str | None = None) -> Evidence:
     """Evidence from full store records (the report's path), through ``store.latest``."""
-    from llmselect.store import latest
+    from llmselect.store import latest, most_informative
 
-    return evidence_from_latest(latest(records), corpus)
+    records = list(records)
+    return evidence_from_latest(latest(records), corpus, best=most_informative(records))
 
 
 def load_evidence(results_root: Path | None = None, corpus: str | None = None) -> Evidence:
     """Evidence from the store's latest-value index (``--results DIR`` or the default store)."""
-    from llmselect.store_index import latest_values
+    from llmselect.store_index import read_index
 
-    return evidence_from_latest(latest_values(results_root), corpus)
+    index = read_index(results_root)
+    return evidence_from_latest(index.latest.values(), corpus, best=index.best.values())
 
 
 def tokens_per_char(

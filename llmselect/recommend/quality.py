@@ -36,8 +36,13 @@ points²), since ``sigma_e_b`` was fitted on published full-split numbers and a 
 documents is far noisier than one from thousands. ``s`` is lm-eval's standard error where it is
 estimable; where it is not (every document scored alike: lm-eval gives 0, stored as unknown) it
 comes from the exact 95 % interval stored beside the score (``sampling_error``); a score with
-neither is left out of the update, and the quality term says so with the reason. How each
-measured score was weighted is part of the term's detail (``--explain``).
+neither is left out of the update, and the quality term says so with the reason. One measured
+score per checkpoint and benchmark enters, the most informative stored one, not the newest
+(``evidence.chosen_score``: a known sampling error, then the most documents, then the newest;
+runs of one benchmark score the same documents, so two would count them twice): a quick
+``eval --limit 2`` after a full run leaves the full one counted. How each measured score was
+weighted, the run it comes from and any newer run passed over are part of the term's detail
+(``--explain``).
 """
 
 from __future__ import annotations
@@ -307,6 +312,10 @@ def measured_observation(
             f"; weighted as noise {math.hypot(qm.sigma_e[b], sd):.1f} pp: the model's "
             f"{qm.sigma_e[b]:.1f} pp for one published score and the sampling error combined"
         )
+    if v.run:
+        how += f"; run {v.run}"
+    if v.newer:
+        how += "; newer, not used: " + "; ".join(v.newer)
     return Observation(
         lineage, model.id, b, v.value, features_of(setting), "measured", v.source, setting,
         None if sd is None else sd * sd, how,
