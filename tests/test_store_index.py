@@ -212,9 +212,7 @@ def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("older", "dropped"), [(4, "stderr"), (5, "num_fewshot"), (6, "best")]
-)
+@pytest.mark.parametrize(("older", "dropped"), [(4, "stderr"), (5, "num_fewshot"), (6, "best")])
 def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     tmp_path: Path, older: int, dropped: str
 ) -> None:
@@ -383,3 +381,90 @@ def test_a_run_through_the_runner_updates_the_index(
     assert any(v["run_id"] == "r-new" and v["model_id"] == "gpt2" for v in doc["values"])
     monkeypatch.setattr(store_index, "_read_run", lambda *_: pytest.fail("a run was re-read"))
     assert as_dict(latest_values(tmp_path)) == validated_latest(tmp_path)
+
+
+def test_a_quick_run_after_a_full_one_leaves_the_full_one_counted(tmp_path: Path) -> None:
+    """A full C-Eval val run (1,346 documents, 5-shot), then a quick ``--limit 2`` run and a
+    0-shot run: the newest value per key is still the last run's (what ``results`` shows), but
+    the most informative per key and setting is kept beside it, the recommender weighs the full
+    run and names the newer ones it passed over, through the index (built at once or run by
+    run) as through the records. A rerun of equal size replaces it; a run whose sampling error
+    is unknown never does; a timing's ``n`` makes it no score."""
+    from llmselect.store import most_informative
+    from llmselect.store_index import index_run, read_index
+
+    row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
+           "unit": "%", "subset": "ceval"}  # fmt: skip
+    five = {"num_fewshot": 5, "split": "val", "chat_template": False}
+    lat = {"model_id": "yi-6b", "probe": "reference_latency", "metric": "decode_ms_per_token",
+           "subset": "bs=1,seq=512,dtype=bf16", "unit": "ms", "status": "ok"}  # fmt: skip
+    runs = {
+        "20261201T000000Z-full00": [
+            {**row, "value": 71.2, "n": 1346, "stderr": 1.23, "params": five,
+             "started_at": "2026-12-01T00:00:00Z"},
+            {**lat, "value": 20.0, "n": 64, "started_at": "2026-12-01T00:00:00Z"},
+        ],
+        "20261202T000000Z-quick0": [
+            {**row, "value": 50.0, "n": 2, "stderr": 50.0, "params": five,
+             "started_at": "2026-12-02T00:00:00Z"},
+            {**lat, "value": 30.0, "n": 8, "started_at": "2026-12-02T00:00:00Z"},
+        ],
+        "20261203T000000Z-zero00": [
+            {**row, "value": 0.0, "n": 2, "stderr": None, "started_at": "2026-12-03T00:00:00Z",
+             "params": {**five, "num_fewshot": 0, "stderr_note": "not estimable: all 2 ...",
+                        "ci95_low_pct": 0.0, "ci95_high_pct": 84.1886}},
+        ],
+    }  # fmt: skip
+    write_runs(tmp_path, dict(list(runs.items())[:1]))
+    latest_values(tmp_path)
+    write_runs(tmp_path, dict(list(runs.items())[1:]))
+    for run in list(runs)[1:]:
+        assert index_run(tmp_path / run)  # folded in one by one, as the runner does
+    incremental = read_index(tmp_path)
+    ceval = ("yi-6b", "lm_eval_scores", 1, "acc", "ceval", "")
+    assert incremental.latest[ceval].run_id == "20261203T000000Z-zero00"  # results: the newest
+    best = {k[1]: (v.value, v.run_id) for k, v in incremental.best.items()}
+    assert best == {(5, "val", False): (71.2, "20261201T000000Z-full00"),
+                    (0, "val", False): (0.0, "20261203T000000Z-zero00")}  # fmt: skip
+    # written under "best": only the one that is not its key's newest value
+    doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    assert [(v["run_id"], v["value"]) for v in doc["best"]] == [("20261201T000000Z-full00", 71.2)]
+    (tmp_path / INDEX_FILE).unlink()
+    rebuilt = read_index(tmp_path)
+    assert (rebuilt.latest, rebuilt.best) == (incremental.latest, incremental.best)
+    records = load_records(tmp_path)
+    assert {best_of(r) for r in most_informative(records)} == {
+        best_of(v) for v in rebuilt.best.values()
+    }
+
+    from llmselect.recommend import load_evidence
+
+    score = load_evidence(tmp_path).scores[("yi-6b", "C-Eval")]
+    assert score == evidence_from_records(records).scores[("yi-6b", "C-Eval")]
+    full = "20261201T000000Z-full00"
+    assert (score.value, score.n, score.shots, score.run) == (71.2, 1346, 5, full)
+    # named: the key's newest run (a newer run exists whenever one does), not every run
+    assert score.newer == (
+        "run 20261203T000000Z-zero00 (2 documents, 0-shot, val): "
+        "fewer documents than the 1346 used",
+    )
+
+    # a rerun of the full split replaces it (equal evidence: the newer counts) ...
+    write_runs(tmp_path, {"20261204T000000Z-rerun0": [
+        {**row, "value": 72.0, "n": 1346, "stderr": 1.22, "params": five,
+         "started_at": "2026-12-04T00:00:00Z"}]})  # fmt: skip
+    # ... and a later full run whose sampling error is unknown (a 0 stored, no interval) does not
+    write_runs(tmp_path, {"20261205T000000Z-nose00": [
+        {**row, "value": 73.0, "n": 1346, "stderr": 0.0, "params": five,
+         "started_at": "2026-12-05T00:00:00Z"}]})  # fmt: skip
+    score = load_evidence(tmp_path).scores[("yi-6b", "C-Eval")]
+    assert (score.value, score.run) == (72.0, "20261204T000000Z-rerun0")
+    assert score.newer == (
+        "run 20261205T000000Z-nose00 (1346 documents, 5-shot, val): sampling error unknown",
+    )
+    assert score == evidence_from_records(load_records(tmp_path)).scores[("yi-6b", "C-Eval")]
+    assert all(k[0][1] == "lm_eval_scores" for k in read_index(tmp_path).best)  # no timing
+
+
+def best_of(v) -> tuple:  # type: ignore[no-untyped-def]
+    return (v.model_id, v.subset, v.run_id, v.value)

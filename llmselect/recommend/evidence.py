@@ -44,7 +44,7 @@ class Value:
     and its setting as the record states it: the shots lm-eval used, whether the prompts were
     wrapped in the chat template and the split scored (None: the record does not say); the run
     it comes from and the newer stored scores of its benchmark that were not used, each with
-    why."""
+    why (each key's newest: a newer run is named whenever one exists, not every one)."""
 
     value: float
     kind: str
@@ -224,7 +224,8 @@ def chosen_score(bench: str, found: list[Any]) -> Value:
     of C-Eval's val split; a quick run's documents are the first of a full run's), so their
     sampling errors are not independent, and the model's own noise for the checkpoint (prompt,
     harness) is shared too: entered side by side they would count the same evidence twice.
-    The newer scores not used are named, each with why, for ``--explain``."""
+    The newer scores not used (of those read: each key's newest and each setting's most
+    informative) are named, each with why, for ``--explain``."""
     wanted = _wanted(bench)
 
     def rank(rec: Any) -> tuple[Any, ...]:
