@@ -379,3 +379,44 @@ def test_a_measured_score_enters_in_the_setting_lm_eval_ran(
     for bench, task, shots in (("CMMLU", "cmmlu", 0), ("C-Eval", "ceval", ceval_shots)):
         said = f"{measured[bench].value:g} %: {shots}-shot, {splits[task]}, base, no chat template"
         assert f"{said}, run by llmselect; 2 documents" in zh["detail"], zh["detail"]
+
+
+def test_a_quick_run_after_a_fuller_one_leaves_the_fuller_one_in_the_estimate(
+    tiny_model, with_data_root, capsys, monkeypatch
+) -> None:
+    """C-Eval under yi-6b's id on 6 documents at its task file's shots, then a quick
+    ``--limit 2`` run and a 0-shot one: each newer run had the same key and replaced the fuller
+    score in the ranking, widening its interval or changing its setting. Now ``results`` still
+    shows the newest, while the estimate stays what the fuller run gave, and ``--explain`` names
+    that run and the newer one it passed over."""
+    base = ["recommend", "--gpu", "24GB", "--purpose", "research", "--explain", "yi-6b", "--json"]
+
+    def ceval() -> tuple[float, str]:
+        code, out, err = run_cli(base, capsys, monkeypatch)
+        assert code == 0, err
+        terms = json.loads(out)["recommendation"]["terms"]
+        zh = next(t for t in terms if t["name"] == "quality_zh")
+        return zh["components"]["C-Eval"], " ".join(zh["detail"].split())
+
+    def newest() -> tuple[str, float, int]:
+        (row,) = [r for r in load().itertuples() if r.subset == "ceval" and r.metric == "acc"]
+        return row.run_id, row.value, row.n
+
+    args = ["eval", "-m", str(tiny_model), "--model-id", "yi-6b", "-t", "ceval"]
+    code, _, err = run_cli([*args, "--max-subjects", "1", "--limit", "6"], capsys, monkeypatch)
+    assert code == 0, err
+    full_run, full_value, full_n = newest()
+    assert full_n == 6
+    estimate, detail = ceval()
+    assert f"{full_value:g} %: " in detail and f"run {full_run}" in detail, detail
+    for more in ([], ["--num-fewshot", "0"]):
+        code, _, err = run_cli([*args, "--max-subjects", "1", "--limit", "2", *more], capsys,
+                               monkeypatch)  # fmt: skip
+        assert code == 0, err
+    quick_run, _, quick_n = newest()  # what results shows: the last run
+    assert quick_run != full_run and quick_n == 2
+    after, detail = ceval()
+    assert after == estimate
+    assert f"{full_value:g} %: " in detail and "6 documents" in detail, detail
+    assert f"run {full_run}; newer, not used: run {quick_run} (2 documents, 0-shot, val): " \
+        "fewer documents than the 6 used" in detail, detail  # fmt: skip
