@@ -243,11 +243,16 @@ def chosen_score(bench: str, found: list[Any]) -> Value:
 def _described(rec: Any) -> str:
     """``2 documents, 0-shot, val``: what a stored score was, for a line naming it."""
     v = score_value(rec, "")
-    parts = [f"{v.n} document{'s' if v.n != 1 else ''}" if v.n else "documents not counted"]
+    parts = [documents(v.n)]
     parts.append(f"{v.shots}-shot" if v.shots is not None else "shots not stated")
     parts += [v.split] if v.split else []
     parts += ["chat template"] if v.chat_template else []
     return ", ".join(parts)
+
+
+def documents(n: int | None) -> str:
+    """``1346 documents``, ``1 document``, or ``documents not counted``."""
+    return f"{n} document{'s' if n != 1 else ''}" if n else "documents not counted"
 
 
 def _why_not(rec: Any, chosen: Any) -> str:

@@ -58,7 +58,7 @@ from typing import Any
 from llmselect.catalog import Catalog, ModelSpec
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
-from llmselect.recommend.evidence import Value
+from llmselect.recommend.evidence import Value, documents
 from llmselect.recommend.settings import (
     Setting,
     checkpoint_tuning,
@@ -279,7 +279,7 @@ def published_observations(
 def sampling_error(v: Value) -> tuple[float | None, str]:
     """A measured score's sampling standard deviation (percentage points) and how it was found,
     from its own evidence only; None when that gives none (the score is then left out)."""
-    docs = f"{v.n} document{'s' if v.n != 1 else ''}" if v.n else "documents not counted"
+    docs = documents(v.n)
     if v.stderr is not None and v.stderr > 0:
         return v.stderr, f"{docs}, lm-eval's standard error {v.stderr:.2g} pp"
     if v.ci95 is not None:
