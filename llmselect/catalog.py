@@ -239,11 +239,14 @@ def add_user_entry(spec: ModelSpec) -> Path:
 
 
 def remove_user_entry(model_id: str) -> Path:
-    """Drop ``model_id`` from the overlay (shipped entries cannot be removed)."""
+    """Drop ``model_id`` from the overlay (shipped entries cannot be removed). The name is
+    looked up as every other command looks it up (``catalog add --name "My Model"`` files
+    ``my-model``, and ``catalog remove "My Model"`` removes it)."""
     entries = _read_user(user_catalog_file())
-    kept = [e for e in entries if e.get("id") != model_id]
+    found = load_catalog().find(model_id)
+    target = found.id if found is not None else model_id
+    kept = [e for e in entries if e.get("id") != target]
     if len(kept) == len(entries):
-        shipped = load_catalog().find(model_id) is not None
-        why = "it is a shipped entry, not one you added" if shipped else "no such entry"
+        why = "it is a shipped entry, not one you added" if found else "no such entry"
         raise LLMSelectError(f"cannot remove {model_id!r} from your catalog: {why}")
     return write_user_entries(kept)

@@ -230,3 +230,45 @@ def test_show_says_which_share_is_stored_in_which_format() -> None:
     assert "left unquantized: self_attn " in rows[1]
     shares = [float(re.search(r"\(([\d.]+) % of the weights\)", r).group(1)) for r in rows]
     assert abs(sum(shares) - 100) < 0.11 and shares[0] > 60
+
+
+def test_remove_takes_the_name_add_was_given_and_a_blank_name_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """``--name "My Model"`` files ``my-model``; every command finds it as "My Model", so
+    ``catalog remove "My Model"`` removes it (it is no shipped entry). A blank ``--name`` would
+    file an entry under an empty id: one error line, nothing written."""
+    pytest.importorskip("transformers")
+    folder = _folder(tmp_path, (CONFIGS / "qwen3-30b-a3b-fp8.json").read_text(encoding="utf-8"))
+    for blank in ("", "  "):
+        assert run_main(["catalog", "add", str(folder), "--name", blank], monkeypatch) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == ["Error: --name is empty: give the catalog id to file it under, or leave "
+                       "the option out"]  # fmt: skip
+        assert not _overlay().exists()
+    assert run_main(["catalog", "add", str(folder), "--name", "My Q30"], monkeypatch) == 0
+    assert [e["id"] for e in json.loads(_overlay().read_text(encoding="utf-8"))] == ["my-q30"]
+    assert _json(["license", "My Q30", "--json"])[0]["model_id"] == "my-q30"
+    assert run_main(["catalog", "remove", "My Q30"], monkeypatch) == 0
+    assert json.loads(_overlay().read_text(encoding="utf-8")) == []
+    capsys.readouterr()
+    assert run_main(["catalog", "remove", "My Q30"], monkeypatch) == 2
+    assert "no such entry" in capsys.readouterr().err
+
+
+def test_an_unknown_license_id_lists_the_known_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """``--license``'s help promises the ids; the error is where they are listed."""
+    folder = _folder(tmp_path, (CONFIGS / "qwen3-30b-a3b-fp8.json").read_text(encoding="utf-8"))
+    assert run_main(["catalog", "add", str(folder), "--license", "apache2"], monkeypatch) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "llmselect" / "data" /
+                              "licenses.yaml").read_text(encoding="utf-8"))  # fmt: skip
+    ids = sorted(lic["id"] for lic in shipped)
+    assert line == f"Error: --license 'apache2': not in the license table; known: {', '.join(ids)}"
+    assert not _overlay().exists()
+    help_text = runner.invoke(app, ["catalog", "add", "--help"]).output
+    assert "license list" not in help_text  # no such command

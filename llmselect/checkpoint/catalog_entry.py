@@ -186,6 +186,9 @@ def entry_from_name(text: str, *, license_id: str | None, name: str | None) -> M
         source_from_path,
     )
 
+    if name is not None and not name.strip():
+        raise LLMSelectError("--name is empty: give the catalog id to file it under, or leave "
+                             "the option out")  # fmt: skip
     text = text.strip()
     if looks_like_path(text):
         return entry_from_source(source_from_path(text), license_id=license_id, name=name)
@@ -209,9 +212,11 @@ def entry_from_source(source: Any, *, license_id: str | None, name: str | None) 
     if license_id is not None:
         from llmselect.licenses import load_licenses
 
-        known = load_licenses().find(license_id)
+        table = load_licenses()
+        known = table.find(license_id)
         if known is None:
-            raise LLMSelectError(f"--license {license_id!r}: not in the license table")
+            raise LLMSelectError(f"--license {license_id!r}: not in the license table; known: "
+                                 f"{', '.join(sorted(table.by_id))}")  # fmt: skip
         terms = known.terms_on(None)  # the current terms of the license the user names
         lic = LicenseRef(id=known.id, commercial=terms.commercial if terms else None,
                          source="stated by the user (catalog add --license); terms from the "

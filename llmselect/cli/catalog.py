@@ -193,7 +193,8 @@ def show(
 def add(
     model: Annotated[str, typer.Argument(help="checkpoint folder, config.json or hub id")],
     license_id: Annotated[
-        str | None, typer.Option("--license", help="license id (llmselect license list)")
+        str | None,
+        typer.Option("--license", help="license id, e.g. apache-2.0 (an unknown id lists them)"),
     ] = None,
     name: Annotated[str | None, typer.Option(help="catalog id and name to file it under")] = None,
 ) -> None:
