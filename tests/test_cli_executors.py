@@ -10,7 +10,7 @@ import yaml
 from _cli import invoke_json, run_main
 
 from llmselect.executors import choose_executor
-from llmselect.store import iter_records
+from llmselect.store import iter_records, iter_run_dirs
 
 COMMANDS = {
     "run": ["run", "--suite", "smoke"],
@@ -45,8 +45,16 @@ def test_executors_list_shows_every_executor_with_described_options() -> None:
          "Error: executor 'local' has no option 'address' (its options: none; see "
          "`llmselect executors list`)"),
         (["--executor", "nope"], "Error: unknown executor 'nope'; known: local, ray, slurm"),
+        (["--executor", "slurm", "-X", "poll_s=inf"],
+         "Error: executor 'slurm' option poll_s='inf': Input should be a finite number"),
+        (["--executor", "slurm", "-X", "mem_gb=nan"],
+         "Error: executor 'slurm' option mem_gb='nan': Input should be a finite number"),
+        (["--executor", "slurm", "-X", "poll_s=1e10"],
+         "Error: executor 'slurm' option poll_s='1e10': Input should be less than or equal to "
+         "3600"),
     ],
-    ids=["unknown-name", "bad-int", "out-of-range", "no-equals", "address-on-local", "unknown"],
+    ids=["unknown-name", "bad-int", "out-of-range", "no-equals", "address-on-local", "unknown",
+         "inf", "nan", "beyond-sleep"],
 )  # fmt: skip
 @pytest.mark.parametrize("command", list(COMMANDS.values()), ids=list(COMMANDS))
 def test_bad_executor_options_are_one_line_exit_2(
@@ -58,6 +66,7 @@ def test_bad_executor_options_are_one_line_exit_2(
 ) -> None:
     assert run_main([*command, *options], monkeypatch) == 2
     assert capfd.readouterr().err.strip() == message
+    assert not list(iter_run_dirs())  # refused before a run exists (inf once failed mid-run)
 
 
 def test_command_line_wins_over_the_suite_block_and_adds_to_its_options() -> None:

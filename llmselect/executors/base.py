@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 
 class ExecutorOptions(BaseModel):
-    """An executor's settings; unknown names are refused."""
+    """An executor's settings; unknown names are refused, and so are inf and nan (no option
+    means "forever": an infinite wait or size would pass here and fail mid-run)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Executor(ABC):

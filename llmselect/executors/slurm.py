@@ -80,7 +80,9 @@ class SlurmOptions(ExecutorOptions):
         default="slurm",
         description="slurm: sbatch; local: the same jobs as processes on this machine",
     )
-    poll_s: float = Field(default=2.0, gt=0, description="seconds between checks on the jobs")
+    poll_s: float = Field(
+        default=2.0, gt=0, le=3600, description="seconds between checks on the jobs (at most 3600)"
+    )
 
 
 class SlurmExecutor(Executor):
