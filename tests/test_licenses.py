@@ -201,6 +201,7 @@ def test_verdicts_are_fast_and_torch_free() -> None:
 EXPECTED_TEXTS = {
     "llama2/LICENSE": "llama2-community",
     "llama3/LICENSE": "llama3-community",
+    "llama4/LICENSE": "llama4-community",
     "chatglm3/MODEL_LICENSE": "chatglm3-6b-license",
     "chatglm2/MODEL_LICENSE": "chatglm2-6b-license",
     "qwen/Tongyi Qianwen LICENSE AGREEMENT": "tongyi-qianwen",
@@ -332,3 +333,28 @@ def test_glm4_and_baichuan7b_terms_as_published() -> None:
     baichuan = verdict("baichuan-7b", "commercial")
     assert any("written authorization" in c for c in baichuan.conditions)
     assert baichuan.effective_date == date(2023, 6, 15)
+
+
+def test_llama4_text_detects_as_the_catalogs_llama4_license(tokenizers_root: Path) -> None:
+    """The data bundle's Llama 4 text is the license the catalog gives Llama-4 Scout; it was
+    reported as text matching no known license."""
+    found = detect(tokenizers_root / "llama4", "commercial")
+    scout = verdict("llama-4-scout-17b-16e-instruct", "commercial")
+    assert found.license_id == scout.license_id == "llama4-community"
+    assert found.verdict.allowed == scout.allowed == "conditional"
+    assert found.verdict.conditions == scout.conditions
+
+
+@pytest.mark.parametrize(
+    ("card", "model"),
+    [("llama3.2", "llama-3.2-3b-instruct"), ("llama3.3", "llama-3.3-70b-instruct"),
+     ("llama4", "llama-4-scout-17b-16e-instruct")],
+)  # fmt: skip
+def test_hub_card_license_tags_of_later_llamas(tmp_path: Path, card: str, model: str) -> None:
+    """The Hugging Face card tags of the later Llama licenses resolve to the license the
+    catalog gives those models (they were unknown)."""
+    (tmp_path / "README.md").write_text(f"---\nlicense: {card}\n---\n# fine-tune\n", "utf-8")
+    found = detect(tmp_path, "research")
+    assert found.evidence[0].method == "model card"
+    assert found.license_id == verdict(model, "research").license_id
+    assert found.verdict.allowed == "yes"

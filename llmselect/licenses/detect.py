@@ -30,6 +30,9 @@ CARD_LICENSES = {
     "llama2": "llama2-community",
     "llama3": "llama3-community",
     "llama3.1": "llama3.1-community",
+    "llama3.2": "llama3.2-community",
+    "llama3.3": "llama3.3-community",
+    "llama4": "llama4-community",
     "bigscience-bloom-rail-1.0": "bigscience-bloom-rail-1.0",
     "gemma": "gemma-terms",
 }

@@ -25,6 +25,7 @@ class Fingerprint:
 
 
 FINGERPRINTS: tuple[Fingerprint, ...] = (
+    Fingerprint("llama4-community", ("llama 4 community license agreement",)),
     Fingerprint("llama3.1-community", ("llama 3.1 community license agreement",)),
     Fingerprint("llama3-community", ("meta llama 3 community license agreement",)),
     Fingerprint("llama2-community", ("llama 2 community license agreement",)),
