@@ -71,6 +71,14 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
+def command_line() -> str:
+    """The command as the user typed it (shell-quoted where needed), stored in a run's
+    ``run.json`` for ``results list``: the command that reproduces the run."""
+    import shlex
+
+    return shlex.join(["llmselect", *sys.argv[1:]])
+
+
 def print_json(data: Any) -> None:
     """Plain JSON on stdout (no markup, no colour)."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")

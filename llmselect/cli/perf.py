@@ -13,6 +13,7 @@ import typer
 
 from llmselect.cli.common import (
     EXIT_PROBE_FAILED,
+    command_line,
     emit,
     err,
     out,
@@ -276,7 +277,7 @@ def measure(
         new_tokens=new_tokens, warmup=warmup, iterations=iterations, threads=threads,
         memory_cap_mib=memory_cap_mib, check_logits=check_logits, bandwidth_gb_s=bandwidth_gb_s,
     )  # fmt: skip
-    run = open_run("perf measure", device=setup.device, store=save)
+    run = open_run(command_line(), device=setup.device, store=save)
     units = plan(setup.targets, [setup.probe])
     with UnitProgress("perf measure", len(units)) as progress:  # a bar, or plain lines
         summary = run.execute(units, on_unit_done=progress.done)
@@ -321,7 +322,7 @@ def sweep(
         probe_options={"device": device, "dtype": dt.name, "new_tokens": new_tokens,
                        "warmup": warmup, "iterations": iterations, "threads": threads,
                        "memory_cap_mib": memory_cap_mib},
-        command="perf sweep", executor=runner,
+        command=command_line(), executor=runner,
     )  # fmt: skip
     if as_json:
         print_json(_measure_rows(records))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_json, setup_logging
+from llmselect.cli.common import (
+    EXIT_PROBE_FAILED,
+    command_line,
+    err,
+    out,
+    print_json,
+    setup_logging,
+)
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
 from llmselect.cli.options import JsonOpt
 
@@ -120,10 +126,9 @@ def run(
     if dry_run:
         _render_plan(spec, plan, as_json)
         return
-    command = "llmselect " + " ".join(sys.argv[1:]) if sys.argv else "llmselect run"
     try:
         result = run_suite(
-            spec, plan=plan, resume_run_id=resume, limit=limit, command=command,
+            spec, plan=plan, resume_run_id=resume, limit=limit, command=command_line(),
             on_unit_done=_progress(len(plan.units)), executor=runner, keep_failed=keep_failed,
         )  # fmt: skip
     except SuiteInterrupted as exc:

@@ -19,7 +19,14 @@ from typing import Annotated, Any
 
 import typer
 
-from llmselect.cli.common import EXIT_PROBE_FAILED, err, out, print_csv, print_json
+from llmselect.cli.common import (
+    EXIT_PROBE_FAILED,
+    command_line,
+    err,
+    out,
+    print_csv,
+    print_json,
+)
 from llmselect.cli.options import CsvOpt, JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
 from llmselect.errors import LLMSelectError
@@ -368,7 +375,7 @@ def _run(
                 )
             )
         )
-    run = open_run(" ".join(["llmselect", *sys.argv[1:]]), data_root=data_root(), limit=limit)
+    run = open_run(command_line(), data_root=data_root(), limit=limit)
     # Every efficiency unit first, so its table prints before the (longer) timing starts.
     units = plan([spec for _asked, spec in families], probes)
     units.sort(key=lambda u: u.probe.name != TokenizerEfficiencyProbe.name)

@@ -6,6 +6,8 @@ it needs less memory than the reference engine's fp32 run of the same point."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +172,19 @@ def test_gguf_without_a_reference_decoder_points_to_llama_cpp(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no reference decoder" in err[0], err
     assert err[0].endswith("--engine llama.cpp") and not iter_run_dirs()
+
+
+def test_a_measure_run_keeps_the_command_that_reproduces_it(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``results list`` showed a ``perf measure`` run as "perf measure", without the model or
+    the point: its numbers could not be traced to the command that measured them."""
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp", *POINT]
+    assert run_main(args, monkeypatch) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert run_main(["results", "list", "--json"], monkeypatch) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["command"] == shlex.join(["llmselect", *args])
+    assert shlex.split(listed["command"])[1:] == args
+    (run_dir,) = iter_run_dirs()
+    assert {r.subset for r in iter_records(run_dir)} == {row["point"]}
