@@ -98,3 +98,32 @@ def test_show_refuses_an_unknown_probe_and_says_when_nothing_matches(
     captured = capsys.readouterr()
     assert json.loads(captured.out) == []
     assert captured.err.strip() == "no stored record matches -m llama-2 -p license"
+
+
+def test_show_names_the_source_of_a_published_value_from_a_real_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real suite run's license verdicts are published values: ``results show`` printed them
+    in the table and CSV without their source, and a CSV that matched nothing had no header."""
+    from llmselect.licenses import verdict
+
+    suite = tmp_path / "lic.yaml"
+    suite.write_text(
+        "name: lic\ndescription: license verdicts\ndevice: cpu\nmodels: [llama-2-7b]\n"
+        "probes:\n  - probe: license\n",
+        encoding="utf-8",
+    )
+    assert run_main(["run", "--suite", str(suite)], monkeypatch) == 0
+    capsys.readouterr()
+    assert run_main(["results", "show", "-p", "license", "--csv"], monkeypatch) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    expected = {p: verdict("llama-2-7b", p).source for p in ("commercial", "research")}
+    assert expected["commercial"]  # the catalog names where the license was read
+    got = {r["subset"]: r for r in rows}
+    for purpose, source in expected.items():
+        assert got[purpose]["kind"] == "published" and got[purpose]["source"] == source
+    assert run_main(["results", "show", "-p", "license"], monkeypatch) == 0
+    assert "source" in capsys.readouterr().out.splitlines()[1]  # the table's header row
+    assert run_main(["results", "show", "-m", "nosuch", "--csv"], monkeypatch) == 0
+    header = "model_id,probe,metric,subset,value,unit,kind,n,status,source"
+    assert capsys.readouterr().out.splitlines() == [header]

@@ -92,12 +92,13 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(data)
 
 
-def print_csv(rows: Iterable[dict[str, Any]]) -> None:
-    """CSV on stdout with the union of keys as header."""
+def print_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str] = ()) -> None:
+    """CSV on stdout with ``columns`` and then the rest of the rows' keys as header (so an
+    answer without rows still has its header)."""
     import csv
 
     rows = list(rows)
-    fields: list[str] = []
+    fields: list[str] = list(columns)
     for row in rows:
         fields.extend(k for k in row if k not in fields)
     writer = csv.DictWriter(sys.stdout, fieldnames=fields)

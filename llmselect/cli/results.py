@@ -92,12 +92,14 @@ def show(
     ]
     if records and not chosen and (models or probes):
         err.print(f"no stored record matches {_filters(models, probes)}", highlight=False)
+    # a published value names its source beside it (the table: when a row has one)
     cols = ["model_id", "probe", "metric", "subset", "value", "unit", "kind", "n", "status"]
+    cols += ["source"] if as_csv or any(r["source"] for r in chosen) else []
     rows = [{c: r[c] for c in cols} for r in chosen]
     if as_json:
         print_json(chosen)
     elif as_csv:
-        print_csv(rows)
+        print_csv(rows, cols)
     else:
         from rich.table import Table
 
