@@ -358,3 +358,11 @@ def test_hub_card_license_tags_of_later_llamas(tmp_path: Path, card: str, model:
     assert found.evidence[0].method == "model card"
     assert found.license_id == verdict(model, "research").license_id
     assert found.verdict.allowed == "yes"
+
+
+def test_a_license_file_given_alone_is_named_once_in_the_source(tokenizers_root: Path) -> None:
+    """``license detect FILE`` named the file as its own folder ("LICENSE/LICENSE")."""
+    alone = detect(tokenizers_root / "llama2" / "LICENSE").verdict.source
+    assert alone == "LICENSE (text fingerprint: contains 'llama 2 community license agreement')"
+    in_folder = detect(tokenizers_root / "llama2").verdict.source
+    assert in_folder == f"llama2/{alone}"

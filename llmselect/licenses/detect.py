@@ -315,10 +315,11 @@ def detect(
         v = _verdict_for(None, None, name, purpose, on, table)
         v = v.model_copy(update={"conditions": ["No model card license and no license file."]})
         return LicenseDetection(path=str(root), license_id=None, evidence=[], verdict=v)
+    within = f"{name}/" if root.is_dir() else ""  # a file given alone is named once
     candidates = {
         (e.license_id, e.version): _verdict_for(
             e.license_id, e.version, name, purpose, on, table,
-            where=f"{name}/{e.file} ({e.method}: {e.detail})"[:300],
+            where=f"{within}{e.file} ({e.method}: {e.detail})"[:300],
         )
         for e in evidence
     }  # fmt: skip
