@@ -281,6 +281,12 @@ def worker_spec(
     )
 
 
+def _file_bytes(target: Any) -> int | None:
+    """A GGUF checkpoint's tensor bytes (None for anything else)."""
+    gguf = getattr(target, "gguf", None)
+    return gguf.tensor_bytes if gguf is not None else None
+
+
 def pool_timings(first: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """``first``'s result with ``other``'s timed repeats added (another process, same point):
     medians, p90s and counts over all repeats, the mean CPU share; memory stays ``first``'s.
@@ -389,7 +395,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             host = cfg.replay.host or UNRECORDED_HOST
             arch = getattr(target, "arch", None)
             replay = self.point_records(ctx, target.id, arch, cfg.replay.spec, cfg.replay.result,
-                                        sizing=getattr(target, "sizing", None))  # fmt: skip
+                                        sizing=getattr(target, "sizing", None),
+                                        file_bytes=_file_bytes(target))  # fmt: skip
             for rec in replay:
                 yield rec.model_copy(update={"host": host})
             return
@@ -421,7 +428,8 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                         break
                     result = pool_timings(result, run_worker(spec, cfg.timeout_s))
                 yield from self.point_records(ctx, target.id, arch, spec, result,
-                                              sizing=getattr(target, "sizing", None))  # fmt: skip
+                                              sizing=getattr(target, "sizing", None),
+                                              file_bytes=_file_bytes(target))  # fmt: skip
 
     def point_records(
         self,
@@ -431,9 +439,11 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         spec: LatencyPoint,
         result: dict[str, Any],
         sizing: Sizing | None = None,
+        file_bytes: int | None = None,
     ) -> Iterator[Measurement]:
         """Turn one child result into records (and the estimate of the same point; ``sizing``:
-        a config's exact counts and cache layout, which a family-less architecture needs)."""
+        a config's exact counts and cache layout, which a family-less architecture needs;
+        ``file_bytes``: a GGUF file's tensor bytes, the weights llama.cpp reads as stored)."""
         from llmselect.memory.devices import lookup_bandwidth
         from llmselect.memory.estimate import (
             bytes_read_per_decode_token,
@@ -595,12 +605,16 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 dev = lookup_bandwidth(result["device_name"])
                 if dev is not None:
                     bandwidth, bw_source = dev.bandwidth_bytes_per_s, f"{dev.name}: {dev.source}"
-            if bandwidth and arch is not None:
+            # llama.cpp reads the file's own tensors and keeps an F16 KV cache (as `recommend`
+            # sizes it); without the file's bytes its roofline is not computed.
+            llama = spec.engine == "llama.cpp"
+            if bandwidth and arch is not None and (file_bytes or not llama):
                 # Average context over the timed decode steps.
                 context = seq + max(spec.new_tokens // 2, 1)
                 per_token = bytes_read_per_decode_token(
-                    arch, dtype=dtype, batch=batch, context=context, sizing=sizing
-                )
+                    arch, dtype="fp16" if llama else dtype, batch=batch, context=context,
+                    sizing=sizing, weights_bytes=file_bytes if llama else None,
+                )  # fmt: skip
                 floor_ms = decode_roofline_ms(per_token, bandwidth)
                 yield rec(
                     "decode_roofline_share",

@@ -188,3 +188,33 @@ def test_a_measure_run_keeps_the_command_that_reproduces_it(
     assert shlex.split(listed["command"])[1:] == args
     (run_dir,) = iter_run_dirs()
     assert {r.subset for r in iter_records(run_dir)} == {row["point"]}
+
+
+def test_llamacpp_roofline_reads_the_files_tensors_and_an_f16_cache(
+    smollm2_gguf: Path,
+    smollm2_source: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--bandwidth-gb-s`` with llama.cpp failed the point ("unknown dtype 'q4_1'"): the
+    roofline reads the file's own tensor bytes once per step plus llama.cpp's F16 KV cache.
+    (The header's tensors and metadata equal the ``gguf`` package's reading of the file:
+    ``test_gguf_checkpoint.py``.)"""
+    gguf = smollm2_source.gguf
+    keys = ("block_count", "attention.head_count_kv", "embedding_length", "attention.head_count")
+    meta = {k: gguf.metadata[f"llama.{k}"] for k in keys}
+    head_dim = meta["embedding_length"] // meta["attention.head_count"]
+    context = 32 + 4 // 2  # the prompt + half the timed decode steps, on average
+    kv = 2 * meta["block_count"] * meta["attention.head_count_kv"] * head_dim * context * 2
+    expected = sum(t.n_bytes for t in gguf.tensors) + kv
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp",
+            "--bandwidth-gb-s", "10", *POINT]  # fmt: skip
+    assert run_main(args, monkeypatch) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    (run_dir,) = iter_run_dirs()
+    (share,) = [r for r in iter_records(run_dir) if r.metric == "decode_roofline_share"]
+    assert share.params["bytes_per_token"] == expected
+    assert share.params["roofline_ms"] == pytest.approx(expected / 10e9 * 1000)
+    assert row["decode_roofline_share"] == pytest.approx(
+        share.params["roofline_ms"] / row["decode_ms_per_token"]
+    )
