@@ -32,6 +32,29 @@ from llmselect.probes._latency_worker import (
 from llmselect.probes.latency_spec import LatencyPoint
 
 
+def _open_within_cap(spec: LatencyPoint, threads: int) -> Any:
+    """The model and its context, as ``measure`` runs them. llama.cpp reports any failed load
+    or allocation as a ValueError; under ``memory_cap_mib`` it is the cap's doing (a
+    ``MemoryError``: the point does not fit) when the same load succeeds with the cap lifted."""
+    import resource
+
+    from llmselect.checkpoint import llamacpp as engine
+
+    def load() -> Any:
+        return engine.open_model(spec.checkpoint or "", n_ctx=spec.seq + spec.new_tokens,
+                                 threads=threads)  # fmt: skip
+
+    try:
+        return load()
+    except ValueError as exc:
+        if not spec.memory_cap_mib:
+            raise
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        load().close()  # fails again: not the cap, that error stands
+        raise MemoryError(f"{exc} within --memory-cap-mib {spec.memory_cap_mib:g}") from exc
+
+
 def measure(spec: LatencyPoint) -> dict[str, Any]:
     """Time one point in llama.cpp; returns the result dict (status ok or oom)."""
     import llama_cpp  # noqa: F401 - loads libllama before the baseline
@@ -59,7 +82,7 @@ def measure(spec: LatencyPoint) -> dict[str, Any]:
     phase = "build"
     try:
         t0 = time.perf_counter()
-        llm = engine.open_model(spec.checkpoint or "", n_ctx=seq + new_tokens, threads=threads)
+        llm = _open_within_cap(spec, threads)
         res["build_s"] = time.perf_counter() - t0
         res["build_peak_rss_mib"] = _peak_rss_mib() - baseline_rss
         res["weights_rss_mib"] = _rss_mib() - baseline_rss  # mapped pages touched so far

@@ -218,3 +218,20 @@ def test_llamacpp_roofline_reads_the_files_tensors_and_an_f16_cache(
     assert row["decode_roofline_share"] == pytest.approx(
         share.params["roofline_ms"] / row["decode_ms_per_token"]
     )
+
+
+def test_llamacpp_point_beyond_the_memory_cap_does_not_fit(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--memory-cap-mib``: "beyond it = does not fit", as for the reference engine; llama.cpp
+    reports the refused allocation as a failed load, which was stored as an error."""
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp",
+            "--memory-cap-mib", "10", *POINT]  # fmt: skip
+    assert run_main(args, monkeypatch) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["fits"] == 0.0
+    assert row["reason"].startswith("does not fit: Failed to load model from file")
+    assert row["reason"].endswith("within --memory-cap-mib 10 (phase build)")
+    (run_dir,) = iter_run_dirs()
+    (fits,) = list(iter_records(run_dir))
+    assert (fits.metric, fits.value, fits.status) == ("fits", 0.0, "ok")
