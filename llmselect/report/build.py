@@ -33,7 +33,7 @@ REPORT_PARAMS = (
     "params_total", "allowed", "license_id", "mode", "threads", "cpu_threads", "dtype", "device",
     "device_name", "isolation", "clock", "prefill_logits", "backend", "memory", "counting",
     "loops", "repeats", "processes", "tokenizer_sha256", "tokens", "chars", "new_tokens",
-    "cpu_share", "timing", "min_pass_s", STDERR_NOTE,
+    "cpu_share", "timing", "min_pass_s", STDERR_NOTE, "checkpoint_sha256",
 )  # fmt: skip
 
 

@@ -273,21 +273,37 @@ def _latency_table(report: Report) -> Table | None:
         ("peak_memory_over_runtime_mib", "over runtime (MiB)"),
         ("est_peak_memory_mib", "estimated (MiB)"),
     )
+    # A checkpoint's real weights (any engine) are named, never called random.
+    real = {(v.model_id, v.subset): v.params["checkpoint_sha256"]
+            for v in lat if v.params.get("checkpoint_sha256")}  # fmt: skip
     rows = []
     for model, subset in points:
         any_row = next(v for (m, s, _k), v in cells.items() if (m, s) == (model, subset))
         threads = any_row.params.get("cpu_threads", any_row.params.get("threads", ""))
+        sha = real.get((model, subset))
+        weights = [f"checkpoint (sha256 {sha[:12]})" if sha else "random"] if real else []
         rows.append(
-            [model, subset, str(threads),
+            [model, subset, str(threads), *weights,
              *(fmt_value(getattr(cells.get((model, subset, m)), "value", None)) for m, _ in cols)]
         )  # fmt: skip
+    if not real:
+        return Table(
+            title="Reference models on this machine (measured; random weights, own process each)",
+            header=["model", "point", "threads", *(label for _m, label in cols)],
+            rows=rows,
+            numeric=set(range(2, 3 + len(cols))),
+            note="Process peak: the whole process, as other benchmarks report it. Over runtime: "
+            "the increase over the loaded Python + torch runtime, which the estimator predicts.",
+        )
     return Table(
-        title="Reference models on this machine (measured; random weights, own process each)",
-        header=["model", "point", "threads", *(label for _m, label in cols)],
+        title="Models on this machine (measured; own process each)",
+        header=["model", "point", "threads", "weights", *(label for _m, label in cols)],
         rows=rows,
-        numeric=set(range(2, 3 + len(cols))),
-        note="Process peak: the whole process, as other benchmarks report it. Over runtime: the "
-        "increase over the loaded Python + torch runtime, which the estimator predicts.",
+        numeric={2, *range(4, 4 + len(cols))},
+        note="Weights: random (of the architecture) or the named checkpoint's own. Process peak: "
+        "the whole process, as other benchmarks report it. Over runtime: the increase over the "
+        "loaded runtime (Python + torch; llama.cpp: its library), which the estimator predicts "
+        "for the reference engine.",
     )
 
 

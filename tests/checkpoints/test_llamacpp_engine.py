@@ -235,3 +235,25 @@ def test_llamacpp_point_beyond_the_memory_cap_does_not_fit(
     (run_dir,) = iter_run_dirs()
     (fits,) = list(iter_records(run_dir))
     assert (fits.metric, fits.value, fits.status) == ("fits", 0.0, "ok")
+
+
+def test_report_names_a_checkpoints_weights_and_calls_none_random(
+    smollm2_gguf: Path, smollm2_source: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``report --run`` of a llama.cpp run titled its latency table "random weights": the
+    row is the real file, named by its sha256."""
+    from datetime import datetime, timezone
+
+    from llmselect.report import build_report, render_markdown
+    from llmselect.store import read_run_info
+
+    args = ["perf", "measure", "-m", str(smollm2_gguf), "--engine", "llama.cpp", *POINT]
+    assert run_main(args, monkeypatch) == 0
+    (run_dir,) = iter_run_dirs()
+    now = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    page = render_markdown(build_report(iter_records(run_dir), read_run_info(run_dir), None, now))
+    section = page[page.index("on this machine (measured") :].split("\n\n")
+    assert "random weights" not in section[0]
+    assert section[1].splitlines()[0].startswith("| model | point | threads | weights |")
+    (row,) = [line for line in section[1].splitlines() if line.startswith("| SmolLM2")]
+    assert f"| checkpoint (sha256 {smollm2_source.sha256[:12]}) |" in row
