@@ -65,3 +65,14 @@ def test_errors_exit_2(monkeypatch, capsys) -> None:
         assert run_main(args, monkeypatch) == 2
         err = capsys.readouterr().err  # not "name at least one model"
         assert err.startswith("Error: license detect: the path is empty"), err
+
+
+def test_purpose_is_read_in_any_case_as_recommend_reads_it() -> None:
+    """``recommend --purpose Commercial`` works; ``license --purpose Commercial`` said
+    "unknown purpose". Both read the same words."""
+    from llmselect.recommend.profiles import get_profile
+
+    assert get_profile("Commercial").name == "commercial"
+    for model in ("llama2-7b", "chatglm2-6b"):
+        lower = _json(["license", model, "--purpose", "research", "--json"])
+        assert _json(["license", model, "--purpose", "Research", "--json"]) == lower

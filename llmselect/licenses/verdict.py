@@ -92,7 +92,9 @@ def verdict(
     catalog: Catalog | None = None,
     licenses: LicenseTable | None = None,
 ) -> LicenseVerdict:
-    """Whether ``model`` may be used for ``purpose`` on day ``on`` (None = current terms)."""
+    """Whether ``model`` may be used for ``purpose`` on day ``on`` (None = current terms); the
+    purpose is read in any case, as ``recommend --purpose`` reads it."""
+    purpose = purpose.strip().lower()
     if purpose not in PURPOSES:
         raise LLMSelectError(f"unknown purpose {purpose!r}; choose one of {', '.join(PURPOSES)}")
     catalog = catalog or load_catalog()
