@@ -366,3 +366,25 @@ def test_a_license_file_given_alone_is_named_once_in_the_source(tokenizers_root:
     assert alone == "LICENSE (text fingerprint: contains 'llama 2 community license agreement')"
     in_folder = detect(tokenizers_root / "llama2").verdict.source
     assert in_folder == f"llama2/{alone}"
+
+
+def test_a_fine_tunes_own_card_never_lifts_its_base_models_terms(tmp_path: Path) -> None:
+    """A Llama 2 fine-tune whose card says ``license: apache-2.0`` was "yes" for commercial
+    use: Llama 2's terms bind derivatives (the license's own text, section 1.b.i), so the
+    base model's verdict is evidence too, and the more restrictive reading wins."""
+    ckpt = tmp_path / "llama2-tune"
+    ckpt.mkdir()
+    card = "---\nbase_model: meta-llama/Llama-2-7b-hf\nlicense: apache-2.0\n---\n"
+    (ckpt / "README.md").write_text(card, encoding="utf-8")
+    result = detect(ckpt, "commercial")
+    base = verdict("llama-2-7b", "commercial")
+    assert (result.verdict.allowed, result.license_id) == (base.allowed, base.license_id)
+    assert result.verdict.conditions == base.conditions and result.conflict
+    assert [e.method for e in result.evidence] == ["model card", "base model"]
+    same = tmp_path / "qwen-tune"  # a card that agrees with its base: that license, no conflict
+    same.mkdir()
+    card = "---\nbase_model: Qwen/Qwen2.5-7B\nlicense: apache-2.0\n---\n"
+    (same / "README.md").write_text(card, encoding="utf-8")
+    agreed = detect(same, "commercial")
+    assert agreed.license_id == "apache-2.0" and not agreed.conflict
+    assert agreed.verdict.allowed == verdict("qwen2.5-7b", "commercial").allowed == "yes"

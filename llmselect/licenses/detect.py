@@ -6,7 +6,9 @@ front matter (``license:`` / ``license_name:`` in ``README.md``) and the license
 that matches no fingerprint is reported as unknown, never as permissive. A recognised permissive
 text (Apache-2.0, MIT) with words outside the standard wording is never "yes": an added clause
 that restricts use makes the verdict unknown, other added text makes it conditional, and the
-verdict quotes the words. When sources disagree, the more restrictive verdict is reported.
+verdict quotes the words. A card's ``base_model:`` that the catalog holds is evidence too: a
+derivative stays bound by its base model's license. When sources disagree, the more restrictive
+verdict is reported.
 """
 
 from __future__ import annotations
@@ -249,6 +251,28 @@ def _verdict_for(
     return verdict(spec, purpose, on, catalog=Catalog([spec]), licenses=table)
 
 
+def _through_base(
+    base: ModelSpec, name: str, purpose: str, on: date | None, table: LicenseTable, why: str
+) -> tuple[LicenseVerdict, Evidence]:
+    """The verdict of the catalog's ``base`` model for the checkpoint ``name``, and its
+    evidence (the card's ``base_model:``)."""
+    v = verdict(base, purpose, on, licenses=table)
+    v = v.model_copy(
+        update={
+            "model_id": name,
+            "resolved_via": base.id,
+            "notes": [*v.notes, f"{why}; base model {base.id} applies"],
+        }
+    )
+    found = Evidence(
+        file="README.md",
+        method="base model",
+        license_id=v.license_id,
+        detail=f"base_model: {base.hf_repo or base.id} (catalog {base.id})",
+    )
+    return v, found
+
+
 def _limit_by_added_text(v: LicenseVerdict, e: Evidence) -> LicenseVerdict:
     """Never promise more than the text: added words turn a yes into unknown (restrictive)
     or conditional (anything else), quoting them."""
@@ -291,24 +315,11 @@ def detect(
         for f in license_files(root):
             evidence += _file_evidence(f)
     name = root.name or str(root)
+    base = _base_model(root) if root.is_dir() else None
     if not evidence:
-        base = _base_model(root) if root.is_dir() else None
         if base is not None:
             # A fine-tune without license files of its own carries its base model's license.
-            v = verdict(base, purpose, on, licenses=table)
-            v = v.model_copy(
-                update={
-                    "model_id": name,
-                    "resolved_via": base.id,
-                    "notes": [*v.notes, f"no license of its own; base model {base.id} applies"],
-                }
-            )
-            found = Evidence(
-                file="README.md",
-                method="base model",
-                license_id=v.license_id,
-                detail=f"base_model: {base.hf_repo or base.id} (catalog {base.id})",
-            )
+            v, found = _through_base(base, name, purpose, on, table, "no license of its own")
             return LicenseDetection(
                 path=str(root), license_id=v.license_id, evidence=[found], verdict=v
             )
@@ -332,6 +343,12 @@ def detect(
     main_per_file: dict[str, str | None] = {}
     for e in evidence:
         main_per_file.setdefault(e.file, e.license_id)
+    if base is not None:
+        # A derivative stays bound by its base model's license, whatever its own card says.
+        v, found = _through_base(base, name, purpose, on, table, "its base model's terms bind it")
+        evidence.append(found)
+        candidates.setdefault((v.license_id, "base model"), v)
+        main_per_file[f"{found.file} ({found.method})"] = v.license_id
     ids = set(main_per_file.values())
     # The most restrictive reading wins: unknown text never upgrades a verdict.
     chosen_key = min(candidates, key=lambda k: RESTRICTIVENESS[candidates[k].allowed])
