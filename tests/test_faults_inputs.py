@@ -49,6 +49,13 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
          "'--memory-cap-mib': inf is not a finite number"),
         (["perf", "measure", "-m", "llama:0.5b", "--device", "cpu", "--bandwidth-gb-s", "-5"],
          "'--bandwidth-gb-s'"),
+        # 0 was taken as "not given": no cap, no roofline, and no word about it
+        (["perf", "measure", "-m", "llama:0.5b", "--device", "cpu", "--memory-cap-mib", "0"],
+         "'--memory-cap-mib': 0 is not above 0; give a positive value or leave it out."),
+        (["perf", "measure", "-m", "llama:0.5b", "--device", "cpu", "--bandwidth-gb-s", "0"],
+         "'--bandwidth-gb-s': 0 is not above 0; give a positive value or leave it out."),
+        (["perf", "sweep", "-m", "llama:0.5b", "--device", "cpu", "--memory-cap-mib", "0"],
+         "'--memory-cap-mib': 0 is not above 0; give a positive value or leave it out."),
     ],
 )  # fmt: skip
 def test_numeric_options_refuse_non_finite_and_out_of_range(

@@ -5,7 +5,8 @@ through because every comparison with it is false: a filter given ``--max-params
 silently keeps everything. ``require_finite`` puts one check in front of every float option of
 a command (the top-level group calls it on each command it builds), so no command can forget
 it; ranges stay declared on the options themselves (``typer.Option(min=..., max=...)``).
-``check_threads`` is the shared callback of the ``--threads`` options.
+``check_threads`` is the shared callback of the ``--threads`` options, ``check_above_zero`` that
+of the options where 0 would mean nothing (a memory cap, a bandwidth).
 """
 
 from __future__ import annotations
@@ -56,4 +57,14 @@ def check_threads(value: int | None) -> int | None:
 
     if value is not None and value > (cpus := usable_cpus()):
         raise typer.BadParameter(f"{value} is more than the {cpus} CPUs this process may use.")
+    return value
+
+
+def check_above_zero(value: float | None) -> float | None:
+    """An option that is a size or a rate: 0 is no such thing, so it is refused, never taken as
+    "not given" (a 0 MiB cap would otherwise be no cap at all)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(
+            f"{value:g} is not above 0; give a positive value or leave it out."
+        )
     return value

@@ -21,6 +21,7 @@ from llmselect.cli.common import (
     require_device_here,
 )
 from llmselect.cli.executors import AddressOpt, ExecutorOpt, ExecutorOptionOpt, pick_executor
+from llmselect.cli.numbers import check_above_zero
 from llmselect.cli.options import JsonOpt, threads_option
 from llmselect.cli.progress import UnitProgress
 
@@ -191,7 +192,9 @@ ChildThreadsOpt = Annotated[
 ]
 MemoryCapOpt = Annotated[
     float | None,
-    typer.Option(min=0, help="Memory the child may use; beyond it = does not fit."),
+    typer.Option(
+        callback=check_above_zero, help="Memory the child may use; beyond it = does not fit."
+    ),
 ]
 CheckpointOpt = Annotated[
     str | None,
@@ -211,7 +214,10 @@ CheckLogitsOpt = Annotated[
     bool, typer.Option(help="Check a checkpoint's logits against transformers.")
 ]
 BandwidthOpt = Annotated[
-    float | None, typer.Option(min=0, help="Memory bandwidth for the decode roofline (GB/s).")
+    float | None,
+    typer.Option(
+        callback=check_above_zero, help="Memory bandwidth for the decode roofline (GB/s)."
+    ),
 ]
 SaveOpt = Annotated[bool, typer.Option(help="Store the records in the result store.")]
 
@@ -302,7 +308,7 @@ def sweep(
     threads: Annotated[
         int | None, threads_option("CPU threads per point (default 1 on CPU).")
     ] = None,
-    memory_cap_mib: Annotated[float | None, typer.Option(min=0)] = None,
+    memory_cap_mib: MemoryCapOpt = None,
     executor: ExecutorOpt = None,
     executor_option: ExecutorOptionOpt = [],  # noqa: B006 - typer reads it, never mutated
     address: AddressOpt = None,

@@ -24,7 +24,9 @@ class PointSettings(BaseModel):
         default=None, ge=1, description="CPU threads in the child (torch); default 1 on CPU."
     )
     memory_cap_mib: float | None = Field(
-        default=None, description="Memory the child may use (CPU: address space; CUDA: fraction)."
+        default=None,
+        gt=0,
+        description="Memory the child may use (CPU: address space; CUDA: fraction).",
     )
 
 

@@ -108,7 +108,9 @@ class ReferenceLatencyConfig(ProbeConfig, PointSettings):
         "transformers on the same weights after the timed phase (a mismatch fails the point).",
     )
     bandwidth_gb_s: float | None = Field(
-        default=None, description="Memory bandwidth for the roofline when the device is unknown."
+        default=None,
+        gt=0,
+        description="Memory bandwidth for the roofline when the device is unknown.",
     )
     processes: int = Field(
         default=1,
