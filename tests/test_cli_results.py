@@ -91,6 +91,9 @@ def test_show_refuses_an_unknown_probe_and_says_when_nothing_matches(
     assert captured.err.strip() == (
         "Error: unknown probe 'tokenizer_efficiencyy'; known: " + ", ".join(sorted(probe_paths()))
     )
+    # --json and --csv at once printed JSON and dropped --csv without a word
+    assert run_main(["results", "show", "--json", "--csv"], monkeypatch) == 2
+    assert capsys.readouterr().err.strip() == "Error: --json and --csv exclude each other"
     # A known probe and a model the store does not hold: an empty answer, and a line saying so.
     assert (
         run_main(["results", "show", "-m", "llama-2", "-p", "license", "--json"], monkeypatch) == 0

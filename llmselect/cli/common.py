@@ -92,6 +92,12 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(data)
 
 
+def one_format(as_json: bool, as_csv: bool) -> None:
+    """``--json`` or ``--csv``, never both (one of them would be dropped without a word)."""
+    if as_json and as_csv:
+        raise LLMSelectError("--json and --csv exclude each other")
+
+
 def print_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str] = ()) -> None:
     """CSV on stdout with ``columns`` and then the rest of the rows' keys as header (so an
     answer without rows still has its header)."""

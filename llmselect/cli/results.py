@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from llmselect.cli.common import err, out, print_csv, print_json
+from llmselect.cli.common import err, one_format, out, print_csv, print_json
 from llmselect.cli.options import CsvOpt, JsonOpt
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def show(
     from llmselect.names import split_csv
     from llmselect.store import latest, load_records
 
+    one_format(as_json, as_csv)
     records = load_records()
     models, probes = set(split_csv(model)), set(split_csv(probe))
     _check_probes(probes, {r.probe for r in records})

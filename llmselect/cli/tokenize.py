@@ -23,6 +23,7 @@ from llmselect.cli.common import (
     EXIT_PROBE_FAILED,
     command_line,
     err,
+    one_format,
     out,
     print_csv,
     print_json,
@@ -293,8 +294,7 @@ def tokenize_bench(
     list_families: ListOpt = False,
 ) -> None:
     """Measure tokens per character/word, zh/en parity and speed of tokenizers (offline)."""
-    if as_json and as_csv:
-        raise LLMSelectError("--json and --csv exclude each other")
+    one_format(as_json, as_csv)
     if list_families:
         _list_families(as_json, as_csv)
         return
