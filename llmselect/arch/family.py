@@ -70,7 +70,8 @@ class Family:
     # Checkpoint readers: the config.json ``model_type`` values this family reads, with its
     # reader (config, where) → ArchSpec, and the GGUF ``general.architecture`` values whose
     # metadata ``llmselect.arch.readers`` turns into this family's ArchSpec (None: the
-    # ``hf_config_types``, the names llama.cpp gives the files it converts from those configs).
+    # ``hf_config_types`` names themselves, as llama.cpp names bloom, gpt2 and chatglm files; a
+    # family whose files llama.cpp names otherwise, or that reads none, states them).
     hf_config_types: frozenset[str] = frozenset()
     from_hf_config: Callable[[Mapping[str, Any], str], ArchSpec] | None = None
     gguf_architectures: frozenset[str] | None = None

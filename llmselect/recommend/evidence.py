@@ -14,7 +14,8 @@ A benchmark score counts by its evidence, not its date: of the scores stored for
 benchmark (every run, shots, split and chat template), the most informative one enters
 (``records.information``: a known sampling error, then the most documents; then the newest), so
 a quick ``eval --limit 2`` after a full run leaves the full run counted, and ``--explain`` names
-the run used and any newer one passed over.
+the run used and the newer ones passed over that were read (each key's newest and each
+setting's most informative, not every run).
 """
 
 from __future__ import annotations

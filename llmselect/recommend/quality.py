@@ -41,8 +41,8 @@ score per checkpoint and benchmark enters, the most informative stored one, not 
 (``evidence.chosen_score``: a known sampling error, then the most documents, then the newest;
 runs of one benchmark score the same documents, so two would count them twice): a quick
 ``eval --limit 2`` after a full run leaves the full one counted. How each measured score was
-weighted, the run it comes from and any newer run passed over are part of the term's detail
-(``--explain``).
+weighted, the run it comes from and the newer runs passed over (``Value.newer``) are part of
+the term's detail (``--explain``).
 """
 
 from __future__ import annotations

@@ -221,8 +221,8 @@ def why(rec: Recommendation, profile: Profile) -> str:
 
 
 def floor_note(recs: list[Recommendation], q: Query) -> str | None:
-    """What the speed floor checked: nothing where the bandwidth is unknown; else how many
-    ranked models a decode timing verified and how many only their upper bound let through."""
+    """What the speed floor left unchecked: all of it where the bandwidth is unknown; else how
+    many ranked models only their upper bound let through (None when a timing verified each)."""
     gpu = q.request.gpu
     floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if not floor:
