@@ -6,6 +6,7 @@ or ``published`` by a source (then ``source`` says which).
 
 from __future__ import annotations
 
+import math
 import platform
 import subprocess
 import uuid
@@ -185,10 +186,23 @@ def information(rec: Sampled) -> tuple[bool, int]:
     scored (none counted: fewest). Never the standard error itself: it is estimated from the
     same documents and is smallest for scores far from 50 %, so choosing by it would choose by
     the score. Equal information: the newer value (``latest_order``) is the current one."""
-    params = rec.params or {}
-    interval = params.get("ci95_low_pct") is not None and params.get("ci95_high_pct") is not None
+    interval = stated_interval(rec.params or {}) is not None
     known = (rec.stderr is not None and rec.stderr > 0) or interval
     return known, rec.n if isinstance(rec.n, int) and rec.n > 0 else 0
+
+
+def stated_interval(params: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The exact 95 % interval (percent) stored beside a score whose standard error is not
+    estimable, ``ci95_low_pct``..``ci95_high_pct``; None where either bound is missing or not a
+    finite number (a foreign value states no interval, never a traceback)."""
+    bounds = (params.get("ci95_low_pct"), params.get("ci95_high_pct"))
+    if all(_finite_number(b) for b in bounds):
+        return float(bounds[0]), float(bounds[1])  # type: ignore[arg-type]
+    return None
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def more_informative(rec: Sampled, than: Sampled | None) -> bool:

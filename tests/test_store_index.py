@@ -468,3 +468,28 @@ def test_a_quick_run_after_a_full_one_leaves_the_full_one_counted(tmp_path: Path
 
 def best_of(v) -> tuple:  # type: ignore[no-untyped-def]
     return (v.model_id, v.subset, v.run_id, v.value)
+
+
+def test_an_interval_that_is_not_a_number_states_none(tmp_path: Path) -> None:
+    """A stored score whose exact-interval bounds are not numbers (a hand-edited or foreign
+    line) states no interval: its sampling error is unknown, so it neither displaces a full run
+    with a standard error nor stops ``recommend`` with a traceback."""
+    from llmselect.recommend import load_evidence
+
+    row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
+           "unit": "%", "subset": "ceval", "n": 1346}  # fmt: skip
+    five = {"num_fewshot": 5, "split": "val", "chat_template": False}
+    write_runs(tmp_path, {
+        "20261201T000000Z-full00": [{**row, "value": 71.2, "stderr": 1.23, "params": five,
+                                     "started_at": "2026-12-01T00:00:00Z"}],
+        "20261202T000000Z-text00": [{**row, "value": 100.0, "stderr": None,
+                                     "started_at": "2026-12-02T00:00:00Z", "params": {
+                                         **five, "stderr_note": "not estimable",
+                                         "ci95_low_pct": "99.7", "ci95_high_pct": "n/a"}}],
+    })  # fmt: skip
+    score = load_evidence(tmp_path).scores[("yi-6b", "C-Eval")]
+    assert (score.value, score.run, score.ci95) == (71.2, "20261201T000000Z-full00", None)
+    assert score.newer == (
+        "run 20261202T000000Z-text00 (1346 documents, 5-shot, val): sampling error unknown",
+    )
+    assert score == evidence_from_records(load_records(tmp_path)).scores[("yi-6b", "C-Eval")]

@@ -29,7 +29,7 @@ from typing import Any
 
 from llmselect.config import PACKAGE_DATA
 from llmselect.errors import LLMSelectError
-from llmselect.records import information, latest_order
+from llmselect.records import information, latest_order, stated_interval
 
 REFERENCE_CORPUS = "flores200"
 BASELINE_FILE = PACKAGE_DATA / "tokenizer_baseline.yaml"
@@ -267,11 +267,11 @@ def _why_not(rec: Any, chosen: Any) -> str:
 
 def score_value(rec: Any, where: str) -> Value:
     """A score record (``%`` or a fraction) in percent, with its documents, standard error
-    (percentage points) and, where that is not estimable, the note and exact interval; and the
-    shots, chat template and split its params state (a value of another type is not stated)."""
+    (percentage points) and, where that is not estimable, the note and exact interval
+    (``records.stated_interval``); and the shots, chat template and split its params state (a
+    value of another type is not stated)."""
     scale = 1.0 if rec.unit == "%" else 100.0
     params = rec.params or {}
-    low, high = params.get("ci95_low_pct"), params.get("ci95_high_pct")
     chat, split = params.get("chat_template"), params.get("split")
     return Value(
         float(rec.value) * scale,
@@ -279,7 +279,7 @@ def score_value(rec: Any, where: str) -> Value:
         where,
         n=rec.n,
         stderr=None if rec.stderr is None else float(rec.stderr) * scale,
-        ci95=None if low is None or high is None else (float(low), float(high)),
+        ci95=stated_interval(params),
         note=params.get("stderr_note"),
         shots=_shots(params.get("num_fewshot")),
         chat_template=chat if isinstance(chat, bool) else None,
