@@ -36,6 +36,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from llmselect.config import results_dir
 from llmselect.records import (
     FINGERPRINT_PARAM,
@@ -52,11 +54,12 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 7: keeps the most informative score per key and setting (``best``); 6: keeps a score's
+# 8: reads n as validation does (a count written 1346.0 is 1346, as in the records); 7: keeps
+# the most informative score per key and setting (``best``); 6: keeps a score's
 # setting (shots, chat template, split); 5: keeps the standard error and, where it is not
 # estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
 # instant (2 compared the text)
-FORMAT = 7
+FORMAT = 8
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
@@ -66,6 +69,7 @@ KEPT_PARAMS = (
     "num_fewshot", "chat_template", "split",
 )  # fmt: skip
 Key = LatestKey
+_COUNT = TypeAdapter(Measurement.model_fields["n"].annotation)  # n as validated
 DEFAULT_PROBE_VERSION = Measurement.model_fields["probe_version"].default  # as validated
 
 
@@ -132,6 +136,13 @@ def _finite(value: Any) -> float:
     return number
 
 
+def _count(value: Any) -> int | None:
+    """A count as validation reads it (``1346.0`` is 1346: the documents decide which score
+    counts, so the index and the records must agree); one it would refuse makes the line
+    foreign."""
+    return _COUNT.validate_python(value)  # its ValidationError is a ValueError
+
+
 def _stderr(value: Any) -> float | None:
     """A standard error as stored; a non-finite one is unknown (None), never a number."""
     if value is None:
@@ -162,7 +173,7 @@ def _from_line(line: str) -> LatestValue | None:
             unit=str(rec.get("unit") or ""),
             run_id=str(rec["run_id"]),
             started_at=_started_at(rec.get("started_at")),
-            n=rec.get("n"),
+            n=_count(rec.get("n")),
             stderr=_stderr(rec.get("stderr")),
             params=params or None,
         )

@@ -254,7 +254,7 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     setting = [(v.shots, v.chat_template, v.split) for v in (full, few)]
     assert setting == [(0, True, "test"), (5, False, "val")]
     rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
-    assert rebuilt["format"] == store_index.FORMAT == 7 and rebuilt["best"] == []
+    assert rebuilt["format"] == store_index.FORMAT == 8 and rebuilt["best"] == []
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:
@@ -493,3 +493,29 @@ def test_an_interval_that_is_not_a_number_states_none(tmp_path: Path) -> None:
         "run 20261202T000000Z-text00 (1346 documents, 5-shot, val): sampling error unknown",
     )
     assert score == evidence_from_records(load_records(tmp_path)).scores[("yi-6b", "C-Eval")]
+
+
+def test_a_count_written_as_a_float_is_read_as_the_records_read_it(tmp_path: Path) -> None:
+    """``n`` decides which score counts: a full run whose line says 1346.0 documents holds
+    1346 through the index as through validated records, so ``recommend`` and the report weigh
+    the same run (an index of format 7 kept the float and is rebuilt)."""
+    from llmselect.recommend import load_evidence
+
+    row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "status": "ok",
+           "unit": "%", "subset": "ceval", "params": {"num_fewshot": 5}}  # fmt: skip
+    write_runs(tmp_path, {
+        "20261201T000000Z-full00": [{**row, "value": 71.2, "n": 1346.0, "stderr": 1.23,
+                                     "started_at": "2026-12-01T00:00:00Z"}],
+        "20261202T000000Z-quick0": [{**row, "value": 50.0, "n": 2, "stderr": 50.0,
+                                     "started_at": "2026-12-02T00:00:00Z"}],
+    })  # fmt: skip
+    key = ("yi-6b", "C-Eval")
+    records = evidence_from_records(load_records(tmp_path)).scores[key]
+    assert (records.run, records.n) == ("20261201T000000Z-full00", 1346)
+    assert load_evidence(tmp_path).scores[key] == records
+    doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    for value in (*doc["values"], *doc["best"]):  # as format 7 kept it
+        value["n"] = float(value["n"])
+    doc["format"] = 7
+    (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
+    assert load_evidence(tmp_path).scores[key] == records
