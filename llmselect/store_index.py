@@ -41,6 +41,7 @@ from pydantic import TypeAdapter
 from llmselect.config import results_dir
 from llmselect.records import (
     FINGERPRINT_PARAM,
+    SETTING_PARAMS,
     BestKey,
     LatestKey,
     Measurement,
@@ -63,10 +64,10 @@ FORMAT = 8
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
-# shots, chat template and split are the setting it is compared in
+# shots, split and chat template are the setting it is compared in (``best_key`` reads them)
 KEPT_PARAMS = (
     FINGERPRINT_PARAM, "device", "device_name", "stderr_note", "ci95_low_pct", "ci95_high_pct",
-    "num_fewshot", "chat_template", "split",
+    *SETTING_PARAMS,
 )  # fmt: skip
 Key = LatestKey
 _COUNT = TypeAdapter(Measurement.model_fields["n"].annotation)  # n as validated
