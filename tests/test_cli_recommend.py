@@ -345,8 +345,9 @@ def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
         writer.append([Measurement(
             run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
             probe="reference_latency", metric="decode_ms_per_token", value=4.0, unit="ms",
-            subset="bs=1,seq=512,dtype=bf16", device="cuda",
-            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"},
+            subset="bs=1,seq=4096,dtype=bf16,engine=transformers", device="cuda",
+            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3",
+                    "engine": "transformers"},
         )])  # fmt: skip
     base = ["recommend", "--gpu", "H100", "--purpose", "commercial"]
     base += ["--min-tokens-per-s", "100", "--results", str(store)]

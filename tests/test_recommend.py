@@ -508,12 +508,16 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
 
 
 def _decode_record(
-    run_id: str, ms: float, device: str, device_name: str, model_id: str = "qwen2.5-0.5b-instruct"
+    run_id: str, ms: float, device: str, device_name: str, model_id: str = "qwen2.5-0.5b-instruct",
+    point: str = "bs=1,seq=4096,dtype=bf16", engine: str = "transformers",
 ) -> Measurement:
+    """A decode timing as ``perf measure`` stores it: the point in the subset (with
+    ``,engine=`` for an engine other than the reference one), the engine in the params."""
+    subset = point if engine == "reference" else f"{point},engine={engine}"
     return Measurement(
         run_id=run_id, model_id=model_id, probe="reference_latency",
-        metric="decode_ms_per_token", value=ms, unit="ms", subset="bs=1,seq=512,dtype=bf16",
-        device=device, params={"device": device, "device_name": device_name},
+        metric="decode_ms_per_token", value=ms, unit="ms", subset=subset, device=device,
+        params={"device": device, "device_name": device_name, "engine": engine},
     )  # fmt: skip
 
 
@@ -632,7 +636,10 @@ def test_a_speed_floor_is_verified_by_a_timing_and_only_bounded_by_the_roofline(
 
     assert by_id[fast].speed_floor == "verified"
     assert not any("not verified" in c for c in by_id[fast].caveats)
-    assert excluded[slow].reason == "50.0 tok/s (measured on H100) < 100 tok/s (--min-tokens-per-s)"
+    assert excluded[slow].reason == (
+        "50.0 tok/s (measured on H100: bf16, transformers engine, 4096 tokens of context, "
+        "batch 1) < 100 tok/s (--min-tokens-per-s)"
+    )
     assert excluded[slow].kind == "measured"
     unmeasured = [r for mid, r in by_id.items() if mid != fast]
     assert unmeasured
