@@ -508,8 +508,13 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
 
 
 def _decode_record(
-    run_id: str, ms: float, device: str, device_name: str, model_id: str = "qwen2.5-0.5b-instruct",
-    point: str = "bs=1,seq=4096,dtype=bf16", engine: str = "transformers",
+    run_id: str,
+    ms: float,
+    device: str,
+    device_name: str,
+    model_id: str = "qwen2.5-0.5b-instruct",
+    point: str = "bs=1,seq=4096,dtype=bf16",
+    engine: str = "transformers",
 ) -> Measurement:
     """A decode timing as ``perf measure`` stores it: the point in the subset (with
     ``,engine=`` for an engine other than the reference one), the engine in the params."""
@@ -847,3 +852,85 @@ def test_bad_lang_mix(text: str) -> None:
 
 def test_empty_evidence_is_default() -> None:
     assert load_evidence(Path("/nonexistent/store")) == Evidence()
+
+
+# qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens, transformers); qwen3-14b at int4
+# on a T4 under either engine (q4_k_m for llama.cpp). Floor 100 tok/s on the H100, 10 on the T4.
+SETTING_CASES = [  # (gpu, engine, model, point, timing's engine, tok/s, floor verdict, says)
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=fp16",
+     "transformers", 250.0, "verified", None),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=bf16",
+     "reference", 250.0, "not verified", "reference engine, not the transformers it is ranked for"),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=bf16",
+     "reference", 50.0, "not verified", "decides nothing of it"),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=512,dtype=bf16",
+     "transformers", 250.0, "not verified",
+     "512 tokens of context, fewer than 4096: an upper bound"),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=512,dtype=bf16",
+     "transformers", 50.0, "excluded", "< 100 tok/s"),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=8192,dtype=fp32",
+     "transformers", 150.0, "verified", None),
+    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=8192,dtype=fp32",
+     "transformers", 50.0, "not verified",
+     "fp32, wider than the fp16 it is ranked at: a lower bound"),
+    ("T4", "transformers", "qwen3-14b", "bs=1,seq=4096,dtype=bf16",
+     "transformers", 5.0, "not verified", "bf16, not the int4 it is ranked at"),
+    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=f16",
+     "llama.cpp", 12.0, "verified", None),
+    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=f16",
+     "llama.cpp", 5.0, "not verified", "f16, wider than the q4_k_m it is ranked at"),
+    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=q4_k_m",
+     "llama.cpp", 5.0, "excluded", "5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine"),
+    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=q8_0",
+     "llama.cpp", 12.0, "not verified", "q8_0, not the q4_k_m it is ranked at"),
+]  # fmt: skip
+GPU_NAMES = {"H100": H100_NAME, "T4": "Tesla T4"}
+
+
+@pytest.mark.parametrize(
+    ("gpu", "engine", "mid", "point", "timed_by", "tok_s", "verdict", "says"), SETTING_CASES
+)
+def test_a_timing_decides_the_speed_floor_only_in_the_setting_the_model_is_ranked_at(
+    tmp_path: Path, gpu: str, engine: str, mid: str, point: str, timed_by: str,
+    tok_s: float, verdict: str, says: str | None,
+) -> None:  # fmt: skip
+    """A decode timing stored as ``perf measure`` stores it decides the floor both ways only at
+    the ranked precision, engine and context; a longer context or a wider float (under
+    llama.cpp, a float against the GGUF type ranked) is a lower bound that can verify but never
+    exclude, a shorter context an upper bound that can exclude but never verify; another
+    engine (our reference decoder included), an int4 ranking against a 16-bit transformers
+    timing, or another GGUF type decides nothing. What does not decide is shown with its
+    setting and the caveat says why; the model's rank on its bound never moves."""
+    record = _decode_record("20261105T000000Z-set000", 1000 / tok_s, "cuda", GPU_NAMES[gpu], mid,
+                            point, timed_by)  # fmt: skip
+    ev = _store(tmp_path, [record])
+    floor = 100 if gpu == "H100" else 10
+    request = Request(gpu=parse_gpu(gpu), purpose="commercial", engine=engine,
+                      min_tokens_per_s=floor)  # fmt: skip
+    result = recommend(load_catalog(), request, ev)
+    by_id = {r.model_id: r for r in result.recommendations}
+    if verdict == "excluded":
+        (gone,) = [e for e in result.excluded if e.model_id == mid]
+        assert gone.constraint == "throughput" and gone.kind == "measured"
+        assert says in gone.reason and ", batch 1) < " in gone.reason
+        return
+    rec = by_id[mid]
+    assert rec.precision == ("fp16" if gpu == "H100" else "int4")
+    assert rec.speed_floor == verdict
+    speed = next(t for t in rec.terms if t.name == "speed")
+    assert speed.components["measured tok/s"] == pytest.approx(tok_s)
+    dtype = point.rsplit("=", 1)[1]
+    assert f"{tok_s:.1f} tok/s measured on {GPU_NAMES[gpu]} ({dtype}, {timed_by} engine" in (
+        speed.detail
+    )
+    floor_caveats = [c for c in rec.caveats if c.startswith(f"speed floor {floor} tok/s")]
+    if verdict == "verified":
+        assert not floor_caveats
+        return
+    (caveat,) = floor_caveats
+    assert f"{tok_s:.1f} tok/s at {dtype}, {timed_by} engine" in caveat and says in caveat
+    assert caveat.endswith("is only an upper bound")
+    empty = recommend(load_catalog(), request).recommendations
+    assert [(r.model_id, r.score) for r in empty] == [
+        (r.model_id, r.score) for r in result.recommendations
+    ]
