@@ -854,46 +854,36 @@ def test_empty_evidence_is_default() -> None:
     assert load_evidence(Path("/nonexistent/store")) == Evidence()
 
 
-# qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens, transformers); qwen3-14b at int4
-# on a T4 under either engine (q4_k_m for llama.cpp). Floor 100 tok/s on the H100, 10 on the T4.
-SETTING_CASES = [  # (gpu, engine, model, point, timing's engine, tok/s, floor verdict, says)
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=fp16",
-     "transformers", 250.0, "verified", None),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=bf16",
-     "reference", 250.0, "not verified", "reference engine, not the transformers it is ranked for"),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=4096,dtype=bf16",
-     "reference", 50.0, "not verified", "decides nothing of it"),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=512,dtype=bf16",
-     "transformers", 250.0, "not verified",
-     "512 tokens of context, fewer than 4096: an upper bound"),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=512,dtype=bf16",
-     "transformers", 50.0, "excluded", "< 100 tok/s"),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=8192,dtype=fp32",
-     "transformers", 150.0, "verified", None),
-    ("H100", "transformers", "qwen2.5-0.5b-instruct", "bs=1,seq=8192,dtype=fp32",
-     "transformers", 50.0, "not verified",
-     "fp32, wider than the fp16 it is ranked at: a lower bound"),
-    ("T4", "transformers", "qwen3-14b", "bs=1,seq=4096,dtype=bf16",
-     "transformers", 5.0, "not verified", "bf16, not the int4 it is ranked at"),
-    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=f16",
-     "llama.cpp", 12.0, "verified", None),
-    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=f16",
-     "llama.cpp", 5.0, "not verified", "f16, wider than the q4_k_m it is ranked at"),
-    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=q4_k_m",
-     "llama.cpp", 5.0, "excluded", "5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine"),
-    ("T4", "llama.cpp", "qwen3-14b", "bs=1,seq=4096,dtype=q8_0",
-     "llama.cpp", 12.0, "not verified", "q8_0, not the q4_k_m it is ranked at"),
-]  # fmt: skip
+# The requests: qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens, transformers),
+# qwen3-14b at int4 on a T4 under either engine (q4_k_m for llama.cpp).
+REQUESTS = {
+    "h100": ("H100", "transformers", "qwen2.5-0.5b-instruct", 100),
+    "t4": ("T4", "transformers", "qwen3-14b", 10),
+    "t4-cpp": ("T4", "llama.cpp", "qwen3-14b", 10),
+}
+# One timing per case, stored at (dtype, context) by an engine at tok/s: the floor's verdict,
+# and what the caveat (or the exclusion) says
+SETTING_CASES = """
+h100   | fp16   | 4096 | transformers | 250 | verified     | -
+h100   | bf16   | 4096 | reference    | 250 | not verified | reference engine, not the transformers it is ranked for
+h100   | bf16   | 4096 | reference    | 50  | not verified | decides nothing of it
+h100   | bf16   | 512  | transformers | 250 | not verified | 512 tokens of context, fewer than 4096: an upper bound
+h100   | bf16   | 512  | transformers | 50  | excluded     | < 100 tok/s
+h100   | fp32   | 8192 | transformers | 150 | verified     | -
+h100   | fp32   | 8192 | transformers | 50  | not verified | fp32, wider than the fp16 it is ranked at: a lower bound
+t4     | bf16   | 4096 | transformers | 5   | not verified | bf16, not the int4 it is ranked at
+t4-cpp | f16    | 4096 | llama.cpp    | 12  | verified     | -
+t4-cpp | f16    | 4096 | llama.cpp    | 5   | not verified | f16, wider than the q4_k_m it is ranked at
+t4-cpp | q4_k_m | 4096 | llama.cpp    | 5   | excluded     | 5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine
+t4-cpp | q8_0   | 4096 | llama.cpp    | 12  | not verified | q8_0, not the q4_k_m it is ranked at
+"""  # noqa: E501
 GPU_NAMES = {"H100": H100_NAME, "T4": "Tesla T4"}
 
 
-@pytest.mark.parametrize(
-    ("gpu", "engine", "mid", "point", "timed_by", "tok_s", "verdict", "says"), SETTING_CASES
-)
+@pytest.mark.parametrize("case", SETTING_CASES.strip().splitlines())
 def test_a_timing_decides_the_speed_floor_only_in_the_setting_the_model_is_ranked_at(
-    tmp_path: Path, gpu: str, engine: str, mid: str, point: str, timed_by: str,
-    tok_s: float, verdict: str, says: str | None,
-) -> None:  # fmt: skip
+    tmp_path: Path, case: str
+) -> None:
     """A decode timing stored as ``perf measure`` stores it decides the floor both ways only at
     the ranked precision, engine and context; a longer context or a wider float (under
     llama.cpp, a float against the GGUF type ranked) is a lower bound that can verify but never
@@ -901,10 +891,12 @@ def test_a_timing_decides_the_speed_floor_only_in_the_setting_the_model_is_ranke
     engine (our reference decoder included), an int4 ranking against a 16-bit transformers
     timing, or another GGUF type decides nothing. What does not decide is shown with its
     setting and the caveat says why; the model's rank on its bound never moves."""
+    name, dtype, seq, timed_by, rate, verdict, says = (f.strip() for f in case.split("|"))
+    gpu, engine, mid, floor = REQUESTS[name]
+    tok_s = float(rate)
     record = _decode_record("20261105T000000Z-set000", 1000 / tok_s, "cuda", GPU_NAMES[gpu], mid,
-                            point, timed_by)  # fmt: skip
+                            f"bs=1,seq={seq},dtype={dtype}", timed_by)  # fmt: skip
     ev = _store(tmp_path, [record])
-    floor = 100 if gpu == "H100" else 10
     request = Request(gpu=parse_gpu(gpu), purpose="commercial", engine=engine,
                       min_tokens_per_s=floor)  # fmt: skip
     result = recommend(load_catalog(), request, ev)
@@ -919,7 +911,6 @@ def test_a_timing_decides_the_speed_floor_only_in_the_setting_the_model_is_ranke
     assert rec.speed_floor == verdict
     speed = next(t for t in rec.terms if t.name == "speed")
     assert speed.components["measured tok/s"] == pytest.approx(tok_s)
-    dtype = point.rsplit("=", 1)[1]
     assert f"{tok_s:.1f} tok/s measured on {GPU_NAMES[gpu]} ({dtype}, {timed_by} engine" in (
         speed.detail
     )
