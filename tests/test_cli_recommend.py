@@ -373,3 +373,43 @@ def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     assert code == 0
     caveat = next(ln for ln in out.splitlines() if not_verified in ln)
     assert caveat.startswith("  caveat: ") and "is only an upper bound" in caveat
+
+
+def test_a_reference_decoder_timing_is_shown_with_its_setting_and_decides_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timing as ``perf measure`` stores one of our reference decoder (no ``engine=`` in the
+    subset, ``engine: reference`` in the params) at bf16 and 512 tokens, 50 tok/s on an H100:
+    under the 100 tok/s floor, yet it excludes nothing, since the model is ranked for
+    transformers at 4096 tokens. ``--json`` and ``--explain`` show it with its setting, say the
+    floor is not verified and why."""
+    store = tmp_path / "store"
+    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
+        writer.append([Measurement(
+            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
+            probe="reference_latency", metric="decode_ms_per_token", value=20.0, unit="ms",
+            subset="bs=1,seq=512,dtype=bf16", device="cuda",
+            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3",
+                    "backend": "llmselect.refmodels", "engine": "reference"},
+        )])  # fmt: skip
+    args = ["recommend", "--gpu", "H100", "--purpose", "commercial", "--min-tokens-per-s", "100",
+            "--results", str(store), "--explain", "qwen2.5-0.5b-instruct"]  # fmt: skip
+    code, out, _ = cli([*args, "--json"], capsys, monkeypatch)
+    assert code == 0
+    rec = json.loads(out)["recommendation"]
+    assert rec["speed_floor"] == "not verified"
+    setting = "50.0 tok/s at bf16, reference engine, 512 tokens of context, batch 1"
+    why = "decides nothing of it (reference engine, not the transformers it is ranked for"
+    (caveat,) = [c for c in rec["caveats"] if c.startswith("speed floor 100 tok/s not verified")]
+    assert setting in caveat and why in caveat
+    speed = next(t for t in rec["terms"] if t["name"] == "speed")
+    assert speed["components"] == {"measured tok/s": 50.0}
+    assert (
+        "(bf16, reference engine, 512 tokens of context, batch 1; it decides nothing"
+        in (speed["detail"])
+    )
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = cli(args, capsys, monkeypatch)
+    assert code == 0
+    text = " ".join(out.split())
+    assert setting in text and why in text

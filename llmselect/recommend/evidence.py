@@ -44,7 +44,8 @@ class Value:
     and its setting as the record states it: the shots lm-eval used, whether the prompts were
     wrapped in the chat template and the split scored (None: the record does not say); the run
     it comes from and the newer stored scores of its benchmark that were not used, each with
-    why (each key's newest: a newer run is named whenever one exists, not every one)."""
+    why (each key's newest: a newer run is named whenever one exists, not every one). A timing
+    keeps its setting (dtype, engine, context, batch) as its record states it."""
 
     value: float
     kind: str

@@ -13,10 +13,11 @@ ranked ones. A mismatch bounds the speed in one direction only where the directi
   lower bound for a narrower ranked precision and an upper bound for a wider one. Under
   llama.cpp the same holds between a float and a quantized GGUF type: its mat-vec kernels read
   the quantized blocks as stored, and a batch-1 step on a GPU is bandwidth-bound. Under
-  transformers it does not: int8 and int4 run in whatever quantization kernel is installed
-  (bitsandbytes' int8 decodes slower than fp16 at batch 1; nf4 dequantizes every weight each
-  step), so a 16-bit timing says nothing certain of a model ranked at int8 or int4, nor the
-  reverse. Two different quantized types are not compared either.
+  transformers it does not: int8 and int4 run in whatever quantization kernel is installed,
+  and that kernel, not the bytes, sets the speed (bitsandbytes' LLM.int8() is slower than fp16
+  for small batches, Dettmers et al. 2022, arXiv:2208.07339; its nf4 dequantizes each weight
+  block every step), so a 16-bit timing says nothing certain of a model ranked at int8 or int4,
+  nor the reverse. Two different quantized types are not compared either.
 * engine: a timing of another engine than the one ranked for is not compared at all; our
   reference decoder (``llmselect.refmodels``) is a readable implementation several times slower
   than llama.cpp, and no engine is a bound on another. A timing whose engine, dtype or context
