@@ -854,28 +854,31 @@ def test_empty_evidence_is_default() -> None:
     assert load_evidence(Path("/nonexistent/store")) == Evidence()
 
 
-# The requests: qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens, transformers),
-# qwen3-14b at int4 on a T4 under either engine (q4_k_m for llama.cpp).
+# The requests: qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens; f16 for
+# llama.cpp), qwen3-14b at int4 on a T4 under either engine (q4_k_m for llama.cpp).
 REQUESTS = {
     "h100": ("H100", "transformers", "qwen2.5-0.5b-instruct", 100),
     "t4": ("T4", "transformers", "qwen3-14b", 10),
     "t4-cpp": ("T4", "llama.cpp", "qwen3-14b", 10),
+    "h100-cpp": ("H100", "llama.cpp", "qwen2.5-0.5b-instruct", 100),
 }
 # One timing per case, stored at (dtype, context) by an engine at tok/s: the floor's verdict,
 # and what the caveat (or the exclusion) says
 SETTING_CASES = """
-h100   | fp16   | 4096 | transformers | 250 | verified     | -
-h100   | bf16   | 4096 | reference    | 250 | not verified | reference engine, not the transformers it is ranked for
-h100   | bf16   | 4096 | reference    | 50  | not verified | decides nothing of it
-h100   | bf16   | 512  | transformers | 250 | not verified | 512 tokens of context, fewer than 4096: an upper bound
-h100   | bf16   | 512  | transformers | 50  | excluded     | < 100 tok/s
-h100   | fp32   | 8192 | transformers | 150 | verified     | -
-h100   | fp32   | 8192 | transformers | 50  | not verified | fp32, wider than the fp16 it is ranked at: a lower bound
-t4     | bf16   | 4096 | transformers | 5   | not verified | bf16, not the int4 it is ranked at
-t4-cpp | f16    | 4096 | llama.cpp    | 12  | verified     | -
-t4-cpp | f16    | 4096 | llama.cpp    | 5   | not verified | f16, wider than the q4_k_m it is ranked at
-t4-cpp | q4_k_m | 4096 | llama.cpp    | 5   | excluded     | 5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine
-t4-cpp | q8_0   | 4096 | llama.cpp    | 12  | not verified | q8_0, not the q4_k_m it is ranked at
+h100     | fp16   | 4096 | transformers | 250 | verified     | -
+h100     | bf16   | 4096 | reference    | 250 | not verified | reference engine, not the transformers it is ranked for
+h100     | bf16   | 4096 | reference    | 50  | not verified | decides nothing of it
+h100     | bf16   | 512  | transformers | 250 | not verified | 512 tokens of context, fewer than 4096: an upper bound
+h100     | bf16   | 512  | transformers | 50  | excluded     | < 100 tok/s
+h100     | fp32   | 8192 | transformers | 150 | verified     | -
+h100     | fp32   | 8192 | transformers | 50  | not verified | fp32, wider than the fp16 it is ranked at: a lower bound
+t4       | bf16   | 4096 | transformers | 5   | not verified | bf16, not the int4 it is ranked at
+t4-cpp   | f16    | 4096 | llama.cpp    | 12  | verified     | -
+t4-cpp   | f16    | 4096 | llama.cpp    | 5   | not verified | f16, wider than the q4_k_m it is ranked at
+t4-cpp   | q4_k_m | 4096 | llama.cpp    | 5   | excluded     | 5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine
+t4-cpp   | q8_0   | 4096 | llama.cpp    | 12  | not verified | q8_0, not the q4_k_m it is ranked at
+h100-cpp | f16    | 4096 | llama.cpp    | 250 | verified     | -
+h100-cpp | bf16   | 4096 | llama.cpp    | 250 | not verified | bf16, not the f16 it is ranked at
 """  # noqa: E501
 GPU_NAMES = {"H100": H100_NAME, "T4": "Tesla T4"}
 

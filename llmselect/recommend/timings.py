@@ -8,8 +8,9 @@ ranked ones. A mismatch bounds the speed in one direction only where the directi
 * context: decoding one token reads the weights and every cached token, so a step is no faster
   at a longer context. A timing at a longer context than asked is a lower bound on the speed
   (it can verify, never exclude); at a shorter one an upper bound (it can exclude, never verify).
-* precision: among plain floats (fp32, 16-bit; bf16 and fp16 read the same bytes in the same
-  kernels), a wider dtype reads more bytes per step in the same engine, so its timing is a
+* precision: among plain floats (fp32, 16-bit; in torch bf16 and fp16 read the same bytes in
+  the same kind of kernel and count as one, under llama.cpp a type is its own: its BF16 and F16
+  kernels differ), a wider dtype reads more bytes per step in the same engine, so its timing is a
   lower bound for a narrower ranked precision and an upper bound for a wider one. Under
   llama.cpp the same holds between a float and a quantized GGUF type: its mat-vec kernels read
   the quantized blocks as stored, and a batch-1 step on a GPU is bandwidth-bound. Under
@@ -106,7 +107,7 @@ def _engine(engine: str | None, ranked: str) -> tuple[bool, bool, str]:
 def _precision(dtype: str | None, ranked: str, engine: str) -> tuple[bool, bool, str]:
     if dtype is None:
         return False, False, "dtype not recorded"
-    if _canonical(dtype) == _canonical(ranked):
+    if _canonical(dtype, engine) == _canonical(ranked, engine):
         return True, True, ""
     wide, narrow = _width(dtype, engine), _width(ranked, engine)
     if wide is None or narrow is None or wide == narrow:
@@ -116,8 +117,11 @@ def _precision(dtype: str | None, ranked: str, engine: str) -> tuple[bool, bool,
     return False, True, f"{dtype}, narrower than the {ranked} it is ranked at: an upper bound"
 
 
-def _canonical(dtype: str) -> str:
-    """A float dtype by its width's name (bf16 and f16 → fp16); any other name as written."""
+def _canonical(dtype: str, engine: str) -> str:
+    """In torch, a float dtype by its width's name (bf16 and f16 → fp16); any other name, and
+    every llama.cpp type, as written."""
+    if engine == "llama.cpp":
+        return dtype.lower()
     try:
         dt = parse_dtype(dtype)
     except LLMSelectError:
