@@ -333,6 +333,20 @@ def test_a_model_stored_in_bf16_or_of_unknown_layout_keeps_the_profile_precision
     assert (caveat in rec["caveats"]) == (chosen == "int4")
 
 
+def _store_h100_timing(tmp_path: Path, ms: float, subset: str, params: dict[str, str]) -> Path:
+    """A store holding one decode timing of qwen2.5-0.5b-instruct on an H100, as ``perf
+    measure`` writes it (the point in the subset, the engine in the params)."""
+    store = tmp_path / "store"
+    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
+        writer.append([Measurement(
+            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
+            probe="reference_latency", metric="decode_ms_per_token", value=ms, unit="ms",
+            subset=subset, device="cuda",
+            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", **params},
+        )])  # fmt: skip
+    return store
+
+
 def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -340,15 +354,8 @@ def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     shows it beside its bound and passes a 100 tok/s floor verified; a model without a timing
     passes on its roofline only, and ``--json`` and ``--explain`` say the floor is not
     verified."""
-    store = tmp_path / "store"
-    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
-        writer.append([Measurement(
-            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
-            probe="reference_latency", metric="decode_ms_per_token", value=4.0, unit="ms",
-            subset="bs=1,seq=4096,dtype=bf16,engine=transformers", device="cuda",
-            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3",
-                    "engine": "transformers"},
-        )])  # fmt: skip
+    store = _store_h100_timing(tmp_path, 4.0, "bs=1,seq=4096,dtype=bf16,engine=transformers",
+                               {"engine": "transformers"})  # fmt: skip
     base = ["recommend", "--gpu", "H100", "--purpose", "commercial"]
     base += ["--min-tokens-per-s", "100", "--results", str(store)]
     not_verified = "speed floor 100 tok/s not verified: no decode timing on H100"
@@ -383,15 +390,8 @@ def test_a_reference_decoder_timing_is_shown_with_its_setting_and_decides_nothin
     under the 100 tok/s floor, yet it excludes nothing, since the model is ranked for
     transformers at 4096 tokens. ``--json`` and ``--explain`` show it with its setting, say the
     floor is not verified and why."""
-    store = tmp_path / "store"
-    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
-        writer.append([Measurement(
-            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
-            probe="reference_latency", metric="decode_ms_per_token", value=20.0, unit="ms",
-            subset="bs=1,seq=512,dtype=bf16", device="cuda",
-            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3",
-                    "backend": "llmselect.refmodels", "engine": "reference"},
-        )])  # fmt: skip
+    reference = {"backend": "llmselect.refmodels", "engine": "reference"}
+    store = _store_h100_timing(tmp_path, 20.0, "bs=1,seq=512,dtype=bf16", reference)
     args = ["recommend", "--gpu", "H100", "--purpose", "commercial", "--min-tokens-per-s", "100",
             "--results", str(store), "--explain", "qwen2.5-0.5b-instruct"]  # fmt: skip
     code, out, _ = cli([*args, "--json"], capsys, monkeypatch)
