@@ -6,7 +6,8 @@ seconds and hundreds of MiB for a reader that needs a few hundred numbers (the r
 This index keeps, per key (``records.latest_key``, the store's: model, probe and version,
 metric, subset and tokenizer files), the newest ok value with what a reader needs to judge it
 (unit, run, time, n, the standard error and, where it is not estimable, why and the exact
-interval, a score's shots, chat template and split, the tokenizer fingerprint, the device), in
+interval, a score's shots, chat template and split, the tokenizer fingerprint, the device, a
+timing's engine), in
 ``<results>/latest-index.json``. For a value with a sampling error (a score) it also keeps, per
 key and setting (``records.best_key``: shots, split, chat template), the one that holds the most
 evidence (``records.more_informative``: a known sampling error, then the most documents, then the
@@ -55,19 +56,20 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 8: reads n as validation does (a count written 1346.0 is 1346, as in the records); 7: keeps
-# the most informative score per key and setting (``best``); 6: keeps a score's
-# setting (shots, chat template, split); 5: keeps the standard error and, where it is not
-# estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
+# 9: keeps a timing's engine; 8: reads n as validation does (a count written 1346.0 is 1346, as
+# in the records); 7: keeps the most informative score per key and setting (``best``); 6: keeps
+# a score's setting (shots, chat template, split); 5: keeps the standard error and, where it is
+# not estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
 # instant (2 compared the text)
-FORMAT = 8
+FORMAT = 9
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
-# shots, split and chat template are the setting it is compared in (``best_key`` reads them)
+# shots, split and chat template are the setting it is compared in (``best_key`` reads them); a
+# timing's engine is part of its setting (its dtype, context and batch are in the subset)
 KEPT_PARAMS = (
     FINGERPRINT_PARAM, "device", "device_name", "stderr_note", "ci95_low_pct", "ci95_high_pct",
-    *SETTING_PARAMS,
+    *SETTING_PARAMS, "engine",
 )  # fmt: skip
 Key = LatestKey
 _COUNT = TypeAdapter(Measurement.model_fields["n"].annotation)  # n as validated

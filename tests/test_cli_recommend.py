@@ -333,6 +333,20 @@ def test_a_model_stored_in_bf16_or_of_unknown_layout_keeps_the_profile_precision
     assert (caveat in rec["caveats"]) == (chosen == "int4")
 
 
+def _store_h100_timing(tmp_path: Path, ms: float, subset: str, params: dict[str, str]) -> Path:
+    """A store holding one decode timing of qwen2.5-0.5b-instruct on an H100, as ``perf
+    measure`` writes it (the point in the subset, the engine in the params)."""
+    store = tmp_path / "store"
+    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
+        writer.append([Measurement(
+            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
+            probe="reference_latency", metric="decode_ms_per_token", value=ms, unit="ms",
+            subset=subset, device="cuda",
+            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", **params},
+        )])  # fmt: skip
+    return store
+
+
 def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -340,14 +354,8 @@ def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     shows it beside its bound and passes a 100 tok/s floor verified; a model without a timing
     passes on its roofline only, and ``--json`` and ``--explain`` say the floor is not
     verified."""
-    store = tmp_path / "store"
-    with RunWriter(RunInfo(run_id=new_run_id()), root=store) as writer:
-        writer.append([Measurement(
-            run_id=writer.run_info.run_id, model_id="qwen2.5-0.5b-instruct",
-            probe="reference_latency", metric="decode_ms_per_token", value=4.0, unit="ms",
-            subset="bs=1,seq=512,dtype=bf16", device="cuda",
-            params={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"},
-        )])  # fmt: skip
+    store = _store_h100_timing(tmp_path, 4.0, "bs=1,seq=4096,dtype=bf16,engine=transformers",
+                               {"engine": "transformers"})  # fmt: skip
     base = ["recommend", "--gpu", "H100", "--purpose", "commercial"]
     base += ["--min-tokens-per-s", "100", "--results", str(store)]
     not_verified = "speed floor 100 tok/s not verified: no decode timing on H100"
@@ -372,3 +380,36 @@ def test_a_speed_floor_the_roofline_alone_clears_is_not_verified_in_the_output(
     assert code == 0
     caveat = next(ln for ln in out.splitlines() if not_verified in ln)
     assert caveat.startswith("  caveat: ") and "is only an upper bound" in caveat
+
+
+def test_a_reference_decoder_timing_is_shown_with_its_setting_and_decides_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timing as ``perf measure`` stores one of our reference decoder (no ``engine=`` in the
+    subset, ``engine: reference`` in the params) at bf16 and 512 tokens, 50 tok/s on an H100:
+    under the 100 tok/s floor, yet it excludes nothing, since the model is ranked for
+    transformers at 4096 tokens. ``--json`` and ``--explain`` show it with its setting, say the
+    floor is not verified and why."""
+    reference = {"backend": "llmselect.refmodels", "engine": "reference"}
+    store = _store_h100_timing(tmp_path, 20.0, "bs=1,seq=512,dtype=bf16", reference)
+    args = ["recommend", "--gpu", "H100", "--purpose", "commercial", "--min-tokens-per-s", "100",
+            "--results", str(store), "--explain", "qwen2.5-0.5b-instruct"]  # fmt: skip
+    code, out, _ = cli([*args, "--json"], capsys, monkeypatch)
+    assert code == 0
+    rec = json.loads(out)["recommendation"]
+    assert rec["speed_floor"] == "not verified"
+    setting = "50.0 tok/s at bf16, reference engine, 512 tokens of context, batch 1"
+    why = "decides nothing of it (reference engine, not the transformers it is ranked for"
+    (caveat,) = [c for c in rec["caveats"] if c.startswith("speed floor 100 tok/s not verified")]
+    assert setting in caveat and why in caveat
+    speed = next(t for t in rec["terms"] if t["name"] == "speed")
+    assert speed["components"] == {"measured tok/s": 50.0}
+    assert (
+        "(bf16, reference engine, 512 tokens of context, batch 1; it decides nothing"
+        in (speed["detail"])
+    )
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = cli(args, capsys, monkeypatch)
+    assert code == 0
+    text = " ".join(out.split())
+    assert setting in text and why in text

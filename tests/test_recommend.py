@@ -508,12 +508,21 @@ def test_report_and_index_paths_keep_the_family_own_tokenizer_value(tmp_path: Pa
 
 
 def _decode_record(
-    run_id: str, ms: float, device: str, device_name: str, model_id: str = "qwen2.5-0.5b-instruct"
+    run_id: str,
+    ms: float,
+    device: str,
+    device_name: str,
+    model_id: str = "qwen2.5-0.5b-instruct",
+    point: str = "bs=1,seq=4096,dtype=bf16",
+    engine: str = "transformers",
 ) -> Measurement:
+    """A decode timing as ``perf measure`` stores it: the point in the subset (with
+    ``,engine=`` for an engine other than the reference one), the engine in the params."""
+    subset = point if engine == "reference" else f"{point},engine={engine}"
     return Measurement(
         run_id=run_id, model_id=model_id, probe="reference_latency",
-        metric="decode_ms_per_token", value=ms, unit="ms", subset="bs=1,seq=512,dtype=bf16",
-        device=device, params={"device": device, "device_name": device_name},
+        metric="decode_ms_per_token", value=ms, unit="ms", subset=subset, device=device,
+        params={"device": device, "device_name": device_name, "engine": engine},
     )  # fmt: skip
 
 
@@ -632,7 +641,10 @@ def test_a_speed_floor_is_verified_by_a_timing_and_only_bounded_by_the_roofline(
 
     assert by_id[fast].speed_floor == "verified"
     assert not any("not verified" in c for c in by_id[fast].caveats)
-    assert excluded[slow].reason == "50.0 tok/s (measured on H100) < 100 tok/s (--min-tokens-per-s)"
+    assert excluded[slow].reason == (
+        "50.0 tok/s (measured on H100: bf16, transformers engine, 4096 tokens of context, "
+        "batch 1) < 100 tok/s (--min-tokens-per-s)"
+    )
     assert excluded[slow].kind == "measured"
     unmeasured = [r for mid, r in by_id.items() if mid != fast]
     assert unmeasured
@@ -840,3 +852,79 @@ def test_bad_lang_mix(text: str) -> None:
 
 def test_empty_evidence_is_default() -> None:
     assert load_evidence(Path("/nonexistent/store")) == Evidence()
+
+
+# The requests: qwen2.5-0.5b-instruct ranks at fp16 on an H100 (4096 tokens; f16 for
+# llama.cpp), qwen3-14b at int4 on a T4 under either engine (q4_k_m for llama.cpp).
+REQUESTS = {
+    "h100": ("H100", "transformers", "qwen2.5-0.5b-instruct", 100),
+    "t4": ("T4", "transformers", "qwen3-14b", 10),
+    "t4-cpp": ("T4", "llama.cpp", "qwen3-14b", 10),
+    "h100-cpp": ("H100", "llama.cpp", "qwen2.5-0.5b-instruct", 100),
+}
+# One timing per case, stored at (dtype, context) by an engine at tok/s: the floor's verdict,
+# and what the caveat (or the exclusion) says
+SETTING_CASES = """
+h100     | fp16   | 4096 | transformers | 250 | verified     | -
+h100     | bf16   | 4096 | reference    | 250 | not verified | reference engine, not the transformers it is ranked for
+h100     | bf16   | 4096 | reference    | 50  | not verified | decides nothing of it
+h100     | bf16   | 512  | transformers | 250 | not verified | 512 tokens of context, fewer than 4096: an upper bound
+h100     | bf16   | 512  | transformers | 50  | excluded     | < 100 tok/s
+h100     | fp32   | 8192 | transformers | 150 | verified     | -
+h100     | fp32   | 8192 | transformers | 50  | not verified | fp32, wider than the fp16 it is ranked at: a lower bound
+t4       | bf16   | 4096 | transformers | 5   | not verified | bf16, not the int4 it is ranked at
+t4-cpp   | f16    | 4096 | llama.cpp    | 12  | verified     | -
+t4-cpp   | f16    | 4096 | llama.cpp    | 5   | not verified | f16, wider than the q4_k_m it is ranked at
+t4-cpp   | q4_k_m | 4096 | llama.cpp    | 5   | excluded     | 5.0 tok/s (measured on T4: q4_k_m, llama.cpp engine
+t4-cpp   | q8_0   | 4096 | llama.cpp    | 12  | not verified | q8_0, not the q4_k_m it is ranked at
+h100-cpp | f16    | 4096 | llama.cpp    | 250 | verified     | -
+h100-cpp | bf16   | 4096 | llama.cpp    | 250 | not verified | bf16, not the f16 it is ranked at
+"""  # noqa: E501
+GPU_NAMES = {"H100": H100_NAME, "T4": "Tesla T4"}
+
+
+@pytest.mark.parametrize("case", SETTING_CASES.strip().splitlines())
+def test_a_timing_decides_the_speed_floor_only_in_the_setting_the_model_is_ranked_at(
+    tmp_path: Path, case: str
+) -> None:
+    """A decode timing stored as ``perf measure`` stores it decides the floor both ways only at
+    the ranked precision, engine and context; a longer context or a wider float (under
+    llama.cpp, a float against the GGUF type ranked) is a lower bound that can verify but never
+    exclude, a shorter context an upper bound that can exclude but never verify; another
+    engine (our reference decoder included), an int4 ranking against a 16-bit transformers
+    timing, or another GGUF type decides nothing. What does not decide is shown with its
+    setting and the caveat says why; the model's rank on its bound never moves."""
+    name, dtype, seq, timed_by, rate, verdict, says = (f.strip() for f in case.split("|"))
+    gpu, engine, mid, floor = REQUESTS[name]
+    tok_s = float(rate)
+    record = _decode_record("20261105T000000Z-set000", 1000 / tok_s, "cuda", GPU_NAMES[gpu], mid,
+                            f"bs=1,seq={seq},dtype={dtype}", timed_by)  # fmt: skip
+    ev = _store(tmp_path, [record])
+    request = Request(gpu=parse_gpu(gpu), purpose="commercial", engine=engine,
+                      min_tokens_per_s=floor)  # fmt: skip
+    result = recommend(load_catalog(), request, ev)
+    by_id = {r.model_id: r for r in result.recommendations}
+    if verdict == "excluded":
+        (gone,) = [e for e in result.excluded if e.model_id == mid]
+        assert gone.constraint == "throughput" and gone.kind == "measured"
+        assert says in gone.reason and ", batch 1) < " in gone.reason
+        return
+    rec = by_id[mid]
+    assert rec.precision == ("fp16" if gpu == "H100" else "int4")
+    assert rec.speed_floor == verdict
+    speed = next(t for t in rec.terms if t.name == "speed")
+    assert speed.components["measured tok/s"] == pytest.approx(tok_s)
+    assert f"{tok_s:.1f} tok/s measured on {GPU_NAMES[gpu]} ({dtype}, {timed_by} engine" in (
+        speed.detail
+    )
+    floor_caveats = [c for c in rec.caveats if c.startswith(f"speed floor {floor} tok/s")]
+    if verdict == "verified":
+        assert not floor_caveats
+        return
+    (caveat,) = floor_caveats
+    assert f"{tok_s:.1f} tok/s at {dtype}, {timed_by} engine" in caveat and says in caveat
+    assert caveat.endswith("is only an upper bound")
+    empty = recommend(load_catalog(), request).recommendations
+    assert [(r.model_id, r.score) for r in empty] == [
+        (r.model_id, r.score) for r in result.recommendations
+    ]

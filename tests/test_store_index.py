@@ -254,7 +254,7 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     setting = [(v.shots, v.chat_template, v.split) for v in (full, few)]
     assert setting == [(0, True, "test"), (5, False, "val")]
     rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
-    assert rebuilt["format"] == store_index.FORMAT == 8 and rebuilt["best"] == []
+    assert rebuilt["format"] == store_index.FORMAT == 9 and rebuilt["best"] == []
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:
@@ -519,3 +519,42 @@ def test_a_count_written_as_a_float_is_read_as_the_records_read_it(tmp_path: Pat
     doc["format"] = 7
     (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
     assert load_evidence(tmp_path).scores[key] == records
+
+
+def test_a_timings_setting_reaches_the_recommender_through_the_index(tmp_path: Path) -> None:
+    """Two decode timings as ``perf measure`` stores them (the keys of a real run on
+    SmolLM2-135M Q4_1: llama.cpp and our reference decoder at fp32, 32 tokens): their dtype,
+    context, batch and engine reach the recommender through the index as through the records;
+    an index of format 8, which did not keep the engine, is rebuilt."""
+    from llmselect.recommend.evidence import TimingSetting
+
+    row = {"model_id": "SmolLM2-135M-Instruct.Q4_1@224d0cd3feb3", "probe": "reference_latency",
+           "probe_version": 2, "metric": "decode_ms_per_token", "unit": "ms", "status": "ok",
+           "started_at": "2026-12-06T14:09:59.398185Z", "device": "cpu"}  # fmt: skip
+    cpu = {"device": "cpu", "device_name": "AMD EPYC (2 cores)", "gguf_file_type": "q4_1"}
+    write_runs(tmp_path, {
+        "20261206T140958Z-de9997": [{**row, "value": 12.95, "n": 4,
+                                     "subset": "bs=1,seq=32,dtype=q4_1,engine=llama.cpp",
+                                     "params": {**cpu, "backend": "llama.cpp",
+                                                "engine": "llama.cpp"}}],
+        "20261206T141001Z-9208ed": [{**row, "value": 49.57, "n": 4,
+                                     "subset": "bs=1,seq=32,dtype=fp32",
+                                     "params": {**cpu, "engine": "reference",
+                                                "backend": "llmselect.refmodels+checkpoint"}}],
+    })  # fmt: skip
+    latest_values(tmp_path)
+    doc = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    for value in doc["values"]:  # the index as format 8 kept it
+        value["params"].pop("engine")
+    doc["format"] = 8
+    (tmp_path / INDEX_FILE).write_text(json.dumps(doc), encoding="utf-8")
+    from_index = evidence_from_latest(latest_values(tmp_path)).decode_ms
+    assert from_index == evidence_from_records(load_records(tmp_path)).decode_ms
+    settings = {v.setting: v.value for v in from_index.values()}
+    assert settings == {
+        TimingSetting("q4_1", "llama.cpp", 32, 1): 12.95,
+        TimingSetting("fp32", "reference", 32, 1): 49.57,
+    }
+    rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
+    assert rebuilt["format"] == store_index.FORMAT == 9
+    assert {v["params"]["engine"] for v in rebuilt["values"]} == {"llama.cpp", "reference"}

@@ -196,14 +196,17 @@ def finetune_constraint(c: Candidate, q: Query) -> str | None:
 
 def throughput_constraint(c: Candidate, q: Query) -> str | None:
     """With ``--min-tokens-per-s`` or the purpose's floor: a decode timing measured on the
-    requested GPU decides (below the floor excludes, at or above it verifies); without one the
-    bandwidth roofline, an upper bound, can exclude (below the floor) but never pass as
-    checked: above the floor it leaves the floor "not verified", a caveat. Unchecked where the
-    bandwidth is unknown."""
+    requested GPU in the setting the model is ranked at (dtype, engine, context) decides (below
+    the floor excludes, at or above it verifies); one in another setting decides only the way
+    the mismatch bounds the speed (``timings.py``: a lower bound can verify, an upper bound
+    exclude), else it is shown and decides nothing. Without a deciding timing the bandwidth
+    roofline, an upper bound, can exclude (below the floor) but never pass as checked: above
+    the floor it leaves the floor "not verified", a caveat that names any timing that did not
+    decide and why. Unchecked where the bandwidth is unknown."""
     floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor is None or c.fit is None:
         return None
-    from llmselect.recommend.terms import MEASURED_TPS, speed_term
+    from llmselect.recommend.terms import floor_timings, speed_term
 
     c.speed = speed_term(c, q)
     floor_from = "--min-tokens-per-s" if q.request.min_tokens_per_s else "the purpose's floor"
@@ -213,11 +216,16 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
             c.caveats.append("throughput floor not checked: GPU bandwidth unknown (name the GPU)")
         return None
     gpu = q.request.gpu.name
-    measured = c.speed.components.get(MEASURED_TPS)
-    if measured is not None:
-        if measured < floor:
-            c.kinds["throughput"] = "measured"  # the exclusion's label: a timing, not a bound
-            return f"{measured:.1f} tok/s (measured on {gpu}) < {floor:g} tok/s ({floor_from})"
+    uses = floor_timings(c, q)
+    # timings of one model disagreeing across settings: the floor must hold, so under it wins
+    if under := [u for u in uses if u.excludes and u.tok_s < floor]:
+        use = min(under, key=lambda u: u.tok_s)
+        c.kinds["throughput"] = "measured"  # the exclusion's label: a timing, not a bound
+        return (
+            f"{use.tok_s:.1f} tok/s (measured on {gpu}: {use.setting.describe()}) < "
+            f"{floor:g} tok/s ({floor_from})"
+        )
+    if any(u.verifies and u.tok_s >= floor for u in uses):
         c.speed_floor = "verified"
         return None
     bound = c.speed.raw
@@ -227,11 +235,21 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
             f"{floor:g} tok/s ({floor_from})"
         )
     c.speed_floor = "not verified"
+    timed = "; ".join(_undecided(u, floor) for u in uses) or f"no decode timing on {gpu}"
     c.caveats.append(
-        f"speed floor {floor:g} tok/s not verified: no decode timing on {gpu}, and the "
+        f"speed floor {floor:g} tok/s not verified: {timed}, and the "
         f"bandwidth roofline (≤{bound:.0f} tok/s estimated) is only an upper bound"
     )
     return None
+
+
+def _undecided(use: Any, floor: float) -> str:
+    """A timing that left the floor open, with its setting and why."""
+    why = "; ".join(use.why) or "it decides only the other way"
+    return (
+        f"the decode timing on {use.timing.device} ({use.tok_s:.1f} tok/s at "
+        f"{use.setting.describe()}) decides {use.decides} of it ({why})"
+    )
 
 
 TIGHT_FIT = 0.90  # within 10 % of the usable memory: shown as a caveat

@@ -45,7 +45,8 @@ class Value:
     and its setting as the record states it: the shots lm-eval used, whether the prompts were
     wrapped in the chat template and the split scored (None: the record does not say); the run
     it comes from and the newer stored scores of its benchmark that were not used, each with
-    why (each key's newest: a newer run is named whenever one exists, not every one)."""
+    why (each key's newest: a newer run is named whenever one exists, not every one). A timing
+    keeps its setting (dtype, engine, context, batch) as its record states it."""
 
     value: float
     kind: str
@@ -60,21 +61,62 @@ class Value:
     split: str | None = None
     run: str | None = None
     newer: tuple[str, ...] = ()
+    setting: TimingSetting | None = None
+
+
+@dataclass(frozen=True)
+class TimingSetting:
+    """What a decode timing ran at, as its record states it (None: the record does not say):
+    the weights' dtype (``bf16``, or a GGUF file's type such as ``q4_1``), the engine
+    (``reference``, ``transformers``, ``llama.cpp``), the prompt it decoded after (tokens of
+    context) and the batch."""
+
+    dtype: str | None
+    engine: str | None
+    context: int | None
+    batch: int | None
+
+    def describe(self) -> str:
+        """``bf16, reference engine, 512 tokens of context, batch 1``."""
+        return ", ".join((
+            self.dtype or "dtype not recorded",
+            f"{self.engine} engine" if self.engine else "engine not recorded",
+            f"{self.context} tokens of context" if self.context else "context not recorded",
+            f"batch {self.batch}" if self.batch else "batch not recorded",
+        ))  # fmt: skip
+
+
+def timing_setting(rec: Any) -> TimingSetting:
+    """A timing record's setting: batch, context and dtype from its subset
+    (``bs=1,seq=512,dtype=bf16``), the engine from its params (``engine``), else the subset's
+    ``engine=`` (written for every engine but the reference one)."""
+    point = dict(item.partition("=")[::2] for item in rec.subset.split(","))
+    engine = (rec.params or {}).get("engine") or point.get("engine")
+    return TimingSetting(
+        dtype=point.get("dtype") or None,
+        engine=str(engine) if engine else None,
+        context=_count(point.get("seq")),
+        batch=_count(point.get("bs")),
+    )
+
+
+def _count(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 @dataclass
 class Evidence:
     """Measured numbers by key: tokens/char by (tokenizer, lang), scores by (model, benchmark)
-    in percent, decode ms/token at batch 1 by (model, device): a timing holds only for the
-    device it ran on."""
+    in percent, decode ms/token at batch 1 by (model, device, setting): a timing holds only for
+    the device it ran on, and keeps the dtype, engine and context it ran at."""
 
     tokens_per_char: dict[tuple[str, str], Value] = field(default_factory=dict)
     scores: dict[tuple[str, str], Value] = field(default_factory=dict)
-    decode_ms: dict[tuple[str, str], Value] = field(default_factory=dict)
+    decode_ms: dict[tuple[str, str, TimingSetting], Value] = field(default_factory=dict)
 
     def decode_on(self, model_id: str) -> list[Value]:
-        """A model's decode timings, one per device it was measured on."""
-        return [v for (mid, _), v in self.decode_ms.items() if mid == model_id]
+        """A model's decode timings, one per device and setting it was measured in."""
+        return [v for (mid, *_), v in self.decode_ms.items() if mid == model_id]
 
 
 @dataclass(frozen=True)
@@ -181,13 +223,14 @@ def evidence_from_latest(
                 ev.tokens_per_char[(rec.model_id, lang)] = Value(
                     float(rec.value), "measured", where
                 )
-        elif key in decode_metrics and "bs=1," in f"{subset},":
-            device = device_of(rec)
-            prev_ms = ev.decode_ms.get((rec.model_id, device))
+        elif key in decode_metrics and (setting := timing_setting(rec)).batch == 1:
+            timing = (rec.model_id, device_of(rec), setting)
+            prev_ms = ev.decode_ms.get(timing)
             if prev_ms is None or float(rec.value) < prev_ms.value:
-                ev.decode_ms[(rec.model_id, device)] = Value(
-                    float(rec.value), "measured", f"{where} on {device}", device
-                )
+                ev.decode_ms[timing] = Value(
+                    float(rec.value), "measured", f"{where} on {timing[1]}", timing[1],
+                    setting=setting,
+                )  # fmt: skip
     scores: dict[tuple[str, str], list[Any]] = {}
     score_metrics = index.with_evidence("score")
     for rec in (*values, *best):

@@ -235,8 +235,9 @@ def floor_note(recs: list[Recommendation], q: Query) -> str | None:
         return None
     return (
         f"speed floor {floor:g} tok/s not verified for {unverified} of {len(recs)} ranked: no "
-        f"decode timing on {gpu.name}, and the bandwidth roofline they clear is an upper bound "
-        "(a caveat on each; a bound below the floor excludes)"
+        f"decode timing on {gpu.name} in the precision, engine and context they are ranked at, "
+        "and the bandwidth roofline they clear is an upper bound (a caveat on each; a bound "
+        "below the floor excludes)"
     )
 
 

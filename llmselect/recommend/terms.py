@@ -15,10 +15,11 @@ missing evidence never raises a score.
 * ``speed``: decode tokens/s, ranked on one basis for every candidate: the memory-bandwidth
   roofline over the active weights and the KV cache the step reads, an upper bound (bytes read
   per token where the bandwidth is unknown). A timing measured on the requested GPU is shown
-  beside the bound, labelled measured (``components["measured tok/s"]``), never ranked against
-  another model's bound: a measurement depends on the engine that ran it, the bound on the model
-  and the card alone, and a model must not lose score for having been measured. A timing from
-  another device is named, not compared.
+  beside the bound, labelled measured (``components["measured tok/s"]``) with its setting
+  (dtype, engine, context, batch) and what it can decide of the speed floor (``timings.py``),
+  never ranked against another model's bound: a measurement depends on the engine that ran it,
+  the bound on the model and the card alone, and a model must not lose score for having been
+  measured. A timing from another device is named, not compared.
 * ``cost``: estimated memory at the chosen precision (lower is better).
 """
 
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from llmselect.memory.devices import lookup_bandwidth
 from llmselect.recommend.evidence import Baseline, Value, load_baseline, tokens_per_char
+from llmselect.recommend.timings import TimingUse, best_use, timing_use
 
 if TYPE_CHECKING:
     from llmselect.hardware import GpuBudget
@@ -188,51 +190,61 @@ def speed_term(c: Candidate, q: Query) -> Term:
             f"{read:.2f} GB read per decoded token (fewer = faster; bandwidth unknown)",
             "active weights + KV cache at the chosen precision", False,
         )  # fmt: skip
-    measured = measured_speed(c, q)
-    if measured is not None:
-        tps = 1000.0 / measured.value
-        term.components[MEASURED_TPS] = tps
+    shown = best_use(floor_timings(c, q))
+    if shown is not None:
+        term.components[MEASURED_TPS] = shown.tok_s
         term.detail += (
-            f"; {tps:.1f} tok/s measured on {measured.device} (shown beside the bound, not "
+            f"; {shown.tok_s:.1f} tok/s measured on {shown.timing.device} "
+            f"({shown.setting.describe()}; {_decides(shown)}; shown beside the bound, not "
             "ranked: every candidate ranks on its bound)"
         )
-        term.source = f"{term.source}; measured: {measured.source}"
+        term.source = f"{term.source}; measured: {shown.timing.source}"
     elif timings := q.evidence.decode_on(c.model.id):
-        devices = ", ".join(sorted(str(t.device) for t in timings))
+        devices = ", ".join(sorted({str(t.device) for t in timings}))
         why = _not_compared(timings, gpu, fit.tp)
         term.detail += f"; measured on {devices}: {why}, not compared"
     return term
 
 
-def measured_speed(c: Candidate, q: Query) -> Value | None:
-    """The model's decode timing on the requested GPU model, on one device as it would run
-    (a timing of one GPU says nothing of a tensor-parallel split), or None."""
+def _decides(use: TimingUse) -> str:
+    """``decides the speed floor``, or what it can decide and why not more."""
+    if use.decides == "the floor":
+        return "its setting is the ranked one: it decides the speed floor"
+    return f"it decides {use.decides} of the speed floor: {'; '.join(use.why)}"
+
+
+def floor_timings(c: Candidate, q: Query) -> list[TimingUse]:
+    """The model's decode timings on the requested GPU model, each with what it can decide of
+    the speed floor in the setting the model is ranked at (``timings.timing_use``); none for a
+    tensor-parallel split (a timing of one GPU says nothing of it)."""
     fit = c.fit
     if fit is None or fit.tp != 1:
-        return None
-    return timing_on(q.evidence.decode_on(c.model.id), q.request.gpu)
+        return []
+    on_gpu = timings_on(q.evidence.decode_on(c.model.id), q.request.gpu)
+    return [timing_use(t, fit, q.context) for t in on_gpu]
 
 
 def _not_compared(timings: list[Value], gpu: GpuBudget, tp: int) -> str:
     """Why a model's timings do not count on this request."""
     if not gpu.bandwidth_gbs:
         return "no tok/s to compare it with here"
-    if tp > 1 and timing_on(timings, gpu) is not None:
+    if tp > 1 and timings_on(timings, gpu):
         return f"one GPU, not this {tp}-GPU split"
     return "another device"
 
 
-def timing_on(timings: list[Value], gpu: GpuBudget) -> Value | None:
-    """The decode timing measured on the requested GPU model, or None. A timing holds for the
-    device it ran on only, and where the bandwidth is unknown (a CPU, a bare size) the others'
-    speed is bytes read per token, which a tok/s figure cannot be compared with."""
+def timings_on(timings: list[Value], gpu: GpuBudget) -> list[Value]:
+    """The decode timings measured on the requested GPU model. A timing holds for the device
+    it ran on only, and where the bandwidth is unknown (a CPU, a bare size) the others' speed
+    is bytes read per token, which a tok/s figure cannot be compared with."""
     if gpu.is_cpu or not gpu.bandwidth_gbs:
-        return None
-    for timing in timings:
-        dev = lookup_bandwidth(timing.device) if timing.device else None
-        if dev is not None and dev.name == gpu.name:
-            return timing
-    return None
+        return []
+    return [t for t in timings if _gpu_name(t.device) == gpu.name]
+
+
+def _gpu_name(device: str | None) -> str | None:
+    dev = lookup_bandwidth(device) if device else None
+    return dev.name if dev is not None else None
 
 
 def cost_term(c: Candidate, q: Query) -> Term:
