@@ -576,6 +576,15 @@ def test_a_decode_timing_counts_only_on_the_device_it_ran_on(tmp_path: Path) -> 
     assert "20261102T000000Z-h10000" in got.source
     two = speed("2xH100", evidence_from_records([h100]))  # a timing of one GPU, not a 2-way split
     assert "measured" not in two.components and "not this 2-GPU split" in two.detail
+    split = recommend(
+        load_catalog(),
+        Request(gpu=parse_gpu("2xH100"), purpose="commercial", min_tokens_per_s=10),
+        evidence_from_records([h100]),
+    )
+    (ranked,) = [r for r in split.recommendations if r.model_id == mid]
+    assert ranked.speed_floor == "not verified"
+    assert any("a decode timing of one H100 says nothing of this 2-GPU split" in caveat
+               for caveat in ranked.caveats)  # fmt: skip
 
 
 def _store(root: Path, records: list[Measurement]) -> Evidence:

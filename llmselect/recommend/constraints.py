@@ -206,7 +206,7 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
     floor = q.request.min_tokens_per_s or q.profile.min_tokens_per_s
     if floor is None or c.fit is None:
         return None
-    from llmselect.recommend.terms import floor_timings, speed_term
+    from llmselect.recommend.terms import floor_timings, speed_term, timings_on
 
     c.speed = speed_term(c, q)
     floor_from = "--min-tokens-per-s" if q.request.min_tokens_per_s else "the purpose's floor"
@@ -236,6 +236,8 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
         )
     c.speed_floor = "not verified"
     timed = "; ".join(_undecided(u, floor) for u in uses) or f"no decode timing on {gpu}"
+    if not uses and c.fit.tp > 1 and timings_on(q.evidence.decode_on(c.model.id), q.request.gpu):
+        timed = f"a decode timing of one {gpu} says nothing of this {c.fit.tp}-GPU split"
     c.caveats.append(
         f"speed floor {floor:g} tok/s not verified: {timed}, and the "
         f"bandwidth roofline (≤{bound:.0f} tok/s estimated) is only an upper bound"
