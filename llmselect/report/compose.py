@@ -423,78 +423,78 @@ def cost_section(report: Report) -> Section | None:
 
 
 def deltas_section(report: Report) -> Section:
+    """What changed since the previous report: the counts, the rules, then the tables."""
     section = Section("deltas", "Changes since the previous report")
     d = report.deltas
     if d is None:
         section.blocks.append(Paragraph("No previous report to compare with."))
         return section
-    section.blocks.append(
-        Paragraph(
-            f"Against {d.previous_date} (run {d.previous_run_id}): {d.compared} values compared, "
-            f"{d.unchanged} unchanged, {len(d.changes)} changed, **{d.flagged} flagged**, "
-            f"{d.within_spread + (d.within_stderr or 0)} within the measured noise"
-            f"{_not_judged_count(d)}; {len(d.new)} new, "
-            f"{len(d.missing)} missing, {len(d.incomparable)} over a different sample size. "
-            f"Flagged: {_timing_rule(d)}; {_stderr_rule(d)}counts and estimates on any change; "
-            f"other measured values{_threshold_scope(d)} beyond {d.threshold:.0%}."
-        )
-    )
+    section.blocks.append(_deltas_summary(d))
     if d.timed_compared is not None:
-        section.blocks.append(
-            Paragraph(
-                f"Timings: {d.timed_compared} compared, {d.timed_set_aside} set aside because "
-                "how they were measured changed (see below). " + (d.noise_note or "")
-            )
-        )
+        section.blocks.append(_timings_paragraph(d))
     if d.method_changes:
-        section.blocks.append(
-            Table(
-                title="Not compared: the method changed (not regressions)",
-                header=["what changed", "detail", "values"],
-                rows=[[m.what, m.detail, str(m.values)] for m in d.method_changes],
-                numeric={2},
-            )
-        )
-    judged = [x for x in d.changes if x.not_judged is None]
-    if judged:
-        section.blocks.append(
-            Table(
-                title=f"Changed values ({d.flagged} flagged first)",
-                header=[
-                    "flag",
-                    "model",
-                    "probe",
-                    "metric",
-                    "subset",
-                    "previous",
-                    "current",
-                    "unit",
-                    "change",
-                    "rule",
-                    "spreads (previous; current)",
-                    "noise (runs)",
-                ],  # fmt: skip
-                rows=[
-                    [
-                        "FLAG" if x.flagged else "",
-                        *_change_cells(x),
-                        "from 0" if x.rel_change is None else f"{x.rel_change * 100:+.1f}%",
-                        x.rule,
-                        _spreads(x),
-                        _noise(x),
-                    ]
-                    for x in judged
-                ],  # fmt: skip
-                numeric={5, 6, 8},
-                collapsible=len(judged) > 15,
-                markdown="head",
-                head=15,
-                row_classes=["flag" if x.flagged else "" for x in judged],
-            )
-        )
+        section.blocks.append(_method_changes_table(d))
+    if judged := [x for x in d.changes if x.not_judged is None]:
+        section.blocks.append(changed_values_table(judged, d.flagged))
     if unjudged := [x for x in d.changes if x.not_judged is not None]:
         section.blocks.append(not_judged_table(unjudged))
     return section
+
+
+def _deltas_summary(d: DeltaSummary) -> Paragraph:
+    """How many values were compared, changed and flagged, and by which rule each was flagged."""
+    return Paragraph(
+        f"Against {d.previous_date} (run {d.previous_run_id}): {d.compared} values compared, "
+        f"{d.unchanged} unchanged, {len(d.changes)} changed, **{d.flagged} flagged**, "
+        f"{d.within_spread + (d.within_stderr or 0)} within the measured noise"
+        f"{_not_judged_count(d)}; {len(d.new)} new, "
+        f"{len(d.missing)} missing, {len(d.incomparable)} over a different sample size. "
+        f"Flagged: {_timing_rule(d)}; {_stderr_rule(d)}counts and estimates on any change; "
+        f"other measured values{_threshold_scope(d)} beyond {d.threshold:.0%}."
+    )
+
+
+def _timings_paragraph(d: DeltaSummary) -> Paragraph:
+    """How many timings were compared or set aside, and where their noise came from."""
+    return Paragraph(
+        f"Timings: {d.timed_compared} compared, {d.timed_set_aside} set aside because "
+        "how they were measured changed (see below). " + (d.noise_note or "")
+    )
+
+
+def _method_changes_table(d: DeltaSummary) -> Table:
+    """Values not compared because how they were measured changed."""
+    return Table(
+        title="Not compared: the method changed (not regressions)",
+        header=["what changed", "detail", "values"],
+        rows=[[m.what, m.detail, str(m.values)] for m in d.method_changes],
+        numeric={2},
+    )
+
+
+CHANGED_HEADER = [
+    "flag", "model", "probe", "metric", "subset", "previous", "current", "unit", "change",
+    "rule", "spreads (previous; current)", "noise (runs)",
+]  # fmt: skip
+
+
+def changed_values_table(changes: list[Delta], flagged: int) -> Table:
+    """Changed values that were judged, flagged first: the change, its rule and its noise."""
+    return Table(
+        title=f"Changed values ({flagged} flagged first)",
+        header=CHANGED_HEADER,
+        rows=[_changed_row(x) for x in changes],
+        numeric={5, 6, 8},
+        collapsible=len(changes) > 15,
+        markdown="head",
+        head=15,
+        row_classes=["flag" if x.flagged else "" for x in changes],
+    )
+
+
+def _changed_row(x: Delta) -> list[str]:
+    change = "from 0" if x.rel_change is None else f"{x.rel_change * 100:+.1f}%"
+    return ["FLAG" if x.flagged else "", *_change_cells(x), change, x.rule, _spreads(x), _noise(x)]
 
 
 def not_judged_table(changes: list[Delta]) -> Table:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -324,6 +325,141 @@ def _noise_note(timed: int, with_history: int, most: int) -> str:
     )
 
 
+@dataclass
+class _Baseline:
+    """What every pair of one comparison is judged against: the previous run and the earlier
+    runs' timings."""
+
+    run: dict[str, Any]
+    threshold: float
+    machine: str | None  # how the machine changed since the previous run
+    library: str | None  # how the library versions changed
+    earlier: dict[tuple[str, ...], list[tuple[dict[str, Any], ValueRow]]]
+
+
+@dataclass
+class _Tally:
+    """Counts gathered pair by pair that the summary reports once all pairs are judged."""
+
+    timed_compared: int = 0
+    timed_set_aside: int = 0
+    timed_with_history: int = 0
+    within_stderr: int = 0
+    not_judged: int = 0
+    most_runs: int = 0
+    method_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _empty_summary(
+    prev_run: dict[str, Any], prev_date: str | None, threshold: float
+) -> DeltaSummary:
+    return DeltaSummary(
+        previous_date=prev_date,
+        previous_run_id=prev_run.get("run_id"),
+        threshold=threshold,
+        timed_compared=0,
+        timed_set_aside=0,
+        timed_with_history=0,
+    )
+
+
+def _set_aside_reason(old: ValueRow, row: ValueRow, base: _Baseline) -> tuple[str, str] | None:
+    """(what, detail) when the pair is not compared: the value, or (for a measured value that is
+    not exact) the machine or the library versions it was measured with, changed."""
+    change = _method_change(old, row)
+    if change is None and row.kind == "measured" and rule_of(row) != "exact":
+        if base.machine:
+            return "machine", base.machine
+        if base.library:
+            return "library", base.library
+    return change
+
+
+def _timing_noise(
+    old: ValueRow, row: ValueRow, base: _Baseline, tally: _Tally
+) -> tuple[tuple[float, float] | None, int | None]:
+    """(noise range, runs) of a compared timing, counted in ``tally``; (None, None) otherwise."""
+    if not _timed(old, row):
+        return None, None
+    noise, runs = noise_range(row, old, base.earlier.get(row.match_key, []), base.run)
+    tally.timed_compared += 1
+    tally.timed_with_history += int(runs >= MIN_NOISE_RUNS)
+    tally.most_runs = max(tally.most_runs, runs)
+    return noise, runs
+
+
+def _count_verdict(summary: DeltaSummary, tally: _Tally, verdict: Verdict) -> None:
+    judged = verdict.not_judged is None
+    summary.flagged += int(verdict.flagged)
+    summary.within_spread += int(verdict.rule == "spread" and not verdict.flagged)
+    tally.within_stderr += int(verdict.rule == "stderr" and judged and not verdict.flagged)
+    tally.not_judged += int(not judged)
+
+
+def _delta(
+    old: ValueRow,
+    row: ValueRow,
+    verdict: Verdict,
+    noise: tuple[float, float] | None,
+    runs: int | None,
+) -> Delta:
+    return Delta(
+        **{name: getattr(row, name) for name in DELTA_ROW_FIELDS},
+        previous=old.value,
+        current=row.value,
+        rel_change=(row.value - old.value) / abs(old.value) if old.value else None,
+        flagged=verdict.flagged,
+        rule=verdict.rule,
+        previous_range=list(old.spread) if old.spread else None,
+        current_range=list(row.spread) if row.spread else None,
+        noise_range=list(noise) if noise else None,
+        noise_runs=runs,
+        **_stderr_fields(old, row, verdict),
+    )
+
+
+def _compare_pair(
+    old: ValueRow, row: ValueRow, base: _Baseline, summary: DeltaSummary, tally: _Tally
+) -> None:
+    """Judge one paired value into ``summary`` and ``tally``."""
+    if old.n is not None and row.n is not None and old.n != row.n:
+        summary.incomparable.append(_label(row))
+        return
+    change = _set_aside_reason(old, row, base)
+    if change is not None:
+        tally.method_counts[change] = tally.method_counts.get(change, 0) + 1
+        tally.timed_set_aside += int(_timed(old, row))
+        return
+    summary.compared += 1
+    noise, runs = _timing_noise(old, row, base, tally)
+    if old.value == row.value:
+        summary.unchanged += 1
+        return
+    verdict = _judge(old, row, base.threshold, noise)
+    _count_verdict(summary, tally, verdict)
+    summary.changes.append(_delta(old, row, verdict, noise, runs))
+
+
+def _close(summary: DeltaSummary, tally: _Tally) -> None:
+    """Write the tally into ``summary`` and put its lists in their reading order."""
+    summary.method_changes = [
+        MethodChange(what=what, detail=detail, values=count)
+        for (what, detail), count in sorted(tally.method_counts.items())
+    ]
+    summary.timed_compared = tally.timed_compared
+    summary.timed_set_aside = tally.timed_set_aside
+    summary.timed_with_history = tally.timed_with_history
+    summary.noise_note = _noise_note(
+        tally.timed_compared, tally.timed_with_history, tally.most_runs
+    )
+    summary.within_stderr = tally.within_stderr
+    summary.not_judged = tally.not_judged
+    summary.incomparable.sort()
+    summary.changes.sort(
+        key=lambda d: (not d.flagged, -abs(d.rel_change or math.inf), d.probe, d.model_id, d.metric)
+    )
+
+
 def compute_deltas(
     current: Sequence[ValueRow],
     previous: Report | dict[str, Any] | None,
@@ -341,83 +477,18 @@ def compute_deltas(
         return None
     before, prev_run, prev_date = _previous(previous)
     run = run or {}
-    summary = DeltaSummary(
-        previous_date=prev_date,
-        previous_run_id=prev_run.get("run_id"),
+    base = _Baseline(
+        run=run,
         threshold=threshold,
-        timed_compared=0,
-        timed_set_aside=0,
-        timed_with_history=0,
+        machine=_machine_change(prev_run, run),
+        library=_library_change(prev_run, run),
+        earlier=_earlier(history, {prev_run.get("run_id"), run.get("run_id"), None}),
     )
-    counts = dict.fromkeys(("compared", "set_aside", "with_history", "within_stderr"), 0)
-    counts["not_judged"] = 0
-    machine = _machine_change(prev_run, run)
-    library = _library_change(prev_run, run)
-    earlier = _earlier(history, {prev_run.get("run_id"), run.get("run_id"), None})
-    method_counts: dict[tuple[str, str], int] = {}
+    summary, tally = _empty_summary(prev_run, prev_date, threshold), _Tally()
     pairs, new, missing = pair_rows(before, current)
     summary.new = sorted(_label(r) for r in new)
     summary.missing = sorted(_label(r) for r in missing)
-    most_runs = 0
     for old, row in pairs:
-        timed = _timed(old, row)
-        if old.n is not None and row.n is not None and old.n != row.n:
-            summary.incomparable.append(_label(row))
-            continue
-        change = _method_change(old, row)
-        if change is None and row.kind == "measured" and rule_of(row) != "exact":
-            if machine:
-                change = ("machine", machine)
-            elif library:
-                change = ("library", library)
-        if change is not None:
-            method_counts[change] = method_counts.get(change, 0) + 1
-            counts["set_aside"] += int(timed)
-            continue
-        summary.compared += 1
-        noise, runs = None, None
-        if timed:
-            noise, runs = noise_range(row, old, earlier.get(row.match_key, []), run)
-            counts["compared"] += 1
-            counts["with_history"] += int(runs >= MIN_NOISE_RUNS)
-            most_runs = max(most_runs, runs)
-        if old.value == row.value:
-            summary.unchanged += 1
-            continue
-        verdict = _judge(old, row, threshold, noise)
-        flagged, rule = verdict.flagged, verdict.rule
-        summary.flagged += int(flagged)
-        summary.within_spread += int(rule == "spread" and not flagged)
-        judged = verdict.not_judged is None
-        counts["within_stderr"] += int(rule == "stderr" and judged and not flagged)
-        counts["not_judged"] += int(not judged)
-        summary.changes.append(
-            Delta(
-                **{name: getattr(row, name) for name in DELTA_ROW_FIELDS},
-                previous=old.value,
-                current=row.value,
-                rel_change=(row.value - old.value) / abs(old.value) if old.value else None,
-                flagged=flagged,
-                rule=rule,
-                previous_range=list(old.spread) if old.spread else None,
-                current_range=list(row.spread) if row.spread else None,
-                noise_range=list(noise) if noise else None,
-                noise_runs=runs,
-                **_stderr_fields(old, row, verdict),
-            )
-        )
-    summary.method_changes = [
-        MethodChange(what=what, detail=detail, values=count)
-        for (what, detail), count in sorted(method_counts.items())
-    ]
-    summary.timed_compared = counts["compared"]
-    summary.timed_set_aside = counts["set_aside"]
-    summary.timed_with_history = counts["with_history"]
-    summary.noise_note = _noise_note(counts["compared"], counts["with_history"], most_runs)
-    summary.within_stderr = counts["within_stderr"]
-    summary.not_judged = counts["not_judged"]
-    summary.incomparable.sort()
-    summary.changes.sort(
-        key=lambda d: (not d.flagged, -abs(d.rel_change or math.inf), d.probe, d.model_id, d.metric)
-    )
+        _compare_pair(old, row, base, summary, tally)
+    _close(summary, tally)
     return summary
