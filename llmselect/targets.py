@@ -14,6 +14,7 @@ Anything else is one ``LLMSelectError`` line that suggests the closest known nam
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from llmselect.arch.presets import ArchTarget, describe, is_preset, preset_arch, preset_names
@@ -90,6 +91,26 @@ def resolve_tokenizers(names: list[str]) -> list[tuple[str, TokenizerSpec]]:
         else:
             out += resolve_tokenizer_names([name])
     return list({spec.id: (asked, spec) for asked, spec in out}.values())
+
+
+def stored_ids(text: str) -> set[str]:
+    """The ids under which the records of what ``text`` names are stored: ``text`` itself and,
+    where it resolves, the catalog id, the preset key and the tokenizer family id (tokenizer
+    probes store under the family: ``qwen2.5-7b`` also names ``qwen2``). A checkpoint path adds
+    the checkpoint's id and its tokenizer's. A name that resolves to nothing names itself only."""
+    text = text.strip()
+    ids = {text}
+    if looks_like_path(text):
+        with suppress(LLMSelectError):  # not a readable checkpoint: the name as typed matches
+            ids.add(source_from_path(text).id)
+    else:
+        spec = _catalog_model(text)
+        ids |= {spec.id} if spec is not None else set()
+        key = _preset_key(text)
+        ids |= {key} if key is not None else set()
+    with suppress(LLMSelectError):  # no tokenizer of that name: its model ids are all it names
+        ids |= {tok.id for _asked, tok in resolve_tokenizers([text])}
+    return ids
 
 
 def resolve_candidates(names: list[str]) -> list[ModelSpec]:

@@ -130,3 +130,29 @@ def test_show_names_the_source_of_a_published_value_from_a_real_run(
     assert run_main(["results", "show", "-m", "nosuch", "--csv"], monkeypatch) == 0
     header = "model_id,probe,metric,subset,value,unit,kind,n,status,source"
     assert capsys.readouterr().out.splitlines() == [header]
+
+
+def test_show_m_finds_tokenizer_records_by_the_model_name_the_user_ran(
+    with_data_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tokenize-bench -m qwen2.5-7b`` stores under the tokenizer family (qwen2); ``results
+    show -m qwen2.5-7b`` found nothing. Now the name, an alias and the family all find them."""
+    from llmselect.catalog import load_catalog
+
+    family = load_catalog().find("qwen2.5-7b").tokenizer
+    assert family == "qwen2"  # the catalog's tokenizer of the model (its cited source)
+    args = ["tokenize-bench", "-m", "qwen2.5-7b", "--no-throughput", "--limit", "4", "--json"]
+    assert run_main(args, monkeypatch) == 0
+    ran = json.loads(capsys.readouterr().out)["records"]
+    assert ran and {r["model_id"] for r in ran} == {family}
+    expected = sorted((r["metric"], r["subset"], r["value"]) for r in ran)
+    for name in ("qwen2.5-7b", "Qwen2.5-7B", family):
+        assert run_main(["results", "show", "-m", name, "--json"], monkeypatch) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert sorted((r["metric"], r["subset"], r["value"]) for r in shown) == expected, name
+    # Another model's tokenizer, or a name that resolves to nothing: empty, exit 0, a note.
+    for name in ("llama2", "nosuch-model"):
+        assert run_main(["results", "show", "-m", name, "--json"], monkeypatch) == 0
+        captured = capsys.readouterr()
+        assert json.loads(captured.out) == []
+        assert captured.err.strip() == f"no stored record matches -m {name}"

@@ -70,9 +70,24 @@ def _filters(models: set[str], probes: set[str]) -> str:
     return " ".join(parts + ([f"-p {','.join(sorted(probes))}"] if probes else []))
 
 
+def _stored_ids(models: set[str]) -> set[str]:
+    """Every id the records of the ``-m`` names are stored under (``targets.stored_ids``)."""
+    from llmselect.targets import stored_ids
+
+    return {i for name in models for i in stored_ids(name)}
+
+
+MODEL_HELP = (
+    "Only these models: a stored id, a catalog id or alias, a family:size preset, a tokenizer "
+    "family or a checkpoint path. A model also matches its tokenizer family's records "
+    "(qwen2.5-7b shows what tokenize-bench stored as qwen2); a name that resolves to nothing "
+    "matches itself only."
+)
+
+
 @results_app.command("show")
 def show(
-    model: list[str] = typer.Option([], "-m", "--model", help="Only these model/tokenizer ids."),
+    model: list[str] = typer.Option([], "-m", "--model", help=MODEL_HELP),
     probe: list[str] = typer.Option([], "-p", "--probe", help="Only these probes."),
     all_rows: bool = typer.Option(False, "--all", help="Every row, not only the newest ok one."),
     as_json: JsonOpt = False,
@@ -86,10 +101,11 @@ def show(
     records = load_records()
     models, probes = set(split_csv(model)), set(split_csv(probe))
     _check_probes(probes, {r.probe for r in records})
+    ids = _stored_ids(models)
     chosen = [
         json.loads(r.model_dump_json())  # JSON types: a missing value is null, n an integer
         for r in (records if all_rows else latest(records))
-        if (not models or r.model_id in models) and (not probes or r.probe in probes)
+        if (not models or r.model_id in ids) and (not probes or r.probe in probes)
     ]
     if records and not chosen and (models or probes):
         err.print(f"no stored record matches {_filters(models, probes)}", highlight=False)
