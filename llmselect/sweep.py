@@ -16,6 +16,7 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,14 @@ from llmselect.probes.reference_latency import (
 )
 from llmselect.records import RunInfo
 from llmselect.runner import open_run
+from llmselect.store import MEASUREMENTS, RUN_INFO
 from llmselect.targets import resolve_target
 from llmselect.units import Unit
 
 log = logging.getLogger(__name__)
 
 RAW = "raw.jsonl"
-RECORDS = "measurements.jsonl"
+RECORDS = MEASUREMENTS
 TABLE = "table.md"
 
 
@@ -117,6 +119,7 @@ def run_sweep(
         for variant in variants
         for pt in points
     ]
+    _refuse_a_run_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, a read-only or full disk
@@ -169,13 +172,29 @@ def run_sweep(
     return records
 
 
+def _refuse_a_run_folder(out_dir: Path) -> None:
+    """A sweep's folder holds one run: its ``run.json`` describes every record beside it and
+    ``rerender`` replays them as that run. A folder that already holds a sweep's files is
+    refused (before anything is measured) rather than mixed with this run's."""
+    held = [n for n in (RUN_INFO, RECORDS, RAW, TABLE) if (out_dir / n).is_file()]
+    if not held:
+        return
+    run_id = ""
+    with suppress(OSError, ValueError):
+        run_id = f" of run {RunInfo.model_validate_json((out_dir / RUN_INFO).read_bytes()).run_id}"
+    raise LLMSelectError(
+        f"--out {out_dir} already holds a sweep's files{run_id} ({', '.join(held)}): one folder "
+        "holds one run; give a new folder"
+    )
+
+
 def rerender(out_dir: Path) -> list[Any]:
     """Recompute the records (estimates included) from ``raw.jsonl`` and rewrite the table.
 
     The same path as a measurement: one ``reference_latency`` unit per stored point, through
     the runner, whose config replays the child's stored result instead of starting a child.
     """
-    info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))
+    info = RunInfo.model_validate_json((out_dir / RUN_INFO).read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (out_dir / RAW).read_text().splitlines() if line.strip()]
     units: list[Unit] = []
     gpu: dict[str, str] = {}

@@ -101,9 +101,13 @@ def test_perf_commands_do_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
+def test_sweep_runs_each_point_as_a_runner_unit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """One child per point through the runner: raw.jsonl keeps the child's result beside the
-    records; a point GPT-2's position table cannot hold is left out, the sweep goes on."""
+    records; a point GPT-2's position table cannot hold is left out, the sweep goes on. A
+    second sweep into the folder is refused: its records went beside the first run's while
+    run.json described only the second."""
     from llmselect.sweep import RAW, RECORDS, TABLE, Point, run_sweep
 
     options = {"device": "cpu", "dtype": "fp32", "new_tokens": 2, "warmup": 0, "iterations": 1}
@@ -149,6 +153,20 @@ def test_sweep_runs_each_point_as_a_runner_unit(tmp_path: Path) -> None:
     assert all(r.params["_unit"] for r in again)
     table = (tmp_path / TABLE).read_text()
     assert table.count("| gpt2:124m | bs=1,seq=8,dtype=fp32 | 1 | yes |") == 1
+
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    run_id = json.loads((tmp_path / "run.json").read_text())["run_id"]
+    args = ["perf", "sweep", "-m", "gpt2:124m", "--points", "1x8", "--device", "cpu",
+            "--dtype", "fp32", "--out", str(tmp_path)]  # fmt: skip
+    assert run_main(args, monkeypatch) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == (
+        f"Error: --out {tmp_path} already holds a sweep's files of run {run_id} (run.json, "
+        "measurements.jsonl, raw.jsonl, table.md): one folder holds one run; give a new folder"
+    )
+    assert {
+        p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()
+    } == before  # nothing measured
 
 
 CONFIGS = Path(__file__).resolve().parent / "data" / "configs"

@@ -293,13 +293,17 @@ def measure(
         raise typer.Exit(EXIT_PROBE_FAILED)
 
 
+SWEEP_OUT_HELP = (
+    "Folder of this run: raw.jsonl, measurements.jsonl, run.json, table.md. One run per folder: "
+    "a folder that already holds a sweep's files is refused."
+)
+
+
 @perf_app.command("sweep")
 def sweep(
     model: ModelOpt,
     points: Annotated[str, typer.Option(help="BATCHxSEQ list, e.g. 1x512,8x2048.")] = "1x512",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for JSONL + table.md.")] = Path(
-        "perf-sweep"
-    ),
+    out_dir: Annotated[Path, typer.Option("--out", help=SWEEP_OUT_HELP)] = Path("perf-sweep"),
     device: DeviceOpt = "auto",
     dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "bf16",
     new_tokens: Annotated[int, typer.Option(min=0)] = 32,
