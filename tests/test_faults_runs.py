@@ -177,7 +177,15 @@ def _unit_key(run_dir: Path, target: str) -> str:
 # --- an empty run never replaces a good report ----------------------------------------------
 
 
-REPORT = ["--now", "2026-11-23T03:00:00+00:00", "--date", "2026-11-23"]
+REPORT = ["--now", "2026-11-23T03:00:00+00:00"]  # dated by default on the run's start (UTC)
+
+
+def _start_day(run: dict[str, Any]) -> str:
+    """The run's start date (UTC), as its run.json records it: the report's default date."""
+    from llmselect.records import RunInfo
+
+    info = RunInfo.model_validate_json((Path(run["run_dir"]) / "run.json").read_text())
+    return info.started_at.date().isoformat()
 
 
 def test_report_passes_over_a_run_without_results(
@@ -200,14 +208,46 @@ def test_report_passes_over_a_run_without_results(
     assert {p.name: p.read_bytes() for p in out.glob("latest.*")} == before
 
 
+def test_report_dated_before_its_run_started_is_refused(
+    suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``--date`` before the run's start was accepted and replaced that day's report and
+    ``latest.*`` with numbers measured later; the run's start day (the default) and later days
+    are dates a report may have."""
+    from datetime import date, timedelta
+
+    out = tmp_path / "reports"
+    _code, run, _ = _run(["--suite", suite_path])
+    day = date.fromisoformat(_start_day(run))
+    assert run_main(["report", "--out", str(out), *REPORT], monkeypatch) == 0
+    assert (out / day.isoformat() / "report.json").is_file()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    early = (day - timedelta(days=1)).isoformat()
+    args = ["report", "--run", run["run_id"], "--out", str(out), *REPORT, "--date", early]
+    assert run_main(args, monkeypatch) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == (
+        f"Error: --date {early} is before run {run['run_id']} started ({day.isoformat()}, "
+        "UTC): a report is dated on or after its run's start"
+    )
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    later = (day + timedelta(days=1)).isoformat()  # a report made on a later day is allowed
+    args = ["report", "--run", run["run_id"], "--out", str(out), *REPORT, "--date", later]
+    assert run_main(args, monkeypatch) == 0
+    assert json.loads((out / "latest.json").read_text())["date"] == later
+
+
 def test_report_refuses_to_overwrite_with_an_empty_one(
     suite_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     out = tmp_path / "reports"
-    _run(["--suite", suite_path])
+    _code, good, _ = _run(["--suite", suite_path])
     assert run_main(["report", "--out", str(out), *REPORT], monkeypatch) == 0
-    before = (out / "2026-11-23" / "report.json").read_bytes()
+    day = _start_day(good)
+    before = (out / day / "report.json").read_bytes()
     FAIL_ON.update(t.id for t in TARGETS)
     _code, empty, _ = _run(["--suite", suite_path])
     capsys.readouterr()
@@ -215,7 +255,7 @@ def test_report_refuses_to_overwrite_with_an_empty_one(
     assert run_main(args, monkeypatch) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"Error: run {empty['run_id']} has no ok record; not overwriting")
-    assert (out / "2026-11-23" / "report.json").read_bytes() == before
+    assert (out / day / "report.json").read_bytes() == before
     # Into an empty folder it may write (nothing is replaced): the report says what failed.
     fresh = tmp_path / "fresh"
     args = ["report", "--run", empty["run_id"], "--out", str(fresh), *REPORT]

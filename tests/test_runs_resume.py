@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def test_interrupted_suite_keeps_records_and_resume_runs_only_the_rest(tmp_path:
 DRIVER = """
 import sys, time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from llmselect.probes.base import Probe, ProbeConfig
 from llmselect.suite import SuiteInterrupted, build_plan, parse_suite, run_suite
@@ -252,21 +254,25 @@ def test_cli_report_writes_files_and_compares(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["run", "--suite", path]).exit_code == 0
     out = tmp_path / "reports"
     args = ["report", "--out", str(out), "--now", "2026-11-23T03:00:00+00:00", "--json"]
-    first = CliRunner().invoke(app, [*args, "--date", "2026-11-22"])
+    first = CliRunner().invoke(app, args)  # dated on the run's start day (UTC)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["previous"] is None
-    html = (out / "2026-11-22" / "report.html").read_text()  # every number, long-form
+    day = json.loads(first.stdout)["date"]
+    (run_dir,) = _store_runs()
+    assert day == read_run_info(run_dir).started_at.date().isoformat()  # type: ignore[union-attr]
+    html = (out / day / "report.html").read_text()  # every number, long-form
     assert '<td>alpha</td><td>name_chars</td><td></td><td class="num">5</td><td>char</td>' in html
-    assert "report.html#details" in (out / "2026-11-22" / "report.md").read_text()
+    assert "report.html#details" in (out / day / "report.md").read_text()
 
-    second = CliRunner().invoke(app, [*args, "--date", "2026-11-23"])
+    # The same run reported a day later compares with the first report.
+    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    second = CliRunner().invoke(app, [*args, "--date", next_day])
     info = json.loads(second.stdout)
-    assert info["previous"] == str(out / "2026-11-22" / "report.json")
+    assert info["previous"] == str(out / day / "report.json")
     assert info["flagged"] == 0
     latest = json.loads((out / "latest.json").read_text())
-    assert latest["date"] == "2026-11-23" and latest["deltas"]["unchanged"] == 3
+    assert latest["date"] == next_day and latest["deltas"]["unchanged"] == 3
 
-    (run_dir,) = _store_runs()
     by_id = CliRunner().invoke(app, ["report", "--run", run_dir.name, "--out", str(out)])
     assert by_id.exit_code == 0
     missing = CliRunner().invoke(app, ["report", "--run", "nope", "--out", str(out)])

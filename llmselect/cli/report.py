@@ -26,7 +26,11 @@ PreviousOpt = Annotated[
 ]
 DateOpt = Annotated[
     str | None,
-    typer.Option("--date", help="Report date YYYY-MM-DD (default: the run's start date, UTC)."),
+    typer.Option(
+        "--date",
+        help="Report date YYYY-MM-DD (default: the run's start date, UTC); not before the "
+        "run's start.",
+    ),
 ]
 ThresholdOpt = Annotated[
     float,

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from llmselect.catalog import load_catalog
+from llmselect.errors import LLMSelectError
+from llmselect.records import RunInfo
 from llmselect.report.build import as_records, build_report, standard_cost_tables
 from llmselect.report.files import find_previous, read_report_json, write_report
 from llmselect.report.history import earlier_runs
@@ -36,6 +38,21 @@ def _published_for(frame: Any) -> list[Any]:
     return [r for m in load_catalog() if m.id in targets for r in published_records(m)]
 
 
+def _report_day(day: date | None, info: RunInfo | None, stamp: datetime) -> date:
+    """``day``, else the run's start date (UTC), else ``stamp``'s. A day before the run started
+    is an error: the report would be dated before its data existed, and replace a report of
+    that day (and ``latest.*``) with numbers measured later."""
+    if info is None:
+        return day or stamp.date()
+    started = info.started_at.date()
+    if day is not None and day < started:
+        raise LLMSelectError(
+            f"--date {day.isoformat()} is before run {info.run_id} started "
+            f"({started.isoformat()}, UTC): a report is dated on or after its run's start"
+        )
+    return day or started
+
+
 def write_run_report(
     run_id: str | None,
     out_dir: Path,
@@ -56,7 +73,7 @@ def write_run_report(
         on_note(chosen.note)
     run_dir, info = chosen.run_dir, chosen.info
     frame = load(latest_only=False, run_ids=[run_dir.name])
-    report_day = day or (info.started_at.date() if info else None) or stamp.date()
+    report_day = _report_day(day, info, stamp)
     refuse_empty_overwrite(chosen, out_dir, report_day.isoformat())
     prev_path = previous or find_previous(out_dir, report_day.isoformat())
     prev = read_report_json(prev_path) if prev_path else None
