@@ -47,6 +47,7 @@ set aside.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -337,30 +338,17 @@ class _Baseline:
     earlier: dict[tuple[str, ...], list[tuple[dict[str, Any], ValueRow]]]
 
 
+# The summary's counts gathered pair by pair (``_Tally.counts``), each a ``DeltaSummary`` field.
+TALLIED = ("timed_compared", "timed_set_aside", "timed_with_history", "within_stderr", "not_judged")
+
+
 @dataclass
 class _Tally:
     """Counts gathered pair by pair that the summary reports once all pairs are judged."""
 
-    timed_compared: int = 0
-    timed_set_aside: int = 0
-    timed_with_history: int = 0
-    within_stderr: int = 0
-    not_judged: int = 0
-    most_runs: int = 0
-    method_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-
-
-def _empty_summary(
-    prev_run: dict[str, Any], prev_date: str | None, threshold: float
-) -> DeltaSummary:
-    return DeltaSummary(
-        previous_date=prev_date,
-        previous_run_id=prev_run.get("run_id"),
-        threshold=threshold,
-        timed_compared=0,
-        timed_set_aside=0,
-        timed_with_history=0,
-    )
+    counts: Counter[str] = field(default_factory=Counter)
+    most_runs: int = 0  # the most comparable runs one timing's noise came from
+    method_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def _set_aside_reason(old: ValueRow, row: ValueRow, base: _Baseline) -> tuple[str, str] | None:
@@ -382,8 +370,8 @@ def _timing_noise(
     if not _timed(old, row):
         return None, None
     noise, runs = noise_range(row, old, base.earlier.get(row.match_key, []), base.run)
-    tally.timed_compared += 1
-    tally.timed_with_history += int(runs >= MIN_NOISE_RUNS)
+    tally.counts["timed_compared"] += 1
+    tally.counts["timed_with_history"] += int(runs >= MIN_NOISE_RUNS)
     tally.most_runs = max(tally.most_runs, runs)
     return noise, runs
 
@@ -392,8 +380,10 @@ def _count_verdict(summary: DeltaSummary, tally: _Tally, verdict: Verdict) -> No
     judged = verdict.not_judged is None
     summary.flagged += int(verdict.flagged)
     summary.within_spread += int(verdict.rule == "spread" and not verdict.flagged)
-    tally.within_stderr += int(verdict.rule == "stderr" and judged and not verdict.flagged)
-    tally.not_judged += int(not judged)
+    tally.counts["within_stderr"] += int(
+        verdict.rule == "stderr" and judged and not verdict.flagged
+    )
+    tally.counts["not_judged"] += int(not judged)
 
 
 def _delta(
@@ -427,8 +417,8 @@ def _compare_pair(
         return
     change = _set_aside_reason(old, row, base)
     if change is not None:
-        tally.method_counts[change] = tally.method_counts.get(change, 0) + 1
-        tally.timed_set_aside += int(_timed(old, row))
+        tally.method_counts[change] += 1
+        tally.counts["timed_set_aside"] += int(_timed(old, row))
         return
     summary.compared += 1
     noise, runs = _timing_noise(old, row, base, tally)
@@ -446,14 +436,11 @@ def _close(summary: DeltaSummary, tally: _Tally) -> None:
         MethodChange(what=what, detail=detail, values=count)
         for (what, detail), count in sorted(tally.method_counts.items())
     ]
-    summary.timed_compared = tally.timed_compared
-    summary.timed_set_aside = tally.timed_set_aside
-    summary.timed_with_history = tally.timed_with_history
+    for name in TALLIED:
+        setattr(summary, name, tally.counts[name])
     summary.noise_note = _noise_note(
-        tally.timed_compared, tally.timed_with_history, tally.most_runs
+        tally.counts["timed_compared"], tally.counts["timed_with_history"], tally.most_runs
     )
-    summary.within_stderr = tally.within_stderr
-    summary.not_judged = tally.not_judged
     summary.incomparable.sort()
     summary.changes.sort(
         key=lambda d: (not d.flagged, -abs(d.rel_change or math.inf), d.probe, d.model_id, d.metric)
@@ -484,7 +471,10 @@ def compute_deltas(
         library=_library_change(prev_run, run),
         earlier=_earlier(history, {prev_run.get("run_id"), run.get("run_id"), None}),
     )
-    summary, tally = _empty_summary(prev_run, prev_date, threshold), _Tally()
+    summary = DeltaSummary(
+        previous_date=prev_date, previous_run_id=prev_run.get("run_id"), threshold=threshold
+    )
+    tally = _Tally()
     pairs, new, missing = pair_rows(before, current)
     summary.new = sorted(_label(r) for r in new)
     summary.missing = sorted(_label(r) for r in missing)
