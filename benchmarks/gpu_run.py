@@ -213,10 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from llmselect.arch.count import count_params
+    from llmselect.errors import LLMSelectError
     from llmselect.memory.estimate import CPU_OVERHEAD_MIB, CUDA_OVERHEAD_MIB
     from llmselect.records import RunInfo
     from llmselect.store import LOCK
-    from llmselect.sweep import TABLE, gpu_description, parse_points, render_table, run_sweep
+    from llmselect.sweep import (
+        TABLE,
+        gpu_description,
+        parse_points,
+        refuse_a_run_folder,
+        render_table,
+        run_sweep,
+    )
     from llmselect.targets import resolve_target
 
     start = time.perf_counter()
@@ -229,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     name = _slug(gpu.get("gpu_name", "cpu-dry-run"))
     out_dir = args.out or Path("reports/perf") / f"{day}-{name}"
-    if (out_dir / "measurements.jsonl").exists():
-        print(f"Error: {out_dir} holds a run already; give another --out", file=sys.stderr)
+    try:  # the sweep's own refusal, before the shapes are counted
+        refuse_a_run_folder(out_dir)
+    except LLMSelectError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return 2
     models = targets(dry)
     params_of = {
@@ -247,10 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     points = parse_points("1x32" if dry else POINTS)
     command = " ".join(["benchmarks/gpu_run.py", *(argv if argv is not None else sys.argv[1:])])
-    records = run_sweep(
-        models, points, out_dir, probe_options=options, command=command,
-        variants=[{"engine": engine} for engine in ENGINES],
-    )  # fmt: skip
+    try:  # e.g. --out names a file, or a folder that cannot be created
+        records = run_sweep(
+            models, points, out_dir, probe_options=options, command=command,
+            variants=[{"engine": engine} for engine in ENGINES],
+        )  # fmt: skip
+    except LLMSelectError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     # The writer's lock file stays after the run, released; a report folder does not need it.
     (out_dir / LOCK).unlink(missing_ok=True)
     info = RunInfo.model_validate_json((out_dir / "run.json").read_text(encoding="utf-8"))

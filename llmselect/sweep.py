@@ -119,7 +119,7 @@ def run_sweep(
         for variant in variants
         for pt in points
     ]
-    _refuse_a_run_folder(out_dir)
+    refuse_a_run_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, a read-only or full disk
@@ -172,7 +172,7 @@ def run_sweep(
     return records
 
 
-def _refuse_a_run_folder(out_dir: Path) -> None:
+def refuse_a_run_folder(out_dir: Path) -> None:
     """A sweep's folder holds one run: its ``run.json`` describes every record beside it and
     ``rerender`` replays them as that run. A folder that already holds a sweep's files is
     refused (before anything is measured) rather than mixed with this run's."""

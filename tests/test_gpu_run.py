@@ -87,3 +87,35 @@ def test_roofline_bandwidth_comes_from_gpus_yaml(driver_name: str, gbs: float) -
     dev = lookup_bandwidth(driver_name)
     assert dev is not None and dev.bandwidth_bytes_per_s == gbs * 1e9
     assert dev.source.startswith("llmselect/data/gpus.yaml: NVIDIA H")
+
+
+@pytest.mark.parametrize("held", ["run.json", "raw.jsonl"])
+def test_a_folder_holding_a_sweep_file_is_one_error_line(tmp_path: Path, held: str) -> None:
+    """A folder holding any of a sweep's files (not only measurements.jsonl) is refused with
+    the sweep's own words, exit 2, before anything is measured or written."""
+    (tmp_path / held).write_text("{}\n", encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_run.py"), "--dry-run",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"Error: --out {tmp_path} already holds a sweep's files ({held}): one folder holds one "
+        "run; give a new folder"
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == [held]
+
+
+def test_an_out_under_a_file_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_run.py"), "--dry-run",
+         "--out", str(tmp_path / "f" / "perf")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"Error: --out {tmp_path / 'f' / 'perf'}: cannot create the folder: Not a directory"
+    ]
