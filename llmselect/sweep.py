@@ -303,6 +303,12 @@ def render_table(records: Iterable[Any], header: str = "") -> str:
             )
             + " |"
         )
+    notes = [
+        f"{model} {subset}: warning: {row['params']['context_note']}"
+        for (model, subset), row in rows.items()
+        if row["params"].get("context_note")
+    ]
+    out += ["", *notes] if notes else []
     errors = [abs(row["est_error_pct"]) for row in rows.values() if "est_error_pct" in row]
     if errors:
         within = sum(e <= 5.0 for e in errors)

@@ -354,3 +354,28 @@ def test_gemma3n_config_without_timm_is_sized_and_says_what_it_left_out(tmp_path
         [part] = params["other_parts"]
         assert part["kind"] == "not counted" and "timm" in part["note"]
         assert "params" not in part
+
+
+def test_sweep_past_the_configs_context_keeps_the_caveat(tmp_path: Path) -> None:
+    """A LLaMA config.json with max_position_embeddings 16, swept at 16 prompt + 2 new tokens
+    (rotary positions run past it): the table and every measured record say so."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
+              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "intermediate_size": 128, "vocab_size": 512, "max_position_embeddings": 16,
+              "rope_theta": 10000.0, "rms_norm_eps": 1e-6}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    out = tmp_path / "sweep"
+    args = ["perf", "sweep", "-m", str(folder), "--points", "1x16", "--new-tokens", "2",
+            "--warmup", "0", "--iterations", "1", "--device", "cpu", "--dtype", "fp32",
+            "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    note = "--seq 16 + --new-tokens 2 = 18 tokens is beyond model's context of 16 tokens"
+    assert f"model bs=1,seq=16,dtype=fp32: warning: {note}" in (out / "table.md").read_text()
+    records = [json.loads(line) for line in (out / "measurements.jsonl").read_text().splitlines()]
+    measured = [r for r in records if r["metric"] in ("fits", "prefill_ms", "decode_ms_per_token")]
+    assert len(measured) == 3
+    assert all(r["params"]["context_tokens"] == 16 and note in r["params"]["context_note"]
+               for r in measured)  # fmt: skip

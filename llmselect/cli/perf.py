@@ -173,8 +173,9 @@ def _measure_rows(records: list[Any]) -> list[dict[str, Any]]:
 
 
 # Params every measured row shows: the machine, the engine that ran and its version, threads.
+# A point beyond the model's context carries its caveat (context_params).
 ROW_PARAMS = ("device_name", "engine", "threads", "torch", "transformers", "llama_cpp_python",
-              "llama_cpp")  # fmt: skip
+              "llama_cpp", "context_tokens", "context_source", "context_note")  # fmt: skip
 
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
@@ -246,6 +247,8 @@ def _render_measured(rows: list[dict[str, Any]], device: str, run_id: str) -> No
         )  # fmt: skip
     out.print(table)
     for r in rows:
+        if r.get("context_note"):
+            err.print(f"{r['model_id']} {r['point']}: warning: {r['context_note']}", markup=False)
         if r.get("reason"):
             err.print(f"{r['model_id']} {r['point']}: {r['reason']}")
         if r.get("error"):

@@ -283,6 +283,31 @@ def worker_spec(
     )
 
 
+def context_params(target: Any, seq: int, new_tokens: int) -> dict[str, Any]:
+    """The caveat of a point longer than the model's stated context (none within it, or where
+    no context is recorded), stored in every record of the point beside the measurement, which
+    it does not change: rotary positions run past the trained range (llama.cpp warns and runs),
+    so the timing and memory are real, while what the model writes there is not measured. A
+    learned position table cannot run past its size; ``worker_spec`` refuses that point."""
+    from llmselect.memory.estimate_rows import stated_context
+
+    tokens = seq + new_tokens
+    context, source = stated_context(target)
+    if context is None or tokens <= context:
+        return {}
+    return {
+        "context_tokens": context,
+        "context_source": source,
+        "context_extension": True,
+        "context_note": (
+            f"--seq {seq:,} + --new-tokens {new_tokens:,} = {tokens:,} tokens is beyond "
+            f"{target.id}'s context of {context:,} tokens ({source}): positions past the range "
+            "the model was trained on; memory and latency are measured at that length, whether "
+            "the model's output is usable there is not part of the measurement"
+        ),
+    }
+
+
 def _file_bytes(target: Any) -> int | None:
     """A GGUF checkpoint's tensor bytes (None for anything else)."""
     gguf = getattr(target, "gguf", None)
@@ -396,9 +421,12 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         if cfg.replay is not None:  # measured earlier: only records and estimates, here
             host = cfg.replay.host or UNRECORDED_HOST
             arch = getattr(target, "arch", None)
-            replay = self.point_records(ctx, target.id, arch, cfg.replay.spec, cfg.replay.result,
+            spec = cfg.replay.spec
+            replay = self.point_records(ctx, target.id, arch, spec, cfg.replay.result,
                                         sizing=getattr(target, "sizing", None),
-                                        file_bytes=_file_bytes(target))  # fmt: skip
+                                        file_bytes=_file_bytes(target),
+                                        context=context_params(target, spec.seq,
+                                                               spec.new_tokens))  # fmt: skip
             for rec in replay:
                 yield rec.model_copy(update={"host": host})
             return
@@ -431,7 +459,9 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                     result = pool_timings(result, run_worker(spec, cfg.timeout_s))
                 yield from self.point_records(ctx, target.id, arch, spec, result,
                                               sizing=getattr(target, "sizing", None),
-                                              file_bytes=_file_bytes(target))  # fmt: skip
+                                              file_bytes=_file_bytes(target),
+                                              context=context_params(target, seq,
+                                                                     spec.new_tokens))  # fmt: skip
 
     def point_records(
         self,
@@ -442,10 +472,12 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         result: dict[str, Any],
         sizing: Sizing | None = None,
         file_bytes: int | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Iterator[Measurement]:
         """Turn one child result into records (and the estimate of the same point; ``sizing``:
         a config's exact counts and cache layout, which a family-less architecture needs;
-        ``file_bytes``: a GGUF file's tensor bytes, the weights llama.cpp reads as stored)."""
+        ``file_bytes``: a GGUF file's tensor bytes, the weights llama.cpp reads as stored;
+        ``context``: the caveat of a point beyond the model's context, ``context_params``)."""
         from llmselect.memory.devices import lookup_bandwidth
         from llmselect.memory.estimate import (
             bytes_read_per_decode_token,
@@ -468,7 +500,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                 metric="fits",
                 unit="bool",
                 subset=subset,
-                params={"device": device, **raw},
+                params={"device": device, **(context or {}), **raw},
                 status="error",
                 error=str(result.get("error"))[-2000:],
                 duration_s=float(result.get("wall_s", 0.0)),
@@ -484,6 +516,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
             "prefill_logits": "last position",
             **engine_params(spec, result),
             "processes": result.get("processes", 1),
+            **(context or {}),
         }
         if spec.threads:
             params["threads"] = spec.threads

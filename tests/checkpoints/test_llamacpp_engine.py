@@ -80,6 +80,58 @@ def test_llamacpp_needs_less_memory_than_the_fp32_reference(smollm2_gguf: Path) 
     assert cpp["peak_memory_over_runtime_mib"] < ref["peak_memory_over_runtime_mib"]
 
 
+@pytest.fixture(scope="module")
+def context_field(smollm2_gguf: Path) -> tuple[int, Any]:
+    """Where the file stores ``llama.context_length`` and its value, as the ``gguf`` package
+    reads it: (byte offset, the value as its numpy scalar)."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(smollm2_gguf))
+    field = reader.fields["llama.context_length"]
+    part = field.parts[field.data[0]]
+    start = reader.data.__array_interface__["data"][0]
+    return part.__array_interface__["data"][0] - start, part[0]
+
+
+def test_a_point_past_the_files_context_is_measured_with_the_caveat(
+    smollm2_gguf: Path, context_field: tuple[int, Any], tmp_path: Path
+) -> None:
+    """The real file with its context_length set to 32 (the 4 bytes the ``gguf`` package
+    locates): llama.cpp runs 32 + 4 tokens past it, and the point's output and every stored
+    record say so."""
+    offset, value = context_field
+    data = bytearray(smollm2_gguf.read_bytes())
+    assert int(value) == 8192 and data[offset : offset + value.nbytes] == value.tobytes()
+    data[offset : offset + value.nbytes] = value.dtype.type(32).tobytes()
+    short = tmp_path / smollm2_gguf.name
+    short.write_bytes(data)
+    result = runner.invoke(app, ["perf", "measure", "-m", str(short), "--engine", "llama.cpp",
+                                 *POINT[:-1]])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    assert "warning: --seq 32 + --new-tokens 4 = 36 tokens is beyond" in warning
+    assert "context of 32 tokens (position limit of the architecture: GGUF metadata" in warning
+    (run_dir,) = iter_run_dirs()
+    records = list(iter_records(run_dir))
+    assert {r.metric for r in records} >= {"fits", "prefill_ms", "decode_ms_per_token"}
+    assert all(r.params["context_tokens"] == 32 and r.params["context_extension"]
+               for r in records)  # fmt: skip
+
+
+def test_the_caveat_of_a_long_point_is_known_before_anything_runs(
+    smollm2_source: Any, context_field: tuple[int, Any]
+) -> None:
+    """--seq 100000 on the file as published: the caveat comes from its own context_length
+    (checked before a child starts; no 100k-token prefill here)."""
+    from llmselect.probes.reference_latency import context_params
+
+    caveat = context_params(smollm2_source, 100_000, 32)
+    assert caveat["context_tokens"] == int(context_field[1]) == 8192
+    assert caveat["context_source"].startswith("position limit of the architecture: GGUF")
+    assert "100,032 tokens is beyond" in caveat["context_note"]
+    assert context_params(smollm2_source, 8160, 32) == {}  # 8,192 tokens: within it
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_llamacpp_logits_agree_with_the_reference(
     llama_logits: dict[str, dict[str, Any]], smollm2_reference: Any, lang: str
