@@ -599,6 +599,37 @@ def _store(root: Path, records: list[Measurement]) -> Evidence:
     return load_evidence(root)
 
 
+@pytest.mark.parametrize("tok_s", [250.0, 50.0])
+def test_a_one_gpu_timing_decides_nothing_of_llamacpps_layer_split(
+    tmp_path: Path, tok_s: float
+) -> None:
+    """Under llama.cpp, two H100s split the model's layers (no tensor parallelism): a decode
+    timing of one H100 in the very setting ranked (f16, llama.cpp, 4096 tokens) neither
+    verifies the floor (250 tok/s) nor excludes the model (50 tok/s); the caveat says why, as
+    for a tensor-parallel split. On one H100 the same timing decides."""
+    mid = "qwen2.5-0.5b-instruct"
+    record = _decode_record("20261106T000000Z-cpp000", 1000 / tok_s, "cuda", H100_NAME, mid,
+                            "bs=1,seq=4096,dtype=f16", "llama.cpp")  # fmt: skip
+    ev = _store(tmp_path, [record])
+
+    def ranked(gpu: str) -> Any:
+        request = Request(gpu=parse_gpu(gpu), purpose="commercial", engine="llama.cpp",
+                          min_tokens_per_s=100)  # fmt: skip
+        return recommend(load_catalog(), request, ev)
+
+    one = ranked("H100")
+    verdict = {r.model_id: r.speed_floor for r in one.recommendations}.get(mid, "excluded")
+    assert verdict == ("verified" if tok_s > 100 else "excluded")
+    (rec,) = [r for r in ranked("2xH100").recommendations if r.model_id == mid]
+    assert rec.precision == "fp16" and rec.speed_floor == "not verified"
+    speed = next(t for t in rec.terms if t.name == "speed")
+    assert "measured tok/s" not in speed.components
+    assert "layers split over 2 GPUs" in next(t for t in rec.terms if t.name == "cost").source
+    assert "one GPU, not this 2-GPU split, not compared" in speed.detail
+    assert any("a decode timing of one H100 says nothing of this 2-GPU split" in caveat
+               for caveat in rec.caveats)  # fmt: skip
+
+
 H100_NAME = "NVIDIA H100 80GB HBM3"
 
 

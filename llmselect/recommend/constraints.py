@@ -236,8 +236,8 @@ def throughput_constraint(c: Candidate, q: Query) -> str | None:
         )
     c.speed_floor = "not verified"
     timed = "; ".join(_undecided(u, floor) for u in uses) or f"no decode timing on {gpu}"
-    if not uses and c.fit.tp > 1 and timings_on(q.evidence.decode_on(c.model.id), q.request.gpu):
-        timed = f"a decode timing of one {gpu} says nothing of this {c.fit.tp}-GPU split"
+    if not uses and c.fit.gpus > 1 and timings_on(q.evidence.decode_on(c.model.id), q.request.gpu):
+        timed = f"a decode timing of one {gpu} says nothing of this {c.fit.gpus}-GPU split"
     c.caveats.append(
         f"speed floor {floor:g} tok/s not verified: {timed}, and the "
         f"bandwidth roofline (≤{bound:.0f} tok/s estimated) is only an upper bound"

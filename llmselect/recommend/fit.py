@@ -44,6 +44,8 @@ class MemoryFit:
     read_per_token_gb: float  # bytes one decode step reads per device (active weights + KV), GB
     device: str = "cuda"  # the estimator's runtime overhead model: cuda | cpu
     engine: str = "transformers"
+    gpus: int = 1  # devices the model is spread over: the tensor-parallel degree, or the GPUs
+    # llama.cpp splits the layers over (its tp stays 1)
 
     @property
     def fits(self) -> bool:
@@ -154,6 +156,7 @@ def memory_fit(
         read_per_token_gb=read / tp / 1e9,
         device=device,
         engine=engine,
+        gpus=split,
     )
 
 

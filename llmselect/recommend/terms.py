@@ -201,7 +201,7 @@ def speed_term(c: Candidate, q: Query) -> Term:
         term.source = f"{term.source}; measured: {shown.timing.source}"
     elif timings := q.evidence.decode_on(c.model.id):
         devices = ", ".join(sorted({str(t.device) for t in timings}))
-        why = _not_compared(timings, gpu, fit.tp)
+        why = _not_compared(timings, gpu, fit.gpus)
         term.detail += f"; measured on {devices}: {why}, not compared"
     return term
 
@@ -216,20 +216,22 @@ def _decides(use: TimingUse) -> str:
 def floor_timings(c: Candidate, q: Query) -> list[TimingUse]:
     """The model's decode timings on the requested GPU model, each with what it can decide of
     the speed floor in the setting the model is ranked at (``timings.timing_use``); none for a
-    tensor-parallel split (a timing of one GPU says nothing of it)."""
+    model spread over several GPUs, whatever the engine (a tensor-parallel split, or llama.cpp's
+    layers split over the GPUs): a timing of one GPU says nothing of it."""
     fit = c.fit
-    if fit is None or fit.tp != 1:
+    if fit is None or fit.gpus != 1:
         return []
     on_gpu = timings_on(q.evidence.decode_on(c.model.id), q.request.gpu)
     return [timing_use(t, fit, q.context) for t in on_gpu]
 
 
-def _not_compared(timings: list[Value], gpu: GpuBudget, tp: int) -> str:
-    """Why a model's timings do not count on this request."""
+def _not_compared(timings: list[Value], gpu: GpuBudget, gpus: int) -> str:
+    """Why a model's timings do not count on this request (``gpus``: the devices the model
+    is spread over)."""
     if not gpu.bandwidth_gbs:
         return "no tok/s to compare it with here"
-    if tp > 1 and timings_on(timings, gpu):
-        return f"one GPU, not this {tp}-GPU split"
+    if gpus > 1 and timings_on(timings, gpu):
+        return f"one GPU, not this {gpus}-GPU split"
     return "another device"
 
 
