@@ -260,9 +260,16 @@ def test_estimate_beyond_the_context_warns(
     captured = capsys.readouterr()
     (row,) = json.loads(captured.out)
     # 4096: Llama 2's published context length (the catalog's source)
-    assert any("exceeds the model's context of 4096 tokens" in n for n in row["notes"])
+    (note,) = [n for n in row["notes"] if "exceeds the model's context of 4096 tokens" in n]
+    assert "past the range the model was trained on" in note  # rotary positions run past it
     assert run_main(["perf", "estimate", "-m", "llama-2-7b", "--seq", "4000"], monkeypatch) == 0
     assert "exceeds" not in capsys.readouterr().err
+    # GPT-2's learned position table has 1,024 rows (n_positions in its config.json)
+    assert run_main(["perf", "estimate", "-m", "gpt2:124m", "--seq", "2000", "--json"],
+                    monkeypatch) == 0  # fmt: skip
+    (row,) = json.loads(capsys.readouterr().out)
+    assert any("context of 1024 tokens: the estimate is for a length its learned position "
+               "table cannot run" in n for n in row["notes"])  # fmt: skip
 
 
 # --- the latest report -----------------------------------------------------------------------

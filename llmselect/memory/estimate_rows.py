@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmselect.arch.count import count_model
+from llmselect.arch.family import traits_of
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import check_weight_dtype, estimate_memory, plan_tensor_parallel
 from llmselect.memory.ggml_quant import FTYPE_BASE
@@ -42,6 +43,17 @@ class EstimateOptions:
         if self.engine == "llama.cpp" and (self.tp > 1 or self.gpu_mem_gib is not None):
             raise LLMSelectError("--engine llama.cpp sizes one device: drop --tp and --gpu-mem-gib")
         return replace(self, dtype=dtype)
+
+
+def _past_context(target: Any) -> str:
+    """What a length past the stated context means: a learned position table has no row for it;
+    rotary and ALiBi positions run past the trained range (memory is real, quality unmeasured)."""
+    if traits_of(target.arch.family).position == "learned":
+        return "the estimate is for a length its learned position table cannot run"
+    return (
+        "the estimate is for positions past the range the model was trained on (a "
+        "context-extension setting; whether its output is usable there is not estimated)"
+    )
 
 
 def stated_context(target: Any) -> tuple[int | None, str]:
@@ -113,7 +125,7 @@ def estimate_row(target: Any, opts: EstimateOptions) -> dict[str, Any]:
         row["notes"] = [
             *row.get("notes", []),
             f"warning: --seq {opts.seq} + --new-tokens {opts.new_tokens} exceeds the model's "
-            f"context of {context} tokens: the estimate is for a length it cannot run",
+            f"context of {context} tokens: {_past_context(target)}",
         ]
     if stored_source is not None:
         row["weights_source"] = stored_source
