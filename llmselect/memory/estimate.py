@@ -533,6 +533,12 @@ def estimate_memory(
         notes.append(
             f"KV cache of {which} capped by the sliding window ({arch.sliding_window} tokens)"
         )
+    moe = getattr(arch, "moe", None)
+    if gguf and weights_bytes is None and moe is not None:
+        notes.append(
+            f"weights estimated with llama.cpp's {dtype} recipe tensor by tensor (the "
+            f"{moe.experts} routed experts of a block: one 3-D tensor per projection)"
+        )
     if getattr(arch, "mla", None) is not None and sizing is None:
         notes.append("latent attention: the KV cache holds the compressed latent + RoPE key")
     if arch.kv_heads < tp and getattr(arch, "mla", None) is None:

@@ -16,10 +16,21 @@ A file type (``--dtype q4_k_m``) does not quantize every tensor alike. ``tensor_
   Q3_K_M / Q3_K_L / Q2_K have their own ``attn_v``, ``ffn_down`` and ``attn_output`` rules;
   70B-class models (80 layers) bump a Q3_K/Q4_K ``attn_v`` to Q5_K;
 * a k-quant whose row is not whole 256-element super-blocks falls back (Q4_K → Q5_0,
-  Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → IQ4_NL; F16 if that does not fit either).
+  Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0; F16 if that does not fit either).
 
-The tensor shapes come from the architecture numbers with llama.cpp's tensor names; MoE and
-latent-attention models are not modelled (an error says so).
+Mixture-of-experts models in llama.cpp's layouts for Mixtral (``llama``), Qwen2-MoE
+(``qwen2moe``) and Qwen3-MoE (``qwen3moe``) hold per block a router ``ffn_gate_inp`` (F32, never
+quantized), the routed experts as 3-D tensors ``ffn_{gate,up,down}_exps`` (ne2 = experts) and
+Qwen2-MoE's shared expert ``ffn_{gate,up,down}_shexp`` with its 1-D gate ``ffn_gate_inp_shexp``.
+The recipe takes the layer of every ``ffn_down*`` tensor from its name (a block with routed and
+shared experts has two), and a model of exactly 8 experts gets Q8_0 ``attn_k``/``attn_v`` and,
+under Q2_K, Q3_K_S/M and Q4_K_S/M, a Q5_K ``attn_output``. Checked against llama.cpp itself: a
+random-weight F16 model of each layout quantized by the installed llama-cpp-python gives every
+tensor the planned type (``tests/checkpoints/test_gguf_moe_quant.py``).
+
+The tensor shapes come from the architecture numbers with llama.cpp's tensor names; other MoE
+layouts (dense leading blocks, DeepSeek's, GLM's, ...) and latent attention are not modelled (an
+error says so).
 """
 
 from __future__ import annotations
@@ -65,8 +76,8 @@ FTYPE_CODES: dict[int, str] = {
 }  # fmt: skip
 
 _K_FALLBACK = {
-    "Q2_K": "IQ4_NL",
-    "Q3_K": "IQ4_NL",
+    "Q2_K": "Q4_0",
+    "Q3_K": "Q4_0",
     "Q4_K": "Q5_0",
     "Q5_K": "Q5_1",
     "Q6_K": "Q8_0",
@@ -114,11 +125,63 @@ class PlannedTensor(TensorInfo):
         return tensor_bytes(self.n_elements, self.ggml_type)
 
 
+# Mixture-of-experts layouts of llama.cpp this plan follows: config (or GGUF) model_type →
+# llama.cpp architecture. Each block's MLP is every layer's sparse one; none has dense blocks.
+MOE_LAYOUTS: dict[str, str] = {
+    "mixtral": "llama", "gguf:llama": "llama",
+    "qwen2_moe": "qwen2moe", "gguf:qwen2moe": "qwen2moe",
+    "qwen3_moe": "qwen3moe", "gguf:qwen3moe": "qwen3moe",
+}  # fmt: skip
+
+
+def _moe_layout(arch: ArchSpec) -> str | None:
+    """llama.cpp's architecture for a modelled MoE ``arch`` (None: dense); an error for MoE and
+    latent-attention models whose llama.cpp layout is not modelled."""
+    if arch.mla is not None:
+        raise LLMSelectError("GGUF sizes of latent-attention models are not modelled")
+    moe = arch.moe
+    if moe is None:
+        return None
+    layout = MOE_LAYOUTS.get(arch.model_type or "")
+    if layout is None or moe.dense_layers or moe.layer_step != 1:
+        what = f"model_type {arch.model_type!r}" if layout is None else "dense blocks"
+        raise LLMSelectError(
+            f"GGUF sizes of mixture-of-experts models with {what} are not modelled "
+            f"(modelled: {', '.join(sorted(k for k in MOE_LAYOUTS if ':' not in k))}, "
+            "every block sparse)"
+        )
+    if (moe.shared_experts > 0) != (layout == "qwen2moe"):
+        raise LLMSelectError(
+            f"GGUF sizes: llama.cpp's {layout} layout "
+            + ("has a shared expert" if layout == "qwen2moe" else "has no shared expert")
+            + f", model_type {arch.model_type!r} states {moe.shared_experts}"
+        )
+    return layout
+
+
+def _moe_mlp(prefix: str, arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
+    """One sparse block's MLP: router, 3-D routed experts, Qwen2-MoE's gated shared expert."""
+    from llmselect.arch.params import shared_intermediate
+
+    moe = arch.moe
+    assert moe is not None
+    d, e, i = arch.hidden, moe.experts, moe.expert_intermediate
+    out: list[tuple[str, tuple[int, ...]]] = [(prefix + "ffn_gate_inp.weight", (d, e))]
+    experts = {"ffn_gate_exps": (d, i, e), "ffn_up_exps": (d, i, e), "ffn_down_exps": (i, d, e)}
+    out += [(f"{prefix}{name}.weight", shape) for name, shape in experts.items()]
+    if moe.shared_experts:
+        s = shared_intermediate(arch)
+        out.append((prefix + "ffn_gate_inp_shexp.weight", (d,)))
+        out += _linears(prefix, {"ffn_gate_shexp": (d, s), "ffn_up_shexp": (d, s),
+                                 "ffn_down_shexp": (s, d)}, bias=False)  # fmt: skip
+    return out
+
+
 def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     """llama.cpp tensor names and shapes (ne0 = input features first) for ``arch``."""
-    if arch.moe is not None or arch.mla is not None:
-        raise LLMSelectError("GGUF sizes of MoE and latent-attention models are not modelled")
     from llmselect.arch.family import traits_of
+
+    moe_layout = _moe_layout(arch)
 
     d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
     q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
@@ -146,7 +209,9 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
             out += _linears(b, qkv, bias=arch.qkv_bias or biased)
         out += _linears(b, {"attn_output": (q_out, d)}, bias=biased)
         out += _norm(b + "ffn_norm", d, layer_norm)
-        if traits.mlp == "gelu":  # each weight followed by its bias
+        if moe_layout is not None:
+            out += _moe_mlp(b, arch)
+        elif traits.mlp == "gelu":  # each weight followed by its bias
             out += _linears(b, {"ffn_up": (d, i)}, bias=True)
             out += _linears(b, {"ffn_down": (i, d)}, bias=True)
         elif fused_qkv:  # ChatGLM: gate and up fused into one ffn_up of 2·I rows
@@ -189,11 +254,16 @@ def _layer_index(name: str) -> int:
     return int(name.split(".")[1])
 
 
+# Under these file types a model of exactly 8 experts (Mixtral) gets a Q5_K attn_output.
+_EIGHT_EXPERT_ATTN_OUTPUT_Q5K = ("q2_k", "q3_k_s", "q3_k_m", "q4_k_s", "q4_k_m")
+
+
 def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: bool) -> str:
-    """llama_tensor_get_type for one 2-D tensor under a quantized file type."""
+    """llama_tensor_get_type for one 2-D or 3-D tensor under a quantized file type."""
     base = FTYPE_BASE[ftype]
     n_layers = arch.layers
     n_gqa = arch.heads // arch.kv_heads
+    n_expert = arch.moe.experts if arch.moe is not None else 0
     new = base
     is_output = name == "output.weight" or (tied and name == "token_embd.weight")
     if is_output:
@@ -217,7 +287,12 @@ def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: b
             new = "Q5_K"
         if n_layers == 80 and new in ("Q3_K", "Q4_K"):  # llama.cpp's 70B class
             new = "Q5_K"
-    elif "ffn_down" in name:
+        if n_expert == 8:
+            new = "Q8_0"
+    elif "attn_k.weight" in name:
+        if n_expert == 8:
+            new = "Q8_0"
+    elif "ffn_down" in name:  # dense, routed (ffn_down_exps) and shared (ffn_down_shexp)
         i = _layer_index(name)
         if ftype == "q2_k":
             new = "Q3_K"
@@ -231,7 +306,10 @@ def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: b
         elif ftype == "q4_k_s" and i < n_layers // 8:
             new = "Q5_K"
     elif "attn_output.weight" in name:
-        new = {"q2_k": "Q3_K", "q3_k_m": "Q4_K", "q3_k_l": "Q5_K"}.get(ftype, new)
+        if n_expert == 8:
+            new = "Q5_K" if ftype in _EIGHT_EXPERT_ATTN_OUTPUT_Q5K else new
+        else:
+            new = {"q2_k": "Q3_K", "q3_k_m": "Q4_K", "q3_k_l": "Q5_K"}.get(ftype, new)
     elif "attn_qkv.weight" in name:
         new = {"q3_k_m": "Q4_K", "q3_k_l": "Q4_K", "q4_k_m": "Q5_K", "q5_k_m": "Q6_K"}.get(
             ftype, new
@@ -252,7 +330,7 @@ def tensor_types(arch: ArchSpec, ftype: str) -> list[PlannedTensor]:
     quantized = base not in ("F32", "F16", "BF16")
     plan = []
     for name, shape in gguf_tensor_shapes(arch):
-        if len(shape) < 2:
+        if len(shape) < 2 or name.endswith("ffn_gate_inp.weight"):  # norms, biases, router
             t = "F32"
         elif name == "position_embd.weight":
             t = "F16" if base != "F32" else "F32"

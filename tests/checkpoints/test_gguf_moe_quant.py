@@ -1,0 +1,189 @@
+"""llama.cpp's quantization recipe on mixture-of-experts models, checked against llama.cpp itself.
+
+A small random-weight model of each modelled layout (Qwen3-MoE, Qwen2-MoE with its gated shared
+expert, Mixtral's 8 experts in llama.cpp's ``llama`` layout) is built from its transformers
+config class, written as an F16 GGUF under ``tmp_path`` and quantized by the installed
+llama-cpp-python (``llama_model_quantize``) to every k-quant file type and Q4_0/Q8_0. Every
+tensor of every result must carry the type ``ggml_quant`` plans for it, and the total bytes
+must match; llama.cpp must also load the Q4_K_M file (its loader rejects a missing, misshapen
+or extra tensor), so the names and shapes are llama.cpp's own. llama.cpp runs in a child
+process: a crash in it fails one test, not the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmselect.catalog import load_catalog
+from llmselect.memory.ggml_quant import (
+    FTYPE_CODES,
+    MOE_LAYOUTS,
+    gguf_weight_bytes,
+    tensor_types,
+)
+
+FTYPES = ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
+          "q4_0", "q8_0"]  # fmt: skip
+_COMMON = dict(hidden_size=256, num_hidden_layers=8, num_attention_heads=4, head_dim=64,
+               vocab_size=512, max_position_embeddings=512, tie_word_embeddings=False)  # fmt: skip
+# Expert widths: 256 (whole k-quant super-blocks) and 352 (not: llama.cpp's fallback types).
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "qwen3_moe": ("Qwen3MoeConfig", dict(_COMMON, num_key_value_heads=2, num_experts=16,
+                  num_experts_per_tok=2, moe_intermediate_size=256, intermediate_size=512)),
+    "qwen2_moe": ("Qwen2MoeConfig", dict(_COMMON, num_key_value_heads=4, num_experts=4,
+                  num_experts_per_tok=2, moe_intermediate_size=352, intermediate_size=512,
+                  shared_expert_intermediate_size=512)),
+    "mixtral": ("MixtralConfig", dict(_COMMON, num_key_value_heads=1, num_local_experts=8,
+                num_experts_per_tok=2, intermediate_size=256)),
+}  # fmt: skip
+
+# Quantize the F16 file to each type, then load the Q4_K_M result: all in this child process.
+_CHILD = """
+import ctypes, json, sys
+import llama_cpp
+src, out_dir, jobs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+for name, code in jobs.items():
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype, p.nthread = code, 1
+    dst = f"{out_dir}/{name}.gguf"
+    assert llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(p)) == 0, name
+mp = llama_cpp.llama_model_default_params()
+model = llama_cpp.llama_model_load_from_file(f"{out_dir}/q4_k_m.gguf".encode(), mp)
+n = llama_cpp.llama_model_n_params(model) if model else None
+print(json.dumps({"loaded_params": n}))
+"""
+
+
+def _arch_from_config(model_type: str) -> tuple[Any, Any]:
+    """(ArchSpec, Sizing) of the small config, read as any config.json is (transformers' config
+    class, the decoder built on the meta device)."""
+    import transformers
+
+    from llmselect.arch.hf_sizing import sizing_from_config
+
+    cls_name, kwargs = CONFIGS[model_type]
+    cfg = getattr(transformers, cls_name)(**kwargs).to_dict()
+    return sizing_from_config(cfg, f"small {model_type}")
+
+
+def _write_f16_gguf(arch: Any, path: Path) -> None:
+    """The F16 file llama.cpp's converter would write: llama.cpp's metadata keys for the
+    layout's architecture, random weights, 1-D tensors and the router in F32."""
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), MOE_LAYOUTS[arch.model_type])
+    moe = arch.moe
+    w.add_context_length(512)
+    w.add_embedding_length(arch.hidden)
+    w.add_block_count(arch.layers)
+    w.add_feed_forward_length(moe.expert_intermediate)
+    w.add_head_count(arch.heads)
+    w.add_head_count_kv(arch.kv_heads)
+    w.add_key_length(arch.head_size)
+    w.add_value_length(arch.head_size)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_expert_count(moe.experts)
+    w.add_expert_used_count(moe.experts_per_token)
+    w.add_expert_feed_forward_length(moe.expert_intermediate)
+    if moe.shared_experts:
+        w.add_expert_shared_feed_forward_length(moe.shared_intermediate)
+    w.add_file_type(1)  # MOSTLY_F16
+    w.add_tokenizer_model("none")  # no vocabulary: llama.cpp loads dummy tokens
+    w.add_vocab_size(arch.vocab)
+    rng = np.random.default_rng(0)
+    for t in tensor_types(arch, "f16"):
+        data = rng.standard_normal(tuple(reversed(t.shape)), dtype=np.float32) * 0.02
+        w.add_tensor(t.name, data.astype(np.float16 if t.ggml_type == "F16" else np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", list(CONFIGS))
+def test_llama_cpp_quantizes_moe_as_planned(model_type: str, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from gguf import GGUFReader
+
+    arch, sizing = _arch_from_config(model_type)
+    assert arch.moe is not None and arch.model_type == model_type
+    planned_f16 = tensor_types(arch, "f16")
+    # every parameter transformers builds for this config is in one planned tensor
+    assert sum(t.n_elements for t in planned_f16) == sizing.params_total
+    src = tmp_path / "f16.gguf"
+    _write_f16_gguf(arch, src)
+    codes = {name: code for code, name in FTYPE_CODES.items()}
+    jobs = json.dumps({ftype: codes[ftype] for ftype in FTYPES})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), str(tmp_path), jobs],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # llama.cpp's loader took the Q4_K_M file: every tensor it expects, of its shape, no other
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded_params": sizing.params_total}
+    for ftype in FTYPES:
+        reader = GGUFReader(str(tmp_path / f"{ftype}.gguf"))
+        actual = {t.name: (t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors}
+        planned = {t.name: (t.ggml_type, t.n_bytes) for t in tensor_types(arch, ftype)}
+        assert planned == actual, ftype
+        assert gguf_weight_bytes(arch, ftype) == sum(b for _, b in actual.values()), ftype
+
+
+# Published sizes of bartowski's Qwen3-30B-A3B GGUF files (llama.cpp b5200), decimal GB as the
+# model card lists them: https://huggingface.co/bartowski/Qwen_Qwen3-30B-A3B-GGUF (the table
+# "Download a file (not the whole branch)"). Its Q4_K_M row was not in the copy found; an
+# imatrix does not change a k-quant's tensor types, only their values.
+QWEN3_30B_PUBLISHED_GB = {"q5_k_m": 21.74, "q6_k": 25.10, "q8_0": 32.48}
+
+
+@pytest.mark.parametrize(("ftype", "published_gb"), QWEN3_30B_PUBLISHED_GB.items())
+def test_qwen3_30b_a3b_within_0_2pct_of_published_files(ftype: str, published_gb: float) -> None:
+    arch = load_catalog().get("qwen3-30b-a3b").arch
+    est = gguf_weight_bytes(arch, ftype)
+    published = published_gb * 1e9
+    assert abs(est - published) / published < 0.002
+    assert est < published + 0.005e9  # the file adds its vocabulary to the tensors
+
+
+@pytest.mark.parametrize("model", ["qwen3-30b-a3b", "mixtral-8x7b-v0.1"])
+def test_moe_tensor_list_holds_every_parameter(model: str) -> None:
+    entry = load_catalog().get(model)
+    planned = tensor_types(entry.arch, "f16")
+    assert sum(t.n_elements for t in planned) == entry.params_exact  # transformers, meta device
+    experts = [t for t in planned if t.name.endswith("_exps.weight")]
+    assert len(experts) == 3 * entry.arch.layers
+    assert all(t.shape[2] == entry.arch.moe.experts for t in experts)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("deepseek-v2-lite", "latent-attention models are not modelled"),
+        ("glm-4.5-air", "model_type 'glm4_moe' are not modelled"),
+    ],
+)
+def test_unmodelled_layouts_are_one_error(model: str, message: str) -> None:
+    from llmselect.errors import LLMSelectError
+
+    with pytest.raises(LLMSelectError, match=message):
+        gguf_weight_bytes(load_catalog().get(model).arch, "q4_k_m")
+
+
+def test_perf_estimate_sizes_qwen3_30b_a3b_q4_k_m() -> None:
+    from _cli import invoke_json
+
+    (row,) = invoke_json(["perf", "estimate", "-m", "qwen3-30b-a3b", "--dtype", "q4_k_m", "--json"])
+    arch = load_catalog().get("qwen3-30b-a3b").arch
+    assert row["kind"] == "estimated" and row["dtype"] == "q4_k_m"
+    assert row["weights_bytes"] == gguf_weight_bytes(arch, "q4_k_m")
+    assert any("llama.cpp's q4_k_m recipe" in n for n in row["notes"])
+    # between the published Q6_K file and the Q4_K type's 4.5 bits on every parameter
+    assert 4.5 / 8 * 30_532_122_624 < row["weights_bytes"] < 25.10e9
