@@ -11,7 +11,9 @@ A file type (``--dtype q4_k_m``) does not quantize every tensor alike. ``tensor_
 * the output matrix (or the token embedding when it is tied to the output) becomes Q6_K unless
   the base type is Q8_0 (Q8_0 when its row is not whole blocks of the base type);
 * Q4_K_M / Q5_K_M give ``attn_v`` and ``ffn_down`` of the layers ``use_more_bits`` picks (the
-  first and last eighth and every third in between) Q6_K; fused ``attn_qkv`` gets Q5_K / Q6_K;
+  first and last eighth and every third in between) Q6_K; a fused ``attn_qkv`` (BLOOM, GPT-2,
+  ChatGLM) follows ``attn_v``'s rules (llama.cpp files it in the same category, before the
+  branch of its own, which is never reached);
 * Q4_K_S: ``attn_v`` of the first 4 layers and ``ffn_down`` of the first eighth Q5_K;
   Q3_K_M / Q3_K_L / Q2_K have their own ``attn_v``, ``ffn_down`` and ``attn_output`` rules;
   70B-class models (80 layers) bump a Q3_K/Q4_K ``attn_v`` to Q5_K;
@@ -273,7 +275,7 @@ def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: b
             new = "Q6_K"
     elif name == "token_embd.weight":
         pass
-    elif "attn_v.weight" in name:
+    elif "attn_v.weight" in name or "attn_qkv.weight" in name:  # one rule for both
         i = _layer_index(name)
         if ftype == "q2_k":
             new = "Q4_K" if n_gqa >= 4 else "Q3_K"
@@ -310,10 +312,6 @@ def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: b
             new = "Q5_K" if ftype in _EIGHT_EXPERT_ATTN_OUTPUT_Q5K else new
         else:
             new = {"q2_k": "Q3_K", "q3_k_m": "Q4_K", "q3_k_l": "Q5_K"}.get(ftype, new)
-    elif "attn_qkv.weight" in name:
-        new = {"q3_k_m": "Q4_K", "q3_k_l": "Q4_K", "q4_k_m": "Q5_K", "q5_k_m": "Q6_K"}.get(
-            ftype, new
-        )
     if shape[0] % quant_sizes()[new][0]:  # row not whole blocks: llama.cpp's fallback
         new = _K_FALLBACK.get(new, "F16")
         if shape[0] % quant_sizes()[new][0]:

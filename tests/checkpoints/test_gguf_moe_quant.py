@@ -1,13 +1,14 @@
 """llama.cpp's quantization recipe on mixture-of-experts models, checked against llama.cpp itself.
 
 A small random-weight model of each modelled layout (Qwen3-MoE, Qwen2-MoE with its gated shared
-expert, Mixtral's 8 experts in llama.cpp's ``llama`` layout) is built from its transformers
-config class, written as an F16 GGUF under ``tmp_path`` and quantized by the installed
-llama-cpp-python (``llama_model_quantize``) to every k-quant file type and Q4_0/Q8_0. Every
-tensor of every result must carry the type ``ggml_quant`` plans for it, and the total bytes
-must match; llama.cpp must also load the Q4_K_M file (its loader rejects a missing, misshapen
-or extra tensor), so the names and shapes are llama.cpp's own. llama.cpp runs in a child
-process: a crash in it fails one test, not the test run.
+expert, Mixtral's 8 experts in llama.cpp's ``llama`` layout; and dense BLOOM for the fused
+``attn_qkv``) is built from its transformers config class, written as an F16 GGUF under
+``tmp_path`` and quantized by the installed llama-cpp-python (``llama_model_quantize``) to every
+k-quant file type and Q4_0/Q8_0. Every tensor of every result must carry the type
+``ggml_quant`` plans for it, and the total bytes must match; llama.cpp must also load the
+Q4_K_M file (its loader rejects a missing, misshapen or extra tensor), so the names and shapes
+are llama.cpp's own. llama.cpp runs in a child process: a crash in it fails one test, not the
+test run.
 """
 
 from __future__ import annotations
@@ -21,12 +22,7 @@ from typing import Any
 import pytest
 
 from llmselect.catalog import load_catalog
-from llmselect.memory.ggml_quant import (
-    FTYPE_CODES,
-    MOE_LAYOUTS,
-    gguf_weight_bytes,
-    tensor_types,
-)
+from llmselect.memory.ggml_quant import FTYPE_CODES, MOE_LAYOUTS, gguf_weight_bytes, tensor_types
 
 FTYPES = ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
           "q4_0", "q8_0"]  # fmt: skip
@@ -41,7 +37,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
                   shared_expert_intermediate_size=512)),
     "mixtral": ("MixtralConfig", dict(_COMMON, num_key_value_heads=1, num_local_experts=8,
                 num_experts_per_tok=2, intermediate_size=256)),
+    # dense, with llama.cpp's fused attn_qkv: the recipe files it with attn_v
+    "bloom": ("BloomConfig", dict(hidden_size=256, n_layer=8, n_head=4, vocab_size=512)),
 }  # fmt: skip
+GGUF_ARCH = {**MOE_LAYOUTS, "bloom": "bloom"}  # config model_type → llama.cpp architecture
 
 # Quantize the F16 file to each type, then load the Q4_K_M result: all in this child process.
 _CHILD = """
@@ -60,40 +59,51 @@ print(json.dumps({"loaded_params": n}))
 """
 
 
-def _arch_from_config(model_type: str) -> tuple[Any, Any]:
-    """(ArchSpec, Sizing) of the small config, read as any config.json is (transformers' config
-    class, the decoder built on the meta device)."""
+def _arch_from_config(model_type: str) -> tuple[Any, int]:
+    """(ArchSpec, parameters) of the small config: the architecture read as a config.json is
+    (by its family's reader where one owns the model_type: BLOOM's fused-QKV layout; else from
+    transformers' config class), the parameters of the model transformers builds from it on the
+    meta device."""
+    import torch
     import transformers
 
     from llmselect.arch.hf_sizing import sizing_from_config
+    from llmselect.arch.readers import arch_from_hf_config
 
     cls_name, kwargs = CONFIGS[model_type]
-    cfg = getattr(transformers, cls_name)(**kwargs).to_dict()
-    return sizing_from_config(cfg, f"small {model_type}")
+    config = getattr(transformers, cls_name)(**kwargs)
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    params = sum(p.numel() for p in model.parameters())  # tied weights once
+    cfg, where = config.to_dict(), f"small {model_type}"
+    arch = arch_from_hf_config(cfg, where) if model_type == "bloom" else None
+    return arch or sizing_from_config(cfg, where)[0], params
 
 
-def _write_f16_gguf(arch: Any, path: Path) -> None:
+def _write_f16_gguf(arch: Any, model_type: str, path: Path) -> None:
     """The F16 file llama.cpp's converter would write: llama.cpp's metadata keys for the
     layout's architecture, random weights, 1-D tensors and the router in F32."""
     import gguf
     import numpy as np
 
-    w = gguf.GGUFWriter(str(path), MOE_LAYOUTS[arch.model_type])
+    w = gguf.GGUFWriter(str(path), GGUF_ARCH[model_type])
     moe = arch.moe
     w.add_context_length(512)
     w.add_embedding_length(arch.hidden)
     w.add_block_count(arch.layers)
-    w.add_feed_forward_length(moe.expert_intermediate)
+    w.add_feed_forward_length(moe.expert_intermediate if moe else arch.intermediate)
     w.add_head_count(arch.heads)
     w.add_head_count_kv(arch.kv_heads)
     w.add_key_length(arch.head_size)
     w.add_value_length(arch.head_size)
     w.add_layer_norm_rms_eps(1e-6)
-    w.add_expert_count(moe.experts)
-    w.add_expert_used_count(moe.experts_per_token)
-    w.add_expert_feed_forward_length(moe.expert_intermediate)
-    if moe.shared_experts:
-        w.add_expert_shared_feed_forward_length(moe.shared_intermediate)
+    w.add_layer_norm_eps(1e-5)
+    if moe is not None:
+        w.add_expert_count(moe.experts)
+        w.add_expert_used_count(moe.experts_per_token)
+        w.add_expert_feed_forward_length(moe.expert_intermediate)
+        if moe.shared_experts:
+            w.add_expert_shared_feed_forward_length(moe.shared_intermediate)
     w.add_file_type(1)  # MOSTLY_F16
     w.add_tokenizer_model("none")  # no vocabulary: llama.cpp loads dummy tokens
     w.add_vocab_size(arch.vocab)
@@ -109,17 +119,17 @@ def _write_f16_gguf(arch: Any, path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model_type", list(CONFIGS))
-def test_llama_cpp_quantizes_moe_as_planned(model_type: str, tmp_path: Path) -> None:
+def test_llama_cpp_quantizes_as_planned(model_type: str, tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     from gguf import GGUFReader
 
-    arch, sizing = _arch_from_config(model_type)
-    assert arch.moe is not None and arch.model_type == model_type
+    arch, params_total = _arch_from_config(model_type)
+    assert (arch.moe is not None) == (model_type != "bloom")
     planned_f16 = tensor_types(arch, "f16")
     # every parameter transformers builds for this config is in one planned tensor
-    assert sum(t.n_elements for t in planned_f16) == sizing.params_total
+    assert sum(t.n_elements for t in planned_f16) == params_total
     src = tmp_path / "f16.gguf"
-    _write_f16_gguf(arch, src)
+    _write_f16_gguf(arch, model_type, src)
     codes = {name: code for code, name in FTYPE_CODES.items()}
     jobs = json.dumps({ftype: codes[ftype] for ftype in FTYPES})
     proc = subprocess.run(
@@ -128,7 +138,7 @@ def test_llama_cpp_quantizes_moe_as_planned(model_type: str, tmp_path: Path) -> 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     # llama.cpp's loader took the Q4_K_M file: every tensor it expects, of its shape, no other
-    assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded_params": sizing.params_total}
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded_params": params_total}
     for ftype in FTYPES:
         reader = GGUFReader(str(tmp_path / f"{ftype}.gguf"))
         actual = {t.name: (t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors}
@@ -138,9 +148,10 @@ def test_llama_cpp_quantizes_moe_as_planned(model_type: str, tmp_path: Path) -> 
 
 
 # Published sizes of bartowski's Qwen3-30B-A3B GGUF files (llama.cpp b5200), decimal GB as the
-# model card lists them: https://huggingface.co/bartowski/Qwen_Qwen3-30B-A3B-GGUF (the table
-# "Download a file (not the whole branch)"). Its Q4_K_M row was not in the copy found; an
-# imatrix does not change a k-quant's tensor types, only their values.
+# model card (https://huggingface.co/bartowski/Qwen_Qwen3-30B-A3B-GGUF) lists them, read in its
+# copy at https://model.aibase.com/zh/models/details/1924737621108723712 (Q8_0 32.48, Q6_K
+# 25.10, Q5_K_M 21.74 GB; the copy ends before the Q4_K_M row). An imatrix changes a k-quant's
+# values, not its tensor types.
 QWEN3_30B_PUBLISHED_GB = {"q5_k_m": 21.74, "q6_k": 25.10, "q8_0": 32.48}
 
 
