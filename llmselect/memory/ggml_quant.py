@@ -16,7 +16,8 @@ A file type (``--dtype q4_k_m``) does not quantize every tensor alike. ``tensor_
   branch of its own, which is never reached);
 * Q4_K_S: ``attn_v`` of the first 4 layers and ``ffn_down`` of the first eighth Q5_K;
   Q3_K_M / Q3_K_L / Q2_K have their own ``attn_v``, ``ffn_down`` and ``attn_output`` rules;
-  70B-class models (80 layers) bump a Q3_K/Q4_K ``attn_v`` to Q5_K;
+  llama.cpp's 70B class (80 layers of LLaMA with grouped-query attention, Qwen2, DeciLM or
+  OLMo; not the 80-layer LLaMA-65B) bumps a Q3_K/Q4_K ``attn_v`` to Q5_K;
 * a k-quant whose row is not whole 256-element super-blocks falls back (Q4_K → Q5_0,
   Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K → Q4_0; F16 if that does not fit either).
 
@@ -252,6 +253,22 @@ def _use_more_bits(i_layer: int, n_layers: int) -> bool:
     )
 
 
+# llama.cpp's LLM_TYPE_70B, whose Q3_K/Q4_K attn_v becomes Q5_K: the layer count at which each
+# architecture's loader names it (llama, where Mistral's configs also load: only with grouped-query
+# attention and not 8 experts, else it is 65B or 8x7B); other architectures never are.
+_70B_LAYERS = {"llama": 80, "mistral": 80, "qwen2": 80, "deci": 80, "olmo": 80}
+
+
+def _is_70b_class(arch: ArchSpec) -> bool:
+    model_type = (arch.model_type or "").removeprefix("gguf:")
+    if arch.layers != _70B_LAYERS.get(model_type):
+        return False
+    if model_type in ("llama", "mistral"):
+        eight_experts = arch.moe is not None and arch.moe.experts == 8
+        return arch.heads != arch.kv_heads and not eight_experts
+    return True
+
+
 def _layer_index(name: str) -> int:
     return int(name.split(".")[1])
 
@@ -287,7 +304,7 @@ def _pick(name: str, shape: tuple[int, ...], ftype: str, arch: ArchSpec, tied: b
             new = "Q6_K"
         elif ftype == "q4_k_s" and i < 4:
             new = "Q5_K"
-        if n_layers == 80 and new in ("Q3_K", "Q4_K"):  # llama.cpp's 70B class
+        if _is_70b_class(arch) and new in ("Q3_K", "Q4_K"):
             new = "Q5_K"
         if n_expert == 8:
             new = "Q8_0"

@@ -39,8 +39,15 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
                 num_experts_per_tok=2, intermediate_size=256)),
     # dense, with llama.cpp's fused attn_qkv: the recipe files it with attn_v
     "bloom": ("BloomConfig", dict(hidden_size=256, n_layer=8, n_head=4, vocab_size=512)),
+    # 80 LLaMA layers: llama.cpp's 70B class with grouped-query attention, 65B without
+    "llama-80-gqa": ("LlamaConfig", dict(_COMMON, num_hidden_layers=80, num_key_value_heads=1,
+                     intermediate_size=256)),
+    "llama-80-mha": ("LlamaConfig", dict(_COMMON, num_hidden_layers=80, num_key_value_heads=4,
+                     intermediate_size=256)),
 }  # fmt: skip
-GGUF_ARCH = {**MOE_LAYOUTS, "bloom": "bloom"}  # config model_type → llama.cpp architecture
+# config → llama.cpp architecture
+GGUF_ARCH = {**MOE_LAYOUTS, "bloom": "bloom", "llama-80-gqa": "llama", "llama-80-mha": "llama"}
+FTYPES_OF = {"llama-80-gqa": ["q3_k_m", "q4_k_m"], "llama-80-mha": ["q3_k_m", "q4_k_m"]}
 
 # Quantize the F16 file to each type, then load the Q4_K_M result: all in this child process.
 _CHILD = """
@@ -124,14 +131,15 @@ def test_llama_cpp_quantizes_as_planned(model_type: str, tmp_path: Path) -> None
     from gguf import GGUFReader
 
     arch, params_total = _arch_from_config(model_type)
-    assert (arch.moe is not None) == (model_type != "bloom")
+    assert (arch.moe is not None) == (model_type in MOE_LAYOUTS)
+    ftypes = FTYPES_OF.get(model_type, FTYPES)
     planned_f16 = tensor_types(arch, "f16")
     # every parameter transformers builds for this config is in one planned tensor
     assert sum(t.n_elements for t in planned_f16) == params_total
     src = tmp_path / "f16.gguf"
     _write_f16_gguf(arch, model_type, src)
     codes = {name: code for code, name in FTYPE_CODES.items()}
-    jobs = json.dumps({ftype: codes[ftype] for ftype in FTYPES})
+    jobs = json.dumps({ftype: codes[ftype] for ftype in ftypes})
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, str(src), str(tmp_path), jobs],
         capture_output=True, text=True, timeout=600,
@@ -139,7 +147,7 @@ def test_llama_cpp_quantizes_as_planned(model_type: str, tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr[-2000:]
     # llama.cpp's loader took the Q4_K_M file: every tensor it expects, of its shape, no other
     assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded_params": params_total}
-    for ftype in FTYPES:
+    for ftype in ftypes:
         reader = GGUFReader(str(tmp_path / f"{ftype}.gguf"))
         actual = {t.name: (t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors}
         planned = {t.name: (t.ggml_type, t.n_bytes) for t in tensor_types(arch, ftype)}
