@@ -503,7 +503,8 @@ def estimate_memory(
     if weights_bytes is not None:
         weights = math.ceil(weights_bytes / tp)
     elif gguf:
-        weights = math.ceil(gguf_weight_bytes(arch, dtype) / tp)  # type: ignore[arg-type]
+        exact = sizing.params_total if sizing is not None else None
+        weights = math.ceil(gguf_weight_bytes(arch, dtype, exact) / tp)  # type: ignore[arg-type]
     else:
         weights = weight_bytes(arch, dt, tp=tp, params_total=total, sizing=sizing)
     kv = kv_cache_bytes(arch, batch=batch, context=seq + new_tokens, kv_dtype=kv_dt, tp=tp,

@@ -31,9 +31,15 @@ under Q2_K, Q3_K_S/M and Q4_K_S/M, a Q5_K ``attn_output``. Checked against llama
 random-weight F16 model of each layout quantized by the installed llama-cpp-python gives every
 tensor the planned type (``tests/checkpoints/test_gguf_moe_quant.py``).
 
-The tensor shapes come from the architecture numbers with llama.cpp's tensor names; other MoE
-layouts (dense leading blocks, DeepSeek's, GLM's, ...) and latent attention are not modelled (an
-error says so).
+DeepSeek-V2/V3 (llama.cpp's ``deepseek2``) add latent attention: the query directly or through
+its latent (``attn_q_a``/``attn_q_b``), ``attn_kv_a_mqa``, and ``kv_b`` split into the 3-D
+``attn_k_b``/``attn_v_b`` (one matrix per head; ``attn_k_b``'s rows of ``qk_nope_head_dim`` take
+the block-size fallback), leading dense blocks, an ungated shared expert and, for V3, the router
+bias ``exp_probs_b``; checked the same way.
+
+The tensor shapes come from the architecture numbers with llama.cpp's tensor names. Other MoE
+and latent-attention layouts (GLM's, gpt-oss, MiniCPM3, ...) are not modelled, nor is a plan
+whose parameter count differs from the checkpoint's exact one (an error says so).
 """
 
 from __future__ import annotations
@@ -137,12 +143,24 @@ MOE_LAYOUTS: dict[str, str] = {
 }  # fmt: skip
 
 
+# Latent-attention (MLA) layouts: DeepSeek-V2/V3 (and Kimi-K2, a DeepSeek-V3) are llama.cpp's
+# deepseek2: leading dense blocks, then routed and shared experts; V3's router has a bias.
+MLA_LAYOUTS: dict[str, str] = {"deepseek_v2": "deepseek2", "deepseek_v3": "deepseek2"}
+
+
 def _moe_layout(arch: ArchSpec) -> str | None:
-    """llama.cpp's architecture for a modelled MoE ``arch`` (None: dense); an error for MoE and
-    latent-attention models whose llama.cpp layout is not modelled."""
-    if arch.mla is not None:
-        raise LLMSelectError("GGUF sizes of latent-attention models are not modelled")
+    """llama.cpp's architecture for a modelled MoE or MLA ``arch`` (None: dense); an error for
+    MoE and latent-attention models whose llama.cpp layout is not modelled."""
     moe = arch.moe
+    if arch.mla is not None:
+        layout = MLA_LAYOUTS.get(arch.model_type or "")
+        if layout is None or moe is None or not moe.shared_experts or moe.layer_step != 1:
+            raise LLMSelectError(
+                "GGUF sizes of latent-attention models are modelled only in DeepSeek-V2/V3's "
+                f"layout (model_type {', '.join(MLA_LAYOUTS)} with shared experts), not "
+                f"model_type {arch.model_type!r}"
+            )
+        return layout
     if moe is None:
         return None
     layout = MOE_LAYOUTS.get(arch.model_type or "")
@@ -151,7 +169,7 @@ def _moe_layout(arch: ArchSpec) -> str | None:
         raise LLMSelectError(
             f"GGUF sizes of mixture-of-experts models with {what} are not modelled "
             f"(modelled: {', '.join(sorted(k for k in MOE_LAYOUTS if ':' not in k))}, "
-            "every block sparse)"
+            f"every block sparse; {', '.join(MLA_LAYOUTS)})"
         )
     if (moe.shared_experts > 0) != (layout == "qwen2moe"):
         raise LLMSelectError(
@@ -162,19 +180,45 @@ def _moe_layout(arch: ArchSpec) -> str | None:
     return layout
 
 
-def _moe_mlp(prefix: str, arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
-    """One sparse block's MLP: router, 3-D routed experts, Qwen2-MoE's gated shared expert."""
+def _mla_attention(prefix: str, arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
+    """deepseek2's latent attention: the query (through its own latent when ``q_lora_rank``),
+    the compressed KV with the RoPE key, and ``kv_b`` split into 3-D ``attn_k_b``/``attn_v_b``
+    (one matrix per head) as llama.cpp's converter writes it."""
+    mla = arch.mla
+    assert mla is not None
+    d, h, kv = arch.hidden, arch.heads, mla.kv_lora_rank
+    nope, rope, v = mla.qk_nope_head_dim, mla.qk_rope_head_dim, mla.v_head_dim
+    out: list[tuple[str, tuple[int, ...]]] = []
+    if mla.q_lora_rank:
+        q = mla.q_lora_rank
+        out += [(prefix + "attn_q_a_norm.weight", (q,)), (prefix + "attn_q_a.weight", (d, q)),
+                (prefix + "attn_q_b.weight", (q, h * (nope + rope)))]  # fmt: skip
+    else:
+        out.append((prefix + "attn_q.weight", (d, h * (nope + rope))))
+    out += [(prefix + "attn_kv_a_norm.weight", (kv,)),
+            (prefix + "attn_kv_a_mqa.weight", (d, kv + rope)),
+            (prefix + "attn_k_b.weight", (nope, kv, h)), (prefix + "attn_v_b.weight", (kv, v, h)),
+            (prefix + "attn_output.weight", (h * v, d))]  # fmt: skip
+    return out
+
+
+def _moe_mlp(prefix: str, arch: ArchSpec, layout: str) -> list[tuple[str, tuple[int, ...]]]:
+    """One sparse block's MLP: router, 3-D routed experts, the shared expert (Qwen2-MoE's
+    gated; DeepSeek's ungated, ``shared_experts`` expert widths) and DeepSeek-V3's router bias."""
     from llmselect.arch.params import shared_intermediate
 
     moe = arch.moe
     assert moe is not None
     d, e, i = arch.hidden, moe.experts, moe.expert_intermediate
     out: list[tuple[str, tuple[int, ...]]] = [(prefix + "ffn_gate_inp.weight", (d, e))]
+    if arch.model_type == "deepseek_v3":  # e_score_correction_bias
+        out.append((prefix + "exp_probs_b.bias", (e,)))
     experts = {"ffn_gate_exps": (d, i, e), "ffn_up_exps": (d, i, e), "ffn_down_exps": (i, d, e)}
     out += [(f"{prefix}{name}.weight", shape) for name, shape in experts.items()]
     if moe.shared_experts:
-        s = shared_intermediate(arch)
-        out.append((prefix + "ffn_gate_inp_shexp.weight", (d,)))
+        s = moe.shared_experts * i if layout == "deepseek2" else shared_intermediate(arch)
+        if layout == "qwen2moe":
+            out.append((prefix + "ffn_gate_inp_shexp.weight", (d,)))
         out += _linears(prefix, {"ffn_gate_shexp": (d, s), "ffn_up_shexp": (d, s),
                                  "ffn_down_shexp": (s, d)}, bias=False)  # fmt: skip
     return out
@@ -202,7 +246,9 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     for n in range(arch.layers):
         b = f"blk.{n}."
         out += _norm(b + "attn_norm", d, layer_norm)
-        if not fused_qkv:
+        if arch.mla is not None:
+            out += _mla_attention(b, arch)
+        elif not fused_qkv:
             qkv = {"attn_q": (d, q_out), "attn_k": (d, kv_out), "attn_v": (d, kv_out)}
             out += _linears(b, qkv, bias=arch.qkv_bias)
             if arch.qk_norm:
@@ -210,10 +256,11 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
         else:  # fused query/key/value (ChatGLM, BLOOM, GPT-2)
             qkv = {"attn_qkv": (d, q_out + 2 * kv_out)}
             out += _linears(b, qkv, bias=arch.qkv_bias or biased)
-        out += _linears(b, {"attn_output": (q_out, d)}, bias=biased)
+        if arch.mla is None:
+            out += _linears(b, {"attn_output": (q_out, d)}, bias=biased)
         out += _norm(b + "ffn_norm", d, layer_norm)
-        if moe_layout is not None:
-            out += _moe_mlp(b, arch)
+        if moe_layout is not None and arch.moe is not None and n >= arch.moe.dense_layers:
+            out += _moe_mlp(b, arch, moe_layout)
         elif traits.mlp == "gelu":  # each weight followed by its bias
             out += _linears(b, {"ffn_up": (d, i)}, bias=True)
             out += _linears(b, {"ffn_down": (i, d)}, bias=True)
@@ -357,6 +404,17 @@ def tensor_types(arch: ArchSpec, ftype: str) -> list[PlannedTensor]:
     return plan
 
 
-def gguf_weight_bytes(arch: ArchSpec, ftype: str) -> int:
-    """Tensor bytes of ``arch`` quantized with llama.cpp's ``ftype`` recipe."""
-    return sum(t.n_bytes for t in tensor_types(arch, ftype))
+def gguf_weight_bytes(arch: ArchSpec, ftype: str, params_total: int | None = None) -> int:
+    """Tensor bytes of ``arch`` quantized with llama.cpp's ``ftype`` recipe. ``params_total``:
+    the checkpoint's exact parameter count, where known; an MoE or latent-attention plan that
+    holds another count (numbers that miss a layout detail, such as leading dense blocks) is
+    refused rather than sized."""
+    plan = tensor_types(arch, ftype)
+    if params_total is not None and (arch.moe is not None or arch.mla is not None):
+        planned = sum(t.n_elements for t in plan if not t.name.endswith("exp_probs_b.bias"))
+        if planned != params_total:  # the router bias is a buffer, not a parameter
+            raise LLMSelectError(
+                f"GGUF sizes: llama.cpp's tensors for these architecture numbers hold {planned:,} "
+                f"parameters, the checkpoint {params_total:,}: its layout is not modelled"
+            )
+    return sum(t.n_bytes for t in plan)

@@ -65,6 +65,11 @@ def compute_buffer_bytes(
 
 def kv_bytes(arch: ArchSpec, n_ctx: int, sizing: Sizing | None = None) -> int:
     """llama.cpp's F16 KV cache for ``n_ctx`` cells (see the module doc)."""
+    if getattr(arch, "mla", None) is not None:
+        raise LLMSelectError(
+            "llama.cpp's cache of latent-attention layers is not modelled; "
+            "estimate with --engine transformers"
+        )
     if sizing is None:
         return kv_cache_bytes(arch, batch=1, context=n_ctx, kv_dtype="fp16")
     other = sorted({g.kind for g in sizing.cache} - KV_KINDS)
@@ -92,7 +97,8 @@ def llamacpp_buffers(
     from llmselect.memory.ggml_quant import gguf_weight_bytes
 
     kv = kv_bytes(arch, n_ctx, sizing)  # before the weights: its refusal is the clearer one
-    weights = weights_bytes if weights_bytes is not None else gguf_weight_bytes(arch, ftype)
+    exact = sizing.params_total if sizing is not None else None
+    weights = weights_bytes if weights_bytes is not None else gguf_weight_bytes(arch, ftype, exact)
     return LlamaCppBuffers(
         weights=weights,
         kv_cache=kv,

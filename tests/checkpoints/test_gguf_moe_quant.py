@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 from llmselect.catalog import load_catalog
-from llmselect.memory.ggml_quant import FTYPE_CODES, MOE_LAYOUTS, gguf_weight_bytes, tensor_types
+from llmselect.memory.ggml_quant import (
+    FTYPE_CODES,
+    MLA_LAYOUTS,
+    MOE_LAYOUTS,
+    gguf_weight_bytes,
+    tensor_types,
+)
 
 FTYPES = ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
           "q4_0", "q8_0"]  # fmt: skip
@@ -37,6 +43,17 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
                   shared_expert_intermediate_size=512)),
     "mixtral": ("MixtralConfig", dict(_COMMON, num_key_value_heads=1, num_local_experts=8,
                 num_experts_per_tok=2, intermediate_size=256)),
+    # latent attention (llama.cpp's deepseek2): V3 with a query latent and a router bias; V2
+    # without a query latent, which llama.cpp reads only at V2-Lite's 27 layers
+    "deepseek_v3": ("DeepseekV3Config", dict(_COMMON, num_key_value_heads=4, intermediate_size=512,
+                    moe_intermediate_size=256, n_routed_experts=16, num_experts_per_tok=2,
+                    n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=256,
+                    q_lora_rank=256, qk_rope_head_dim=32, qk_nope_head_dim=64, v_head_dim=64)),
+    "deepseek_v2": ("DeepseekV2Config", dict(_COMMON, num_hidden_layers=27, num_key_value_heads=4,
+                    intermediate_size=512, moe_intermediate_size=352, n_routed_experts=4,
+                    num_experts_per_tok=2, n_shared_experts=2, first_k_dense_replace=1,
+                    kv_lora_rank=256, q_lora_rank=None, qk_rope_head_dim=32,
+                    qk_nope_head_dim=64, v_head_dim=64)),
     # dense, with llama.cpp's fused attn_qkv: the recipe files it with attn_v
     "bloom": ("BloomConfig", dict(hidden_size=256, n_layer=8, n_head=4, vocab_size=512)),
     # 80 LLaMA layers: llama.cpp's 70B class with grouped-query attention, 65B without
@@ -46,8 +63,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
                      intermediate_size=256)),
 }  # fmt: skip
 # config → llama.cpp architecture
-GGUF_ARCH = {**MOE_LAYOUTS, "bloom": "bloom", "llama-80-gqa": "llama", "llama-80-mha": "llama"}
-FTYPES_OF = {"llama-80-gqa": ["q3_k_m", "q4_k_m"], "llama-80-mha": ["q3_k_m", "q4_k_m"]}
+GGUF_ARCH = {**MOE_LAYOUTS, **MLA_LAYOUTS, "bloom": "bloom", "llama-80-gqa": "llama",
+             "llama-80-mha": "llama"}  # fmt: skip
+FTYPES_OF = {"llama-80-gqa": ["q3_k_m", "q4_k_m"], "llama-80-mha": ["q3_k_m", "q4_k_m"],
+             "deepseek_v2": ["q2_k", "q3_k_m", "q4_k_m", "q5_k_m"]}  # fmt: skip
 
 # Quantize the F16 file to each type, then load the Q4_K_M result: all in this child process.
 _CHILD = """
@@ -83,8 +102,13 @@ def _arch_from_config(model_type: str) -> tuple[Any, int]:
         model = transformers.AutoModelForCausalLM.from_config(config)
     params = sum(p.numel() for p in model.parameters())  # tied weights once
     cfg, where = config.to_dict(), f"small {model_type}"
-    arch = arch_from_hf_config(cfg, where) if model_type == "bloom" else None
-    return arch or sizing_from_config(cfg, where)[0], params
+    if model_type == "bloom":
+        return arch_from_hf_config(cfg, where), params
+    arch = sizing_from_config(cfg, where)[0]
+    if "first_k_dense_replace" in cfg:  # the config reader does not keep DeepSeek's dense lead
+        moe = arch.moe.model_copy(update={"dense_layers": cfg["first_k_dense_replace"]})
+        arch = arch.model_copy(update={"moe": moe})
+    return arch, params
 
 
 def _write_f16_gguf(arch: Any, model_type: str, path: Path) -> None:
@@ -109,8 +133,22 @@ def _write_f16_gguf(arch: Any, model_type: str, path: Path) -> None:
         w.add_expert_count(moe.experts)
         w.add_expert_used_count(moe.experts_per_token)
         w.add_expert_feed_forward_length(moe.expert_intermediate)
-        if moe.shared_experts:
+        if moe.shared_intermediate:  # Qwen2-MoE's shared expert width
             w.add_expert_shared_feed_forward_length(moe.shared_intermediate)
+    if arch.mla is not None:  # the keys llama.cpp's converter writes for deepseek2
+        mla = arch.mla
+        w.add_feed_forward_length(arch.intermediate)
+        w.add_head_count_kv(1)
+        w.add_leading_dense_block_count(moe.dense_layers)
+        if mla.q_lora_rank:
+            w.add_q_lora_rank(mla.q_lora_rank)
+        w.add_kv_lora_rank(mla.kv_lora_rank)
+        w.add_key_length(mla.kv_lora_rank + mla.qk_rope_head_dim)
+        w.add_value_length(mla.kv_lora_rank)
+        w.add_key_length_mla(mla.qk_nope_head_dim + mla.qk_rope_head_dim)
+        w.add_value_length_mla(mla.v_head_dim)
+        w.add_expert_shared_count(moe.shared_experts)
+        w.add_rope_dimension_count(mla.qk_rope_head_dim)
     w.add_file_type(1)  # MOSTLY_F16
     w.add_tokenizer_model("none")  # no vocabulary: llama.cpp loads dummy tokens
     w.add_vocab_size(arch.vocab)
@@ -131,11 +169,13 @@ def test_llama_cpp_quantizes_as_planned(model_type: str, tmp_path: Path) -> None
     from gguf import GGUFReader
 
     arch, params_total = _arch_from_config(model_type)
-    assert (arch.moe is not None) == (model_type in MOE_LAYOUTS)
+    assert (arch.moe is not None) == (model_type in MOE_LAYOUTS or model_type in MLA_LAYOUTS)
     ftypes = FTYPES_OF.get(model_type, FTYPES)
     planned_f16 = tensor_types(arch, "f16")
-    # every parameter transformers builds for this config is in one planned tensor
-    assert sum(t.n_elements for t in planned_f16) == params_total
+    # every parameter transformers builds for this config is in one planned tensor (DeepSeek-V3's
+    # router bias is a buffer there)
+    counted = [t for t in planned_f16 if not t.name.endswith("exp_probs_b.bias")]
+    assert sum(t.n_elements for t in counted) == params_total
     src = tmp_path / "f16.gguf"
     _write_f16_gguf(arch, model_type, src)
     codes = {name: code for code, name in FTYPE_CODES.items()}
@@ -146,7 +186,8 @@ def test_llama_cpp_quantizes_as_planned(model_type: str, tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     # llama.cpp's loader took the Q4_K_M file: every tensor it expects, of its shape, no other
-    assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded_params": params_total}
+    loaded = json.loads(proc.stdout.splitlines()[-1])["loaded_params"]
+    assert loaded == sum(t.n_elements for t in planned_f16)
     for ftype in ftypes:
         reader = GGUFReader(str(tmp_path / f"{ftype}.gguf"))
         actual = {t.name: (t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors}
@@ -185,7 +226,7 @@ def test_moe_tensor_list_holds_every_parameter(model: str) -> None:
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        ("deepseek-v2-lite", "latent-attention models are not modelled"),
+        ("minicpm3-4b", "latent-attention models are modelled only in DeepSeek-V2/V3's"),
         ("glm-4.5-air", "model_type 'glm4_moe' are not modelled"),
     ],
 )
@@ -194,6 +235,17 @@ def test_unmodelled_layouts_are_one_error(model: str, message: str) -> None:
 
     with pytest.raises(LLMSelectError, match=message):
         gguf_weight_bytes(load_catalog().get(model).arch, "q4_k_m")
+
+
+def test_a_plan_that_misses_parameters_is_refused() -> None:
+    """Kimi-K2's stored numbers lack its leading dense block: the plan holds more parameters
+    than transformers counts for the checkpoint, so no size is given."""
+    from llmselect.errors import LLMSelectError
+
+    entry = load_catalog().get("kimi-k2-instruct")
+    assert entry.sizing is not None
+    with pytest.raises(LLMSelectError, match="its layout is not modelled"):
+        gguf_weight_bytes(entry.arch, "q4_k_m", entry.sizing.params_total)
 
 
 def test_perf_estimate_sizes_qwen3_30b_a3b_q4_k_m() -> None:
