@@ -22,13 +22,8 @@ from typing import Any
 import pytest
 
 from llmselect.catalog import load_catalog
-from llmselect.memory.ggml_quant import (
-    FTYPE_CODES,
-    MLA_LAYOUTS,
-    MOE_LAYOUTS,
-    gguf_weight_bytes,
-    tensor_types,
-)
+from llmselect.memory.ggml_quant import FTYPE_CODES, gguf_weight_bytes, tensor_types
+from llmselect.memory.gguf_layout import MLA_LAYOUTS, MOE_LAYOUTS
 
 FTYPES = ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
           "q4_0", "q8_0"]  # fmt: skip
