@@ -208,13 +208,26 @@ def test_qwen3_30b_a3b_within_0_2pct_of_published_files(ftype: str, published_gb
     assert est < published + 0.005e9  # the file adds its vocabulary to the tensors
 
 
-@pytest.mark.parametrize("model", ["qwen3-30b-a3b", "mixtral-8x7b-v0.1"])
+# Published DeepSeek-V2-Lite GGUF files, in GB as the hub lists them (3 significant digits):
+# https://huggingface.co/mradermacher/DeepSeek-V2-Lite-GGUF (files and versions).
+DEEPSEEK_V2_LITE_PUBLISHED_GB = {"q2_k": 6.43, "q3_k_s": 7.49, "q3_k_m": 8.13, "q3_k_l": 8.46,
+                                 "q4_k_s": 9.53, "q4_k_m": 10.4, "q5_k_s": 11.1, "q5_k_m": 11.9,
+                                 "q6_k": 14.1, "q8_0": 16.7}  # fmt: skip
+
+
+@pytest.mark.parametrize(("ftype", "published_gb"), DEEPSEEK_V2_LITE_PUBLISHED_GB.items())
+def test_deepseek_v2_lite_within_the_published_rounding(ftype: str, published_gb: float) -> None:
+    est = gguf_weight_bytes(load_catalog().get("deepseek-v2-lite").arch, ftype) / 1e9
+    assert abs(est - published_gb) / published_gb < 0.005  # three digits round by up to 0.5 %
+
+
+@pytest.mark.parametrize("model", ["qwen3-30b-a3b", "mixtral-8x7b-v0.1", "deepseek-v2-lite"])
 def test_moe_tensor_list_holds_every_parameter(model: str) -> None:
     entry = load_catalog().get(model)
     planned = tensor_types(entry.arch, "f16")
     assert sum(t.n_elements for t in planned) == entry.params_exact  # transformers, meta device
     experts = [t for t in planned if t.name.endswith("_exps.weight")]
-    assert len(experts) == 3 * entry.arch.layers
+    assert len(experts) == 3 * (entry.arch.layers - entry.arch.moe.dense_layers)
     assert all(t.shape[2] == entry.arch.moe.experts for t in experts)
 
 
