@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmselect.arch.cache_layout import cache_groups
+from llmselect.arch.params import is_sparse_block
 from llmselect.arch.readers import rope_theta_of
 from llmselect.arch.sizing import ParamPart, Sizing
 from llmselect.arch.spec import ArchSpec, MLASpec, MoESpec
@@ -164,11 +165,33 @@ def _layer_types(text: Any) -> tuple[list[str] | None, dict[int, dict[str, Any]]
     return (list(types) if types is not None else None), per_layer, reuse
 
 
+def _moe_pattern(blocks: list[int], layers: int, where: str) -> tuple[int, int]:
+    """``MoESpec``'s (dense_layers, layer_step) that give exactly the blocks transformers built
+    with routed experts (DeepSeek's first_k_dense_replace, Qwen-MoE's decoder_sparse_step and
+    mlp_only_layers, Llama-4's interleave step); another pattern is one error line."""
+    if not blocks:
+        raise LLMSelectError(f"{where}: experts are stated, but transformers built no block "
+                             "with routed experts")  # fmt: skip
+    step = blocks[1] - blocks[0] if len(blocks) > 1 else 1
+    dense = blocks[0] - step + 1
+    if dense < 0 or [i for i in range(layers) if is_sparse_block(i, dense, step)] != blocks:
+        raise LLMSelectError(
+            f"{where}: the mixture-of-experts blocks {blocks} are not leading dense blocks "
+            "followed by every n-th block sparse (the only pattern the estimates model)"
+        )
+    return dense, step
+
+
 def _arch(
-    text_cfg: Mapping[str, Any], sizing: Sizing, source: str, names: frozenset[str]
+    text_cfg: Mapping[str, Any],
+    sizing: Sizing,
+    source: str,
+    names: frozenset[str],
+    moe_blocks: list[int],
 ) -> ArchSpec:
     """The ``ArchSpec`` fields the estimator reads (activations, TP), from the text config;
-    ``names``: the decoder's parameter names (QK-norm and QKV bias are modules it has)."""
+    ``names``: the decoder's parameter names (QK-norm and QKV bias are modules it has);
+    ``moe_blocks``: the blocks it built with routed experts."""
     d = text_cfg
     heads = int(d["num_attention_heads"])
     hidden = int(d["hidden_size"])
@@ -184,9 +207,11 @@ def _arch(
         shared = (
             d.get("n_shared_experts") or d.get("num_shared_experts") or (1 if shared_inter else 0)
         )
+        dense, step = _moe_pattern(moe_blocks, int(d["num_hidden_layers"]), source)
         moe = MoESpec(experts=int(experts), experts_per_token=int(_first(d, _TOP_K_KEYS)),
                       expert_intermediate=int(e_inter), shared_experts=int(shared),
-                      shared_intermediate=int(shared_inter) if shared_inter else None)  # fmt: skip
+                      shared_intermediate=int(shared_inter) if shared_inter else None,
+                      dense_layers=dense, layer_step=step)  # fmt: skip
     # no dense MLP width stated (all-MoE models): the expert's; activations only read it
     inter = inter or (moe.expert_intermediate if moe else None)
     mla = None
@@ -248,7 +273,8 @@ def sizing_from_config(
     stored, stored_summary = stored_weights(shapes, cfg, int(experts) if experts else None)
     cls = class_name + (f" ({twin_note})" if twin_note else "")
     names = frozenset(name for name, _ in shapes)
-    return _assemble(cfg, where, source, text_cfg, names, dict(
+    blocks = _expert_blocks(layers)
+    return _assemble(cfg, where, source, text_cfg, (names, blocks), dict(
         model_type=str(cfg.get("model_type")), model_class=cls,
         counted_with=f"transformers {transformers.__version__}, meta device",
         config_sha256=config_sha256(cfg), config_source=source or where,
@@ -268,16 +294,17 @@ def _assemble(
     where: str,
     source: str | None,
     text_cfg: dict[str, Any],
-    names: frozenset[str],
+    built: tuple[frozenset[str], list[int]],
     fields: dict[str, Any],
 ) -> tuple[ArchSpec, Sizing]:
-    """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line)."""
+    """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line);
+    ``built``: the decoder's parameter names and its blocks with routed experts."""
     from pydantic import ValidationError
 
     try:
         sizing = Sizing(**fields)
         where_from = f"{source or where} (model_type {cfg.get('model_type')})"
-        arch = _arch(text_cfg, sizing, where_from, names)
+        arch = _arch(text_cfg, sizing, where_from, *built)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise LLMSelectError(f"{where}: the counted numbers do not validate: "
@@ -294,6 +321,25 @@ def _towers(full: Any) -> list[tuple[str, Any]]:
     return [(n, c) for n, c in base.named_children() if n not in _TEXT_CHILDREN]
 
 
+def _expert_blocks(layers: Any) -> list[int]:
+    """Indices of the decoder blocks holding routed experts (none without a layer list)."""
+    return [
+        i
+        for i, block in enumerate(layers if layers is not None else [])
+        if any(is_expert_tensor(f".{name}") for name, _ in block.named_parameters())
+    ]
+
+
+def _layer_list(model: Any, n_layers: int) -> Any:
+    """The decoder's block list, wherever the class keeps it (``model.layers``, BLOOM's and
+    GPT-2's ``transformer.h``, GPT-NeoX's ``gpt_neox.layers``, OPT's ``decoder.layers``): the
+    first module list of the base model with one entry per layer."""
+    import torch
+
+    lists = (m for m in model.base_model.modules() if isinstance(m, torch.nn.ModuleList))
+    return next((m for m in lists if len(m) == n_layers), None)
+
+
 def _decoder(config: Any, text: Any) -> tuple[list[tuple[str, Any]], Any, str, Any]:
     """(parameters of the text decoder generation loads, its layer list, class name, the full
     multimodal model when it had to be built). transformers maps most text configs to a causal
@@ -301,7 +347,8 @@ def _decoder(config: Any, text: Any) -> tuple[list[tuple[str, Any]], Any, str, A
     are left out."""
     try:
         model = _meta_model(text, "AutoModelForCausalLM")
-        return list(model.named_parameters()), model.model.layers, type(model).__name__, None
+        layers = _layer_list(model, int(text.num_hidden_layers))
+        return list(model.named_parameters()), layers, type(model).__name__, None
     except ValueError:
         if config is text:
             raise

@@ -79,9 +79,12 @@ def is_moe_layer(arch: ArchSpec, layer: int) -> bool:
     ``(i + 1) % decoder_sparse_step == 0`` and DeepSeek's ``i >= first_k_dense_replace``.
     """
     moe = arch.moe
-    if moe is None or layer < moe.dense_layers:
-        return False
-    return (layer - moe.dense_layers + 1) % moe.layer_step == 0
+    return moe is not None and is_sparse_block(layer, moe.dense_layers, moe.layer_step)
+
+
+def is_sparse_block(layer: int, dense_layers: int, layer_step: int) -> bool:
+    """``is_moe_layer`` on the two ``MoESpec`` numbers alone."""
+    return layer >= dense_layers and (layer - dense_layers + 1) % layer_step == 0
 
 
 def moe_layers(arch: ArchSpec) -> int:
