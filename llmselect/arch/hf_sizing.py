@@ -148,6 +148,17 @@ def _classify(name: str) -> str:
     return "attention"
 
 
+def _text_dict(text: Any) -> dict[str, Any]:
+    """The decoder config's values, each also under transformers' common name where the class
+    keeps its own (BLOOM's ``n_layer`` as ``num_hidden_layers``, GPT-2's ``n_embd`` as
+    ``hidden_size``)."""
+    d = text.to_dict()
+    for common, own in getattr(text, "attribute_map", {}).items():
+        if own in d and common not in d:
+            d[common] = d[own]
+    return d
+
+
 def _layer_types(text: Any) -> tuple[list[str] | None, dict[int, dict[str, Any]], list[bool]]:
     types = getattr(text, "layer_types", None)
     per_layer = {int(k): dict(v) for k, v in (text.to_dict().get(
@@ -250,7 +261,7 @@ def sizing_from_config(
     except Exception as exc:  # noqa: BLE001 - any build failure of a user's config: one line
         why = " ".join(str(exc).split())[:300]
         raise LLMSelectError(f"{where}: transformers cannot build the decoder: {why}") from exc
-    text_cfg = text.to_dict()
+    text_cfg = _text_dict(text)
     experts = _first(text_cfg, _EXPERT_KEYS)
     top_k = _first(text_cfg, _TOP_K_KEYS)
     parts = dict.fromkeys(("input_embedding", "lm_head", "attention", "mlp", "norms"), 0)
@@ -378,7 +389,7 @@ def _other_parts(
                 note = f"{type(child).__name__}, not in the text decoder"
                 out.append(ParamPart(name=name, params=n, kind="counted", note=note))
     # only what the file states: a class default (DeepSeek-V3's 1) is not the checkpoint's
-    text_cfg = text.to_dict()
+    text_cfg = _text_dict(text)
     nested = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
     mtp = _first(cfg, _MTP_KEYS) or _first(nested, _MTP_KEYS)
     if mtp and layers is not None and len(layers):

@@ -99,11 +99,7 @@ def _arch_from_config(model_type: str) -> tuple[Any, int]:
     cfg, where = config.to_dict(), f"small {model_type}"
     if model_type == "bloom":
         return arch_from_hf_config(cfg, where), params
-    arch = sizing_from_config(cfg, where)[0]
-    if "first_k_dense_replace" in cfg:  # the config reader does not keep DeepSeek's dense lead
-        moe = arch.moe.model_copy(update={"dense_layers": cfg["first_k_dense_replace"]})
-        arch = arch.model_copy(update={"moe": moe})
-    return arch, params
+    return sizing_from_config(cfg, where)[0], params
 
 
 def _write_f16_gguf(arch: Any, model_type: str, path: Path) -> None:
@@ -246,14 +242,29 @@ def test_unmodelled_layouts_are_one_error(model: str, message: str) -> None:
 
 
 def test_a_plan_that_misses_parameters_is_refused() -> None:
-    """Kimi-K2's stored numbers lack its leading dense block: the plan holds more parameters
-    than transformers counts for the checkpoint, so no size is given."""
+    """Kimi-K2's numbers without its leading dense block: the plan holds more parameters than
+    transformers counts for the checkpoint, so no size is given."""
     from llmselect.errors import LLMSelectError
 
     entry = load_catalog().get("kimi-k2-instruct")
-    assert entry.sizing is not None
+    moe = entry.arch.moe.model_copy(update={"dense_layers": 0})
     with pytest.raises(LLMSelectError, match="its layout is not modelled"):
-        gguf_weight_bytes(entry.arch, "q4_k_m", entry.sizing.params_total)
+        gguf_weight_bytes(entry.arch.model_copy(update={"moe": moe}), "q4_k_m",
+                          entry.sizing.params_total)  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "dense"), [("kimi-k2-instruct", 1), ("deepseek-v3.1-nvfp4", 3)])
+def test_leading_dense_blocks_make_the_plan_hold_the_checkpoint(model: str, dense: int) -> None:
+    """The config readers keep DeepSeek-V3's and Kimi-K2's leading dense blocks: llama.cpp's
+    tensors then hold exactly transformers' count (router biases are buffers there)."""
+    entry = load_catalog().get(model)
+    assert entry.arch.moe.dense_layers == dense
+    planned = tensor_types(entry.arch, "f16")
+    held = sum(t.n_elements for t in planned if not t.name.endswith("exp_probs_b.bias"))
+    assert held == entry.sizing.params_total
+    experts = [t for t in planned if t.name.endswith("_exps.weight")]
+    assert len(experts) == 3 * (entry.arch.layers - dense)
+    assert gguf_weight_bytes(entry.arch, "q4_k_m", entry.sizing.params_total) > 0
 
 
 def test_perf_estimate_sizes_qwen3_30b_a3b_q4_k_m() -> None:
