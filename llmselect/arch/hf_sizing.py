@@ -35,6 +35,8 @@ TWINS: dict[str, tuple[str, str]] = {
 _EXPERT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 _TOP_K_KEYS = ("num_experts_per_tok", "moe_k", "top_k", "moe_topk", "top_k_experts")
 _MTP_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers")
+# the MLP inner width under each class's name (GPT-2's n_inner: null = 4 x hidden, in its module)
+_INTER_KEYS = ("intermediate_size", "ffn_hidden_size", "ffn_dim", "n_inner")
 _EPS_KEYS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "norm_eps", "norm_epsilon")
 
 
@@ -199,16 +201,18 @@ def _arch(
     source: str,
     names: frozenset[str],
     moe_blocks: list[int],
+    mlp_width: int | None,
 ) -> ArchSpec:
     """The ``ArchSpec`` fields the estimator reads (activations, TP), from the text config;
     ``names``: the decoder's parameter names (QK-norm and QKV bias are modules it has);
-    ``moe_blocks``: the blocks it built with routed experts."""
+    ``moe_blocks``: the blocks it built with routed experts; ``mlp_width``: the dense MLP's
+    inner width in the built modules, where the config names none (BLOOM: 4 x hidden)."""
     d = text_cfg
     heads = int(d["num_attention_heads"])
     hidden = int(d["hidden_size"])
     kv = int(d.get("num_key_value_heads") or heads)
     experts = _first(d, _EXPERT_KEYS)
-    inter = d.get("intermediate_size")
+    inter = _first(d, _INTER_KEYS) or mlp_width
     if isinstance(inter, list):  # Gemma-3n: one width per layer
         inter = max(inter)
     moe = None
@@ -284,8 +288,9 @@ def sizing_from_config(
     stored, stored_summary = stored_weights(shapes, cfg, int(experts) if experts else None)
     cls = class_name + (f" ({twin_note})" if twin_note else "")
     names = frozenset(name for name, _ in shapes)
-    blocks = _expert_blocks(layers)
-    return _assemble(cfg, where, source, text_cfg, (names, blocks), dict(
+    sparse = _expert_blocks(layers)
+    built = (names, sparse, _mlp_width(layers, sparse, int(text_cfg["hidden_size"])))
+    return _assemble(cfg, where, source, text_cfg, built, dict(
         model_type=str(cfg.get("model_type")), model_class=cls,
         counted_with=f"transformers {transformers.__version__}, meta device",
         config_sha256=config_sha256(cfg), config_source=source or where,
@@ -305,11 +310,11 @@ def _assemble(
     where: str,
     source: str | None,
     text_cfg: dict[str, Any],
-    built: tuple[frozenset[str], list[int]],
+    built: tuple[frozenset[str], list[int], int | None],
     fields: dict[str, Any],
 ) -> tuple[ArchSpec, Sizing]:
     """Validate the numbers into ``Sizing`` and ``ArchSpec`` (a contradiction: one line);
-    ``built``: the decoder's parameter names and its blocks with routed experts."""
+    ``built``: the decoder's parameter names, its blocks with routed experts, its MLP width."""
     from pydantic import ValidationError
 
     try:
@@ -339,6 +344,17 @@ def _expert_blocks(layers: Any) -> list[int]:
         for i, block in enumerate(layers if layers is not None else [])
         if any(is_expert_tensor(f".{name}") for name, _ in block.named_parameters())
     ]
+
+
+def _mlp_width(layers: Any, sparse: list[int], hidden: int) -> int | None:
+    """Inner width of the first dense block's MLP (not one of ``sparse``): the side of its
+    matrices that is not ``hidden`` (BLOOM's dense_h_to_4h, GPT-2's c_fc); None without one."""
+    dense = (b for i, b in enumerate(layers if layers is not None else []) if i not in sparse)
+    block = next(dense, None)
+    named = block.named_parameters() if block is not None else []
+    sides = [s for n, p in named if p.dim() == 2 and _classify(f".{n}") == "mlp" for s in p.shape]
+    inner = [s for s in sides if s != hidden]
+    return min(inner) if inner else (hidden if sides else None)
 
 
 def _layer_list(model: Any, n_layers: int) -> Any:

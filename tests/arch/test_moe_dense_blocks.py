@@ -115,20 +115,29 @@ def test_catalog_additions_state_the_dense_blocks(model_id: str, dense: int) -> 
     assert count.routed_experts == entry.sizing.params_routed_experts
 
 
+# (config, the MLP's up-projection in transformers' first block, its inner side)
+DECODERS = [
+    (transformers.BloomConfig(hidden_size=64, n_layer=3, n_head=4, vocab_size=128),
+     "transformer.h.0.mlp.dense_h_to_4h.weight", 0),
+    (transformers.GPT2Config(n_embd=64, n_layer=3, n_head=4, vocab_size=128),
+     "transformer.h.0.mlp.c_fc.weight", 1),
+    (transformers.GPTNeoXConfig(**TINY, num_hidden_layers=3, intermediate_size=96),
+     "gpt_neox.layers.0.mlp.dense_h_to_4h.weight", 0),
+    (transformers.FalconConfig(**TINY, num_hidden_layers=3),
+     "transformer.h.0.mlp.dense_h_to_4h.weight", 0),
+    (transformers.OPTConfig(**TINY, num_hidden_layers=3, ffn_dim=96, word_embed_proj_dim=64),
+     "model.decoder.layers.0.fc1.weight", 0),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "config",
-    [
-        transformers.BloomConfig(hidden_size=64, n_layer=3, n_head=4, vocab_size=128),
-        transformers.GPT2Config(n_embd=64, n_layer=3, n_head=4, vocab_size=128),
-        transformers.GPTNeoXConfig(**TINY, num_hidden_layers=3, intermediate_size=96),
-        transformers.FalconConfig(**TINY, num_hidden_layers=3),
-        transformers.OPTConfig(**TINY, num_hidden_layers=3, ffn_dim=96, word_embed_proj_dim=64),
-    ],
-    ids=lambda c: c.model_type,
+    ("config", "up", "side"), DECODERS, ids=[d[0].model_type for d in DECODERS]
 )
-def test_decoders_outside_model_layers_are_counted(config: object) -> None:
+def test_decoders_outside_model_layers_are_counted(config: object, up: str, side: int) -> None:
+    """BLOOM, GPT-2, GPT-NeoX, Falcon and OPT keep their blocks outside ``model.layers``."""
     model = _meta(config)
     cfg = {**config.to_dict(), "model_type": config.model_type}
     arch, sizing = sizing_from_config(cfg, f"small {config.model_type}")
     assert sizing.params_total == sum(p.numel() for p in model.parameters())
     assert arch.layers == 3 and arch.moe is None
+    assert arch.intermediate == dict(model.named_parameters())[up].shape[side]
