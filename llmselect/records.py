@@ -135,14 +135,16 @@ class Dated(Protocol):
     def started_at(self) -> datetime | str: ...
 
 
-def latest_order(rec: Dated) -> tuple[str, datetime]:
-    """The one order of "newest": run id (ids sort by time), then the real start instant.
+def latest_order(rec: Dated) -> tuple[str, datetime, str]:
+    """The one order of "newest": the run id's time (ids sort by the second they were made),
+    then the real start instant, then the whole id.
 
-    ``store.latest``, the latest-value index and the recommender's evidence all sort by this,
-    so a run that writes ``Z`` and one that writes ``+00:00`` can never disagree on which
-    value is current.
+    A run id's time has whole seconds and a random suffix, so two runs made in one second are
+    ordered by their start instants, not by the suffix. ``store.latest``, the latest-value
+    index and the recommender's evidence all sort by this, so a run that writes ``Z`` and one
+    that writes ``+00:00`` can never disagree on which value is current.
     """
-    return (rec.run_id, instant(rec.started_at))
+    return (rec.run_id.split("-", 1)[0], instant(rec.started_at), rec.run_id)
 
 
 # A measured score's setting as its record states it: the shots lm-eval ran with, the split

@@ -20,10 +20,10 @@ mtime of its ``measurements.jsonl``, and only new or grown runs are read again (
 vanished or shrank, or an index of another format, rebuilds it). A run that ends through the
 runner is folded in at once by ``index_run``, which reads that run's records only, so the first
 reader after a nightly reads no run at all; runs copied in by hand are read by the next reader.
-"Newest" is the store's order, ``records.latest_order``: run id, then the start instant parsed
-as the store parses it (``Z`` or ``+00:00``, any fractional digits), never the text; records are
-read as plain JSON, and a line that is not a record is skipped, as the store's readers skip a
-torn last line.
+"Newest" is the store's order, ``records.latest_order``: the run id's time, then the start
+instant parsed as the store parses it (``Z`` or ``+00:00``, any fractional digits), never the
+text; records are read as plain JSON, and a line that is not a record is skipped, as the store's
+readers skip a torn last line.
 """
 
 from __future__ import annotations
@@ -56,12 +56,13 @@ from llmselect.records import (
 from llmselect.store import MEASUREMENTS, iter_run_dirs
 
 INDEX_FILE = "latest-index.json"
-# 9: keeps a timing's engine; 8: reads n as validation does (a count written 1346.0 is 1346, as
+# 10: runs made in one second ordered by start instant, not id suffix; 9: keeps a timing's
+# engine; 8: reads n as validation does (a count written 1346.0 is 1346, as
 # in the records); 7: keeps the most informative score per key and setting (``best``); 6: keeps
 # a score's setting (shots, chat template, split); 5: keeps the standard error and, where it is
 # not estimable, the note and exact interval; 4: keeps the device; 3: values ordered by start
 # instant (2 compared the text)
-FORMAT = 9
+FORMAT = 10
 # params a reader needs to accept, refuse or weigh a value; the fingerprint is also part of the
 # key; the device says where a timing was measured (a CPU timing is no GPU's); a score without a
 # standard error says why, with its exact 95 % interval where it sits at 0 or 100 %; a score's
@@ -99,11 +100,11 @@ class LatestValue:
         return latest_key(self)
 
     @cached_property
-    def order(self) -> tuple[str, datetime]:
+    def order(self) -> tuple[str, datetime, str]:
         return latest_order(self)
 
     @cached_property
-    def informative(self) -> tuple[tuple[bool, int], tuple[str, datetime]]:
+    def informative(self) -> tuple[tuple[bool, int], tuple[str, datetime, str]]:
         """``records.more_informative``'s order: information, then newest."""
         return information(self), self.order
 

@@ -125,6 +125,21 @@ def test_index_and_store_agree_on_ties_and_tokenizer_files(tmp_path: Path) -> No
     assert as_dict(latest_values(tmp_path)) == expected  # read back from the index file
 
 
+def test_runs_made_in_one_second_are_ordered_by_their_start(tmp_path: Path) -> None:
+    """Two runs made in the same second: their ids differ only in a random suffix, so the one
+    that started later is the newest whatever its suffix, for the index as for the store."""
+    row = {"model_id": "yi-6b", "probe": "lm_eval_scores", "metric": "acc", "subset": "ceval",
+           "unit": "%", "status": "ok", "n": 2, "stderr": 35.0}  # fmt: skip
+    first, second = "20261206T151458Z-ffffff", "20261206T151458Z-000000"
+    write_runs(tmp_path, {
+        first: [{**row, "value": 50.0, "started_at": "2026-12-06T15:14:58.100000Z"}],
+        second: [{**row, "value": 0.0, "started_at": "2026-12-06T15:14:58.900000Z"}],
+    })  # fmt: skip
+    (newest,) = validated_latest(tmp_path).values()
+    assert newest == (0.0, second)
+    assert list(as_dict(latest_values(tmp_path)).values()) == [newest]
+
+
 def test_index_store_and_evidence_order_start_times_as_instants(tmp_path: Path) -> None:
     """Start times written as ``Z`` or ``+00:00``, with other offsets, fractional digits or no
     offset at all: the index, ``store.latest`` and the recommender's evidence all take the
@@ -254,7 +269,7 @@ def test_index_keeps_what_weighs_a_score_and_rebuilds_an_older_format(
     setting = [(v.shots, v.chat_template, v.split) for v in (full, few)]
     assert setting == [(0, True, "test"), (5, False, "val")]
     rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
-    assert rebuilt["format"] == store_index.FORMAT == 9 and rebuilt["best"] == []
+    assert rebuilt["format"] == store_index.FORMAT == 10 and rebuilt["best"] == []
 
 
 def test_recommend_with_100_nightly_runs_reads_the_index_without_torch(tmp_path: Path) -> None:
@@ -556,5 +571,5 @@ def test_a_timings_setting_reaches_the_recommender_through_the_index(tmp_path: P
         TimingSetting("fp32", "reference", 32, 1): 49.57,
     }
     rebuilt = json.loads((tmp_path / INDEX_FILE).read_text(encoding="utf-8"))
-    assert rebuilt["format"] == store_index.FORMAT == 9
+    assert rebuilt["format"] == store_index.FORMAT == 10
     assert {v["params"]["engine"] for v in rebuilt["values"]} == {"llama.cpp", "reference"}

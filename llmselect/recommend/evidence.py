@@ -210,7 +210,7 @@ def evidence_from_latest(
     corpus = corpus or REFERENCE_CORPUS
     baseline = baseline if baseline is not None else load_baseline()
     ev = Evidence()
-    tpc_order: dict[tuple[str, str], tuple[str, datetime]] = {}  # newest per (tokenizer, lang)
+    tpc_order: dict[tuple[str, str], tuple[str, datetime, str]] = {}  # newest per (tokenizer, lang)
     for rec in values:
         subset, key, where = rec.subset, (rec.probe, rec.metric), _where(rec)
         if key in tpc_metrics:
