@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmselect.arch.count import count_model
-from llmselect.arch.family import traits_of
 from llmselect.errors import LLMSelectError
 from llmselect.memory.estimate import check_weight_dtype, estimate_memory, plan_tensor_parallel
 from llmselect.memory.ggml_quant import FTYPE_BASE
@@ -48,7 +47,7 @@ class EstimateOptions:
 def _past_context(target: Any) -> str:
     """What a length past the stated context means: a learned position table has no row for it;
     rotary and ALiBi positions run past the trained range (memory is real, quality unmeasured)."""
-    if traits_of(target.arch.family).position == "learned":
+    if target.arch.traits.position == "learned":
         return "the estimate is for a length its learned position table cannot run"
     return (
         "the estimate is for positions past the range the model was trained on (a "
