@@ -421,13 +421,7 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
         if cfg.replay is not None:  # measured earlier: only records and estimates, here
             host = cfg.replay.host or UNRECORDED_HOST
             arch = getattr(target, "arch", None)
-            spec = cfg.replay.spec
-            replay = self.point_records(ctx, target.id, arch, spec, cfg.replay.result,
-                                        sizing=getattr(target, "sizing", None),
-                                        file_bytes=_file_bytes(target),
-                                        context=context_params(target, spec.seq,
-                                                               spec.new_tokens))  # fmt: skip
-            for rec in replay:
+            for rec in self.target_records(ctx, target, arch, cfg.replay.spec, cfg.replay.result):
                 yield rec.model_copy(update={"host": host})
             return
         if cfg.checkpoint and not getattr(target, "is_checkpoint", False):
@@ -457,11 +451,18 @@ class ReferenceLatencyProbe(Probe[ReferenceLatencyConfig, ModelTarget]):
                     if result.get("status") != "ok":
                         break
                     result = pool_timings(result, run_worker(spec, cfg.timeout_s))
-                yield from self.point_records(ctx, target.id, arch, spec, result,
-                                              sizing=getattr(target, "sizing", None),
-                                              file_bytes=_file_bytes(target),
-                                              context=context_params(target, seq,
-                                                                     spec.new_tokens))  # fmt: skip
+                yield from self.target_records(ctx, target, arch, spec, result)
+
+    def target_records(
+        self, ctx: RunContext, target: Any, arch: Any, spec: LatencyPoint, result: dict[str, Any]
+    ) -> Iterator[Measurement]:
+        """``point_records`` with what the target adds: its config's sizing, a GGUF file's
+        tensor bytes and the caveat of a point beyond its context (measured or replayed alike)."""
+        return self.point_records(ctx, target.id, arch, spec, result,
+                                  sizing=getattr(target, "sizing", None),
+                                  file_bytes=_file_bytes(target),
+                                  context=context_params(target, spec.seq,
+                                                         spec.new_tokens))  # fmt: skip
 
     def point_records(
         self,
