@@ -211,9 +211,12 @@ def more_informative(rec: Sampled, than: Sampled | None) -> bool:
     """Whether ``rec`` replaces ``than`` as the most informative value of its ``best_key``:
     more ``information``, or as much and not older (a later line of one instant wins, as in
     ``latest``)."""
-    if than is None:
-        return True
-    return (information(rec), latest_order(rec)) >= (information(than), latest_order(than))
+    return than is None or informative_order(rec) >= informative_order(than)
+
+
+def informative_order(rec: Sampled) -> tuple[tuple[bool, int], tuple[str, datetime, str]]:
+    """The order ``more_informative`` compares by: ``information``, then ``latest_order``."""
+    return information(rec), latest_order(rec)
 
 
 def _version(dist: str) -> str | None:

@@ -47,7 +47,7 @@ from llmselect.records import (
     LatestKey,
     Measurement,
     best_key,
-    information,
+    informative_order,
     instant,
     is_sampled,
     latest_key,
@@ -105,8 +105,8 @@ class LatestValue:
 
     @cached_property
     def informative(self) -> tuple[tuple[bool, int], tuple[str, datetime, str]]:
-        """``records.more_informative``'s order: information, then newest."""
-        return information(self), self.order
+        """``records.informative_order``, computed once per value."""
+        return informative_order(self)
 
 
 @dataclass

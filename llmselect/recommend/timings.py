@@ -65,7 +65,7 @@ class TimingUse:
 
     @property
     def setting(self) -> TimingSetting:
-        return self.timing.setting or TimingSetting(None, None, None, None)
+        return _stated_setting(self.timing)
 
     @property
     def decides(self) -> str:
@@ -75,7 +75,7 @@ class TimingUse:
 
 def timing_use(timing: Value, fit: MemoryFit, context: int) -> TimingUse:
     """What ``timing`` can decide for a model ranked as ``fit`` at ``context`` tokens."""
-    setting = timing.setting or TimingSetting(None, None, None, None)
+    setting = _stated_setting(timing)
     checks = (
         _engine(setting.engine, fit.engine),
         _precision(setting.dtype, ranked_dtype(fit), fit.engine),
@@ -87,6 +87,11 @@ def timing_use(timing: Value, fit: MemoryFit, context: int) -> TimingUse:
         excludes=all(e for _, e, _ in checks),
         why=tuple(why for _, _, why in checks if why),
     )
+
+
+def _stated_setting(timing: Value) -> TimingSetting:
+    """A timing's setting; every field not recorded where the timing has none."""
+    return timing.setting or TimingSetting(None, None, None, None)
 
 
 def ranked_dtype(fit: MemoryFit) -> str:
