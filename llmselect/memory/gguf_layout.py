@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmselect.arch.family import traits_of
 from llmselect.arch.params import shared_intermediate
 from llmselect.errors import LLMSelectError
 
@@ -127,7 +126,7 @@ def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
 
     d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
     q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
-    traits = traits_of(arch.family)
+    traits = arch.traits
     # llama.cpp's own layout: ChatGLM, BLOOM and GPT-2 files hold one fused attn_qkv (and
     # ChatGLM one ffn_up of gate and up together); LLaMA-style files keep them apart.
     fused_qkv = traits.attention == "biased" or traits.fused_qkv
