@@ -281,7 +281,7 @@ def sizing_from_config(
             linear += p.numel()
             rows += math.prod(shape[:-1])
     routed_active = routed * int(top_k) // int(experts) if routed and top_k else 0
-    others = _other_parts(config, text, layers, cfg, full)
+    others = _other_parts(config, text, layers, cfg, text_cfg, full)
     types, per_layer, reuse = _layer_types(text)
     groups = cache_groups(text_cfg, where, layer_types=types, per_layer=per_layer,
                           reuses_kv=reuse)  # fmt: skip
@@ -387,9 +387,15 @@ def _decoder(config: Any, text: Any) -> tuple[list[tuple[str, Any]], Any, str, A
 
 
 def _other_parts(
-    config: Any, text: Any, layers: Any, cfg: Mapping[str, Any], full: Any = None
+    config: Any,
+    text: Any,
+    layers: Any,
+    cfg: Mapping[str, Any],
+    text_cfg: Mapping[str, Any],
+    full: Any = None,
 ) -> list[ParamPart]:
-    """Towers of a multimodal config and multi-token-prediction layers, each on its own line."""
+    """Towers of a multimodal config and multi-token-prediction layers, each on its own line;
+    ``text_cfg``: the decoder config's values (``_text_dict``)."""
     out: list[ParamPart] = []
     if config is not text and full is None:
         try:
@@ -405,7 +411,6 @@ def _other_parts(
                 note = f"{type(child).__name__}, not in the text decoder"
                 out.append(ParamPart(name=name, params=n, kind="counted", note=note))
     # only what the file states: a class default (DeepSeek-V3's 1) is not the checkpoint's
-    text_cfg = _text_dict(text)
     nested = cfg.get("text_config") if isinstance(cfg.get("text_config"), Mapping) else {}
     mtp = _first(cfg, _MTP_KEYS) or _first(nested, _MTP_KEYS)
     if mtp and layers is not None and len(layers):

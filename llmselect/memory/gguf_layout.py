@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llmselect.arch.params import shared_intermediate
 from llmselect.errors import LLMSelectError
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def _mla_attention(prefix: str, arch: ArchSpec) -> list[tuple[str, tuple[int, ..
 def _moe_mlp(prefix: str, arch: ArchSpec, layout: str) -> list[tuple[str, tuple[int, ...]]]:
     """One sparse block's MLP: router, 3-D routed experts, the shared expert (Qwen2-MoE's
     gated; DeepSeek's ungated, ``shared_experts`` expert widths) and DeepSeek-V3's router bias."""
-    from llmselect.arch.params import shared_intermediate
-
     moe = arch.moe
     assert moe is not None
     d, e, i = arch.hidden, moe.experts, moe.expert_intermediate
@@ -123,13 +122,11 @@ def _moe_mlp(prefix: str, arch: ArchSpec, layout: str) -> list[tuple[str, tuple[
 
 def gguf_tensor_shapes(arch: ArchSpec) -> list[tuple[str, tuple[int, ...]]]:
     """llama.cpp tensor names and shapes (ne0 = input features first) for ``arch``."""
-    from llmselect.arch.family import traits_of
-
     moe_layout = _moe_layout(arch)
 
     d, v, i, hd = arch.hidden, arch.vocab, arch.intermediate, arch.head_size
     q_out, kv_out = arch.heads * hd, arch.kv_heads * hd
-    traits = traits_of(arch.family)
+    traits = arch.traits
     # llama.cpp's own layout: ChatGLM, BLOOM and GPT-2 files hold one fused attn_qkv (and
     # ChatGLM one ffn_up of gate and up together); LLaMA-style files keep them apart.
     fused_qkv = traits.attention == "biased" or traits.fused_qkv
